@@ -1,0 +1,249 @@
+/*
+ * chat/backend/store.h - the storage interfaces, one per service domain.
+ *
+ * Each is a versioned const table of function pointers plus the backend's own
+ * `void *impl`, registered by URL scheme ("sqlite", "postgresql", "mongodb").
+ * libchat opens one instance per domain with the URL from the configuration.
+ *
+ * Rules for every backend:
+ * - Thread safety: impl is shared by every thread of the context; each
+ *   function may be called concurrently and must synchronise itself.
+ * - Errors: return a chat_err and set detail text with chat_set_errmsg().
+ *   A failed call changes nothing (one transaction per call).
+ * - Ownership: inputs are borrowed for the call; outputs (*out) are new objects
+ *   the caller frees with the matching chat_*_free / chat_list_free, set only on
+ *   CHAT_OK (and on CHAT_ERR_DUPLICATE where a function says so).
+ * - Cursors are opaque strings the backend makes and checks (invalid_cursor).
+ * - Timestamps: message ts are strings "SSSSSSSSSS.UUUUUU"; store them so they
+ *   order numerically (e.g. as integer microseconds).
+ * - Each interface has a contract test suite in tests/contract/ that every
+ *   implementation must pass.
+ */
+#ifndef CHAT_BACKEND_STORE_H
+#define CHAT_BACKEND_STORE_H
+
+#include <chat/backend/types.h>
+#include <chat/config.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHAT_STORE_V1 1u
+
+/* ---------------------------------------------------------------- auth --- */
+
+typedef struct chat_auth_store_ops {
+    uint32_t version;           /* CHAT_STORE_V1 */
+    const char *scheme;
+    chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
+    void (*close)(void *impl);
+    /* Inserts a credential; email_taken if the (lower-cased) email exists. */
+    chat_err (*create)(void *impl, const chat_credential *c);
+    /* not_found when absent. */
+    chat_err (*get_by_email)(void *impl, const char *email, chat_credential **out);
+    chat_err (*get)(void *impl, const char *user_id, chat_credential **out);
+    /* Replaces the hash and increments token_gen; *new_gen (may be NULL) gets it. */
+    chat_err (*set_password)(void *impl, const char *user_id, const char *pwhash,
+                             int64_t *new_gen);
+    /* Increments token_gen (revokes older tokens). */
+    chat_err (*bump_generation)(void *impl, const char *user_id, int64_t *new_gen);
+    chat_err (*set_active)(void *impl, const char *user_id, bool active);
+    /* Deletes a credential (undoing a sign-up that failed half-way). */
+    chat_err (*remove)(void *impl, const char *user_id);
+} chat_auth_store_ops;
+
+/* ---------------------------------------------------------------- user --- */
+
+/* One message-activity record, from the message.* events, for unread counts. */
+typedef enum chat_activity_kind {
+    CHAT_ACTIVITY_POSTED = 1,   /* a counted message appeared */
+    CHAT_ACTIVITY_EDITED = 2,   /* its mentions may have changed */
+    CHAT_ACTIVITY_DELETED = 3   /* it no longer counts */
+} chat_activity_kind;
+
+typedef struct chat_activity {
+    const char *event_id;       /* applying the same event id twice changes nothing */
+    chat_activity_kind kind;
+    const char *channel;
+    const char *ts;
+    const char *author;
+    unsigned mention_flags;     /* CHAT_MENTION_* */
+    size_t n_mentions;
+    const char (*mentions)[CHAT_ID_SIZE];
+} chat_activity;
+
+typedef struct chat_user_store_ops {
+    uint32_t version;
+    const char *scheme;
+    chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
+    void (*close)(void *impl);
+
+    /* Workspaces. name_taken when the domain exists. */
+    chat_err (*create_team)(void *impl, const chat_team *t);
+    chat_err (*get_team)(void *impl, const char *team_id, chat_team **out);
+    /* domain NULL: the first workspace created. not_found when none. */
+    chat_err (*get_team_by_domain)(void *impl, const char *domain, chat_team **out);
+
+    /* Users. create: name_taken when (team, name) exists, email_taken for email. */
+    chat_err (*create_user)(void *impl, const chat_user *u);
+    chat_err (*get_user)(void *impl, const char *user_id, chat_user **out);
+    chat_err (*get_user_by_email)(void *impl, const char *team_id, const char *email,
+                                  chat_user **out);
+    /* Replaces the profile fields, is_admin, deleted and updated of u->id. */
+    chat_err (*update_user)(void *impl, const chat_user *u);
+    /* By id ascending; CHAT_LIST_USERS with next_cursor when more remain. */
+    chat_err (*list_users)(void *impl, const char *team_id, const char *cursor, int limit,
+                           chat_list **out);
+
+    /* Read markers: the ts up to which a user has read a channel ("" = none). */
+    chat_err (*set_read_marker)(void *impl, const char *user_id, const char *channel,
+                                const char *ts);
+    chat_err (*get_read_marker)(void *impl, const char *user_id, const char *channel,
+                                char ts_out[CHAT_TS_SIZE]);
+
+    /* Applies activity records in one transaction, each event id at most once. */
+    chat_err (*apply_activity)(void *impl, const chat_activity *items, size_t n);
+    /* Messages in channel after the user's read marker, not by the user and not
+     * deleted; and of those, the ones mentioning the user (by id, or with
+     * CHAT_MENTION_CHANNEL / CHAT_MENTION_HERE). */
+    chat_err (*counts)(void *impl, const char *user_id, const char *channel,
+                       int64_t *unread, int64_t *mentions);
+} chat_user_store_ops;
+
+/* ------------------------------------------------------------- channel --- */
+
+typedef struct chat_channel_store_ops {
+    uint32_t version;
+    const char *scheme;
+    chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
+    void (*close)(void *impl);
+
+    /* Inserts c and its n first members in one transaction. name_taken when
+     * (team, name) exists; for DMs, CHAT_ERR_DUPLICATE when c->dm_key exists,
+     * with *existing (may be NULL) set to that channel. */
+    chat_err (*create)(void *impl, const chat_channel *c, const char (*members)[CHAT_ID_SIZE],
+                       size_t n, chat_channel **existing);
+    /* member_count filled in; caller-relative fields left zero. */
+    chat_err (*get)(void *impl, const char *channel_id, chat_channel **out);
+    chat_err (*get_by_name)(void *impl, const char *team_id, const char *name,
+                            chat_channel **out);
+    chat_err (*get_by_dm_key)(void *impl, const char *team_id, const char *dm_key,
+                              chat_channel **out);
+    /* Replaces name, topic*, purpose*, is_archived. name_taken on rename clash. */
+    chat_err (*update)(void *impl, const chat_channel *c);
+    /* Channels of the team whose type is in types: public ones, plus private
+     * ones and DMs where member_of (may be NULL = none) is a member. By id. */
+    chat_err (*list)(void *impl, const char *team_id, unsigned types, bool exclude_archived,
+                     const char *member_of, const char *cursor, int limit, chat_list **out);
+    /* Channels user_id belongs to, filtered by types. By id. */
+    chat_err (*list_for_member)(void *impl, const char *user_id, unsigned types,
+                                bool exclude_archived, const char *cursor, int limit,
+                                chat_list **out);
+
+    /* Adds members (already-present ones are skipped); *added (may be NULL)
+     * counts the new ones. One transaction. */
+    chat_err (*add_members)(void *impl, const char *channel_id,
+                            const char (*users)[CHAT_ID_SIZE], size_t n, size_t *added);
+    /* not_in_channel when the user is not a member. */
+    chat_err (*remove_member)(void *impl, const char *channel_id, const char *user_id);
+    chat_err (*is_member)(void *impl, const char *channel_id, const char *user_id,
+                          bool *out);
+    /* Member ids in join order. CHAT_LIST_STRINGS. */
+    chat_err (*list_members)(void *impl, const char *channel_id, const char *cursor,
+                             int limit, chat_list **out);
+    /* Raises last_activity of each (channel, ts) pair to ts if newer. */
+    chat_err (*touch_activity)(void *impl, const char (*channels)[CHAT_ID_SIZE],
+                               const char (*ts)[CHAT_TS_SIZE], size_t n);
+} chat_channel_store_ops;
+
+/* ------------------------------------------------------------- message --- */
+
+/* An event to write in the same transaction as a change (the outbox), so an
+ * acknowledged change is never lost even when the broker is down. */
+typedef struct chat_outbox_item {
+    int64_t seq;                /* assigned by the store, increasing */
+    char *topic;
+    char *key;                  /* partition key: the channel id */
+    void *data;
+    size_t len;
+} chat_outbox_item;
+CHAT_API void chat_outbox_items_free(chat_outbox_item *items, size_t n);
+
+/* Called by the store inside its transaction with the message as it will be
+ * stored (ts assigned, counters updated), to produce the outbox item. Fill
+ * topic, key and data with chat_malloc'd memory; the store takes them. */
+typedef chat_err (*chat_outbox_fn)(void *arg, const chat_message *m, chat_outbox_item *out);
+
+typedef struct chat_message_store_ops {
+    uint32_t version;
+    const char *scheme;
+    chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
+    void (*close)(void *impl);
+
+    /* Stores m with m->ts chosen as max(now_us, newest ts in the channel + 1us),
+     * so ts strictly increase per channel. If m->client_msg_id is set and a
+     * message in the channel has it, stores nothing and returns
+     * CHAT_ERR_DUPLICATE with *out set to that message. A reply (thread_ts set)
+     * updates its parent's reply_count, latest_reply and reply_users
+     * (thread_not_found if there is no parent). Files in m->files gain the
+     * channel. Calls outbox(outbox_arg, stored) once (when non-NULL). */
+    chat_err (*post)(void *impl, const chat_message *m, int64_t now_us, chat_outbox_fn outbox,
+                     void *outbox_arg, chat_message **out);
+    chat_err (*get)(void *impl, const char *channel, const char *ts, chat_message **out);
+    /* Sets text, mentions, mention_flags, edited_user, edited_ts from m. */
+    chat_err (*update)(void *impl, const chat_message *m, chat_outbox_fn outbox,
+                       void *outbox_arg, chat_message **out);
+    /* Removes the message (a reply also leaves its parent's counters); its
+     * last state goes to outbox. message_not_found when absent. */
+    chat_err (*remove)(void *impl, const char *channel, const char *ts,
+                       chat_outbox_fn outbox, void *outbox_arg);
+    /* already_reacted / no_reaction. The message after the change goes to outbox. */
+    chat_err (*add_reaction)(void *impl, const char *channel, const char *ts,
+                             const char *name, const char *user, chat_outbox_fn outbox,
+                             void *outbox_arg);
+    chat_err (*remove_reaction)(void *impl, const char *channel, const char *ts,
+                                const char *name, const char *user, chat_outbox_fn outbox,
+                                void *outbox_arg);
+    /* conversations.history semantics: top-level messages and broadcast replies,
+     * newest first; latest/oldest NULL or "" = unbounded; has_more set. */
+    chat_err (*history)(void *impl, const char *channel, const char *latest,
+                        const char *oldest, bool inclusive, int limit, const char *cursor,
+                        chat_list **out);
+    /* The parent, then replies oldest first, within latest/oldest. */
+    chat_err (*replies)(void *impl, const char *channel, const char *thread_ts,
+                        const char *latest, const char *oldest, bool inclusive, int limit,
+                        const char *cursor, chat_list **out);
+    /* Full text over messages of the given channels, newest first. Words match
+     * as prefixes; CJK runs match as substrings. */
+    chat_err (*search)(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
+                       size_t n_channels, const char *cursor, int limit, chat_list **out);
+
+    /* File metadata. */
+    chat_err (*file_insert)(void *impl, const chat_file *f);
+    chat_err (*file_get)(void *impl, const char *file_id, chat_file **out);
+    /* Newest first; channel/user NULL = any; only files shared in one of the
+     * given channels or uploaded by visible_to (the caller). */
+    chat_err (*file_list)(void *impl, const char *team_id, const char *channel,
+                          const char *user, const char *visible_to,
+                          const char (*channels)[CHAT_ID_SIZE], size_t n_channels,
+                          const char *cursor, int limit, chat_list **out);
+    /* Marks the file deleted (file_get then reports deleted = true). */
+    chat_err (*file_delete)(void *impl, const char *file_id);
+
+    /* Outbox relay: items not yet acknowledged, oldest first, after seq. */
+    chat_err (*outbox_fetch)(void *impl, int64_t after_seq, size_t max, chat_outbox_item **items,
+                             size_t *n);
+    /* Forgets items with seq <= up_to. */
+    chat_err (*outbox_ack)(void *impl, int64_t up_to);
+} chat_message_store_ops;
+
+CHAT_API chat_err chat_auth_store_register(const chat_auth_store_ops *ops);
+CHAT_API chat_err chat_user_store_register(const chat_user_store_ops *ops);
+CHAT_API chat_err chat_channel_store_register(const chat_channel_store_ops *ops);
+CHAT_API chat_err chat_message_store_register(const chat_message_store_ops *ops);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

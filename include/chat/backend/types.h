@@ -1,0 +1,171 @@
+/*
+ * chat/backend/types.h - the layout of libchat's entities, for backend authors.
+ *
+ * Applications and bindings see these types as opaque handles (chat/types.h) and
+ * read them through accessors. Backends (store implementations) fill them in, so
+ * they need the layout. The layout may change between CHAT_STORE_V* versions.
+ *
+ * Memory: every char * field is a NUL-terminated string allocated with
+ * chat_malloc()/chat_strdup() (NULL means "unset" and reads as ""), owned by the
+ * struct and released by the matching chat_*_free(). Fixed arrays hold ids and
+ * timestamps so the hot path does not allocate for them.
+ */
+#ifndef CHAT_BACKEND_TYPES_H
+#define CHAT_BACKEND_TYPES_H
+
+#include <chat/types.h>
+#include <chat/channel.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Allocation functions libchat frees entities with; backends must use them. */
+CHAT_API void *chat_malloc(size_t n);
+CHAT_API void *chat_calloc(size_t n, size_t size);
+CHAT_API void *chat_realloc(void *p, size_t n);
+CHAT_API char *chat_strdup(const char *s);          /* NULL in, NULL out */
+CHAT_API char *chat_strndup(const char *s, size_t n);
+
+/* Sets the detail text of the error the calling thread is about to return
+ * (read by applications with chat_errmsg()). For backends and libchat alike. */
+CHAT_API void chat_set_errmsg(const char *fmt, ...) CHAT_PRINTF(1, 2);
+
+struct chat_team {
+    char id[CHAT_ID_SIZE];
+    char *name;
+    char *domain;
+    int64_t created;            /* unix seconds */
+};
+
+struct chat_user {
+    char id[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE];
+    char *email;
+    char *name;                 /* unique handle within the team, like Slack's "name" */
+    char *real_name;
+    char *display_name;
+    char *title;
+    char *status_text;
+    char *status_emoji;
+    char *tz;                   /* IANA zone name, "" when unknown */
+    bool is_admin;
+    bool deleted;
+    int64_t created;            /* unix seconds */
+    int64_t updated;
+};
+
+/* The auth service's record of a login. */
+typedef struct chat_credential {
+    char user_id[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE];
+    char *email;                /* lower-cased; unique across the server */
+    char *pwhash;               /* PHC string: $argon2id$v=19$m=...,t=...,p=...$salt$hash */
+    int64_t token_gen;          /* tokens minted with an older generation are revoked */
+    bool active;
+    bool is_admin;
+} chat_credential;
+CHAT_API void chat_credential_free(chat_credential *c);
+
+struct chat_channel {
+    char id[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE];
+    char *name;                 /* for DMs and group DMs: a generated name */
+    chat_channel_type type;
+    char creator[CHAT_ID_SIZE];
+    int64_t created;            /* unix seconds */
+    char *topic;
+    char topic_creator[CHAT_ID_SIZE];
+    int64_t topic_last_set;
+    char *purpose;
+    char purpose_creator[CHAT_ID_SIZE];
+    int64_t purpose_last_set;
+    bool is_archived;
+    bool is_general;
+    char *dm_key;               /* DM/group DM: sorted member ids joined by ','; else NULL */
+    char last_activity[CHAT_TS_SIZE]; /* ts of the newest message, "" when none */
+    int64_t member_count;
+    /* Filled per caller by libchat, not stored: */
+    bool is_member;
+    char last_read[CHAT_TS_SIZE];
+    int64_t unread_count;
+    int64_t mention_count;
+};
+
+typedef struct chat_reaction {
+    char *name;                 /* emoji name without colons */
+    size_t n_users;
+    char (*users)[CHAT_ID_SIZE];/* in the order they reacted; count == n_users */
+} chat_reaction;
+
+/* Mention flags of a message: who it notifies beyond explicit <@U...>. */
+#define CHAT_MENTION_CHANNEL 0x1u  /* <!channel> or <!everyone> */
+#define CHAT_MENTION_HERE 0x2u     /* <!here> */
+
+struct chat_message {
+    char channel[CHAT_ID_SIZE];
+    char ts[CHAT_TS_SIZE];
+    char user[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE];
+    char *text;
+    char *subtype;              /* NULL for ordinary messages */
+    char thread_ts[CHAT_TS_SIZE]; /* "" when not in a thread; == ts for a parent */
+    char *client_msg_id;        /* idempotency key, NULL when none */
+    char edited_user[CHAT_ID_SIZE];
+    char edited_ts[CHAT_TS_SIZE]; /* "" when never edited */
+    int64_t reply_count;
+    char latest_reply[CHAT_TS_SIZE];
+    size_t n_reply_users;
+    char (*reply_users)[CHAT_ID_SIZE];
+    size_t n_reactions;
+    chat_reaction *reactions;
+    size_t n_files;
+    char (*files)[CHAT_ID_SIZE];
+    size_t n_mentions;
+    char (*mentions)[CHAT_ID_SIZE]; /* users named with <@U...>, deduplicated */
+    unsigned mention_flags;     /* CHAT_MENTION_* */
+    bool reply_broadcast;       /* a thread reply also shown in the channel */
+};
+
+struct chat_file {
+    char id[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE];
+    char user[CHAT_ID_SIZE];
+    char *name;
+    char *title;
+    char *mimetype;
+    int64_t size;
+    char sha256[65];            /* lower-case hex */
+    int64_t created;            /* unix seconds */
+    bool deleted;
+    size_t n_channels;
+    char (*channels)[CHAT_ID_SIZE];
+};
+
+/* Entity constructors and destructors (free(NULL) is a no-op). */
+CHAT_API chat_team *chat_team_new(void);
+CHAT_API chat_user *chat_user_new(void);
+CHAT_API chat_channel *chat_channel_new(void);
+CHAT_API chat_message *chat_message_new(void);
+CHAT_API chat_file *chat_file_new(void);
+CHAT_API chat_credential *chat_credential_new(void);
+
+/* Lists for backends to fill: chat_list_new(kind) then chat_list_push(l, item),
+ * which takes ownership of item (also on failure, when it frees it). */
+CHAT_API chat_list *chat_list_new(chat_list_kind kind);
+CHAT_API chat_err chat_list_push(chat_list *l, void *item);
+CHAT_API chat_err chat_list_push_string(chat_list *l, const char *s); /* copies s */
+CHAT_API chat_err chat_list_set_next_cursor(chat_list *l, const char *cursor);
+CHAT_API void chat_list_set_has_more(chat_list *l, bool has_more);
+/* Removes item i from the list without freeing it; the caller owns it. */
+CHAT_API void *chat_list_take(chat_list *l, size_t i);
+
+/* Deep copies, for caches and for building results. NULL on allocation failure. */
+CHAT_API chat_message *chat_message_dup(const chat_message *m);
+CHAT_API chat_channel *chat_channel_dup(const chat_channel *c);
+CHAT_API chat_user *chat_user_dup(const chat_user *u);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

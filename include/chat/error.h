@@ -1,0 +1,112 @@
+/*
+ * chat/error.h - error codes.
+ *
+ * Every libchat call returns a chat_err; CHAT_OK is 0. Each code has a stable
+ * machine name which is also the Slack Web API error code the gateway sends
+ * ("channel_not_found"), and a human sentence from chat_strerror().
+ *
+ * Thread safety: all functions here are pure and safe from any thread.
+ */
+#ifndef CHAT_ERROR_H
+#define CHAT_ERROR_H
+
+#include <chat/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* X-macro: CODE, machine name (Slack error code), human text. New codes are
+ * appended so numeric values stay stable across releases. */
+#define CHAT_ERRORS(X)                                                                  \
+    X(CHAT_OK, "ok", "success")                                                         \
+    X(CHAT_ERR_INTERNAL, "internal_error", "internal error")                            \
+    X(CHAT_ERR_NOMEM, "no_memory", "out of memory")                                     \
+    X(CHAT_ERR_INVALID_ARGUMENTS, "invalid_arguments", "invalid arguments")             \
+    X(CHAT_ERR_NOT_SUPPORTED, "not_supported", "operation not supported")               \
+    X(CHAT_ERR_STORAGE, "storage_error", "storage backend failed")                      \
+    X(CHAT_ERR_SERVICE_UNAVAILABLE, "service_unavailable", "service unavailable")       \
+    X(CHAT_ERR_TIMEOUT, "request_timeout", "request timed out")                         \
+    X(CHAT_ERR_UNKNOWN_SCHEME, "unknown_backend", "no backend registered for URL scheme") \
+    X(CHAT_ERR_INVALID_CONFIG, "invalid_config", "invalid configuration")               \
+    X(CHAT_ERR_INVALID_UTF8, "invalid_utf8", "text is not valid UTF-8")                 \
+    X(CHAT_ERR_INVALID_JSON, "invalid_json", "malformed JSON")                          \
+    X(CHAT_ERR_INVALID_CURSOR, "invalid_cursor", "invalid pagination cursor")           \
+    X(CHAT_ERR_INVALID_LIMIT, "invalid_limit", "limit out of range")                    \
+    X(CHAT_ERR_INVALID_TS, "invalid_ts", "invalid message timestamp")                   \
+    X(CHAT_ERR_INVALID_ID, "invalid_id", "malformed id")                                \
+    X(CHAT_ERR_NOT_AUTHED, "not_authed", "no authentication token provided")            \
+    X(CHAT_ERR_INVALID_AUTH, "invalid_auth", "invalid authentication")                  \
+    X(CHAT_ERR_TOKEN_EXPIRED, "token_expired", "authentication token expired")          \
+    X(CHAT_ERR_TOKEN_REVOKED, "token_revoked", "authentication token revoked")          \
+    X(CHAT_ERR_ACCOUNT_INACTIVE, "account_inactive", "account is deactivated")          \
+    X(CHAT_ERR_INVALID_EMAIL, "invalid_email", "invalid email address")                 \
+    X(CHAT_ERR_EMAIL_TAKEN, "email_taken", "email address already registered")          \
+    X(CHAT_ERR_BAD_PASSWORD, "bad_password", "password does not meet requirements")     \
+    X(CHAT_ERR_RESTRICTED_ACTION, "restricted_action", "not permitted")                 \
+    X(CHAT_ERR_RATELIMITED, "ratelimited", "rate limit exceeded")                       \
+    X(CHAT_ERR_TEAM_NOT_FOUND, "team_not_found", "workspace not found")                 \
+    X(CHAT_ERR_USER_NOT_FOUND, "user_not_found", "user not found")                      \
+    X(CHAT_ERR_USERS_NOT_FOUND, "users_not_found", "user not found")                    \
+    X(CHAT_ERR_INVALID_NAME, "invalid_name", "invalid name")                            \
+    X(CHAT_ERR_INVALID_NAME_SPECIALS, "invalid_name_specials", "name contains characters that are not allowed") \
+    X(CHAT_ERR_INVALID_NAME_MAXLENGTH, "invalid_name_maxlength", "name is too long")    \
+    X(CHAT_ERR_INVALID_NAME_REQUIRED, "invalid_name_required", "name is required")      \
+    X(CHAT_ERR_NAME_TAKEN, "name_taken", "name already taken")                          \
+    X(CHAT_ERR_CHANNEL_NOT_FOUND, "channel_not_found", "channel not found")             \
+    X(CHAT_ERR_NOT_IN_CHANNEL, "not_in_channel", "not a member of the channel")         \
+    X(CHAT_ERR_ALREADY_IN_CHANNEL, "already_in_channel", "already a member of the channel") \
+    X(CHAT_ERR_IS_ARCHIVED, "is_archived", "channel is archived")                       \
+    X(CHAT_ERR_ALREADY_ARCHIVED, "already_archived", "channel is already archived")     \
+    X(CHAT_ERR_NOT_ARCHIVED, "not_archived", "channel is not archived")                 \
+    X(CHAT_ERR_CANT_ARCHIVE_GENERAL, "cant_archive_general", "the general channel cannot be archived") \
+    X(CHAT_ERR_CANT_LEAVE_GENERAL, "cant_leave_general", "the general channel cannot be left") \
+    X(CHAT_ERR_CANT_KICK_SELF, "cant_kick_self", "use leave to leave a channel")        \
+    X(CHAT_ERR_CANT_KICK_FROM_GENERAL, "cant_kick_from_general", "nobody can be removed from the general channel") \
+    X(CHAT_ERR_CANT_INVITE_SELF, "cant_invite_self", "cannot invite yourself")          \
+    X(CHAT_ERR_METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE, "method_not_supported_for_channel_type", "not supported for this kind of conversation") \
+    X(CHAT_ERR_TOO_MANY_USERS, "too_many_users", "too many users")                      \
+    X(CHAT_ERR_TOO_LONG, "too_long", "value is too long")                               \
+    X(CHAT_ERR_NO_TEXT, "no_text", "message has no text")                               \
+    X(CHAT_ERR_MSG_TOO_LONG, "msg_too_long", "message text is too long")                \
+    X(CHAT_ERR_MESSAGE_NOT_FOUND, "message_not_found", "message not found")             \
+    X(CHAT_ERR_THREAD_NOT_FOUND, "thread_not_found", "thread not found")                \
+    X(CHAT_ERR_CANT_UPDATE_MESSAGE, "cant_update_message", "cannot edit this message")  \
+    X(CHAT_ERR_CANT_DELETE_MESSAGE, "cant_delete_message", "cannot delete this message") \
+    X(CHAT_ERR_EDIT_WINDOW_CLOSED, "edit_window_closed", "message is too old to edit")  \
+    X(CHAT_ERR_ALREADY_REACTED, "already_reacted", "reaction already added")            \
+    X(CHAT_ERR_NO_REACTION, "no_reaction", "no such reaction")                          \
+    X(CHAT_ERR_TOO_MANY_REACTIONS, "too_many_reactions", "too many reactions")          \
+    X(CHAT_ERR_INVALID_REACTION, "invalid_name", "invalid reaction name")               \
+    X(CHAT_ERR_FILE_NOT_FOUND, "file_not_found", "file not found")                      \
+    X(CHAT_ERR_FILE_TOO_LARGE, "file_too_large", "file is too large")                   \
+    X(CHAT_ERR_FILE_DELETED, "file_deleted", "file was deleted")                        \
+    X(CHAT_ERR_CANT_DELETE_FILE, "cant_delete_file", "cannot delete this file")         \
+    X(CHAT_ERR_CHECKSUM_MISMATCH, "checksum_mismatch", "stored bytes do not match their checksum") \
+    X(CHAT_ERR_NO_QUERY, "no_query", "search query is empty")                           \
+    X(CHAT_ERR_DUPLICATE, "duplicate", "already exists")                                \
+    X(CHAT_ERR_NOT_FOUND, "not_found", "not found")                                     \
+    X(CHAT_ERR_CLOSED, "closed", "handle is closed")
+
+typedef enum chat_err {
+#define CHAT_ERR_ENUM_(code, name, text) code,
+    CHAT_ERRORS(CHAT_ERR_ENUM_)
+#undef CHAT_ERR_ENUM_
+    CHAT_ERR__COUNT
+} chat_err;
+
+/* Human-readable sentence for an error code. Never NULL; static storage. */
+CHAT_API const char *chat_strerror(chat_err err);
+
+/* Stable machine name (the Slack API error code), e.g. "channel_not_found".
+ * Never NULL; static storage. Unknown codes give "internal_error". */
+CHAT_API const char *chat_err_name(chat_err err);
+
+/* Inverse of chat_err_name: the first code whose name matches, or
+ * CHAT_ERR_INTERNAL when none does. Used to carry errors across RPC. */
+CHAT_API chat_err chat_err_from_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/*
+ * chat/message.h - messages, threads, reactions, history and search.
+ *
+ * A message is identified by (channel, ts); ts is a string "SSSSSSSSSS.UUUUUU"
+ * strictly increasing within its channel. Text is at most CHAT_MAX_TEXT_CHARS
+ * characters of valid UTF-8. Mentions are written as Slack writes them:
+ * <@U123>, <!channel>, <!everyone>, <!here>.
+ *
+ * Every call acts as the session's user, who must be able to see the channel.
+ * Returned handles are owned by the caller.
+ */
+#ifndef CHAT_MESSAGE_H
+#define CHAT_MESSAGE_H
+
+#include <chat/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+CHAT_API const char *chat_message_channel(const chat_message *m);
+CHAT_API const char *chat_message_ts(const chat_message *m);
+CHAT_API const char *chat_message_user(const chat_message *m);
+CHAT_API const char *chat_message_text(const chat_message *m);
+CHAT_API const char *chat_message_subtype(const chat_message *m);   /* "" for none */
+CHAT_API const char *chat_message_thread_ts(const chat_message *m); /* "" outside threads */
+CHAT_API const char *chat_message_client_msg_id(const chat_message *m);
+CHAT_API const char *chat_message_edited_ts(const chat_message *m); /* "" if never edited */
+CHAT_API const char *chat_message_edited_user(const chat_message *m);
+CHAT_API int64_t chat_message_reply_count(const chat_message *m);
+CHAT_API const char *chat_message_latest_reply(const chat_message *m);
+CHAT_API size_t chat_message_reply_user_count(const chat_message *m);
+CHAT_API const char *chat_message_reply_user(const chat_message *m, size_t i);
+CHAT_API size_t chat_message_reaction_count(const chat_message *m);
+CHAT_API const char *chat_message_reaction_name(const chat_message *m, size_t i);
+CHAT_API size_t chat_message_reaction_user_count(const chat_message *m, size_t i);
+CHAT_API const char *chat_message_reaction_user(const chat_message *m, size_t i, size_t j);
+CHAT_API size_t chat_message_file_count(const chat_message *m);
+CHAT_API const char *chat_message_file_id(const chat_message *m, size_t i);
+CHAT_API size_t chat_message_mention_count(const chat_message *m);
+CHAT_API const char *chat_message_mention(const chat_message *m, size_t i);
+CHAT_API bool chat_message_mentions_channel(const chat_message *m); /* <!channel>/<!everyone> */
+CHAT_API bool chat_message_mentions_here(const chat_message *m);
+CHAT_API bool chat_message_is_reply_broadcast(const chat_message *m);
+CHAT_API void chat_message_free(chat_message *m);
+
+/* Flags for chat_message_post(). */
+#define CHAT_POST_REPLY_BROADCAST 0x1u /* a thread reply also shown in the channel */
+
+/* Posts text to a channel the caller belongs to; thread_ts (may be NULL) makes
+ * it a reply. client_msg_id (may be NULL) makes the post idempotent: posting
+ * again with the same id returns the first message and stores nothing.
+ * Errors: no_text, msg_too_long, invalid_utf8, channel_not_found,
+ * not_in_channel, is_archived, thread_not_found. *out may be NULL. */
+CHAT_API chat_err chat_message_post(chat_ctx *ctx, const chat_session *s,
+                                    const char *channel_id, const char *text,
+                                    const char *thread_ts, const char *client_msg_id,
+                                    unsigned flags, chat_message **out);
+
+CHAT_API chat_err chat_message_get(chat_ctx *ctx, const chat_session *s,
+                                   const char *channel_id, const char *ts,
+                                   chat_message **out);
+
+/* Edits the caller's own message. cant_update_message otherwise. */
+CHAT_API chat_err chat_message_update(chat_ctx *ctx, const chat_session *s,
+                                      const char *channel_id, const char *ts,
+                                      const char *text, chat_message **out);
+
+/* Deletes the caller's own message (admins: anyone's). */
+CHAT_API chat_err chat_message_delete(chat_ctx *ctx, const chat_session *s,
+                                      const char *channel_id, const char *ts);
+
+/* Reactions: name is an emoji name without colons ("thumbsup"). */
+CHAT_API chat_err chat_reaction_add(chat_ctx *ctx, const chat_session *s,
+                                    const char *channel_id, const char *ts, const char *name);
+CHAT_API chat_err chat_reaction_remove(chat_ctx *ctx, const chat_session *s,
+                                       const char *channel_id, const char *ts,
+                                       const char *name);
+
+/* conversations.history: top-level messages (and broadcast replies) newest
+ * first, between oldest and latest (NULL: unbounded), bounds included when
+ * inclusive. has_more and the next cursor are on the list. CHAT_LIST_MESSAGES. */
+CHAT_API chat_err chat_message_history(chat_ctx *ctx, const chat_session *s,
+                                       const char *channel_id, const char *latest,
+                                       const char *oldest, bool inclusive, int limit,
+                                       const char *cursor, chat_list **out);
+
+/* conversations.replies: the parent then its replies, oldest first. */
+CHAT_API chat_err chat_message_replies(chat_ctx *ctx, const chat_session *s,
+                                       const char *channel_id, const char *thread_ts,
+                                       const char *latest, const char *oldest, bool inclusive,
+                                       int limit, const char *cursor, chat_list **out);
+
+/* search.messages: full-text search over the messages of channels the caller
+ * belongs to (and public channels), newest first. Words match by prefix; CJK
+ * text matches by substring. CHAT_LIST_MESSAGES. */
+CHAT_API chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, const char *query,
+                                      const char *cursor, int limit, chat_list **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1 @@
+list(APPEND CHAT_SOURCES auth/password.c auth/jwt.c)

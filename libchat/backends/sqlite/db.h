@@ -1,0 +1,79 @@
+/*
+ * libchat/backends/sqlite/db.h - what the SQLite stores share: opening a
+ * database in WAL mode, versioned migrations, transactions and error mapping.
+ */
+#ifndef CHATI_SQLITE_DB_H
+#define CHATI_SQLITE_DB_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "core/internal.h"
+
+/* One migration: the schema goes from version-1 to version by running sql. */
+typedef struct chati_migration {
+    int version;
+    const char *sql;
+} chati_migration;
+
+/* A database shared by the threads of a context: one connection guarded by a
+ * mutex (SQLite serialises writers anyway; readers are short). */
+typedef struct chati_db {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    char *path;
+} chati_db;
+
+/* Opens (creating) the database named by a "sqlite:" URL rest (a path, or
+ * ":memory:"), sets WAL, synchronous=NORMAL, foreign keys, a busy timeout, and
+ * applies the migrations newer than PRAGMA user_version in one transaction. */
+chat_err chati_db_open(const char *path, const chati_migration *migs, size_t n,
+                       chati_db **out);
+void chati_db_close(chati_db *d);
+
+/* Transactions: lock + BEGIN IMMEDIATE / COMMIT / ROLLBACK + unlock. Use
+ * chati_db_lock/unlock alone around reads. */
+void chati_db_lock(chati_db *d);
+void chati_db_unlock(chati_db *d);
+chat_err chati_db_begin(chati_db *d);   /* locks */
+chat_err chati_db_commit(chati_db *d);  /* unlocks; rolls back on failure */
+void chati_db_rollback(chati_db *d);    /* unlocks */
+
+/* Prepares sql (cached per database: the statement is reset, not finalized,
+ * between uses). NULL on error with the detail set. */
+sqlite3_stmt *chati_db_stmt(chati_db *d, const char *sql);
+/* Maps an SQLite result code to chat_err, setting the detail from sqlite3_errmsg.
+ * SQLITE_CONSTRAINT maps to CHAT_ERR_DUPLICATE. */
+chat_err chati_db_err(chati_db *d, int rc, const char *what);
+/* Runs statements with no results. */
+chat_err chati_db_exec(chati_db *d, const char *sql);
+
+/* Text column as a chat_strdup'd string (NULL for SQL NULL). */
+char *chati_db_col_str(sqlite3_stmt *st, int col);
+/* Copies a text column into a fixed-size field (truncation is an error). */
+void chati_db_col_fixed(sqlite3_stmt *st, int col, char *dst, size_t size);
+/* Binds a string, or NULL for NULL/"" when empty_is_null. */
+int chati_db_bind_str(sqlite3_stmt *st, int idx, const char *s, bool empty_is_null);
+
+/* ---- added helpers (appended; the functions above are unchanged) ---- */
+
+/* Steps st to completion (through any RETURNING rows), resets it and maps the
+ * outcome: CHAT_OK on SQLITE_DONE, else chati_db_err(d, rc, what). */
+chat_err chati_db_step_done(chati_db *d, sqlite3_stmt *st, const char *what);
+
+/* Page size from an API limit: 0 = CHAT_DEFAULT_PAGE, else 1..CHAT_MAX_PAGE
+ * (invalid_limit otherwise). */
+chat_err chati_db_page_limit(int limit, int *out);
+/* Cursors made by chati_db_cursor_out carry a one-letter tag naming the
+ * listing, so a cursor from one listing is invalid_cursor on another.
+ * cursor_in: NULL/"" gives *key_out = NULL (first page); else the key, freed
+ * with chat_free. cursor_out: sets l's next cursor to (tag, key) and has_more. */
+chat_err chati_db_cursor_in(const char *cursor, char tag, char **key_out);
+chat_err chati_db_cursor_out(char tag, const char *key, chat_list *l);
+
+/* invalid_config unless the table exists: user_version is one number per
+ * file, so two stores pointed at the same file would each skip the other's
+ * migrations; this catches that at open instead of at the first query. */
+chat_err chati_db_require_table(chati_db *d, const char *table);
+
+#endif

@@ -1,0 +1,1956 @@
+/*
+ * libchat/backends/sqlite/message_store.c - the message store on SQLite.
+ *
+ * One row per message in `messages`, keyed by (channel, ts) with ts in integer
+ * microseconds so that ordering and "newest ts in the channel" are index
+ * lookups. What is written once with the message and always read with it
+ * (files, mentions) lives inline in the row as comma-separated ids; what
+ * changes per user (reactions, a thread's reply users) lives in side tables
+ * keyed by the message rowid, read for a whole page at once and only for the
+ * messages whose counters say they have any. A page of history is therefore
+ * one query, plus at most one per side table.
+ *
+ * A thread parent is stored like any top-level message (thread_ts NULL); it
+ * reads back with thread_ts == ts while it has replies. Replies carry their
+ * parent's ts in thread_ts, which a partial index covers, so posting a
+ * top-level message never touches that index.
+ *
+ * Search uses one contentless FTS5 table (unicode61) over the text, where
+ * every CJK character is indexed as a token of its own: a CJK query becomes a
+ * phrase of consecutive characters, which is exactly substring matching, and
+ * any other word becomes a prefix query. See fts_body() and fts_query().
+ *
+ * Every change runs in one transaction that also writes its outbox row.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/builtin.h"
+#include "backends/sqlite/db.h"
+
+typedef struct msg_store {
+    chati_db *db;
+} msg_store;
+
+/* ------------------------------------------------------------- schema --- */
+
+static const chati_migration migrations[] = {
+    {1,
+     "CREATE TABLE messages ("
+     "  id INTEGER PRIMARY KEY,"
+     "  channel TEXT NOT NULL,"
+     "  ts INTEGER NOT NULL,"
+     "  user TEXT NOT NULL DEFAULT '',"
+     "  team TEXT NOT NULL DEFAULT '',"
+     "  text TEXT NOT NULL DEFAULT '',"
+     "  subtype TEXT,"
+     "  thread_ts INTEGER,"          /* parent ts for replies; NULL otherwise */
+     "  client_msg_id TEXT,"
+     "  edited_user TEXT,"
+     "  edited_ts INTEGER,"
+     "  reply_count INTEGER NOT NULL DEFAULT 0,"
+     "  latest_reply INTEGER,"
+     "  files TEXT,"                 /* comma-separated file ids */
+     "  mentions TEXT,"              /* comma-separated user ids */
+     "  mention_flags INTEGER NOT NULL DEFAULT 0,"
+     "  reply_broadcast INTEGER NOT NULL DEFAULT 0,"
+     "  n_reactions INTEGER NOT NULL DEFAULT 0"  /* rows in reactions */
+     ");"
+     "CREATE UNIQUE INDEX messages_channel_ts ON messages(channel, ts);"
+     "CREATE UNIQUE INDEX messages_client_msg_id ON messages(channel, client_msg_id)"
+     "  WHERE client_msg_id IS NOT NULL;"
+     "CREATE INDEX messages_thread ON messages(channel, thread_ts, ts)"
+     "  WHERE thread_ts IS NOT NULL;"
+     /* first_ts: the user's first reply, which orders reply_users. */
+     "CREATE TABLE reply_users ("
+     "  msg INTEGER NOT NULL, user TEXT NOT NULL, first_ts INTEGER NOT NULL,"
+     "  PRIMARY KEY (msg, user)) WITHOUT ROWID;"
+     /* seq orders reactors within a message (and so the reactions). */
+     "CREATE TABLE reactions ("
+     "  msg INTEGER NOT NULL, name TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL,"
+     "  PRIMARY KEY (msg, name, user)) WITHOUT ROWID;"
+     "CREATE TABLE files ("
+     "  id TEXT NOT NULL UNIQUE, team TEXT NOT NULL DEFAULT '', user TEXT NOT NULL DEFAULT '',"
+     "  name TEXT, title TEXT, mimetype TEXT, size INTEGER NOT NULL DEFAULT 0,"
+     "  sha256 TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL DEFAULT 0,"
+     "  deleted INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX files_team_created ON files(team, created);"
+     "CREATE TABLE file_channels ("
+     "  file TEXT NOT NULL, channel TEXT NOT NULL, ord INTEGER NOT NULL,"
+     "  PRIMARY KEY (file, channel)) WITHOUT ROWID;"
+     "CREATE INDEX file_channels_channel ON file_channels(channel, file);"
+     /* AUTOINCREMENT: seq must never be reused once acked rows are gone, or
+      * a relay resuming after its last seq would skip new items. */
+     "CREATE TABLE outbox ("
+     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT, data BLOB);"
+     /* Contentless: the text is already in messages. The indexed body is a
+      * pure function of the text (fts_body), so a row can be deleted by
+      * recomputing it; changing fts_body needs a migration that rebuilds. */
+     "CREATE VIRTUAL TABLE message_fts USING fts5(body, content='', columnsize=0,"
+     "  tokenize='unicode61 remove_diacritics 2');"},
+};
+
+/* Columns of a message row, in the order read_message() expects. */
+#define MSG_COLS                                                                           \
+    "id, channel, ts, user, team, text, subtype, thread_ts, client_msg_id, edited_user, " \
+    "edited_ts, reply_count, latest_reply, files, mentions, mention_flags, "             \
+    "reply_broadcast, n_reactions"
+enum {
+    MC_ID, MC_CHANNEL, MC_TS, MC_USER, MC_TEAM, MC_TEXT, MC_SUBTYPE, MC_THREAD_TS,
+    MC_CLIENT_MSG_ID, MC_EDITED_USER, MC_EDITED_TS, MC_REPLY_COUNT, MC_LATEST_REPLY,
+    MC_FILES, MC_MENTIONS, MC_MENTION_FLAGS, MC_REPLY_BROADCAST, MC_N_REACTIONS
+};
+
+/* ------------------------------------------------------------ helpers --- */
+
+static chat_err prep(msg_store *s, const char *sql, sqlite3_stmt **st)
+{
+    *st = chati_db_stmt(s->db, sql);
+    return *st == NULL ? CHAT_ERR_STORAGE : CHAT_OK;
+}
+
+/* Binds a borrowed string. Statements run to completion inside the call and
+ * chati_db_stmt clears bindings before the next use, so no copy is needed. */
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
+}
+
+/* NULL for NULL or "", as optional columns are stored. */
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static chat_err step_done(msg_store *s, sqlite3_stmt *st, const char *what)
+{
+    return chati_db_step_done(s->db, st, what);
+}
+
+static chat_err col_dup(sqlite3_stmt *st, int col, char **out)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    *out = NULL;
+    if (v == NULL)
+        return CHAT_OK;
+    if ((*out = chat_strdup(v)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    return CHAT_OK;
+}
+
+static void col_ts(sqlite3_stmt *st, int col, char out[CHAT_TS_SIZE])
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        out[0] = '\0';
+    else
+        chati_ts_format(sqlite3_column_int64(st, col), out);
+}
+
+/* Parses a required message ts argument. */
+static chat_err parse_ts(const char *ts, int64_t *us, chat_err missing)
+{
+    if (ts == NULL || ts[0] == '\0')
+        return chati_fail(missing, "no timestamp given");
+    if (!chati_ts_parse(ts, us))
+        return chati_fail(CHAT_ERR_INVALID_TS, "invalid ts \"%s\"", ts);
+    return CHAT_OK;
+}
+
+/* Returns arr grown so that element n can be written, or NULL (arr left as
+ * it was). Capacity is implied by n (4, then doubling at powers of two), so
+ * arrays built here need no capacity field; use it only on arrays grown with
+ * it from empty. */
+static void *grow(void *arr, size_t n, size_t size)
+{
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+        return arr;
+    return chat_realloc(arr, (n == 0 ? 4 : n * 2) * size);
+}
+
+/* Ids are [A-Z0-9]; a comma would corrupt the inline lists. */
+static chat_err ids_join(const char (*ids)[CHAT_ID_SIZE], size_t n, chati_buf *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i][0] == '\0' || strchr(ids[i], ',') != NULL)
+            return chati_fail(CHAT_ERR_INVALID_ID, "invalid id \"%s\" in list", ids[i]);
+        if ((i > 0 && chati_buf_append(b, ",", 1) != CHAT_OK) ||
+            chati_buf_puts(b, ids[i]) != CHAT_OK)
+            return chati_fail(CHAT_ERR_NOMEM, "message store");
+    }
+    return CHAT_OK;
+}
+
+static chat_err ids_split(const char *s, char (**out)[CHAT_ID_SIZE], size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (s == NULL || s[0] == '\0')
+        return CHAT_OK;
+    size_t count = 1;
+    for (const char *p = s; *p; p++)
+        count += *p == ',';
+    char(*ids)[CHAT_ID_SIZE] = chat_calloc(count, CHAT_ID_SIZE);
+    if (ids == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    size_t k = 0;
+    for (const char *p = s; k < count; k++) {
+        size_t len = strcspn(p, ",");
+        if (len >= CHAT_ID_SIZE)
+            len = 0; /* cannot have been written by us: drop rather than truncate */
+        memcpy(ids[k], p, len);
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    *out = ids;
+    *n = count;
+    return CHAT_OK;
+}
+
+/* A JSON array of strings for `IN (SELECT value FROM json_each(?))`, which
+ * lets one cached statement take a list of any length. */
+static chat_err json_strings(const char (*ids)[CHAT_ID_SIZE], size_t n, chati_buf *b)
+{
+    chat_err rv = chati_buf_append(b, "[", 1);
+    for (size_t i = 0; i < n && rv == CHAT_OK; i++) {
+        if (i > 0)
+            rv = chati_buf_append(b, ",", 1);
+        if (rv == CHAT_OK)
+            rv = chati_buf_append(b, "\"", 1);
+        const unsigned char *end = (const unsigned char *)ids[i] + CHAT_ID_SIZE;
+        for (const unsigned char *p = (const unsigned char *)ids[i];
+             p < end && *p && rv == CHAT_OK; p++) {
+            if (*p == '"' || *p == '\\')
+                rv = chati_buf_printf(b, "\\%c", *p);
+            else if (*p < 0x20)
+                rv = chati_buf_printf(b, "\\u%04x", *p);
+            else
+                rv = chati_buf_append(b, p, 1);
+        }
+        if (rv == CHAT_OK)
+            rv = chati_buf_append(b, "\"", 1);
+    }
+    if (rv == CHAT_OK)
+        rv = chati_buf_append(b, "]", 1);
+    return rv == CHAT_OK ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "message store");
+}
+
+/* ---------------------------------------------------------------- text --- */
+
+/* Decodes one UTF-8 sequence. Invalid bytes decode one at a time as U+FFFD,
+ * so a scan always advances and never reads past the terminating NUL. */
+static size_t utf8_next(const unsigned char *s, uint32_t *cp)
+{
+    unsigned c = s[0];
+    size_t n;
+    uint32_t v;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFD;
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+/* Scripts written without spaces between words (and Hangul, whose particles
+ * attach to words): each character becomes its own search token. */
+static bool is_cjk(uint32_t c)
+{
+    return (c >= 0x2E80 && c <= 0x2FDF) ||   /* radicals */
+           (c >= 0x3040 && c <= 0x31FF) ||   /* kana, bopomofo, compatibility jamo */
+           (c >= 0x3400 && c <= 0x4DBF) ||   /* extension A */
+           (c >= 0x4E00 && c <= 0x9FFF) ||   /* unified ideographs */
+           (c >= 0xAC00 && c <= 0xD7AF) ||   /* hangul syllables */
+           (c >= 0xF900 && c <= 0xFAFF) ||   /* compatibility ideographs */
+           (c >= 0xFF66 && c <= 0xFF9F) ||   /* half-width katakana */
+           (c >= 0x20000 && c <= 0x3134F);   /* extensions B-G */
+}
+
+static bool is_space(uint32_t c)
+{
+    return c <= 0x20 || c == 0x7F || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200B);
+}
+
+/* The indexed form of a message text: the text with spaces around every CJK
+ * character, so unicode61 makes each one a token. *body points either at text
+ * (nothing to change, the common case) or into b. */
+static chat_err fts_body(const char *text, chati_buf *b, const char **body)
+{
+    const unsigned char *p = (const unsigned char *)(text != NULL ? text : "");
+    const unsigned char *q = p;
+    /* Every CJK character is encoded with a lead byte >= 0xE2. */
+    while (*q && *q < 0xE2)
+        q++;
+    if (*q == '\0') {
+        *body = (const char *)p;
+        return CHAT_OK;
+    }
+    b->len = 0;
+    if (chati_buf_append(b, p, (size_t)(q - p)) != CHAT_OK)
+        return chati_fail(CHAT_ERR_NOMEM, "search index");
+    while (*q) {
+        uint32_t c;
+        size_t n = utf8_next(q, &c);
+        bool cjk = is_cjk(c);
+        if ((cjk && chati_buf_append(b, " ", 1) != CHAT_OK) ||
+            chati_buf_append(b, q, n) != CHAT_OK ||
+            (cjk && chati_buf_append(b, " ", 1) != CHAT_OK))
+            return chati_fail(CHAT_ERR_NOMEM, "search index");
+        q += n;
+    }
+    *body = b->data;
+    return CHAT_OK;
+}
+
+/* Turns a user's query into an FTS5 expression that has no operators in it:
+ * every run of non-space, non-CJK characters becomes a quoted phrase with a
+ * prefix star ("deploy"*), and every run of CJK characters a quoted phrase of
+ * its characters ("東 京"), all ANDed. Inside double quotes FTS5 syntax
+ * (NEAR, AND, -, ^, column:, parentheses, *) is plain text, and embedded
+ * quotes are doubled, so nothing the user types can change the query's
+ * shape. A run that holds no token characters ("*", "-") is an empty phrase,
+ * which FTS5 ignores. *any tells whether the query had anything but spaces. */
+static chat_err fts_query(const char *query, chati_buf *b, bool *any)
+{
+    enum { NONE, WORD, CJK } mode = NONE;
+    chat_err rv = CHAT_OK;
+    const unsigned char *q = (const unsigned char *)query;
+    *any = false;
+    while (*q && rv == CHAT_OK) {
+        uint32_t c;
+        size_t n = utf8_next(q, &c);
+        bool cjk = is_cjk(c);
+        if (is_space(c)) {
+            if (mode == WORD)
+                rv = chati_buf_puts(b, "\"* ");
+            else if (mode == CJK)
+                rv = chati_buf_puts(b, "\" ");
+            mode = NONE;
+        } else if (cjk) {
+            if (mode == WORD)
+                rv = chati_buf_puts(b, "\"* \"");
+            else if (mode == NONE)
+                rv = chati_buf_puts(b, "\"");
+            else
+                rv = chati_buf_puts(b, " ");
+            if (rv == CHAT_OK)
+                rv = chati_buf_append(b, q, n);
+            mode = CJK;
+        } else {
+            if (mode == CJK)
+                rv = chati_buf_puts(b, "\" \"");
+            else if (mode == NONE)
+                rv = chati_buf_puts(b, "\"");
+            mode = WORD;
+            if (rv == CHAT_OK)
+                rv = c == '"' ? chati_buf_puts(b, "\"\"") : chati_buf_append(b, q, n);
+        }
+        *any = *any || !is_space(c);
+        q += n;
+    }
+    if (rv == CHAT_OK && mode == WORD)
+        rv = chati_buf_puts(b, "\"*");
+    else if (rv == CHAT_OK && mode == CJK)
+        rv = chati_buf_puts(b, "\"");
+    return rv == CHAT_OK ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "search query");
+}
+
+static chat_err fts_insert(msg_store *s, int64_t id, const char *text)
+{
+    chati_buf b = {0};
+    const char *body;
+    sqlite3_stmt *st;
+    chat_err rv = fts_body(text, &b, &body);
+    if (rv == CHAT_OK)
+        rv = prep(s, "INSERT INTO message_fts(rowid, body) VALUES (?1, ?2)", &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, body);
+        rv = step_done(s, st, "indexing message");
+    }
+    chati_buf_free(&b);
+    return rv;
+}
+
+/* A contentless FTS5 row is deleted by repeating what was indexed. */
+static chat_err fts_delete(msg_store *s, int64_t id, const char *text)
+{
+    chati_buf b = {0};
+    const char *body;
+    sqlite3_stmt *st;
+    chat_err rv = fts_body(text, &b, &body);
+    if (rv == CHAT_OK)
+        rv = prep(s,
+                  "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', ?1, ?2)",
+                  &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, body);
+        rv = step_done(s, st, "unindexing message");
+    }
+    chati_buf_free(&b);
+    return rv;
+}
+
+/* ---------------------------------------------------- reading messages --- */
+
+/* One page of messages being built, with what the side tables need. */
+typedef struct page_ent {
+    chat_message *m;
+    int64_t id;
+    int64_t ts;
+    int64_t n_reactions;
+} page_ent;
+
+typedef struct page {
+    page_ent *e;
+    size_t n;
+} page;
+
+static void page_free(page *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        chat_message_free(p->e[i].m);
+    chat_free(p->e);
+    p->e = NULL;
+    p->n = 0;
+}
+
+/* Builds a message from a row selected with MSG_COLS. */
+static chat_err read_message(sqlite3_stmt *st, page_ent *ent)
+{
+    chat_message *m = chat_message_new();
+    if (m == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    ent->m = m;
+    ent->id = sqlite3_column_int64(st, MC_ID);
+    ent->ts = sqlite3_column_int64(st, MC_TS);
+    ent->n_reactions = sqlite3_column_int64(st, MC_N_REACTIONS);
+    chati_db_col_fixed(st, MC_CHANNEL, m->channel, sizeof m->channel);
+    chati_ts_format(ent->ts, m->ts);
+    chati_db_col_fixed(st, MC_USER, m->user, sizeof m->user);
+    chati_db_col_fixed(st, MC_TEAM, m->team_id, sizeof m->team_id);
+    chati_db_col_fixed(st, MC_EDITED_USER, m->edited_user, sizeof m->edited_user);
+    col_ts(st, MC_EDITED_TS, m->edited_ts);
+    col_ts(st, MC_LATEST_REPLY, m->latest_reply);
+    m->reply_count = sqlite3_column_int64(st, MC_REPLY_COUNT);
+    if (sqlite3_column_type(st, MC_THREAD_TS) != SQLITE_NULL)
+        col_ts(st, MC_THREAD_TS, m->thread_ts);
+    else if (m->reply_count > 0)
+        memcpy(m->thread_ts, m->ts, sizeof m->ts);
+    m->mention_flags = (unsigned)sqlite3_column_int(st, MC_MENTION_FLAGS);
+    m->reply_broadcast = sqlite3_column_int(st, MC_REPLY_BROADCAST) != 0;
+
+    chat_err rv = col_dup(st, MC_TEXT, &m->text);
+    if (rv == CHAT_OK)
+        rv = col_dup(st, MC_SUBTYPE, &m->subtype);
+    if (rv == CHAT_OK)
+        rv = col_dup(st, MC_CLIENT_MSG_ID, &m->client_msg_id);
+    if (rv == CHAT_OK)
+        rv = ids_split((const char *)sqlite3_column_text(st, MC_FILES), &m->files, &m->n_files);
+    if (rv == CHAT_OK)
+        rv = ids_split((const char *)sqlite3_column_text(st, MC_MENTIONS), &m->mentions,
+                       &m->n_mentions);
+    return rv;
+}
+
+/* Reads up to limit rows into p; *has_more tells whether one more existed
+ * (the statement asks for limit + 1). */
+static chat_err page_read(msg_store *s, sqlite3_stmt *st, int limit, page *p, bool *has_more)
+{
+    int rc = SQLITE_DONE;
+    chat_err rv = CHAT_OK;
+    *has_more = false;
+    while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (limit >= 0 && p->n == (size_t)limit) {
+            *has_more = true;
+            break;
+        }
+        page_ent *e = grow(p->e, p->n, sizeof *p->e);
+        if (e == NULL) {
+            rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+            break;
+        }
+        p->e = e;
+        memset(&p->e[p->n], 0, sizeof p->e[p->n]);
+        rv = read_message(st, &p->e[p->n]);
+        p->n++; /* counted even on failure so page_free frees it */
+    }
+    if (rv == CHAT_OK && !*has_more && rc != SQLITE_DONE)
+        rv = chati_db_err(s->db, rc, "reading messages");
+    sqlite3_reset(st);
+    return rv;
+}
+
+typedef struct id_idx {
+    int64_t id;
+    size_t idx;
+} id_idx;
+
+static int id_idx_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const id_idx *)a)->id, y = ((const id_idx *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The page entry of a side-table row's msg id. Side rows come ordered by
+ * msg, so the previous answer is tried first. */
+static page_ent *page_find(page *p, const id_idx *map, size_t nmap, int64_t id,
+                           page_ent *last)
+{
+    if (last != NULL && last->id == id)
+        return last;
+    id_idx key = {id, 0};
+    const id_idx *hit = bsearch(&key, map, nmap, sizeof *map, id_idx_cmp);
+    return hit != NULL ? &p->e[hit->idx] : NULL;
+}
+
+static chat_err add_reactor(chat_message *m, const char *name, const char *user)
+{
+    chat_reaction *r = NULL;
+    for (size_t i = 0; i < m->n_reactions; i++)
+        if (strcmp(m->reactions[i].name, name) == 0) {
+            r = &m->reactions[i];
+            break;
+        }
+    if (r == NULL) {
+        chat_reaction *rs = grow(m->reactions, m->n_reactions, sizeof *rs);
+        if (rs == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "message store");
+        m->reactions = rs;
+        r = &rs[m->n_reactions];
+        memset(r, 0, sizeof *r);
+        if ((r->name = chat_strdup(name)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "message store");
+        m->n_reactions++;
+    }
+    char(*users)[CHAT_ID_SIZE] = grow(r->users, r->n_users, CHAT_ID_SIZE);
+    if (users == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    r->users = users;
+    chati_copy_fixed(r->users[r->n_users++], CHAT_ID_SIZE, user);
+    return CHAT_OK;
+}
+
+static chat_err add_reply_user(chat_message *m, const char *user)
+{
+    char(*users)[CHAT_ID_SIZE] = grow(m->reply_users, m->n_reply_users, CHAT_ID_SIZE);
+    if (users == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    m->reply_users = users;
+    chati_copy_fixed(m->reply_users[m->n_reply_users++], CHAT_ID_SIZE, user);
+    return CHAT_OK;
+}
+
+/* Runs one side-table query (msg, a, b) for the messages of the page picked
+ * by `want`, handing each row to its message. */
+static chat_err page_side(msg_store *s, page *p, const id_idx *map, const char *sql,
+                          bool (*want)(const page_ent *), int kind)
+{
+    chati_buf ids = {0};
+    chat_err rv = chati_buf_append(&ids, "[", 1);
+    bool any = false;
+    for (size_t i = 0; i < p->n && rv == CHAT_OK; i++) {
+        if (!want(&p->e[i]))
+            continue;
+        rv = chati_buf_printf(&ids, "%s%" PRId64, any ? "," : "", p->e[i].id);
+        any = true;
+    }
+    if (rv == CHAT_OK)
+        rv = chati_buf_append(&ids, "]", 1);
+    if (rv != CHAT_OK) {
+        chati_buf_free(&ids);
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    }
+    if (!any) {
+        chati_buf_free(&ids);
+        return CHAT_OK;
+    }
+
+    sqlite3_stmt *st;
+    rv = prep(s, sql, &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_text(st, 1, ids.data, (int)ids.len, SQLITE_STATIC);
+        page_ent *last = NULL;
+        int rc = SQLITE_DONE;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            last = page_find(p, map, p->n, sqlite3_column_int64(st, 0), last);
+            if (last == NULL)
+                continue;
+            const char *a = (const char *)sqlite3_column_text(st, 1);
+            const char *b = (const char *)sqlite3_column_text(st, 2);
+            if (kind == 'r')
+                rv = add_reactor(last->m, a != NULL ? a : "", b != NULL ? b : "");
+            else
+                rv = add_reply_user(last->m, a != NULL ? a : "");
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(s->db, rc, "reading message details");
+        sqlite3_reset(st);
+    }
+    chati_buf_free(&ids);
+    return rv;
+}
+
+static bool has_reactions(const page_ent *e)
+{
+    return e->n_reactions > 0;
+}
+
+static bool has_replies(const page_ent *e)
+{
+    return e->m->reply_count > 0;
+}
+
+/* Fills reactions and reply_users for a whole page: at most two queries. */
+static chat_err page_attach(msg_store *s, page *p)
+{
+    bool need = false;
+    for (size_t i = 0; i < p->n && !need; i++)
+        need = has_reactions(&p->e[i]) || has_replies(&p->e[i]);
+    if (!need)
+        return CHAT_OK;
+    id_idx *map = chat_malloc(p->n * sizeof *map);
+    if (map == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    for (size_t i = 0; i < p->n; i++)
+        map[i] = (id_idx){p->e[i].id, i};
+    qsort(map, p->n, sizeof *map, id_idx_cmp);
+    chat_err rv = page_side(s, p, map,
+                            "SELECT msg, name, user FROM reactions WHERE msg IN "
+                            "(SELECT value FROM json_each(?1)) ORDER BY msg, seq",
+                            has_reactions, 'r');
+    if (rv == CHAT_OK)
+        rv = page_side(s, p, map,
+                       "SELECT msg, user, NULL FROM reply_users WHERE msg IN "
+                       "(SELECT value FROM json_each(?1)) ORDER BY msg, first_ts",
+                       has_replies, 'u');
+    chat_free(map);
+    return rv;
+}
+
+/* Moves the page's messages into a new list. */
+static chat_err page_to_list(page *p, chat_list **out)
+{
+    chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
+    if (l == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    chat_err rv = CHAT_OK;
+    for (size_t i = 0; i < p->n; i++) {
+        chat_message *m = p->e[i].m;
+        p->e[i].m = NULL;
+        if (rv == CHAT_OK)
+            rv = chat_list_push(l, m); /* takes m even on failure */
+        else
+            chat_message_free(m);
+    }
+    if (rv != CHAT_OK) {
+        chat_list_free(l);
+        return rv;
+    }
+    *out = l;
+    return CHAT_OK;
+}
+
+/* Loads one whole message by (channel, ts). message_not_found when absent. */
+static chat_err load_message(msg_store *s, const char *channel, int64_t ts, page_ent *out)
+{
+    sqlite3_stmt *st;
+    page p = {0};
+    bool more;
+    chat_err rv = prep(s, "SELECT " MSG_COLS " FROM messages WHERE channel = ?1 AND ts = ?2",
+                       &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, ts);
+    rv = page_read(s, st, 1, &p, &more);
+    if (rv == CHAT_OK && p.n == 0)
+        rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "no message %" PRId64 " in %s", ts,
+                        channel);
+    if (rv == CHAT_OK)
+        rv = page_attach(s, &p);
+    if (rv == CHAT_OK) {
+        *out = p.e[0];
+        p.e[0].m = NULL;
+    }
+    page_free(&p);
+    return rv;
+}
+
+/* ----------------------------------------------------------- the outbox --- */
+
+static chat_err outbox_put(msg_store *s, chat_outbox_fn fn, void *arg, const chat_message *m)
+{
+    if (fn == NULL)
+        return CHAT_OK;
+    chat_outbox_item it = {0};
+    chat_err rv = fn(arg, m, &it);
+    sqlite3_stmt *st = NULL;
+    if (rv == CHAT_OK && it.topic == NULL)
+        rv = chati_fail(CHAT_ERR_INTERNAL, "outbox item has no topic");
+    if (rv == CHAT_OK)
+        rv = prep(s, "INSERT INTO outbox(topic, key, data) VALUES (?1, ?2, ?3)", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, it.topic);
+        bind_opt(st, 2, it.key);
+        if (it.data != NULL)
+            sqlite3_bind_blob64(st, 3, it.data, it.len, SQLITE_STATIC);
+        else
+            sqlite3_bind_zeroblob(st, 3, 0);
+        rv = step_done(s, st, "writing outbox");
+        sqlite3_clear_bindings(st); /* it.data is freed below */
+    }
+    chat_free(it.topic);
+    chat_free(it.key);
+    chat_free(it.data);
+    return rv;
+}
+
+/* ------------------------------------------------------ threads, files --- */
+
+/* The parent of the thread that thread_ts names: that message, or, when it is
+ * itself a reply, its parent (Slack accepts any ts of a thread).
+ * thread_not_found when neither exists. */
+static chat_err thread_parent(msg_store *s, const char *channel, int64_t thread_ts,
+                              int64_t *pid, int64_t *pts)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT id, thread_ts FROM messages WHERE channel = ?1 AND ts = ?2",
+                       &st);
+    for (int hop = 0; rv == CHAT_OK; hop++) {
+        bind_text(st, 1, channel);
+        sqlite3_bind_int64(st, 2, thread_ts);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 1) != SQLITE_NULL && hop == 0) {
+            thread_ts = sqlite3_column_int64(st, 1);
+            sqlite3_reset(st);
+            continue;
+        }
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 1) == SQLITE_NULL) {
+            *pid = sqlite3_column_int64(st, 0);
+            *pts = thread_ts;
+        } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+            rv = chati_fail(CHAT_ERR_THREAD_NOT_FOUND, "no thread %" PRId64 " in %s",
+                            thread_ts, channel);
+        } else {
+            rv = chati_db_err(s->db, rc, "finding thread");
+        }
+        sqlite3_reset(st);
+        break;
+    }
+    return rv;
+}
+
+/* Recounts a thread after one of its replies went away. */
+static chat_err thread_recount(msg_store *s, const char *channel, int64_t parent_ts)
+{
+    sqlite3_stmt *st;
+    int64_t pid = 0, count = 0, latest = 0;
+    chat_err rv = prep(s, "SELECT id FROM messages WHERE channel = ?1 AND ts = ?2", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, parent_ts);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        pid = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return CHAT_OK; /* the parent itself is gone: nothing to keep count on */
+    if (rc != SQLITE_ROW)
+        return chati_db_err(s->db, rc, "finding thread");
+
+    if ((rv = prep(s,
+                   "SELECT count(*), max(ts) FROM messages WHERE channel = ?1 AND thread_ts = ?2",
+                   &st)) != CHAT_OK)
+        return rv;
+    bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, parent_ts);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        count = sqlite3_column_int64(st, 0);
+        latest = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return chati_db_err(s->db, rc, "counting replies");
+
+    if ((rv = prep(s, "UPDATE messages SET reply_count = ?2, latest_reply = ?3 WHERE id = ?1",
+                   &st)) != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, count);
+    if (count > 0)
+        sqlite3_bind_int64(st, 3, latest);
+    else
+        sqlite3_bind_null(st, 3);
+    if ((rv = step_done(s, st, "updating thread")) != CHAT_OK)
+        return rv;
+
+    if ((rv = prep(s, "DELETE FROM reply_users WHERE msg = ?1", &st)) != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, pid);
+    if ((rv = step_done(s, st, "updating thread")) != CHAT_OK)
+        return rv;
+    if ((rv = prep(s,
+                   "INSERT INTO reply_users(msg, user, first_ts) SELECT ?1, user, min(ts) "
+                   "FROM messages WHERE channel = ?2 AND thread_ts = ?3 GROUP BY user",
+                   &st)) != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, pid);
+    bind_text(st, 2, channel);
+    sqlite3_bind_int64(st, 3, parent_ts);
+    return step_done(s, st, "updating thread");
+}
+
+/* Shares a file in a channel (no-op when already shared or unknown). */
+static chat_err file_share(msg_store *s, const char *file, const char *channel)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s,
+                       "INSERT OR IGNORE INTO file_channels(file, channel, ord) "
+                       "SELECT id, ?2, (SELECT coalesce(max(ord), 0) + 1 FROM file_channels "
+                       "WHERE file = ?1) FROM files WHERE id = ?1",
+                       &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, file);
+    bind_text(st, 2, channel);
+    return step_done(s, st, "sharing file");
+}
+
+/* --------------------------------------------------------- open, close --- */
+
+static chat_err ms_open(const char *url, const chat_config *cfg, void **impl)
+{
+    CHATI_UNUSED(cfg);
+    if (url == NULL || impl == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "message store: no URL");
+    msg_store *s = chat_calloc(1, sizeof *s);
+    if (s == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    chat_err rv = chati_db_open(chati_url_rest(url), migrations, CHATI_ARRAY_LEN(migrations),
+                                &s->db);
+    if (rv != CHAT_OK) {
+        chat_free(s);
+        return rv;
+    }
+    *impl = s;
+    return CHAT_OK;
+}
+
+static void ms_close(void *impl)
+{
+    msg_store *s = impl;
+    if (s == NULL)
+        return;
+    chati_db_close(s->db);
+    chat_free(s);
+}
+
+/* ---------------------------------------------------------------- post --- */
+
+/* Finds an earlier message with the same client_msg_id; *out gets it. */
+static chat_err post_dedupe(msg_store *s, const chat_message *m, chat_message **out)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT ts FROM messages WHERE channel = ?1 AND client_msg_id = ?2",
+                       &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, m->channel);
+    bind_text(st, 2, m->client_msg_id);
+    int rc = sqlite3_step(st);
+    int64_t ts = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return CHAT_OK;
+    if (rc != SQLITE_ROW)
+        return chati_db_err(s->db, rc, "checking client_msg_id");
+    page_ent e = {0};
+    if ((rv = load_message(s, m->channel, ts, &e)) != CHAT_OK)
+        return rv;
+    rv = chati_fail(CHAT_ERR_DUPLICATE, "client_msg_id %s already posted as %s",
+                    m->client_msg_id, e.m->ts);
+    if (out != NULL)
+        *out = e.m;
+    else
+        chat_message_free(e.m);
+    return rv;
+}
+
+/* ts = max(now, newest in channel + 1us): max(ts) is one index seek. */
+static chat_err post_ts(msg_store *s, const char *channel, int64_t now_us, int64_t *ts)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT max(ts) FROM messages WHERE channel = ?1", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, channel);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ts = now_us;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t last = sqlite3_column_int64(st, 0);
+            if (last >= now_us)
+                *ts = last + 1;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? CHAT_OK : chati_db_err(s->db, rc, "choosing ts");
+}
+
+static chat_err post_insert(msg_store *s, const chat_message *v, int64_t ts, int64_t thread,
+                            int64_t *id)
+{
+    chati_buf files = {0}, mentions = {0};
+    sqlite3_stmt *st;
+    chat_err rv = ids_join((const char(*)[CHAT_ID_SIZE])v->files, v->n_files, &files);
+    if (rv == CHAT_OK)
+        rv = ids_join((const char(*)[CHAT_ID_SIZE])v->mentions, v->n_mentions, &mentions);
+    if (rv == CHAT_OK)
+        rv = prep(s,
+                  "INSERT INTO messages(channel, ts, user, team, text, subtype, thread_ts, "
+                  "client_msg_id, files, mentions, mention_flags, reply_broadcast) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                  &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, v->channel);
+        sqlite3_bind_int64(st, 2, ts);
+        bind_text(st, 3, v->user);
+        bind_text(st, 4, v->team_id);
+        bind_text(st, 5, v->text);
+        bind_opt(st, 6, v->subtype);
+        if (thread != 0)
+            sqlite3_bind_int64(st, 7, thread);
+        bind_opt(st, 8, v->client_msg_id);
+        bind_opt(st, 9, files.data);
+        bind_opt(st, 10, mentions.data);
+        sqlite3_bind_int(st, 11, (int)v->mention_flags);
+        sqlite3_bind_int(st, 12, v->reply_broadcast);
+        rv = step_done(s, st, "storing message");
+        /* One unique index covers (channel, ts) and one client_msg_id: both
+         * were checked above, so a conflict here is a concurrent writer
+         * outside this process and not a duplicate post. */
+        if (rv == CHAT_ERR_DUPLICATE)
+            rv = chati_fail(CHAT_ERR_STORAGE, "message %s/%" PRId64 " clashed", v->channel, ts);
+        *id = sqlite3_last_insert_rowid(s->db->db);
+    }
+    chati_buf_free(&files);
+    chati_buf_free(&mentions);
+    return rv;
+}
+
+static chat_err post_reply(msg_store *s, int64_t pid, const char *user, int64_t ts)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s,
+                       "UPDATE messages SET reply_count = reply_count + 1, latest_reply = ?2 "
+                       "WHERE id = ?1",
+                       &st);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, ts);
+    if ((rv = step_done(s, st, "updating thread")) != CHAT_OK)
+        return rv;
+    /* OR IGNORE keeps the first reply's position for a returning user. */
+    if ((rv = prep(s,
+                   "INSERT OR IGNORE INTO reply_users(msg, user, first_ts) VALUES (?1, ?2, ?3)",
+                   &st)) != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, pid);
+    bind_text(st, 2, user);
+    sqlite3_bind_int64(st, 3, ts);
+    return step_done(s, st, "updating thread");
+}
+
+/* Everything post does, inside the transaction. v is the message as stored;
+ * it borrows m's strings and arrays. */
+static chat_err post_locked(msg_store *s, const chat_message *m, int64_t now_us,
+                            chat_outbox_fn outbox, void *arg, chat_message *v,
+                            chat_message **dup_out)
+{
+    chat_err rv = CHAT_OK;
+    int64_t ts = 0, pid = 0, thread = 0, id = 0;
+
+    if (v->client_msg_id != NULL && (rv = post_dedupe(s, v, dup_out)) != CHAT_OK)
+        return rv;
+    if (m->thread_ts[0] != '\0') {
+        int64_t want;
+        if (!chati_ts_parse(m->thread_ts, &want))
+            return chati_fail(CHAT_ERR_THREAD_NOT_FOUND, "invalid thread_ts \"%s\"",
+                              m->thread_ts);
+        if ((rv = thread_parent(s, m->channel, want, &pid, &thread)) != CHAT_OK)
+            return rv;
+        chati_ts_format(thread, v->thread_ts);
+    }
+    if ((rv = post_ts(s, m->channel, now_us, &ts)) != CHAT_OK)
+        return rv;
+    chati_ts_format(ts, v->ts);
+    if ((rv = post_insert(s, v, ts, thread, &id)) != CHAT_OK)
+        return rv;
+    if ((rv = fts_insert(s, id, v->text)) != CHAT_OK)
+        return rv;
+    if (thread != 0 && (rv = post_reply(s, pid, v->user, ts)) != CHAT_OK)
+        return rv;
+    for (size_t i = 0; i < v->n_files && rv == CHAT_OK; i++)
+        rv = file_share(s, v->files[i], v->channel);
+    if (rv == CHAT_OK)
+        rv = outbox_put(s, outbox, arg, v);
+    return rv;
+}
+
+static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
+                        chat_outbox_fn outbox, void *outbox_arg, chat_message **out)
+{
+    msg_store *s = impl;
+    if (m == NULL || m->channel[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "post: no channel");
+    if (now_us <= 0)
+        now_us = chati_now_us();
+
+    /* The stored message: m's content, with what the store decides. */
+    chat_message v = *m;
+    v.ts[0] = '\0';
+    v.thread_ts[0] = '\0';
+    v.edited_user[0] = '\0';
+    v.edited_ts[0] = '\0';
+    v.reply_count = 0;
+    v.latest_reply[0] = '\0';
+    v.n_reply_users = 0;
+    v.reply_users = NULL;
+    v.n_reactions = 0;
+    v.reactions = NULL;
+    static char empty[1];
+    v.text = m->text != NULL ? m->text : empty;
+    if (v.client_msg_id != NULL && v.client_msg_id[0] == '\0')
+        v.client_msg_id = NULL;
+    if (v.subtype != NULL && v.subtype[0] == '\0')
+        v.subtype = NULL;
+    v.reply_broadcast = m->reply_broadcast && m->thread_ts[0] != '\0';
+
+    chat_message *dup = NULL;
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = post_locked(s, m, now_us, outbox, outbox_arg, &v, &dup);
+    if (rv == CHAT_OK) {
+        rv = chati_db_commit(s->db);
+    } else {
+        chati_db_rollback(s->db);
+        if (rv == CHAT_ERR_DUPLICATE && out != NULL) {
+            *out = dup;
+            return rv;
+        }
+        chat_message_free(dup);
+        return rv;
+    }
+    if (rv == CHAT_OK && out != NULL && (*out = chat_message_dup(&v)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message stored as %s but not copied", v.ts);
+    return rv;
+}
+
+/* --------------------------------------------------------- get, update --- */
+
+static chat_err ms_get(void *impl, const char *channel, const char *ts, chat_message **out)
+{
+    msg_store *s = impl;
+    int64_t us;
+    if (channel == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "get: no channel");
+    chat_err rv = parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv != CHAT_OK)
+        return rv;
+    page_ent e = {0};
+    chati_db_lock(s->db);
+    rv = load_message(s, channel, us, &e);
+    chati_db_unlock(s->db);
+    if (rv == CHAT_OK)
+        *out = e.m;
+    return rv;
+}
+
+/* Finds the row id and current text of a message (message_not_found). */
+static chat_err find_message(msg_store *s, const char *channel, int64_t ts, int64_t *id,
+                             char **text)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT id, text FROM messages WHERE channel = ?1 AND ts = ?2", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, ts);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        if (text != NULL)
+            rv = col_dup(st, 1, text);
+    } else if (rc == SQLITE_DONE) {
+        rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "no message %" PRId64 " in %s", ts, channel);
+    } else {
+        rv = chati_db_err(s->db, rc, "finding message");
+    }
+    sqlite3_reset(st);
+    return rv;
+}
+
+static chat_err update_locked(msg_store *s, const chat_message *m, int64_t ts,
+                              chat_outbox_fn outbox, void *arg, chat_message **res)
+{
+    int64_t id = 0, edited = 0;
+    char *old = NULL;
+    chati_buf mentions = {0};
+    sqlite3_stmt *st;
+    page_ent e = {0};
+
+    if (m->edited_ts[0] != '\0' && !chati_ts_parse(m->edited_ts, &edited))
+        return chati_fail(CHAT_ERR_INVALID_TS, "invalid edited_ts \"%s\"", m->edited_ts);
+    chat_err rv = find_message(s, m->channel, ts, &id, &old);
+    if (rv == CHAT_OK)
+        rv = ids_join((const char(*)[CHAT_ID_SIZE])m->mentions, m->n_mentions, &mentions);
+    if (rv == CHAT_OK)
+        rv = prep(s,
+                  "UPDATE messages SET text = ?2, mentions = ?3, mention_flags = ?4, "
+                  "edited_user = ?5, edited_ts = ?6 WHERE id = ?1",
+                  &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, m->text);
+        bind_opt(st, 3, mentions.data);
+        sqlite3_bind_int(st, 4, (int)m->mention_flags);
+        bind_opt(st, 5, m->edited_user);
+        if (m->edited_ts[0] != '\0')
+            sqlite3_bind_int64(st, 6, edited);
+        rv = step_done(s, st, "updating message");
+    }
+    if (rv == CHAT_OK)
+        rv = fts_delete(s, id, old);
+    if (rv == CHAT_OK)
+        rv = fts_insert(s, id, m->text);
+    if (rv == CHAT_OK)
+        rv = load_message(s, m->channel, ts, &e);
+    if (rv == CHAT_OK)
+        rv = outbox_put(s, outbox, arg, e.m);
+    if (rv == CHAT_OK)
+        *res = e.m;
+    else
+        chat_message_free(e.m);
+    chat_free(old);
+    chati_buf_free(&mentions);
+    return rv;
+}
+
+static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outbox,
+                          void *outbox_arg, chat_message **out)
+{
+    msg_store *s = impl;
+    int64_t ts;
+    chat_message *res = NULL;
+    if (m == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "update: no message");
+    chat_err rv = parse_ts(m->ts, &ts, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv == CHAT_OK)
+        rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = update_locked(s, m, ts, outbox, outbox_arg, &res);
+    if (rv == CHAT_OK)
+        rv = chati_db_commit(s->db);
+    else
+        chati_db_rollback(s->db);
+    if (rv == CHAT_OK && out != NULL)
+        *out = res;
+    else
+        chat_message_free(res);
+    return rv;
+}
+
+/* -------------------------------------------------------------- remove --- */
+
+static chat_err exec_id(msg_store *s, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, sql, &st);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(s, st, "removing message");
+}
+
+static chat_err remove_locked(msg_store *s, const char *channel, int64_t ts,
+                              chat_outbox_fn outbox, void *arg)
+{
+    page_ent e = {0};
+    chat_err rv = load_message(s, channel, ts, &e);
+    if (rv != CHAT_OK)
+        return rv;
+    bool reply = e.m->thread_ts[0] != '\0' && strcmp(e.m->thread_ts, e.m->ts) != 0;
+    int64_t parent = 0;
+    if (reply)
+        chati_ts_parse(e.m->thread_ts, &parent);
+
+    rv = exec_id(s, "DELETE FROM messages WHERE id = ?1", e.id);
+    if (rv == CHAT_OK && e.n_reactions > 0)
+        rv = exec_id(s, "DELETE FROM reactions WHERE msg = ?1", e.id);
+    if (rv == CHAT_OK && e.m->reply_count > 0)
+        rv = exec_id(s, "DELETE FROM reply_users WHERE msg = ?1", e.id);
+    if (rv == CHAT_OK)
+        rv = fts_delete(s, e.id, e.m->text);
+    if (rv == CHAT_OK && reply)
+        rv = thread_recount(s, channel, parent);
+    if (rv == CHAT_OK)
+        rv = outbox_put(s, outbox, arg, e.m);
+    chat_message_free(e.m);
+    return rv;
+}
+
+static chat_err ms_remove(void *impl, const char *channel, const char *ts,
+                          chat_outbox_fn outbox, void *outbox_arg)
+{
+    msg_store *s = impl;
+    int64_t us;
+    if (channel == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "remove: no channel");
+    chat_err rv = parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv == CHAT_OK)
+        rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = remove_locked(s, channel, us, outbox, outbox_arg);
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+/* ----------------------------------------------------------- reactions --- */
+
+static chat_err react_locked(msg_store *s, const char *channel, int64_t ts, const char *name,
+                             const char *user, bool add, chat_outbox_fn outbox, void *arg)
+{
+    int64_t id = 0;
+    sqlite3_stmt *st;
+    chat_err rv = find_message(s, channel, ts, &id, NULL);
+    if (rv != CHAT_OK)
+        return rv;
+    if (add)
+        rv = prep(s,
+                  "INSERT OR IGNORE INTO reactions(msg, name, user, seq) VALUES (?1, ?2, ?3, "
+                  "(SELECT coalesce(max(seq), 0) + 1 FROM reactions WHERE msg = ?1))",
+                  &st);
+    else
+        rv = prep(s, "DELETE FROM reactions WHERE msg = ?1 AND name = ?2 AND user = ?3", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, name);
+    bind_text(st, 3, user);
+    if ((rv = step_done(s, st, "changing reaction")) != CHAT_OK)
+        return rv;
+    if (sqlite3_changes(s->db->db) == 0)
+        return add ? chati_fail(CHAT_ERR_ALREADY_REACTED, "%s already reacted with %s", user,
+                                name)
+                   : chati_fail(CHAT_ERR_NO_REACTION, "%s has no %s reaction", user, name);
+    if ((rv = prep(s, "UPDATE messages SET n_reactions = n_reactions + ?2 WHERE id = ?1",
+                   &st)) != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, add ? 1 : -1);
+    if ((rv = step_done(s, st, "changing reaction")) != CHAT_OK)
+        return rv;
+    if (outbox == NULL)
+        return CHAT_OK;
+    page_ent e = {0};
+    if ((rv = load_message(s, channel, ts, &e)) == CHAT_OK)
+        rv = outbox_put(s, outbox, arg, e.m);
+    chat_message_free(e.m);
+    return rv;
+}
+
+static chat_err react(msg_store *s, const char *channel, const char *ts, const char *name,
+                      const char *user, bool add, chat_outbox_fn outbox, void *arg)
+{
+    int64_t us;
+    if (channel == NULL || name == NULL || name[0] == '\0' || user == NULL || user[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "reaction: missing argument");
+    chat_err rv = parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv == CHAT_OK)
+        rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = react_locked(s, channel, us, name, user, add, outbox, arg);
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+static chat_err ms_add_reaction(void *impl, const char *channel, const char *ts,
+                                const char *name, const char *user, chat_outbox_fn outbox,
+                                void *outbox_arg)
+{
+    return react(impl, channel, ts, name, user, true, outbox, outbox_arg);
+}
+
+static chat_err ms_remove_reaction(void *impl, const char *channel, const char *ts,
+                                   const char *name, const char *user, chat_outbox_fn outbox,
+                                   void *outbox_arg)
+{
+    return react(impl, channel, ts, name, user, false, outbox, outbox_arg);
+}
+
+/* -------------------------------------------------- history and replies --- */
+
+/* Turns latest/oldest into exclusive integer bounds: lo < ts < hi. */
+static chat_err bounds(const char *latest, const char *oldest, bool inclusive, int64_t *lo,
+                       int64_t *hi)
+{
+    int64_t v;
+    *hi = INT64_MAX;
+    *lo = -1;
+    if (latest != NULL && latest[0] != '\0') {
+        if (!chati_ts_parse(latest, &v))
+            return chati_fail(CHAT_ERR_INVALID_TS, "invalid latest \"%s\"", latest);
+        *hi = inclusive ? v + 1 : v;
+    }
+    if (oldest != NULL && oldest[0] != '\0') {
+        if (!chati_ts_parse(oldest, &v))
+            return chati_fail(CHAT_ERR_INVALID_TS, "invalid oldest \"%s\"", oldest);
+        *lo = inclusive ? v - 1 : v;
+    }
+    return CHAT_OK;
+}
+
+/* A ts cursor: the ts of the last message returned. */
+static chat_err cursor_ts(const char *cursor, char tag, bool *set, int64_t *ts)
+{
+    char *key = NULL;
+    *set = false;
+    chat_err rv = chati_db_cursor_in(cursor, tag, &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL;
+    long long v = strtoll(key, &end, 10);
+    if (end == key || *end != '\0' || v < 0)
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    chat_free(key);
+    *ts = v;
+    *set = rv == CHAT_OK;
+    return rv;
+}
+
+static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%" PRId64, ts);
+    return chati_db_cursor_out(tag, key, l);
+}
+
+/* Runs a page query (bound by the caller, asking for limit + 1 rows), fills
+ * in side tables, and returns the list with has_more and a ts cursor. */
+static chat_err run_page(msg_store *s, sqlite3_stmt *st, int limit, char tag, chat_list **out)
+{
+    page p = {0};
+    bool more = false;
+    chat_err rv = page_read(s, st, limit, &p, &more);
+    if (rv == CHAT_OK)
+        rv = page_attach(s, &p);
+    chati_db_unlock(s->db);
+    int64_t last = p.n > 0 ? p.e[p.n - 1].ts : 0;
+    chat_list *l = NULL;
+    if (rv == CHAT_OK)
+        rv = page_to_list(&p, &l);
+    page_free(&p);
+    if (rv == CHAT_OK && more && (rv = cursor_out_ts(tag, last, l)) != CHAT_OK)
+        chat_list_free(l);
+    if (rv == CHAT_OK)
+        *out = l;
+    return rv;
+}
+
+static chat_err ms_history(void *impl, const char *channel, const char *latest,
+                           const char *oldest, bool inclusive, int limit, const char *cursor,
+                           chat_list **out)
+{
+    msg_store *s = impl;
+    int64_t lo, hi, after;
+    bool has_cursor;
+    sqlite3_stmt *st;
+    if (channel == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "history: no channel");
+    chat_err rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = bounds(latest, oldest, inclusive, &lo, &hi);
+    if (rv == CHAT_OK)
+        rv = cursor_ts(cursor, 'h', &has_cursor, &after);
+    if (rv != CHAT_OK)
+        return rv;
+    if (has_cursor && after < hi)
+        hi = after;
+
+    chati_db_lock(s->db);
+    rv = prep(s,
+              "SELECT " MSG_COLS " FROM messages WHERE channel = ?1 AND ts < ?2 AND ts > ?3 "
+              "AND (thread_ts IS NULL OR reply_broadcast) ORDER BY ts DESC LIMIT ?4",
+              &st);
+    if (rv != CHAT_OK) {
+        chati_db_unlock(s->db);
+        return rv;
+    }
+    bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, hi);
+    sqlite3_bind_int64(st, 3, lo);
+    sqlite3_bind_int(st, 4, limit + 1);
+    return run_page(s, st, limit, 'h', out);
+}
+
+static chat_err ms_replies(void *impl, const char *channel, const char *thread_ts,
+                           const char *latest, const char *oldest, bool inclusive, int limit,
+                           const char *cursor, chat_list **out)
+{
+    msg_store *s = impl;
+    int64_t lo, hi, after, want, pid, parent;
+    bool has_cursor;
+    sqlite3_stmt *st;
+    if (channel == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "replies: no channel");
+    chat_err rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = parse_ts(thread_ts, &want, CHAT_ERR_THREAD_NOT_FOUND);
+    if (rv == CHAT_OK)
+        rv = bounds(latest, oldest, inclusive, &lo, &hi);
+    if (rv == CHAT_OK)
+        rv = cursor_ts(cursor, 'r', &has_cursor, &after);
+    if (rv != CHAT_OK)
+        return rv;
+    if (has_cursor && after > lo)
+        lo = after;
+
+    chati_db_lock(s->db);
+    rv = thread_parent(s, channel, want, &pid, &parent);
+    /* The parent sorts first: every reply is newer than it. */
+    if (rv == CHAT_OK)
+        rv = prep(s,
+                  "SELECT " MSG_COLS " FROM messages WHERE channel = ?1 "
+                  "AND (ts = ?2 OR thread_ts = ?2) AND ts > ?3 AND ts < ?4 "
+                  "ORDER BY ts LIMIT ?5",
+                  &st);
+    if (rv != CHAT_OK) {
+        chati_db_unlock(s->db);
+        return rv;
+    }
+    bind_text(st, 1, channel);
+    sqlite3_bind_int64(st, 2, parent);
+    sqlite3_bind_int64(st, 3, lo);
+    sqlite3_bind_int64(st, 4, hi);
+    sqlite3_bind_int(st, 5, limit + 1);
+    return run_page(s, st, limit, 'r', out);
+}
+
+/* -------------------------------------------------------------- search --- */
+
+static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT_ID_SIZE])
+{
+    char *key = NULL;
+    chat_err rv = chati_db_cursor_in(cursor, 's', &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL;
+    long long v = strtoll(key, &end, 10);
+    if (end == key || *end != ',' || v < 0 || !chati_copy_fixed(channel, CHAT_ID_SIZE, end + 1))
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    *ts = v;
+    chat_free(key);
+    return rv;
+}
+
+static chat_err ms_search(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
+                          size_t n_channels, const char *cursor, int limit, chat_list **out)
+{
+    msg_store *s = impl;
+    chati_buf q = {0}, chans = {0};
+    bool any = false;
+    int64_t after_ts = INT64_MAX;
+    char after_ch[CHAT_ID_SIZE] = "";
+    sqlite3_stmt *st;
+    page p = {0};
+    bool more = false;
+    chat_list *l = NULL;
+
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "search: no output");
+    chat_err rv = fts_query(query != NULL ? query : "", &q, &any);
+    if (rv == CHAT_OK && !any)
+        rv = chati_fail(CHAT_ERR_NO_QUERY, "empty search query");
+    if (rv == CHAT_OK)
+        rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = search_cursor(cursor, &after_ts, after_ch);
+    if (rv == CHAT_OK)
+        rv = json_strings(channels, channels != NULL ? n_channels : 0, &chans);
+    if (rv != CHAT_OK)
+        goto done;
+    if (channels == NULL || n_channels == 0) {
+        rv = page_to_list(&p, out);
+        goto done;
+    }
+
+    chati_db_lock(s->db);
+    /* Newest first across channels: (ts, channel) is unique and orders the
+     * cursor. The FTS match is evaluated once into a rowid set. */
+    rv = prep(s,
+              "SELECT " MSG_COLS " FROM messages WHERE id IN "
+              "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?1) "
+              "AND channel IN (SELECT value FROM json_each(?2)) "
+              "AND (ts < ?3 OR (ts = ?3 AND channel < ?4)) "
+              "ORDER BY ts DESC, channel DESC LIMIT ?5",
+              &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, chans.data, (int)chans.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, after_ts);
+        bind_text(st, 4, after_ch);
+        sqlite3_bind_int(st, 5, limit + 1);
+        rv = page_read(s, st, limit, &p, &more);
+    }
+    if (rv == CHAT_OK)
+        rv = page_attach(s, &p);
+    chati_db_unlock(s->db);
+
+    char key[64] = "";
+    if (rv == CHAT_OK && more)
+        snprintf(key, sizeof key, "%" PRId64 ",%s", p.e[p.n - 1].ts, p.e[p.n - 1].m->channel);
+    if (rv == CHAT_OK)
+        rv = page_to_list(&p, &l);
+    if (rv == CHAT_OK && more)
+        rv = chati_db_cursor_out('s', key, l);
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+done:
+    page_free(&p);
+    chati_buf_free(&q);
+    chati_buf_free(&chans);
+    return rv;
+}
+
+/* --------------------------------------------------------------- files --- */
+
+#define FILE_COLS \
+    "rowid, id, team, user, name, title, mimetype, size, sha256, created, deleted"
+
+static chat_err read_file(sqlite3_stmt *st, chat_file **out, int64_t *rowid)
+{
+    chat_file *f = chat_file_new();
+    if (f == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "file store");
+    *rowid = sqlite3_column_int64(st, 0);
+    chati_db_col_fixed(st, 1, f->id, sizeof f->id);
+    chati_db_col_fixed(st, 2, f->team_id, sizeof f->team_id);
+    chati_db_col_fixed(st, 3, f->user, sizeof f->user);
+    f->size = sqlite3_column_int64(st, 7);
+    chati_db_col_fixed(st, 8, f->sha256, sizeof f->sha256);
+    f->created = sqlite3_column_int64(st, 9);
+    f->deleted = sqlite3_column_int(st, 10) != 0;
+    chat_err rv = col_dup(st, 4, &f->name);
+    if (rv == CHAT_OK)
+        rv = col_dup(st, 5, &f->title);
+    if (rv == CHAT_OK)
+        rv = col_dup(st, 6, &f->mimetype);
+    if (rv != CHAT_OK) {
+        chat_file_free(f);
+        return rv;
+    }
+    *out = f;
+    return CHAT_OK;
+}
+
+/* Fills channels for a batch of files with one query. */
+static chat_err files_channels(msg_store *s, chat_file **files, size_t n)
+{
+    if (n == 0)
+        return CHAT_OK;
+    chati_buf ids = {0};
+    sqlite3_stmt *st;
+    chat_err rv = chati_buf_append(&ids, "[", 1);
+    for (size_t i = 0; i < n && rv == CHAT_OK; i++)
+        rv = chati_buf_printf(&ids, "%s\"%s\"", i ? "," : "", files[i]->id);
+    if (rv == CHAT_OK)
+        rv = chati_buf_append(&ids, "]", 1);
+    if (rv != CHAT_OK) {
+        chati_buf_free(&ids);
+        return chati_fail(CHAT_ERR_NOMEM, "file store");
+    }
+    rv = prep(s,
+              "SELECT file, channel FROM file_channels WHERE file IN "
+              "(SELECT value FROM json_each(?1)) ORDER BY file, ord",
+              &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_text(st, 1, ids.data, (int)ids.len, SQLITE_STATIC);
+        int rc = SQLITE_DONE;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *fid = (const char *)sqlite3_column_text(st, 0);
+            const char *ch = (const char *)sqlite3_column_text(st, 1);
+            for (size_t i = 0; i < n && fid != NULL && ch != NULL; i++) {
+                chat_file *f = files[i];
+                if (strcmp(f->id, fid) != 0)
+                    continue;
+                char(*chs)[CHAT_ID_SIZE] = grow(f->channels, f->n_channels, CHAT_ID_SIZE);
+                if (chs == NULL) {
+                    rv = chati_fail(CHAT_ERR_NOMEM, "file store");
+                } else {
+                    f->channels = chs;
+                    chati_copy_fixed(chs[f->n_channels++], CHAT_ID_SIZE, ch);
+                }
+                break;
+            }
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(s->db, rc, "reading file channels");
+        sqlite3_reset(st);
+    }
+    chati_buf_free(&ids);
+    return rv;
+}
+
+static chat_err file_insert_locked(msg_store *s, const chat_file *f)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s,
+                       "INSERT INTO files(id, team, user, name, title, mimetype, size, sha256, "
+                       "created, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                       &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, f->id);
+    bind_text(st, 2, f->team_id);
+    bind_text(st, 3, f->user);
+    bind_opt(st, 4, f->name);
+    bind_opt(st, 5, f->title);
+    bind_opt(st, 6, f->mimetype);
+    sqlite3_bind_int64(st, 7, f->size);
+    bind_text(st, 8, f->sha256);
+    sqlite3_bind_int64(st, 9, f->created);
+    sqlite3_bind_int(st, 10, f->deleted);
+    if ((rv = step_done(s, st, "storing file")) != CHAT_OK)
+        return rv == CHAT_ERR_DUPLICATE ? chati_fail(rv, "file %s exists", f->id) : rv;
+    for (size_t i = 0; i < f->n_channels && rv == CHAT_OK; i++)
+        rv = file_share(s, f->id, f->channels[i]);
+    return rv;
+}
+
+static chat_err ms_file_insert(void *impl, const chat_file *f)
+{
+    msg_store *s = impl;
+    if (f == NULL || f->id[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_insert: no id");
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = file_insert_locked(s, f);
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+static chat_err ms_file_get(void *impl, const char *file_id, chat_file **out)
+{
+    msg_store *s = impl;
+    sqlite3_stmt *st;
+    chat_file *f = NULL;
+    int64_t rowid;
+    if (file_id == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_get: no id");
+    chati_db_lock(s->db);
+    chat_err rv = prep(s, "SELECT " FILE_COLS " FROM files WHERE id = ?1", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            rv = read_file(st, &f, &rowid);
+        else if (rc == SQLITE_DONE)
+            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+        else
+            rv = chati_db_err(s->db, rc, "reading file");
+        sqlite3_reset(st);
+    }
+    if (rv == CHAT_OK)
+        rv = files_channels(s, &f, 1);
+    chati_db_unlock(s->db);
+    if (rv == CHAT_OK)
+        *out = f;
+    else
+        chat_file_free(f);
+    return rv;
+}
+
+static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *rowid)
+{
+    char *key = NULL;
+    chat_err rv = chati_db_cursor_in(cursor, 'f', &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL, *end2 = NULL;
+    long long c = strtoll(key, &end, 10);
+    long long r = *end == ',' ? strtoll(end + 1, &end2, 10) : 0;
+    if (end == key || *end != ',' || end2 == NULL || end2 == end + 1 || *end2 != '\0')
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    *created = c;
+    *rowid = r;
+    chat_free(key);
+    return rv;
+}
+
+static chat_err ms_file_list(void *impl, const char *team_id, const char *channel,
+                             const char *user, const char *visible_to,
+                             const char (*channels)[CHAT_ID_SIZE], size_t n_channels,
+                             const char *cursor, int limit, chat_list **out)
+{
+    msg_store *s = impl;
+    int64_t after_created = INT64_MAX, after_rowid = INT64_MAX;
+    chati_buf chans = {0};
+    chat_file **files = NULL;
+    size_t n = 0;
+    bool more = false;
+    sqlite3_stmt *st;
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_list: no output");
+    chat_err rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = file_cursor(cursor, &after_created, &after_rowid);
+    if (rv == CHAT_OK)
+        rv = json_strings(channels, channels != NULL ? n_channels : 0, &chans);
+    if (rv != CHAT_OK) {
+        chati_buf_free(&chans);
+        return rv;
+    }
+    if ((files = chat_calloc((size_t)limit + 1, sizeof *files)) == NULL) {
+        chati_buf_free(&chans);
+        return chati_fail(CHAT_ERR_NOMEM, "file store");
+    }
+
+    chati_db_lock(s->db);
+    rv = prep(s,
+              "SELECT " FILE_COLS " FROM files f WHERE (?1 IS NULL OR team = ?1) "
+              "AND deleted = 0 "
+              "AND (?2 IS NULL OR EXISTS (SELECT 1 FROM file_channels c "
+              "     WHERE c.file = f.id AND c.channel = ?2)) "
+              "AND (?3 IS NULL OR user = ?3) "
+              "AND (user = ?4 OR EXISTS (SELECT 1 FROM file_channels c WHERE c.file = f.id "
+              "     AND c.channel IN (SELECT value FROM json_each(?5)))) "
+              "AND (created < ?6 OR (created = ?6 AND rowid < ?7)) "
+              "ORDER BY created DESC, rowid DESC LIMIT ?8",
+              &st);
+    int64_t last_created = 0, last_rowid = 0;
+    if (rv == CHAT_OK) {
+        bind_opt(st, 1, team_id);
+        bind_opt(st, 2, channel);
+        bind_opt(st, 3, user);
+        bind_opt(st, 4, visible_to);
+        sqlite3_bind_text(st, 5, chans.data, (int)chans.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, after_created);
+        sqlite3_bind_int64(st, 7, after_rowid);
+        sqlite3_bind_int(st, 8, limit + 1);
+        int rc = SQLITE_DONE;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == (size_t)limit) {
+                more = true;
+                break;
+            }
+            rv = read_file(st, &files[n], &last_rowid);
+            if (rv == CHAT_OK)
+                last_created = files[n++]->created;
+        }
+        if (rv == CHAT_OK && !more && rc != SQLITE_DONE)
+            rv = chati_db_err(s->db, rc, "listing files");
+        sqlite3_reset(st);
+    }
+    if (rv == CHAT_OK)
+        rv = files_channels(s, files, n);
+    chati_db_unlock(s->db);
+
+    chat_list *l = NULL;
+    if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_FILES)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "file store");
+    for (size_t i = 0; i < n; i++) {
+        if (rv == CHAT_OK)
+            rv = chat_list_push(l, files[i]);
+        else
+            chat_file_free(files[i]);
+    }
+    if (rv == CHAT_OK && more) {
+        char key[64];
+        snprintf(key, sizeof key, "%" PRId64 ",%" PRId64, last_created, last_rowid);
+        rv = chati_db_cursor_out('f', key, l);
+    }
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+    chat_free(files);
+    chati_buf_free(&chans);
+    return rv;
+}
+
+static chat_err ms_file_delete(void *impl, const char *file_id)
+{
+    msg_store *s = impl;
+    sqlite3_stmt *st;
+    if (file_id == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_delete: no id");
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = prep(s, "SELECT deleted FROM files WHERE id = ?1", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+        else if (rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0)
+            rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s is already deleted", file_id);
+        else if (rc != SQLITE_ROW)
+            rv = chati_db_err(s->db, rc, "deleting file");
+        sqlite3_reset(st);
+    }
+    if (rv == CHAT_OK)
+        rv = prep(s, "UPDATE files SET deleted = 1 WHERE id = ?1", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        rv = step_done(s, st, "deleting file");
+    }
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+/* -------------------------------------------------------------- outbox --- */
+
+#define OUTBOX_MAX_FETCH 10000
+
+static chat_err ms_outbox_fetch(void *impl, int64_t after_seq, size_t max,
+                                chat_outbox_item **items, size_t *n)
+{
+    msg_store *s = impl;
+    sqlite3_stmt *st;
+    if (items == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "outbox_fetch: no output");
+    *items = NULL;
+    *n = 0;
+    if (max == 0)
+        max = CHAT_DEFAULT_PAGE;
+    if (max > OUTBOX_MAX_FETCH)
+        max = OUTBOX_MAX_FETCH;
+    chat_outbox_item *it = chat_calloc(max, sizeof *it);
+    if (it == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "outbox");
+    size_t k = 0;
+    chati_db_lock(s->db);
+    chat_err rv = prep(s,
+                       "SELECT seq, topic, key, data FROM outbox WHERE seq > ?1 "
+                       "ORDER BY seq LIMIT ?2",
+                       &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, after_seq);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+        int rc = SQLITE_DONE;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            chat_outbox_item *e = &it[k++];
+            e->seq = sqlite3_column_int64(st, 0);
+            rv = col_dup(st, 1, &e->topic);
+            if (rv == CHAT_OK)
+                rv = col_dup(st, 2, &e->key);
+            int len = sqlite3_column_bytes(st, 3);
+            const void *data = sqlite3_column_blob(st, 3);
+            if (rv == CHAT_OK && len > 0) {
+                if ((e->data = chat_malloc((size_t)len)) == NULL)
+                    rv = chati_fail(CHAT_ERR_NOMEM, "outbox");
+                else
+                    memcpy(e->data, data, (size_t)len);
+                e->len = (size_t)len;
+            }
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(s->db, rc, "reading outbox");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(s->db);
+    if (rv != CHAT_OK || k == 0) {
+        chat_outbox_items_free(it, k);
+        return rv;
+    }
+    *items = it;
+    *n = k;
+    return CHAT_OK;
+}
+
+static chat_err ms_outbox_ack(void *impl, int64_t up_to)
+{
+    msg_store *s = impl;
+    sqlite3_stmt *st;
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = prep(s, "DELETE FROM outbox WHERE seq <= ?1", &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, up_to);
+        rv = step_done(s, st, "acknowledging outbox");
+    }
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+/* ---------------------------------------------------------------- ops --- */
+
+const chat_message_store_ops chati_sqlite_message_ops = {
+    .version = CHAT_STORE_V1,
+    .scheme = "sqlite",
+    .open = ms_open,
+    .close = ms_close,
+    .post = ms_post,
+    .get = ms_get,
+    .update = ms_update,
+    .remove = ms_remove,
+    .add_reaction = ms_add_reaction,
+    .remove_reaction = ms_remove_reaction,
+    .history = ms_history,
+    .replies = ms_replies,
+    .search = ms_search,
+    .file_insert = ms_file_insert,
+    .file_get = ms_file_get,
+    .file_list = ms_file_list,
+    .file_delete = ms_file_delete,
+    .outbox_fetch = ms_outbox_fetch,
+    .outbox_ack = ms_outbox_ack,
+};

@@ -1,0 +1,1 @@
+list(APPEND CHAT_SOURCES backends/static/discovery.c)

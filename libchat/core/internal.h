@@ -1,0 +1,125 @@
+/*
+ * libchat/core/internal.h - helpers shared inside libchat (prefix chati_).
+ * Not installed; not part of the ABI.
+ */
+#ifndef CHATI_INTERNAL_H
+#define CHATI_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <chat/chat.h>
+#include <chat/backend/types.h>
+
+#define CHATI_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define CHATI_UNUSED(x) ((void)(x))
+
+/* ---- errors: thread-local detail text (core/error.c) ---- */
+/* Sets the detail and returns err, for `return chati_fail(CHAT_ERR_X, "...")`. */
+chat_err chati_fail(chat_err err, const char *fmt, ...) CHAT_PRINTF(2, 3);
+void chati_clear_errmsg(void);
+/* Whether err says "absent": not_found or one of the *_not_found codes that
+ * backends may return for their own entity. */
+bool chati_not_found(chat_err err);
+const char *chati_errmsg(void);
+/* Copies the current detail (or chat_strerror(err) when empty) into errbuf. */
+void chati_errbuf(chat_err err, char *errbuf, size_t errlen);
+
+/* ---- growable byte buffer (core/buf.c) ---- */
+typedef struct chati_buf {
+    char *data;                 /* always NUL-terminated when len > 0 or after reserve */
+    size_t len;
+    size_t cap;
+} chati_buf;
+chat_err chati_buf_reserve(chati_buf *b, size_t extra);
+chat_err chati_buf_append(chati_buf *b, const void *data, size_t len);
+chat_err chati_buf_puts(chati_buf *b, const char *s);
+chat_err chati_buf_printf(chati_buf *b, const char *fmt, ...) CHAT_PRINTF(2, 3);
+/* Hands the data to the caller (free with chat_free) and resets b. */
+char *chati_buf_steal(chati_buf *b);
+void chati_buf_free(chati_buf *b);
+
+/* ---- text (core/utf8.c, core/text.c) ---- */
+/* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF, no
+ * NUL). *chars (may be NULL) gets the number of code points. */
+bool chati_utf8_valid(const char *s, size_t len, size_t *chars);
+/* Validates a required or optional text field: invalid_utf8, or too_long_err
+ * when it has more than max_chars code points. */
+chat_err chati_check_text(const char *s, size_t max_chars, chat_err too_long_err,
+                          const char *what);
+/* Slack channel-name rules; 0 on success, else an invalid_name_* code. */
+chat_err chati_check_channel_name(const char *name);
+/* Lower-cases ASCII in place. */
+void chati_ascii_lower(char *s);
+/* Basic email shape check (local@domain.tld, no spaces, <= 254). */
+bool chati_email_valid(const char *email);
+/* Parses Slack mentions in text: <@U..> (deduplicated into *users, freed with
+ * chat_free), <!channel>/<!everyone> and <!here> into *flags. */
+chat_err chati_parse_mentions(const char *text, char (**users)[CHAT_ID_SIZE], size_t *n,
+                              unsigned *flags);
+/* Emoji reaction name: 1-100 of [a-z0-9_+'-]. */
+bool chati_reaction_name_valid(const char *name);
+/* Constant-time comparison of two byte strings of equal length. */
+bool chati_consttime_eq(const void *a, const void *b, size_t len);
+
+/* ---- ids and time (core/ids.c, core/ts.c) ---- */
+/* Fills buf with `prefix` + 10 random [A-Z0-9] characters (e.g. "C4X9..."). */
+chat_err chati_id_new(char prefix, char buf[CHAT_ID_SIZE]);
+/* Whether s looks like an id with this prefix (prefix 0 = any). */
+bool chati_id_valid(const char *s, char prefix);
+/* Cryptographically random bytes (getrandom). */
+chat_err chati_random(void *buf, size_t len);
+int64_t chati_now_us(void);     /* wall clock, microseconds since the epoch */
+int64_t chati_now_ms(void);
+int64_t chati_mono_ms(void);    /* monotonic clock */
+/* "SSSSSSSSSS.UUUUUU" <-> microseconds. parse fails on anything else (a
+ * shorter fraction like "123.5" is accepted as Slack's clients send it). */
+bool chati_ts_parse(const char *s, int64_t *us);
+void chati_ts_format(int64_t us, char out[CHAT_TS_SIZE]);
+/* Validates an optional ts argument: NULL/"" ok, else must parse (invalid_ts). */
+chat_err chati_check_ts(const char *ts, const char *what);
+
+/* ---- encoding (core/encode.c) ---- */
+/* Base64url without padding. out needs chati_b64url_len(n) + 1 bytes. */
+size_t chati_b64url_len(size_t n);
+void chati_b64url_encode(const void *in, size_t n, char *out);
+/* Returns false on bad input; *outlen set to decoded length. out needs n bytes. */
+bool chati_b64url_decode(const char *in, size_t n, void *out, size_t *outlen);
+void chati_hex_encode(const void *in, size_t n, char *out); /* out: 2n + 1 */
+void chati_sha256_hex(const void *data, size_t len, char out[65]);
+/* Pagination cursors: an opaque base64url token around a string key (what the
+ * backend resumes after). decode gives invalid_cursor on a token it did not
+ * make. Results are freed with chat_free. */
+chat_err chati_cursor_encode(const char *key, char **out);
+chat_err chati_cursor_decode(const char *cursor, char **key_out);
+
+/* ---- entities (core/entity.c) ---- */
+void chati_reactions_free(chat_reaction *r, size_t n);
+/* Copies an id/ts into a fixed field, refusing what does not fit. */
+bool chati_copy_fixed(char *dst, size_t size, const char *src);
+/* Copy helpers for the fixed arrays of ids used in entities. */
+char (*chati_ids_dup(const char (*ids)[CHAT_ID_SIZE], size_t n))[CHAT_ID_SIZE];
+
+/* ---- backend registry (core/registry.c) ---- */
+typedef enum chati_iface {
+    CHATI_IFACE_AUTH,
+    CHATI_IFACE_USER,
+    CHATI_IFACE_CHANNEL,
+    CHATI_IFACE_MESSAGE,
+    CHATI_IFACE_BROKER,
+    CHATI_IFACE_BLOB,
+    CHATI_IFACE_PRESENCE,
+    CHATI_IFACE_DISCOVERY,
+    CHATI_IFACE__COUNT
+} chati_iface;
+/* The ops table registered for the scheme of url ("sqlite:/x" -> "sqlite"),
+ * or NULL (unknown_backend) when none. Built-in backends are registered on
+ * first use. */
+const void *chati_backend_find(chati_iface iface, const char *url);
+chat_err chati_backend_add(chati_iface iface, const char *scheme, const void *ops);
+/* The part of a URL after "scheme:" (and after "//" when present). */
+const char *chati_url_rest(const char *url);
+
+#endif

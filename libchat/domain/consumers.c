@@ -1,0 +1,137 @@
+/* The consumers of message events that keep derived state, as in the seed:
+ * the user service keeps unread counters, the channel service last activity.
+ * Both apply a whole delivered batch in one store call (one transaction). */
+#include <string.h>
+
+#include "domain/ctx.h"
+
+static const char *const message_topics[] = {"message.created", "message.changed",
+                                              "message.deleted"};
+
+/* Whether a message shows in its channel (top level or broadcast reply). */
+static bool in_channel_view(const chat_message *m)
+{
+    return m->thread_ts[0] == '\0' || strcmp(m->thread_ts, m->ts) == 0 || m->reply_broadcast;
+}
+
+/* Decodes a batch, keeping the events that carry a message. */
+static chat_err decode_batch(const chat_broker_msg *msgs, size_t n, chat_event ***out,
+                             size_t *count)
+{
+    chat_event **evs = chat_calloc(n, sizeof *evs);
+    if (evs == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "batch");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        chat_event *ev = NULL;
+        /* Garbage can never succeed: skipping it keeps the consumer alive. */
+        if (chati_event_decode(msgs[i].data, msgs[i].len, &ev) != CHAT_OK)
+            continue;
+        if (ev->message == NULL) {
+            chati_event_free(ev);
+            continue;
+        }
+        evs[k++] = ev;
+    }
+    *out = evs;
+    *count = k;
+    return CHAT_OK;
+}
+
+static void free_batch(chat_event **evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        chati_event_free(evs[i]);
+    chat_free(evs);
+}
+
+static chat_err on_unread_batch(void *arg, const chat_broker_msg *msgs, size_t n)
+{
+    chat_ctx *ctx = arg;
+    chat_event **evs = NULL;
+    size_t k = 0;
+    chat_err rv = decode_batch(msgs, n, &evs, &k);
+    if (rv != CHAT_OK)
+        return rv;
+    chat_activity *items = chat_calloc(k ? k : 1, sizeof *items);
+    size_t m = 0;
+    if (items == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "activity");
+    for (size_t i = 0; rv == CHAT_OK && i < k; i++) {
+        const chat_message *msg = evs[i]->message;
+        if (!in_channel_view(msg))
+            continue; /* thread replies do not make a channel unread */
+        chat_activity *a = &items[m++];
+        a->event_id = evs[i]->id;
+        a->kind = evs[i]->type == CHAT_EVENT_MESSAGE_CREATED   ? CHAT_ACTIVITY_POSTED
+                  : evs[i]->type == CHAT_EVENT_MESSAGE_CHANGED ? CHAT_ACTIVITY_EDITED
+                                                               : CHAT_ACTIVITY_DELETED;
+        a->channel = msg->channel;
+        a->ts = msg->ts;
+        a->author = msg->user;
+        a->mention_flags = msg->mention_flags;
+        a->n_mentions = msg->n_mentions;
+        a->mentions = (const char(*)[CHAT_ID_SIZE])msg->mentions;
+    }
+    if (rv == CHAT_OK && m > 0)
+        rv = ctx->users->apply_activity(ctx->users_impl, items, m);
+    chat_free(items);
+    free_batch(evs, k);
+    return rv;
+}
+
+static chat_err on_activity_batch(void *arg, const chat_broker_msg *msgs, size_t n)
+{
+    chat_ctx *ctx = arg;
+    chat_event **evs = NULL;
+    size_t k = 0;
+    chat_err rv = decode_batch(msgs, n, &evs, &k);
+    if (rv != CHAT_OK)
+        return rv;
+    char(*channels)[CHAT_ID_SIZE] = chat_calloc(k ? k : 1, CHAT_ID_SIZE);
+    char(*ts)[CHAT_TS_SIZE] = chat_calloc(k ? k : 1, CHAT_TS_SIZE);
+    size_t m = 0;
+    if (channels == NULL || ts == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "activity");
+    for (size_t i = 0; rv == CHAT_OK && i < k; i++) {
+        const chat_message *msg = evs[i]->message;
+        if (evs[i]->type != CHAT_EVENT_MESSAGE_CREATED || !in_channel_view(msg))
+            continue;
+        memcpy(channels[m], msg->channel, CHAT_ID_SIZE);
+        memcpy(ts[m++], msg->ts, CHAT_TS_SIZE);
+    }
+    if (rv == CHAT_OK && m > 0)
+        rv = ctx->channels->touch_activity(ctx->channels_impl,
+                                           (const char(*)[CHAT_ID_SIZE])channels,
+                                           (const char(*)[CHAT_TS_SIZE])ts, m);
+    chat_free(channels);
+    chat_free(ts);
+    free_batch(evs, k);
+    return rv;
+}
+
+chat_err chati_consumers_start(chat_ctx *ctx)
+{
+    if (ctx->broker == NULL)
+        return CHAT_OK;
+    chat_err rv = CHAT_OK;
+    size_t nt = CHATI_ARRAY_LEN(message_topics);
+    if (ctx->users)
+        rv = ctx->broker->subscribe(ctx->broker_impl, "user", message_topics, nt, 512,
+                                    on_unread_batch, ctx, &ctx->unread_consumer);
+    if (rv == CHAT_OK && ctx->channels)
+        rv = ctx->broker->subscribe(ctx->broker_impl, "channel", message_topics, nt, 512,
+                                    on_activity_batch, ctx, &ctx->activity_consumer);
+    return rv;
+}
+
+void chati_consumers_stop(chat_ctx *ctx)
+{
+    if (ctx->broker == NULL)
+        return;
+    if (ctx->unread_consumer)
+        ctx->broker->unsubscribe(ctx->broker_impl, ctx->unread_consumer);
+    if (ctx->activity_consumer)
+        ctx->broker->unsubscribe(ctx->broker_impl, ctx->activity_consumer);
+    ctx->unread_consumer = ctx->activity_consumer = NULL;
+}

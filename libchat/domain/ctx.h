@@ -1,0 +1,113 @@
+/*
+ * libchat/domain/ctx.h - the inside of a chat_ctx, shared by the domain files.
+ */
+#ifndef CHATI_CTX_H
+#define CHATI_CTX_H
+
+#include <pthread.h>
+
+#include <chat/backend/blob.h>
+#include <chat/backend/broker.h>
+#include <chat/backend/discovery.h>
+#include <chat/backend/presence_store.h>
+#include <chat/backend/store.h>
+
+#include "auth/password.h"
+#include "core/internal.h"
+#include "domain/outbox.h"
+#include "proto/event_codec.h"
+
+#define CHATI_JWT_KEY_BYTES 32
+
+struct chat_session {
+    char user_id[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE];
+    bool is_admin;
+};
+
+struct chat_ctx {
+    chat_config *cfg;
+    /* Each backend: its ops table and its impl. A NULL ops means this process
+     * does not run that domain (a service of the distributed deployment). */
+    const chat_auth_store_ops *auth;
+    void *auth_impl;
+    const chat_user_store_ops *users;
+    void *users_impl;
+    const chat_channel_store_ops *channels;
+    void *channels_impl;
+    const chat_message_store_ops *messages;
+    void *messages_impl;
+    const chat_broker_ops *broker;
+    void *broker_impl;
+    const chat_blob_ops *blob;
+    void *blob_impl;
+    const chat_presence_store_ops *presence;
+    void *presence_impl;
+    const chat_discovery_ops *discovery;
+    void *discovery_impl;
+
+    uint8_t jwt_key[CHATI_JWT_KEY_BYTES];
+    char jwt_issuer[64];
+    int64_t jwt_ttl_s;
+    chati_argon2_params argon2;
+    int64_t files_max_bytes;
+    int64_t presence_ttl_ms;
+
+    chati_outbox *outbox;                   /* relays the message store's outbox */
+    chat_broker_consumer *unread_consumer;  /* user service: unread counters */
+    chat_broker_consumer *activity_consumer;/* channel service: last activity */
+
+    /* Presence sweeper: reports expired heartbeats as offline. */
+    pthread_t sweeper;
+    pthread_mutex_t sweep_mu;
+    pthread_cond_t sweep_cv;
+    bool sweep_stop;
+    bool sweeper_running;
+};
+
+/* Session checks shared by every call. */
+chat_err chati_check_session(const chat_session *s);
+
+/* Publishes an event straight to the broker (encoded once), for changes that
+ * have no outbox. A broker failure is logged in the detail but not returned:
+ * the change itself has been made. */
+void chati_publish(chat_ctx *ctx, const chat_event *ev);
+/* The outbox callback for message-store changes: encodes an event of the type
+ * in *(chat_event *)arg with the stored message as its payload. */
+chat_err chati_outbox_message_event(void *arg, const chat_message *m, chat_outbox_item *out);
+
+/* Cross-domain checks (in the distributed deployment these become RPCs). */
+/* The channel if the caller can see it (public in their team, or a member);
+ * channel_not_found otherwise. *is_member is the caller's membership. */
+chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                               chat_channel **out, bool *is_member);
+/* Channel ids the caller may read (every public channel of the team and every
+ * channel they belong to), for search and file listings. */
+chat_err chati_readable_channels(chat_ctx *ctx, const chat_session *s,
+                                 char (**ids)[CHAT_ID_SIZE], size_t *n);
+/* The team's #general channel, for auto-join at signup. */
+chat_err chati_general_channel(chat_ctx *ctx, const char *team_id, chat_channel **out);
+/* Creates a team and its #general channel. */
+chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain,
+                           chat_team **out);
+/* Starts the derived-state consumers (unread counts, last activity). */
+chat_err chati_consumers_start(chat_ctx *ctx);
+void chati_consumers_stop(chat_ctx *ctx);
+
+/* The presence sweeper thread; and one sweep at now_ms, for tests. */
+chat_err chati_presence_start(chat_ctx *ctx);
+void chati_presence_stop(chat_ctx *ctx);
+void chati_presence_sweep(chat_ctx *ctx, int64_t now_ms);
+
+/* Normalises a page size: 0 -> default; outside 1..CHAT_MAX_PAGE -> invalid_limit. */
+chat_err chati_page_limit(int limit, int *out);
+
+#define CHATI_REQUIRE(ctx, field, what)                                                  \
+    do {                                                                                 \
+        if ((ctx) == NULL)                                                               \
+            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no context");                 \
+        if ((ctx)->field == NULL)                                                        \
+            return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "the %s service is not available here", what); \
+    } while (0)
+
+#endif

@@ -1,0 +1,109 @@
+/* Publishing events, and chat_subscribe() for embedding programs. */
+#include <string.h>
+
+#include "domain/ctx.h"
+
+void chati_publish(chat_ctx *ctx, const chat_event *ev)
+{
+    if (ctx->broker == NULL)
+        return;
+    void *data = NULL;
+    size_t len = 0;
+    if (chati_event_encode(ev, &data, &len) != CHAT_OK)
+        return;
+    const char *key = ev->channel_id[0] ? ev->channel_id
+                                        : ev->user_id[0] ? ev->user_id : ev->team_id;
+    chat_broker_msg m = {chat_event_topic(ev->type), key, data, len};
+    /* The change is made; a broker failure here loses only this notification. */
+    (void)ctx->broker->publish(ctx->broker_impl, &m, 1, NULL, NULL, NULL);
+    chat_free(data);
+}
+
+chat_err chati_outbox_message_event(void *arg, const chat_message *m, chat_outbox_item *out)
+{
+    chat_event *ev = arg;
+    /* The event borrows m for encoding only. */
+    chat_message *saved = ev->message;
+    ev->message = (chat_message *)m;
+    memcpy(ev->channel_id, m->channel, CHAT_ID_SIZE);
+    memcpy(ev->team_id, m->team_id, CHAT_ID_SIZE);
+    if (ev->item_ts[0] == '\0')
+        memcpy(ev->item_ts, m->ts, CHAT_TS_SIZE);
+    void *data = NULL;
+    size_t len = 0;
+    chat_err rv = chati_event_encode(ev, &data, &len);
+    ev->message = saved;
+    if (rv != CHAT_OK)
+        return rv;
+    out->topic = chat_strdup(chat_event_topic(ev->type));
+    out->key = chat_strdup(m->channel);
+    out->data = data;
+    out->len = len;
+    if (out->topic == NULL || out->key == NULL) {
+        chat_free(out->topic);
+        chat_free(out->key);
+        chat_free(data);
+        memset(out, 0, sizeof *out);
+        return chati_fail(CHAT_ERR_NOMEM, "outbox item");
+    }
+    return CHAT_OK;
+}
+
+struct chat_subscription {
+    chat_ctx *ctx;
+    chat_broker_consumer *consumer;
+    chat_event_fn fn;
+    void *arg;
+};
+
+static chat_err deliver(void *arg, const chat_broker_msg *msgs, size_t n)
+{
+    chat_subscription *sub = arg;
+    for (size_t i = 0; i < n; i++) {
+        chat_event *ev = NULL;
+        if (chati_event_decode(msgs[i].data, msgs[i].len, &ev) != CHAT_OK)
+            continue; /* a foreign or corrupt record can never succeed: skip it */
+        chat_err rv = sub->fn(sub->arg, ev);
+        chati_event_free(ev);
+        if (rv != CHAT_OK)
+            return rv;
+    }
+    return CHAT_OK;
+}
+
+chat_err chat_subscribe(chat_ctx *ctx, const char *group, uint32_t type_mask, chat_event_fn fn,
+                        void *arg, chat_subscription **out)
+{
+    CHATI_REQUIRE(ctx, broker, "event");
+    if (group == NULL || group[0] == '\0' || fn == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "group, fn and out are required");
+    const char *topics[CHAT_EVENT_TYPE_MAX];
+    size_t n = 0;
+    for (int t = 1; t <= CHAT_EVENT_TYPE_MAX; t++)
+        if (type_mask == 0 || (type_mask & (1u << t)))
+            topics[n++] = chat_event_topic((chat_event_type)t);
+    if (n == 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "type_mask selects no event type");
+    chat_subscription *sub = chat_calloc(1, sizeof *sub);
+    if (sub == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "subscription");
+    sub->ctx = ctx;
+    sub->fn = fn;
+    sub->arg = arg;
+    chat_err rv = ctx->broker->subscribe(ctx->broker_impl, group, topics, n, 256, deliver, sub,
+                                         &sub->consumer);
+    if (rv != CHAT_OK) {
+        chat_free(sub);
+        return rv;
+    }
+    *out = sub;
+    return CHAT_OK;
+}
+
+void chat_unsubscribe(chat_subscription *sub)
+{
+    if (sub == NULL)
+        return;
+    sub->ctx->broker->unsubscribe(sub->ctx->broker_impl, sub->consumer);
+    chat_free(sub);
+}

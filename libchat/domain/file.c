@@ -1,0 +1,235 @@
+/* Files: bytes in the blob store under the file id, metadata with messages. */
+#include <string.h>
+
+#include "domain/ctx.h"
+#include "domain/message_internal.h"
+
+#define MAX_FILE_NAME_CHARS 255
+#define MAX_MIMETYPE 100
+#define DEFAULT_MIMETYPE "application/octet-stream"
+
+#define FILE_COMMON(ctx, s)                                                              \
+    do {                                                                                 \
+        chati_clear_errmsg();                                                            \
+        CHATI_REQUIRE(ctx, messages, "message");                                         \
+        CHATI_REQUIRE(ctx, blob, "file");                                                \
+        CHATI_REQUIRE(ctx, channels, "channel");                                         \
+        chat_err rv_ = chati_check_session(s);                                           \
+        if (rv_ != CHAT_OK)                                                              \
+            return rv_;                                                                  \
+    } while (0)
+
+static chat_err check_mimetype(const char *t)
+{
+    if (t == NULL || *t == '\0')
+        return CHAT_OK;
+    if (strlen(t) > MAX_MIMETYPE || strchr(t, '/') == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "not a media type");
+    for (const char *p = t; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "not a media type");
+    return CHAT_OK;
+}
+
+chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name,
+                          const char *title, const char *mimetype, const void *data, size_t len,
+                          chat_file **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    if (name == NULL || *name == '\0')
+        return chati_fail(CHAT_ERR_INVALID_NAME, "a file needs a name");
+    if (data == NULL && len > 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no data");
+    chat_err rv;
+    if ((rv = chati_check_text(name, MAX_FILE_NAME_CHARS, CHAT_ERR_INVALID_NAME, "name")) ||
+        (rv = chati_check_text(title, MAX_FILE_NAME_CHARS, CHAT_ERR_TOO_LONG, "title")) ||
+        (rv = check_mimetype(mimetype)))
+        return rv;
+    if ((int64_t)len > ctx->files_max_bytes)
+        return chati_fail(CHAT_ERR_FILE_TOO_LARGE, "files are at most %lld bytes",
+                          (long long)ctx->files_max_bytes);
+    chat_file *f = chat_file_new();
+    if (f == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "file");
+    rv = chati_id_new('F', f->id);
+    if (rv == CHAT_OK) {
+        memcpy(f->team_id, s->team_id, CHAT_ID_SIZE);
+        memcpy(f->user, s->user_id, CHAT_ID_SIZE);
+        f->name = chat_strdup(name);
+        f->title = chat_strdup(title && *title ? title : name);
+        f->mimetype = chat_strdup(mimetype && *mimetype ? mimetype : DEFAULT_MIMETYPE);
+        f->size = (int64_t)len;
+        f->created = chati_now_us() / 1000000;
+        if (!f->name || !f->title || !f->mimetype)
+            rv = chati_fail(CHAT_ERR_NOMEM, "file");
+    }
+    /* Bytes first, then metadata: a file is listed only once its bytes exist,
+     * and failed metadata takes the bytes away again. */
+    if (rv == CHAT_OK)
+        rv = ctx->blob->put(ctx->blob_impl, f->id, data ? data : "", len, f->sha256);
+    if (rv == CHAT_OK) {
+        rv = ctx->messages->file_insert(ctx->messages_impl, f);
+        if (rv != CHAT_OK)
+            (void)ctx->blob->remove(ctx->blob_impl, f->id);
+    }
+    if (rv == CHAT_OK && out)
+        *out = f;
+    else
+        chat_file_free(f);
+    return rv;
+}
+
+/* The file if the caller uploaded it or can see a channel it is shared in. */
+static chat_err visible_file(chat_ctx *ctx, const chat_session *s, const char *file_id,
+                             chat_file **out)
+{
+    if (!chati_id_valid(file_id, 'F'))
+        return chati_fail(CHAT_ERR_FILE_NOT_FOUND, "not a file id");
+    chat_file *f = NULL;
+    chat_err rv = ctx->messages->file_get(ctx->messages_impl, file_id, &f);
+    if (chati_not_found(rv))
+        return chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    if (rv != CHAT_OK)
+        return rv;
+    bool visible = strcmp(f->team_id, s->team_id) == 0 && strcmp(f->user, s->user_id) == 0;
+    for (size_t i = 0; !visible && i < f->n_channels; i++) {
+        chat_channel *c = NULL;
+        if (chati_channel_visible(ctx, s, f->channels[i], &c, NULL) == CHAT_OK)
+            visible = true;
+        chat_channel_free(c);
+    }
+    if (!visible)
+        rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    else if (f->deleted)
+        rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+    if (rv != CHAT_OK) {
+        chat_file_free(f);
+        return rv;
+    }
+    *out = f;
+    return CHAT_OK;
+}
+
+chat_err chat_file_share(chat_ctx *ctx, const chat_session *s, const char *file_id,
+                         const char *channel_id, const char *text, const char *thread_ts,
+                         chat_message **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    chat_file *f = NULL;
+    chat_err rv = visible_file(ctx, s, file_id, &f);
+    if (rv == CHAT_OK)
+        rv = chati_message_post(ctx, s, channel_id, text, thread_ts, NULL, 0, f->id, out);
+    chat_file_free(f);
+    return rv;
+}
+
+chat_err chat_file_info(chat_ctx *ctx, const chat_session *s, const char *file_id,
+                        chat_file **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    return visible_file(ctx, s, file_id, out);
+}
+
+chat_err chat_file_download(chat_ctx *ctx, const chat_session *s, const char *file_id,
+                            void **data, size_t *len, chat_file **info_out)
+{
+    FILE_COMMON(ctx, s);
+    if (data == NULL || len == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "data and len are required");
+    *data = NULL;
+    *len = 0;
+    if (info_out)
+        *info_out = NULL;
+    chat_file *f = NULL;
+    chat_err rv = visible_file(ctx, s, file_id, &f);
+    void *bytes = NULL;
+    size_t n = 0;
+    if (rv == CHAT_OK) {
+        rv = ctx->blob->get(ctx->blob_impl, f->id, &bytes, &n);
+        if (chati_not_found(rv))
+            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "the bytes of %s are gone", f->id);
+    }
+    if (rv == CHAT_OK) {
+        char sum[65];
+        chati_sha256_hex(bytes, n, sum);
+        if ((int64_t)n != f->size || strcmp(sum, f->sha256) != 0)
+            rv = chati_fail(CHAT_ERR_CHECKSUM_MISMATCH, "stored bytes of %s are damaged", f->id);
+    }
+    if (rv == CHAT_OK) {
+        *data = bytes;
+        *len = n;
+        bytes = NULL;
+        if (info_out) {
+            *info_out = f;
+            f = NULL;
+        }
+    }
+    chat_free(bytes);
+    chat_file_free(f);
+    return rv;
+}
+
+chat_err chat_file_list(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                        const char *user_id, const char *cursor, int limit, chat_list **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    chat_err rv = chati_page_limit(limit, &limit);
+    if (rv != CHAT_OK)
+        return rv;
+    if (channel_id && *channel_id) {
+        chat_channel *c = NULL;
+        if ((rv = chati_channel_visible(ctx, s, channel_id, &c, NULL)) != CHAT_OK)
+            return rv;
+        chat_channel_free(c);
+    }
+    if (user_id && *user_id && !chati_id_valid(user_id, 'U'))
+        return chati_fail(CHAT_ERR_USER_NOT_FOUND, "not a user id");
+    char(*ids)[CHAT_ID_SIZE] = NULL;
+    size_t n = 0;
+    rv = chati_readable_channels(ctx, s, &ids, &n);
+    if (rv == CHAT_OK)
+        rv = ctx->messages->file_list(ctx->messages_impl, s->team_id,
+                                      channel_id && *channel_id ? channel_id : NULL,
+                                      user_id && *user_id ? user_id : NULL, s->user_id,
+                                      (const char(*)[CHAT_ID_SIZE])ids, n,
+                                      cursor && *cursor ? cursor : NULL, limit, out);
+    chat_free(ids);
+    return rv;
+}
+
+chat_err chat_file_delete(chat_ctx *ctx, const chat_session *s, const char *file_id)
+{
+    FILE_COMMON(ctx, s);
+    chat_file *f = NULL;
+    chat_err rv = visible_file(ctx, s, file_id, &f);
+    if (rv != CHAT_OK)
+        return rv;
+    if (strcmp(f->user, s->user_id) != 0 && !s->is_admin)
+        rv = chati_fail(CHAT_ERR_CANT_DELETE_FILE, "only the uploader or an admin deletes");
+    if (rv == CHAT_OK)
+        rv = ctx->messages->file_delete(ctx->messages_impl, f->id);
+    if (rv == CHAT_OK) {
+        /* Metadata says deleted first; the bytes can go after. */
+        (void)ctx->blob->remove(ctx->blob_impl, f->id);
+        chat_event *ev = chati_event_new(CHAT_EVENT_FILE_DELETED);
+        if (ev) {
+            memcpy(ev->team_id, s->team_id, CHAT_ID_SIZE);
+            memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+            memcpy(ev->file_id, f->id, CHAT_ID_SIZE);
+            chati_publish(ctx, ev);
+            chati_event_free(ev);
+        }
+    }
+    chat_file_free(f);
+    return rv;
+}

@@ -1,0 +1,382 @@
+/* Messages: post, edit, delete, reactions, history, threads, search. */
+#include <string.h>
+
+#include "domain/ctx.h"
+#include "domain/message_internal.h"
+
+#define MESSAGE_COMMON(ctx, s)                                                           \
+    do {                                                                                 \
+        chati_clear_errmsg();                                                            \
+        CHATI_REQUIRE(ctx, messages, "message");                                         \
+        CHATI_REQUIRE(ctx, channels, "channel");                                         \
+        chat_err rv_ = chati_check_session(s);                                           \
+        if (rv_ != CHAT_OK)                                                              \
+            return rv_;                                                                  \
+    } while (0)
+
+#define MAX_CLIENT_MSG_ID 64
+#define MAX_QUERY_CHARS 1000
+
+static chat_err check_message_text(const char *text, bool required)
+{
+    if (text == NULL || text[0] == '\0')
+        return required ? chati_fail(CHAT_ERR_NO_TEXT, "the message has no text") : CHAT_OK;
+    return chati_check_text(text, CHAT_MAX_TEXT_CHARS, CHAT_ERR_MSG_TOO_LONG, "text");
+}
+
+static chat_err check_client_msg_id(const char *id)
+{
+    if (id == NULL || id[0] == '\0')
+        return CHAT_OK;
+    size_t len = strlen(id);
+    if (len > MAX_CLIENT_MSG_ID)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "client_msg_id is longer than %d",
+                          MAX_CLIENT_MSG_ID);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] <= ' ' || (unsigned char)id[i] >= 0x7f)
+            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "client_msg_id must be printable ASCII");
+    return CHAT_OK;
+}
+
+/* Normalises a ts argument ("123.5" -> "0000000123.500000"); invalid_ts. */
+static chat_err norm_ts(const char *in, char out[CHAT_TS_SIZE], const char *what)
+{
+    int64_t us;
+    if (in == NULL || !chati_ts_parse(in, &us))
+        return chati_fail(CHAT_ERR_INVALID_TS, "%s is not a message timestamp", what);
+    chati_ts_format(us, out);
+    return CHAT_OK;
+}
+
+/* The channel, which the caller must belong to, and which must be open. */
+static chat_err writable_channel(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                 chat_channel **out)
+{
+    bool member = false;
+    chat_err rv = chati_channel_visible(ctx, s, channel_id, out, &member);
+    if (rv != CHAT_OK)
+        return rv;
+    if (!member)
+        rv = chati_fail(CHAT_ERR_NOT_IN_CHANNEL, "join the channel first");
+    else if ((*out)->is_archived)
+        rv = chati_fail(CHAT_ERR_IS_ARCHIVED, "the channel is archived");
+    if (rv != CHAT_OK) {
+        chat_channel_free(*out);
+        *out = NULL;
+    }
+    return rv;
+}
+
+chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                            const char *text, const char *thread_ts, const char *client_msg_id,
+                            unsigned flags, const char *file_id, chat_message **out)
+{
+    if (out)
+        *out = NULL;
+    chat_err rv;
+    if ((rv = check_message_text(text, file_id == NULL)) != CHAT_OK ||
+        (rv = check_client_msg_id(client_msg_id)) != CHAT_OK)
+        return rv;
+    chat_message *m = chat_message_new();
+    chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_CREATED);
+    if (m == NULL || ev == NULL) {
+        chat_message_free(m);
+        chati_event_free(ev);
+        return chati_fail(CHAT_ERR_NOMEM, "message");
+    }
+    chat_channel *c = NULL;
+    if (thread_ts && *thread_ts)
+        rv = norm_ts(thread_ts, m->thread_ts, "thread_ts");
+    if (rv == CHAT_OK)
+        rv = writable_channel(ctx, s, channel_id, &c);
+    if (rv == CHAT_OK) {
+        memcpy(m->channel, c->id, CHAT_ID_SIZE);
+        memcpy(m->team_id, s->team_id, CHAT_ID_SIZE);
+        memcpy(m->user, s->user_id, CHAT_ID_SIZE);
+        m->text = chat_strdup(text ? text : "");
+        m->client_msg_id = client_msg_id && *client_msg_id ? chat_strdup(client_msg_id) : NULL;
+        m->reply_broadcast = m->thread_ts[0] && (flags & CHAT_POST_REPLY_BROADCAST);
+        if (m->text == NULL || (client_msg_id && *client_msg_id && m->client_msg_id == NULL))
+            rv = chati_fail(CHAT_ERR_NOMEM, "message");
+    }
+    if (rv == CHAT_OK)
+        rv = chati_parse_mentions(m->text, &m->mentions, &m->n_mentions, &m->mention_flags);
+    if (rv == CHAT_OK && file_id) {
+        m->files = chat_calloc(1, sizeof *m->files);
+        if (m->files == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "message");
+        else {
+            chati_copy_fixed(m->files[0], CHAT_ID_SIZE, file_id);
+            m->n_files = 1;
+        }
+    }
+    if (rv == CHAT_OK) {
+        memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+        chat_message *stored = NULL;
+        rv = ctx->messages->post(ctx->messages_impl, m, chati_now_us(),
+                                 chati_outbox_message_event, ev, &stored);
+        if (rv == CHAT_ERR_DUPLICATE) {
+            /* A retry of a post that already succeeded: the same message again. */
+            rv = CHAT_OK;
+        } else if (rv == CHAT_OK && ctx->outbox) {
+            chati_outbox_kick(ctx->outbox);
+        }
+        if (rv == CHAT_OK && out)
+            *out = stored;
+        else
+            chat_message_free(stored);
+    }
+    chat_channel_free(c);
+    chat_message_free(m);
+    chati_event_free(ev);
+    return rv;
+}
+
+chat_err chat_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                           const char *text, const char *thread_ts, const char *client_msg_id,
+                           unsigned flags, chat_message **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (flags & ~CHAT_POST_REPLY_BROADCAST)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown post flags");
+    return chati_message_post(ctx, s, channel_id, text, thread_ts, client_msg_id, flags, NULL,
+                              out);
+}
+
+/* A message in a channel the caller can see. */
+static chat_err visible_message(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                const char *ts, chat_channel **c_out, chat_message **out)
+{
+    char norm[CHAT_TS_SIZE];
+    chat_channel *c = NULL;
+    chat_err rv = norm_ts(ts, norm, "ts");
+    if (rv == CHAT_OK)
+        rv = chati_channel_visible(ctx, s, channel_id, &c, NULL);
+    if (rv == CHAT_OK) {
+        rv = ctx->messages->get(ctx->messages_impl, c->id, norm, out);
+        if (chati_not_found(rv))
+            rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "no message %s", norm);
+    }
+    if (rv == CHAT_OK && c_out)
+        *c_out = c;
+    else
+        chat_channel_free(c);
+    return rv;
+}
+
+chat_err chat_message_get(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                          const char *ts, chat_message **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    return visible_message(ctx, s, channel_id, ts, NULL, out);
+}
+
+chat_err chat_message_update(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                             const char *ts, const char *text, chat_message **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    chat_channel *c = NULL;
+    chat_message *m = NULL;
+    chat_err rv = check_message_text(text, true);
+    if (rv == CHAT_OK)
+        rv = visible_message(ctx, s, channel_id, ts, &c, &m);
+    if (rv != CHAT_OK)
+        return rv;
+    if (strcmp(m->user, s->user_id) != 0)
+        rv = chati_fail(CHAT_ERR_CANT_UPDATE_MESSAGE, "only the author edits a message");
+    else if (c->is_archived)
+        rv = chati_fail(CHAT_ERR_IS_ARCHIVED, "the channel is archived");
+    char *t = rv == CHAT_OK ? chat_strdup(text) : NULL;
+    if (rv == CHAT_OK && t == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "text");
+    if (rv == CHAT_OK) {
+        chat_free(m->text);
+        m->text = t;
+        chat_free(m->mentions);
+        m->mentions = NULL;
+        m->n_mentions = 0;
+        rv = chati_parse_mentions(m->text, &m->mentions, &m->n_mentions, &m->mention_flags);
+    }
+    if (rv == CHAT_OK) {
+        memcpy(m->edited_user, s->user_id, CHAT_ID_SIZE);
+        chati_ts_format(chati_now_us(), m->edited_ts);
+        chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_CHANGED);
+        if (ev == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "event");
+        else {
+            memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+            rv = ctx->messages->update(ctx->messages_impl, m, chati_outbox_message_event, ev,
+                                       out);
+            chati_event_free(ev);
+        }
+        if (rv == CHAT_OK && ctx->outbox)
+            chati_outbox_kick(ctx->outbox);
+    }
+    chat_message_free(m);
+    chat_channel_free(c);
+    return rv;
+}
+
+chat_err chat_message_delete(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                             const char *ts)
+{
+    MESSAGE_COMMON(ctx, s);
+    chat_channel *c = NULL;
+    chat_message *m = NULL;
+    chat_err rv = visible_message(ctx, s, channel_id, ts, &c, &m);
+    if (rv != CHAT_OK)
+        return rv;
+    if (strcmp(m->user, s->user_id) != 0 && !s->is_admin)
+        rv = chati_fail(CHAT_ERR_CANT_DELETE_MESSAGE, "only the author or an admin deletes");
+    if (rv == CHAT_OK) {
+        chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_DELETED);
+        if (ev == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "event");
+        else {
+            memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+            rv = ctx->messages->remove(ctx->messages_impl, m->channel, m->ts,
+                                       chati_outbox_message_event, ev);
+            chati_event_free(ev);
+        }
+        if (chati_not_found(rv))
+            rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "already deleted");
+        if (rv == CHAT_OK && ctx->outbox)
+            chati_outbox_kick(ctx->outbox);
+    }
+    chat_message_free(m);
+    chat_channel_free(c);
+    return rv;
+}
+
+static chat_err react(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                      const char *ts, const char *name, bool add)
+{
+    if (!chati_reaction_name_valid(name))
+        return chati_fail(CHAT_ERR_INVALID_REACTION, "not an emoji name");
+    chat_channel *c = NULL;
+    chat_message *m = NULL;
+    chat_err rv = visible_message(ctx, s, channel_id, ts, &c, &m);
+    if (rv != CHAT_OK)
+        return rv;
+    if (c->is_archived)
+        rv = chati_fail(CHAT_ERR_IS_ARCHIVED, "the channel is archived");
+    chat_event *ev = NULL;
+    if (rv == CHAT_OK &&
+        (ev = chati_event_new(add ? CHAT_EVENT_REACTION_ADDED : CHAT_EVENT_REACTION_REMOVED)) ==
+            NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "event");
+    if (rv == CHAT_OK) {
+        memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+        ev->reaction = chat_strdup(name);
+        rv = add ? ctx->messages->add_reaction(ctx->messages_impl, m->channel, m->ts, name,
+                                               s->user_id, chati_outbox_message_event, ev)
+                 : ctx->messages->remove_reaction(ctx->messages_impl, m->channel, m->ts, name,
+                                                  s->user_id, chati_outbox_message_event, ev);
+        if (rv == CHAT_OK && ctx->outbox)
+            chati_outbox_kick(ctx->outbox);
+    }
+    chati_event_free(ev);
+    chat_message_free(m);
+    chat_channel_free(c);
+    return rv;
+}
+
+chat_err chat_reaction_add(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                           const char *ts, const char *name)
+{
+    MESSAGE_COMMON(ctx, s);
+    return react(ctx, s, channel_id, ts, name, true);
+}
+
+chat_err chat_reaction_remove(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                              const char *ts, const char *name)
+{
+    MESSAGE_COMMON(ctx, s);
+    return react(ctx, s, channel_id, ts, name, false);
+}
+
+/* Checks the shared arguments of history and replies. */
+static chat_err range_args(const char *latest, const char *oldest, int *limit,
+                           char nlatest[CHAT_TS_SIZE], char noldest[CHAT_TS_SIZE])
+{
+    chat_err rv = chati_page_limit(*limit, limit);
+    nlatest[0] = noldest[0] = '\0';
+    if (rv == CHAT_OK && latest && *latest)
+        rv = norm_ts(latest, nlatest, "latest");
+    if (rv == CHAT_OK && oldest && *oldest)
+        rv = norm_ts(oldest, noldest, "oldest");
+    return rv;
+}
+
+chat_err chat_message_history(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                              const char *latest, const char *oldest, bool inclusive, int limit,
+                              const char *cursor, chat_list **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    char nl[CHAT_TS_SIZE], no[CHAT_TS_SIZE];
+    chat_channel *c = NULL;
+    chat_err rv = range_args(latest, oldest, &limit, nl, no);
+    if (rv == CHAT_OK)
+        rv = chati_channel_visible(ctx, s, channel_id, &c, NULL);
+    if (rv == CHAT_OK)
+        rv = ctx->messages->history(ctx->messages_impl, c->id, nl, no, inclusive, limit,
+                                    cursor && *cursor ? cursor : NULL, out);
+    chat_channel_free(c);
+    return rv;
+}
+
+chat_err chat_message_replies(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                              const char *thread_ts, const char *latest, const char *oldest,
+                              bool inclusive, int limit, const char *cursor, chat_list **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    char nl[CHAT_TS_SIZE], no[CHAT_TS_SIZE], nt[CHAT_TS_SIZE];
+    chat_channel *c = NULL;
+    chat_err rv = range_args(latest, oldest, &limit, nl, no);
+    if (rv == CHAT_OK)
+        rv = norm_ts(thread_ts, nt, "ts");
+    if (rv == CHAT_OK)
+        rv = chati_channel_visible(ctx, s, channel_id, &c, NULL);
+    if (rv == CHAT_OK) {
+        rv = ctx->messages->replies(ctx->messages_impl, c->id, nt, nl, no, inclusive, limit,
+                                    cursor && *cursor ? cursor : NULL, out);
+        if (chati_not_found(rv))
+            rv = chati_fail(CHAT_ERR_THREAD_NOT_FOUND, "no thread %s", nt);
+    }
+    chat_channel_free(c);
+    return rv;
+}
+
+chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, const char *query,
+                             const char *cursor, int limit, chat_list **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    if (query == NULL || query[strspn(query, " \t\r\n")] == '\0')
+        return chati_fail(CHAT_ERR_NO_QUERY, "the search query is empty");
+    chat_err rv = chati_check_text(query, MAX_QUERY_CHARS, CHAT_ERR_TOO_LONG, "query");
+    if (rv == CHAT_OK)
+        rv = chati_page_limit(limit, &limit);
+    char(*ids)[CHAT_ID_SIZE] = NULL;
+    size_t n = 0;
+    if (rv == CHAT_OK)
+        rv = chati_readable_channels(ctx, s, &ids, &n);
+    if (rv == CHAT_OK)
+        rv = ctx->messages->search(ctx->messages_impl, query, (const char(*)[CHAT_ID_SIZE])ids,
+                                   n, cursor && *cursor ? cursor : NULL, limit, out);
+    chat_free(ids);
+    return rv;
+}

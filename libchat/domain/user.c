@@ -1,0 +1,213 @@
+/* Workspaces, users and profiles. */
+#include <string.h>
+
+#include "domain/ctx.h"
+
+#define USER_COMMON(ctx, s)                                                              \
+    do {                                                                                 \
+        chati_clear_errmsg();                                                            \
+        CHATI_REQUIRE(ctx, users, "user");                                               \
+        chat_err rv_ = chati_check_session(s);                                           \
+        if (rv_ != CHAT_OK)                                                              \
+            return rv_;                                                                  \
+    } while (0)
+
+chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain, chat_team **out)
+{
+    chat_team *t = chat_team_new();
+    chat_channel *general = chat_channel_new();
+    chat_err rv = t && general ? chati_id_new('T', t->id) : chati_fail(CHAT_ERR_NOMEM, "team");
+    if (rv == CHAT_OK) {
+        t->name = chat_strdup(name);
+        t->domain = chat_strdup(domain);
+        t->created = chati_now_us() / 1000000;
+        rv = t->name && t->domain ? ctx->users->create_team(ctx->users_impl, t)
+                                  : chati_fail(CHAT_ERR_NOMEM, "team");
+    }
+    if (rv == CHAT_OK)
+        rv = chati_id_new('C', general->id);
+    if (rv == CHAT_OK) {
+        memcpy(general->team_id, t->id, CHAT_ID_SIZE);
+        general->name = chat_strdup("general");
+        general->type = CHAT_CHANNEL_PUBLIC;
+        general->is_general = true;
+        general->created = t->created;
+        general->purpose = chat_strdup("This channel is for workspace-wide communication.");
+        rv = general->name && general->purpose
+                 ? ctx->channels->create(ctx->channels_impl, general, NULL, 0, NULL)
+                 : chati_fail(CHAT_ERR_NOMEM, "channel");
+    }
+    chat_channel_free(general);
+    if (rv == CHAT_OK && out)
+        *out = t;
+    else
+        chat_team_free(t);
+    return rv;
+}
+
+chat_err chat_team_info(chat_ctx *ctx, const chat_session *s, chat_team **out)
+{
+    USER_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    chat_err rv = ctx->users->get_team(ctx->users_impl, s->team_id, out);
+    return chati_not_found(rv) ? chati_fail(CHAT_ERR_TEAM_NOT_FOUND, "no workspace") : rv;
+}
+
+/* A user of the caller's workspace, or user_not_found. */
+static chat_err get_team_user(chat_ctx *ctx, const chat_session *s, const char *user_id,
+                              chat_user **out)
+{
+    if (!chati_id_valid(user_id, 'U'))
+        return chati_fail(CHAT_ERR_USER_NOT_FOUND, "not a user id");
+    chat_user *u = NULL;
+    chat_err rv = ctx->users->get_user(ctx->users_impl, user_id, &u);
+    if (rv == CHAT_OK && strcmp(u->team_id, s->team_id) != 0)
+        rv = CHAT_ERR_NOT_FOUND;
+    if (chati_not_found(rv)) {
+        chat_user_free(u);
+        return chati_fail(CHAT_ERR_USER_NOT_FOUND, "no user %s", user_id);
+    }
+    if (rv == CHAT_OK)
+        *out = u;
+    return rv;
+}
+
+chat_err chat_user_info(chat_ctx *ctx, const chat_session *s, const char *user_id,
+                        chat_user **out)
+{
+    USER_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    return get_team_user(ctx, s, user_id, out);
+}
+
+chat_err chat_user_lookup_by_email(chat_ctx *ctx, const chat_session *s, const char *email,
+                                   chat_user **out)
+{
+    USER_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    if (!chati_email_valid(email))
+        return chati_fail(CHAT_ERR_USERS_NOT_FOUND, "not an email address");
+    char lower[CHAT_MAX_EMAIL_CHARS + 1];
+    strcpy(lower, email);
+    chati_ascii_lower(lower);
+    chat_err rv = ctx->users->get_user_by_email(ctx->users_impl, s->team_id, lower, out);
+    return chati_not_found(rv) ? chati_fail(CHAT_ERR_USERS_NOT_FOUND, "no such user") : rv;
+}
+
+chat_err chat_user_list(chat_ctx *ctx, const chat_session *s, const char *cursor, int limit,
+                        chat_list **out)
+{
+    USER_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    chat_err rv = chati_page_limit(limit, &limit);
+    if (rv != CHAT_OK)
+        return rv;
+    return ctx->users->list_users(ctx->users_impl, s->team_id, cursor && *cursor ? cursor : NULL,
+                                  limit, out);
+}
+
+static char **profile_field(chat_user *u, const char *key, size_t *max)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+        size_t max;
+    } fields[] = {
+        {"real_name", offsetof(chat_user, real_name), CHAT_MAX_PROFILE_CHARS},
+        {"display_name", offsetof(chat_user, display_name), CHAT_MAX_PROFILE_CHARS},
+        {"title", offsetof(chat_user, title), CHAT_MAX_PROFILE_CHARS},
+        {"status_text", offsetof(chat_user, status_text), 100},
+        {"status_emoji", offsetof(chat_user, status_emoji), 100},
+        {"tz", offsetof(chat_user, tz), 64},
+    };
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(fields); i++) {
+        if (strcmp(fields[i].key, key) == 0) {
+            *max = fields[i].max;
+            return (char **)((char *)u + fields[i].offset);
+        }
+    }
+    return NULL;
+}
+
+static void publish_user_changed(chat_ctx *ctx, const chat_user *u)
+{
+    chat_event *ev = chati_event_new(CHAT_EVENT_USER_CHANGED);
+    if (ev == NULL)
+        return;
+    memcpy(ev->team_id, u->team_id, CHAT_ID_SIZE);
+    memcpy(ev->user_id, u->id, CHAT_ID_SIZE);
+    memcpy(ev->target_user, u->id, CHAT_ID_SIZE);
+    ev->user = chat_user_dup(u);
+    chati_publish(ctx, ev);
+    chati_event_free(ev);
+}
+
+chat_err chat_user_profile_set(chat_ctx *ctx, const chat_session *s, const char *const *keys,
+                               const char *const *values, size_t n, chat_user **out)
+{
+    USER_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    if (n > 0 && (keys == NULL || values == NULL))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "keys and values are required");
+    chat_user *u = NULL;
+    chat_err rv = get_team_user(ctx, s, s->user_id, &u);
+    /* Validate every field before changing any: all or nothing. */
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        size_t max = 0;
+        char **field = keys[i] ? profile_field(u, keys[i], &max) : NULL;
+        if (field == NULL) {
+            rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown profile field \"%.40s\"",
+                            keys[i] ? keys[i] : "(null)");
+            break;
+        }
+        rv = chati_check_text(values[i], max, CHAT_ERR_TOO_LONG, keys[i]);
+        if (rv == CHAT_OK) {
+            char *v = chat_strdup(values[i] ? values[i] : "");
+            if (v == NULL)
+                rv = chati_fail(CHAT_ERR_NOMEM, "profile");
+            else {
+                chat_free(*field);
+                *field = v;
+            }
+        }
+    }
+    if (rv == CHAT_OK) {
+        u->updated = chati_now_us() / 1000000;
+        rv = ctx->users->update_user(ctx->users_impl, u);
+    }
+    if (rv == CHAT_OK)
+        publish_user_changed(ctx, u);
+    if (rv == CHAT_OK && out)
+        *out = u;
+    else
+        chat_user_free(u);
+    return rv;
+}
+
+chat_err chat_user_deactivate(chat_ctx *ctx, const chat_session *s, const char *user_id)
+{
+    USER_COMMON(ctx, s);
+    CHATI_REQUIRE(ctx, auth, "auth");
+    if (!s->is_admin && (user_id == NULL || strcmp(user_id, s->user_id) != 0))
+        return chati_fail(CHAT_ERR_RESTRICTED_ACTION, "only admins deactivate other users");
+    chat_user *u = NULL;
+    chat_err rv = get_team_user(ctx, s, user_id, &u);
+    if (rv != CHAT_OK)
+        return rv;
+    /* Credentials first: from this moment no token of the user works. */
+    rv = ctx->auth->set_active(ctx->auth_impl, u->id, false);
+    if (rv == CHAT_OK && !u->deleted) {
+        u->deleted = true;
+        u->updated = chati_now_us() / 1000000;
+        rv = ctx->users->update_user(ctx->users_impl, u);
+        if (rv == CHAT_OK)
+            publish_user_changed(ctx, u);
+    }
+    chat_user_free(u);
+    return rv;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever libchat's build and tests need and
+# this machine lacks. Idempotent: with everything present it changes nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libsqlite3-dev libjansson-dev libargon2-dev libnng-dev libprotobuf-c-dev protobuf-c-compiler
+  libmbedtls-dev check libsubunit-dev
+  # heavy backends (CHAT_WITH_* options, on by default)
+  libpq-dev libmongoc-dev libbson-dev libhiredis-dev librdkafka-dev libs3-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

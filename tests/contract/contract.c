@@ -1,0 +1,96 @@
+#include "contract.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *tmpl;
+static char *tmpdir;
+static char *url;
+static chat_config *cfg;
+static unsigned counter;
+
+void contract_init(int argc, char **argv, const char *default_url)
+{
+    tmpl = argc > 1 ? argv[1] : default_url;
+}
+
+const char *contract_template(void)
+{
+    return tmpl;
+}
+
+const char *contract_begin(const char *tag)
+{
+    tmpdir = chat_test_tmpdir(tag);
+    size_t tl = strlen(tmpdir), n = strlen(tmpl) + 1;
+    for (const char *p = strstr(tmpl, "{tmp}"); p; p = strstr(p + 5, "{tmp}"))
+        n += tl;
+    url = malloc(n);
+    ck_assert_ptr_nonnull(url);
+    char *o = url;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{tmp}", 5) == 0) {
+            memcpy(o, tmpdir, tl);
+            o += tl;
+            p += 5;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return url;
+}
+
+const char *contract_url(void)
+{
+    return url;
+}
+
+const char *contract_tmpdir(void)
+{
+    return tmpdir;
+}
+
+void contract_end(void)
+{
+    chat_test_rmtree(tmpdir);
+    tmpdir = NULL;
+    free(url);
+    url = NULL;
+    chat_config_free(cfg);
+    cfg = NULL;
+}
+
+const chat_config *contract_cfg(void)
+{
+    if (cfg == NULL)
+        ck_assert_int_eq(chat_config_new(&cfg), CHAT_OK);
+    return cfg;
+}
+
+void contract_uniq(const char *base, char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned r = (unsigned)(ts.tv_nsec ^ (ts.tv_sec << 7)) & 0xffffu;
+    snprintf(buf, n, "%s-%ld-%u-%04x", base, (long)getpid(), ++counter, r);
+}
+
+void contract_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+long long contract_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

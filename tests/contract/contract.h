@@ -1,0 +1,43 @@
+/*
+ * tests/contract/contract.h - what every contract suite shares.
+ *
+ * A contract suite tests one backend interface through the registry, so the
+ * very same tests run against every backend of that interface. The executable
+ * takes the backend URL template as argv[1]; "{tmp}" in it becomes a fresh
+ * temporary directory per test. Names that live on a shared server (topics,
+ * groups, users, services) come from contract_uniq() so runs never collide.
+ */
+#ifndef CHAT_CONTRACT_H
+#define CHAT_CONTRACT_H
+
+#include <stddef.h>
+
+#include <chat/chat.h>
+
+/* Remembers argv[1] (or default_url when absent). Call first in main(). */
+void contract_init(int argc, char **argv, const char *default_url);
+/* The template as given. */
+const char *contract_template(void);
+
+/* For a fixture's setup: makes the temp dir and expands the template. The
+ * URL stays valid until contract_end(). */
+const char *contract_begin(const char *tag);
+/* The URL contract_begin() returned, for reopening. */
+const char *contract_url(void);
+/* The temp dir of the running test. */
+const char *contract_tmpdir(void);
+/* For a fixture's teardown: removes the temp dir. */
+void contract_end(void);
+
+/* An empty configuration to open backends with (owned by the helper). */
+const chat_config *contract_cfg(void);
+
+/* base + "-" + something unique to this process and call, e.g. "t-4711-3-9f2c". */
+void contract_uniq(const char *base, char *buf, size_t n);
+
+/* Sleeps ms milliseconds. */
+void contract_sleep_ms(int ms);
+/* Monotonic milliseconds. */
+long long contract_now_ms(void);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * Contract tests for chat_auth_store_ops: every auth store backend must pass.
+ *
+ * argv[1] is the store URL; "{tmp}" in it becomes a fresh directory per test
+ * ("sqlite:{tmp}/auth.db"). A backend without a per-test database (say a
+ * shared PostgreSQL) passes too: every test uses fresh random ids and emails.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <chat/backend/store.h>
+
+#include "core/internal.h"
+#include "contract.h"
+#include "testutil.h"
+
+static const chat_auth_store_ops *ops;
+static void *impl;
+
+/* The URL template with every "{tmp}" replaced by dir (a second database). */
+static char *expand(const char *tmpl, const char *dir)
+{
+    size_t cap = strlen(tmpl) + 1;
+    for (const char *p = strstr(tmpl, "{tmp}"); p != NULL; p = strstr(p + 5, "{tmp}"))
+        cap += strlen(dir);
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    out[0] = '\0';
+    const char *p = tmpl;
+    for (const char *q; (q = strstr(p, "{tmp}")) != NULL; p = q + 5) {
+        strncat(out, p, (size_t)(q - p));
+        strcat(out, dir);
+    }
+    strcat(out, p);
+    return out;
+}
+
+static void *open_store(void)
+{
+    void *h = NULL;
+    ck_assert_chat_ok(ops->open(contract_url(), contract_cfg(), &h));
+    ck_assert_ptr_nonnull(h);
+    return h;
+}
+
+static void setup(void)
+{
+    const char *url = contract_begin("auth");
+    ops = chati_backend_find(CHATI_IFACE_AUTH, url);
+    ck_assert_msg(ops != NULL, "no auth store for %s", url);
+    ck_assert_uint_eq(ops->version, CHAT_STORE_V1);
+    impl = open_store();
+}
+
+static void teardown(void)
+{
+    ops->close(impl);
+    impl = NULL;
+    contract_end();
+}
+
+/* ---- helpers ---- */
+
+static void new_id(char prefix, char out[CHAT_ID_SIZE])
+{
+    ck_assert_chat_ok(chati_id_new(prefix, out));
+}
+
+/* A credential with fresh ids and a fresh email "User-<id>@Example.COM". */
+static chat_credential make_cred(char email[64])
+{
+    chat_credential c;
+    memset(&c, 0, sizeof c);
+    new_id('U', c.user_id);
+    new_id('T', c.team_id);
+    snprintf(email, 64, "User-%s@Example.COM", c.user_id);
+    c.email = email;
+    c.pwhash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    c.token_gen = 1;
+    c.active = true;
+    c.is_admin = false;
+    return c;
+}
+
+static char *lower(const char *s)
+{
+    char *d = strdup(s);
+    for (char *p = d; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return d;
+}
+
+/* ---- tests ---- */
+
+START_TEST(create_and_get)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    c.is_admin = true;
+    c.token_gen = 7;
+    ck_assert_chat_ok(ops->create(impl, &c));
+
+    chat_credential *got = NULL;
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert_str_eq(got->user_id, c.user_id);
+    ck_assert_str_eq(got->team_id, c.team_id);
+    char *lc = lower(email);
+    ck_assert_str_eq(got->email, lc); /* stored lower-cased */
+    ck_assert_str_eq(got->pwhash, c.pwhash);
+    ck_assert_int_eq(got->token_gen, 7);
+    ck_assert(got->active);
+    ck_assert(got->is_admin);
+    chat_credential_free(got);
+
+    /* Lookup by email ignores case. */
+    got = NULL;
+    ck_assert_chat_ok(ops->get_by_email(impl, lc, &got));
+    ck_assert_str_eq(got->user_id, c.user_id);
+    chat_credential_free(got);
+    got = NULL;
+    ck_assert_chat_ok(ops->get_by_email(impl, email, &got));
+    ck_assert_str_eq(got->user_id, c.user_id);
+    chat_credential_free(got);
+    free(lc);
+}
+END_TEST
+
+START_TEST(not_found)
+{
+    char id[CHAT_ID_SIZE];
+    new_id('U', id);
+    chat_credential *got = NULL;
+    ck_assert_chat_err(ops->get(impl, id, &got), CHAT_ERR_NOT_FOUND);
+    ck_assert_ptr_null(got);
+    ck_assert_chat_err(ops->get_by_email(impl, "nobody-here@example.com", &got),
+                       CHAT_ERR_NOT_FOUND);
+    ck_assert_ptr_null(got);
+    int64_t gen = -1;
+    ck_assert_chat_err(ops->set_password(impl, id, "$argon2id$x", &gen), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_err(ops->bump_generation(impl, id, &gen), CHAT_ERR_NOT_FOUND);
+    ck_assert_int_eq(gen, -1); /* outputs untouched on failure */
+    ck_assert_chat_err(ops->set_active(impl, id, false), CHAT_ERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(email_taken_changes_nothing)
+{
+    char e1[64], e2[64];
+    chat_credential a = make_cred(e1);
+    ck_assert_chat_ok(ops->create(impl, &a));
+
+    /* Same address in another case, for another user. */
+    chat_credential b = make_cred(e2);
+    char *lc = lower(e1);
+    b.email = lc;
+    ck_assert_chat_err(ops->create(impl, &b), CHAT_ERR_EMAIL_TAKEN);
+    chat_credential *got = NULL;
+    ck_assert_chat_err(ops->get(impl, b.user_id, &got), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(ops->get_by_email(impl, e1, &got));
+    ck_assert_str_eq(got->user_id, a.user_id);
+    chat_credential_free(got);
+    free(lc);
+
+    /* The same user id twice is a plain duplicate. */
+    chat_credential c = make_cred(e2);
+    memcpy(c.user_id, a.user_id, CHAT_ID_SIZE);
+    ck_assert_chat_err(ops->create(impl, &c), CHAT_ERR_DUPLICATE);
+    ck_assert_chat_err(ops->get_by_email(impl, e2, &got), CHAT_ERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    c.email = NULL;
+    ck_assert_chat_err(ops->create(impl, &c), CHAT_ERR_INVALID_ARGUMENTS);
+    c.email = "";
+    ck_assert_chat_err(ops->create(impl, &c), CHAT_ERR_INVALID_ARGUMENTS);
+    c = make_cred(email);
+    c.user_id[0] = '\0';
+    ck_assert_chat_err(ops->create(impl, &c), CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_chat_err(ops->create(impl, NULL), CHAT_ERR_INVALID_ARGUMENTS);
+}
+END_TEST
+
+START_TEST(password_bumps_generation)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    c.token_gen = 3;
+    ck_assert_chat_ok(ops->create(impl, &c));
+
+    int64_t gen = 0;
+    ck_assert_chat_ok(ops->set_password(impl, c.user_id, "$argon2id$new", &gen));
+    ck_assert_int_eq(gen, 4);
+    ck_assert_chat_ok(ops->set_password(impl, c.user_id, "$argon2id$newer", NULL));
+
+    chat_credential *got = NULL;
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert_str_eq(got->pwhash, "$argon2id$newer");
+    ck_assert_int_eq(got->token_gen, 5);
+    chat_credential_free(got);
+}
+END_TEST
+
+START_TEST(bump_generation)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    ck_assert_chat_ok(ops->create(impl, &c));
+    int64_t prev = c.token_gen;
+    for (int i = 0; i < 5; i++) {
+        int64_t gen = 0;
+        ck_assert_chat_ok(ops->bump_generation(impl, c.user_id, &gen));
+        ck_assert_int_eq(gen, prev + 1);
+        prev = gen;
+    }
+    chat_credential *got = NULL;
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert_int_eq(got->token_gen, prev);
+    ck_assert_str_eq(got->pwhash, c.pwhash); /* only the generation moved */
+    chat_credential_free(got);
+
+    /* Another user's generation is untouched. */
+    char e2[64];
+    chat_credential other = make_cred(e2);
+    ck_assert_chat_ok(ops->create(impl, &other));
+    ck_assert_chat_ok(ops->bump_generation(impl, c.user_id, NULL));
+    ck_assert_chat_ok(ops->get(impl, other.user_id, &got));
+    ck_assert_int_eq(got->token_gen, other.token_gen);
+    chat_credential_free(got);
+}
+END_TEST
+
+START_TEST(set_active)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    ck_assert_chat_ok(ops->create(impl, &c));
+    chat_credential *got = NULL;
+
+    ck_assert_chat_ok(ops->set_active(impl, c.user_id, false));
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert(!got->active);
+    chat_credential_free(got);
+
+    /* Idempotent, and reversible. */
+    ck_assert_chat_ok(ops->set_active(impl, c.user_id, false));
+    ck_assert_chat_ok(ops->set_active(impl, c.user_id, true));
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert(got->active);
+    chat_credential_free(got);
+}
+END_TEST
+
+START_TEST(reopen_keeps_data)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    ck_assert_chat_ok(ops->create(impl, &c));
+    ck_assert_chat_ok(ops->bump_generation(impl, c.user_id, NULL));
+
+    /* A second handle sees the first one's writes at once... */
+    void *second = open_store();
+    chat_credential *got = NULL;
+    ck_assert_chat_ok(ops->get(second, c.user_id, &got));
+    ck_assert_int_eq(got->token_gen, c.token_gen + 1);
+    chat_credential_free(got);
+    ck_assert_chat_ok(ops->bump_generation(second, c.user_id, NULL));
+    ops->close(second);
+
+    /* ...and the first sees the second's; reopening migrates nothing twice. */
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert_int_eq(got->token_gen, c.token_gen + 2);
+    chat_credential_free(got);
+    ops->close(impl);
+    impl = open_store();
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert_int_eq(got->token_gen, c.token_gen + 2);
+    chat_credential_free(got);
+}
+END_TEST
+
+/* Several processes (here: handles on threads) opening a new database at the
+ * same moment must all succeed: the migrations run exactly once. */
+#define OPENERS 6
+
+static pthread_barrier_t open_barrier;
+
+static void *opener(void *arg)
+{
+    const char *u = arg;
+    pthread_barrier_wait(&open_barrier);
+    void *h = NULL;
+    chat_err rv = ops->open(u, contract_cfg(), &h);
+    if (rv == CHAT_OK) {
+        char email[64];
+        chat_credential c = make_cred(email);
+        rv = ops->create(h, &c);
+        ops->close(h);
+    }
+    return (void *)(intptr_t)rv;
+}
+
+START_TEST(concurrent_first_open)
+{
+    const char *dir = contract_tmpdir();
+    char *sub = malloc(strlen(dir) + 16);
+    snprintf(sub, strlen(dir) + 16, "%s/fresh", dir);
+    char *u = expand(contract_template(), sub);
+    free(sub);
+
+    pthread_t th[OPENERS];
+    pthread_barrier_init(&open_barrier, NULL, OPENERS);
+    for (int i = 0; i < OPENERS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, opener, u), 0);
+    for (int i = 0; i < OPENERS; i++) {
+        void *res = NULL;
+        pthread_join(th[i], &res);
+        chat_err rv = (chat_err)(intptr_t)res;
+        ck_assert_msg(rv == CHAT_OK, "opener %d: %s", i, chat_err_name(rv));
+    }
+    pthread_barrier_destroy(&open_barrier);
+    free(u);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    contract_init(argc, argv, "sqlite:{tmp}/auth.db");
+    Suite *s = suite_create("auth_store");
+    TCase *tc = tcase_create("contract");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, create_and_get);
+    tcase_add_test(tc, not_found);
+    tcase_add_test(tc, email_taken_changes_nothing);
+    tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, password_bumps_generation);
+    tcase_add_test(tc, bump_generation);
+    tcase_add_test(tc, set_active);
+    tcase_add_test(tc, reopen_keeps_data);
+    tcase_add_test(tc, concurrent_first_open);
+    suite_add_tcase(s, tc);
+    return chat_test_run(s);
+}
