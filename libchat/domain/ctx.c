@@ -225,8 +225,11 @@ void chat_close(chat_ctx *ctx)
     if (ctx == NULL)
         return;
     chati_presence_stop(ctx);
-    chati_consumers_stop(ctx);
+    /* The relay stops first: once consumers leave, the broker may acknowledge
+     * what they never handled, and those events must stay in the outbox to be
+     * published again at the next start. */
     chati_outbox_stop(ctx->outbox);
+    chati_consumers_stop(ctx);
     /* The broker goes before the outbox memory: it may still deliver acks. */
     if (ctx->broker)
         ctx->broker->close(ctx->broker_impl);

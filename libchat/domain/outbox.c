@@ -71,8 +71,10 @@ static chat_err pend_reserve(chati_outbox *o, size_t extra)
         return CHAT_OK;
     /* Compact first; grow only when the window itself is large. */
     size_t live = o->tail - o->head;
-    memmove(o->pend, o->pend + o->head, live * sizeof *o->pend);
-    memmove(o->done, o->done + o->head, live * sizeof *o->done);
+    if (live > 0 && o->head > 0) {
+        memmove(o->pend, o->pend + o->head, live * sizeof *o->pend);
+        memmove(o->done, o->done + o->head, live * sizeof *o->done);
+    }
     o->head = 0;
     o->tail = live;
     if (live + extra <= o->cap)

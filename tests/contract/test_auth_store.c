@@ -257,6 +257,21 @@ START_TEST(set_active)
 }
 END_TEST
 
+START_TEST(remove_frees_the_email)
+{
+    char email[64];
+    chat_credential c = make_cred(email);
+    ck_assert_chat_ok(ops->create(impl, &c));
+    ck_assert_chat_ok(ops->remove(impl, c.user_id));
+    chat_credential *got = NULL;
+    ck_assert_chat_err(ops->get(impl, c.user_id, &got), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_err(ops->get_by_email(impl, email, &got), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_err(ops->remove(impl, c.user_id), CHAT_ERR_NOT_FOUND);
+    /* The address can be registered again. */
+    ck_assert_chat_ok(ops->create(impl, &c));
+}
+END_TEST
+
 START_TEST(reopen_keeps_data)
 {
     char email[64];
@@ -343,6 +358,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, password_bumps_generation);
     tcase_add_test(tc, bump_generation);
     tcase_add_test(tc, set_active);
+    tcase_add_test(tc, remove_frees_the_email);
     tcase_add_test(tc, reopen_keeps_data);
     tcase_add_test(tc, concurrent_first_open);
     suite_add_tcase(s, tc);

@@ -6,6 +6,7 @@
  * ("sqlite:{tmp}/channel.db"). Every test works in its own fresh workspace
  * and user ids, so a backend on a shared database passes too.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,6 +668,66 @@ START_TEST(touch_activity)
 }
 END_TEST
 
+/* Threads on two handles (two connections to one database) adding members to
+ * one channel at once: every call succeeds and nothing is lost or doubled. */
+#define ADDERS 8
+#define PER_ADDER 40
+
+typedef struct adder {
+    void *h;
+    const char *channel;
+    char users[PER_ADDER][CHAT_ID_SIZE];
+    chat_err rv;
+} adder;
+
+static void *add_loop(void *arg)
+{
+    adder *a = arg;
+    a->rv = CHAT_OK;
+    /* One at a time, and each user twice, to interleave many transactions. */
+    for (int i = 0; i < PER_ADDER && a->rv == CHAT_OK; i++)
+        for (int k = 0; k < 2 && a->rv == CHAT_OK; k++)
+            a->rv = ops->add_members(a->h, a->channel,
+                                     (const char (*)[CHAT_ID_SIZE])a->users + i, 1, NULL);
+    return NULL;
+}
+
+START_TEST(concurrent_add_members)
+{
+    char team[CHAT_ID_SIZE];
+    new_id('T', team);
+    test_chan t;
+    init_chan(&t, team, CHAT_CHANNEL_PUBLIC, NULL);
+    create(&t, NULL, 0);
+    void *second = NULL;
+    ck_assert_chat_ok(ops->open(contract_url(), contract_cfg(), &second));
+
+    static adder ad[ADDERS];
+    pthread_t th[ADDERS];
+    for (int i = 0; i < ADDERS; i++) {
+        ad[i].h = i % 2 ? second : impl;
+        ad[i].channel = t.c.id;
+        for (int j = 0; j < PER_ADDER; j++)
+            new_id('U', ad[i].users[j]);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, add_loop, &ad[i]), 0);
+    }
+    for (int i = 0; i < ADDERS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(ad[i].rv == CHAT_OK, "adder %d: %s", i, chat_err_name(ad[i].rv));
+    }
+    ops->close(second);
+
+    chat_channel *got = NULL;
+    ck_assert_chat_ok(ops->get(impl, t.c.id, &got));
+    ck_assert_int_eq(got->member_count, ADDERS * PER_ADDER);
+    chat_channel_free(got);
+    chat_list *l = NULL;
+    ck_assert_chat_ok(ops->list_members(impl, t.c.id, NULL, CHAT_MAX_PAGE, &l));
+    ck_assert_uint_eq(chat_list_count(l), ADDERS * PER_ADDER);
+    chat_list_free(l);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     contract_init(argc, argv, "sqlite:{tmp}/channel.db");
@@ -685,6 +746,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, members_missing_channel);
     tcase_add_test(tc, list_members_pages);
     tcase_add_test(tc, touch_activity);
+    tcase_add_test(tc, concurrent_add_members);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

@@ -7,6 +7,7 @@
  * store takes max(now, newest + 1us)), so each test knows every ts exactly.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,22 @@ static size_t search_count(const char *q, const char (*chans)[CHAT_ID_SIZE], siz
     size_t c = chat_list_count(l);
     chat_list_free(l);
     return c;
+}
+
+/* Every match, through all pages. */
+static size_t search_total(const char *q, const char (*chans)[CHAT_ID_SIZE], size_t n)
+{
+    size_t total = 0;
+    char *cur = NULL;
+    do {
+        chat_list *l = NULL;
+        ck_assert_chat_ok(S->search(impl, q, chans, n, cur, 1000, &l));
+        chat_free(cur);
+        cur = chat_list_next_cursor(l) ? chat_strdup(chat_list_next_cursor(l)) : NULL;
+        total += chat_list_count(l);
+        chat_list_free(l);
+    } while (cur != NULL);
+    return total;
 }
 
 static const char C1[][CHAT_ID_SIZE] = {"C1"};
@@ -1135,6 +1152,95 @@ START_TEST(reopen_keeps_data)
 }
 END_TEST
 
+/* Enough messages that a store indexing in batches has some indexed and
+ * some not; edits and deletes on both kinds must show in search. */
+START_TEST(search_after_many_changes)
+{
+    static char ts[1100][CHAT_TS_SIZE];
+    for (int i = 0; i < 1100; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "item %d alpha", i);
+        post_at("C1", "U1", text, NULL, BASE_US + i, ts[i]);
+    }
+    const int edited[] = {10, 600, 1050}, removed[] = {20, 700, 1060};
+    for (size_t k = 0; k < 3; k++) {
+        chat_message m;
+        memset(&m, 0, sizeof m);
+        strcpy(m.channel, "C1");
+        strcpy(m.ts, ts[edited[k]]);
+        m.text = "item changed beta";
+        ck_assert_chat_ok(S->update(impl, &m, NULL, NULL, NULL));
+        ck_assert_chat_ok(S->remove(impl, "C1", ts[removed[k]], NULL, NULL));
+    }
+    ck_assert_uint_eq(search_total("alpha", C1, 1), 1094);
+    ck_assert_uint_eq(search_total("beta", C1, 1), 3);
+    ck_assert_uint_eq(search_total("item", C1, 1), 1097);
+    /* And again after more posts and another round of changes. */
+    for (int i = 0; i < 600; i++)
+        post_at("C1", "U1", "late gamma", NULL, BASE_US, NULL);
+    chat_message m;
+    memset(&m, 0, sizeof m);
+    strcpy(m.channel, "C1");
+    strcpy(m.ts, ts[10]);
+    m.text = "item back to alpha";
+    ck_assert_chat_ok(S->update(impl, &m, NULL, NULL, NULL));
+    ck_assert_uint_eq(search_total("alpha", C1, 1), 1095);
+    ck_assert_uint_eq(search_total("beta", C1, 1), 2);
+    ck_assert_uint_eq(search_total("gamma", C1, 1), 600);
+    ck_assert_uint_eq(search_total("changed", C1, 1), 2);
+}
+END_TEST
+
+/* The store is shared by every thread of a context. */
+#define N_THREADS 4
+#define N_EACH 200
+
+static void *poster(void *arg)
+{
+    intptr_t t = (intptr_t)arg;
+    for (int i = 0; i < N_EACH; i++) {
+        char text[64], cmid[64];
+        snprintf(text, sizeof text, "thread %d post %d", (int)t, i);
+        snprintf(cmid, sizeof cmid, "t%d-%d", (int)t, i % (N_EACH / 2)); /* half are retries */
+        chat_message m;
+        memset(&m, 0, sizeof m);
+        strcpy(m.channel, "C1");
+        strcpy(m.user, "U1");
+        m.text = text;
+        m.client_msg_id = cmid;
+        chat_err rv = S->post(impl, &m, BASE_US, NULL, NULL, NULL);
+        if (rv != CHAT_OK && rv != CHAT_ERR_DUPLICATE)
+            return (void *)1;
+        if (i % 10 == 0) {
+            chat_list *l = NULL;
+            if (S->history(impl, "C1", NULL, NULL, false, 10, NULL, &l) != CHAT_OK)
+                return (void *)1;
+            chat_list_free(l);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_posts)
+{
+    pthread_t th[N_THREADS];
+    for (intptr_t t = 0; t < N_THREADS; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, poster, (void *)t), 0);
+    for (int t = 0; t < N_THREADS; t++) {
+        void *res = NULL;
+        pthread_join(th[t], &res);
+        ck_assert_ptr_null(res);
+    }
+    chat_list *l = NULL;
+    ck_assert_chat_ok(S->history(impl, "C1", NULL, NULL, false, 1000, NULL, &l));
+    ck_assert_uint_eq(chat_list_count(l), N_THREADS * N_EACH / 2);
+    for (size_t i = 1; i < chat_list_count(l); i++)
+        ck_assert_int_lt(us_of(chat_list_message(l, i)->ts),
+                         us_of(chat_list_message(l, i - 1)->ts));
+    chat_list_free(l);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     contract_init(argc, argv, "sqlite:{tmp}/message.db");
@@ -1160,6 +1266,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, files);
     tcase_add_test(tc, outbox);
     tcase_add_test(tc, reopen_keeps_data);
+    tcase_add_test(tc, search_after_many_changes);
+    tcase_add_test(tc, concurrent_posts);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

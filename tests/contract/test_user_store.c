@@ -85,7 +85,7 @@ static void add_user(const char *team, char id[CHAT_ID_SIZE])
 
 static void fmt_ts(int64_t sec, int us, char out[CHAT_TS_SIZE])
 {
-    snprintf(out, CHAT_TS_SIZE, "%010lld.%06d", (long long)sec, us);
+    chati_ts_format(sec * 1000000 + us, out);
 }
 
 /* An activity record with its own storage. */
@@ -524,6 +524,18 @@ START_TEST(activity_idempotent)
     apply1(&x[0]);
     expect_counts(me, chan, 3, 1);
     ck_assert_chat_ok(ops->apply_activity(impl, NULL, 0));
+
+    /* Where only the event id can tell: an edit that added a mention is
+     * redelivered after a later edit removed it. */
+    act add, drop;
+    set_act(&add, CHAT_ACTIVITY_EDITED, chan, 2001, them, 0, me);
+    set_act(&drop, CHAT_ACTIVITY_EDITED, chan, 2001, them, 0, NULL);
+    apply1(&add);
+    expect_counts(me, chan, 3, 2);
+    apply1(&drop);
+    expect_counts(me, chan, 3, 1);
+    apply1(&add);
+    expect_counts(me, chan, 3, 1);
 }
 END_TEST
 

@@ -13,9 +13,17 @@
  * with CHAT_ERR_CLOSED. Acks run on one ack thread per broker, never on the
  * publisher's thread, so a publisher may hold its own locks while publishing.
  *
- * Locks: broker.mu (groups list, topic unions, in-flight list, ack queue) is
- * taken before a group's mu, never after. No lock is held across a handler or
- * an ack callback.
+ * A failed batch (handler returned non-OK) goes back to the same member after
+ * a backoff of 20 ms doubling to 1 s. When a group's last member leaves, the
+ * group ends and what it still held counts as handled by it. max_batch 0
+ * means 64; flush(timeout_ms < 0) waits without limit.
+ *
+ * Thread safety: every op may be called from any thread, except unsubscribe
+ * from inside that consumer's own handler (it waits for the handler), and
+ * close, which must not race other calls and frees consumers still
+ * subscribed. Locks: broker.mu (groups list, topic unions, in-flight list, ack
+ * queue) is taken before a group's mu, never after. No lock is held across a
+ * handler or an ack callback.
  */
 #include <errno.h>
 #include <pthread.h>

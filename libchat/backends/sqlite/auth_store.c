@@ -240,6 +240,24 @@ static chat_err auth_set_active(void *impl, const char *user_id, bool active)
     return rv;
 }
 
+static chat_err auth_remove(void *impl, const char *user_id)
+{
+    chati_db *d = impl;
+    if (bad_id(user_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id is required");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM credentials WHERE user_id = ?1");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, user_id, false);
+        rv = chati_db_step_done(d, st, "deleting a credential");
+        if (rv == CHAT_OK && sqlite3_changes(d->db) == 0)
+            rv = chati_fail(CHAT_ERR_NOT_FOUND, "no credential for %s", user_id);
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
 const chat_auth_store_ops chati_sqlite_auth_ops = {
     .version = CHAT_STORE_V1,
     .scheme = "sqlite",
@@ -251,4 +269,5 @@ const chat_auth_store_ops chati_sqlite_auth_ops = {
     .set_password = auth_set_password,
     .bump_generation = auth_bump_generation,
     .set_active = auth_set_active,
+    .remove = auth_remove,
 };

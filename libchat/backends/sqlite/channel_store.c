@@ -55,10 +55,11 @@ static const chati_migration channel_migrations[] = {
      "CREATE UNIQUE INDEX members_by_join ON members (channel_id, joined);"},
 };
 
-#define CH_COLS                                                                            \
-    "c.id, c.team_id, c.name, c.type, c.creator, c.created, c.topic, c.topic_creator,"     \
+#define CH_COLS_AFTER_ID                                                                   \
+    " c.team_id, c.name, c.type, c.creator, c.created, c.topic, c.topic_creator,"     \
     " c.topic_last_set, c.purpose, c.purpose_creator, c.purpose_last_set, c.is_archived,"  \
     " c.is_general, c.dm_key, c.last_activity, c.member_count"
+#define CH_COLS "c.id," CH_COLS_AFTER_ID
 
 static bool bad_id(const char *id)
 {
@@ -462,8 +463,10 @@ static chat_err cs_list(void *impl, const char *team_id, unsigned types, bool ex
         " WHERE c.team_id = ?1 AND c.type = 1 AND (?3 & 1) != 0 AND c.id > ?2"
         "  AND (?4 = 0 OR c.is_archived = 0)"
         " UNION ALL "
-        "SELECT " CH_COLS " FROM members m JOIN channels c ON c.id = m.channel_id"
-        " WHERE m.user_id = ?5 AND m.channel_id > ?2 AND c.team_id = ?1 AND c.type != 1"
+        /* m.channel_id (= c.id) is what members_by_user is ordered by, so
+         * the merge needs no sort. */
+        "SELECT m.channel_id," CH_COLS_AFTER_ID " FROM members m JOIN channels c"
+        " ON c.id = m.channel_id WHERE m.user_id = ?5 AND m.channel_id > ?2 AND c.team_id = ?1 AND c.type != 1"
         "  AND (c.type & ?3) != 0 AND (?4 = 0 OR c.is_archived = 0)"
         " ORDER BY 1 LIMIT ?6";
     list_args a = {team_id, NULL, types, exclude_archived,

@@ -55,7 +55,25 @@ void chati_db_col_fixed(sqlite3_stmt *st, int col, char *dst, size_t size);
 /* Binds a string, or NULL for NULL/"" when empty_is_null. */
 int chati_db_bind_str(sqlite3_stmt *st, int idx, const char *s, bool empty_is_null);
 
-/* ---- added helpers (appended; the functions above are unchanged) ---- */
+/* ---- added helpers (appended; the functions above are unchanged) ----
+ *
+ * How db.c behaves, for store authors:
+ * - The lock is recursive: a helper may chati_db_lock() inside a transaction
+ *   its caller began. When the outermost unlock (or commit/rollback) happens,
+ *   every cached statement still active is reset, so no read snapshot stays
+ *   open; never keep a statement across an unlock.
+ * - chati_db_stmt resets and clears bindings on each fetch. The cache holds 96
+ *   statements (least recently used is finalized beyond that); fetching the
+ *   same SQL twice gives the same statement, so do not nest two uses of one SQL.
+ * - chati_db_bind_str copies (SQLITE_TRANSIENT). chati_db_col_fixed writes ""
+ *   when the value does not fit rather than a truncated id.
+ * - chati_db_err: SQLITE_CONSTRAINT -> duplicate, BUSY/LOCKED (after the
+ *   5 s busy timeout) -> request_timeout, NOMEM -> no_memory, else
+ *   storage_error. Detail is "what: sqlite message".
+ * - chati_db_open creates missing parent directories (0700) and makes a new
+ *   database file 0600; ":memory:" has no WAL. A schema newer than the given
+ *   migrations is refused (storage_error).
+ */
 
 /* Steps st to completion (through any RETURNING rows), resets it and maps the
  * outcome: CHAT_OK on SQLITE_DONE, else chati_db_err(d, rc, what). */

@@ -38,6 +38,9 @@ typedef struct msg_store {
 
 static const chati_migration migrations[] = {
     {1,
+     /* id is assigned above max(id) and meta.fts_done (post_insert), so an
+      * id that was indexed is never reused. (AUTOINCREMENT would do that
+      * with one more page written per post.) */
      "CREATE TABLE messages ("
      "  id INTEGER PRIMARY KEY,"
      "  channel TEXT NOT NULL,"
@@ -81,15 +84,19 @@ static const chati_migration migrations[] = {
      "  file TEXT NOT NULL, channel TEXT NOT NULL, ord INTEGER NOT NULL,"
      "  PRIMARY KEY (file, channel)) WITHOUT ROWID;"
      "CREATE INDEX file_channels_channel ON file_channels(channel, file);"
-     /* AUTOINCREMENT: seq must never be reused once acked rows are gone, or
-      * a relay resuming after its last seq would skip new items. */
+     /* seq must never be reused once acked rows are gone, or a relay
+      * resuming after its last seq would skip new items: it is assigned
+      * above max(seq) and meta.outbox_acked, which ack raises. */
      "CREATE TABLE outbox ("
-     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT, data BLOB);"
+     "  seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT, data BLOB);"
      /* Contentless: the text is already in messages. The indexed body is a
       * pure function of the text (fts_body), so a row can be deleted by
       * recomputing it; changing fts_body needs a migration that rebuilds. */
      "CREATE VIRTUAL TABLE message_fts USING fts5(body, content='', columnsize=0,"
-     "  tokenize='unicode61 remove_diacritics 2');"},
+     "  tokenize='unicode61 remove_diacritics 2');"
+     /* fts_done: every message with id <= it is in message_fts, none above. */
+     "CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
+     "INSERT INTO meta VALUES ('fts_done', 0), ('outbox_acked', 0);"},
 };
 
 /* Columns of a message row, in the order read_message() expects. */
@@ -417,6 +424,88 @@ static chat_err fts_delete(msg_store *s, int64_t id, const char *text)
     return rv;
 }
 
+/* Indexing runs behind posting: FTS5 writes a new segment per transaction,
+ * which doubled the cost of a post, so messages are indexed FTS_BATCH at a
+ * time (piggybacked on the post that fills a batch) and search first indexes
+ * whatever is left, so results are always complete. messages itself is the
+ * queue: ids above meta.fts_done are not indexed yet. */
+#define FTS_BATCH 512
+
+static chat_err fts_done(msg_store *s, int64_t *done)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT v FROM meta WHERE k = 'fts_done'", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    int rc = sqlite3_step(st);
+    *done = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? CHAT_OK : chati_db_err(s->db, rc, "reading index state");
+}
+
+/* Indexes every message above the watermark. Inside a write transaction. */
+static chat_err fts_catch_up(msg_store *s, int64_t done)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT id, text FROM messages WHERE id > ?1 ORDER BY id", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, done);
+    int64_t last = done;
+    int rc = SQLITE_DONE;
+    while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        last = sqlite3_column_int64(st, 0);
+        rv = fts_insert(s, last, (const char *)sqlite3_column_text(st, 1));
+    }
+    if (rv == CHAT_OK && rc != SQLITE_DONE)
+        rv = chati_db_err(s->db, rc, "indexing messages");
+    sqlite3_reset(st);
+    if (rv != CHAT_OK || last == done)
+        return rv;
+    if ((rv = prep(s, "UPDATE meta SET v = ?1 WHERE k = 'fts_done'", &st)) != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, last);
+    return step_done(s, st, "indexing messages");
+}
+
+/* Brings the index up to date before a search. */
+static chat_err fts_sync(msg_store *s)
+{
+    int64_t done = 0;
+    chat_err rv = fts_done(s, &done);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_stmt *st;
+    if ((rv = prep(s, "SELECT max(id) FROM messages", &st)) != CHAT_OK)
+        return rv;
+    int rc = sqlite3_step(st);
+    int64_t top = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return chati_db_err(s->db, rc, "reading index state");
+    if (top <= done)
+        return CHAT_OK;
+    if ((rv = chati_db_begin(s->db)) != CHAT_OK)
+        return rv;
+    /* Another connection may have caught up in between: read it again. */
+    rv = fts_done(s, &done);
+    if (rv == CHAT_OK)
+        rv = fts_catch_up(s, done);
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+/* A changed or removed message leaves the index only if it got there. */
+static chat_err fts_indexed(msg_store *s, int64_t id, bool *yes)
+{
+    int64_t done = 0;
+    chat_err rv = fts_done(s, &done);
+    *yes = id <= done;
+    return rv;
+}
+
 /* ---------------------------------------------------- reading messages --- */
 
 /* One page of messages being built, with what the side tables need. */
@@ -715,7 +804,11 @@ static chat_err outbox_put(msg_store *s, chat_outbox_fn fn, void *arg, const cha
     if (rv == CHAT_OK && it.topic == NULL)
         rv = chati_fail(CHAT_ERR_INTERNAL, "outbox item has no topic");
     if (rv == CHAT_OK)
-        rv = prep(s, "INSERT INTO outbox(topic, key, data) VALUES (?1, ?2, ?3)", &st);
+        rv = prep(s,
+                  "INSERT INTO outbox(seq, topic, key, data) VALUES ((SELECT max("
+                  "coalesce((SELECT max(seq) FROM outbox), 0), "
+                  "(SELECT v FROM meta WHERE k = 'outbox_acked')) + 1), ?1, ?2, ?3)",
+                  &st);
     if (rv == CHAT_OK) {
         bind_text(st, 1, it.topic);
         bind_opt(st, 2, it.key);
@@ -926,7 +1019,7 @@ static chat_err post_ts(msg_store *s, const char *channel, int64_t now_us, int64
 }
 
 static chat_err post_insert(msg_store *s, const chat_message *v, int64_t ts, int64_t thread,
-                            int64_t *id)
+                            int64_t done, int64_t *id)
 {
     chati_buf files = {0}, mentions = {0};
     sqlite3_stmt *st;
@@ -935,9 +1028,10 @@ static chat_err post_insert(msg_store *s, const chat_message *v, int64_t ts, int
         rv = ids_join((const char(*)[CHAT_ID_SIZE])v->mentions, v->n_mentions, &mentions);
     if (rv == CHAT_OK)
         rv = prep(s,
-                  "INSERT INTO messages(channel, ts, user, team, text, subtype, thread_ts, "
-                  "client_msg_id, files, mentions, mention_flags, reply_broadcast) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                  "INSERT INTO messages(id, channel, ts, user, team, text, subtype, "
+                  "thread_ts, client_msg_id, files, mentions, mention_flags, reply_broadcast) "
+                  "VALUES (max(coalesce((SELECT max(id) FROM messages), 0), ?13) + 1, "
+                  "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                   &st);
     if (rv == CHAT_OK) {
         bind_text(st, 1, v->channel);
@@ -953,6 +1047,7 @@ static chat_err post_insert(msg_store *s, const chat_message *v, int64_t ts, int
         bind_opt(st, 10, mentions.data);
         sqlite3_bind_int(st, 11, (int)v->mention_flags);
         sqlite3_bind_int(st, 12, v->reply_broadcast);
+        sqlite3_bind_int64(st, 13, done);
         rv = step_done(s, st, "storing message");
         /* One unique index covers (channel, ts) and one client_msg_id: both
          * were checked above, so a conflict here is a concurrent writer
@@ -1013,9 +1108,12 @@ static chat_err post_locked(msg_store *s, const chat_message *m, int64_t now_us,
     if ((rv = post_ts(s, m->channel, now_us, &ts)) != CHAT_OK)
         return rv;
     chati_ts_format(ts, v->ts);
-    if ((rv = post_insert(s, v, ts, thread, &id)) != CHAT_OK)
+    int64_t done = 0;
+    if ((rv = fts_done(s, &done)) != CHAT_OK)
         return rv;
-    if ((rv = fts_insert(s, id, v->text)) != CHAT_OK)
+    if ((rv = post_insert(s, v, ts, thread, done, &id)) != CHAT_OK)
+        return rv;
+    if (id - done >= FTS_BATCH && (rv = fts_catch_up(s, done)) != CHAT_OK)
         return rv;
     if (thread != 0 && (rv = post_reply(s, pid, v->user, ts)) != CHAT_OK)
         return rv;
@@ -1064,7 +1162,7 @@ static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
         rv = chati_db_commit(s->db);
     } else {
         chati_db_rollback(s->db);
-        if (rv == CHAT_ERR_DUPLICATE && out != NULL) {
+        if (rv == CHAT_ERR_DUPLICATE && dup != NULL && out != NULL) {
             *out = dup;
             return rv;
         }
@@ -1149,9 +1247,12 @@ static chat_err update_locked(msg_store *s, const chat_message *m, int64_t ts,
             sqlite3_bind_int64(st, 6, edited);
         rv = step_done(s, st, "updating message");
     }
+    bool indexed = false;
     if (rv == CHAT_OK)
+        rv = fts_indexed(s, id, &indexed);
+    if (rv == CHAT_OK && indexed)
         rv = fts_delete(s, id, old);
-    if (rv == CHAT_OK)
+    if (rv == CHAT_OK && indexed)
         rv = fts_insert(s, id, m->text);
     if (rv == CHAT_OK)
         rv = load_message(s, m->channel, ts, &e);
@@ -1220,7 +1321,10 @@ static chat_err remove_locked(msg_store *s, const char *channel, int64_t ts,
         rv = exec_id(s, "DELETE FROM reactions WHERE msg = ?1", e.id);
     if (rv == CHAT_OK && e.m->reply_count > 0)
         rv = exec_id(s, "DELETE FROM reply_users WHERE msg = ?1", e.id);
+    bool indexed = false;
     if (rv == CHAT_OK)
+        rv = fts_indexed(s, e.id, &indexed);
+    if (rv == CHAT_OK && indexed)
         rv = fts_delete(s, e.id, e.m->text);
     if (rv == CHAT_OK && reply)
         rv = thread_recount(s, channel, parent);
@@ -1372,21 +1476,19 @@ static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
     return chati_db_cursor_out(tag, key, l);
 }
 
-/* Runs a page query (bound by the caller, asking for limit + 1 rows), fills
- * in side tables, and returns the list with has_more and a ts cursor. */
-static chat_err run_page(msg_store *s, sqlite3_stmt *st, int limit, char tag, chat_list **out)
+/* Finishes a page read under the lock: fills in side tables, unlocks, and
+ * returns the list with has_more and a ts cursor. */
+static chat_err finish_page(msg_store *s, chat_err rv, page *p, bool more, char tag,
+                            chat_list **out)
 {
-    page p = {0};
-    bool more = false;
-    chat_err rv = page_read(s, st, limit, &p, &more);
     if (rv == CHAT_OK)
-        rv = page_attach(s, &p);
+        rv = page_attach(s, p);
     chati_db_unlock(s->db);
-    int64_t last = p.n > 0 ? p.e[p.n - 1].ts : 0;
+    int64_t last = p->n > 0 ? p->e[p->n - 1].ts : 0;
     chat_list *l = NULL;
     if (rv == CHAT_OK)
-        rv = page_to_list(&p, &l);
-    page_free(&p);
+        rv = page_to_list(p, &l);
+    page_free(p);
     if (rv == CHAT_OK && more && (rv = cursor_out_ts(tag, last, l)) != CHAT_OK)
         chat_list_free(l);
     if (rv == CHAT_OK)
@@ -1427,7 +1529,10 @@ static chat_err ms_history(void *impl, const char *channel, const char *latest,
     sqlite3_bind_int64(st, 2, hi);
     sqlite3_bind_int64(st, 3, lo);
     sqlite3_bind_int(st, 4, limit + 1);
-    return run_page(s, st, limit, 'h', out);
+    page p = {0};
+    bool more = false;
+    rv = page_read(s, st, limit, &p, &more);
+    return finish_page(s, rv, &p, more, 'h', out);
 }
 
 static chat_err ms_replies(void *impl, const char *channel, const char *thread_ts,
@@ -1452,25 +1557,31 @@ static chat_err ms_replies(void *impl, const char *channel, const char *thread_t
     if (has_cursor && after > lo)
         lo = after;
 
+    page p = {0};
+    bool more = false;
     chati_db_lock(s->db);
     rv = thread_parent(s, channel, want, &pid, &parent);
-    /* The parent sorts first: every reply is newer than it. */
+    /* The parent sorts first (every reply is newer), then the replies in
+     * thread index order: two queries, neither of which sorts. */
+    if (rv == CHAT_OK && parent > lo && parent < hi &&
+        (rv = prep(s, "SELECT " MSG_COLS " FROM messages WHERE id = ?1", &st)) == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, pid);
+        rv = page_read(s, st, limit, &p, &more);
+    }
     if (rv == CHAT_OK)
         rv = prep(s,
-                  "SELECT " MSG_COLS " FROM messages WHERE channel = ?1 "
-                  "AND (ts = ?2 OR thread_ts = ?2) AND ts > ?3 AND ts < ?4 "
-                  "ORDER BY ts LIMIT ?5",
+                  "SELECT " MSG_COLS " FROM messages WHERE channel = ?1 AND thread_ts = ?2 "
+                  "AND ts > ?3 AND ts < ?4 ORDER BY ts LIMIT ?5",
                   &st);
-    if (rv != CHAT_OK) {
-        chati_db_unlock(s->db);
-        return rv;
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, channel);
+        sqlite3_bind_int64(st, 2, parent);
+        sqlite3_bind_int64(st, 3, lo);
+        sqlite3_bind_int64(st, 4, hi);
+        sqlite3_bind_int(st, 5, limit + 1 - (int)p.n);
+        rv = page_read(s, st, limit, &p, &more);
     }
-    bind_text(st, 1, channel);
-    sqlite3_bind_int64(st, 2, parent);
-    sqlite3_bind_int64(st, 3, lo);
-    sqlite3_bind_int64(st, 4, hi);
-    sqlite3_bind_int(st, 5, limit + 1);
-    return run_page(s, st, limit, 'r', out);
+    return finish_page(s, rv, &p, more, 'r', out);
 }
 
 /* -------------------------------------------------------------- search --- */
@@ -1522,15 +1633,17 @@ static chat_err ms_search(void *impl, const char *query, const char (*channels)[
     }
 
     chati_db_lock(s->db);
+    rv = fts_sync(s);
     /* Newest first across channels: (ts, channel) is unique and orders the
      * cursor. The FTS match is evaluated once into a rowid set. */
-    rv = prep(s,
-              "SELECT " MSG_COLS " FROM messages WHERE id IN "
-              "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?1) "
-              "AND channel IN (SELECT value FROM json_each(?2)) "
-              "AND (ts < ?3 OR (ts = ?3 AND channel < ?4)) "
-              "ORDER BY ts DESC, channel DESC LIMIT ?5",
-              &st);
+    if (rv == CHAT_OK)
+        rv = prep(s,
+                  "SELECT " MSG_COLS " FROM messages WHERE id IN "
+                  "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?1) "
+                  "AND channel IN (SELECT value FROM json_each(?2)) "
+                  "AND (ts < ?3 OR (ts = ?3 AND channel < ?4)) "
+                  "ORDER BY ts DESC, channel DESC LIMIT ?5",
+                  &st);
     if (rv == CHAT_OK) {
         sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, chans.data, (int)chans.len, SQLITE_STATIC);
@@ -1729,6 +1842,16 @@ static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *rowid
     return rv;
 }
 
+#define FILE_LIST_SQL(team)                                                               \
+    "SELECT " FILE_COLS " FROM files f WHERE " team " AND deleted = 0 "                  \
+    "AND (?2 IS NULL OR EXISTS (SELECT 1 FROM file_channels c "                         \
+    "     WHERE c.file = f.id AND c.channel = ?2)) "                                     \
+    "AND (?3 IS NULL OR user = ?3) "                                                     \
+    "AND (user = ?4 OR EXISTS (SELECT 1 FROM file_channels c WHERE c.file = f.id "      \
+    "     AND c.channel IN (SELECT value FROM json_each(?5)))) "                         \
+    "AND (created < ?6 OR (created = ?6 AND rowid < ?7)) "                               \
+    "ORDER BY created DESC, rowid DESC LIMIT ?8"
+
 static chat_err ms_file_list(void *impl, const char *team_id, const char *channel,
                              const char *user, const char *visible_to,
                              const char (*channels)[CHAT_ID_SIZE], size_t n_channels,
@@ -1758,20 +1881,16 @@ static chat_err ms_file_list(void *impl, const char *team_id, const char *channe
     }
 
     chati_db_lock(s->db);
+    /* With a team (the usual case) files_team_created serves both the filter
+     * and the order, so the scan stops after limit + 1 visible files. */
+    bool any_team = team_id == NULL || team_id[0] == '\0';
     rv = prep(s,
-              "SELECT " FILE_COLS " FROM files f WHERE (?1 IS NULL OR team = ?1) "
-              "AND deleted = 0 "
-              "AND (?2 IS NULL OR EXISTS (SELECT 1 FROM file_channels c "
-              "     WHERE c.file = f.id AND c.channel = ?2)) "
-              "AND (?3 IS NULL OR user = ?3) "
-              "AND (user = ?4 OR EXISTS (SELECT 1 FROM file_channels c WHERE c.file = f.id "
-              "     AND c.channel IN (SELECT value FROM json_each(?5)))) "
-              "AND (created < ?6 OR (created = ?6 AND rowid < ?7)) "
-              "ORDER BY created DESC, rowid DESC LIMIT ?8",
+              any_team ? FILE_LIST_SQL("1") : FILE_LIST_SQL("team = ?1"),
               &st);
     int64_t last_created = 0, last_rowid = 0;
     if (rv == CHAT_OK) {
-        bind_opt(st, 1, team_id);
+        if (!any_team)
+            bind_text(st, 1, team_id);
         bind_opt(st, 2, channel);
         bind_opt(st, 3, user);
         bind_opt(st, 4, visible_to);
@@ -1921,6 +2040,12 @@ static chat_err ms_outbox_ack(void *impl, int64_t up_to)
     if (rv != CHAT_OK)
         return rv;
     rv = prep(s, "DELETE FROM outbox WHERE seq <= ?1", &st);
+    if (rv == CHAT_OK) {
+        sqlite3_bind_int64(st, 1, up_to);
+        rv = step_done(s, st, "acknowledging outbox");
+    }
+    if (rv == CHAT_OK)
+        rv = prep(s, "UPDATE meta SET v = max(v, ?1) WHERE k = 'outbox_acked'", &st);
     if (rv == CHAT_OK) {
         sqlite3_bind_int64(st, 1, up_to);
         rv = step_done(s, st, "acknowledging outbox");
