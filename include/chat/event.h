@@ -4,7 +4,9 @@
  * Every change publishes one event through the broker: a protobuf-c encoded
  * chat.Event (libchat/proto/event.proto) with a unique id, on the topic named
  * by chat_event_topic(). Consumers are at-least-once: the same event id may be
- * delivered twice and must be handled idempotently.
+ * delivered twice and must be handled idempotently. Events of one channel
+ * arrive in the order their changes were made, except user.typing and
+ * presence.changed, which are ephemeral and bypass the outbox.
  */
 #ifndef CHAT_EVENT_H
 #define CHAT_EVENT_H

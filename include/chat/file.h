@@ -33,7 +33,7 @@ CHAT_API chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const c
                                    const char *title, const char *mimetype, const void *data,
                                    size_t len, chat_file **out);
 
-/* Shares a file the caller uploaded into a channel as a message with an
+/* Shares a file the caller can see into a channel as a message with an
  * optional comment (text may be NULL) and thread. *out may be NULL. */
 CHAT_API chat_err chat_file_share(chat_ctx *ctx, const chat_session *s, const char *file_id,
                                   const char *channel_id, const char *text,

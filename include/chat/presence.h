@@ -2,8 +2,8 @@
  * chat/presence.h - online status and typing.
  *
  * A user is active while heartbeats keep arriving within presence.ttl seconds,
- * away when they said so (chat_presence_set) or stopped sending, offline when
- * they have no heartbeat at all. Changes publish presence.changed events.
+ * away while they say so (chat_presence_set) and are connected, and offline
+ * once their heartbeats stop. Changes publish presence.changed events.
  */
 #ifndef CHAT_PRESENCE_H
 #define CHAT_PRESENCE_H

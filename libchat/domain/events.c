@@ -3,6 +3,16 @@
 
 #include "domain/ctx.h"
 
+/* Typing and presence are ephemeral and frequent: they go straight to the
+ * broker. Everything else is state that consumers (gateways' membership
+ * caches, clients' read markers) must see, in order with the message events of
+ * the same channel: it goes through the message store's outbox when this
+ * process has one. */
+static bool ephemeral(chat_event_type t)
+{
+    return t == CHAT_EVENT_USER_TYPING || t == CHAT_EVENT_PRESENCE_CHANGED;
+}
+
 void chati_publish(chat_ctx *ctx, const chat_event *ev)
 {
     if (ctx->broker == NULL)
@@ -13,7 +23,16 @@ void chati_publish(chat_ctx *ctx, const chat_event *ev)
         return;
     const char *key = ev->channel_id[0] ? ev->channel_id
                                         : ev->user_id[0] ? ev->user_id : ev->team_id;
-    chat_broker_msg m = {chat_event_topic(ev->type), key, data, len};
+    const char *topic = chat_event_topic(ev->type);
+    if (!ephemeral(ev->type) && ctx->outbox && ctx->messages->outbox_add) {
+        chat_outbox_item it = {0, (char *)topic, (char *)key, data, len};
+        if (ctx->messages->outbox_add(ctx->messages_impl, &it) == CHAT_OK) {
+            chati_outbox_kick(ctx->outbox);
+            chat_free(data);
+            return;
+        }
+    }
+    chat_broker_msg m = {topic, key, data, len};
     /* The change is made; a broker failure here loses only this notification. */
     (void)ctx->broker->publish(ctx->broker_impl, &m, 1, NULL, NULL, NULL);
     chat_free(data);

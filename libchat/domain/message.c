@@ -116,8 +116,11 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
         rv = ctx->messages->post(ctx->messages_impl, m, chati_now_us(),
                                  chati_outbox_message_event, ev, &stored);
         if (rv == CHAT_ERR_DUPLICATE) {
-            /* A retry of a post that already succeeded: the same message again. */
-            rv = CHAT_OK;
+            /* A retry of a post that already succeeded: the same message again
+             * (only for its author: another user's id is taken, not retried). */
+            rv = stored && strcmp(stored->user, s->user_id) == 0
+                     ? CHAT_OK
+                     : chati_fail(CHAT_ERR_DUPLICATE, "client_msg_id is another user's");
         } else if (rv == CHAT_OK && ctx->outbox) {
             chati_outbox_kick(ctx->outbox);
         }

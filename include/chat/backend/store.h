@@ -236,6 +236,10 @@ typedef struct chat_message_store_ops {
                              size_t *n);
     /* Forgets items with seq <= up_to. */
     chat_err (*outbox_ack)(void *impl, int64_t up_to);
+    /* Appends an event that is not a message change (membership, marks, ...)
+     * so it reaches consumers in order with the message events and survives a
+     * broker outage like them. topic, key and data are copied. */
+    chat_err (*outbox_add)(void *impl, const chat_outbox_item *item);
 } chat_message_store_ops;
 
 CHAT_API chat_err chat_auth_store_register(const chat_auth_store_ops *ops);

@@ -794,31 +794,38 @@ static chat_err load_message(msg_store *s, const char *channel, int64_t ts, page
 
 /* ----------------------------------------------------------- the outbox --- */
 
+static chat_err outbox_insert(msg_store *s, const char *topic, const char *key, const void *data,
+                              size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    if (topic == NULL)
+        return chati_fail(CHAT_ERR_INTERNAL, "outbox item has no topic");
+    chat_err rv = prep(s,
+                       "INSERT INTO outbox(seq, topic, key, data) VALUES ((SELECT max("
+                       "coalesce((SELECT max(seq) FROM outbox), 0), "
+                       "(SELECT v FROM meta WHERE k = 'outbox_acked')) + 1), ?1, ?2, ?3)",
+                       &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, topic);
+        bind_opt(st, 2, key);
+        if (data != NULL)
+            sqlite3_bind_blob64(st, 3, data, len, SQLITE_STATIC);
+        else
+            sqlite3_bind_zeroblob(st, 3, 0);
+        rv = step_done(s, st, "writing outbox");
+        sqlite3_clear_bindings(st); /* data belongs to the caller */
+    }
+    return rv;
+}
+
 static chat_err outbox_put(msg_store *s, chat_outbox_fn fn, void *arg, const chat_message *m)
 {
     if (fn == NULL)
         return CHAT_OK;
     chat_outbox_item it = {0};
     chat_err rv = fn(arg, m, &it);
-    sqlite3_stmt *st = NULL;
-    if (rv == CHAT_OK && it.topic == NULL)
-        rv = chati_fail(CHAT_ERR_INTERNAL, "outbox item has no topic");
     if (rv == CHAT_OK)
-        rv = prep(s,
-                  "INSERT INTO outbox(seq, topic, key, data) VALUES ((SELECT max("
-                  "coalesce((SELECT max(seq) FROM outbox), 0), "
-                  "(SELECT v FROM meta WHERE k = 'outbox_acked')) + 1), ?1, ?2, ?3)",
-                  &st);
-    if (rv == CHAT_OK) {
-        bind_text(st, 1, it.topic);
-        bind_opt(st, 2, it.key);
-        if (it.data != NULL)
-            sqlite3_bind_blob64(st, 3, it.data, it.len, SQLITE_STATIC);
-        else
-            sqlite3_bind_zeroblob(st, 3, 0);
-        rv = step_done(s, st, "writing outbox");
-        sqlite3_clear_bindings(st); /* it.data is freed below */
-    }
+        rv = outbox_insert(s, it.topic, it.key, it.data, it.len);
     chat_free(it.topic);
     chat_free(it.key);
     chat_free(it.data);
@@ -2056,6 +2063,21 @@ static chat_err ms_outbox_ack(void *impl, int64_t up_to)
     return rv;
 }
 
+static chat_err ms_outbox_add(void *impl, const chat_outbox_item *item)
+{
+    msg_store *s = impl;
+    if (item == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "outbox_add: no item");
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = outbox_insert(s, item->topic, item->key, item->data, item->len);
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
 /* ---------------------------------------------------------------- ops --- */
 
 const chat_message_store_ops chati_sqlite_message_ops = {
@@ -2078,4 +2100,5 @@ const chat_message_store_ops chati_sqlite_message_ops = {
     .file_delete = ms_file_delete,
     .outbox_fetch = ms_outbox_fetch,
     .outbox_ack = ms_outbox_ack,
+    .outbox_add = ms_outbox_add,
 };
