@@ -86,7 +86,12 @@ extern "C" {
     X(CHAT_ERR_NO_QUERY, "no_query", "search query is empty")                           \
     X(CHAT_ERR_DUPLICATE, "duplicate", "already exists")                                \
     X(CHAT_ERR_NOT_FOUND, "not_found", "not found")                                     \
-    X(CHAT_ERR_CLOSED, "closed", "handle is closed")
+    X(CHAT_ERR_CLOSED, "closed", "handle is closed")                                    \
+    X(CHAT_ERR_UNKNOWN_METHOD, "unknown_method", "no such API method")                  \
+    X(CHAT_ERR_REQUEST_TOO_LARGE, "request_too_large", "request body is too large")     \
+    X(CHAT_ERR_INVALID_FORM_DATA, "invalid_form_data", "malformed form data")           \
+    X(CHAT_ERR_INVALID_POST_TYPE, "invalid_post_type", "unsupported Content-Type")      \
+    X(CHAT_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET or POST")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -272,3 +272,11 @@ chat_err chati_h_users_set_presence(chat_ctx *ctx, const chat_session *s,
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "presence must be \"auto\" or \"away\"");
     return chat_presence_set(ctx, s, away);
 }
+
+chat_err chati_h_rtm_heartbeat(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                               ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rq);
+    CHATI_UNUSED(rs);
+    return chat_presence_heartbeat(ctx, s);
+}

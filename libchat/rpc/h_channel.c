@@ -203,3 +203,10 @@ chat_err chati_h_conv_unarchive(chat_ctx *ctx, const chat_session *s, const Prot
     return chat_channel_unarchive(ctx, s,
                                   ((const Chat__Api__ChannelRequest *)(const void *)rq)->channel);
 }
+
+chat_err chati_h_rtm_typing(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                            ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    return chat_typing(ctx, s, ((const Chat__Api__ChannelRequest *)(const void *)rq)->channel);
+}

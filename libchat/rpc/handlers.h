@@ -51,5 +51,7 @@ CHATI_HANDLER(chati_h_reactions_add);
 CHATI_HANDLER(chati_h_reactions_remove);
 CHATI_HANDLER(chati_h_reactions_get);
 CHATI_HANDLER(chati_h_search_messages);
+CHATI_HANDLER(chati_h_rtm_heartbeat);
+CHATI_HANDLER(chati_h_rtm_typing);
 
 #endif

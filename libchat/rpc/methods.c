@@ -89,6 +89,10 @@ static const chati_method methods[] = {
      chati_h_reactions_get},
     {40, "search.messages", CHATI_SVC_MESSAGE, 0, D(search_messages_request),
      D(search_messages_response), chati_h_search_messages},
+    {41, "rtm.heartbeat", CHATI_SVC_PRESENCE, CHATI_M_INTERNAL, D(empty), D(empty),
+     chati_h_rtm_heartbeat},
+    {42, "rtm.typing", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL, D(channel_request), D(empty),
+     chati_h_rtm_typing},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -1,0 +1,218 @@
+/* The Web API: POST/GET /api/<method>, arguments from the query string and a
+ * form or JSON body, a token from the Authorization header or `token`, a
+ * Slack-shaped JSON reply. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.pb-c.h"
+#include "gw_internal.h"
+
+#define API_PREFIX "/api/"
+#define CALL_TIMEOUT_MS 10000
+
+static uint16_t http_status(chat_err err)
+{
+    switch (err) {
+    case CHAT_OK:
+        return 200;
+    case CHAT_ERR_RATELIMITED:
+        return 429;
+    case CHAT_ERR_UNKNOWN_METHOD:
+        return 404;
+    case CHAT_ERR_METHOD_NOT_ALLOWED:
+        return 405;
+    case CHAT_ERR_REQUEST_TOO_LARGE:
+        return 413;
+    case CHAT_ERR_INTERNAL:
+    case CHAT_ERR_NOMEM:
+    case CHAT_ERR_STORAGE:
+        return 500;
+    case CHAT_ERR_SERVICE_UNAVAILABLE:
+        return 503;
+    case CHAT_ERR_TIMEOUT:
+        return 504;
+    default:
+        return 200; /* Slack answers API errors with 200 and ok:false */
+    }
+}
+
+static void error_json(chati_buf *out, chat_err err, const char *detail)
+{
+    out->len = 0;
+    chati_buf_puts(out, "{\"ok\":false,\"error\":");
+    gw_json_put_string(out, chat_err_name(err), strlen(chat_err_name(err)));
+    if (detail && *detail) {
+        chati_buf_puts(out, ",\"detail\":");
+        gw_json_put_string(out, detail, strlen(detail));
+    }
+    chati_buf_puts(out, "}");
+}
+
+chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
+                      chati_buf *out)
+{
+    char field[128] = "";
+    ProtobufCMessage *req = NULL, *resp = NULL;
+    chat_err rv = gw_args_to_pb(args, m->req, &req, field, sizeof field);
+    if (rv == CHAT_OK)
+        rv = chati_svc_call(g->svc, m, s, req, CALL_TIMEOUT_MS, &resp);
+    if (rv == CHAT_OK) {
+        out->len = 0;
+        rv = chati_buf_puts(out, "{\"ok\":true");
+        if (rv == CHAT_OK)
+            rv = gw_pb_to_json(resp, out);
+        if (rv == CHAT_OK)
+            rv = chati_buf_puts(out, "}");
+    }
+    if (rv != CHAT_OK) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s", chati_errmsg());
+        error_json(out, rv, detail);
+    }
+    if (req)
+        protobuf_c_message_free_unpacked(req, NULL);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return rv;
+}
+
+void gw_reply(nng_aio *aio, uint16_t status, const char *content_type, chati_buf *body,
+              const char *extra_header, const char *extra_value)
+{
+    nng_http_res *res = NULL;
+    if (nng_http_res_alloc(&res) != 0) {
+        chati_buf_free(body);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    nng_http_res_set_status(res, status);
+    nng_http_res_set_header(res, "Content-Type", content_type);
+    nng_http_res_set_header(res, "Cache-Control", "no-store");
+    if (extra_header)
+        nng_http_res_set_header(res, extra_header, extra_value);
+    /* copy_data: nng frees its copy with the response; ours goes now. */
+    if (nng_http_res_copy_data(res, body->data ? body->data : "", body->len) != 0) {
+        nng_http_res_free(res);
+        chati_buf_free(body);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    chati_buf_free(body);
+    nng_aio_set_output(aio, 0, res);
+    nng_aio_finish(aio, 0);
+}
+
+static const char *bearer(nng_http_req *req)
+{
+    const char *h = nng_http_req_get_header(req, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        h += 7;
+        while (*h == ' ')
+            h++;
+        return h;
+    }
+    return NULL;
+}
+
+/* Reads query string and body into args. */
+static chat_err read_args(gw *g, nng_http_req *req, const char *query, gw_args *args)
+{
+    chat_err rv = query ? gw_args_parse_form(query, strlen(query), args) : CHAT_OK;
+    void *body = NULL;
+    size_t len = 0;
+    nng_http_req_get_data(req, &body, &len);
+    if (rv != CHAT_OK || len == 0)
+        return rv == CHAT_ERR_INVALID_UTF8 ? rv : rv ? CHAT_ERR_INVALID_FORM_DATA : CHAT_OK;
+    if (len > g->cfg.max_body)
+        return chati_fail(CHAT_ERR_REQUEST_TOO_LARGE, "bodies are limited to %zu bytes",
+                          g->cfg.max_body);
+    const char *ct = nng_http_req_get_header(req, "Content-Type");
+    gw_args body_args = GW_ARGS_INIT;
+    if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+        rv = gw_args_parse_form(body, len, &body_args);
+        if (rv != CHAT_OK && rv != CHAT_ERR_INVALID_UTF8)
+            rv = chati_fail(CHAT_ERR_INVALID_FORM_DATA, "the form body could not be read");
+    } else if (strncasecmp(ct, "application/json", 16) == 0) {
+        rv = gw_args_parse_json(body, len, &body_args);
+    } else {
+        rv = chati_fail(CHAT_ERR_INVALID_POST_TYPE,
+                        "use application/x-www-form-urlencoded or application/json");
+    }
+    if (rv == CHAT_OK)
+        rv = gw_args_merge(args, &body_args); /* the body wins, as in Slack */
+    gw_args_free(&body_args);
+    return rv;
+}
+
+/* rtm.connect: where the event stream is. Answered by the gateway itself. */
+static chat_err rtm_connect(gw *g, const chat_session *s, const char *token, chati_buf *out)
+{
+    out->len = 0;
+    chati_buf_puts(out, "{\"ok\":true,\"url\":");
+    char url[2048];
+    snprintf(url, sizeof url, "%s?token=%s", gw_hub_ws_url(g->hub), token);
+    gw_json_put_string(out, url, strlen(url));
+    chati_buf_printf(out, ",\"self\":{\"id\":\"%s\"},\"team\":{\"id\":\"%s\"}}",
+                     chat_session_user_id(s), chat_session_team_id(s));
+    return CHAT_OK;
+}
+
+void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
+{
+    chati_clear_errmsg();
+    chati_buf out = {0};
+    gw_args args = GW_ARGS_INIT;
+    chat_session *s = NULL;
+    char *token = NULL;
+    int retry_after = 0;
+    chat_err rv = CHAT_OK;
+
+    const char *verb = nng_http_req_get_method(req);
+    const char *uri = nng_http_req_get_uri(req);
+    char name[128] = "";
+    const char *query = NULL;
+    if (strncmp(uri, API_PREFIX, strlen(API_PREFIX)) == 0) {
+        const char *p = uri + strlen(API_PREFIX);
+        size_t n = strcspn(p, "?");
+        if (n < sizeof name) {
+            memcpy(name, p, n);
+            name[n] = '\0';
+        }
+        if (p[n] == '?')
+            query = p + n + 1;
+    }
+    const chati_method *m = chati_method_by_name(name);
+    bool is_rtm = strcmp(name, "rtm.connect") == 0 || strcmp(name, "rtm.start") == 0;
+    if (strcmp(verb, "GET") != 0 && strcmp(verb, "POST") != 0)
+        rv = chati_fail(CHAT_ERR_METHOD_NOT_ALLOWED, "use GET or POST");
+    else if (!is_rtm && (m == NULL || (m->flags & CHATI_M_INTERNAL)))
+        rv = chati_fail(CHAT_ERR_UNKNOWN_METHOD, "no method \"%.60s\"", name);
+    if (rv == CHAT_OK)
+        rv = read_args(g, req, query, &args);
+    if (rv == CHAT_OK) {
+        const char *t = bearer(req);
+        if (t == NULL)
+            t = gw_args_get(&args, "token");
+        token = chat_strdup(t);
+        gw_args_remove(&args, "token");
+    }
+    bool needs_auth = is_rtm || (m && !(m->flags & CHATI_M_NO_AUTH));
+    if (rv == CHAT_OK && needs_auth) {
+        rv = gw_authenticate(g, token, &s);
+        if (rv == CHAT_OK && !gw_ratelimit_take(g->rate, token, &retry_after))
+            rv = chati_fail(CHAT_ERR_RATELIMITED, "too many requests for this token");
+    }
+    if (rv == CHAT_OK)
+        rv = is_rtm ? rtm_connect(g, s, token, &out) : gw_call_json(g, m, s, &args, &out);
+    else
+        error_json(&out, rv, chati_errmsg());
+
+    char retry[16];
+    snprintf(retry, sizeof retry, "%d", retry_after);
+    gw_reply(aio, http_status(rv), "application/json; charset=utf-8", &out,
+             rv == CHAT_ERR_RATELIMITED ? "Retry-After" : NULL, retry);
+    gw_args_free(&args);
+    chat_session_free(s);
+    chat_free(token);
+}

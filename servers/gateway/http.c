@@ -1,0 +1,195 @@
+/* The gateway's HTTP server: routes, worker hand-off, start and stop. */
+#include <stdio.h>
+#include <string.h>
+
+#include "gw_internal.h"
+
+#include <nng/supplemental/tls/tls.h>
+
+typedef struct api_job {
+    gw *g;
+    nng_aio *aio;
+    nng_http_req *req;
+} api_job;
+
+static void api_job_run(void *arg)
+{
+    api_job *j = arg;
+    gw_api_serve(j->g, j->aio, j->req);
+    chat_free(j);
+}
+
+/* Runs on an nng thread: hand the request to a worker, never block here. */
+static void on_api(nng_aio *aio)
+{
+    nng_http_req *req = nng_aio_get_input(aio, 0);
+    nng_http_handler *h = nng_aio_get_input(aio, 1);
+    gw *g = nng_http_handler_get_data(h);
+    api_job *j = chat_malloc(sizeof *j);
+    if (j == NULL) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    *j = (api_job){g, aio, req};
+    if (!gw_workers_submit(g->workers, api_job_run, j)) {
+        chat_free(j);
+        nng_aio_finish(aio, NNG_ECLOSED);
+    }
+}
+
+static void on_health(nng_aio *aio)
+{
+    chati_buf body = {0};
+    chati_buf_puts(&body, "{\"ok\":true}");
+    gw_reply(aio, 200, "application/json", &body, NULL, NULL);
+}
+
+static chat_err add_handler(gw *g, const char *path, void (*cb)(nng_aio *), bool tree,
+                            const char *method, size_t body_max)
+{
+    nng_http_handler *h;
+    int e = nng_http_handler_alloc(&h, path, cb);
+    if (e == 0 && tree)
+        e = nng_http_handler_set_tree(h);
+    if (e == 0)
+        e = nng_http_handler_set_method(h, method);
+    if (e == 0)
+        e = nng_http_handler_collect_body(h, body_max > 0, body_max);
+    if (e == 0)
+        e = nng_http_handler_set_data(h, g, NULL);
+    if (e == 0)
+        e = nng_http_server_add_handler(g->http, h);
+    if (e != 0) {
+        nng_http_handler_free(h);
+        return chati_fail(CHAT_ERR_INTERNAL, "handler %s: %s", path, nng_strerror(e));
+    }
+    return CHAT_OK;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    chati_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        chati_buf_append(&b, chunk, n);
+    fclose(f);
+    return chati_buf_steal(&b);
+}
+
+static chat_err setup_tls(gw *g)
+{
+    if (g->cfg.tls_cert == NULL && g->cfg.tls_key == NULL)
+        return CHAT_OK;
+    if (g->cfg.tls_cert == NULL || g->cfg.tls_key == NULL)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG, "TLS needs both a certificate and a key");
+    char *cert = read_file(g->cfg.tls_cert), *key = read_file(g->cfg.tls_key);
+    nng_tls_config *tls = NULL;
+    chat_err rv = CHAT_OK;
+    int e;
+    if (cert == NULL || key == NULL)
+        rv = chati_fail(CHAT_ERR_INVALID_CONFIG, "cannot read the TLS certificate or key");
+    else if ((e = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
+             (e = nng_tls_config_own_cert(tls, cert, key, NULL)) != 0 ||
+             (e = nng_http_server_set_tls(g->http, tls)) != 0)
+        rv = chati_fail(CHAT_ERR_INVALID_CONFIG, "TLS: %s", nng_strerror(e));
+    if (tls)
+        nng_tls_config_free(tls); /* the server holds its own reference */
+    chat_free(cert);
+    chat_free(key);
+    return rv;
+}
+
+static chat_err gw_setup(gw *g)
+{
+    chat_err rv;
+    int e;
+    if ((e = nng_url_parse(&g->url, g->listen_url)) != 0)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG, "listen address %s: %s", g->listen_url,
+                          nng_strerror(e));
+    if (strcmp(g->url->u_scheme, "http") != 0 && strcmp(g->url->u_scheme, "https") != 0)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG, "listen on http:// or https://");
+    if ((rv = gw_workers_start(g->cfg.workers, &g->workers)) != CHAT_OK ||
+        (rv = gw_ratelimit_new(g->cfg.rate_per_sec, g->cfg.rate_burst, &g->rate)) != CHAT_OK)
+        return rv;
+    if ((e = nng_http_server_hold(&g->http, g->url)) != 0)
+        return chati_fail(CHAT_ERR_INTERNAL, "http server: %s", nng_strerror(e));
+    if ((rv = setup_tls(g)) != CHAT_OK)
+        return rv;
+    /* nng answers 400 above the collect limit; collect more than we accept so
+     * that we can answer 413 ourselves. */
+    if ((rv = add_handler(g, "/api", on_api, true, NULL, g->cfg.max_body * 4 + 4096)) ||
+        (rv = add_handler(g, "/health", on_health, false, "GET", 0)))
+        return rv;
+    if (g->cfg.web_root) {
+        nng_http_handler *h;
+        if ((e = nng_http_handler_alloc_directory(&h, "/", g->cfg.web_root)) != 0 ||
+            (e = nng_http_server_add_handler(g->http, h)) != 0)
+            return chati_fail(CHAT_ERR_INTERNAL, "web root: %s", nng_strerror(e));
+    }
+    if ((rv = gw_hub_start(g, &g->hub)) != CHAT_OK)
+        return rv;
+    if ((e = nng_http_server_start(g->http)) != 0)
+        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "cannot listen on %s: %s",
+                          g->listen_url, nng_strerror(e));
+    return CHAT_OK;
+}
+
+chat_err gw_start(const gw_config *cfg, chati_svc *svc, chat_ctx *events, gw **out,
+                  char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    gw *g = chat_calloc(1, sizeof *g);
+    if (g == NULL)
+        return CHAT_ERR_NOMEM;
+    g->cfg = *cfg;
+    if (g->cfg.workers <= 0)
+        g->cfg.workers = 16;
+    if (g->cfg.rate_per_sec <= 0)
+        g->cfg.rate_per_sec = 200;
+    if (g->cfg.rate_burst <= 0)
+        g->cfg.rate_burst = 400;
+    if (g->cfg.max_body == 0)
+        g->cfg.max_body = 1u << 20;
+    if (g->cfg.replay_events == 0)
+        g->cfg.replay_events = 65536;
+    g->svc = svc;
+    g->events = events;
+    g->listen_url = chat_strdup(cfg->listen ? cfg->listen : "http://127.0.0.1:8080");
+    g->public_url = chat_strdup(cfg->public_url ? cfg->public_url : g->listen_url);
+    chat_err rv = g->listen_url && g->public_url ? gw_setup(g) : CHAT_ERR_NOMEM;
+    if (rv != CHAT_OK) {
+        chati_errbuf(rv, errbuf, errlen);
+        gw_stop(g);
+        return rv;
+    }
+    *out = g;
+    return CHAT_OK;
+}
+
+const char *gw_url(const gw *g)
+{
+    return g->listen_url;
+}
+
+void gw_stop(gw *g)
+{
+    if (g == NULL)
+        return;
+    atomic_store(&g->stopping, true);
+    gw_hub_stop(g->hub);
+    gw_workers_stop(g->workers); /* running requests finish; new ones are refused */
+    if (g->http) {
+        nng_http_server_stop(g->http);
+        nng_http_server_release(g->http);
+    }
+    gw_ratelimit_free(g->rate);
+    if (g->url)
+        nng_url_free(g->url);
+    chat_free(g->listen_url);
+    chat_free(g->public_url);
+    chat_free(g);
+}

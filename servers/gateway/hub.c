@@ -1,0 +1,878 @@
+/* The event hub: WebSocket clients at /rtm and the fan-out of events to them.
+ *
+ * Each event is encoded to JSON once into a shared, reference-counted frame,
+ * numbered with the gateway's sequence, kept in a ring for clients that
+ * reconnect, and queued on the connections allowed to see it (an index from
+ * channel to connections, kept current by membership events). A client that
+ * reconnects with ?since=<seq>&epoch=<epoch> gets every frame it missed, or
+ * {"type":"resync"} when they are no longer in the ring. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.pb-c.h"
+#include "event_json.h"
+#include "gw_internal.h"
+
+#define MAX_FRAME (256 * 1024)  /* a 40,000-character message is < 170 KB */
+#define MAX_QUEUE 8192          /* frames a slow client may lag before we drop it */
+#define BUCKETS 4096
+#define CONNECT_PAGE 1000
+
+/* ------------------------------------------------------------- frames --- */
+
+typedef struct frame {
+    atomic_int refs;
+    uint64_t seq;
+    gw_scope scope;
+    char scope_id[CHAT_ID_SIZE];
+    size_t len;
+    char data[];
+} frame;
+
+static frame *frame_new(const char *data, size_t len)
+{
+    frame *f = chat_malloc(sizeof *f + len + 1);
+    if (f == NULL)
+        return NULL;
+    atomic_init(&f->refs, 1);
+    f->seq = 0;
+    f->scope = GW_SCOPE_USER;
+    f->scope_id[0] = '\0';
+    f->len = len;
+    memcpy(f->data, data, len);
+    f->data[len] = '\0';
+    return f;
+}
+
+static void frame_ref(frame *f)
+{
+    atomic_fetch_add(&f->refs, 1);
+}
+
+static void frame_unref(frame *f)
+{
+    if (f && atomic_fetch_sub(&f->refs, 1) == 1)
+        chat_free(f);
+}
+
+/* -------------------------------------------------------- connections --- */
+
+typedef struct conn {
+    struct gw_hub *hub;
+    nng_stream *st;
+    chat_session *s;
+    char *token;
+    char *uri;
+    nng_aio *recv_aio, *send_aio;
+    nng_iov recv_iov;
+    char *recv_buf;
+    atomic_int refs;            /* the hub's link + one per job in flight */
+    pthread_mutex_t mu;         /* queue and state */
+    frame **q;
+    size_t qhead, qlen, qcap;
+    bool sending, closed, registered, unlinked, close_after_send;
+    char (*channels)[CHAT_ID_SIZE]; /* what this client may see, sorted */
+    size_t n_channels, cap_channels;
+    struct conn *next, *prev;   /* hub->conns */
+} conn;
+
+/* ----------------------------------------------------- the index --- */
+
+/* channel or user id -> the connections concerned */
+typedef struct entry {
+    char key[CHAT_ID_SIZE];
+    conn **conns;
+    size_t n, cap;
+    struct entry *next;
+} entry;
+
+typedef struct index {
+    entry *buckets[BUCKETS];
+} index_t;
+
+static uint32_t hash_id(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h & (BUCKETS - 1);
+}
+
+static entry *index_find(index_t *ix, const char *key)
+{
+    for (entry *e = ix->buckets[hash_id(key)]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+static bool index_add(index_t *ix, const char *key, conn *c)
+{
+    entry *e = index_find(ix, key);
+    if (e == NULL) {
+        e = chat_calloc(1, sizeof *e);
+        if (e == NULL || !chati_copy_fixed(e->key, CHAT_ID_SIZE, key)) {
+            chat_free(e);
+            return false;
+        }
+        uint32_t h = hash_id(key);
+        e->next = ix->buckets[h];
+        ix->buckets[h] = e;
+    }
+    for (size_t i = 0; i < e->n; i++)
+        if (e->conns[i] == c)
+            return true;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4;
+        conn **p = chat_realloc(e->conns, cap * sizeof *p);
+        if (p == NULL)
+            return false;
+        e->conns = p;
+        e->cap = cap;
+    }
+    e->conns[e->n++] = c;
+    return true;
+}
+
+static void index_remove(index_t *ix, const char *key, conn *c)
+{
+    uint32_t h = hash_id(key);
+    for (entry **pe = &ix->buckets[h]; *pe; pe = &(*pe)->next) {
+        entry *e = *pe;
+        if (strcmp(e->key, key) != 0)
+            continue;
+        for (size_t i = 0; i < e->n; i++) {
+            if (e->conns[i] == c) {
+                e->conns[i] = e->conns[--e->n];
+                break;
+            }
+        }
+        if (e->n == 0) {
+            *pe = e->next;
+            chat_free(e->conns);
+            chat_free(e);
+        }
+        return;
+    }
+}
+
+static void index_clear(index_t *ix)
+{
+    for (size_t b = 0; b < BUCKETS; b++) {
+        for (entry *e = ix->buckets[b], *n; e; e = n) {
+            n = e->next;
+            chat_free(e->conns);
+            chat_free(e);
+        }
+        ix->buckets[b] = NULL;
+    }
+}
+
+/* ------------------------------------------------------------ the hub --- */
+
+struct gw_hub {
+    gw *g;
+    nng_stream_listener *ls;
+    nng_aio *accept_aio;
+    char *ws_url;
+    chat_subscription *sub;
+    char epoch[24];
+    pthread_mutex_t mu;         /* everything below; taken before a conn's mu */
+    conn *conns;
+    index_t by_channel, by_user;
+    frame **ring;
+    size_t ring_cap;
+    uint64_t seq;               /* last assigned */
+    bool stopping;
+};
+
+const char *gw_hub_ws_url(const gw_hub *h)
+{
+    return h->ws_url;
+}
+
+static bool has_channel(const conn *c, const char *id)
+{
+    size_t lo = 0, hi = c->n_channels;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcmp(c->channels[mid], id);
+        if (r == 0)
+            return true;
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Adds a channel to a connection's set and the index. Hub lock held. */
+static void conn_add_channel(gw_hub *h, conn *c, const char *id)
+{
+    if (has_channel(c, id) || id[0] == '\0')
+        return;
+    if (c->n_channels == c->cap_channels) {
+        size_t cap = c->cap_channels ? c->cap_channels * 2 : 16;
+        void *p = chat_realloc(c->channels, cap * CHAT_ID_SIZE);
+        if (p == NULL)
+            return;
+        c->channels = p;
+        c->cap_channels = cap;
+    }
+    size_t i = c->n_channels;
+    while (i > 0 && strcmp(c->channels[i - 1], id) > 0) {
+        memcpy(c->channels[i], c->channels[i - 1], CHAT_ID_SIZE);
+        i--;
+    }
+    chati_copy_fixed(c->channels[i], CHAT_ID_SIZE, id);
+    c->n_channels++;
+    index_add(&h->by_channel, id, c);
+}
+
+static void conn_remove_channel(gw_hub *h, conn *c, const char *id)
+{
+    for (size_t i = 0; i < c->n_channels; i++) {
+        if (strcmp(c->channels[i], id) == 0) {
+            memmove(c->channels[i], c->channels[i + 1], (c->n_channels - i - 1) * CHAT_ID_SIZE);
+            c->n_channels--;
+            index_remove(&h->by_channel, id, c);
+            return;
+        }
+    }
+}
+
+static bool conn_may_see(const conn *c, const frame *f)
+{
+    switch (f->scope) {
+    case GW_SCOPE_CHANNEL:
+        return has_channel(c, f->scope_id);
+    case GW_SCOPE_TEAM:
+        return f->scope_id[0] == '\0' || strcmp(chat_session_team_id(c->s), f->scope_id) == 0;
+    case GW_SCOPE_USER:
+        return strcmp(chat_session_user_id(c->s), f->scope_id) == 0;
+    }
+    return false;
+}
+
+static void send_next(conn *c);
+static void conn_close(conn *c);
+
+/* Queues a frame on a connection and starts sending. Takes a reference. */
+static void conn_push(conn *c, frame *f)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->closed) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    if (c->qlen >= MAX_QUEUE) {
+        /* Too far behind to catch up live: drop it; it can resume by seq. */
+        c->closed = true;
+        pthread_mutex_unlock(&c->mu);
+        nng_stream_close(c->st);
+        return;
+    }
+    if (c->qlen == c->qcap) {
+        size_t cap = c->qcap ? c->qcap * 2 : 32;
+        frame **q = chat_malloc(cap * sizeof *q);
+        if (q == NULL) {
+            pthread_mutex_unlock(&c->mu);
+            return;
+        }
+        for (size_t i = 0; i < c->qlen; i++)
+            q[i] = c->q[(c->qhead + i) % c->qcap];
+        chat_free(c->q);
+        c->q = q;
+        c->qhead = 0;
+        c->qcap = cap;
+    }
+    frame_ref(f);
+    c->q[(c->qhead + c->qlen++) % c->qcap] = f;
+    if (!c->sending)
+        send_next(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* conn->mu held. */
+static void send_next(conn *c)
+{
+    if (c->qlen == 0 || c->closed) {
+        c->sending = false;
+        return;
+    }
+    frame *f = c->q[c->qhead];
+    nng_iov iov = {f->data, f->len};
+    nng_aio_set_iov(c->send_aio, 1, &iov);
+    c->sending = true;
+    nng_stream_send(c->st, c->send_aio);
+}
+
+static void on_sent(void *arg)
+{
+    conn *c = arg;
+    int e = nng_aio_result(c->send_aio);
+    pthread_mutex_lock(&c->mu);
+    frame *done = c->qlen ? c->q[c->qhead] : NULL;
+    if (c->qlen) {
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+    if (e != 0) {
+        c->sending = false;
+        pthread_mutex_unlock(&c->mu);
+        frame_unref(done);
+        conn_close(c);
+        return;
+    }
+    send_next(c);
+    bool hang_up = !c->sending && c->close_after_send;
+    pthread_mutex_unlock(&c->mu);
+    frame_unref(done);
+    if (hang_up)
+        conn_close(c);
+}
+
+/* Sends a frame made for this connection only (hello, pong, replies). */
+static void conn_send_text(conn *c, const char *text, size_t len)
+{
+    frame *f = frame_new(text, len);
+    if (f) {
+        conn_push(c, f);
+        frame_unref(f);
+    }
+}
+
+/* ------------------------------------------------------ fan-out --- */
+
+/* Keeps the index right for membership changes. Hub lock held. */
+static void apply_membership(gw_hub *h, const chat_event *ev)
+{
+    const char *channel = chat_event_channel_id(ev);
+    chat_event_type t = chat_event_type_of(ev);
+    const char *who = NULL;
+    if (t == CHAT_EVENT_MEMBER_JOINED)
+        who = chat_event_target_user(ev);
+    else if (t == CHAT_EVENT_CHANNEL_CREATED) {
+        const chat_channel *c = chat_event_channel(ev);
+        if (c && c->dm_key) {
+            /* A DM or group DM: every member sees it from now on. */
+            char key[512];
+            snprintf(key, sizeof key, "%s", c->dm_key);
+            for (char *save = NULL, *u = strtok_r(key, ",", &save); u;
+                 u = strtok_r(NULL, ",", &save)) {
+                entry *e = index_find(&h->by_user, u);
+                for (size_t i = 0; e && i < e->n; i++)
+                    conn_add_channel(h, e->conns[i], channel);
+            }
+            return;
+        }
+        who = chat_event_user_id(ev);
+    }
+    if (who == NULL)
+        return;
+    entry *e = index_find(&h->by_user, who);
+    for (size_t i = 0; e && i < e->n; i++)
+        conn_add_channel(h, e->conns[i], channel);
+}
+
+static void apply_departure(gw_hub *h, const chat_event *ev)
+{
+    if (chat_event_type_of(ev) != CHAT_EVENT_MEMBER_LEFT)
+        return;
+    entry *e = index_find(&h->by_user, chat_event_target_user(ev));
+    for (size_t i = 0; e && i < e->n; i++)
+        conn_remove_channel(h, e->conns[i], chat_event_channel_id(ev));
+}
+
+static chat_err on_event(void *arg, const chat_event *ev)
+{
+    gw_hub *h = arg;
+    chati_buf b = {0};
+    gw_scope scope;
+    char scope_id[CHAT_ID_SIZE];
+    pthread_mutex_lock(&h->mu);
+    uint64_t seq = h->seq + 1;
+    /* Encode once; every recipient gets the same bytes. */
+    if (!gw_event_json(ev, seq, &b, &scope, scope_id)) {
+        pthread_mutex_unlock(&h->mu);
+        chati_buf_free(&b);
+        return CHAT_OK;
+    }
+    frame *f = frame_new(b.data, b.len);
+    chati_buf_free(&b);
+    if (f == NULL) {
+        pthread_mutex_unlock(&h->mu);
+        return CHAT_ERR_NOMEM;
+    }
+    h->seq = seq;
+    f->seq = seq;
+    f->scope = scope;
+    memcpy(f->scope_id, scope_id, CHAT_ID_SIZE);
+    size_t slot = seq % h->ring_cap;
+    frame_unref(h->ring[slot]);
+    h->ring[slot] = f; /* the ring keeps the creation reference */
+
+    apply_membership(h, ev);
+    if (scope == GW_SCOPE_CHANNEL) {
+        entry *e = index_find(&h->by_channel, scope_id);
+        for (size_t i = 0; e && i < e->n; i++)
+            conn_push(e->conns[i], f);
+    } else if (scope == GW_SCOPE_USER) {
+        entry *e = index_find(&h->by_user, scope_id);
+        for (size_t i = 0; e && i < e->n; i++)
+            conn_push(e->conns[i], f);
+    } else {
+        for (conn *c = h->conns; c; c = c->next)
+            if (c->registered && conn_may_see(c, f))
+                conn_push(c, f);
+    }
+    apply_departure(h, ev); /* the one who left still hears that they left */
+    pthread_mutex_unlock(&h->mu);
+    return CHAT_OK;
+}
+
+/* ---------------------------------------------------- connection life --- */
+
+static void conn_free(void *arg)
+{
+    conn *c = arg;
+    /* Not inside an aio callback: a worker, or the stopping thread. */
+    nng_aio_stop(c->recv_aio);
+    nng_aio_stop(c->send_aio);
+    nng_aio_free(c->recv_aio);
+    nng_aio_free(c->send_aio);
+    nng_stream_free(c->st);
+    for (size_t i = 0; i < c->qlen; i++)
+        frame_unref(c->q[(c->qhead + i) % c->qcap]);
+    chat_free(c->q);
+    chat_free(c->channels);
+    chat_free(c->recv_buf);
+    chat_free(c->token);
+    chat_free(c->uri);
+    chat_session_free(c->s);
+    pthread_mutex_destroy(&c->mu);
+    chat_free(c);
+}
+
+static void conn_ref(conn *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+/* Drops a reference; the last one frees the connection on a worker thread,
+ * since nng_aio_stop must not run inside the aio's own callback. */
+static void conn_unref(conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (!gw_workers_submit(c->hub->g->workers, conn_free, c))
+        conn_free(c); /* stopping: called from gw_hub_stop, not a callback */
+}
+
+/* Runs fn(c) on a worker holding a reference. */
+static bool conn_submit(conn *c, gw_job_fn fn)
+{
+    conn_ref(c);
+    if (gw_workers_submit(c->hub->g->workers, fn, c))
+        return true;
+    atomic_fetch_sub(&c->refs, 1);
+    return false;
+}
+
+/* Unlinks a connection from the hub and hangs up. Idempotent. */
+static void conn_close(conn *c)
+{
+    gw_hub *h = c->hub;
+    pthread_mutex_lock(&h->mu);
+    pthread_mutex_lock(&c->mu);
+    bool first = !c->unlinked;
+    c->unlinked = c->closed = true;
+    if (c->registered) {
+        for (size_t i = 0; i < c->n_channels; i++)
+            index_remove(&h->by_channel, c->channels[i], c);
+        index_remove(&h->by_user, chat_session_user_id(c->s), c);
+        c->registered = false;
+    }
+    if (first) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else if (h->conns == c)
+            h->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->next = c->prev = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&h->mu);
+    if (!first)
+        return;
+    nng_stream_close(c->st);
+    conn_unref(c); /* the hub's link */
+}
+
+static void query_param(const char *uri, const char *name, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *q = strchr(uri, '?');
+    size_t nl = strlen(name);
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t len = strcspn(p + nl + 1, "&");
+            if (len >= n)
+                len = n - 1;
+            memcpy(out, p + nl + 1, len);
+            out[len] = '\0';
+            return;
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+}
+
+static void handle_incoming(void *arg);
+
+typedef struct incoming {
+    conn *c;
+    char *text;
+} incoming;
+
+static void start_recv(conn *c)
+{
+    c->recv_iov.iov_buf = c->recv_buf;
+    c->recv_iov.iov_len = MAX_FRAME;
+    nng_aio_set_iov(c->recv_aio, 1, &c->recv_iov);
+    nng_stream_recv(c->st, c->recv_aio);
+}
+
+static void on_recv(void *arg)
+{
+    conn *c = arg;
+    if (nng_aio_result(c->recv_aio) != 0) {
+        conn_close(c);
+        return;
+    }
+    size_t n = nng_aio_count(c->recv_aio);
+    incoming *in = chat_malloc(sizeof *in);
+    char *text = chat_strndup(c->recv_buf, n);
+    if (in && text) {
+        in->c = c;
+        in->text = text;
+        /* Messages may post or look things up: never on nng's thread. The
+         * next receive starts after this one is handled, so they stay in order. */
+        conn_ref(c);
+        if (gw_workers_submit(c->hub->g->workers, handle_incoming, in))
+            return;
+        atomic_fetch_sub(&c->refs, 1);
+    }
+    chat_free(in);
+    chat_free(text);
+    conn_close(c);
+}
+
+/* Loads the caller's conversations: the channels whose events they get. */
+static chat_err load_channels(gw_hub *h, conn *c, char (**ids)[CHAT_ID_SIZE], size_t *n)
+{
+    const chati_method *m = chati_method_by_name("users.conversations");
+    char *cursor = NULL;
+    chat_err rv = CHAT_OK;
+    *ids = NULL;
+    *n = 0;
+    do {
+        Chat__Api__UsersConversationsRequest req = CHAT__API__USERS_CONVERSATIONS_REQUEST__INIT;
+        req.types = "public_channel,private_channel,im,mpim";
+        req.limit = CONNECT_PAGE;
+        if (cursor)
+            req.cursor = cursor;
+        ProtobufCMessage *resp = NULL;
+        rv = chati_svc_call(h->g->svc, m, c->s, &req.base, 10000, &resp);
+        chat_free(cursor);
+        cursor = NULL;
+        if (rv != CHAT_OK)
+            break;
+        const Chat__Api__ConversationsListResponse *l = (const void *)resp;
+        void *grown = chat_realloc(*ids, (*n + l->n_channels + 1) * CHAT_ID_SIZE);
+        if (grown == NULL) {
+            rv = CHAT_ERR_NOMEM;
+        } else {
+            *ids = grown;
+            for (size_t i = 0; i < l->n_channels; i++)
+                chati_copy_fixed((*ids)[(*n)++], CHAT_ID_SIZE, l->channels[i]->id);
+            if (l->response_metadata && l->response_metadata->next_cursor &&
+                *l->response_metadata->next_cursor)
+                cursor = chat_strdup(l->response_metadata->next_cursor);
+        }
+        protobuf_c_message_free_unpacked(resp, NULL);
+    } while (rv == CHAT_OK && cursor);
+    chat_free(cursor);
+    return rv;
+}
+
+static void heartbeat(gw_hub *h, conn *c)
+{
+    static const chati_method *m;
+    if (m == NULL)
+        m = chati_method_by_name("rtm.heartbeat");
+    Chat__Api__Empty req = CHAT__API__EMPTY__INIT;
+    ProtobufCMessage *resp = NULL;
+    if (chati_svc_call(h->g->svc, m, c->s, &req.base, 5000, &resp) == CHAT_OK)
+        protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+/* Authenticates a new connection and registers it: runs on a worker. */
+static void conn_start(void *arg)
+{
+    conn *c = arg;
+    gw_hub *h = c->hub;
+    char token[2048], since_s[32], epoch[32];
+    query_param(c->uri, "token", token, sizeof token);
+    query_param(c->uri, "since", since_s, sizeof since_s);
+    query_param(c->uri, "epoch", epoch, sizeof epoch);
+    if (token[0] == '\0') {
+        /* Non-browser clients may send the header instead. */
+        char *auth = NULL;
+        if (nng_stream_get_string(c->st, NNG_OPT_WS_REQUEST_HEADER "Authorization", &auth) == 0) {
+            if (strncmp(auth, "Bearer ", 7) == 0)
+                snprintf(token, sizeof token, "%s", auth + 7);
+            nng_strfree(auth);
+        }
+    }
+    char (*ids)[CHAT_ID_SIZE] = NULL;
+    size_t n = 0;
+    chat_err rv = gw_authenticate(h->g, token, &c->s);
+    if (rv == CHAT_OK)
+        rv = load_channels(h, c, &ids, &n);
+    if (rv != CHAT_OK) {
+        char msg[160];
+        int len = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}",
+                           chat_err_name(rv));
+        chat_free(ids);
+        /* Say why, then hang up once it is sent. */
+        pthread_mutex_lock(&c->mu);
+        c->close_after_send = true;
+        pthread_mutex_unlock(&c->mu);
+        conn_send_text(c, msg, (size_t)len);
+        conn_unref(c);
+        return;
+    }
+
+    char *end = NULL;
+    unsigned long long since = strtoull(since_s, &end, 10);
+    bool want_resume = since_s[0] != '\0' && end && *end == '\0';
+    pthread_mutex_lock(&h->mu);
+    if (h->stopping || c->unlinked) {
+        pthread_mutex_unlock(&h->mu);
+        chat_free(ids);
+        conn_close(c);
+        conn_unref(c);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        conn_add_channel(h, c, ids[i]);
+    chat_free(ids);
+    index_add(&h->by_user, chat_session_user_id(c->s), c);
+    c->registered = true;
+
+    /* hello, then what was missed (or resync), then live events: all under the
+     * hub lock, so nothing published meanwhile can slip between. */
+    char hello[256];
+    int hl = snprintf(hello, sizeof hello,
+                      "{\"type\":\"hello\",\"epoch\":\"%s\",\"seq\":%llu,\"self\":{\"id\":\"%s\"},"
+                      "\"team\":{\"id\":\"%s\"}}",
+                      h->epoch, (unsigned long long)h->seq, chat_session_user_id(c->s),
+                      chat_session_team_id(c->s));
+    conn_send_text(c, hello, (size_t)hl);
+    if (want_resume) {
+        uint64_t oldest = h->seq >= h->ring_cap ? h->seq - h->ring_cap + 1 : 1;
+        if (strcmp(epoch, h->epoch) != 0 || since > h->seq || since + 1 < oldest) {
+            static const char resync[] = "{\"type\":\"resync\",\"reason\":\"events_expired\"}";
+            conn_send_text(c, resync, sizeof resync - 1);
+        } else {
+            for (uint64_t s = since + 1; s <= h->seq; s++) {
+                frame *f = h->ring[s % h->ring_cap];
+                if (f && f->seq == s && conn_may_see(c, f))
+                    conn_push(c, f);
+            }
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    heartbeat(h, c);
+    start_recv(c);
+    conn_unref(c);
+}
+
+static void reply_error(conn *c, long long id, const char *code)
+{
+    char msg[256];
+    int len = snprintf(msg, sizeof msg,
+                       "{\"ok\":false,\"reply_to\":%lld,\"error\":{\"code\":\"%s\"}}", id, code);
+    conn_send_text(c, msg, (size_t)len);
+}
+
+static void handle_incoming(void *arg)
+{
+    incoming *in = arg;
+    conn *c = in->c;
+    gw_hub *h = c->hub;
+    gw_args args = GW_ARGS_INIT;
+    chati_buf out = {0};
+    if (gw_args_parse_json(in->text, strlen(in->text), &args) != CHAT_OK) {
+        reply_error(c, 0, "invalid_json");
+        goto next;
+    }
+    const char *type = gw_args_get(&args, "type");
+    const char *id_s = gw_args_get(&args, "id");
+    long long id = id_s ? strtoll(id_s, NULL, 10) : 0;
+    if (type && strcmp(type, "ping") == 0) {
+        char msg[128];
+        int len = snprintf(msg, sizeof msg, "{\"type\":\"pong\",\"reply_to\":%lld}", id);
+        conn_send_text(c, msg, (size_t)len);
+        heartbeat(h, c);
+    } else if (type && strcmp(type, "typing") == 0) {
+        gw_call_json(h->g, chati_method_by_name("rtm.typing"), c->s, &args, &out);
+    } else if (type && strcmp(type, "message") == 0) {
+        /* Slack's RTM send: answered with reply_to and the method's reply. */
+        gw_call_json(h->g, chati_method_by_name("chat.postMessage"), c->s, &args, &out);
+        chati_buf reply = {0};
+        chati_buf_printf(&reply, "{\"reply_to\":%lld,", id);
+        chati_buf_append(&reply, out.data + 1, out.len - 1); /* drop the '{' */
+        conn_send_text(c, reply.data, reply.len);
+        chati_buf_free(&reply);
+    } else {
+        reply_error(c, id, "unknown_type");
+    }
+next:
+    gw_args_free(&args);
+    chati_buf_free(&out);
+    chat_free(in->text);
+    chat_free(in);
+    pthread_mutex_lock(&c->mu);
+    bool closed = c->closed;
+    pthread_mutex_unlock(&c->mu);
+    if (!closed)
+        start_recv(c);
+    conn_unref(c);
+}
+
+static void on_accept(void *arg)
+{
+    gw_hub *h = arg;
+    if (nng_aio_result(h->accept_aio) != 0)
+        return; /* listener closed */
+    nng_stream *st = nng_aio_get_output(h->accept_aio, 0);
+    conn *c = chat_calloc(1, sizeof *c);
+    char *uri = NULL;
+    if (c == NULL || (c->recv_buf = chat_malloc(MAX_FRAME)) == NULL ||
+        nng_aio_alloc(&c->recv_aio, on_recv, c) != 0 ||
+        nng_aio_alloc(&c->send_aio, on_sent, c) != 0 ||
+        nng_stream_get_string(st, NNG_OPT_WS_REQUEST_URI, &uri) != 0 ||
+        (c->uri = chat_strdup(uri)) == NULL) {
+        if (c) {
+            nng_aio_free(c->recv_aio);
+            nng_aio_free(c->send_aio);
+            chat_free(c->recv_buf);
+            chat_free(c);
+        }
+        if (uri)
+            nng_strfree(uri);
+        nng_stream_free(st);
+    } else {
+        nng_strfree(uri);
+        c->hub = h;
+        c->st = st;
+        atomic_init(&c->refs, 1); /* the hub's link */
+        pthread_mutex_init(&c->mu, NULL);
+        pthread_mutex_lock(&h->mu);
+        c->next = h->conns;
+        if (h->conns)
+            h->conns->prev = c;
+        h->conns = c;
+        pthread_mutex_unlock(&h->mu);
+        if (!conn_submit(c, conn_start))
+            conn_close(c);
+    }
+    nng_stream_listener_accept(h->ls, h->accept_aio);
+}
+
+chat_err gw_hub_start(gw *g, gw_hub **out)
+{
+    gw_hub *h = chat_calloc(1, sizeof *h);
+    if (h == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "hub");
+    *out = h;
+    h->g = g;
+    pthread_mutex_init(&h->mu, NULL);
+    h->ring_cap = g->cfg.replay_events;
+    h->ring = chat_calloc(h->ring_cap, sizeof *h->ring);
+    unsigned char rnd[8];
+    if (h->ring == NULL || chati_random(rnd, sizeof rnd) != CHAT_OK)
+        return chati_fail(CHAT_ERR_NOMEM, "hub");
+    chati_hex_encode(rnd, sizeof rnd, h->epoch);
+
+    /* The WebSocket shares the HTTP server's port: same host spelling. */
+    const nng_url *u = g->url;
+    bool tls = strcmp(u->u_scheme, "https") == 0;
+    chati_buf url = {0};
+    chati_buf_printf(&url, "%s://%s:%s/rtm", tls ? "wss" : "ws", u->u_hostname, u->u_port);
+    chati_buf pub = {0};
+    const char *p = g->public_url;
+    bool pub_tls = strncmp(p, "https://", 8) == 0;
+    const char *rest = strstr(p, "://");
+    const char *host = rest ? rest + 3 : p;
+    size_t hl = strlen(host);
+    while (hl > 0 && host[hl - 1] == '/')
+        hl--;
+    chati_buf_printf(&pub, "%s://%.*s/rtm", pub_tls ? "wss" : "ws", (int)hl, host);
+    h->ws_url = chati_buf_steal(&pub);
+    int e;
+    if ((e = nng_stream_listener_alloc(&h->ls, url.data)) != 0) {
+        chati_buf_free(&url);
+        return chati_fail(CHAT_ERR_INTERNAL, "websocket listener: %s", nng_strerror(e));
+    }
+    chati_buf_free(&url);
+    nng_stream_listener_set_bool(h->ls, NNG_OPT_WS_RECV_TEXT, true);
+    nng_stream_listener_set_bool(h->ls, NNG_OPT_WS_SEND_TEXT, true);
+    nng_stream_listener_set_size(h->ls, NNG_OPT_WS_RECVMAXFRAME, MAX_FRAME);
+    if ((e = nng_aio_alloc(&h->accept_aio, on_accept, h)) != 0 ||
+        (e = nng_stream_listener_listen(h->ls)) != 0)
+        return chati_fail(CHAT_ERR_INTERNAL, "websocket listen: %s", nng_strerror(e));
+    nng_stream_listener_accept(h->ls, h->accept_aio);
+    /* A group of its own: every gateway hears every event. */
+    char group[64];
+    snprintf(group, sizeof group, "gateway-%s", h->epoch);
+    return chat_subscribe(g->events, group, 0, on_event, h, &h->sub);
+}
+
+void gw_hub_stop(gw_hub *h)
+{
+    if (h == NULL)
+        return;
+    chat_unsubscribe(h->sub);
+    if (h->ls)
+        nng_stream_listener_close(h->ls);
+    if (h->accept_aio)
+        nng_aio_stop(h->accept_aio);
+    pthread_mutex_lock(&h->mu);
+    h->stopping = true;
+    pthread_mutex_unlock(&h->mu);
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        conn *c = h->conns;
+        pthread_mutex_unlock(&h->mu);
+        if (c == NULL)
+            break;
+        conn_close(c);
+    }
+    nng_aio_free(h->accept_aio);
+    nng_stream_listener_free(h->ls);
+    for (size_t i = 0; h->ring && i < h->ring_cap; i++)
+        frame_unref(h->ring[i]);
+    chat_free(h->ring);
+    index_clear(&h->by_channel);
+    index_clear(&h->by_user);
+    pthread_mutex_destroy(&h->mu);
+    chat_free(h->ws_url);
+    chat_free(h);
+}
