@@ -365,44 +365,40 @@ chat_err chat_channel_set_purpose(chat_ctx *ctx, const chat_session *s, const ch
     return set_text_field(ctx, s, channel_id, purpose, false);
 }
 
-chat_err chat_channel_archive(chat_ctx *ctx, const chat_session *s, const char *channel_id)
+/* Archive and unarchive: the same change in opposite directions. */
+static chat_err set_archived(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                             bool archived)
 {
     CHANNEL_COMMON(ctx, s);
     chat_channel *c = NULL;
     chat_err rv = load_for_change(ctx, s, channel_id, true, false, &c);
     if (rv != CHAT_OK)
         return rv;
-    if (c->is_general)
+    if (archived && c->is_general)
         rv = chati_fail(CHAT_ERR_CANT_ARCHIVE_GENERAL, "the general channel stays");
-    else if (c->is_archived)
-        rv = chati_fail(CHAT_ERR_ALREADY_ARCHIVED, "already archived");
+    else if (c->is_archived == archived)
+        rv = archived ? chati_fail(CHAT_ERR_ALREADY_ARCHIVED, "already archived")
+                      : chati_fail(CHAT_ERR_NOT_ARCHIVED, "the channel is not archived");
     else {
-        c->is_archived = true;
+        c->is_archived = archived;
         rv = ctx->channels->update(ctx->channels_impl, c);
         if (rv == CHAT_OK)
-            publish_channel(ctx, CHAT_EVENT_CHANNEL_ARCHIVED, s, c, NULL);
+            publish_channel(ctx,
+                            archived ? CHAT_EVENT_CHANNEL_ARCHIVED : CHAT_EVENT_CHANNEL_UNARCHIVED,
+                            s, c, NULL);
     }
     chat_channel_free(c);
     return rv;
 }
 
+chat_err chat_channel_archive(chat_ctx *ctx, const chat_session *s, const char *channel_id)
+{
+    return set_archived(ctx, s, channel_id, true);
+}
+
 chat_err chat_channel_unarchive(chat_ctx *ctx, const chat_session *s, const char *channel_id)
 {
-    CHANNEL_COMMON(ctx, s);
-    chat_channel *c = NULL;
-    chat_err rv = load_for_change(ctx, s, channel_id, true, false, &c);
-    if (rv != CHAT_OK)
-        return rv;
-    if (!c->is_archived)
-        rv = chati_fail(CHAT_ERR_NOT_ARCHIVED, "the channel is not archived");
-    else {
-        c->is_archived = false;
-        rv = ctx->channels->update(ctx->channels_impl, c);
-        if (rv == CHAT_OK)
-            publish_channel(ctx, CHAT_EVENT_CHANNEL_UNARCHIVED, s, c, NULL);
-    }
-    chat_channel_free(c);
-    return rv;
+    return set_archived(ctx, s, channel_id, false);
 }
 
 chat_err chat_channel_join(chat_ctx *ctx, const chat_session *s, const char *channel_id,
