@@ -373,39 +373,30 @@ static chat_err pack_request(const chati_method *m, const chat_session *s,
     Chat__Rpc__Request r = CHAT__RPC__REQUEST__INIT;
     r.method = m->id;
     r.request_id = id;
-    r.timeout_ms = timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms;
+    /* 0 would mean "no limit". */
+    r.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms;
     if (s != NULL) {
         /* protobuf-c only reads these. */
         r.user_id = (char *)s->user_id;
         r.team_id = (char *)s->team_id;
         r.is_admin = s->is_admin;
     }
-    size_t n = protobuf_c_message_get_packed_size(req);
-    uint8_t *body = chat_malloc(n);
-    if (body == NULL)
-        return chati_fail(CHAT_ERR_NOMEM, "request");
-    protobuf_c_message_pack(req, body);
-    r.body.len = n;
-    r.body.data = body;
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, chat__rpc__request__get_packed_size(&r)) != 0) {
-        chat_free(body);
+    if (chati_rpc_frame(&r.base, 7, req, &msg) != 0)
         return chati_fail(CHAT_ERR_NOMEM, "request");
-    }
-    chat__rpc__request__pack(&r, nng_msg_body(msg));
-    chat_free(body);
     *out = msg;
     return CHAT_OK;
 }
 
 static chat_err unpack_reply(const chati_method *m, nng_msg *msg, uint64_t id,
-                             ProtobufCMessage **resp)
+                             ProtobufCMessage **resp, bool *retryable)
 {
     const char *name = chati_service_name(m->service);
     Chat__Rpc__Reply *rep = chat__rpc__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     if (rep == NULL)
         return chati_fail(CHAT_ERR_INTERNAL, "malformed RPC reply from the %s service", name);
     chat_err rv = CHAT_OK;
+    *retryable = rep->retryable;
     if (rep->error && rep->error[0]) {
         rv = chat_err_from_name(rep->error);
         const char *detail = rep->detail ? rep->detail : "";
@@ -429,39 +420,18 @@ static chat_err unpack_reply(const chati_method *m, nng_msg *msg, uint64_t id,
     return rv;
 }
 
-static chat_err rpc_call(void *impl, const chati_method *m, const chat_session *s,
-                         const ProtobufCMessage *req, int timeout_ms, ProtobufCMessage **resp)
+/* One request and its reply on one context. *retryable: the server says it
+ * did not run the method. */
+static chat_err round_trip(rpc_client *cl, peer *pr, const chati_method *m,
+                           const chat_session *s, const ProtobufCMessage *req, int64_t deadline,
+                           int timeout_ms, ProtobufCMessage **resp, bool *retryable)
 {
-    rpc_client *cl = impl;
-    *resp = NULL;
-    chati_clear_errmsg();
-    if (m == NULL || req == NULL || (unsigned)m->service >= CHATI_SVC__COUNT || m->resp == NULL)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "bad method or request");
-    if (m->req != NULL && req->descriptor != m->req)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "request does not match %s", m->name);
-    if (!(m->flags & CHATI_M_NO_AUTH) && (s == NULL || s->user_id[0] == '\0'))
-        return chati_fail(CHAT_ERR_NOT_AUTHED, "%s needs a session", m->name);
-    if (timeout_ms <= 0)
-        timeout_ms = DEFAULT_TIMEOUT_MS;
     const char *name = chati_service_name(m->service);
-    int64_t deadline = chati_mono_ms() + timeout_ms;
-
-    peer *pr;
-    size_t pipes;
-    chat_err rv = peer_get(cl, m->service, &pr, &pipes);
-    if (rv != CHAT_OK)
-        return rv;
-    if (pipes == 0) {
-        int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
-        if (wait_pipe(pr, grace < deadline ? grace : deadline) == 0)
-            return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                              "no %s server reachable (%s%s)", name, pr->urls[0],
-                              pr->nurls > 1 ? ", ..." : "");
-    }
-
+    *retryable = false;
     uint64_t id = atomic_fetch_add_explicit(&cl->next_id, 1, memory_order_relaxed);
     nng_msg *msg = NULL;
-    if ((rv = pack_request(m, s, req, id, deadline - chati_mono_ms(), &msg)) != CHAT_OK)
+    chat_err rv = pack_request(m, s, req, id, deadline - chati_mono_ms(), &msg);
+    if (rv != CHAT_OK)
         return rv;
     call_slot *cs = slot_get(pr);
     if (cs == NULL) {
@@ -469,13 +439,23 @@ static chat_err rpc_call(void *impl, const chati_method *m, const chat_session *
         return chati_fail(CHAT_ERR_NOMEM, "rpc context");
     }
 
-    /* Send: completes once a connection has taken the request. */
-    int64_t left = deadline - chati_mono_ms();
+    /* Send: completes once a connection has taken the request. It waits when
+     * none is ready, so wait in steps and give up once none is alive (the
+     * count may lag behind a connection that just dropped). */
+    int64_t left;
+    int e;
     nng_aio_set_msg(cs->aio, msg);
-    nng_aio_set_timeout(cs->aio, left > 0 ? (nng_duration)left : 1);
-    nng_ctx_send(cs->ctx, cs->aio);
-    nng_aio_wait(cs->aio);
-    int e = nng_aio_result(cs->aio);
+    for (;;) {
+        left = deadline - chati_mono_ms();
+        int64_t step = left < CONNECT_GRACE_MS ? left : CONNECT_GRACE_MS;
+        nng_aio_set_timeout(cs->aio, step > 0 ? (nng_duration)step : 1);
+        nng_ctx_send(cs->ctx, cs->aio);
+        nng_aio_wait(cs->aio);
+        e = nng_aio_result(cs->aio);
+        /* On failure the message is back on the aio. */
+        if (e != NNG_ETIMEDOUT || step >= left || live_pipes(pr) == 0)
+            break;
+    }
     if (e != 0) {
         nng_msg_free(nng_aio_get_msg(cs->aio));
         nng_aio_set_msg(cs->aio, NULL);
@@ -507,9 +487,52 @@ static chat_err rpc_call(void *impl, const chati_method *m, const chat_session *
     msg = nng_aio_get_msg(cs->aio);
     nng_aio_set_msg(cs->aio, NULL);
     slot_put(pr, cs, true);
-    rv = unpack_reply(m, msg, id, resp);
+    rv = unpack_reply(m, msg, id, resp, retryable);
     nng_msg_free(msg);
     return rv;
+}
+
+static chat_err rpc_call(void *impl, const chati_method *m, const chat_session *s,
+                         const ProtobufCMessage *req, int timeout_ms, ProtobufCMessage **resp)
+{
+    rpc_client *cl = impl;
+    *resp = NULL;
+    chati_clear_errmsg();
+    if (m == NULL || req == NULL || (unsigned)m->service >= CHATI_SVC__COUNT || m->resp == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "bad method or request");
+    if (m->req != NULL && req->descriptor != m->req)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "request does not match %s", m->name);
+    if (!(m->flags & CHATI_M_NO_AUTH) && (s == NULL || s->user_id[0] == '\0'))
+        return chati_fail(CHAT_ERR_NOT_AUTHED, "%s needs a session", m->name);
+    if (timeout_ms <= 0)
+        timeout_ms = DEFAULT_TIMEOUT_MS;
+    int64_t deadline = chati_mono_ms() + timeout_ms;
+
+    peer *pr;
+    size_t pipes;
+    chat_err rv = peer_get(cl, m->service, &pr, &pipes);
+    if (rv != CHAT_OK)
+        return rv;
+    if (pipes == 0) {
+        int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
+        if (wait_pipe(pr, grace < deadline ? grace : deadline) == 0) {
+            char where[200];
+            pthread_mutex_lock(&pr->mu);
+            snprintf(where, sizeof where, "%s%s", pr->urls[0], pr->nurls > 1 ? ", ..." : "");
+            pthread_mutex_unlock(&pr->mu);
+            return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no %s server reachable (%s)",
+                              chati_service_name(m->service), where);
+        }
+    }
+    /* A server that is stopping refuses without running the method: the
+     * request may go to another server (nng picks the next connection). */
+    bool retryable = false;
+    for (int attempt = 0;; attempt++) {
+        rv = round_trip(cl, pr, m, s, req, deadline, timeout_ms, resp, &retryable);
+        if (rv == CHAT_OK || !retryable || attempt >= 3 || live_pipes(pr) < 2 ||
+            chati_mono_ms() >= deadline)
+            return rv;
+    }
 }
 
 static void rpc_close(void *impl)

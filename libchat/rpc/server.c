@@ -39,7 +39,8 @@ typedef struct slot {
     nng_ctx ctx;
     nng_aio *aio;
     slot_state state;
-    Chat__Rpc__Request *req;    /* while queued */
+    nng_msg *raw;               /* while queued: the frame, unpacked by the worker */
+    Chat__Rpc__Request *req;    /* or, when the callback had to unpack it, the request */
     int64_t recv_us;            /* monotonic, when the request arrived */
     struct slot *next;          /* work queue link */
 } slot;
@@ -91,35 +92,55 @@ const chati_method *chati_rpc_health_method(chati_service svc)
     return (unsigned)svc < CHATI_SVC__COUNT ? &health_methods[svc] : NULL;
 }
 
-/* ---- replies ---- */
+/* ---- frames ---- */
 
-/* A reply frame as an nng message; NULL when memory runs out. */
-static nng_msg *make_reply(uint64_t request_id, chat_err err, const char *detail,
-                           const ProtobufCMessage *body)
+/* Packs head followed by field `body_field` holding body (may be NULL) into a
+ * new nng message: the body is packed straight into the message, not into a
+ * bytes field first. Legal protobuf: fields may come in any order. */
+int chati_rpc_frame(const ProtobufCMessage *head, unsigned body_field,
+                    const ProtobufCMessage *body, struct nng_msg **out)
 {
-    Chat__Rpc__Reply r = CHAT__RPC__REPLY__INIT;
-    uint8_t *packed = NULL;
-    r.request_id = request_id;
-    if (err == CHAT_OK && body != NULL) {
-        size_t n = protobuf_c_message_get_packed_size(body);
-        if ((packed = chat_malloc(n)) == NULL) {
-            err = CHAT_ERR_NOMEM;
-            detail = "out of memory packing the response";
-        } else {
-            protobuf_c_message_pack(body, packed);
-            r.body.len = n;
-            r.body.data = packed;
+    size_t hn = protobuf_c_message_get_packed_size(head);
+    size_t bn = body ? protobuf_c_message_get_packed_size(body) : 0;
+    uint8_t tag[12];
+    size_t tn = 0;
+    if (bn > 0) {
+        tag[tn++] = (uint8_t)(body_field << 3 | 2);   /* length-delimited */
+        for (uint64_t v = bn;; v >>= 7) {
+            if (v < 0x80) {
+                tag[tn++] = (uint8_t)v;
+                break;
+            }
+            tag[tn++] = (uint8_t)(v | 0x80);
         }
     }
+    nng_msg *msg;
+    int rv = nng_msg_alloc(&msg, hn + tn + bn);
+    if (rv != 0)
+        return rv;
+    uint8_t *p = nng_msg_body(msg);
+    protobuf_c_message_pack(head, p);
+    if (bn > 0) {
+        memcpy(p + hn, tag, tn);
+        protobuf_c_message_pack(body, p + hn + tn);
+    }
+    *out = msg;
+    return 0;
+}
+
+/* A reply frame; NULL when memory runs out. */
+static nng_msg *make_reply(uint64_t request_id, chat_err err, const char *detail,
+                           const ProtobufCMessage *body, bool retryable)
+{
+    Chat__Rpc__Reply r = CHAT__RPC__REPLY__INIT;
+    r.request_id = request_id;
     /* protobuf-c only reads these strings. */
     r.error = (char *)(err == CHAT_OK ? "" : chat_err_name(err));
     r.detail = (char *)(err == CHAT_OK || detail == NULL ? "" : detail);
+    r.retryable = retryable;
     nng_msg *msg = NULL;
-    if (nng_msg_alloc(&msg, chat__rpc__reply__get_packed_size(&r)) == 0)
-        chat__rpc__reply__pack(&r, nng_msg_body(msg));
-    else
-        msg = NULL;
-    chat_free(packed);
+    if (chati_rpc_frame(&r.base, 4, err == CHAT_OK ? body : NULL, &msg) != 0)
+        return NULL;
     return msg;
 }
 
@@ -137,6 +158,27 @@ static void log_request(chati_rpc_server *srv, const char *name, uint32_t id, in
     fprintf(stderr, "chat-rpc: %s %.2f ms %s%s%s\n", name, ms, chat_err_name(err),
             err != CHAT_OK && detail && *detail ? ": " : "",
             err != CHAT_OK && detail ? detail : "");
+}
+
+/* The method id of a frame without unpacking it: protobuf-c writes fields in
+ * number order, so a non-zero `method` (field 1, varint) comes first. false
+ * when the frame does not start that way (health, where method 0 is omitted,
+ * or another encoder): then it is unpacked to find out. */
+static bool peek_method(nng_msg *msg, uint32_t *method)
+{
+    const uint8_t *p = nng_msg_body(msg);
+    size_t n = nng_msg_len(msg);
+    if (n < 2 || p[0] != 0x08)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 1; i < n && i < 6; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * (i - 1));
+        if (!(p[i] & 0x80)) {
+            *method = (uint32_t)v;
+            return v != 0 && v <= UINT32_MAX;
+        }
+    }
+    return false;
 }
 
 /* ---- the per-context state machine ---- */
@@ -170,6 +212,61 @@ static void slot_send(slot *w, nng_msg *msg)
     nng_ctx_send(w->ctx, w->aio);
 }
 
+/* Queues the slot for a worker; false when the server is stopping (the
+ * caller then refuses the request). */
+static bool slot_queue(slot *w)
+{
+    chati_rpc_server *srv = w->srv;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stopping) {
+        pthread_mutex_unlock(&srv->mu);
+        return false;
+    }
+    w->state = SLOT_QUEUED;
+    w->next = NULL;
+    if (srv->qtail)
+        srv->qtail->next = w;
+    else
+        srv->qhead = w;
+    srv->qtail = w;
+    pthread_cond_signal(&srv->work_cv);
+    pthread_mutex_unlock(&srv->mu);
+    return true;
+}
+
+static bool stopping(chati_rpc_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool v = srv->stopping;
+    pthread_mutex_unlock(&srv->mu);
+    return v;
+}
+
+/* Answers what needs no handler: health, a malformed frame, a refusal while
+ * stopping. Takes rq (may be NULL: malformed). */
+static void answer_here(slot *w, Chat__Rpc__Request *rq, int64_t recv_us)
+{
+    chati_rpc_server *srv = w->srv;
+    nng_msg *reply;
+    if (rq == NULL) {
+        reply = make_reply(0, CHAT_ERR_INVALID_ARGUMENTS, "malformed RPC frame", NULL, false);
+        log_request(srv, "(malformed)", 0, recv_us, CHAT_ERR_INVALID_ARGUMENTS, NULL);
+    } else if (rq->method == CHATI_RPC_HEALTH && !stopping(srv)) {
+        Chat__Rpc__Empty empty = CHAT__RPC__EMPTY__INIT;
+        reply = make_reply(rq->request_id, CHAT_OK, NULL, &empty.base, false);
+        log_request(srv, "health", 0, recv_us, CHAT_OK, NULL);
+    } else {
+        /* Not run: another server may take it. */
+        reply = make_reply(rq->request_id, CHAT_ERR_SERVICE_UNAVAILABLE,
+                           "the server is stopping", NULL, true);
+        log_request(srv, rq->method == CHATI_RPC_HEALTH ? "health" : NULL, rq->method, recv_us,
+                    CHAT_ERR_SERVICE_UNAVAILABLE, "stopping");
+    }
+    if (rq)
+        chat__rpc__request__free_unpacked(rq, NULL);
+    slot_send(w, reply);
+}
+
 static void slot_cb(void *arg)
 {
     slot *w = arg;
@@ -201,53 +298,35 @@ static void slot_cb(void *arg)
     nng_msg *msg = nng_aio_get_msg(w->aio);
     nng_aio_set_msg(w->aio, NULL);
     int64_t now = mono_us();
-    Chat__Rpc__Request *rq = chat__rpc__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-    nng_msg_free(msg);
 
     pthread_mutex_lock(&srv->mu);
     if (srv->closing) {
         w->state = SLOT_DONE;
         pthread_mutex_unlock(&srv->mu);
-        if (rq)
-            chat__rpc__request__free_unpacked(rq, NULL);
+        nng_msg_free(msg);
         return;
     }
     srv->inflight++;
-    bool stopping = srv->stopping;
-    if (rq != NULL && rq->method != CHATI_RPC_HEALTH && !stopping) {
-        w->req = rq;
-        w->recv_us = now;
-        w->state = SLOT_QUEUED;
-        w->next = NULL;
-        if (srv->qtail)
-            srv->qtail->next = w;
-        else
-            srv->qhead = w;
-        srv->qtail = w;
-        pthread_cond_signal(&srv->work_cv);
-        pthread_mutex_unlock(&srv->mu);
-        return;
-    }
     pthread_mutex_unlock(&srv->mu);
 
-    /* Answered here, without a worker: nothing below blocks. */
-    nng_msg *reply;
-    if (rq == NULL) {
-        reply = make_reply(0, CHAT_ERR_INVALID_ARGUMENTS, "malformed RPC frame", NULL);
-        log_request(srv, "(malformed)", 0, now, CHAT_ERR_INVALID_ARGUMENTS, NULL);
-    } else if (stopping) {
-        reply = make_reply(rq->request_id, CHAT_ERR_SERVICE_UNAVAILABLE, "the server is stopping",
-                           NULL);
-        log_request(srv, rq->method == CHATI_RPC_HEALTH ? "health" : NULL, rq->method, now,
-                    CHAT_ERR_SERVICE_UNAVAILABLE, "stopping");
-    } else {
-        Chat__Rpc__Empty empty = CHAT__RPC__EMPTY__INIT;
-        reply = make_reply(rq->request_id, CHAT_OK, NULL, &empty.base);
-        log_request(srv, "health", 0, now, CHAT_OK, NULL);
+    w->recv_us = now;
+    uint32_t method;
+    if (peek_method(msg, &method)) {
+        /* The common case: a worker unpacks it, off nng's threads. */
+        w->raw = msg;
+        if (slot_queue(w))
+            return;
+        w->raw = NULL;
     }
-    if (rq)
-        chat__rpc__request__free_unpacked(rq, NULL);
-    slot_send(w, reply);
+    Chat__Rpc__Request *rq = chat__rpc__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    nng_msg_free(msg);
+    if (rq != NULL && rq->method != CHATI_RPC_HEALTH) {
+        w->req = rq;
+        if (slot_queue(w))
+            return;
+        w->req = NULL;
+    }
+    answer_here(w, rq, now);
 }
 
 /* ---- workers ---- */
@@ -293,20 +372,30 @@ static void handle(chati_rpc_server *srv, slot *w)
 {
     Chat__Rpc__Request *rq = w->req;
     w->req = NULL;
+    if (rq == NULL && w->raw != NULL) {
+        rq = chat__rpc__request__unpack(NULL, nng_msg_len(w->raw), nng_msg_body(w->raw));
+        nng_msg_free(w->raw);
+        w->raw = NULL;
+        if (rq == NULL || rq->method == CHATI_RPC_HEALTH) {
+            answer_here(w, rq, w->recv_us);
+            return;
+        }
+    }
     const chati_method *m = chati_method_by_id(rq->method);
     ProtobufCMessage *resp = NULL;
     chat_err rv;
     chati_clear_errmsg();
     int64_t waited_ms = (mono_us() - w->recv_us) / 1000;
     if (rq->timeout_ms > 0 && waited_ms >= (int64_t)rq->timeout_ms)
-        rv = chati_fail(CHAT_ERR_TIMEOUT, "not started: waited %lld ms in the server's queue (timeout %u ms)",
+        rv = chati_fail(CHAT_ERR_TIMEOUT,
+                        "not started: waited %lld ms in the server's queue (timeout %u ms)",
                         (long long)waited_ms, rq->timeout_ms);
     else if (m == NULL)
         rv = chati_fail(CHAT_ERR_UNKNOWN_METHOD, "unknown method id %u", rq->method);
     else
         rv = run_method(srv, m, rq, &resp);
     const char *detail = rv == CHAT_OK ? NULL : chati_errmsg();
-    nng_msg *reply = make_reply(rq->request_id, rv, detail, resp);
+    nng_msg *reply = make_reply(rq->request_id, rv, detail, resp, false);
     log_request(srv, m ? m->name : NULL, rq->method, w->recv_us, rv, detail);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
@@ -332,8 +421,12 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&srv->mu);
         if (closing) {
             /* Past the drain: drop it; the socket is closed, nobody waits. */
-            chat__rpc__request__free_unpacked(w->req, NULL);
+            if (w->req)
+                chat__rpc__request__free_unpacked(w->req, NULL);
+            if (w->raw)
+                nng_msg_free(w->raw);
             w->req = NULL;
+            w->raw = NULL;
             slot_finish(w);
             continue;
         }
@@ -396,6 +489,8 @@ static void server_free(chati_rpc_server *srv)
         }
         if (w->req)
             chat__rpc__request__free_unpacked(w->req, NULL);
+        if (w->raw)
+            nng_msg_free(w->raw);
     }
     chat_free(srv->slots);
     chat_free(srv->threads);

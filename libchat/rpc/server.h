@@ -78,6 +78,13 @@ uint64_t chati_rpc_server_served(const chati_rpc_server *srv);
  * another call on srv. NULL is a no-op. */
 void chati_rpc_server_stop(chati_rpc_server *srv);
 
+/* Packs an RPC frame (head, a chat.rpc.Request or Reply without its body)
+ * followed by field body_field holding body (may be NULL), packed straight
+ * into a new nng message. 0 or an nng error. Shared by server and client. */
+struct nng_msg;
+int chati_rpc_frame(const ProtobufCMessage *head, unsigned body_field,
+                    const ProtobufCMessage *body, struct nng_msg **out);
+
 /* ---- client ---- */
 
 /* The nng RPC service client. Each service's address list is config

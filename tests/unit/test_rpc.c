@@ -1,0 +1,900 @@
+/*
+ * tests/unit/test_rpc.c - the nng RPC transport: server, client, direct client.
+ *
+ * Calls go to the real method table (api.test, which echoes `foo` and fails
+ * with the error it is asked for) on a real chat_ctx; a server hook slows
+ * api.test down ("sleep:<ms>") or reports the session ("whoami"). The crash
+ * test runs a server in a child process: this program started again with
+ * "--serve URL DIR".
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "api.pb-c.h"
+#include "domain/ctx.h"
+#include "rpc.pb-c.h"
+#include "rpc/server.h"
+
+extern char **environ;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* ---- the server side: a real context and a hook around the handlers ---- */
+
+typedef struct hook {
+    atomic_int calls;
+} hook;
+
+static chat_err test_call(void *arg, chat_ctx *ctx, const chati_method *m, const chat_session *s,
+                          const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    hook *h = arg;
+    if (h)
+        atomic_fetch_add(&h->calls, 1);
+    if (req->descriptor == &chat__api__api_test_request__descriptor) {
+        const Chat__Api__ApiTestRequest *r = (const void *)req;
+        if (r->foo && strncmp(r->foo, "sleep:", 6) == 0)
+            sleep_ms(atoi(r->foo + 6));
+        if (r->foo && strcmp(r->foo, "whoami") == 0) {
+            Chat__Api__ApiTestResponse *out = (void *)chati_pb_new(m->resp);
+            out->args = (void *)chati_pb_new(&chat__api__api_test_args__descriptor);
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s|%s|%d", s ? s->user_id : "-", s ? s->team_id : "-",
+                     s ? s->is_admin : 0);
+            out->args->foo = chat_strdup(buf);
+            *resp = &out->base;
+            return CHAT_OK;
+        }
+    }
+    return chati_method_call(ctx, m, s, req, resp);
+}
+
+static chat_ctx *open_ctx(const char *dir)
+{
+    chat_config *cfg = NULL;
+    char err[256];
+    ck_assert_chat_ok(chat_config_new(&cfg));
+    ck_assert_chat_ok(chat_config_set(cfg, "data_dir", dir, err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "argon2.m_cost_kib", "64", err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "argon2.t_cost", "1", err, sizeof err));
+    chat_ctx *ctx = NULL;
+    chat_err rv = chat_open(&ctx, cfg, err, sizeof err);
+    ck_assert_msg(rv == CHAT_OK, "chat_open: %s", err);
+    chat_config_free(cfg);
+    return ctx;
+}
+
+typedef struct server_fx {
+    char *dir;
+    chat_ctx *ctx;
+    chati_rpc_server *srv;
+    hook h;
+    const char *url;
+} server_fx;
+
+static void server_up(server_fx *f, const char *url, int workers, int threads)
+{
+    memset(f, 0, sizeof *f);
+    f->dir = chat_test_tmpdir("rpc");
+    f->ctx = open_ctx(f->dir);
+    chati_rpc_server_opts o = {0};
+    o.threads = threads;
+    o.call = test_call;
+    o.call_arg = &f->h;
+    ck_assert_chat_ok(chati_rpc_server_start_opts(f->ctx, url, workers, &o, &f->srv));
+    f->url = chati_rpc_server_url(f->srv);
+}
+
+static void server_down(server_fx *f)
+{
+    chati_rpc_server_stop(f->srv);
+    chat_close(f->ctx);
+    chat_test_rmtree(f->dir);
+}
+
+/* ---- the client side: a bare context with config (and discovery) only ---- */
+
+static chat_ctx *client_ctx(const char *auth_addrs)
+{
+    chat_ctx *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    char err[256];
+    ck_assert_chat_ok(chat_config_new(&c->cfg));
+    if (auth_addrs)
+        ck_assert_chat_ok(chat_config_set(c->cfg, "rpc.auth", auth_addrs, err, sizeof err));
+    return c;
+}
+
+static void client_ctx_free(chat_ctx *c)
+{
+    if (c->discovery)
+        c->discovery->close(c->discovery_impl);
+    chat_config_free(c->cfg);
+    free(c);
+}
+
+static chati_svc *rpc_client(chat_ctx *c)
+{
+    chati_svc *svc = NULL;
+    ck_assert_chat_ok(chati_svc_rpc(c, &svc));
+    return svc;
+}
+
+static const chati_method *api_test_method(void)
+{
+    const chati_method *m = chati_method_by_name("api.test");
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* api.test with foo (and error); *foo_out (may be NULL) gets the echo. */
+static chat_err api_test(chati_svc *svc, const chat_session *s, const char *foo,
+                         const char *error, int timeout_ms, char **foo_out)
+{
+    Chat__Api__ApiTestRequest rq = CHAT__API__API_TEST_REQUEST__INIT;
+    rq.foo = (char *)foo;
+    if (error)
+        rq.error = (char *)error;
+    ProtobufCMessage *resp = (void *)0x1;
+    chat_err rv = chati_svc_call(svc, api_test_method(), s, &rq.base, timeout_ms, &resp);
+    if (rv != CHAT_OK) {
+        ck_assert_ptr_null(resp);
+        return rv;
+    }
+    ck_assert_ptr_nonnull(resp);
+    const Chat__Api__ApiTestResponse *r = (const void *)resp;
+    ck_assert_ptr_eq(resp->descriptor, &chat__api__api_test_response__descriptor);
+    if (foo_out)
+        *foo_out = strdup(r->args && r->args->foo ? r->args->foo : "");
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return CHAT_OK;
+}
+
+static chat_err health(chati_svc *svc, int timeout_ms)
+{
+    Chat__Rpc__Empty e = CHAT__RPC__EMPTY__INIT;
+    ProtobufCMessage *resp = NULL;
+    chat_err rv = chati_svc_call(svc, chati_rpc_health_method(CHATI_SVC_AUTH), NULL, &e.base,
+                                 timeout_ms, &resp);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return rv;
+}
+
+static void check_echo(chati_svc *svc, const char *foo)
+{
+    char *got = NULL;
+    ck_assert_chat_ok(api_test(svc, NULL, foo, NULL, 5000, &got));
+    ck_assert_str_eq(got, foo);
+    free(got);
+}
+
+/* ---- round trips ---- */
+
+static void roundtrip(const char *listen)
+{
+    setenv("CHAT_LOG_LEVEL", "debug", 1);   /* one log line per request on stderr */
+    server_fx f;
+    server_up(&f, listen, 16, 0);
+    unsetenv("CHAT_LOG_LEVEL");
+    if (strncmp(listen, "tcp", 3) == 0) {
+        size_t n = strlen(f.url);
+        ck_assert_msg(n > 2 && strcmp(f.url + n - 2, ":0") != 0, "bound url %s", f.url);
+    } else {
+        ck_assert_str_eq(f.url, listen);
+    }
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+
+    ck_assert_chat_ok(health(svc, 2000));
+    check_echo(svc, "hello");
+    check_echo(svc, "");
+    /* A large body travels too. */
+    char *big = malloc(300000);
+    memset(big, 'x', 299999);
+    big[299999] = '\0';
+    check_echo(svc, big);
+    free(big);
+
+    /* The session crosses the wire. */
+    chat_session *s = chati_session_make("UABCDEF1234", "TXYZ0000001", true);
+    ck_assert_ptr_nonnull(s);
+    char *who = NULL;
+    ck_assert_chat_ok(api_test(svc, s, "whoami", NULL, 2000, &who));
+    ck_assert_str_eq(who, "UABCDEF1234|TXYZ0000001|1");
+    free(who);
+    ck_assert_chat_ok(api_test(svc, NULL, "whoami", NULL, 2000, &who));
+    ck_assert_str_eq(who, "-|-|0");
+    free(who);
+    chat_session_free(s);
+    /* Counted once the reply has left, which may be just after it arrived. */
+    for (int i = 0; i < 100 && chati_rpc_server_served(f.srv) < 6; i++)
+        sleep_ms(10);
+    ck_assert_uint_eq(chati_rpc_server_served(f.srv), 6);
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+
+START_TEST(roundtrip_tcp)
+{
+    roundtrip("tcp://127.0.0.1:0");
+}
+END_TEST
+
+START_TEST(roundtrip_inproc)
+{
+    roundtrip("inproc://test-rpc-roundtrip");
+}
+END_TEST
+
+START_TEST(direct_client_same_answers)
+{
+    char *dir = chat_test_tmpdir("rpc");
+    chat_ctx *ctx = open_ctx(dir);
+    chati_svc *svc = NULL;
+    ck_assert_chat_ok(chati_svc_direct(ctx, &svc));
+    check_echo(svc, "hello");
+    ck_assert_chat_ok(health(svc, 1000));
+    ck_assert_chat_err(api_test(svc, NULL, "x", "channel_not_found", 1000, NULL),
+                       CHAT_ERR_CHANNEL_NOT_FOUND);
+    ck_assert_str_eq(chat_errmsg(NULL), "api.test was asked to fail");
+    chati_svc_close(svc);
+    chati_svc_close(NULL);
+    chat_close(ctx);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(errors_cross_the_wire)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 8, 0);
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+
+    ck_assert_chat_err(api_test(svc, NULL, "x", "channel_not_found", 2000, NULL),
+                       CHAT_ERR_CHANNEL_NOT_FOUND);
+    ck_assert_str_eq(chat_errmsg(NULL), "api.test was asked to fail");
+    ck_assert_chat_err(api_test(svc, NULL, "x", "ratelimited", 2000, NULL), CHAT_ERR_RATELIMITED);
+    ck_assert_chat_err(api_test(svc, NULL, "x", "no_such_code", 2000, NULL),
+                       CHAT_ERR_INVALID_ARGUMENTS);
+    /* A method that needs a session is refused without one. */
+    const chati_method *revoke = chati_method_by_name("auth.revoke");
+    ck_assert_ptr_nonnull(revoke);
+    Chat__Api__AuthRevokeRequest rr = CHAT__API__AUTH_REVOKE_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    ck_assert_chat_err(chati_svc_call(svc, revoke, NULL, &rr.base, 2000, &resp),
+                       CHAT_ERR_NOT_AUTHED);
+    ck_assert_ptr_null(resp);
+    /* The next call is clean. */
+    check_echo(svc, "after errors");
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+/* Sends one raw frame with a plain REQ socket; returns the decoded reply. */
+static Chat__Rpc__Reply *raw_call(const char *url, const void *frame, size_t len)
+{
+    nng_socket s;
+    ck_assert_int_eq(nng_req0_open(&s), 0);
+    ck_assert_int_eq(nng_dial(s, url, NULL, 0), 0);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000);
+    ck_assert_int_eq(nng_send(s, (void *)frame, len, 0), 0);
+    char *buf = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(nng_recv(s, &buf, &n, NNG_FLAG_ALLOC), 0);
+    Chat__Rpc__Reply *r = chat__rpc__reply__unpack(NULL, n, (const uint8_t *)buf);
+    ck_assert_ptr_nonnull(r);
+    nng_free(buf, n);
+    nng_close(s);
+    return r;
+}
+
+static Chat__Rpc__Reply *raw_request(const char *url, uint32_t method, const char *user,
+                                     const void *body, size_t body_len)
+{
+    Chat__Rpc__Request rq = CHAT__RPC__REQUEST__INIT;
+    rq.method = method;
+    rq.request_id = 77;
+    rq.timeout_ms = 3000;
+    if (user) {
+        rq.user_id = (char *)user;
+        rq.team_id = "T0000000001";
+    }
+    rq.body.data = (uint8_t *)body;
+    rq.body.len = body_len;
+    uint8_t buf[512];
+    size_t n = chat__rpc__request__get_packed_size(&rq);
+    ck_assert_uint_le(n, sizeof buf);
+    chat__rpc__request__pack(&rq, buf);
+    return raw_call(url, buf, n);
+}
+
+START_TEST(server_refuses_bad_frames)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 4, 0);
+
+    Chat__Rpc__Reply *r = raw_request(f.url, 0, NULL, NULL, 0);
+    ck_assert_str_eq(r->error, "");
+    ck_assert_uint_eq(r->request_id, 77);
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    r = raw_request(f.url, 99999, NULL, NULL, 0);
+    ck_assert_str_eq(r->error, "unknown_method");
+    ck_assert_uint_eq(r->request_id, 77);
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    /* Without a session, only CHATI_M_NO_AUTH methods run. */
+    r = raw_request(f.url, chati_method_by_name("auth.revoke")->id, NULL, NULL, 0);
+    ck_assert_str_eq(r->error, "not_authed");
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    /* A body that is not the method's message. */
+    static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff};
+    r = raw_request(f.url, api_test_method()->id, NULL, junk, sizeof junk);
+    ck_assert_str_eq(r->error, "invalid_arguments");
+    ck_assert_ptr_nonnull(strstr(r->detail, "api.test"));
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    /* Session ids too long for a chat_session. */
+    r = raw_request(f.url, api_test_method()->id, "UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, 0);
+    ck_assert_str_eq(r->error, "invalid_auth");
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    /* Not a frame at all. */
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff};
+    r = raw_call(f.url, garbage, sizeof garbage);
+    ck_assert_str_eq(r->error, "invalid_arguments");
+    ck_assert_uint_eq(r->request_id, 0);
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    server_down(&f);
+}
+END_TEST
+
+/* ---- load ---- */
+
+typedef struct load_arg {
+    chati_svc *svc;
+    int id, n;
+    bool use_health;
+    int failures;
+} load_arg;
+
+static void *load_main(void *p)
+{
+    load_arg *a = p;
+    for (int i = 0; i < a->n; i++) {
+        if (a->use_health) {
+            if (health(a->svc, 5000) != CHAT_OK)
+                a->failures++;
+            continue;
+        }
+        char foo[64], *got = NULL;
+        snprintf(foo, sizeof foo, "t%d-%d", a->id, i);
+        if (api_test(a->svc, NULL, foo, NULL, 5000, &got) != CHAT_OK || strcmp(got, foo) != 0)
+            a->failures++;
+        free(got);
+    }
+    return NULL;
+}
+
+/* Runs nthreads x n calls; returns calls per second. */
+static double parallel(chati_svc *svc, int nthreads, int n, bool use_health)
+{
+    pthread_t t[16];
+    load_arg a[16];
+    double t0 = now_ms();
+    for (int i = 0; i < nthreads; i++) {
+        a[i] = (load_arg){svc, i, n, use_health, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, load_main, &a[i]), 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(t[i], NULL);
+        failures += a[i].failures;
+    }
+    double dt = now_ms() - t0;
+    ck_assert_int_eq(failures, 0);
+    return nthreads * n / (dt / 1000.0);
+}
+
+START_TEST(concurrent_calls_8x200)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 64, 0);
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+
+    double api = parallel(svc, 8, 200, false);
+    ck_assert_int_eq(atomic_load(&f.h.calls), 1600);
+    double hl = parallel(svc, 8, 200, true);
+    printf("rpc throughput, 8 parallel callers (tcp, 8x200): api.test %.0f calls/s, "
+           "health %.0f calls/s\n", api, hl);
+    fflush(stdout);
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+START_TEST(sequential_throughput)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 64, 0);
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+
+    ck_assert_chat_ok(health(svc, 2000));
+    double t0 = now_ms();
+    for (int i = 0; i < 10000; i++)
+        ck_assert_chat_ok(health(svc, 5000));
+    double dt = now_ms() - t0;
+    double api = parallel(svc, 1, 2000, false);
+    printf("rpc throughput, sequential (tcp): 10000 health calls in %.0f ms = %.0f calls/s "
+           "(%.1f us/call); api.test %.0f calls/s\n",
+           dt, 10000 / (dt / 1000.0), dt * 1000.0 / 10000, api);
+
+    /* In process, for comparison. */
+    chati_svc *direct = NULL;
+    ck_assert_chat_ok(chati_svc_direct(f.ctx, &direct));
+    double d = parallel(direct, 1, 10000, false);
+    printf("direct (no RPC), sequential: api.test %.0f calls/s\n", d);
+    fflush(stdout);
+    chati_svc_close(direct);
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+/* ---- failures: nobody there, slow, crashed ---- */
+
+START_TEST(unreachable_is_unavailable_quickly)
+{
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    chat_ctx *c = client_ctx(url);
+    chati_svc *svc = rpc_client(c);
+    int timeouts[] = {1000, 100, 5000};
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(timeouts); i++) {
+        double t0 = now_ms();
+        ck_assert_chat_err(api_test(svc, NULL, "x", NULL, timeouts[i], NULL),
+                           CHAT_ERR_SERVICE_UNAVAILABLE);
+        double dt = now_ms() - t0;
+        printf("unreachable server, timeout %d ms: service_unavailable after %.0f ms\n",
+               timeouts[i], dt);
+        ck_assert_msg(dt < timeouts[i] + 200, "took %.0f ms", dt);
+        ck_assert_msg(dt < 600, "took %.0f ms (should give up within the connect grace)", dt);
+    }
+    chati_svc_close(svc);
+    client_ctx_free(c);
+
+    /* No address at all. */
+    c = client_ctx(NULL);
+    svc = rpc_client(c);
+    double t0 = now_ms();
+    ck_assert_chat_err(health(svc, 1000), CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_msg(now_ms() - t0 < 100, "no address should fail at once");
+    ck_assert_ptr_nonnull(strstr(chat_errmsg(NULL), "rpc.auth"));
+    chati_svc_close(svc);
+    client_ctx_free(c);
+
+    /* A URL nng cannot dial. */
+    c = client_ctx("bogus://nowhere");
+    svc = rpc_client(c);
+    ck_assert_chat_err(health(svc, 1000), CHAT_ERR_INVALID_CONFIG);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+}
+END_TEST
+
+START_TEST(slow_server_times_out)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 8, 4);
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+
+    double t0 = now_ms();
+    ck_assert_chat_err(api_test(svc, NULL, "sleep:1500", NULL, 200, NULL), CHAT_ERR_TIMEOUT);
+    double dt = now_ms() - t0;
+    printf("slow server (1500 ms), timeout 200 ms: request_timeout after %.0f ms\n", dt);
+    ck_assert_msg(dt >= 190 && dt < 400, "took %.0f ms", dt);
+    /* The client and the server both carry on. */
+    check_echo(svc, "still fine");
+    ck_assert_chat_ok(health(svc, 1000));
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+typedef struct call_arg {
+    chati_svc *svc;
+    const char *foo;
+    int timeout_ms;
+    chat_err rv;
+    double ms;
+} call_arg;
+
+static void *call_main(void *p)
+{
+    call_arg *a = p;
+    double t0 = now_ms();
+    a->rv = api_test(a->svc, NULL, a->foo, NULL, a->timeout_ms, NULL);
+    a->ms = now_ms() - t0;
+    return NULL;
+}
+
+START_TEST(expired_in_queue_is_not_run)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 4, 1);   /* one handler thread */
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+    ck_assert_chat_ok(health(svc, 1000));
+
+    pthread_t t;
+    call_arg a = {svc, "sleep:600", 3000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
+    sleep_ms(100);
+    ck_assert_chat_err(api_test(svc, NULL, "queued", NULL, 150, NULL), CHAT_ERR_TIMEOUT);
+    pthread_join(t, NULL);
+    ck_assert_chat_ok(a.rv);
+    sleep_ms(100);
+    /* The queued request was answered request_timeout without running. */
+    ck_assert_int_eq(atomic_load(&f.h.calls), 1);
+    ck_assert_uint_eq(chati_rpc_server_served(f.srv), 3);
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+/* The child's server: no Check assertions here, this is not a test run. */
+static int serve_forever(const char *url, const char *dir)
+{
+    chat_config *cfg = NULL;
+    chat_ctx *ctx = NULL;
+    char err[256] = "";
+    if (chat_config_new(&cfg) != CHAT_OK ||
+        chat_config_set(cfg, "data_dir", dir, err, sizeof err) != CHAT_OK ||
+        chat_open(&ctx, cfg, err, sizeof err) != CHAT_OK) {
+        fprintf(stderr, "serve: chat_open: %s\n", err);
+        return 1;
+    }
+    chat_config_free(cfg);
+    chati_rpc_server_opts o = {0};
+    o.call = test_call;
+    chati_rpc_server *srv = NULL;
+    if (chati_rpc_server_start_opts(ctx, url, 8, &o, &srv) != CHAT_OK) {
+        fprintf(stderr, "serve %s: %s\n", url, chat_errmsg(NULL));
+        return 1;
+    }
+    for (;;)
+        pause();
+}
+
+START_TEST(server_crash_mid_call_is_unavailable)
+{
+    char url[64], port[16];
+    snprintf(port, sizeof port, "%d", free_port());
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%s", port);
+    char *dir = chat_test_tmpdir("rpc-child");
+    char *argv[] = {"test_rpc", "--serve", url, dir, NULL};
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+
+    chat_ctx *c = client_ctx(url);
+    chati_svc *svc = rpc_client(c);
+    chat_err rv = CHAT_ERR_SERVICE_UNAVAILABLE;
+    for (int i = 0; i < 100 && rv != CHAT_OK; i++) {
+        rv = health(svc, 1000);
+        if (rv != CHAT_OK)
+            sleep_ms(50);
+    }
+    ck_assert_chat_ok(rv);
+
+    pthread_t t;
+    call_arg a = {svc, "sleep:5000", 8000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
+    sleep_ms(300);
+    double killed = now_ms();
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pthread_join(t, NULL);
+    double after = now_ms() - killed;
+    printf("server killed mid-call: %s %.0f ms after the kill\n", chat_err_name(a.rv), after);
+    ck_assert_chat_err(a.rv, CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_msg(after < 500, "took %.0f ms after the kill", after);
+
+    /* And while it stays down, calls fail fast. */
+    double t0 = now_ms();
+    ck_assert_chat_err(health(svc, 3000), CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_msg(now_ms() - t0 < 600, "took %.0f ms", now_ms() - t0);
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
+/* ---- stop ---- */
+
+/* A call made 100 ms after the stop began (the handlers are still busy). */
+static void *late_main(void *p)
+{
+    sleep_ms(100);
+    return call_main(p);
+}
+
+START_TEST(stop_lets_in_flight_requests_finish)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 16, 8);
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+    ck_assert_chat_ok(health(svc, 1000));
+
+    pthread_t t[8];
+    call_arg a[8];
+    for (int i = 0; i < 8; i++) {
+        a[i] = (call_arg){svc, "sleep:400", 5000, CHAT_ERR_INTERNAL, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, call_main, &a[i]), 0);
+    }
+    sleep_ms(100);
+    /* While draining, new requests are refused at once. */
+    pthread_t late;
+    call_arg la = {svc, "late", 5000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&late, NULL, late_main, &la), 0);
+    double t0 = now_ms();
+    chati_rpc_server_stop(f.srv);
+    f.srv = NULL;
+    double stop_ms = now_ms() - t0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_chat_ok(a[i].rv);
+    }
+    pthread_join(late, NULL);
+    printf("stop with 8 requests in flight: returned after %.0f ms; a call during the drain: "
+           "%s after %.1f ms\n", stop_ms, chat_err_name(la.rv), la.ms);
+    ck_assert_msg(stop_ms >= 200, "stop returned after %.0f ms, before the handlers", stop_ms);
+    ck_assert_chat_err(la.rv, CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_msg(la.ms < 100, "refusal took %.0f ms", la.ms);
+    /* Stopped: nobody answers. */
+    ck_assert_chat_err(health(svc, 1000), CHAT_ERR_SERVICE_UNAVAILABLE);
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+START_TEST(stop_drain_is_bounded)
+{
+    server_fx f;
+    memset(&f, 0, sizeof f);
+    f.dir = chat_test_tmpdir("rpc");
+    f.ctx = open_ctx(f.dir);
+    chati_rpc_server_opts o = {0};
+    o.call = test_call;
+    o.call_arg = &f.h;
+    o.drain_ms = 200;
+    ck_assert_chat_ok(chati_rpc_server_start_opts(f.ctx, "inproc://test-rpc-drain", 4, &o, &f.srv));
+    chat_ctx *c = client_ctx("inproc://test-rpc-drain");
+    chati_svc *svc = rpc_client(c);
+    pthread_t t;
+    call_arg a = {svc, "sleep:1000", 5000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
+    sleep_ms(100);
+    double t0 = now_ms();
+    chati_rpc_server_stop(f.srv);
+    f.srv = NULL;
+    double dt = now_ms() - t0;
+    pthread_join(t, NULL);
+    /* The reply was dropped: the connection closed under the call. */
+    ck_assert_chat_err(a.rv, CHAT_ERR_SERVICE_UNAVAILABLE);
+    printf("stop with a 1000 ms handler, drain 200 ms: returned after %.0f ms\n", dt);
+    ck_assert_msg(dt < 1300, "took %.0f ms", dt);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+/* ---- addresses: several, and through discovery ---- */
+
+START_TEST(several_addresses_and_discovery)
+{
+    server_fx a, b;
+    server_up(&a, "tcp://127.0.0.1:0", 8, 0);
+    server_up(&b, "tcp://127.0.0.1:0", 8, 0);
+
+    /* Config: a dead address among live ones is skipped. */
+    char list[512];
+    snprintf(list, sizeof list, "tcp://127.0.0.1:%d, %s ,%s", free_port(), a.url, b.url);
+    chat_ctx *c = client_ctx(list);
+    chati_svc *svc = rpc_client(c);
+    for (int i = 0; i < 100; i++)
+        check_echo(svc, "spread");
+    parallel(svc, 8, 25, false);
+    ck_assert_int_gt(atomic_load(&a.h.calls), 0);
+    ck_assert_int_gt(atomic_load(&b.h.calls), 0);
+    ck_assert_int_eq(atomic_load(&a.h.calls) + atomic_load(&b.h.calls), 300);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+
+    /* Discovery, when the config names no address. */
+    c = client_ctx(NULL);
+    c->discovery = chati_backend_find(CHATI_IFACE_DISCOVERY, "static:");
+    ck_assert_ptr_nonnull(c->discovery);
+    ck_assert_chat_ok(c->discovery->open("static:", c->cfg, &c->discovery_impl));
+    svc = rpc_client(c);
+    ck_assert_chat_err(health(svc, 500), CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_chat_ok(c->discovery->announce(c->discovery_impl, "auth", a.url, 30));
+    check_echo(svc, "found");
+    chati_svc_close(svc);
+    client_ctx_free(c);
+
+    server_down(&a);
+    server_down(&b);
+}
+END_TEST
+
+static void *stop_main(void *p)
+{
+    chati_rpc_server_stop(p);
+    return NULL;
+}
+
+START_TEST(stopping_server_hands_calls_to_another)
+{
+    server_fx a, b;
+    server_up(&a, "tcp://127.0.0.1:0", 8, 0);
+    server_up(&b, "tcp://127.0.0.1:0", 8, 0);
+    char list[512];
+    snprintf(list, sizeof list, "%s,%s", a.url, b.url);
+    chat_ctx *c = client_ctx(list);
+    chati_svc *svc = rpc_client(c);
+    for (int i = 0; i < 20; i++)
+        check_echo(svc, "warm");
+
+    /* Keep a draining for a while with a slow call to it ... */
+    chat_ctx *ca = client_ctx(a.url);
+    chati_svc *only_a = rpc_client(ca);
+    pthread_t slow, stopper;
+    call_arg sa = {only_a, "sleep:800", 5000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&slow, NULL, call_main, &sa), 0);
+    sleep_ms(100);
+    ck_assert_int_eq(pthread_create(&stopper, NULL, stop_main, a.srv), 0);
+    a.srv = NULL;
+    sleep_ms(100);
+    /* ... while calls to both addresses keep working: a refuses, b answers. */
+    int b_before = atomic_load(&b.h.calls);
+    for (int i = 0; i < 40; i++)
+        check_echo(svc, "during the drain");
+    ck_assert_int_eq(atomic_load(&b.h.calls) - b_before, 40);
+    pthread_join(slow, NULL);
+    ck_assert_chat_ok(sa.rv);
+    pthread_join(stopper, NULL);
+    for (int i = 0; i < 10; i++)
+        check_echo(svc, "after");
+
+    chati_svc_close(only_a);
+    client_ctx_free(ca);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&a);
+    server_down(&b);
+}
+END_TEST
+
+START_TEST(bad_server_arguments)
+{
+    char *dir = chat_test_tmpdir("rpc");
+    chat_ctx *ctx = open_ctx(dir);
+    chati_rpc_server *srv = (void *)0x1;
+    ck_assert_chat_err(chati_rpc_server_start(ctx, "tcp://127.0.0.1:0", 0, &srv),
+                       CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_ptr_null(srv);
+    ck_assert_chat_err(chati_rpc_server_start(ctx, "bogus://x", 4, &srv),
+                       CHAT_ERR_INVALID_CONFIG);
+    ck_assert_ptr_null(srv);
+    chati_rpc_server *one = NULL;
+    ck_assert_chat_ok(chati_rpc_server_start(ctx, "tcp://127.0.0.1:0", 4, &one));
+    ck_assert_chat_err(chati_rpc_server_start(ctx, chati_rpc_server_url(one), 4, &srv),
+                       CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_ptr_null(srv);
+    chati_rpc_server_stop(one);
+    chati_rpc_server_stop(NULL);
+    chat_close(ctx);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
+static Suite *rpc_suite(void)
+{
+    Suite *s = suite_create("rpc");
+    TCase *tc = tcase_create("rpc");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, roundtrip_tcp);
+    tcase_add_test(tc, roundtrip_inproc);
+    tcase_add_test(tc, direct_client_same_answers);
+    tcase_add_test(tc, errors_cross_the_wire);
+    tcase_add_test(tc, server_refuses_bad_frames);
+    tcase_add_test(tc, concurrent_calls_8x200);
+    tcase_add_test(tc, sequential_throughput);
+    tcase_add_test(tc, unreachable_is_unavailable_quickly);
+    tcase_add_test(tc, slow_server_times_out);
+    tcase_add_test(tc, expired_in_queue_is_not_run);
+    tcase_add_test(tc, server_crash_mid_call_is_unavailable);
+    tcase_add_test(tc, stop_lets_in_flight_requests_finish);
+    tcase_add_test(tc, stop_drain_is_bounded);
+    tcase_add_test(tc, several_addresses_and_discovery);
+    tcase_add_test(tc, stopping_server_hands_calls_to_another);
+    tcase_add_test(tc, bad_server_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--serve") == 0)
+        return serve_forever(argv[2], argv[3]);
+    return chat_test_run(rpc_suite());
+}
