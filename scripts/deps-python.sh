@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Creates the Python environment the end-to-end tests (tests/e2e) run in: a
-# venv at ~/.cache/libchat/venv (or $CHAT_E2E_VENV) made with Debian's
+# Makes the Python environment the end-to-end tests (tests/e2e) run in: a venv
+# at ~/.cache/libchat/venv (or $CHAT_E2E_VENV) made with Debian's
 # /usr/bin/python3, holding the packages pinned in tests/e2e/requirements.txt.
-# Idempotent and quick when already done: the venv remembers a hash of the
-# requirements it was built from and is left alone while that still matches.
+# Idempotent and quick when done: the venv keeps a hash of the requirements
+# (and of the Python) it was made from, and is left alone while they match.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 req=$here/tests/e2e/requirements.txt
@@ -11,27 +11,35 @@ venv=${CHAT_E2E_VENV:-$HOME/.cache/libchat/venv}
 python=/usr/bin/python3
 stamp=$venv/.libchat-requirements.sha256
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 for p in python3 python3-venv; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-want=$( (sha256sum "$req"; "$python" --version 2>&1) | sha256sum | cut -d' ' -f1)
-if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+want=$( (cat "$req"; "$python" --version 2>&1) | sha256sum | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&
    "$venv/bin/python" -c 'import pytest, websocket' 2>/dev/null; then
   exit 0
 fi
 
 echo "making the e2e test venv at $venv"
-rm -rf "$venv"
+if [ -e "$venv" ]; then
+  # only ever remove what is a venv (or an empty leftover)
+  if [ -f "$venv/pyvenv.cfg" ] || [ -z "$(ls -A "$venv")" ]; then
+    rm -rf "$venv"
+  else
+    echo "$venv exists and is not a venv: not touching it" >&2
+    exit 1
+  fi
+fi
 mkdir -p "$(dirname "$venv")"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$req"

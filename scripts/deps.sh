@@ -24,7 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The end-to-end tests' Python packages, in a venv under ~/.cache/libchat.
-if [ -x "$(dirname "$0")/deps-python.sh" ]; then
-  "$(dirname "$0")/deps-python.sh"
-fi
+# The end-to-end tests' packages, cached under ~/.cache/libchat: Python (a venv
+# with pytest, websocket-client, slack_sdk) and node (@slack/web-api).
+here=$(dirname "$0")
+"$here/deps-python.sh"
+"$here/deps-python-sdk.sh"
+"$here/deps-node.sh"

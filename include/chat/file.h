@@ -28,10 +28,45 @@ CHAT_API const char *chat_file_channel(const chat_file *f, size_t i);
 CHAT_API void chat_file_free(chat_file *f);
 
 /* Stores len bytes (copied) as a new file, not yet shared anywhere. title and
- * mimetype may be NULL. Errors: file_too_large, invalid_name. */
+ * mimetype may be NULL. Errors: file_too_large, invalid_name. The same as
+ * chat_file_upload_begin followed by chat_file_upload_finish; on failure
+ * nothing is left behind. *out (may be NULL) is freed with chat_file_free. */
 CHAT_API chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name,
                                    const char *title, const char *mimetype, const void *data,
                                    size_t len, chat_file **out);
+
+/* Two-step upload, for clients that send the bytes separately (Slack's
+ * files.getUploadURLExternal / files.completeUploadExternal).
+ *
+ * begin validates name, title and mimetype as chat_file_upload does and checks
+ * expected_len against files.max_bytes (file_too_large), then records a
+ * pending file: its sha256 is "" and its size expected_len until finished.
+ * Only the uploader sees a pending file (chat_file_info); it is never listed,
+ * shared or downloaded (file_not_found). *out (may be NULL) is the pending
+ * file, freed with chat_file_free.
+ *
+ * finish stores the bytes (copied) of a pending file and completes its
+ * metadata. Only the uploader may finish (others get file_not_found); len must
+ * equal the expected length and the file must still be pending, else
+ * invalid_arguments (so a second finish fails); file_deleted when it was
+ * deleted meanwhile. *out (may be NULL) is the completed file.
+ *
+ * Thread safety: like every call on a chat_ctx. Of two finishes of one file
+ * at once, one completes it and the other gets invalid_arguments. */
+CHAT_API chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s,
+                                         const char *name, const char *title,
+                                         const char *mimetype, size_t expected_len,
+                                         chat_file **out);
+CHAT_API chat_err chat_file_upload_finish(chat_ctx *ctx, const chat_session *s,
+                                          const char *file_id, const void *data, size_t len,
+                                          chat_file **out);
+
+/* Renames a file the caller uploaded (pending or not), as Slack's
+ * files.completeUploadExternal does with the title it is given; NULL or ""
+ * restores the default, the file's name. Errors: file_not_found (not the
+ * caller's upload), file_deleted, too_long, invalid_utf8. */
+CHAT_API chat_err chat_file_set_title(chat_ctx *ctx, const chat_session *s,
+                                      const char *file_id, const char *title);
 
 /* Shares a file the caller can see into a channel as a message with an
  * optional comment (text may be NULL) and thread. *out may be NULL. */

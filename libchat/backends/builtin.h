@@ -18,6 +18,7 @@ extern const chat_auth_store_ops chati_sqlite_auth_ops;
 extern const chat_user_store_ops chati_sqlite_user_ops;
 extern const chat_channel_store_ops chati_sqlite_channel_ops;
 extern const chat_message_store_ops chati_sqlite_message_ops;
+extern const chat_broker_ops chati_sqlite_broker_ops;         /* "sqlite:/path/events.db" */
 
 extern const chat_broker_ops chati_inproc_broker_ops;         /* "inproc:" */
 extern const chat_blob_ops chati_file_blob_ops;               /* "file:/dir" */

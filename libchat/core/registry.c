@@ -57,6 +57,7 @@ static void register_builtins(void)
         {CHATI_IFACE_CHANNEL, "sqlite", &chati_sqlite_channel_ops},
         {CHATI_IFACE_MESSAGE, "sqlite", &chati_sqlite_message_ops},
         {CHATI_IFACE_BROKER, "inproc", &chati_inproc_broker_ops},
+        {CHATI_IFACE_BROKER, "sqlite", &chati_sqlite_broker_ops},
         {CHATI_IFACE_BLOB, "file", &chati_file_blob_ops},
         {CHATI_IFACE_PRESENCE, "mem", &chati_mem_presence_ops},
         {CHATI_IFACE_DISCOVERY, "static", &chati_static_discovery_ops},

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
-#include "domain/ctx.h"
+#include "domain/remote.h"
 
 static chat_err mint_token(chat_ctx *ctx, const chat_credential *c, char **token_out)
 {
@@ -20,35 +20,6 @@ static chat_err mint_token(chat_ctx *ctx, const chat_credential *c, char **token
     return chati_jwt_sign(ctx->jwt_key, sizeof ctx->jwt_key, &cl, token_out);
 }
 
-/* A unique user name from the email's local part: "ada", then "ada2", ... */
-static chat_err create_user_named(chat_ctx *ctx, chat_user *u, const char *email)
-{
-    char base[64];
-    size_t n = strcspn(email, "@");
-    size_t j = 0;
-    for (size_t i = 0; i < n && j < 40; i++) {
-        char c = email[i];
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
-            base[j++] = c;
-    }
-    base[j] = '\0';
-    if (j == 0)
-        strcpy(base, "user");
-    chat_err rv = CHAT_ERR_NAME_TAKEN;
-    for (int attempt = 1; rv == CHAT_ERR_NAME_TAKEN && attempt < 1000; attempt++) {
-        char name[64];
-        if (attempt == 1)
-            snprintf(name, sizeof name, "%s", base);
-        else
-            snprintf(name, sizeof name, "%s%d", base, attempt);
-        chat_free(u->name);
-        if ((u->name = chat_strdup(name)) == NULL)
-            return chati_fail(CHAT_ERR_NOMEM, "user name");
-        rv = ctx->users->create_user(ctx->users_impl, u);
-    }
-    return rv;
-}
-
 static chat_err signup_checked(chat_ctx *ctx, const char *email_in, const char *password,
                                const char *real_name, const char *team_domain,
                                chat_user **user_out, char **token_out)
@@ -61,88 +32,49 @@ static chat_err signup_checked(chat_ctx *ctx, const char *email_in, const char *
     if ((rv = chati_check_text(real_name, CHAT_MAX_PROFILE_CHARS, CHAT_ERR_TOO_LONG,
                                "real_name")) != CHAT_OK)
         return rv;
-    char *email = chat_strdup(email_in);
-    if (email == NULL)
-        return chati_fail(CHAT_ERR_NOMEM, "email");
+    char email[CHAT_MAX_EMAIL_CHARS + 1];
+    snprintf(email, sizeof email, "%s", email_in);
     chati_ascii_lower(email);
 
-    chat_team *team = NULL;
+    char user_id[CHAT_ID_SIZE];
     chat_user *u = NULL;
-    chat_credential *c = NULL;
+    chat_credential *c = chat_credential_new();
     char *hash = NULL;
-    rv = ctx->users->get_team_by_domain(ctx->users_impl, team_domain, &team);
-    if (chati_not_found(rv))
-        rv = chati_fail(CHAT_ERR_TEAM_NOT_FOUND, "no workspace \"%s\"",
-                        team_domain ? team_domain : "(default)");
+    if (c == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "credential");
+    rv = chati_password_hash(&ctx->argon2, password, &hash);
     if (rv == CHAT_OK)
-        rv = chati_password_hash(&ctx->argon2, password, &hash);
-    if (rv == CHAT_OK && ((u = chat_user_new()) == NULL || (c = chat_credential_new()) == NULL))
-        rv = chati_fail(CHAT_ERR_NOMEM, "user");
+        rv = chati_id_new('U', user_id);
+    /* The profile first (the user service picks the workspace, the handle and
+     * whether this is its owner), then the credential; if the credential
+     * fails the profile is taken back, so a failed signup leaves nothing. */
     if (rv == CHAT_OK)
-        rv = chati_id_new('U', u->id);
+        rv = chati_create_profile(ctx, user_id, email, real_name, team_domain, &u);
     if (rv == CHAT_OK) {
-        /* The first person in a workspace owns it. */
-        chat_list *first = NULL;
-        rv = ctx->users->list_users(ctx->users_impl, team->id, NULL, 1, &first);
-        u->is_admin = c->is_admin = rv == CHAT_OK && chat_list_count(first) == 0;
-        chat_list_free(first);
-    }
-    if (rv == CHAT_OK) {
-        memcpy(u->team_id, team->id, CHAT_ID_SIZE);
-        u->email = chat_strdup(email);
-        u->real_name = chat_strdup(real_name ? real_name : "");
-        u->created = u->updated = chati_now_us() / 1000000;
         memcpy(c->user_id, u->id, CHAT_ID_SIZE);
-        memcpy(c->team_id, team->id, CHAT_ID_SIZE);
-        c->email = email;
-        email = NULL;
+        memcpy(c->team_id, u->team_id, CHAT_ID_SIZE);
+        c->email = chat_strdup(email);
         c->pwhash = hash;
         hash = NULL;
         c->token_gen = 1;
         c->active = true;
-        if (u->email == NULL || u->real_name == NULL)
-            rv = chati_fail(CHAT_ERR_NOMEM, "user");
-    }
-    /* The credential claims the email first, server-wide; the profile follows.
-     * If the profile fails the credential is removed again, so a failed signup
-     * leaves nothing behind. */
-    if (rv == CHAT_OK)
-        rv = ctx->auth->create(ctx->auth_impl, c);
-    if (rv == CHAT_OK) {
-        rv = create_user_named(ctx, u, c->email);
-        if (rv != CHAT_OK && ctx->auth->remove)
-            (void)ctx->auth->remove(ctx->auth_impl, c->user_id);
+        c->is_admin = u->is_admin;
+        rv = c->email ? ctx->auth->create(ctx->auth_impl, c) : chati_fail(CHAT_ERR_NOMEM, "email");
+        if (rv != CHAT_OK)
+            (void)chati_delete_profile(ctx, u->id);
     }
     if (rv == CHAT_OK) {
-        chat_channel *general = NULL;
-        if (chati_general_channel(ctx, team->id, &general) == CHAT_OK) {
-            size_t added = 0;
-            if (ctx->channels->add_members(ctx->channels_impl, general->id,
-                                           (const char(*)[CHAT_ID_SIZE])u->id, 1,
-                                           &added) == CHAT_OK && added) {
-                chat_event *ev = chati_event_new(CHAT_EVENT_MEMBER_JOINED);
-                if (ev) {
-                    memcpy(ev->team_id, team->id, CHAT_ID_SIZE);
-                    memcpy(ev->channel_id, general->id, CHAT_ID_SIZE);
-                    memcpy(ev->user_id, u->id, CHAT_ID_SIZE);
-                    memcpy(ev->target_user, u->id, CHAT_ID_SIZE);
-                    chati_publish(ctx, ev);
-                    chati_event_free(ev);
-                }
-            }
-            chat_channel_free(general);
-        }
+        /* Everyone is in #general; a failure here leaves a working account. */
+        (void)chati_join_general(ctx, u->team_id, u->id);
         rv = mint_token(ctx, c, token_out);
     }
     if (rv == CHAT_OK && user_out) {
         *user_out = u;
         u = NULL;
     }
-    chat_free(email);
     chat_free(hash);
     chat_credential_free(c);
     chat_user_free(u);
-    chat_team_free(team);
     return rv;
 }
 
@@ -152,8 +84,6 @@ chat_err chat_auth_signup(chat_ctx *ctx, const char *email, const char *password
 {
     chati_clear_errmsg();
     CHATI_REQUIRE(ctx, auth, "auth");
-    CHATI_REQUIRE(ctx, users, "user");
-    CHATI_REQUIRE(ctx, channels, "channel");
     if (user_out)
         *user_out = NULL;
     if (token_out)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/ctx.h"
+#include "domain/remote.h"
 
 #define CHANNEL_COMMON(ctx, s)                                                           \
     do {                                                                                 \
@@ -26,8 +26,9 @@ static chat_err not_found(const char *id)
     return chati_fail(CHAT_ERR_CHANNEL_NOT_FOUND, "no channel %.30s", id ? id : "(null)");
 }
 
-chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                               chat_channel **out, bool *is_member)
+chat_err chati_channel_visible_local(chat_ctx *ctx, const chat_session *s,
+                                     const char *channel_id, chat_channel **out,
+                                     bool *is_member)
 {
     if (!chati_id_valid(channel_id, 0) || (channel_id[0] != 'C' && channel_id[0] != 'D' &&
                                            channel_id[0] != 'G'))
@@ -56,23 +57,58 @@ chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char 
     return CHAT_OK;
 }
 
-/* Read marker and counts of the caller, when this process runs the user domain. */
+/* Read marker and counts of the caller (from the user service). */
 static void fill_caller_fields(chat_ctx *ctx, const chat_session *s, chat_channel *c)
 {
-    if (ctx->users == NULL || !c->is_member)
-        return;
-    (void)ctx->users->get_read_marker(ctx->users_impl, s->user_id, c->id, c->last_read);
-    (void)ctx->users->counts(ctx->users_impl, s->user_id, c->id, &c->unread_count,
-                             &c->mention_count);
+    if (c->is_member)
+        (void)chati_read_state(ctx, s, c);
 }
 
-chat_err chati_general_channel(chat_ctx *ctx, const char *team_id, chat_channel **out)
+static void publish_channel(chat_ctx *ctx, chat_event_type type, const chat_session *s,
+                            const chat_channel *c, const char *target);
+
+chat_err chati_join_general_local(chat_ctx *ctx, const char *team_id, const char *user_id)
 {
-    return ctx->channels->get_by_name(ctx->channels_impl, team_id, "general", out);
+    chat_channel *g = NULL;
+    chat_err rv = ctx->channels->get_by_name(ctx->channels_impl, team_id, "general", &g);
+    if (chati_not_found(rv)) {
+        /* The first person to arrive opens #general. */
+        g = chat_channel_new();
+        rv = g ? chati_id_new('C', g->id) : chati_fail(CHAT_ERR_NOMEM, "channel");
+        if (rv == CHAT_OK) {
+            chati_copy_fixed(g->team_id, CHAT_ID_SIZE, team_id);
+            chati_copy_fixed(g->creator, CHAT_ID_SIZE, user_id);
+            g->name = chat_strdup("general");
+            g->type = CHAT_CHANNEL_PUBLIC;
+            g->is_general = true;
+            g->created = chati_now_us() / 1000000;
+            g->purpose = chat_strdup("This channel is for workspace-wide communication.");
+            rv = g->name && g->purpose
+                     ? ctx->channels->create(ctx->channels_impl, g, NULL, 0, NULL)
+                     : chati_fail(CHAT_ERR_NOMEM, "channel");
+        }
+        chat_channel_free(g);
+        g = NULL;
+        /* Made here or concurrently by someone else: read it back either way. */
+        if (rv == CHAT_OK || rv == CHAT_ERR_NAME_TAKEN || rv == CHAT_ERR_DUPLICATE)
+            rv = ctx->channels->get_by_name(ctx->channels_impl, team_id, "general", &g);
+    }
+    size_t added = 0;
+    if (rv == CHAT_OK)
+        rv = ctx->channels->add_members(ctx->channels_impl, g->id,
+                                        (const char(*)[CHAT_ID_SIZE])user_id, 1, &added);
+    if (rv == CHAT_OK && added) {
+        chat_session who = {{0}, {0}, false};
+        chati_copy_fixed(who.user_id, CHAT_ID_SIZE, user_id);
+        chati_copy_fixed(who.team_id, CHAT_ID_SIZE, team_id);
+        publish_channel(ctx, CHAT_EVENT_MEMBER_JOINED, &who, g, user_id);
+    }
+    chat_channel_free(g);
+    return rv;
 }
 
-chat_err chati_readable_channels(chat_ctx *ctx, const chat_session *s,
-                                 char (**ids)[CHAT_ID_SIZE], size_t *n)
+chat_err chati_readable_channels_local(chat_ctx *ctx, const chat_session *s,
+                                       char (**ids)[CHAT_ID_SIZE], size_t *n)
 {
     char(*out)[CHAT_ID_SIZE] = NULL;
     size_t count = 0;
@@ -450,10 +486,8 @@ static chat_err check_team_user(chat_ctx *ctx, const chat_session *s, const char
     if (!chati_id_valid(user_id, 'U'))
         return chati_fail(CHAT_ERR_USER_NOT_FOUND, "not a user id: %.30s",
                           user_id ? user_id : "(null)");
-    if (ctx->users == NULL)
-        return CHAT_OK; /* the user service vouches for ids in the distributed setup */
     chat_user *u = NULL;
-    chat_err rv = ctx->users->get_user(ctx->users_impl, user_id, &u);
+    chat_err rv = chati_user_get(ctx, user_id, &u);
     if (chati_not_found(rv) || (rv == CHAT_OK && strcmp(u->team_id, s->team_id) != 0))
         rv = chati_fail(CHAT_ERR_USER_NOT_FOUND, "no user %s", user_id);
     else if (rv == CHAT_OK && u->deleted)
@@ -606,7 +640,6 @@ chat_err chat_channel_mark(chat_ctx *ctx, const chat_session *s, const char *cha
                            const char *ts)
 {
     CHANNEL_COMMON(ctx, s);
-    CHATI_REQUIRE(ctx, users, "user");
     int64_t us;
     if (ts == NULL || !chati_ts_parse(ts, &us))
         return chati_fail(CHAT_ERR_INVALID_TS, "mark needs a message timestamp");
@@ -615,7 +648,7 @@ chat_err chat_channel_mark(chat_ctx *ctx, const chat_session *s, const char *cha
     chat_channel *c = NULL;
     chat_err rv = load_for_change(ctx, s, channel_id, true, true, &c);
     if (rv == CHAT_OK)
-        rv = ctx->users->set_read_marker(ctx->users_impl, s->user_id, c->id, norm);
+        rv = chati_set_read_marker(ctx, s, c->id, norm);
     if (rv == CHAT_OK) {
         chat_event *ev = chati_event_new(CHAT_EVENT_CHANNEL_MARKED);
         if (ev) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "domain/ctx.h"
+#include "rpc/svc.h"
 
 #define DEFAULT_DATA_DIR "./chat-data"
 
@@ -142,7 +143,7 @@ static chat_err load_jwt_key(chat_ctx *ctx)
 
 static chat_err ensure_default_team(chat_ctx *ctx)
 {
-    if (ctx->users == NULL || ctx->channels == NULL)
+    if (ctx->users == NULL)
         return CHAT_OK;
     chat_team *t = NULL;
     chat_err rv = ctx->users->get_team_by_domain(ctx->users_impl, NULL, &t);
@@ -208,6 +209,7 @@ chat_err chat_open(chat_ctx **out, const chat_config *cfg, char *errbuf, size_t 
     chat_ctx *ctx = chat_calloc(1, sizeof *ctx);
     if (ctx == NULL)
         return CHAT_ERR_NOMEM;
+    pthread_mutex_init(&ctx->remote_mu, NULL);
     chat_err rv = chat_config_dup(cfg, &ctx->cfg);
     if (rv == CHAT_OK)
         rv = ctx_setup(ctx);
@@ -248,6 +250,8 @@ void chat_close(chat_ctx *ctx)
         ctx->users->close(ctx->users_impl);
     if (ctx->auth)
         ctx->auth->close(ctx->auth_impl);
+    chati_svc_close(ctx->remote);
+    pthread_mutex_destroy(&ctx->remote_mu);
     chat_config_free(ctx->cfg);
     chat_free(ctx);
 }

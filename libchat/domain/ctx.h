@@ -57,6 +57,10 @@ struct chat_ctx {
     chat_broker_consumer *unread_consumer;  /* user service: unread counters */
     chat_broker_consumer *activity_consumer;/* channel service: last activity */
 
+    /* RPC client for the services this process does not run (remote.c). */
+    struct chati_svc *remote;
+    pthread_mutex_t remote_mu;
+
     /* Presence sweeper: reports expired heartbeats as offline. */
     pthread_t sweeper;
     pthread_mutex_t sweep_mu;
@@ -76,7 +80,7 @@ void chati_publish(chat_ctx *ctx, const chat_event *ev);
  * in *(chat_event *)arg with the stored message as its payload. */
 chat_err chati_outbox_message_event(void *arg, const chat_message *m, chat_outbox_item *out);
 
-/* Cross-domain checks (in the distributed deployment these become RPCs). */
+/* Cross-domain checks: local store or RPC to the owning service (remote.c). */
 /* The channel if the caller can see it (public in their team, or a member);
  * channel_not_found otherwise. *is_member is the caller's membership. */
 chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
@@ -85,9 +89,7 @@ chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char 
  * channel they belong to), for search and file listings. */
 chat_err chati_readable_channels(chat_ctx *ctx, const chat_session *s,
                                  char (**ids)[CHAT_ID_SIZE], size_t *n);
-/* The team's #general channel, for auto-join at signup. */
-chat_err chati_general_channel(chat_ctx *ctx, const char *team_id, chat_channel **out);
-/* Creates a team and its #general channel. */
+/* Creates a team (its #general opens with its first member). */
 chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain,
                            chat_team **out);
 /* Starts the derived-state consumers (unread counts, last activity). */

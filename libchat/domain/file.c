@@ -1,4 +1,5 @@
 /* Files: bytes in the blob store under the file id, metadata with messages. */
+#include <stdio.h>
 #include <string.h>
 
 #include "domain/ctx.h"
@@ -31,23 +32,29 @@ static chat_err check_mimetype(const char *t)
     return CHAT_OK;
 }
 
-chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name,
-                          const char *title, const char *mimetype, const void *data, size_t len,
-                          chat_file **out)
+/* A pending file's sha256 is "" until its bytes are stored. */
+static bool is_pending(const chat_file *f)
+{
+    return f->sha256[0] == '\0';
+}
+
+chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s, const char *name,
+                                const char *title, const char *mimetype, size_t expected_len,
+                                chat_file **out)
 {
     FILE_COMMON(ctx, s);
     if (out)
         *out = NULL;
+    if (ctx->messages->file_complete == NULL)
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot take uploads");
     if (name == NULL || *name == '\0')
         return chati_fail(CHAT_ERR_INVALID_NAME, "a file needs a name");
-    if (data == NULL && len > 0)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no data");
     chat_err rv;
     if ((rv = chati_check_text(name, MAX_FILE_NAME_CHARS, CHAT_ERR_INVALID_NAME, "name")) ||
         (rv = chati_check_text(title, MAX_FILE_NAME_CHARS, CHAT_ERR_TOO_LONG, "title")) ||
         (rv = check_mimetype(mimetype)))
         return rv;
-    if ((int64_t)len > ctx->files_max_bytes)
+    if (expected_len > (uint64_t)ctx->files_max_bytes)
         return chati_fail(CHAT_ERR_FILE_TOO_LARGE, "files are at most %lld bytes",
                           (long long)ctx->files_max_bytes);
     chat_file *f = chat_file_new();
@@ -60,24 +67,135 @@ chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name
         f->name = chat_strdup(name);
         f->title = chat_strdup(title && *title ? title : name);
         f->mimetype = chat_strdup(mimetype && *mimetype ? mimetype : DEFAULT_MIMETYPE);
-        f->size = (int64_t)len;
+        f->size = (int64_t)expected_len;
+        f->sha256[0] = '\0';
         f->created = chati_now_us() / 1000000;
         if (!f->name || !f->title || !f->mimetype)
             rv = chati_fail(CHAT_ERR_NOMEM, "file");
     }
-    /* Bytes first, then metadata: a file is listed only once its bytes exist,
-     * and failed metadata takes the bytes away again. */
     if (rv == CHAT_OK)
-        rv = ctx->blob->put(ctx->blob_impl, f->id, data ? data : "", len, f->sha256);
-    if (rv == CHAT_OK) {
         rv = ctx->messages->file_insert(ctx->messages_impl, f);
-        if (rv != CHAT_OK)
-            (void)ctx->blob->remove(ctx->blob_impl, f->id);
-    }
     if (rv == CHAT_OK && out)
         *out = f;
     else
         chat_file_free(f);
+    return rv;
+}
+
+chat_err chat_file_upload_finish(chat_ctx *ctx, const chat_session *s, const char *file_id,
+                                 const void *data, size_t len, chat_file **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    if (ctx->messages->file_complete == NULL)
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot take uploads");
+    if (data == NULL && len > 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no data");
+    if (!chati_id_valid(file_id, 'F'))
+        return chati_fail(CHAT_ERR_FILE_NOT_FOUND, "not a file id");
+    chat_file *f = NULL;
+    chat_err rv = ctx->messages->file_get(ctx->messages_impl, file_id, &f);
+    if (chati_not_found(rv))
+        return chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    if (rv != CHAT_OK)
+        return rv;
+    if (strcmp(f->team_id, s->team_id) != 0 || strcmp(f->user, s->user_id) != 0)
+        rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    else if (f->deleted)
+        rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+    else if (!is_pending(f))
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the bytes of %s were already uploaded",
+                        file_id);
+    else if ((int64_t)len != f->size)
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "expected %lld bytes, got %zu",
+                        (long long)f->size, len);
+    /* Metadata first: completing is the atomic claim, so of two racing
+     * finishes only the winner writes bytes, and the stored bytes always
+     * match the checksum. Until the put lands a download finds no bytes
+     * (file_not_found), never wrong ones. */
+    char sum[65];
+    if (rv == CHAT_OK) {
+        chati_sha256_hex(data ? data : "", len, sum);
+        rv = ctx->messages->file_complete(ctx->messages_impl, f->id, (int64_t)len, sum);
+        if (rv == CHAT_ERR_DUPLICATE)
+            rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the bytes of %s were already uploaded",
+                            file_id);
+        else if (rv == CHAT_ERR_FILE_DELETED)
+            rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+    }
+    if (rv == CHAT_OK) {
+        rv = ctx->blob->put(ctx->blob_impl, f->id, data ? data : "", len, NULL);
+        if (rv != CHAT_OK) {
+            /* The metadata now promises bytes that are not there: retire the
+             * file so that nobody shares it; the client starts over. */
+            char detail[256];
+            snprintf(detail, sizeof detail, "%s", chati_errmsg());
+            (void)ctx->messages->file_delete(ctx->messages_impl, f->id);
+            rv = chati_fail(rv, "%s", detail);
+        }
+    }
+    if (rv == CHAT_OK) {
+        memcpy(f->sha256, sum, sizeof f->sha256);
+        if (out) {
+            *out = f;
+            f = NULL;
+        }
+    }
+    chat_file_free(f);
+    return rv;
+}
+
+chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name,
+                          const char *title, const char *mimetype, const void *data, size_t len,
+                          chat_file **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    if (data == NULL && len > 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no data");
+    chat_file *pending = NULL;
+    chat_err rv = chat_file_upload_begin(ctx, s, name, title, mimetype, len, &pending);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = chat_file_upload_finish(ctx, s, pending->id, data, len, out);
+    if (rv != CHAT_OK) {
+        /* Nothing half-made stays visible: the pending record goes too. */
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", chati_errmsg());
+        (void)ctx->messages->file_delete(ctx->messages_impl, pending->id);
+        rv = chati_fail(rv, "%s", detail);
+    }
+    chat_file_free(pending);
+    return rv;
+}
+
+chat_err chat_file_set_title(chat_ctx *ctx, const chat_session *s, const char *file_id,
+                             const char *title)
+{
+    FILE_COMMON(ctx, s);
+    if (ctx->messages->file_set_title == NULL)
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot rename files");
+    chat_err rv = chati_check_text(title, MAX_FILE_NAME_CHARS, CHAT_ERR_TOO_LONG, "title");
+    if (rv != CHAT_OK)
+        return rv;
+    if (!chati_id_valid(file_id, 'F'))
+        return chati_fail(CHAT_ERR_FILE_NOT_FOUND, "not a file id");
+    chat_file *f = NULL;
+    rv = ctx->messages->file_get(ctx->messages_impl, file_id, &f);
+    if (chati_not_found(rv))
+        return chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    if (rv != CHAT_OK)
+        return rv;
+    if (strcmp(f->team_id, s->team_id) != 0 || strcmp(f->user, s->user_id) != 0)
+        rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    else if (f->deleted)
+        rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+    else
+        rv = ctx->messages->file_set_title(ctx->messages_impl, f->id,
+                                           title && *title ? title : f->name ? f->name : "");
+    chat_file_free(f);
     return rv;
 }
 
@@ -94,7 +212,7 @@ static chat_err visible_file(chat_ctx *ctx, const chat_session *s, const char *f
     if (rv != CHAT_OK)
         return rv;
     bool visible = strcmp(f->team_id, s->team_id) == 0 && strcmp(f->user, s->user_id) == 0;
-    for (size_t i = 0; !visible && i < f->n_channels; i++) {
+    for (size_t i = 0; !visible && !is_pending(f) && i < f->n_channels; i++) {
         chat_channel *c = NULL;
         if (chati_channel_visible(ctx, s, f->channels[i], &c, NULL) == CHAT_OK)
             visible = true;
@@ -121,6 +239,8 @@ chat_err chat_file_share(chat_ctx *ctx, const chat_session *s, const char *file_
         *out = NULL;
     chat_file *f = NULL;
     chat_err rv = visible_file(ctx, s, file_id, &f);
+    if (rv == CHAT_OK && is_pending(f))
+        rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "the bytes of %s were not uploaded", f->id);
     if (rv == CHAT_OK)
         rv = chati_message_post(ctx, s, channel_id, text, thread_ts, NULL, 0, f->id, out);
     chat_file_free(f);
@@ -151,6 +271,8 @@ chat_err chat_file_download(chat_ctx *ctx, const chat_session *s, const char *fi
     chat_err rv = visible_file(ctx, s, file_id, &f);
     void *bytes = NULL;
     size_t n = 0;
+    if (rv == CHAT_OK && is_pending(f))
+        rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "the bytes of %s were not uploaded", f->id);
     if (rv == CHAT_OK) {
         rv = ctx->blob->get(ctx->blob_impl, f->id, &bytes, &n);
         if (chati_not_found(rv))

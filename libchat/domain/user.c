@@ -1,7 +1,8 @@
 /* Workspaces, users and profiles. */
+#include <stdio.h>
 #include <string.h>
 
-#include "domain/ctx.h"
+#include "domain/remote.h"
 
 #define USER_COMMON(ctx, s)                                                              \
     do {                                                                                 \
@@ -15,8 +16,7 @@
 chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain, chat_team **out)
 {
     chat_team *t = chat_team_new();
-    chat_channel *general = chat_channel_new();
-    chat_err rv = t && general ? chati_id_new('T', t->id) : chati_fail(CHAT_ERR_NOMEM, "team");
+    chat_err rv = t ? chati_id_new('T', t->id) : chati_fail(CHAT_ERR_NOMEM, "team");
     if (rv == CHAT_OK) {
         t->name = chat_strdup(name);
         t->domain = chat_strdup(domain);
@@ -24,24 +24,88 @@ chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain, 
         rv = t->name && t->domain ? ctx->users->create_team(ctx->users_impl, t)
                                   : chati_fail(CHAT_ERR_NOMEM, "team");
     }
-    if (rv == CHAT_OK)
-        rv = chati_id_new('C', general->id);
-    if (rv == CHAT_OK) {
-        memcpy(general->team_id, t->id, CHAT_ID_SIZE);
-        general->name = chat_strdup("general");
-        general->type = CHAT_CHANNEL_PUBLIC;
-        general->is_general = true;
-        general->created = t->created;
-        general->purpose = chat_strdup("This channel is for workspace-wide communication.");
-        rv = general->name && general->purpose
-                 ? ctx->channels->create(ctx->channels_impl, general, NULL, 0, NULL)
-                 : chati_fail(CHAT_ERR_NOMEM, "channel");
-    }
-    chat_channel_free(general);
     if (rv == CHAT_OK && out)
         *out = t;
     else
         chat_team_free(t);
+    return rv;
+}
+
+/* Creates u under a unique handle made from the email's local part: "ada",
+ * then "ada2", ... */
+static chat_err create_user_named(chat_ctx *ctx, chat_user *u, const char *email)
+{
+    char base[48];
+    size_t n = strcspn(email, "@"), j = 0;
+    for (size_t i = 0; i < n && j < 40; i++) {
+        char c = email[i];
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
+            base[j++] = c;
+    }
+    base[j] = '\0';
+    if (j == 0)
+        strcpy(base, "user");
+    chat_err rv = CHAT_ERR_NAME_TAKEN;
+    for (int attempt = 1; rv == CHAT_ERR_NAME_TAKEN && attempt < 1000; attempt++) {
+        char name[64];
+        if (attempt == 1)
+            snprintf(name, sizeof name, "%s", base);
+        else
+            snprintf(name, sizeof name, "%s%d", base, attempt);
+        chat_free(u->name);
+        if ((u->name = chat_strdup(name)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "user name");
+        rv = ctx->users->create_user(ctx->users_impl, u);
+    }
+    return rv;
+}
+
+chat_err chati_create_profile_local(chat_ctx *ctx, const char *user_id, const char *email,
+                                    const char *real_name, const char *team_domain,
+                                    chat_user **out)
+{
+    if (team_domain && *team_domain == '\0')
+        team_domain = NULL;
+    chat_team *team = NULL;
+    chat_user *u = NULL;
+    chat_err rv = ctx->users->get_team_by_domain(ctx->users_impl, team_domain, &team);
+    if (chati_not_found(rv))
+        rv = chati_fail(CHAT_ERR_TEAM_NOT_FOUND, "no workspace \"%s\"",
+                        team_domain ? team_domain : "(default)");
+    if (rv == CHAT_OK && (u = chat_user_new()) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "user");
+    if (rv == CHAT_OK && !chati_copy_fixed(u->id, CHAT_ID_SIZE, user_id))
+        rv = chati_fail(CHAT_ERR_INVALID_ID, "bad user id");
+    if (rv == CHAT_OK) {
+        /* The first person in a workspace owns it. */
+        chat_list *first = NULL;
+        rv = ctx->users->list_users(ctx->users_impl, team->id, NULL, 1, &first);
+        u->is_admin = rv == CHAT_OK && chat_list_count(first) == 0;
+        chat_list_free(first);
+    }
+    if (rv == CHAT_OK) {
+        memcpy(u->team_id, team->id, CHAT_ID_SIZE);
+        u->email = chat_strdup(email);
+        u->real_name = chat_strdup(real_name ? real_name : "");
+        u->created = u->updated = chati_now_us() / 1000000;
+        rv = u->email && u->real_name ? create_user_named(ctx, u, email)
+                                      : chati_fail(CHAT_ERR_NOMEM, "user");
+    }
+    if (rv == CHAT_OK && out) {
+        *out = u;
+        u = NULL;
+    }
+    chat_user_free(u);
+    chat_team_free(team);
+    return rv;
+}
+
+chat_err chati_read_state_local(chat_ctx *ctx, const chat_session *s, chat_channel *c)
+{
+    chat_err rv = ctx->users->get_read_marker(ctx->users_impl, s->user_id, c->id, c->last_read);
+    if (rv == CHAT_OK)
+        rv = ctx->users->counts(ctx->users_impl, s->user_id, c->id, &c->unread_count,
+                                &c->mention_count);
     return rv;
 }
 
@@ -192,7 +256,6 @@ chat_err chat_user_profile_set(chat_ctx *ctx, const chat_session *s, const char 
 chat_err chat_user_deactivate(chat_ctx *ctx, const chat_session *s, const char *user_id)
 {
     USER_COMMON(ctx, s);
-    CHATI_REQUIRE(ctx, auth, "auth");
     if (!s->is_admin && (user_id == NULL || strcmp(user_id, s->user_id) != 0))
         return chati_fail(CHAT_ERR_RESTRICTED_ACTION, "only admins deactivate other users");
     chat_user *u = NULL;
@@ -200,7 +263,7 @@ chat_err chat_user_deactivate(chat_ctx *ctx, const chat_session *s, const char *
     if (rv != CHAT_OK)
         return rv;
     /* Credentials first: from this moment no token of the user works. */
-    rv = ctx->auth->set_active(ctx->auth_impl, u->id, false);
+    rv = chati_set_active(ctx, u->id, false);
     if (rv == CHAT_OK && !u->deleted) {
         u->deleted = true;
         u->updated = chati_now_us() / 1000000;

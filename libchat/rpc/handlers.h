@@ -7,6 +7,14 @@
 /* The base URL clients reach the gateway at, for permalinks and file URLs. */
 const char *chati_public_url(chat_ctx *ctx);
 
+/* Replaces the id-only files of API messages (as chati_api_message makes
+ * them) with full file objects (name, mimetype, url_private, ...) where the
+ * caller may see the file; others keep their id. For every handler that
+ * returns messages (history, replies, postMessage, search). */
+struct Chat__Api__Message;
+void chati_api_fill_files(chat_ctx *ctx, const chat_session *s,
+                          struct Chat__Api__Message *const *msgs, size_t n);
+
 #define CHATI_HANDLER(name)                                                              \
     chat_err name(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,      \
                   ProtobufCMessage *rs)
@@ -53,5 +61,13 @@ CHATI_HANDLER(chati_h_reactions_get);
 CHATI_HANDLER(chati_h_search_messages);
 CHATI_HANDLER(chati_h_rtm_heartbeat);
 CHATI_HANDLER(chati_h_rtm_typing);
+CHATI_HANDLER(chati_h_files_get_upload_url);
+CHATI_HANDLER(chati_h_files_complete_upload);
+CHATI_HANDLER(chati_h_files_info);
+CHATI_HANDLER(chati_h_files_list);
+CHATI_HANDLER(chati_h_files_delete);
+CHATI_HANDLER(chati_h_files_upload_bytes);
+CHATI_HANDLER(chati_h_files_upload);
+CHATI_HANDLER(chati_h_files_download);
 
 #endif

@@ -52,7 +52,11 @@ typedef struct chati_method {
     chati_handler fn;
 } chati_method;
 
-/* Lookups; NULL when unknown. */
+/* Methods between services (rpc/internal_methods.c). */
+extern const chati_method chati_internal_methods[];
+extern const size_t chati_n_internal_methods;
+
+/* Lookups over both tables; NULL when unknown. */
 const chati_method *chati_method_by_name(const char *name);
 const chati_method *chati_method_by_id(uint32_t id);
 /* Every method, for listings and tests. */

@@ -93,6 +93,27 @@ static const chati_method methods[] = {
      chati_h_rtm_heartbeat},
     {42, "rtm.typing", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL, D(channel_request), D(empty),
      chati_h_rtm_typing},
+    {43, "files.getUploadURLExternal", CHATI_SVC_MESSAGE, 0,
+     D(files_get_upload_url_external_request), D(files_get_upload_url_external_response),
+     chati_h_files_get_upload_url},
+    {44, "files.completeUploadExternal", CHATI_SVC_MESSAGE, 0,
+     D(files_complete_upload_external_request), D(files_response),
+     chati_h_files_complete_upload},
+    {45, "files.info", CHATI_SVC_MESSAGE, 0, D(files_info_request), D(file_response),
+     chati_h_files_info},
+    {46, "files.list", CHATI_SVC_MESSAGE, 0, D(files_list_request), D(files_list_response),
+     chati_h_files_list},
+    {47, "files.delete", CHATI_SVC_MESSAGE, 0, D(files_delete_request), D(empty),
+     chati_h_files_delete},
+    /* The bytes POSTed to an upload_url: no token, the ticket authorises. */
+    {48, "files.uploadBytes", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
+     D(files_upload_bytes_request), D(files_upload_bytes_response), chati_h_files_upload_bytes},
+    /* files.upload's core: the gateway reads the multipart body into it. */
+    {49, "files.upload", CHATI_SVC_MESSAGE, CHATI_M_INTERNAL, D(files_upload_request),
+     D(file_response), chati_h_files_upload},
+    /* url_private: metadata and bytes for the gateway's GET /files/<id>/<name>. */
+    {50, "files.download", CHATI_SVC_MESSAGE, CHATI_M_INTERNAL, D(files_download_request),
+     D(files_download_response), chati_h_files_download},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",
@@ -112,7 +133,11 @@ int chati_service_from_name(const char *name)
 }
 
 /* Names sorted once for binary search: lookups happen per HTTP request. */
-static const chati_method *by_name[CHATI_ARRAY_LEN(methods)];
+/* Both tables by name, sorted once for binary search: lookups happen per
+ * HTTP request. */
+#define N_ALL (CHATI_ARRAY_LEN(methods) + 64)
+static const chati_method *by_name[N_ALL];
+static size_t n_by_name;
 static pthread_once_t sort_once = PTHREAD_ONCE_INIT;
 
 static int cmp_name(const void *a, const void *b)
@@ -123,8 +148,10 @@ static int cmp_name(const void *a, const void *b)
 static void sort_names(void)
 {
     for (size_t i = 0; i < CHATI_ARRAY_LEN(methods); i++)
-        by_name[i] = &methods[i];
-    qsort(by_name, CHATI_ARRAY_LEN(methods), sizeof by_name[0], cmp_name);
+        by_name[n_by_name++] = &methods[i];
+    for (size_t i = 0; i < chati_n_internal_methods && n_by_name < N_ALL; i++)
+        by_name[n_by_name++] = &chati_internal_methods[i];
+    qsort(by_name, n_by_name, sizeof by_name[0], cmp_name);
 }
 
 const chati_method *chati_method_by_name(const char *name)
@@ -132,7 +159,7 @@ const chati_method *chati_method_by_name(const char *name)
     if (name == NULL)
         return NULL;
     pthread_once(&sort_once, sort_names);
-    size_t lo = 0, hi = CHATI_ARRAY_LEN(methods);
+    size_t lo = 0, hi = n_by_name;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(by_name[mid]->name, name);
@@ -148,9 +175,12 @@ const chati_method *chati_method_by_name(const char *name)
 
 const chati_method *chati_method_by_id(uint32_t id)
 {
-    /* Ids are assigned densely from 1 in table order. */
+    /* API ids are dense from 1 in table order; internal ones from 1000. */
     if (id >= 1 && id <= CHATI_ARRAY_LEN(methods) && methods[id - 1].id == id)
         return &methods[id - 1];
+    for (size_t i = 0; i < chati_n_internal_methods; i++)
+        if (chati_internal_methods[i].id == id)
+            return &chati_internal_methods[i];
     return NULL;
 }
 

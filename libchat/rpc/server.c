@@ -4,8 +4,9 @@
  * and a pool of threads that run the handlers.
  *
  * Handlers block (SQLite, argon2), and nng's aio callbacks run on nng's own
- * few threads, so a callback only unpacks the frame and queues it; health,
- * malformed frames and refusals while stopping are answered in the callback.
+ * few threads, so a callback only reads the frame's method id and queues the
+ * frame; a worker unpacks and runs it. Health, malformed frames and refusals
+ * while stopping are answered in the callback.
  * A context is owned by exactly one party at a time (nng, the queue, or the
  * worker that popped it), so slot fields need no lock; the server mutex
  * guards the queue and the counters.
@@ -32,7 +33,7 @@
 /* Largest frame accepted: a file upload travels in one request. */
 #define MIN_RECV_MAX (256u << 20)
 
-typedef enum slot_state { SLOT_IDLE, SLOT_RECV, SLOT_QUEUED, SLOT_SEND, SLOT_DONE } slot_state;
+typedef enum slot_state { SLOT_RECV, SLOT_QUEUED, SLOT_SEND, SLOT_DONE } slot_state;
 
 typedef struct slot {
     chati_rpc_server *srv;
@@ -63,6 +64,7 @@ struct chati_rpc_server {
     pthread_cond_t idle_cv;     /* inflight reached 0 (monotonic clock) */
     slot *qhead, *qtail;
     int inflight;               /* requests taken and not yet answered */
+    int nng_calls;              /* our threads inside nng_ctx_send/recv right now */
     bool stopping;              /* refuse new requests */
     bool closing;               /* nothing re-arms; workers drop what is queued */
     _Atomic uint64_t served;
@@ -183,6 +185,33 @@ static bool peek_method(nng_msg *msg, uint32_t *method)
 
 /* ---- the per-context state machine ---- */
 
+/* Starts the slot's next nng operation, unless the server is closing (then
+ * false, and the aio stays idle). The socket is closed only once no thread of
+ * ours is inside nng_ctx_send/recv: nng 1.5.2 touches the socket after
+ * completing the aio, which races a concurrent nng_close (seen as a panic on
+ * a destroyed mutex). */
+static bool slot_op(slot *w, bool send)
+{
+    chati_rpc_server *srv = w->srv;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->closing) {
+        w->state = SLOT_DONE;
+        pthread_mutex_unlock(&srv->mu);
+        return false;
+    }
+    srv->nng_calls++;
+    pthread_mutex_unlock(&srv->mu);
+    if (send)
+        nng_ctx_send(w->ctx, w->aio);
+    else
+        nng_ctx_recv(w->ctx, w->aio);
+    pthread_mutex_lock(&srv->mu);
+    if (--srv->nng_calls == 0 && srv->closing)
+        pthread_cond_broadcast(&srv->idle_cv);
+    pthread_mutex_unlock(&srv->mu);
+    return true;
+}
+
 /* The slot's request is answered (or dropped): count it and receive again,
  * unless the server is closing. */
 static void slot_finish(slot *w)
@@ -192,11 +221,9 @@ static void slot_finish(slot *w)
     pthread_mutex_lock(&srv->mu);
     if (--srv->inflight == 0)
         pthread_cond_broadcast(&srv->idle_cv);
-    bool closing = srv->closing;
-    w->state = closing ? SLOT_DONE : SLOT_RECV;
+    w->state = SLOT_RECV;
     pthread_mutex_unlock(&srv->mu);
-    if (!closing)
-        nng_ctx_recv(w->ctx, w->aio);
+    slot_op(w, false);
 }
 
 /* Sends msg as the slot's reply; a NULL msg (no memory) drops the request,
@@ -209,7 +236,11 @@ static void slot_send(slot *w, nng_msg *msg)
     }
     w->state = SLOT_SEND;
     nng_aio_set_msg(w->aio, msg);
-    nng_ctx_send(w->ctx, w->aio);
+    if (!slot_op(w, true)) {
+        nng_aio_set_msg(w->aio, NULL);
+        nng_msg_free(msg);
+        slot_finish(w);
+    }
 }
 
 /* Queues the slot for a worker; false when the server is stopping (the
@@ -287,12 +318,10 @@ static void slot_cb(void *arg)
 
     /* SLOT_RECV */
     if (rv != 0) {
-        pthread_mutex_lock(&srv->mu);
-        bool stop = srv->closing || rv == NNG_ECLOSED || rv == NNG_ECANCELED;
-        w->state = stop ? SLOT_DONE : SLOT_RECV;
-        pthread_mutex_unlock(&srv->mu);
-        if (!stop)
-            nng_ctx_recv(w->ctx, w->aio);
+        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+            w->state = SLOT_DONE;
+        else
+            slot_op(w, false);  /* a transient failure: keep receiving */
         return;
     }
     nng_msg *msg = nng_aio_get_msg(w->aio);
@@ -473,6 +502,8 @@ static void server_free(chati_rpc_server *srv)
     srv->stopping = true;
     srv->closing = true;
     pthread_cond_broadcast(&srv->work_cv);
+    while (srv->nng_calls > 0)
+        pthread_cond_wait(&srv->idle_cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
     if (srv->sock_open)
         nng_close(srv->sock);
@@ -588,7 +619,7 @@ chat_err chati_rpc_server_start_opts(chat_ctx *ctx, const char *listen_url, int 
     bound_url(srv, listen_url, l);
     for (int i = 0; i < workers; i++) {
         srv->slots[i].state = SLOT_RECV;
-        nng_ctx_recv(srv->slots[i].ctx, srv->slots[i].aio);
+        slot_op(&srv->slots[i], false);
     }
     *out = srv;
     return CHAT_OK;

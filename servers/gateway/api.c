@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api.pb-c.h"
+#include "files.h"
 #include "gw_internal.h"
 
 #define API_PREFIX "/api/"
@@ -184,11 +185,18 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
     }
     const chati_method *m = chati_method_by_name(name);
     bool is_rtm = strcmp(name, "rtm.connect") == 0 || strcmp(name, "rtm.start") == 0;
+    /* files.upload is internal (its bytes field cannot come from the generic
+     * converter): a multipart body's file part fills it here. */
+    bool is_upload = m != NULL && strcmp(name, "files.upload") == 0;
+    gw_multipart upload_parts = {0};
+    const gw_mp_part *upload_file = NULL;
     if (strcmp(verb, "GET") != 0 && strcmp(verb, "POST") != 0)
         rv = chati_fail(CHAT_ERR_METHOD_NOT_ALLOWED, "use GET or POST");
-    else if (!is_rtm && (m == NULL || (m->flags & CHATI_M_INTERNAL)))
+    else if (!is_rtm && !is_upload && (m == NULL || (m->flags & CHATI_M_INTERNAL)))
         rv = chati_fail(CHAT_ERR_UNKNOWN_METHOD, "no method \"%.60s\"", name);
-    if (rv == CHAT_OK)
+    if (rv == CHAT_OK && is_upload && gw_is_multipart(nng_http_req_get_header(req, "Content-Type")))
+        rv = gw_files_upload_args(g, req, query, &args, &upload_parts, &upload_file);
+    else if (rv == CHAT_OK)
         rv = read_args(g, req, query, &args);
     if (rv == CHAT_OK) {
         const char *t = bearer(req);
@@ -203,7 +211,9 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
         if (rv == CHAT_OK && !gw_ratelimit_take(g->rate, token, &retry_after))
             rv = chati_fail(CHAT_ERR_RATELIMITED, "too many requests for this token");
     }
-    if (rv == CHAT_OK)
+    if (rv == CHAT_OK && is_upload)
+        rv = gw_files_upload_call(g, m, s, &args, upload_file, &out);
+    else if (rv == CHAT_OK)
         rv = is_rtm ? rtm_connect(g, s, token, &out) : gw_call_json(g, m, s, &args, &out);
     else
         error_json(&out, rv, chati_errmsg());
@@ -213,6 +223,7 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
     gw_reply(aio, http_status(rv), "application/json; charset=utf-8", &out,
              rv == CHAT_ERR_RATELIMITED ? "Retry-After" : NULL, retry);
     gw_args_free(&args);
+    gw_multipart_free(&upload_parts);
     chat_session_free(s);
     chat_free(token);
 }

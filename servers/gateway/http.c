@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "files.h"
 #include "gw_internal.h"
 
 #include <nng/supplemental/tls/tls.h>
@@ -35,6 +36,48 @@ static void on_api(nng_aio *aio)
         chat_free(j);
         nng_aio_finish(aio, NNG_ECLOSED);
     }
+}
+
+/* The file routes hand off like the API: one job type per route. */
+typedef struct file_job {
+    gw *g;
+    nng_aio *aio;
+    nng_http_req *req;
+    void (*serve)(gw *g, nng_aio *aio, nng_http_req *req);
+} file_job;
+
+static void file_job_run(void *arg)
+{
+    file_job *j = arg;
+    j->serve(j->g, j->aio, j->req);
+    chat_free(j);
+}
+
+static void submit_file_job(nng_aio *aio, void (*serve)(gw *, nng_aio *, nng_http_req *))
+{
+    nng_http_req *req = nng_aio_get_input(aio, 0);
+    nng_http_handler *h = nng_aio_get_input(aio, 1);
+    gw *g = nng_http_handler_get_data(h);
+    file_job *j = chat_malloc(sizeof *j);
+    if (j == NULL) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    *j = (file_job){g, aio, req, serve};
+    if (!gw_workers_submit(g->workers, file_job_run, j)) {
+        chat_free(j);
+        nng_aio_finish(aio, NNG_ECLOSED);
+    }
+}
+
+static void on_upload(nng_aio *aio)
+{
+    submit_file_job(aio, gw_upload_serve);
+}
+
+static void on_download(nng_aio *aio)
+{
+    submit_file_job(aio, gw_download_serve);
 }
 
 static void on_health(nng_aio *aio)
@@ -123,6 +166,15 @@ static chat_err gw_setup(gw *g)
      * that we can answer 413 ourselves. */
     if ((rv = add_handler(g, "/api", on_api, true, NULL, g->cfg.max_body * 4 + 4096)) ||
         (rv = add_handler(g, "/health", on_health, false, "GET", 0)))
+        return rv;
+    /* Files: upload_url bodies up to files.max_bytes (one byte more is
+     * collected so that we answer 413 rather than nng's 400), downloads, and
+     * multipart files.upload with room for its other fields. */
+    size_t max_file = gw_files_max_bytes(g);
+    if ((rv = add_handler(g, "/upload", on_upload, true, "POST", max_file + 1)) ||
+        (rv = add_handler(g, "/files", on_download, true, "GET", 0)) ||
+        (rv = add_handler(g, "/api/files.upload", on_api, false, NULL,
+                          max_file + GW_UPLOAD_FORM_OVERHEAD)))
         return rv;
     if (g->cfg.web_root) {
         nng_http_handler *h;

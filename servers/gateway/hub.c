@@ -835,6 +835,9 @@ chat_err gw_hub_start(gw *g, gw_hub **out)
     nng_stream_listener_set_bool(h->ls, NNG_OPT_WS_RECV_TEXT, true);
     nng_stream_listener_set_bool(h->ls, NNG_OPT_WS_SEND_TEXT, true);
     nng_stream_listener_set_size(h->ls, NNG_OPT_WS_RECVMAXFRAME, MAX_FRAME);
+    /* One event is one frame: nng would otherwise send only the first 64 KiB
+     * of a long message per send. */
+    nng_stream_listener_set_size(h->ls, NNG_OPT_WS_SENDMAXFRAME, MAX_FRAME);
     if ((e = nng_aio_alloc(&h->accept_aio, on_accept, h)) != 0 ||
         (e = nng_stream_listener_listen(h->ls)) != 0)
         return chati_fail(CHAT_ERR_INTERNAL, "websocket listen: %s", nng_strerror(e));

@@ -1241,6 +1241,129 @@ START_TEST(concurrent_posts)
 }
 END_TEST
 
+/* Two-step uploads: a file inserted pending (sha256 "") is completed once. */
+static void add_pending(const char *id, const char *user, int64_t created, int64_t size)
+{
+    chat_file f;
+    memset(&f, 0, sizeof f);
+    strcpy(f.id, id);
+    strcpy(f.team_id, "T1");
+    strcpy(f.user, user);
+    f.name = "upload.bin";
+    f.title = "Upload";
+    f.mimetype = "application/octet-stream";
+    f.size = size;
+    f.created = created;
+    ck_assert_chat_ok(S->file_insert(impl, &f));
+}
+
+START_TEST(file_complete)
+{
+    ck_assert_ptr_nonnull(S->file_complete);
+    add_pending("F1", "U1", 100, 12);
+    add_file("F2", "U1", 50, NULL);
+
+    /* Pending: file_get shows it as inserted; file_list leaves it out. */
+    chat_file *f = NULL;
+    ck_assert_chat_ok(S->file_get(impl, "F1", &f));
+    ck_assert_str_eq(f->sha256, "");
+    ck_assert_int_eq(f->size, 12);
+    chat_file_free(f);
+    chat_list *l = NULL;
+    ck_assert_chat_ok(S->file_list(impl, "T1", NULL, NULL, "U1", NULL, 0, NULL, 0, &l));
+    expect_files(l, (const char *[]){"F2"}, 1);
+    chat_list_free(l);
+    ck_assert_chat_ok(S->file_list(impl, "T1", NULL, "U1", "U1", C1, 1, NULL, 0, &l));
+    expect_files(l, (const char *[]){"F2"}, 1);
+    chat_list_free(l);
+
+    /* Malformed completions change nothing. */
+    char upper[65], sum[65];
+    memset(upper, 'B', 64);
+    upper[64] = '\0';
+    memset(sum, 'b', 64);
+    sum[64] = '\0';
+    ck_assert_chat_err(S->file_complete(impl, "F1", 12, "abc"), CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_chat_err(S->file_complete(impl, "F1", 12, upper), CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_chat_err(S->file_complete(impl, "F1", -1, sum), CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_chat_err(S->file_complete(impl, "F9", 12, sum), CHAT_ERR_FILE_NOT_FOUND);
+
+    /* Completion sets size and checksum, keeps the rest, and lists the file. */
+    ck_assert_chat_ok(S->file_complete(impl, "F1", 7, sum));
+    ck_assert_chat_ok(S->file_get(impl, "F1", &f));
+    ck_assert_str_eq(f->sha256, sum);
+    ck_assert_int_eq(f->size, 7);
+    ck_assert_str_eq(f->user, "U1");
+    ck_assert_str_eq(f->team_id, "T1");
+    ck_assert_str_eq(f->name, "upload.bin");
+    ck_assert_str_eq(f->title, "Upload");
+    ck_assert_str_eq(f->mimetype, "application/octet-stream");
+    ck_assert_int_eq(f->created, 100);
+    ck_assert(!f->deleted);
+    chat_file_free(f);
+    ck_assert_chat_ok(S->file_list(impl, "T1", NULL, NULL, "U1", NULL, 0, NULL, 0, &l));
+    expect_files(l, (const char *[]){"F1", "F2"}, 2);
+    chat_list_free(l);
+
+    /* Only once: a second completion (or one of a finished file) is a duplicate. */
+    char other[65];
+    memset(other, 'c', 64);
+    other[64] = '\0';
+    ck_assert_chat_err(S->file_complete(impl, "F1", 7, other), CHAT_ERR_DUPLICATE);
+    ck_assert_chat_err(S->file_complete(impl, "F2", 1234, other), CHAT_ERR_DUPLICATE);
+    ck_assert_chat_ok(S->file_get(impl, "F1", &f));
+    ck_assert_str_eq(f->sha256, sum);
+    chat_file_free(f);
+
+    /* A pending file deleted before its bytes came cannot be completed. */
+    add_pending("F3", "U1", 200, 5);
+    ck_assert_chat_ok(S->file_delete(impl, "F3"));
+    ck_assert_chat_err(S->file_complete(impl, "F3", 5, sum), CHAT_ERR_FILE_DELETED);
+    ck_assert_chat_ok(S->file_get(impl, "F3", &f));
+    ck_assert_str_eq(f->sha256, "");
+    ck_assert(f->deleted);
+    chat_file_free(f);
+
+    /* Completions survive a reopen. */
+    char *url = chat_strdup(contract_url());
+    S->close(impl);
+    impl = NULL;
+    ck_assert_chat_ok(S->open(url, contract_cfg(), &impl));
+    chat_free(url);
+    ck_assert_chat_ok(S->file_get(impl, "F1", &f));
+    ck_assert_str_eq(f->sha256, sum);
+    ck_assert_int_eq(f->size, 7);
+    chat_file_free(f);
+}
+END_TEST
+
+START_TEST(file_set_title)
+{
+    ck_assert_ptr_nonnull(S->file_set_title);
+    add_pending("F1", "U1", 100, 3);
+    add_file("F2", "U1", 50, NULL);
+    ck_assert_chat_ok(S->file_set_title(impl, "F1", "Renamed 東京"));
+    ck_assert_chat_ok(S->file_set_title(impl, "F2", "Also renamed"));
+    chat_file *f = NULL;
+    ck_assert_chat_ok(S->file_get(impl, "F1", &f));
+    ck_assert_str_eq(f->title, "Renamed 東京");
+    ck_assert_str_eq(f->name, "upload.bin");
+    ck_assert_str_eq(f->sha256, ""); /* still pending */
+    chat_file_free(f);
+    chat_list *l = NULL;
+    ck_assert_chat_ok(S->file_list(impl, "T1", NULL, NULL, "U1", NULL, 0, NULL, 0, &l));
+    expect_files(l, (const char *[]){"F2"}, 1);
+    ck_assert_str_eq(chat_list_file(l, 0)->title, "Also renamed");
+    chat_list_free(l);
+    ck_assert_chat_err(S->file_set_title(impl, "F9", "x"), CHAT_ERR_FILE_NOT_FOUND);
+    ck_assert_chat_ok(S->file_delete(impl, "F2"));
+    ck_assert_chat_err(S->file_set_title(impl, "F2", "x"), CHAT_ERR_FILE_DELETED);
+    ck_assert_chat_ok(S->file_get(impl, "F2", &f));
+    ck_assert_str_eq(f->title, "Also renamed");
+    chat_file_free(f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     contract_init(argc, argv, "sqlite:{tmp}/message.db");
@@ -1268,6 +1391,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, reopen_keeps_data);
     tcase_add_test(tc, search_after_many_changes);
     tcase_add_test(tc, concurrent_posts);
+    tcase_add_test(tc, file_complete);
+    tcase_add_test(tc, file_set_title);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

@@ -301,6 +301,22 @@ START_TEST(user_uniqueness)
 }
 END_TEST
 
+START_TEST(delete_user_frees_name_and_email)
+{
+    char team[CHAT_ID_SIZE];
+    make_team(team);
+    test_user a;
+    init_user(&a, team);
+    ck_assert_chat_ok(ops->create_user(impl, &a.u));
+    ck_assert_chat_ok(ops->delete_user(impl, a.u.id));
+    chat_user *got = NULL;
+    ck_assert_chat_err(ops->get_user(impl, a.u.id, &got), CHAT_ERR_USER_NOT_FOUND);
+    ck_assert_chat_err(ops->delete_user(impl, a.u.id), CHAT_ERR_USER_NOT_FOUND);
+    /* The handle and the address can be used again. */
+    ck_assert_chat_ok(ops->create_user(impl, &a.u));
+}
+END_TEST
+
 START_TEST(user_update)
 {
     char team[CHAT_ID_SIZE];
@@ -685,6 +701,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, user_round_trip);
     tcase_add_test(tc, user_uniqueness);
     tcase_add_test(tc, user_update);
+    tcase_add_test(tc, delete_user_frees_name_and_email);
     tcase_add_test(tc, list_users_pages);
     tcase_add_test(tc, list_users_bad_input);
     tcase_add_test(tc, read_markers);

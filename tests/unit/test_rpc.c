@@ -387,7 +387,8 @@ START_TEST(server_refuses_bad_frames)
     chat__rpc__reply__free_unpacked(r, NULL);
 
     /* Session ids too long for a chat_session. */
-    r = raw_request(f.url, api_test_method()->id, "UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, 0);
+    r = raw_request(f.url, api_test_method()->id, "UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                    NULL, 0);
     ck_assert_str_eq(r->error, "invalid_auth");
     chat__rpc__reply__free_unpacked(r, NULL);
 

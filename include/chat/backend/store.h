@@ -109,6 +109,8 @@ typedef struct chat_user_store_ops {
      * CHAT_MENTION_CHANNEL / CHAT_MENTION_HERE). */
     chat_err (*counts)(void *impl, const char *user_id, const char *channel,
                        int64_t *unread, int64_t *mentions);
+    /* Deletes a user (undoing a sign-up that failed half-way). user_not_found. */
+    chat_err (*delete_user)(void *impl, const char *user_id);
 } chat_user_store_ops;
 
 /* ------------------------------------------------------------- channel --- */
@@ -240,6 +242,19 @@ typedef struct chat_message_store_ops {
      * so it reaches consumers in order with the message events and survives a
      * broker outage like them. topic, key and data are copied. */
     chat_err (*outbox_add)(void *impl, const chat_outbox_item *item);
+
+    /* Completes a pending file: one that file_insert stored with sha256 ""
+     * while its bytes were still on their way. Sets size and sha256 (64
+     * lower-case hex digits) in one step, only while the file is pending:
+     * file_not_found when absent, file_deleted when deleted, CHAT_ERR_DUPLICATE
+     * when it was already completed (a second upload of the same file).
+     * file_list never returns pending files; file_get does. */
+    chat_err (*file_complete)(void *impl, const char *file_id, int64_t size,
+                              const char *sha256_hex);
+    /* Replaces a file's title (files.completeUploadExternal names a file
+     * after its bytes arrived). file_not_found when absent, file_deleted
+     * when deleted. */
+    chat_err (*file_set_title)(void *impl, const char *file_id, const char *title);
 } chat_message_store_ops;
 
 CHAT_API chat_err chat_auth_store_register(const chat_auth_store_ops *ops);

@@ -1850,7 +1850,7 @@ static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *rowid
 }
 
 #define FILE_LIST_SQL(team)                                                               \
-    "SELECT " FILE_COLS " FROM files f WHERE " team " AND deleted = 0 "                  \
+    "SELECT " FILE_COLS " FROM files f WHERE " team " AND deleted = 0 AND sha256 <> '' " \
     "AND (?2 IS NULL OR EXISTS (SELECT 1 FROM file_channels c "                         \
     "     WHERE c.file = f.id AND c.channel = ?2)) "                                     \
     "AND (?3 IS NULL OR user = ?3) "                                                     \
@@ -1972,6 +1972,90 @@ static chat_err ms_file_delete(void *impl, const char *file_id)
     if (rv == CHAT_OK) {
         bind_text(st, 1, file_id);
         rv = step_done(s, st, "deleting file");
+    }
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+static bool is_sha256_hex(const char *h)
+{
+    size_t i = 0;
+    for (; h[i]; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return false;
+    return i == 64;
+}
+
+/* A pending file has sha256 ''; the conditional UPDATE makes the first
+ * completion win even when two race. */
+static chat_err ms_file_complete(void *impl, const char *file_id, int64_t size,
+                                 const char *sha256_hex)
+{
+    msg_store *s = impl;
+    sqlite3_stmt *st;
+    if (file_id == NULL || sha256_hex == NULL || !is_sha256_hex(sha256_hex) || size < 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_complete: bad id, size or checksum");
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = prep(s, "SELECT deleted, sha256 <> '' FROM files WHERE id = ?1", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+        else if (rc != SQLITE_ROW)
+            rv = chati_db_err(s->db, rc, "completing file");
+        else if (sqlite3_column_int(st, 0) != 0)
+            rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+        else if (sqlite3_column_int(st, 1) != 0)
+            rv = chati_fail(CHAT_ERR_DUPLICATE, "file %s is already complete", file_id);
+        sqlite3_reset(st);
+    }
+    if (rv == CHAT_OK)
+        rv = prep(s, "UPDATE files SET size = ?2, sha256 = ?3 WHERE id = ?1 AND sha256 = ''",
+                  &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        sqlite3_bind_int64(st, 2, size);
+        bind_text(st, 3, sha256_hex);
+        rv = step_done(s, st, "completing file");
+    }
+    if (rv == CHAT_OK)
+        return chati_db_commit(s->db);
+    chati_db_rollback(s->db);
+    return rv;
+}
+
+static chat_err ms_file_set_title(void *impl, const char *file_id, const char *title)
+{
+    msg_store *s = impl;
+    sqlite3_stmt *st;
+    if (file_id == NULL || title == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_set_title: no id or title");
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = prep(s, "SELECT deleted FROM files WHERE id = ?1", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+        else if (rc != SQLITE_ROW)
+            rv = chati_db_err(s->db, rc, "renaming file");
+        else if (sqlite3_column_int(st, 0) != 0)
+            rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+        sqlite3_reset(st);
+    }
+    if (rv == CHAT_OK)
+        rv = prep(s, "UPDATE files SET title = ?2 WHERE id = ?1", &st);
+    if (rv == CHAT_OK) {
+        bind_text(st, 1, file_id);
+        bind_text(st, 2, title);
+        rv = step_done(s, st, "renaming file");
     }
     if (rv == CHAT_OK)
         return chati_db_commit(s->db);
@@ -2101,4 +2185,6 @@ const chat_message_store_ops chati_sqlite_message_ops = {
     .outbox_fetch = ms_outbox_fetch,
     .outbox_ack = ms_outbox_ack,
     .outbox_add = ms_outbox_add,
+    .file_complete = ms_file_complete,
+    .file_set_title = ms_file_set_title,
 };

@@ -6,3 +6,5 @@ list(APPEND CHAT_SOURCES
   backends/sqlite/channel_store.c)
 # The message store (another engineer) appends itself here when ready:
 list(APPEND CHAT_SOURCES backends/sqlite/message_store.c)
+# The SQLite event broker ("sqlite:/path/events.db"): shared by processes on one machine.
+list(APPEND CHAT_SOURCES backends/sqlite/broker.c)

@@ -753,6 +753,24 @@ static chat_err us_counts(void *impl, const char *user_id, const char *channel,
     return CHAT_OK;
 }
 
+static chat_err us_delete_user(void *impl, const char *user_id)
+{
+    chati_db *d = ((user_store *)impl)->db;
+    if (bad_id(user_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id is required");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM users WHERE id = ?1");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, user_id, false);
+        rv = chati_db_step_done(d, st, "deleting a user");
+        if (rv == CHAT_OK && sqlite3_changes(d->db) == 0)
+            rv = chati_fail(CHAT_ERR_USER_NOT_FOUND, "no user %s", user_id);
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
 const chat_user_store_ops chati_sqlite_user_ops = {
     .version = CHAT_STORE_V1,
     .scheme = "sqlite",
@@ -770,4 +788,5 @@ const chat_user_store_ops chati_sqlite_user_ops = {
     .get_read_marker = us_get_read_marker,
     .apply_activity = us_apply_activity,
     .counts = us_counts,
+    .delete_user = us_delete_user,
 };

@@ -1,0 +1,5 @@
+# The broker contract suite against the SQLite broker, which separate
+# processes share through one file ("{tmp}" = a fresh directory per test).
+chat_test(contract_broker_sqlite
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_broker.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c
+  LABELS contract ARGS "sqlite:{tmp}/events.db")
