@@ -14,7 +14,6 @@
         chati_clear_errmsg();                                                            \
         CHATI_REQUIRE(ctx, messages, "message");                                         \
         CHATI_REQUIRE(ctx, blob, "file");                                                \
-        CHATI_REQUIRE(ctx, channels, "channel");                                         \
         chat_err rv_ = chati_check_session(s);                                           \
         if (rv_ != CHAT_OK)                                                              \
             return rv_;                                                                  \

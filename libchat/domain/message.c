@@ -8,7 +8,6 @@
     do {                                                                                 \
         chati_clear_errmsg();                                                            \
         CHATI_REQUIRE(ctx, messages, "message");                                         \
-        CHATI_REQUIRE(ctx, channels, "channel");                                         \
         chat_err rv_ = chati_check_session(s);                                           \
         if (rv_ != CHAT_OK)                                                              \
             return rv_;                                                                  \

@@ -94,7 +94,6 @@ chat_err chat_presence_get(chat_ctx *ctx, const chat_session *s, const char *con
 chat_err chat_typing(chat_ctx *ctx, const chat_session *s, const char *channel_id)
 {
     chati_clear_errmsg();
-    CHATI_REQUIRE(ctx, channels, "channel");
     chat_err rv = chati_check_session(s);
     bool member = false;
     chat_channel *c = NULL;
