@@ -102,15 +102,19 @@ void chati_hex_encode(const void *in, size_t n, char *out)
     *out = '\0';
 }
 
+void chati_sha256(const void *data, size_t len, uint8_t out[32])
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    mbedtls_sha256(data, len, out, 0);
+#else
+    mbedtls_sha256_ret(data, len, out, 0);
+#endif
+}
+
 void chati_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[32];
-
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-    mbedtls_sha256(data, len, md, 0);
-#else
-    mbedtls_sha256_ret(data, len, md, 0);
-#endif
+    uint8_t md[32];
+    chati_sha256(data, len, md);
     chati_hex_encode(md, sizeof md, out);
 }
 

@@ -88,6 +88,7 @@ void chati_b64url_encode(const void *in, size_t n, char *out);
 /* Returns false on bad input; *outlen set to decoded length. out needs n bytes. */
 bool chati_b64url_decode(const char *in, size_t n, void *out, size_t *outlen);
 void chati_hex_encode(const void *in, size_t n, char *out); /* out: 2n + 1 */
+void chati_sha256(const void *data, size_t len, uint8_t out[32]);
 void chati_sha256_hex(const void *data, size_t len, char out[65]);
 /* Pagination cursors: an opaque base64url token around a string key (what the
  * backend resumes after). decode gives invalid_cursor on a token it did not

@@ -98,7 +98,9 @@ static chat_err open_backend(chat_ctx *ctx, chati_iface iface, const char *key, 
     return CHAT_OK;
 }
 
-/* The token signing key: jwt.secret, else a random key kept in data_dir so
+/* The token signing key (which also signs upload tickets): derived from
+ * jwt.secret, which every process of a distributed deployment shares; else, in
+ * the process that runs the auth service, a random key kept in data_dir so
  * tokens survive restarts. */
 static chat_err load_jwt_key(chat_ctx *ctx)
 {
@@ -106,22 +108,20 @@ static chat_err load_jwt_key(chat_ctx *ctx)
     if (secret && *secret) {
         if (strlen(secret) < 16)
             return chati_fail(CHAT_ERR_INVALID_CONFIG, "jwt.secret must be at least 16 characters");
-        char hex[65];
-        chati_sha256_hex(secret, strlen(secret), hex);
-        for (int i = 0; i < CHATI_JWT_KEY_BYTES; i++) {
-            unsigned v;
-            sscanf(hex + 2 * i, "%2x", &v);
-            ctx->jwt_key[i] = (uint8_t)v;
-        }
+        chati_sha256(secret, strlen(secret), ctx->jwt_key);
+        ctx->jwt_key_loaded = true;
         return CHAT_OK;
     }
+    if (ctx->auth == NULL)
+        return CHAT_OK; /* no key here: calls that need one say so */
     char path[4096];
     snprintf(path, sizeof path, "%s/jwt.key", cfg_or(ctx, "data_dir", DEFAULT_DATA_DIR));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         ssize_t n = read(fd, ctx->jwt_key, CHATI_JWT_KEY_BYTES);
         close(fd);
-        if (n == CHATI_JWT_KEY_BYTES)
+        ctx->jwt_key_loaded = n == CHATI_JWT_KEY_BYTES;
+        if (ctx->jwt_key_loaded)
             return CHAT_OK;
         return chati_fail(CHAT_ERR_STORAGE, "%s is damaged; remove it to make a new key", path);
     }
@@ -138,6 +138,7 @@ static chat_err load_jwt_key(chat_ctx *ctx)
     close(fd);
     if (!ok || rename(tmp, path) != 0)
         return chati_fail(CHAT_ERR_STORAGE, "writing %s failed", path);
+    ctx->jwt_key_loaded = true;
     return CHAT_OK;
 }
 
@@ -184,7 +185,7 @@ static chat_err ctx_setup(chat_ctx *ctx)
     OPEN(CHATI_IFACE_DISCOVERY, "discovery", "static:", discovery);
 #undef OPEN
 
-    if (ctx->auth && (rv = load_jwt_key(ctx)) != CHAT_OK)
+    if ((rv = load_jwt_key(ctx)) != CHAT_OK)
         return rv;
     if ((rv = ensure_default_team(ctx)) != CHAT_OK)
         return rv;

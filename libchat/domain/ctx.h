@@ -46,7 +46,8 @@ struct chat_ctx {
     const chat_discovery_ops *discovery;
     void *discovery_impl;
 
-    uint8_t jwt_key[CHATI_JWT_KEY_BYTES];
+    uint8_t jwt_key[CHATI_JWT_KEY_BYTES]; /* signs tokens and upload tickets */
+    bool jwt_key_loaded;
     char jwt_issuer[64];
     int64_t jwt_ttl_s;
     chati_argon2_params argon2;

@@ -178,21 +178,10 @@ static Chat__Api__File *api_file(chat_ctx *ctx, const chat_file *f)
  * signatures: a JWT signing input always contains '.', a ticket's never. */
 static chat_err ticket_key(chat_ctx *ctx, uint8_t key[CHATI_JWT_KEY_BYTES])
 {
-    if (ctx->auth != NULL) {
-        memcpy(key, ctx->jwt_key, CHATI_JWT_KEY_BYTES);
-        return CHAT_OK;
-    }
-    const char *secret = chat_config_get(ctx->cfg, "jwt.secret");
-    if (secret == NULL || strlen(secret) < 16)
+    if (!ctx->jwt_key_loaded)
         return chati_fail(CHAT_ERR_INVALID_CONFIG,
                           "upload URLs need jwt.secret where the auth service does not run");
-    char hex[65];
-    chati_sha256_hex(secret, strlen(secret), hex);
-    for (int i = 0; i < CHATI_JWT_KEY_BYTES; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        key[i] = (uint8_t)v;
-    }
+    memcpy(key, ctx->jwt_key, CHATI_JWT_KEY_BYTES);
     return CHAT_OK;
 }
 

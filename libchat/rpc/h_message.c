@@ -22,6 +22,8 @@ chat_err chati_h_chat_post(chat_ctx *ctx, const chat_session *s, const ProtobufC
         (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts) ||
          (resp->message = chati_api_message(m, false)) == NULL))
         rv = CHAT_ERR_NOMEM;
+    if (rv == CHAT_OK)
+        chati_api_fill_files(ctx, s, &resp->message, 1);
     chat_message_free(m);
     return rv;
 }
@@ -113,10 +115,13 @@ chat_err chati_h_reactions_get(chat_ctx *ctx, const chat_session *s, const Proto
     return rv;
 }
 
-static chat_err messages_response(chat_err rv, chat_list *l, Chat__Api__MessagesResponse *resp)
+static chat_err messages_response(chat_ctx *ctx, const chat_session *s, chat_err rv,
+                                  chat_list *l, Chat__Api__MessagesResponse *resp)
 {
     if (rv == CHAT_OK)
         rv = chati_api_messages(l, &resp->messages, &resp->n_messages);
+    if (rv == CHAT_OK)
+        chati_api_fill_files(ctx, s, resp->messages, resp->n_messages);
     if (rv == CHAT_OK) {
         resp->has_more = chat_list_has_more(l);
         if ((resp->response_metadata = chati_api_metadata(l)) == NULL)
@@ -133,7 +138,7 @@ chat_err chati_h_conv_history(chat_ctx *ctx, const chat_session *s, const Protob
     chat_list *l = NULL;
     chat_err rv = chat_message_history(ctx, s, req->channel, req->latest, req->oldest,
                                        req->inclusive, req->limit, req->cursor, &l);
-    return messages_response(rv, l, (void *)rs);
+    return messages_response(ctx, s, rv, l, (void *)rs);
 }
 
 chat_err chati_h_conv_replies(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
@@ -143,7 +148,7 @@ chat_err chati_h_conv_replies(chat_ctx *ctx, const chat_session *s, const Protob
     chat_list *l = NULL;
     chat_err rv = chat_message_replies(ctx, s, req->channel, req->ts, req->latest, req->oldest,
                                        req->inclusive, req->limit, req->cursor, &l);
-    return messages_response(rv, l, (void *)rs);
+    return messages_response(ctx, s, rv, l, (void *)rs);
 }
 
 /* One search match in Slack's shape, with the channel's name. */

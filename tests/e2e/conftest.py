@@ -353,6 +353,10 @@ def carol(server):
 # ----------------------------------------------------------- WebSocket ---
 
 
+class BadFrame(AssertionError):
+    """The server sent a WebSocket frame that is not a JSON text."""
+
+
 class Rtm:
     """A WebSocket event-stream client. Reads the hello on connect; events
     read while waiting for something else are kept for later waits."""
@@ -384,7 +388,7 @@ class Rtm:
         try:
             ev = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except ValueError as e:  # UnicodeDecodeError is one too
-            raise AssertionError(f"the server sent a frame that is not JSON text "
+            raise BadFrame(f"the server sent a frame that is not JSON text "
                                  f"({len(data)} bytes, ending {data[-40:]!r}): {e}") from None
         self.seen.append(ev)
         return ev

@@ -4,8 +4,6 @@ import http.client
 import threading
 import time
 
-import pytest
-
 from conftest import PASSWORD, http_request, unique
 
 VIAS = ("get", "form", "json")

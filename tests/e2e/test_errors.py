@@ -83,7 +83,8 @@ def test_missing_token(server):
         r = call_raw(server, "auth.test", body, ct, verb=verb)
         expect(r, 200, "not_authed", "no token")
     expect(call_raw(server, "auth.test", query="?token="), 200, "not_authed")
-    r = http_request(server.base + "/api/auth.test", headers={"Authorization": "Basic dXNlcjpwdw=="})
+    r = http_request(server.base + "/api/auth.test",
+                     headers={"Authorization": "Basic dXNlcjpwdw=="})
     expect(r, 200, "not_authed")
 
 
