@@ -14,7 +14,12 @@
 #include "event_json.h"
 #include "gw_internal.h"
 
-#define MAX_FRAME (256 * 1024)  /* a 40,000-character message is < 170 KB */
+/* Largest frame a client may send: 40,000 characters written as JSON escapes
+ * (an emoji is "\ud83d\ude00", 12 bytes) plus the envelope. */
+#define MAX_FRAME (512 * 1024)
+/* Largest frame we send: one event is one frame, and with reactions an event
+ * has no small bound. */
+#define MAX_SEND_FRAME (16 * 1024 * 1024)
 #define MAX_QUEUE 8192          /* frames a slow client may lag before we drop it */
 #define BUCKETS 4096
 #define CONNECT_PAGE 1000
@@ -319,7 +324,9 @@ static void on_sent(void *arg)
         c->qhead = (c->qhead + 1) % c->qcap;
         c->qlen--;
     }
-    if (e != 0) {
+    /* A short send would leave the client a cut frame it cannot parse:
+     * better to hang up and let it resume by seq. */
+    if (e != 0 || (done && nng_aio_count(c->send_aio) < done->len)) {
         c->sending = false;
         pthread_mutex_unlock(&c->mu);
         frame_unref(done);
@@ -837,7 +844,7 @@ chat_err gw_hub_start(gw *g, gw_hub **out)
     nng_stream_listener_set_size(h->ls, NNG_OPT_WS_RECVMAXFRAME, MAX_FRAME);
     /* One event is one frame: nng would otherwise send only the first 64 KiB
      * of a long message per send. */
-    nng_stream_listener_set_size(h->ls, NNG_OPT_WS_SENDMAXFRAME, MAX_FRAME);
+    nng_stream_listener_set_size(h->ls, NNG_OPT_WS_SENDMAXFRAME, MAX_SEND_FRAME);
     if ((e = nng_aio_alloc(&h->accept_aio, on_accept, h)) != 0 ||
         (e = nng_stream_listener_listen(h->ls)) != 0)
         return chati_fail(CHAT_ERR_INTERNAL, "websocket listen: %s", nng_strerror(e));

@@ -431,17 +431,8 @@ def test_longest_message_replayed_whole(server, alice, bob, rtms):
         r.close()
 
 
-# BUG 1: servers/gateway/hub.c sends each event with one nng_stream_send; nng's
-# WebSocket stream sends at most NNG_OPT_WS_SENDMAXFRAME bytes per call (set to
-# MAX_FRAME, 256 KiB, in fb3126c) as one final frame, and on_sent() ignores
-# nng_aio_count(): a longer event, reply or replayed frame still reaches
-# clients cut off at 262,144 bytes (invalid JSON; the rest is dropped).
-BUG_EVENT_256K = pytest.mark.xfail(
-    strict=True, raises=BadFrame,
-    reason="BUG: hub.c cuts WebSocket frames over NNG_OPT_WS_SENDMAXFRAME (256 KiB)")
-
-
-@BUG_EVENT_256K
+# Events larger than nng's default WebSocket frame (64 KiB) and than 256 KiB
+# must arrive whole: hub.c sends one event as one frame of up to 16 MiB.
 def test_event_over_256k_arrives_whole(server, alice, bob, rtms):
     """The longest text, each character escaped in JSON (U+2028 is written as
     \\u2028: 240,000 bytes), with 200 reactions on it: message_changed is
@@ -460,14 +451,8 @@ def test_event_over_256k_arrives_whole(server, alice, bob, rtms):
     assert [r["name"] for r in ev["message"]["reactions"]] == names
 
 
-# BUG 2: servers/gateway/hub.c MAX_FRAME (256 KiB, "a 40,000-character message
-# is < 170 KB") is the largest frame a client may send, but JSON encoders that
-# escape non-ASCII (Python's json.dumps by default, many others) write a
-# character outside the BMP as \ud83d\ude00, 12 bytes: a valid 40,000-emoji
-# message is a 480 KB frame, and the server drops the connection without a word.
-@pytest.mark.xfail(strict=True, raises=CLOSED,
-                   reason="BUG: hub.c MAX_FRAME (256 KiB) is too small for a 40,000-character "
-                   "message in ASCII-escaped JSON; the socket is dropped")
+# A client may send the longest message in ASCII-escaped JSON (an emoji is
+# \ud83d\ude00, 12 bytes): a 480 KB frame, under hub.c's 512 KiB limit.
 def test_longest_message_sent_over_the_socket(server, alice, bob, rtms):
     c = channel_with(alice, bob)
     wa = rtms(server, alice)
