@@ -161,7 +161,8 @@ static Chat__Api__SearchMatch *search_match(chat_ctx *ctx, const chat_session *s
         return NULL;
     x->channel = (Chat__Api__SearchChannel *)chati_pb_new(&chat__api__search_channel__descriptor);
     chat_channel *c = NULL;
-    (void)chat_channel_info(ctx, s, m->channel, &c);
+    /* The channel's name, from wherever the channel service runs. */
+    (void)chati_channel_visible(ctx, s, m->channel, &c, NULL);
     if (x->channel == NULL || chati_pb_str(&x->type, "message") ||
         chati_pb_str(&x->user, m->user) || chati_pb_str(&x->text, m->text) ||
         chati_pb_str(&x->ts, m->ts) || chati_pb_str(&x->thread_ts, m->thread_ts) ||

@@ -298,6 +298,90 @@ class Chatd:
         return f"ws://127.0.0.1:{self.port}/rtm?token={urllib.parse.quote(token)}"
 
 
+class Distributed(Chatd):
+    """The same scenario on the distributed deployment: chat-authd, chat-userd,
+    chat-channeld, chat-messaged, chat-presenced and chat-gateway as separate
+    processes on loopback, sharing events through an SQLite broker file and
+    reaching each other over nng RPC. Chosen with CHAT_DEPLOYMENT=distributed;
+    the executables are found beside $CHATD."""
+
+    SERVICES = ("auth", "user", "channel", "message", "presence")
+
+    def start(self):
+        bindir = os.path.dirname(chatd_path())
+        last = ""
+        for _ in range(5):
+            ports = {svc: free_port() for svc in self.SERVICES}
+            self.port = free_port()
+            self.base = f"http://127.0.0.1:{self.port}"
+            conf = os.path.join(self.data_dir, "chat.conf")
+            with open(conf, "w") as f:
+                f.write(f"data_dir = {self.data_dir}\n")
+                f.write(f"broker = sqlite:{self.data_dir}/events.db\n")
+                f.write("jwt.secret = e2e-distributed-deployment-secret\n")
+                f.write(f"gateway.public_url = {self.base}\n")
+                for svc, port in ports.items():
+                    f.write(f"rpc.{svc} = tcp://127.0.0.1:{port}\n")
+            self.procs = []
+            with open(self.log_path, "ab") as log:
+                for svc, port in ports.items():
+                    self.procs.append(subprocess.Popen(
+                        [os.path.join(bindir, f"chat-{svc}d"), "--config", conf,
+                         "--listen", f"tcp://127.0.0.1:{port}", *self.extra_args],
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        preexec_fn=_die_with_parent))
+                self.proc = subprocess.Popen(
+                    [os.path.join(bindir, "chat-gateway"), "--config", conf,
+                     "--listen", self.base, *self.extra_args],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent)
+            self.procs.append(self.proc)
+            if self._wait_ready() and all(p.poll() is None for p in self.procs):
+                return self
+            last = self.log_tail()
+            self._terminate()
+            if "address in use" not in last.lower():
+                break
+        pytest.fail(f"the distributed deployment did not start on {self.base}:\n{last}")
+
+    def _terminate(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        worst = 0
+        for p in self.procs:
+            try:
+                code = p.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                code = None
+            if code != 0:
+                worst = code
+        return worst
+
+    def stop(self):
+        if self.proc is None:
+            return 0
+        if any(p.poll() is not None for p in self.procs):
+            code = next(p.returncode for p in self.procs if p.poll() is not None)
+            self._terminate()
+        else:
+            code = self._terminate()
+        self.proc = None
+        return code
+
+    def alive(self):
+        return self.proc is not None and all(p.poll() is None for p in self.procs)
+
+
+def new_server(extra_args=(), name="chatd"):
+    """chatd, or the distributed deployment when CHAT_DEPLOYMENT=distributed."""
+    if os.environ.get("CHAT_DEPLOYMENT") == "distributed":
+        return Distributed(extra_args, name=name)
+    return Chatd(extra_args, name=name)
+
+
 def stop_checked(srv):
     """Stops srv and fails unless it was still running and exited cleanly
     (a server the test stopped itself, with srv.stop(), is only cleaned up)."""
@@ -315,7 +399,7 @@ def stop_checked(srv):
 @pytest.fixture(scope="module")
 def server():
     """One chatd for a test module, without rate limits."""
-    srv = Chatd(NO_RATE_LIMIT, name="mod").start()
+    srv = new_server(NO_RATE_LIMIT, name="mod").start()
     yield srv
     stop_checked(srv)
 
@@ -326,7 +410,7 @@ def make_server():
     started = []
 
     def make(*args, name="extra"):
-        srv = Chatd(args, name=name).start()
+        srv = new_server(args, name=name).start()
         started.append(srv)
         return srv
 

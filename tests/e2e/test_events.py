@@ -525,7 +525,10 @@ def test_resume_replays_exactly_what_was_missed(quiet_server):
 
     w = Rtm(srv.ws_url(b.token) + f"&since={last}&epoch={epoch}")
     try:
-        assert (w.hello["epoch"], w.hello["seq"]) == (epoch, last + 20), w.hello
+        # In the distributed deployment events reach the gateway a moment after
+        # the posts return, so some may come live rather than replayed: either
+        # way, in order, each once.
+        assert w.hello["epoch"] == epoch and last <= w.hello["seq"] <= last + 20, w.hello
         replay = [w.next() for _ in range(20)]
         assert [e["seq"] for e in replay] == list(range(last + 1, last + 21))
         assert [(e["type"], e["channel"], e["text"], e["ts"]) for e in replay] == [
