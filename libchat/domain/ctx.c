@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mbedtls/md.h>
+
 #include "domain/ctx.h"
 #include "rpc/svc.h"
 
@@ -270,6 +272,29 @@ chat_err chat_drain(chat_ctx *ctx, int timeout_ms)
         rv = ctx->broker->flush(ctx->broker_impl, left > 0 ? (int)left : 0);
     }
     return rv;
+}
+
+chat_err chati_ctx_mac(chat_ctx *ctx, const char *purpose, const char *msg, size_t len,
+                       char out[CHATI_MAC_B64_LEN + 1])
+{
+    if (!ctx->jwt_key_loaded)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG,
+                          "signing needs jwt.secret where the auth service does not run");
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    mbedtls_md_context_t mc;
+    uint8_t mac[32];
+    mbedtls_md_init(&mc);
+    bool ok = md && mbedtls_md_setup(&mc, md, 1) == 0 &&
+              mbedtls_md_hmac_starts(&mc, ctx->jwt_key, sizeof ctx->jwt_key) == 0 &&
+              mbedtls_md_hmac_update(&mc, (const unsigned char *)purpose, strlen(purpose)) == 0 &&
+              mbedtls_md_hmac_update(&mc, (const unsigned char *)"|", 1) == 0 &&
+              mbedtls_md_hmac_update(&mc, (const unsigned char *)msg, len) == 0 &&
+              mbedtls_md_hmac_finish(&mc, mac) == 0;
+    mbedtls_md_free(&mc);
+    if (!ok)
+        return chati_fail(CHAT_ERR_INTERNAL, "HMAC-SHA256 failed");
+    chati_b64url_encode(mac, sizeof mac, out);
+    return CHAT_OK;
 }
 
 const char *chat_version(void)

@@ -102,6 +102,14 @@ chat_err chati_presence_start(chat_ctx *ctx);
 void chati_presence_stop(chat_ctx *ctx);
 void chati_presence_sweep(chat_ctx *ctx, int64_t now_ms);
 
+/* base64url(HMAC-SHA256(signing key, purpose "|" msg)) in out (43 characters
+ * + NUL), for upload tickets and webhook URLs. The purpose keeps MACs of one
+ * kind from passing as another; no JWT signing input has a '|'. invalid_config
+ * when this process has no key (set jwt.secret where auth does not run). */
+#define CHATI_MAC_B64_LEN 43
+chat_err chati_ctx_mac(chat_ctx *ctx, const char *purpose, const char *msg, size_t len,
+                       char out[CHATI_MAC_B64_LEN + 1]);
+
 /* Normalises a page size: 0 -> default; outside 1..CHAT_MAX_PAGE -> invalid_limit. */
 chat_err chati_page_limit(int limit, int *out);
 

@@ -170,39 +170,16 @@ static Chat__Api__File *api_file(chat_ctx *ctx, const chat_file *f)
 
 /* ------------------------------------------------------ upload tickets --- */
 
-/* The key upload tickets are signed with: the token signing key. Where the
- * auth service runs in this process it is loaded already; elsewhere (the
- * message service of the distributed deployment) it is derived from
- * jwt.secret exactly as chat_open derives it (SHA-256 of the secret), which
- * every service is configured with. Ticket MACs cannot be confused with JWT
- * signatures: a JWT signing input always contains '.', a ticket's never. */
-static chat_err ticket_key(chat_ctx *ctx, uint8_t key[CHATI_JWT_KEY_BYTES])
-{
-    if (!ctx->jwt_key_loaded)
-        return chati_fail(CHAT_ERR_INVALID_CONFIG,
-                          "upload URLs need jwt.secret where the auth service does not run");
-    memcpy(key, ctx->jwt_key, CHATI_JWT_KEY_BYTES);
-    return CHAT_OK;
-}
-
-/* base64url(HMAC-SHA256(key, file_id "|" user_id "|" team_id "|" expiry)). */
+/* base64url(HMAC-SHA256(key, file_id "|" user_id "|" team_id "|" expiry)),
+ * with the context's signing key (see chati_ctx_mac). */
 static chat_err ticket_mac(chat_ctx *ctx, const char *file_id, const char *user_id,
                            const char *team_id, int64_t expiry, char out[MAC_B64_LEN + 1])
 {
-    uint8_t key[CHATI_JWT_KEY_BYTES], mac[32];
-    chat_err rv = ticket_key(ctx, key);
-    if (rv != CHAT_OK)
-        return rv;
     char msg[4 * CHAT_ID_SIZE + 32];
     int n = snprintf(msg, sizeof msg, "%s|%s|%s|%" PRId64, file_id, user_id, team_id, expiry);
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    if (n < 0 || (size_t)n >= sizeof msg || md == NULL ||
-        mbedtls_md_hmac(md, key, sizeof key, (const unsigned char *)msg, (size_t)n, mac) != 0)
-        rv = chati_fail(CHAT_ERR_INTERNAL, "HMAC-SHA256 failed");
-    else
-        chati_b64url_encode(mac, sizeof mac, out);
-    memset(key, 0, sizeof key);
-    return rv;
+    if (n < 0 || (size_t)n >= sizeof msg)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "ticket fields too long");
+    return chati_ctx_mac(ctx, "ticket", msg, (size_t)n, out);
 }
 
 /* A ticket is "<expiry>.<user_id>.<team_id>.<mac>": the uploader travels in

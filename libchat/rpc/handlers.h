@@ -61,6 +61,8 @@ CHATI_HANDLER(chati_h_reactions_get);
 CHATI_HANDLER(chati_h_search_messages);
 CHATI_HANDLER(chati_h_rtm_heartbeat);
 CHATI_HANDLER(chati_h_rtm_typing);
+CHATI_HANDLER(chati_h_webhooks_create);
+CHATI_HANDLER(chati_h_webhooks_post);
 CHATI_HANDLER(chati_h_files_get_upload_url);
 CHATI_HANDLER(chati_h_files_complete_upload);
 CHATI_HANDLER(chati_h_files_info);

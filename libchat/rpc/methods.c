@@ -114,6 +114,10 @@ static const chati_method methods[] = {
     /* url_private: metadata and bytes for the gateway's GET /files/<id>/<name>. */
     {50, "files.download", CHATI_SVC_MESSAGE, CHATI_M_INTERNAL, D(files_download_request),
      D(files_download_response), chati_h_files_download},
+    {51, "webhooks.create", CHATI_SVC_MESSAGE, 0, D(webhooks_create_request),
+     D(webhooks_create_response), chati_h_webhooks_create},
+    {52, "webhooks.post", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
+     D(webhooks_post_request), D(webhooks_post_response), chati_h_webhooks_post},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

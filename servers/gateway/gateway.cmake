@@ -3,7 +3,7 @@
 # sources relative to this folder; append to it before this file is included
 # or with target_sources(chat_gateway_core PRIVATE ...) afterwards.
 set(GW_DIR ${CMAKE_CURRENT_LIST_DIR})
-list(APPEND GW_SOURCES pbjson.c api.c auth.c event_json.c http.c hub.c ratelimit.c workers.c
+list(APPEND GW_SOURCES pbjson.c api.c auth.c event_json.c hooks.c http.c hub.c ratelimit.c workers.c
   multipart.c files.c)
 list(REMOVE_DUPLICATES GW_SOURCES)
 set(GW_SOURCE_PATHS ${GW_SOURCES})

@@ -63,6 +63,8 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req);
  * the method's result. Shared by HTTP and the WebSocket's RPC-style messages. */
 chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
                       chati_buf *out);
+/* POST /hooks/<id>: an incoming webhook (hooks.c). */
+void gw_hook_serve(gw *g, nng_aio *aio, nng_http_req *req);
 /* Sends a finished response on aio (takes body). */
 void gw_reply(nng_aio *aio, uint16_t status, const char *content_type, chati_buf *body,
               const char *extra_header, const char *extra_value);

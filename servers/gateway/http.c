@@ -7,77 +7,59 @@
 
 #include <nng/supplemental/tls/tls.h>
 
-typedef struct api_job {
+/* Every route hands its request to a worker: nng's own threads must never
+ * block on a service call. */
+typedef void (*serve_fn)(gw *g, nng_aio *aio, nng_http_req *req);
+
+typedef struct job {
     gw *g;
     nng_aio *aio;
     nng_http_req *req;
-} api_job;
+    serve_fn serve;
+} job;
 
-static void api_job_run(void *arg)
+static void job_run(void *arg)
 {
-    api_job *j = arg;
-    gw_api_serve(j->g, j->aio, j->req);
-    chat_free(j);
-}
-
-/* Runs on an nng thread: hand the request to a worker, never block here. */
-static void on_api(nng_aio *aio)
-{
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    gw *g = nng_http_handler_get_data(h);
-    api_job *j = chat_malloc(sizeof *j);
-    if (j == NULL) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    *j = (api_job){g, aio, req};
-    if (!gw_workers_submit(g->workers, api_job_run, j)) {
-        chat_free(j);
-        nng_aio_finish(aio, NNG_ECLOSED);
-    }
-}
-
-/* The file routes hand off like the API: one job type per route. */
-typedef struct file_job {
-    gw *g;
-    nng_aio *aio;
-    nng_http_req *req;
-    void (*serve)(gw *g, nng_aio *aio, nng_http_req *req);
-} file_job;
-
-static void file_job_run(void *arg)
-{
-    file_job *j = arg;
+    job *j = arg;
     j->serve(j->g, j->aio, j->req);
     chat_free(j);
 }
 
-static void submit_file_job(nng_aio *aio, void (*serve)(gw *, nng_aio *, nng_http_req *))
+static void submit(nng_aio *aio, serve_fn serve)
 {
     nng_http_req *req = nng_aio_get_input(aio, 0);
     nng_http_handler *h = nng_aio_get_input(aio, 1);
     gw *g = nng_http_handler_get_data(h);
-    file_job *j = chat_malloc(sizeof *j);
+    job *j = chat_malloc(sizeof *j);
     if (j == NULL) {
         nng_aio_finish(aio, NNG_ENOMEM);
         return;
     }
-    *j = (file_job){g, aio, req, serve};
-    if (!gw_workers_submit(g->workers, file_job_run, j)) {
+    *j = (job){g, aio, req, serve};
+    if (!gw_workers_submit(g->workers, job_run, j)) {
         chat_free(j);
         nng_aio_finish(aio, NNG_ECLOSED);
     }
 }
 
+static void on_api(nng_aio *aio)
+{
+    submit(aio, gw_api_serve);
+}
+
 static void on_upload(nng_aio *aio)
 {
-    submit_file_job(aio, gw_upload_serve);
+    submit(aio, gw_upload_serve);
 }
 
 static void on_download(nng_aio *aio)
 {
-    submit_file_job(aio, gw_download_serve);
+    submit(aio, gw_download_serve);
+}
+
+static void on_hook(nng_aio *aio)
+{
+    submit(aio, gw_hook_serve);
 }
 
 static void on_health(nng_aio *aio)
@@ -173,6 +155,7 @@ static chat_err gw_setup(gw *g)
     size_t max_file = gw_files_max_bytes(g);
     if ((rv = add_handler(g, "/upload", on_upload, true, "POST", max_file + 1)) ||
         (rv = add_handler(g, "/files", on_download, true, "GET", 0)) ||
+        (rv = add_handler(g, "/hooks", on_hook, true, "POST", g->cfg.max_body + 4096)) ||
         (rv = add_handler(g, "/api/files.upload", on_api, false, NULL,
                           max_file + GW_UPLOAD_FORM_OVERHEAD)))
         return rv;

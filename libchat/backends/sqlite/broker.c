@@ -71,6 +71,7 @@
 #define RETAIN_CHUNK 10000
 #define RETAIN_CHUNKS 10
 #define FLUSH_POLL_MS 2
+#define COMMIT_LAG_MS 100
 
 static const chati_migration migrations[] = {
     {1,
@@ -131,6 +132,7 @@ struct consumer {
     pthread_t thread;
     bool stop;                  /* b->mu */
     bool owning;                /* believes it holds the lease: renew it (b->mu) */
+    bool nowait;                /* the busy handler gives up at once (own thread) */
 
     /* The current batch, owned by the consumer thread. */
     chati_buf arena;
@@ -395,6 +397,22 @@ static void progress(sbroker *b)
     pthread_mutex_unlock(&b->mu);
 }
 
+/* Records pos = to in the group, fenced by our lease and the pos we last
+ * stored (from). Without wait, gives up at once when another connection holds
+ * the write lock. 1: stored; 0: the lease is gone; -1: not now. */
+static int store_pos(consumer *c, int64_t from, int64_t to, bool wait)
+{
+    c->nowait = !wait;
+    int changed = group_update(c->db, SQL_ADVANCE, c->group, c->owner, from, to);
+    c->nowait = false;
+    return changed < 0 ? -1 : changed > 0;
+}
+
+static int grow(int idle_ms)
+{
+    return idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : idle_ms * 2;
+}
+
 static void *consumer_main(void *arg)
 {
     consumer *c = arg;
@@ -405,6 +423,9 @@ static void *consumer_main(void *arg)
     int64_t last_dv = -1;
     int64_t standby_until = 0;  /* when the lease we saw held by another lapses */
     bool owner = false;
+    int64_t pos = 0;            /* handled through (while owner) */
+    int64_t stored = 0;         /* pos as the file has it */
+    int64_t stored_at = 0;      /* monotonic ms when stored last caught up with pos */
     bool force = true;          /* look even when data_version did not change */
 
     while (!wants_stop(c)) {
@@ -414,10 +435,10 @@ static void *consumer_main(void *arg)
         int64_t dv = col_i64(c->db, "PRAGMA data_version", &ok);
         chati_db_unlock(c->db);
         int64_t now = chati_now_ms();
-        if (ok && !force && dv == last_dv && (owner || now < standby_until)) {
+        if (ok && !force && dv == last_dv && (owner ? pos == stored : now < standby_until)) {
             /* Nobody committed anything since we last looked. */
             consumer_nap(c, epoch, idle_ms);
-            idle_ms = idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : idle_ms * 2;
+            idle_ms = grow(idle_ms);
             continue;
         }
         last_dv = ok ? dv : -1;
@@ -443,40 +464,60 @@ static void *consumer_main(void *arg)
             backoff_ms = 0;
             if (g.free) {
                 int64_t t = chati_now_ms();
-                int changed = group_update(c->db, SQL_ACQUIRE, c->group, c->owner,
-                                           t + LEASE_MS, t);
-                if (changed == 1) {
-                    owner = true;
+                if (group_update(c->db, SQL_ACQUIRE, c->group, c->owner, t + LEASE_MS, t) == 1) {
                     set_owning(c, true);
-                    force = true;
+                    force = true; /* the next look takes pos from the file */
                     continue;
                 }
             }
             standby_until = g.lease_until + 1;
             consumer_nap(c, epoch, g.free ? BACKOFF_MIN_MS : idle_ms);
-            idle_ms = idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : idle_ms * 2;
+            idle_ms = grow(idle_ms);
             continue;
         }
-        if (!owner) {
-            owner = true; /* ours from an earlier life of this consumer */
-            set_owning(c, true);
+        if (!owner || g.pos != stored) {
+            /* Newly ours (or moved by someone else): start where the file says. */
+            if (!owner)
+                set_owning(c, true);
+            owner = true;
+            pos = stored = g.pos;
+            stored_at = chati_mono_ms();
+            retry_n = 0;
         }
 
         chati_db_lock(c->db);
         int64_t smax = col_i64(c->db, SQL_MAX_SEQ, &ok);
         chati_db_unlock(c->db);
-        if (!ok || smax <= g.pos) {
-            if (!ok)
-                force = true;
-            consumer_nap(c, epoch, ok ? idle_ms : BACKOFF_MIN_MS);
-            idle_ms = idle_ms * 2 > IDLE_MAX_MS ? IDLE_MAX_MS : idle_ms * 2;
+        if (!ok) {
+            consumer_nap(c, epoch, BACKOFF_MIN_MS);
+            force = true;
+            continue;
+        }
+        if (smax <= pos) {
+            if (pos > stored) {
+                /* Caught up: now store pos, waiting for the write lock. */
+                int r = store_pos(c, stored, pos, true);
+                if (r == 1) {
+                    stored = pos;
+                    progress(b);
+                } else if (r == 0) {
+                    owner = false;
+                    set_owning(c, false);
+                } else {
+                    consumer_nap(c, epoch, BACKOFF_MIN_MS);
+                }
+                force = r != 1;
+                continue;
+            }
+            consumer_nap(c, epoch, idle_ms);
+            idle_ms = grow(idle_ms);
             continue;
         }
         idle_ms = IDLE_MIN_MS;
 
         size_t limit = retry_n ? retry_n : c->max_batch;
         size_t n = 0;
-        if (read_batch(c, g.pos, smax, limit, &n) != CHAT_OK) {
+        if (read_batch(c, pos, smax, limit, &n) != CHAT_OK) {
             consumer_nap(c, epoch, BACKOFF_MIN_MS);
             force = true;
             continue;
@@ -501,22 +542,29 @@ static void *consumer_main(void *arg)
             retry_n = 0;
             backoff_ms = 0;
         }
-        int changed = group_update(c->db, SQL_ADVANCE, c->group, c->owner, g.pos, new_pos);
-        if (changed == 0) {
-            /* The lease went to another member, which handles this batch again. */
+        pos = new_pos;
+        /* Storing pos must not hold up delivery behind a busy publisher: when
+         * the write lock is taken, carry on and store it with a later batch,
+         * waiting for the lock once caught up or after COMMIT_LAG_MS. A crash
+         * meanwhile redelivers those batches. */
+        int r = store_pos(c, stored, pos, chati_mono_ms() - stored_at >= COMMIT_LAG_MS);
+        if (r == 1) {
+            stored = pos;
+            stored_at = chati_mono_ms();
+            progress(b);
+        } else if (r == 0) {
+            /* The lease went to another member, which handles these again. */
             owner = false;
             set_owning(c, false);
-        } else if (changed < 0) {
-            /* Not recorded: the batch comes again (at-least-once). */
-            consumer_nap(c, epoch, BACKOFF_MIN_MS);
         }
         force = true;
-        progress(b);
     }
 
     if (owner) {
         /* Let a standby take over now rather than when the lease lapses; the
          * release time keeps the group young for retention. */
+        if (pos > stored)
+            (void)store_pos(c, stored, pos, true);
         set_owning(c, false);
         (void)group_update(c->db, SQL_RELEASE, c->group, c->owner, chati_now_ms(), 0);
     }
@@ -673,7 +721,23 @@ static void *hk_main(void *arg)
 
 /* ---- ops ---- */
 
-static chat_err open_db(const char *path, chati_db **out)
+/* SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries: a
+ * writer waiting behind a busy publisher would fall far behind it. Retry
+ * often instead, for as long as db.c's 5 s busy timeout. */
+static int busy_retry(void *arg, int count)
+{
+    const consumer *c = arg;
+    if (c != NULL && c->nowait)
+        return 0;
+    int64_t us = count < 20 ? 50 : count < 200 ? 200 : 1000;
+    if (count >= 20 + 180 + 4800) /* about 5 s */
+        return 0;
+    struct timespec ts = {0, (long)us * 1000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static chat_err open_db(const char *path, consumer *c, chati_db **out)
 {
     chati_db *d = NULL;
     chat_err rv = chati_db_open(path, migrations, CHATI_ARRAY_LEN(migrations), &d);
@@ -683,6 +747,7 @@ static chat_err open_db(const char *path, chati_db **out)
         chati_db_close(d);
         return rv;
     }
+    sqlite3_busy_handler(d->db, busy_retry, c);
     *out = d;
     return CHAT_OK;
 }
@@ -692,23 +757,38 @@ static void sq_close(void *impl);
 static chat_err sq_open(const char *url, const chat_config *cfg, void **impl)
 {
     CHATI_UNUSED(cfg);
-    const char *path = url != NULL ? chati_url_rest(url) : NULL;
-    if (path == NULL || path[0] == '\0')
+    const char *rest = url != NULL ? chati_url_rest(url) : NULL;
+    if (rest == NULL || rest[0] == '\0' || rest[0] == '?')
         return chati_fail(CHAT_ERR_INVALID_CONFIG, "sqlite broker: the URL names no file");
-    if (strcmp(path, ":memory:") == 0)
+    /* Options follow the path: "?sync=full" (default) or "?sync=normal". */
+    const char *sync = "FULL";
+    const char *q = strchr(rest, '?');
+    if (q != NULL) {
+        if (strcmp(q, "?sync=normal") == 0)
+            sync = "NORMAL";
+        else if (strcmp(q, "?sync=full") != 0)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG,
+                              "sqlite broker: unknown URL option \"%s\" (sync=full|normal)",
+                              q + 1);
+    }
+    size_t plen = q != NULL ? (size_t)(q - rest) : strlen(rest);
+    if (plen == 8 && strncmp(rest, ":memory:", 8) == 0)
         return chati_fail(CHAT_ERR_INVALID_CONFIG,
                           "sqlite broker: needs a file (:memory: is private to a connection)");
     sbroker *b = chat_calloc(1, sizeof *b);
     if (b == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "sqlite broker: out of memory");
     atomic_init(&b->pub_epoch, 0);
-    if ((b->path = chat_strdup(path)) == NULL) {
+    if ((b->path = chat_malloc(plen + 1)) == NULL) {
         chat_free(b);
         return chati_fail(CHAT_ERR_NOMEM, "sqlite broker: out of memory");
     }
-    chat_err rv = open_db(path, &b->db);
+    memcpy(b->path, rest, plen);
+    b->path[plen] = '\0';
+    chat_err rv = open_db(b->path, NULL, &b->db);
     if (rv == CHAT_OK)
-        rv = chati_db_exec(b->db, "PRAGMA synchronous = FULL");
+        rv = chati_db_exec(b->db, strcmp(sync, "FULL") == 0 ? "PRAGMA synchronous = FULL"
+                                                             : "PRAGMA synchronous = NORMAL");
     if (rv != CHAT_OK) {
         chati_db_close(b->db);
         chat_free(b->path);
@@ -958,7 +1038,7 @@ static chat_err sq_subscribe(void *impl, const char *group, const char *const *t
         snprintf(c->owner, sizeof c->owner, "%ld-%s", (long)getpid(), hex);
     }
     if (rv == CHAT_OK)
-        rv = open_db(b->path, &c->db);
+        rv = open_db(b->path, c, &c->db);
     /* Joined before returning, so everything published from now on is seen. */
     if (rv == CHAT_OK)
         rv = join_group(c->db, group);
