@@ -245,7 +245,7 @@ def test_upload_url_tickets(server, alice, bob):
         key = fh.read()
 
     def signed(expiry):
-        m = hmac.new(key, f"{fid}|{user}|{team}|{expiry}".encode(), hashlib.sha256).digest()
+        m = hmac.new(key, f"ticket|{fid}|{user}|{team}|{expiry}".encode(), hashlib.sha256).digest()
         return f"{base}?ticket={expiry}.{user}.{team}.{b64url(m)}"
 
     assert signed(exp) == url  # the format is what this test thinks it is
