@@ -6,5 +6,5 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/deps.sh"
 cmake -S "$here" -B "$here/build/plain" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$here/build/plain" -j"$(nproc)" --target chatd
+cmake --build "$here/build/plain" -j"$(nproc)" --target chatd chat_cli
 exec "$here/build/plain/servers/chatd" --data "${CHAT_DATA_DIR:-$here/chat-data}" "$@"
