@@ -28,6 +28,7 @@ typedef struct loop_thread {
 
 struct lg_ws_loop {
     int n;
+    bool quickack;
     loop_thread *t;
     atomic_int next;
     atomic_bool stop;
@@ -205,6 +206,11 @@ static void readable(lg_ws *w)
 {
     ssize_t r = recv(w->fd, w->in + w->in_len, w->in_cap - 1 - w->in_len, MSG_DONTWAIT);
     if (r > 0) {
+        if (w->owner->loop->quickack) {
+            /* Linux clears it after use: ACK what just came, now. */
+            int one = 1;
+            setsockopt(w->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        }
         w->in_len += (size_t)r;
         parse(w, now_ns());
     } else if (r == 0) {
@@ -224,6 +230,11 @@ static void *loop_main(void *arg)
             readable(ev[i].data.ptr);
     }
     return NULL;
+}
+
+void lg_ws_loop_quickack(lg_ws_loop *l, bool on)
+{
+    l->quickack = on;
 }
 
 lg_ws_loop *lg_ws_loop_new(int threads, char *err, size_t errlen)

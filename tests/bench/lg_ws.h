@@ -7,6 +7,7 @@
 #ifndef LG_WS_H
 #define LG_WS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ typedef void (*lg_ws_close_fn)(void *arg, const char *why);
 
 /* Starts `threads` reading threads. NULL on failure. */
 lg_ws_loop *lg_ws_loop_new(int threads, char *err, size_t errlen);
+/* Acknowledge every read at once (TCP_QUICKACK) instead of letting the
+ * kernel delay ACKs: a diagnostic, to tell a peer's Nagle delays from its own.
+ * Call before connecting. */
+void lg_ws_loop_quickack(lg_ws_loop *l, bool on);
 /* Stops and joins the threads: no callback runs once it returns. */
 void lg_ws_loop_stop(lg_ws_loop *l);
 void lg_ws_loop_free(lg_ws_loop *l);

@@ -11,8 +11,17 @@
  * and send->ack latency quantiles, and every receiver that missed, doubled or
  * reordered a message.
  *
- * Everything runs on nng's aio callbacks: a client is a stream, a receive
- * buffer and an aio, not a thread, so thousands fit in one process.
+ * No thread per client, so thousands fit in one process. Two transports:
+ *  - default: plain sockets read by a few epoll threads (lg_ws.c), each
+ *    recv() taking every frame that has arrived;
+ *  - --nng: nng's stream API, a stream, a buffer and an aio callback per
+ *    client. Simpler, but each frame crosses nng's task threads several
+ *    times: on a 2-core machine it tops out near 90,000 frames/s of client
+ *    CPU, below what chatd can send, so the figures would measure the client.
+ * Sign-up, joins and rtm.connect go through nng's HTTP client (lg_http.c).
+ *
+ * Senders are channel members too: chatd sends every message to N + M
+ * connections, and a sender's reply queues behind the events sent to it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -49,6 +58,7 @@ static struct {
     int size;
     bool http;
     bool nng;
+    bool quickack;
     int threads;
     bool check;
     double drain;
@@ -85,6 +95,8 @@ static void usage(FILE *f)
             "      --nng             WebSockets through nng's stream API (aio callbacks)\n"
             "                        instead of plain sockets read by epoll threads\n"
             "      --threads K       epoll threads reading the WebSockets [2]\n"
+            "      --quickack        ACK every read at once (TCP_QUICKACK): shows whether\n"
+            "                        the server's small writes wait on delayed ACKs (Nagle)\n"
             "      --drain S         wait at most S seconds for late deliveries [30]\n"
             "      --setup-threads K threads signing up and connecting [16]\n"
             "      --quiet-ms MS     idle time that marks the end of setup chatter [500]\n"
@@ -97,7 +109,7 @@ static void usage(FILE *f)
 
 static void parse_opts(int argc, char **argv)
 {
-    enum { OPT_HTTP = 256, OPT_NNG, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK };
+    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK };
     static const struct option longs[] = {
         {"url", required_argument, NULL, 'u'},
         {"receivers", required_argument, NULL, 'n'},
@@ -108,6 +120,7 @@ static void parse_opts(int argc, char **argv)
         {"size", required_argument, NULL, 's'},
         {"http", no_argument, NULL, OPT_HTTP},
         {"nng", no_argument, NULL, OPT_NNG},
+        {"quickack", no_argument, NULL, OPT_QUICKACK},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"drain", required_argument, NULL, OPT_DRAIN},
         {"setup-threads", required_argument, NULL, OPT_SETUP},
@@ -131,6 +144,7 @@ static void parse_opts(int argc, char **argv)
         case 's': O.size = atoi(optarg); break;
         case OPT_HTTP: O.http = true; break;
         case OPT_NNG: O.nng = true; break;
+        case OPT_QUICKACK: O.quickack = true; break;
         case OPT_THREADS: O.threads = atoi(optarg); break;
         case OPT_DRAIN: O.drain = atof(optarg); break;
         case OPT_SETUP: O.setup_threads = atoi(optarg); break;
@@ -198,7 +212,7 @@ typedef struct client {
     nng_iov riov;
     char *rbuf;
     bool hello;
-    bool dead;
+    atomic_bool dead;        /* set by the receiving thread, read by senders */
     /* What a receiver saw; written only by its receive callback (one receive
      * is in flight at a time), read by main afterwards. */
     uint64_t *seen;          /* bitmap by message id */
@@ -408,7 +422,7 @@ static void on_recv(void *arg)
     client *c = arg;
     int e = nng_aio_result(c->recv_aio);
     if (e != 0) {
-        c->dead = true;
+        atomic_store(&c->dead, true);
         atomic_fetch_add(&G.dead, 1);
         if (!atomic_load(&G.stopping)) {
             atomic_fetch_add(&G.conn_errors, 1);
@@ -432,7 +446,7 @@ static void on_ws_frame(void *arg, char *text, size_t len, uint64_t t)
 static void on_ws_close(void *arg, const char *why)
 {
     client *c = arg;
-    c->dead = true;
+    atomic_store(&c->dead, true);
     atomic_fetch_add(&G.dead, 1);
     if (!atomic_load(&G.stopping)) {
         atomic_fetch_add(&G.conn_errors, 1);
@@ -449,7 +463,7 @@ static size_t next_message(sender *s)
     if (s->done)
         return 0;
     uint64_t t = now_ns();
-    if (t >= G.t_end || s->c->dead) {
+    if (t >= G.t_end || atomic_load(&s->c->dead)) {
         s->done = true;
         return 0;
     }
@@ -833,7 +847,7 @@ static void sender_totals(uint64_t *issued, uint64_t *accepted, uint64_t *reject
         *issued += s->issued;
         *accepted += s->accepted;
         *rejected += s->rejected;
-        *outstanding += s->c->dead ? 0 : s->outstanding;
+        *outstanding += atomic_load(&s->c->dead) ? 0 : s->outstanding;
         *busy += !s->done;
         pthread_mutex_unlock(&s->mu);
     }
@@ -935,6 +949,7 @@ int main(int argc, char **argv)
         char err[256];
         if ((loop = lg_ws_loop_new(O.threads, err, sizeof err)) == NULL)
             die("%s", err);
+        lg_ws_loop_quickack(loop, O.quickack);
     }
     run_setup(1);
     uint64_t deadline = now_ns() + 60 * 1000000000ull;
