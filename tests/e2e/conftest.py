@@ -306,6 +306,7 @@ class Distributed(Chatd):
     the executables are found beside $CHATD."""
 
     SERVICES = ("auth", "user", "channel", "message", "presence")
+    gateways = 1  # with 2, HAProxy (deploy/haproxy.cfg) fronts them at self.base
 
     def start(self):
         bindir = os.path.dirname(chatd_path())
@@ -314,6 +315,9 @@ class Distributed(Chatd):
             ports = {svc: free_port() for svc in self.SERVICES}
             self.port = free_port()
             self.base = f"http://127.0.0.1:{self.port}"
+            gw_ports = [free_port() for _ in range(self.gateways)] if self.gateways > 1 \
+                else [self.port]
+            self.gateway_bases = [f"http://127.0.0.1:{p}" for p in gw_ports]
             conf = os.path.join(self.data_dir, "chat.conf")
             with open(conf, "w") as f:
                 f.write(f"data_dir = {self.data_dir}\n")
@@ -330,12 +334,22 @@ class Distributed(Chatd):
                          "--listen", f"tcp://127.0.0.1:{port}", *self.extra_args],
                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                         preexec_fn=_die_with_parent))
-                self.proc = subprocess.Popen(
-                    [os.path.join(bindir, "chat-gateway"), "--config", conf,
-                     "--listen", self.base, *self.extra_args],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    preexec_fn=_die_with_parent)
-            self.procs.append(self.proc)
+                for gw_base in self.gateway_bases:
+                    self.proc = subprocess.Popen(
+                        [os.path.join(bindir, "chat-gateway"), "--config", conf,
+                         "--listen", gw_base, *self.extra_args],
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        preexec_fn=_die_with_parent)
+                    self.procs.append(self.proc)
+                if self.gateways > 1:
+                    env = dict(os.environ, CHAT_LB_BIND=f"127.0.0.1:{self.port}",
+                               CHAT_GATEWAY1=f"127.0.0.1:{gw_ports[0]}",
+                               CHAT_GATEWAY2=f"127.0.0.1:{gw_ports[1]}")
+                    self.proc = self.lb_proc = subprocess.Popen(
+                        ["haproxy", "-db", "-f", os.path.join(REPO, "deploy", "haproxy.cfg")],
+                        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        preexec_fn=_die_with_parent)
+                    self.procs.append(self.proc)
             if self._wait_ready() and all(p.poll() is None for p in self.procs):
                 return self
             last = self.log_tail()
@@ -356,6 +370,9 @@ class Distributed(Chatd):
                 p.kill()
                 p.wait()
                 code = None
+            # HAProxy's way to end on SIGTERM is to die of it.
+            if p is getattr(self, "lb_proc", None) and code == -signal.SIGTERM:
+                code = 0
             if code != 0:
                 worst = code
         return worst
@@ -373,6 +390,9 @@ class Distributed(Chatd):
 
     def alive(self):
         return self.proc is not None and all(p.poll() is None for p in self.procs)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def new_server(extra_args=(), name="chatd"):
