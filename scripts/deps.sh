@@ -25,8 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The end-to-end tests' packages, cached under ~/.cache/libchat: Python (a venv
-# with pytest, websocket-client, slack_sdk) and node (@slack/web-api).
+# with pytest, websocket-client, slack_sdk), node (@slack/web-api) and the web
+# client's browser tests.
 here=$(dirname "$0")
 "$here/deps-python.sh"
 "$here/deps-python-sdk.sh"
 "$here/deps-node.sh"
+# The web client's browser tests: Debian's chromium and playwright-core.
+"$here/deps-web.sh"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gateway.h"
 #include "server_main.h"
@@ -17,6 +18,26 @@ static const srv_flag flags[] = {
     {"--web-root", "server.web_root", "directory of the web client [built in path]"},
     {NULL, NULL, NULL},
 };
+
+/* The web client's directory: --web-root (an empty value turns it off), else
+ * the installed copy, else the checkout's (compile definitions from
+ * servers/CMakeLists.txt). */
+static const char *web_root(const char *configured)
+{
+    struct stat st;
+    if (configured)
+        return *configured ? configured : NULL;
+#ifdef CHAT_WEB_ROOT_INSTALLED
+    if (stat(CHAT_WEB_ROOT_INSTALLED "/index.html", &st) == 0)
+        return CHAT_WEB_ROOT_INSTALLED;
+#endif
+#ifdef CHAT_WEB_ROOT
+    if (stat(CHAT_WEB_ROOT "/index.html", &st) == 0)
+        return CHAT_WEB_ROOT;
+#endif
+    (void)st;
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -39,7 +60,7 @@ int main(int argc, char **argv)
     gc.public_url = chat_config_get(cfg, "gateway.public_url");
     gc.tls_cert = chat_config_get(cfg, "server.tls_cert");
     gc.tls_key = chat_config_get(cfg, "server.tls_key");
-    gc.web_root = chat_config_get(cfg, "server.web_root");
+    gc.web_root = web_root(chat_config_get(cfg, "server.web_root"));
     const char *rate = chat_config_get(cfg, "ratelimit.per_sec");
     if (rate)
         gc.rate_per_sec = atof(rate);

@@ -45,6 +45,7 @@ struct gw {
     gw_config cfg;
     char *listen_url;
     char *public_url;
+    char *web_root_real;        /* realpath of cfg.web_root (malloc), or NULL */
     chati_svc *svc;
     chat_ctx *events;
     nng_http_server *http;

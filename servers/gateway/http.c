@@ -1,6 +1,9 @@
 /* The gateway's HTTP server: routes, worker hand-off, start and stop. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "files.h"
 #include "gw_internal.h"
@@ -60,6 +63,167 @@ static void on_download(nng_aio *aio)
 static void on_hook(nng_aio *aio)
 {
     submit(aio, gw_hook_serve);
+}
+
+/* ------------------------------------------------------------ web root --- */
+
+#define WEB_MAX_FILE ((size_t)16 << 20)
+
+static const struct {
+    const char *ext, *type;
+} web_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".webmanifest", "application/manifest+json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".webp", "image/webp"},
+    {".jpg", "image/jpeg"},
+    {".woff2", "font/woff2"},
+    {".txt", "text/plain; charset=utf-8"},
+};
+
+static const char *web_type(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(web_types); i++) {
+        size_t e = strlen(web_types[i].ext);
+        if (n >= e && strcmp(path + n - e, web_types[i].ext) == 0)
+            return web_types[i].type;
+    }
+    return "application/octet-stream";
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The request path as a file name relative to the web root: decoded, with no
+ * ".", ".." or hidden segment, no backslash or control character; a directory
+ * (trailing '/') means its index.html. false: nothing to serve. */
+static bool web_path(const char *uri, char *out, size_t n)
+{
+    if (uri[0] != '/')
+        return false;
+    size_t o = 0, seg = 0;
+    for (const char *p = uri + 1;; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            if (lo < 0)
+                return false;
+            c = (char)(hi * 16 + lo);
+            p += 2;
+            if (c == '/' || c == '\0')
+                return false;
+        } else if (c == '?' || c == '#') {
+            c = '\0';
+        }
+        if (c == '\0' || c == '/') {
+            if (o > seg && out[seg] == '.') /* ".", "..", ".hidden" */
+                return false;
+            if (c == '\0')
+                break;
+            if (o == seg)
+                continue; /* "//" */
+            if (o + 1 >= n)
+                return false;
+            out[o++] = '/';
+            seg = o;
+            continue;
+        }
+        if ((unsigned char)c < 0x20 || c == 0x7f || c == '\\' || o + 1 >= n)
+            return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    if (o == 0 || out[o - 1] == '/') {
+        static const char idx[] = "index.html";
+        if (o + sizeof idx > n)
+            return false;
+        memcpy(out + o, idx, sizeof idx);
+    }
+    return true;
+}
+
+static void web_not_found(nng_aio *aio)
+{
+    chati_buf b = {0};
+    chati_buf_puts(&b, "not found\n");
+    gw_reply(aio, 404, "text/plain; charset=utf-8", &b, NULL, NULL);
+}
+
+/* GET of anything no other route takes: the web client's files, from inside
+ * the web root only (nng's directory handler follows "..", and claims the
+ * whole tree so that /health and /files collide with it). */
+static void gw_web_serve(gw *g, nng_aio *aio, nng_http_req *req)
+{
+    char rel[1024], path[PATH_MAX + 1100], real[PATH_MAX];
+    struct stat st;
+    if (!web_path(nng_http_req_get_uri(req), rel, sizeof rel)) {
+        web_not_found(aio);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/%s", g->web_root_real, rel);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t l = strlen(path);
+        snprintf(path + l, sizeof path - l, "/index.html");
+    }
+    /* Symbolic links may not lead out of the web root either. */
+    size_t rl = strlen(g->web_root_real);
+    FILE *f = NULL;
+    if (realpath(path, real) == NULL || strncmp(real, g->web_root_real, rl) != 0 ||
+        real[rl] != '/' || stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (size_t)st.st_size > WEB_MAX_FILE || (f = fopen(real, "rb")) == NULL) {
+        web_not_found(aio);
+        return;
+    }
+    chati_buf body = {0};
+    char chunk[16384];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        chati_buf_append(&body, chunk, got);
+    fclose(f);
+    nng_http_res *res = NULL;
+    int e = nng_http_res_alloc(&res);
+    if (e == 0)
+        e = nng_http_res_set_header(res, "Content-Type", web_type(real));
+    if (e == 0)
+        e = nng_http_res_set_header(res, "Cache-Control", "no-cache");
+    if (e == 0)
+        e = nng_http_res_set_header(res, "X-Content-Type-Options", "nosniff");
+    if (e == 0)
+        e = nng_http_res_set_header(res, "Referrer-Policy", "no-referrer");
+    if (e == 0)
+        e = nng_http_res_set_header(res, "Content-Security-Policy", "frame-ancestors 'none'");
+    if (e == 0)
+        e = nng_http_res_copy_data(res, body.data ? body.data : "", body.len);
+    chati_buf_free(&body);
+    if (e != 0) {
+        if (res)
+            nng_http_res_free(res);
+        nng_aio_finish(aio, e);
+        return;
+    }
+    nng_http_res_set_status(res, 200);
+    nng_aio_set_output(aio, 0, res);
+    nng_aio_finish(aio, 0);
+}
+
+static void on_web(nng_aio *aio)
+{
+    submit(aio, gw_web_serve);
 }
 
 static void on_health(nng_aio *aio)
@@ -159,11 +323,13 @@ static chat_err gw_setup(gw *g)
         (rv = add_handler(g, "/api/files.upload", on_api, false, NULL,
                           max_file + GW_UPLOAD_FORM_OVERHEAD)))
         return rv;
+    /* The web client: a tree at "/" that every longer route comes before. */
     if (g->cfg.web_root) {
-        nng_http_handler *h;
-        if ((e = nng_http_handler_alloc_directory(&h, "/", g->cfg.web_root)) != 0 ||
-            (e = nng_http_server_add_handler(g->http, h)) != 0)
-            return chati_fail(CHAT_ERR_INTERNAL, "web root: %s", nng_strerror(e));
+        if ((g->web_root_real = realpath(g->cfg.web_root, NULL)) == NULL)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG, "web root %s: not a directory",
+                              g->cfg.web_root);
+        if ((rv = add_handler(g, "/", on_web, true, "GET", 0)) != CHAT_OK)
+            return rv;
     }
     if ((rv = gw_hub_start(g, &g->hub)) != CHAT_OK)
         return rv;
@@ -226,5 +392,6 @@ void gw_stop(gw *g)
         nng_url_free(g->url);
     chat_free(g->listen_url);
     chat_free(g->public_url);
+    free(g->web_root_real);
     chat_free(g);
 }
