@@ -1364,6 +1364,222 @@ START_TEST(file_set_title)
 }
 END_TEST
 
+/* Concurrent posts that the store may commit together (the SQLite store
+ * groups them into one transaction): every caller must get exactly its own
+ * result - its message, its duplicate, its error and error detail - and a
+ * failed post must not take the others down with it. */
+#define GC_THREADS 8
+#define GC_EACH 100 /* per thread; i % 5 picks the kind of post */
+
+typedef struct gc_call {
+    const char *text;
+    int calls;      /* outbox calls for this post */
+    bool mismatch;  /* the outbox saw another post's message */
+} gc_call;
+
+static chat_err gc_outbox(void *arg, const chat_message *m, chat_outbox_item *out)
+{
+    gc_call *c = arg;
+    c->calls++;
+    if (m->text == NULL || strcmp(m->text, c->text) != 0)
+        c->mismatch = true;
+    out->topic = chat_strdup("message.test");
+    out->key = chat_strdup(m->channel);
+    return CHAT_OK;
+}
+
+typedef struct gc_result {
+    chat_err rv;
+    char ts[CHAT_TS_SIZE];      /* of *out */
+    char out_user[CHAT_ID_SIZE];
+    char out_text[64];
+    bool detail_ok;
+    int outbox_calls;
+    bool outbox_mismatch;
+} gc_result;
+
+static char gc_parent[CHAT_TS_SIZE];
+static gc_result gc_res[GC_THREADS][GC_EACH];
+
+static void gc_text(int t, int i, char *buf, size_t n)
+{
+    snprintf(buf, n, "gc %d/%d", t, i);
+}
+
+static void *gc_poster(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int i = 0; i < GC_EACH; i++) {
+        char text[64], cmid[64], user[CHAT_ID_SIZE];
+        gc_text(t, i, text, sizeof text);
+        snprintf(user, sizeof user, "U%d", t);
+        chat_message m;
+        memset(&m, 0, sizeof m);
+        strcpy(m.user, user);
+        strcpy(m.team_id, "T1");
+        strcpy(m.channel, "C1");
+        m.text = text;
+        int64_t bad_us = us_of(gc_parent) + 1000 + t * 1000 + i;
+        switch (i % 5) {
+        case 0: /* a new message with its own key, in C1 or C2 */
+            snprintf(cmid, sizeof cmid, "own-%d-%d", t, i);
+            m.client_msg_id = cmid;
+            if ((i / 5) % 2)
+                strcpy(m.channel, "C2");
+            break;
+        case 1: /* every thread races on one key: one wins */
+            snprintf(cmid, sizeof cmid, "shared-%d", i);
+            m.client_msg_id = cmid;
+            break;
+        case 2: /* a reply */
+            strcpy(m.thread_ts, gc_parent);
+            break;
+        case 3: /* a reply to nothing */
+            fmt(bad_us, m.thread_ts);
+            break;
+        case 4: /* a retry of this thread's post i - 4 (kind 0) */
+            snprintf(cmid, sizeof cmid, "own-%d-%d", t, i - 4);
+            m.client_msg_id = cmid;
+            if (((i - 4) / 5) % 2)
+                strcpy(m.channel, "C2");
+            break;
+        }
+        gc_call call = {text, 0, false};
+        chat_message *out = NULL;
+        gc_result *r = &gc_res[t][i];
+        chati_clear_errmsg();
+        r->rv = S->post(impl, &m, BASE_US, gc_outbox, &call, &out);
+        r->outbox_calls = call.calls;
+        r->outbox_mismatch = call.mismatch;
+        if (out != NULL) {
+            strcpy(r->ts, out->ts);
+            strcpy(r->out_user, out->user);
+            snprintf(r->out_text, sizeof r->out_text, "%s", out->text ? out->text : "");
+            chat_message_free(out);
+        }
+        if (r->rv == CHAT_ERR_THREAD_NOT_FOUND) {
+            char want[32];
+            snprintf(want, sizeof want, "%" PRId64, bad_us);
+            r->detail_ok = strstr(chati_errmsg(), want) != NULL;
+        } else if (r->rv == CHAT_ERR_DUPLICATE) {
+            r->detail_ok = strstr(chati_errmsg(), cmid) != NULL;
+        } else {
+            r->detail_ok = true;
+        }
+    }
+    return NULL;
+}
+
+static int gc_ts_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+START_TEST(grouped_posts_keep_their_results)
+{
+    post("C1", "U0", "gc parent", NULL, gc_parent);
+    size_t outbox_before = outbox_count();
+    memset(gc_res, 0, sizeof gc_res);
+    pthread_t th[GC_THREADS];
+    for (intptr_t t = 0; t < GC_THREADS; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, gc_poster, (void *)t), 0);
+    for (int t = 0; t < GC_THREADS; t++)
+        pthread_join(th[t], NULL);
+
+    static char stored[GC_THREADS * GC_EACH][CHAT_TS_SIZE];
+    size_t n_stored = 0, n_c1 = 1 /* the parent */, n_c2 = 0, replies = 0;
+    for (int i = 0; i < GC_EACH; i++) {
+        int winners = 0, winner = -1;
+        for (int t = 0; t < GC_THREADS; t++) {
+            gc_result *r = &gc_res[t][i];
+            char text[64], user[CHAT_ID_SIZE];
+            gc_text(t, i, text, sizeof text);
+            snprintf(user, sizeof user, "U%d", t);
+            ck_assert_msg(r->detail_ok, "post %d/%d: error detail of another post", t, i);
+            ck_assert_msg(!r->outbox_mismatch, "post %d/%d: outbox got another message", t, i);
+            switch (i % 5) {
+            case 0:
+            case 2:
+                ck_assert_chat_ok(r->rv);
+                ck_assert_str_eq(r->out_text, text);
+                ck_assert_str_eq(r->out_user, user);
+                ck_assert_int_eq(r->outbox_calls, 1);
+                strcpy(stored[n_stored++], r->ts);
+                if (i % 5 == 2)
+                    replies++;
+                else if ((i / 5) % 2)
+                    n_c2++;
+                else
+                    n_c1++;
+                break;
+            case 1:
+                ck_assert_msg(r->rv == CHAT_OK || r->rv == CHAT_ERR_DUPLICATE,
+                              "post %d/%d: %s", t, i, chat_err_name(r->rv));
+                if (r->rv == CHAT_OK) {
+                    winners++;
+                    winner = t;
+                    ck_assert_str_eq(r->out_text, text);
+                    ck_assert_int_eq(r->outbox_calls, 1);
+                    strcpy(stored[n_stored++], r->ts);
+                    n_c1++;
+                } else {
+                    ck_assert_int_eq(r->outbox_calls, 0);
+                }
+                break;
+            case 3:
+                ck_assert_chat_err(r->rv, CHAT_ERR_THREAD_NOT_FOUND);
+                ck_assert_str_eq(r->ts, ""); /* no message came back */
+                ck_assert_int_eq(r->outbox_calls, 0);
+                break;
+            case 4: {
+                /* The retry gets the original back: this thread's own post. */
+                char orig[64];
+                gc_text(t, i - 4, orig, sizeof orig);
+                ck_assert_chat_err(r->rv, CHAT_ERR_DUPLICATE);
+                ck_assert_str_eq(r->out_text, orig);
+                ck_assert_str_eq(r->out_user, user);
+                ck_assert_str_eq(r->ts, gc_res[t][i - 4].ts);
+                ck_assert_int_eq(r->outbox_calls, 0);
+                break;
+            }
+            }
+        }
+        if (i % 5 != 1)
+            continue;
+        /* One post won each shared key; every loser got the winner's message. */
+        ck_assert_int_eq(winners, 1);
+        char wtext[64], wuser[CHAT_ID_SIZE];
+        gc_text(winner, i, wtext, sizeof wtext);
+        snprintf(wuser, sizeof wuser, "U%d", winner);
+        for (int t = 0; t < GC_THREADS; t++) {
+            ck_assert_str_eq(gc_res[t][i].ts, gc_res[winner][i].ts);
+            ck_assert_str_eq(gc_res[t][i].out_text, wtext);
+            ck_assert_str_eq(gc_res[t][i].out_user, wuser);
+        }
+    }
+
+    /* Every stored post has its own ts, and the store holds exactly them. */
+    qsort(stored, n_stored, CHAT_TS_SIZE, gc_ts_cmp);
+    for (size_t k = 1; k < n_stored; k++)
+        ck_assert_str_ne(stored[k], stored[k - 1]);
+    ck_assert_uint_eq(history_count("C1"), n_c1);
+    ck_assert_uint_eq(history_count("C2"), n_c2);
+    chat_message *pm = get("C1", gc_parent);
+    ck_assert_int_eq(pm->reply_count, (int64_t)replies);
+    ck_assert_uint_eq(pm->n_reply_users, GC_THREADS);
+    chat_message_free(pm);
+    ck_assert_uint_eq(outbox_count(), outbox_before + n_stored);
+    for (size_t k = 0; k < n_stored; k++) {
+        chat_message *m = NULL;
+        chat_err rv = S->get(impl, "C1", stored[k], &m);
+        if (rv != CHAT_OK)
+            rv = S->get(impl, "C2", stored[k], &m);
+        ck_assert_chat_ok(rv);
+        chat_message_free(m);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     contract_init(argc, argv, "sqlite:{tmp}/message.db");
@@ -1393,6 +1609,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, concurrent_posts);
     tcase_add_test(tc, file_complete);
     tcase_add_test(tc, file_set_title);
+    tcase_add_test(tc, grouped_posts_keep_their_results);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

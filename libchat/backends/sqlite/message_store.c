@@ -23,6 +23,7 @@
  * Every change runs in one transaction that also writes its outbox row.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,15 @@
 #include "backends/builtin.h"
 #include "backends/sqlite/db.h"
 
+typedef struct post_req post_req;
+
 typedef struct msg_store {
     chati_db *db;
+    /* Group commit of posts (see ms_post): callers queue here; the one that
+     * finds no batch running runs every queued post in one transaction. */
+    pthread_mutex_t gc_mu;
+    post_req *gc_head, **gc_tail;
+    bool gc_busy;               /* a leader is running a batch */
 } msg_store;
 
 /* ------------------------------------------------------------- schema --- */
@@ -960,6 +968,8 @@ static chat_err ms_open(const char *url, const chat_config *cfg, void **impl)
         chat_free(s);
         return rv;
     }
+    pthread_mutex_init(&s->gc_mu, NULL);
+    s->gc_tail = &s->gc_head;
     *impl = s;
     return CHAT_OK;
 }
@@ -970,6 +980,7 @@ static void ms_close(void *impl)
     if (s == NULL)
         return;
     chati_db_close(s->db);
+    pthread_mutex_destroy(&s->gc_mu);
     chat_free(s);
 }
 
@@ -1131,6 +1142,125 @@ static chat_err post_locked(msg_store *s, const chat_message *m, int64_t now_us,
     return rv;
 }
 
+/* Group commit. A COMMIT costs far more than the statements of one post, and
+ * posts only ever wait for each other on the database mutex anyway, so
+ * concurrent posts share one transaction: each caller queues a post_req; the
+ * first that finds no batch running becomes the leader, takes every queued
+ * request, runs each inside its own SAVEPOINT (a failure - duplicate,
+ * thread_not_found, a refusing outbox - rolls back that post alone), commits
+ * once and wakes the others with their own results. Requests run in queue
+ * order, each seeing the ones before it, so ts order per channel, dedupe and
+ * thread replies behave exactly as if the posts had run one after another.
+ * A request is done only once the transaction that holds it has committed.
+ * The error detail is per thread: the leader copies each failure's detail
+ * into its request and every caller sets its own from there. */
+#define POST_DETAIL_SIZE 512
+
+struct post_req {
+    const chat_message *m;
+    int64_t now_us;
+    chat_outbox_fn outbox;
+    void *arg;
+    chat_message v;             /* the message as stored; borrows m's strings */
+    chat_message *dup;          /* the earlier message on CHAT_ERR_DUPLICATE */
+    chat_err rv;
+    bool done;                  /* under gc_mu: the result is final */
+    pthread_cond_t cv;          /* signalled when done, or to lead */
+    char detail[POST_DETAIL_SIZE];
+    post_req *next;
+};
+
+static void req_fail(post_req *r, chat_err rv, const char *detail)
+{
+    r->rv = rv;
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+    chat_message_free(r->dup);
+    r->dup = NULL;
+}
+
+/* Fails every request of a batch that was going to commit (CHAT_OK) or that
+ * leaned on what the batch wrote (a duplicate of a message posted in it):
+ * used when the transaction is lost. Other failures stand. */
+static void batch_lost(post_req *list, chat_err rv)
+{
+    char detail[POST_DETAIL_SIZE];
+    snprintf(detail, sizeof detail, "%s", chati_errmsg());
+    for (post_req *r = list; r != NULL; r = r->next)
+        if (r->rv == CHAT_OK || r->rv == CHAT_ERR_DUPLICATE)
+            req_fail(r, rv, detail);
+}
+
+static chat_err batch_sql(msg_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, sql, &st);
+    return rv == CHAT_OK ? step_done(s, st, sql) : rv;
+}
+
+/* Runs the posts of list in one transaction (the leader, without gc_mu). */
+static void post_batch(msg_store *s, post_req *list)
+{
+    for (post_req *r = list; r != NULL; r = r->next)
+        r->rv = CHAT_ERR_INTERNAL; /* not run yet */
+    chat_err rv = chati_db_begin(s->db);
+    if (rv != CHAT_OK) {
+        char detail[POST_DETAIL_SIZE];
+        snprintf(detail, sizeof detail, "%s", chati_errmsg());
+        for (post_req *r = list; r != NULL; r = r->next)
+            req_fail(r, rv, detail);
+        return;
+    }
+    /* One post alone needs no savepoint: the transaction is its own. */
+    bool single = list->next == NULL;
+    size_t ok = 0;
+    for (post_req *r = list; r != NULL; r = r->next) {
+        if (!single && (rv = batch_sql(s, "SAVEPOINT post")) != CHAT_OK) {
+            r->rv = CHAT_OK; /* so batch_lost fails it and the rest too */
+            for (post_req *q = r->next; q != NULL; q = q->next)
+                q->rv = CHAT_OK;
+            batch_lost(list, rv);
+            chati_db_rollback(s->db);
+            return;
+        }
+        r->rv = post_locked(s, r->m, r->now_us, r->outbox, r->arg, &r->v, &r->dup);
+        if (r->rv == CHAT_OK) {
+            ok++;
+            if (!single && (rv = batch_sql(s, "RELEASE post")) != CHAT_OK) {
+                for (post_req *q = r->next; q != NULL; q = q->next)
+                    q->rv = CHAT_OK;
+                batch_lost(list, rv);
+                chati_db_rollback(s->db);
+                return;
+            }
+            continue;
+        }
+        snprintf(r->detail, sizeof r->detail, "%s", chati_errmsg());
+        if (single)
+            break;
+        /* SQLite may have rolled the whole transaction back by itself (full
+         * disk, I/O error): then the posts before this one are gone too. */
+        if (sqlite3_get_autocommit(s->db->db) ||
+            (rv = batch_sql(s, "ROLLBACK TO post")) != CHAT_OK ||
+            (rv = batch_sql(s, "RELEASE post")) != CHAT_OK) {
+            if (rv == CHAT_OK)
+                rv = chati_fail(r->rv, "%s (the transaction was rolled back)", r->detail);
+            for (post_req *q = r->next; q != NULL; q = q->next)
+                q->rv = CHAT_OK;
+            batch_lost(list, rv);
+            chati_db_rollback(s->db);
+            return;
+        }
+    }
+    if (ok == 0) {
+        /* Nothing to keep; a duplicate found here refers to an earlier,
+         * committed message. */
+        chati_db_rollback(s->db);
+        return;
+    }
+    if ((rv = chati_db_commit(s->db)) != CHAT_OK)
+        batch_lost(list, rv);
+}
+
 static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
                         chat_outbox_fn outbox, void *outbox_arg, chat_message **out)
 {
@@ -1140,44 +1270,77 @@ static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
     if (now_us <= 0)
         now_us = chati_now_us();
 
-    /* The stored message: m's content, with what the store decides. */
-    chat_message v = *m;
-    v.ts[0] = '\0';
-    v.thread_ts[0] = '\0';
-    v.edited_user[0] = '\0';
-    v.edited_ts[0] = '\0';
-    v.reply_count = 0;
-    v.latest_reply[0] = '\0';
-    v.n_reply_users = 0;
-    v.reply_users = NULL;
-    v.n_reactions = 0;
-    v.reactions = NULL;
-    static char empty[1];
-    v.text = m->text != NULL ? m->text : empty;
-    if (v.client_msg_id != NULL && v.client_msg_id[0] == '\0')
-        v.client_msg_id = NULL;
-    if (v.subtype != NULL && v.subtype[0] == '\0')
-        v.subtype = NULL;
-    v.reply_broadcast = m->reply_broadcast && m->thread_ts[0] != '\0';
+    post_req r;
+    memset(&r, 0, sizeof r);
+    pthread_cond_init(&r.cv, NULL);
+    r.m = m;
+    r.now_us = now_us;
+    r.outbox = outbox;
+    r.arg = outbox_arg;
 
-    chat_message *dup = NULL;
-    chat_err rv = chati_db_begin(s->db);
-    if (rv != CHAT_OK)
-        return rv;
-    rv = post_locked(s, m, now_us, outbox, outbox_arg, &v, &dup);
-    if (rv == CHAT_OK) {
-        rv = chati_db_commit(s->db);
-    } else {
-        chati_db_rollback(s->db);
-        if (rv == CHAT_ERR_DUPLICATE && dup != NULL && out != NULL) {
-            *out = dup;
+    /* The stored message: m's content, with what the store decides. */
+    chat_message *v = &r.v;
+    *v = *m;
+    v->ts[0] = '\0';
+    v->thread_ts[0] = '\0';
+    v->edited_user[0] = '\0';
+    v->edited_ts[0] = '\0';
+    v->reply_count = 0;
+    v->latest_reply[0] = '\0';
+    v->n_reply_users = 0;
+    v->reply_users = NULL;
+    v->n_reactions = 0;
+    v->reactions = NULL;
+    static char empty[1];
+    v->text = m->text != NULL ? m->text : empty;
+    if (v->client_msg_id != NULL && v->client_msg_id[0] == '\0')
+        v->client_msg_id = NULL;
+    if (v->subtype != NULL && v->subtype[0] == '\0')
+        v->subtype = NULL;
+    v->reply_broadcast = m->reply_broadcast && m->thread_ts[0] != '\0';
+
+    pthread_mutex_lock(&s->gc_mu);
+    *s->gc_tail = &r;
+    s->gc_tail = &r.next;
+    while (!r.done) {
+        if (s->gc_busy) {
+            pthread_cond_wait(&r.cv, &s->gc_mu);
+            continue;
+        }
+        /* Lead: take everything queued, this request included. */
+        s->gc_busy = true;
+        post_req *batch = s->gc_head;
+        s->gc_head = NULL;
+        s->gc_tail = &s->gc_head;
+        pthread_mutex_unlock(&s->gc_mu);
+        post_batch(s, batch);
+        pthread_mutex_lock(&s->gc_mu);
+        for (post_req *q = batch; q != NULL; q = q->next) {
+            q->done = true;
+            /* q's thread needs gc_mu to see that, so q stays valid here. */
+            if (q != &r)
+                pthread_cond_signal(&q->cv);
+        }
+        s->gc_busy = false;
+        /* What queued meanwhile waits for a leader: wake the oldest. */
+        if (s->gc_head != NULL)
+            pthread_cond_signal(&s->gc_head->cv);
+    }
+    pthread_mutex_unlock(&s->gc_mu);
+
+    pthread_cond_destroy(&r.cv);
+    chat_err rv = r.rv;
+    if (rv != CHAT_OK) {
+        chat_set_errmsg("%s", r.detail);
+        if (rv == CHAT_ERR_DUPLICATE && r.dup != NULL && out != NULL) {
+            *out = r.dup;
             return rv;
         }
-        chat_message_free(dup);
+        chat_message_free(r.dup);
         return rv;
     }
-    if (rv == CHAT_OK && out != NULL && (*out = chat_message_dup(&v)) == NULL)
-        return chati_fail(CHAT_ERR_NOMEM, "message stored as %s but not copied", v.ts);
+    if (out != NULL && (*out = chat_message_dup(v)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message stored as %s but not copied", v->ts);
     return rv;
 }
 
