@@ -26,6 +26,14 @@
  * still exists (another member, or a restart within GROUP_IDLE_MS) resumes at
  * its pos. Events in no consumer's topics only move pos along.
  *
+ * Writers queue for one lock per file. So that a busy publisher does not hold
+ * up delivery, the owner stores pos without waiting for that lock: when it is
+ * taken, the owner goes on to the next batch from its own copy of pos and
+ * stores it later, waiting for the lock only once it has lagged for
+ * COMMIT_LAG_MS. A crash meanwhile redelivers those batches; flush and
+ * unsubscribe see pos stored. Every connection retries a busy lock every 50 us to 1 ms (SQLite's
+ * own handler sleeps up to 100 ms at a time) for db.c's 5 s.
+ *
  * Finding new events: each consumer thread has its own connection and polls
  * PRAGMA data_version, which changes when another connection commits; this
  * costs no read of the tables. Idle, it sleeps 1 ms growing to 20 ms; a
@@ -35,8 +43,9 @@
  * commit, on the broker's ack thread (never on the publisher's thread, so a
  * publisher may hold its own locks). A publish that fails returns the error
  * and calls no ack. The publishing connection runs synchronous=FULL, so an
- * acked event survives a power loss as the outbox row it replaces would have;
- * the consumers' position updates stay at NORMAL (a lost update redelivers).
+ * acked event survives a power loss although the outbox deletes its copy on
+ * the ack ("sqlite:/path?sync=normal" trades that for throughput); the
+ * consumers' position updates stay at NORMAL (a lost update redelivers).
  *
  * Retention, at most every RETAIN_EVERY_MS per process: groups whose lease
  * ended more than GROUP_IDLE_MS ago are dropped, then events every remaining
@@ -48,7 +57,6 @@
  * subscribed. Locks: broker.mu is never held together with a database lock;
  * neither is held across a handler or an ack callback.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -151,7 +159,8 @@ struct ackrec {
 };
 
 struct sbroker {
-    chati_db *db;               /* publishing, flush reads, housekeeping */
+    chati_db *db;               /* publishing and flush reads */
+    chati_db *hk_db;            /* the housekeeping thread's own */
     char *path;
 
     pthread_mutex_t mu;
@@ -189,17 +198,27 @@ static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t at_
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
-static int64_t col_i64(chati_db *d, const char *sql, bool *ok)
+/* One integer from a one-row query. The caller holds d's lock. */
+static chat_err query_i64(chati_db *d, const char *sql, int64_t *out)
 {
-    int64_t v = 0;
+    *out = 0;
     sqlite3_stmt *st = chati_db_stmt(d, sql);
-    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_int64(st, 0);
-        *ok = true;
-    } else {
-        *ok = false;
-    }
-    return v;
+    if (st == NULL)
+        return CHAT_ERR_STORAGE;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return chati_db_err(d, rc == SQLITE_DONE ? SQLITE_MISUSE : rc, "sqlite broker");
+    *out = sqlite3_column_int64(st, 0);
+    return CHAT_OK;
+}
+
+/* The same, taking the lock. */
+static chat_err locked_i64(chati_db *d, const char *sql, int64_t *out)
+{
+    chati_db_lock(d);
+    chat_err rv = query_i64(d, sql, out);
+    chati_db_unlock(d);
+    return rv;
 }
 
 /* Runs one write statement on name/owner and returns how many rows changed
@@ -430,10 +449,8 @@ static void *consumer_main(void *arg)
 
     while (!wants_stop(c)) {
         uint64_t epoch = atomic_load(&b->pub_epoch);
-        bool ok;
-        chati_db_lock(c->db);
-        int64_t dv = col_i64(c->db, "PRAGMA data_version", &ok);
-        chati_db_unlock(c->db);
+        int64_t dv;
+        bool ok = locked_i64(c->db, "PRAGMA data_version", &dv) == CHAT_OK;
         int64_t now = chati_now_ms();
         if (ok && !force && dv == last_dv && (owner ? pos == stored : now < standby_until)) {
             /* Nobody committed anything since we last looked. */
@@ -485,28 +502,29 @@ static void *consumer_main(void *arg)
             retry_n = 0;
         }
 
-        chati_db_lock(c->db);
-        int64_t smax = col_i64(c->db, SQL_MAX_SEQ, &ok);
-        chati_db_unlock(c->db);
-        if (!ok) {
+        int64_t smax;
+        if (locked_i64(c->db, SQL_MAX_SEQ, &smax) != CHAT_OK) {
             consumer_nap(c, epoch, BACKOFF_MIN_MS);
             force = true;
             continue;
         }
         if (smax <= pos) {
             if (pos > stored) {
-                /* Caught up: now store pos, waiting for the write lock. */
-                int r = store_pos(c, stored, pos, true);
+                /* Caught up with pos not stored yet: try again shortly (new
+                 * events go first), waiting for the lock after COMMIT_LAG_MS. */
+                bool wait = chati_mono_ms() - stored_at >= COMMIT_LAG_MS;
+                int r = store_pos(c, stored, pos, wait);
                 if (r == 1) {
                     stored = pos;
+                    stored_at = chati_mono_ms();
                     progress(b);
                 } else if (r == 0) {
                     owner = false;
                     set_owning(c, false);
+                    force = true;
                 } else {
-                    consumer_nap(c, epoch, BACKOFF_MIN_MS);
+                    consumer_nap(c, epoch, wait ? BACKOFF_MIN_MS : IDLE_MIN_MS);
                 }
-                force = r != 1;
                 continue;
             }
             consumer_nap(c, epoch, idle_ms);
@@ -543,10 +561,8 @@ static void *consumer_main(void *arg)
             backoff_ms = 0;
         }
         pos = new_pos;
-        /* Storing pos must not hold up delivery behind a busy publisher: when
-         * the write lock is taken, carry on and store it with a later batch,
-         * waiting for the lock once caught up or after COMMIT_LAG_MS. A crash
-         * meanwhile redelivers those batches. */
+        /* Storing pos must not hold up delivery behind a busy publisher (see
+         * the top of the file). */
         int r = store_pos(c, stored, pos, chati_mono_ms() - stored_at >= COMMIT_LAG_MS);
         if (r == 1) {
             stored = pos;
@@ -633,7 +649,7 @@ static void renew_leases(sbroker *b)
     pthread_mutex_unlock(&b->mu);
 
     for (size_t i = 0; i < n; i++) {
-        int changed = group_update(b->db, SQL_RENEW, refs[i].group, refs[i].owner,
+        int changed = group_update(b->hk_db, SQL_RENEW, refs[i].group, refs[i].owner,
                                    chati_now_ms() + LEASE_MS, 0);
         if (changed == 0) {
             /* Lost (it lapsed, and a standby took it): stop renewing. The
@@ -653,7 +669,7 @@ static void renew_leases(sbroker *b)
  * chunk went (more may be left). */
 static bool retain_step(sbroker *b)
 {
-    chati_db *d = b->db;
+    chati_db *d = b->hk_db;
     int64_t now = chati_now_ms();
     bool more = false;
     if (chati_db_begin(d) != CHAT_OK)
@@ -665,12 +681,11 @@ static bool retain_step(sbroker *b)
     if (chati_db_step_done(d, st, "sqlite broker: retention") != CHAT_OK)
         goto fail;
     /* With no group left, nobody can ask for what is in the log. */
-    bool ok1, ok2, ok3;
-    int64_t groups = col_i64(d, "SELECT count(*) FROM groups", &ok1);
-    int64_t limit = groups > 0 ? col_i64(d, "SELECT min(pos) FROM groups", &ok2)
-                               : col_i64(d, SQL_MAX_SEQ, &ok2);
-    int64_t lowest = col_i64(d, "SELECT coalesce(min(seq), 0) FROM events", &ok3);
-    if (!ok1 || !ok2 || !ok3)
+    int64_t groups, limit, lowest;
+    if (query_i64(d, "SELECT count(*) FROM groups", &groups) != CHAT_OK ||
+        query_i64(d, groups > 0 ? "SELECT min(pos) FROM groups" : SQL_MAX_SEQ, &limit) !=
+            CHAT_OK ||
+        query_i64(d, "SELECT coalesce(min(seq), 0) FROM events", &lowest) != CHAT_OK)
         goto fail;
     if (lowest > 0 && limit >= lowest) {
         if (limit >= lowest + RETAIN_CHUNK) {
@@ -752,8 +767,6 @@ static chat_err open_db(const char *path, consumer *c, chati_db **out)
     return CHAT_OK;
 }
 
-static void sq_close(void *impl);
-
 static chat_err sq_open(const char *url, const chat_config *cfg, void **impl)
 {
     CHATI_UNUSED(cfg);
@@ -787,9 +800,12 @@ static chat_err sq_open(const char *url, const chat_config *cfg, void **impl)
     b->path[plen] = '\0';
     chat_err rv = open_db(b->path, NULL, &b->db);
     if (rv == CHAT_OK)
+        rv = open_db(b->path, NULL, &b->hk_db);
+    if (rv == CHAT_OK)
         rv = chati_db_exec(b->db, strcmp(sync, "FULL") == 0 ? "PRAGMA synchronous = FULL"
                                                              : "PRAGMA synchronous = NORMAL");
     if (rv != CHAT_OK) {
+        chati_db_close(b->hk_db);
         chati_db_close(b->db);
         chat_free(b->path);
         chat_free(b);
@@ -814,6 +830,7 @@ static chat_err sq_open(const char *url, const chat_config *cfg, void **impl)
         pthread_cond_destroy(&b->progress_cv);
         pthread_cond_destroy(&b->wake_cv);
         pthread_mutex_destroy(&b->mu);
+        chati_db_close(b->hk_db);
         chati_db_close(b->db);
         chat_free(b->path);
         chat_free(b);
@@ -889,6 +906,7 @@ static void sq_close(void *impl)
     pthread_cond_destroy(&b->progress_cv);
     pthread_cond_destroy(&b->wake_cv);
     pthread_mutex_destroy(&b->mu);
+    chati_db_close(b->hk_db);
     chati_db_close(b->db);
     chat_free(b->path);
     chat_free(b);
@@ -1149,16 +1167,14 @@ static chat_err sq_flush(void *impl, int timeout_ms)
     pthread_mutex_lock(&b->mu);
     uint64_t ack_target = b->ack_enq;
     pthread_mutex_unlock(&b->mu);
-    bool ok;
-    chati_db_lock(b->db);
-    int64_t target = col_i64(b->db, SQL_MAX_SEQ, &ok);
-    chati_db_unlock(b->db);
-    if (!ok)
-        return chati_fail(CHAT_ERR_STORAGE, "sqlite broker: flush: %s", chati_errmsg());
+    int64_t target;
+    chat_err rv = locked_i64(b->db, SQL_MAX_SEQ, &target);
+    if (rv != CHAT_OK)
+        return rv;
 
     for (;;) {
         bool done = false;
-        chat_err rv = groups_reached(b, target, &done);
+        rv = groups_reached(b, target, &done);
         if (rv != CHAT_OK)
             return rv;
         pthread_mutex_lock(&b->mu);
