@@ -11,10 +11,14 @@
  *   store.user          user store URL        [sqlite:{data}/user.db]
  *   store.channel       channel store URL     [sqlite:{data}/channel.db]
  *   store.message       message store URL     [sqlite:{data}/message.db]
- *   broker              event broker URL      [inproc:]
+ *   broker              event broker URL      [inproc:]; sqlite:/path/events.db
+ *                       shares events between the processes of one machine
  *   blob                blob store URL        [file:{data}/blobs]
  *   presence            presence store URL    [mem:]
  *   discovery           discovery URL         [static:]
+ *   rpc.<service>       RPC address(es) of a service run elsewhere, comma-separated
+ *                       (rpc.auth, rpc.user, rpc.channel, rpc.message, rpc.presence)
+ *   gateway.public_url  the URL clients reach the gateway at (permalinks, uploads)
  *   jwt.secret          HS256 key; generated and kept in {data}/jwt.key when unset
  *   jwt.issuer          iss claim [libchat]
  *   jwt.ttl             token lifetime in seconds [2592000]
