@@ -22,6 +22,7 @@
 #define MAX_SEND_FRAME (16 * 1024 * 1024)
 #define MAX_QUEUE 8192          /* frames a slow client may lag before we drop it */
 #define BUCKETS 4096
+#define MAX_PENDING 256         /* client messages queued per connection */
 #define CONNECT_PAGE 1000
 
 /* ------------------------------------------------------------- frames --- */
@@ -63,6 +64,12 @@ static void frame_unref(frame *f)
 
 /* -------------------------------------------------------- connections --- */
 
+/* A message from a client, waiting for a worker. */
+typedef struct incoming {
+    struct incoming *next;
+    char *text;
+} incoming;
+
 typedef struct conn {
     struct gw_hub *hub;
     nng_stream *st;
@@ -77,6 +84,11 @@ typedef struct conn {
     frame **q;
     size_t qhead, qlen, qcap;
     bool sending, closed, registered, unlinked, close_after_send;
+    /* Client messages waiting for a worker, handled in arrival order by one
+     * worker at a time; receiving goes on meanwhile up to MAX_PENDING. */
+    struct incoming *in_head, *in_tail;
+    size_t n_in;
+    bool draining, recv_paused;
     char (*channels)[CHAT_ID_SIZE]; /* what this client may see, sorted */
     size_t n_channels, cap_channels;
     struct conn *next, *prev;   /* hub->conns */
@@ -454,6 +466,11 @@ static void conn_free(void *arg)
     for (size_t i = 0; i < c->qlen; i++)
         frame_unref(c->q[(c->qhead + i) % c->qcap]);
     chat_free(c->q);
+    for (incoming *in = c->in_head, *next; in; in = next) {
+        next = in->next;
+        chat_free(in->text);
+        chat_free(in);
+    }
     chat_free(c->channels);
     chat_free(c->recv_buf);
     chat_free(c->token);
@@ -539,12 +556,7 @@ static void query_param(const char *uri, const char *name, char *out, size_t n)
     }
 }
 
-static void handle_incoming(void *arg);
-
-typedef struct incoming {
-    conn *c;
-    char *text;
-} incoming;
+static void drain_incoming(void *arg);
 
 static void start_recv(conn *c)
 {
@@ -554,6 +566,9 @@ static void start_recv(conn *c)
     nng_stream_recv(c->st, c->recv_aio);
 }
 
+/* Queues a received message and keeps receiving: a client that pipelines
+ * sends is not held to one round trip per message. One worker drains a
+ * connection's queue at a time, so its messages are handled in order. */
 static void on_recv(void *arg)
 {
     conn *c = arg;
@@ -564,19 +579,32 @@ static void on_recv(void *arg)
     size_t n = nng_aio_count(c->recv_aio);
     incoming *in = chat_malloc(sizeof *in);
     char *text = chat_strndup(c->recv_buf, n);
-    if (in && text) {
-        in->c = c;
-        in->text = text;
-        /* Messages may post or look things up: never on nng's thread. The
-         * next receive starts after this one is handled, so they stay in order. */
-        conn_ref(c);
-        if (gw_workers_submit(c->hub->g->workers, handle_incoming, in))
-            return;
-        atomic_fetch_sub(&c->refs, 1);
+    if (in == NULL || text == NULL) {
+        chat_free(in);
+        chat_free(text);
+        conn_close(c);
+        return;
     }
-    chat_free(in);
-    chat_free(text);
-    conn_close(c);
+    in->next = NULL;
+    in->text = text;
+    pthread_mutex_lock(&c->mu);
+    if (c->in_tail)
+        c->in_tail->next = in;
+    else
+        c->in_head = in;
+    c->in_tail = in;
+    c->n_in++;
+    bool start = !c->draining;
+    c->draining = true;
+    bool more = c->n_in < MAX_PENDING && !c->closed;
+    c->recv_paused = !more;
+    pthread_mutex_unlock(&c->mu);
+    if (start && !conn_submit(c, drain_incoming)) {
+        conn_close(c);
+        return;
+    }
+    if (more)
+        start_recv(c);
 }
 
 /* Loads the caller's conversations: the channels whose events they get. */
@@ -718,16 +746,14 @@ static void reply_error(conn *c, long long id, const char *code)
     conn_send_text(c, msg, (size_t)len);
 }
 
-static void handle_incoming(void *arg)
+static void handle_one(conn *c, const char *text)
 {
-    incoming *in = arg;
-    conn *c = in->c;
     gw_hub *h = c->hub;
     gw_args args = GW_ARGS_INIT;
     chati_buf out = {0};
-    if (gw_args_parse_json(in->text, strlen(in->text), &args) != CHAT_OK) {
+    if (gw_args_parse_json(text, strlen(text), &args) != CHAT_OK) {
         reply_error(c, 0, "invalid_json");
-        goto next;
+        goto done;
     }
     const char *type = gw_args_get(&args, "type");
     const char *id_s = gw_args_get(&args, "id");
@@ -750,16 +776,41 @@ static void handle_incoming(void *arg)
     } else {
         reply_error(c, id, "unknown_type");
     }
-next:
+done:
     gw_args_free(&args);
     chati_buf_free(&out);
-    chat_free(in->text);
-    chat_free(in);
-    pthread_mutex_lock(&c->mu);
-    bool closed = c->closed;
-    pthread_mutex_unlock(&c->mu);
-    if (!closed)
-        start_recv(c);
+}
+
+/* A worker's turn at one connection: every queued message, in order. */
+static void drain_incoming(void *arg)
+{
+    conn *c = arg;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        incoming *in = c->closed ? NULL : c->in_head;
+        if (in == NULL) {
+            c->draining = false;
+            bool resume = c->recv_paused && !c->closed;
+            c->recv_paused = false;
+            pthread_mutex_unlock(&c->mu);
+            if (resume)
+                start_recv(c);
+            break;
+        }
+        c->in_head = in->next;
+        if (c->in_head == NULL)
+            c->in_tail = NULL;
+        c->n_in--;
+        bool resume = c->recv_paused && c->n_in < MAX_PENDING / 2;
+        if (resume)
+            c->recv_paused = false;
+        pthread_mutex_unlock(&c->mu);
+        if (resume)
+            start_recv(c);
+        handle_one(c, in->text);
+        chat_free(in->text);
+        chat_free(in);
+    }
     conn_unref(c);
 }
 
