@@ -25,4 +25,7 @@ extern const chat_blob_ops chati_file_blob_ops;               /* "file:/dir" */
 extern const chat_presence_store_ops chati_mem_presence_ops;  /* "mem:" */
 extern const chat_discovery_ops chati_static_discovery_ops;   /* "static:[/file]" */
 
+/* heavy backends, each built when its CHAT_WITH_* option is on */
+extern const chat_presence_store_ops chati_redis_presence_ops; /* "redis://host:port[/db]" */
+
 #endif

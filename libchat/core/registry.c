@@ -61,6 +61,9 @@ static void register_builtins(void)
         {CHATI_IFACE_BLOB, "file", &chati_file_blob_ops},
         {CHATI_IFACE_PRESENCE, "mem", &chati_mem_presence_ops},
         {CHATI_IFACE_DISCOVERY, "static", &chati_static_discovery_ops},
+#ifdef CHAT_WITH_REDIS
+        {CHATI_IFACE_PRESENCE, "redis", &chati_redis_presence_ops},
+#endif
     };
     chat_err rv;
     pthread_mutex_lock(&lock);

@@ -20,7 +20,10 @@ typedef void (*gw_job_fn)(void *arg);
 chat_err gw_workers_start(int n, gw_workers **out);
 /* Queues fn(arg); false when stopping (then the caller cleans up). */
 bool gw_workers_submit(gw_workers *w, gw_job_fn fn, void *arg);
+/* Runs what is queued, then joins the threads; later submits are refused. */
 void gw_workers_stop(gw_workers *w);
+/* Frees the pool (stopping it first): only once nothing can submit. */
+void gw_workers_free(gw_workers *w);
 
 /* ---- per-token rate limits (ratelimit.c) ---- */
 typedef struct gw_ratelimit gw_ratelimit;

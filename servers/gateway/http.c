@@ -387,6 +387,7 @@ void gw_stop(gw *g)
         nng_http_server_stop(g->http);
         nng_http_server_release(g->http);
     }
+    gw_workers_free(g->workers); /* no handler can submit any more */
     gw_ratelimit_free(g->rate);
     if (g->url)
         nng_url_free(g->url);

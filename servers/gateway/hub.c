@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.pb-c.h"
 #include "event_json.h"
@@ -23,6 +24,9 @@
 #define MAX_QUEUE 8192          /* frames a slow client may lag before we drop it */
 #define BUCKETS 4096
 #define MAX_PENDING 256         /* client messages queued per connection */
+#define MAX_PENDING_BYTES (1024 * 1024) /* ... and their bytes */
+#define DRAIN_TURN 16           /* messages a worker handles before yielding */
+#define REVERIFY_MS 10000       /* how stale a connection's token check may be */
 #define CONNECT_PAGE 1000
 
 /* ------------------------------------------------------------- frames --- */
@@ -87,7 +91,8 @@ typedef struct conn {
     /* Client messages waiting for a worker, handled in arrival order by one
      * worker at a time; receiving goes on meanwhile up to MAX_PENDING. */
     struct incoming *in_head, *in_tail;
-    size_t n_in;
+    size_t n_in, in_bytes;
+    int64_t verified_ms;        /* when the token was last checked */
     bool draining, recv_paused;
     char (*channels)[CHAT_ID_SIZE]; /* what this client may see, sorted */
     size_t n_channels, cap_channels;
@@ -201,6 +206,9 @@ struct gw_hub {
     frame **ring;
     size_t ring_cap;
     uint64_t seq;               /* last assigned */
+    uint64_t membership_gen;    /* bumped by every membership change */
+    size_t live;                /* connections not yet freed */
+    pthread_cond_t gone;        /* signalled when live drops */
     bool stopping;
 };
 
@@ -275,6 +283,9 @@ static bool conn_may_see(const conn *c, const frame *f)
 
 static void send_next(conn *c);
 static void conn_close(conn *c);
+static void hang_up_later(conn *c);
+static void conn_ref(conn *c);
+static void conn_unref(conn *c);
 
 /* Queues a frame on a connection and starts sending. Takes a reference. */
 static void conn_push(conn *c, frame *f)
@@ -288,14 +299,17 @@ static void conn_push(conn *c, frame *f)
         /* Too far behind to catch up live: drop it; it can resume by seq. */
         c->closed = true;
         pthread_mutex_unlock(&c->mu);
-        nng_stream_close(c->st);
+        hang_up_later(c);
         return;
     }
     if (c->qlen == c->qcap) {
         size_t cap = c->qcap ? c->qcap * 2 : 32;
         frame **q = chat_malloc(cap * sizeof *q);
         if (q == NULL) {
+            /* A silent gap would be worse than a reconnect that resumes. */
+            c->closed = true;
             pthread_mutex_unlock(&c->mu);
+            hang_up_later(c);
             return;
         }
         for (size_t i = 0; i < c->qlen; i++)
@@ -323,6 +337,7 @@ static void send_next(conn *c)
     nng_iov iov = {f->data, f->len};
     nng_aio_set_iov(c->send_aio, 1, &iov);
     c->sending = true;
+    conn_ref(c); /* the pending send's; on_sent drops it */
     nng_stream_send(c->st, c->send_aio);
 }
 
@@ -343,6 +358,7 @@ static void on_sent(void *arg)
         pthread_mutex_unlock(&c->mu);
         frame_unref(done);
         conn_close(c);
+        conn_unref(c);
         return;
     }
     send_next(c);
@@ -351,6 +367,7 @@ static void on_sent(void *arg)
     frame_unref(done);
     if (hang_up)
         conn_close(c);
+    conn_unref(c);
 }
 
 /* Sends a frame made for this connection only (hello, pong, replies). */
@@ -368,6 +385,9 @@ static void conn_send_text(conn *c, const char *text, size_t len)
 /* Keeps the index right for membership changes. Hub lock held. */
 static void apply_membership(gw_hub *h, const chat_event *ev)
 {
+    chat_event_type t0 = chat_event_type_of(ev);
+    if (t0 == CHAT_EVENT_MEMBER_JOINED || t0 == CHAT_EVENT_CHANNEL_CREATED)
+        h->membership_gen++;
     const char *channel = chat_event_channel_id(ev);
     chat_event_type t = chat_event_type_of(ev);
     const char *who = NULL;
@@ -400,6 +420,7 @@ static void apply_departure(gw_hub *h, const chat_event *ev)
 {
     if (chat_event_type_of(ev) != CHAT_EVENT_MEMBER_LEFT)
         return;
+    h->membership_gen++;
     entry *e = index_find(&h->by_user, chat_event_target_user(ev));
     for (size_t i = 0; e && i < e->n; i++)
         conn_remove_channel(h, e->conns[i], chat_event_channel_id(ev));
@@ -477,7 +498,13 @@ static void conn_free(void *arg)
     chat_free(c->uri);
     chat_session_free(c->s);
     pthread_mutex_destroy(&c->mu);
+    gw_hub *h = c->hub;
     chat_free(c);
+    /* Last: gw_hub_stop waits for this before it frees the hub. */
+    pthread_mutex_lock(&h->mu);
+    h->live--;
+    pthread_cond_broadcast(&h->gone);
+    pthread_mutex_unlock(&h->mu);
 }
 
 static void conn_ref(conn *c)
@@ -536,6 +563,22 @@ static void conn_close(conn *c)
     conn_unref(c); /* the hub's link */
 }
 
+static void close_job(void *arg)
+{
+    conn *c = arg;
+    conn_close(c);
+    conn_unref(c);
+}
+
+/* conn_close needs the hub lock, which fan-out holds: unlink the connection
+ * from a worker instead; until then it receives nothing more. */
+static void hang_up_later(conn *c)
+{
+    nng_stream_close(c->st);
+    if (!conn_submit(c, close_job))
+        nng_stream_close(c->st); /* stopping: gw_hub_stop closes it */
+}
+
 static void query_param(const char *uri, const char *name, char *out, size_t n)
 {
     out[0] = '\0';
@@ -560,10 +603,18 @@ static void drain_incoming(void *arg);
 
 static void start_recv(conn *c)
 {
-    c->recv_iov.iov_buf = c->recv_buf;
-    c->recv_iov.iov_len = MAX_FRAME;
-    nng_aio_set_iov(c->recv_aio, 1, &c->recv_iov);
-    nng_stream_recv(c->st, c->recv_aio);
+    /* Under the connection's lock, like sends: closing marks the connection
+     * closed under it before closing the stream, so a receive is either
+     * pending when the stream closes (and fails) or never started. */
+    pthread_mutex_lock(&c->mu);
+    if (!c->closed) {
+        conn_ref(c); /* the pending receive's; on_recv drops it */
+        c->recv_iov.iov_buf = c->recv_buf;
+        c->recv_iov.iov_len = MAX_FRAME;
+        nng_aio_set_iov(c->recv_aio, 1, &c->recv_iov);
+        nng_stream_recv(c->st, c->recv_aio);
+    }
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* Queues a received message and keeps receiving: a client that pipelines
@@ -574,6 +625,7 @@ static void on_recv(void *arg)
     conn *c = arg;
     if (nng_aio_result(c->recv_aio) != 0) {
         conn_close(c);
+        conn_unref(c);
         return;
     }
     size_t n = nng_aio_count(c->recv_aio);
@@ -583,6 +635,7 @@ static void on_recv(void *arg)
         chat_free(in);
         chat_free(text);
         conn_close(c);
+        conn_unref(c);
         return;
     }
     in->next = NULL;
@@ -594,17 +647,19 @@ static void on_recv(void *arg)
         c->in_head = in;
     c->in_tail = in;
     c->n_in++;
+    c->in_bytes += strlen(text);
     bool start = !c->draining;
     c->draining = true;
-    bool more = c->n_in < MAX_PENDING && !c->closed;
+    /* Bounded by count and by bytes: a client that sends faster than it is
+     * served waits for the queue to drain instead of growing it. */
+    bool more = c->n_in < MAX_PENDING && c->in_bytes < MAX_PENDING_BYTES && !c->closed;
     c->recv_paused = !more;
     pthread_mutex_unlock(&c->mu);
-    if (start && !conn_submit(c, drain_incoming)) {
+    if (start && !conn_submit(c, drain_incoming))
         conn_close(c);
-        return;
-    }
-    if (more)
+    else if (more)
         start_recv(c);
+    conn_unref(c);
 }
 
 /* Loads the caller's conversations: the channels whose events they get. */
@@ -677,8 +732,25 @@ static void conn_start(void *arg)
     char (*ids)[CHAT_ID_SIZE] = NULL;
     size_t n = 0;
     chat_err rv = gw_authenticate(h->g, token, &c->s);
-    if (rv == CHAT_OK)
+    if (rv == CHAT_OK && (c->token = chat_strdup(token)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    c->verified_ms = chati_mono_ms();
+    /* The list is read without the hub lock: if membership changes while it
+     * loads, a join or kick could slip past this connection, so read again. */
+    uint64_t gen = 0;
+    for (int attempt = 0; rv == CHAT_OK; attempt++) {
+        pthread_mutex_lock(&h->mu);
+        gen = h->membership_gen;
+        pthread_mutex_unlock(&h->mu);
+        chat_free(ids);
+        ids = NULL;
         rv = load_channels(h, c, &ids, &n);
+        pthread_mutex_lock(&h->mu);
+        bool stable = h->membership_gen == gen;
+        pthread_mutex_unlock(&h->mu);
+        if (stable || attempt == 5)
+            break;
+    }
     if (rv != CHAT_OK) {
         char msg[160];
         int len = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}",
@@ -697,7 +769,9 @@ static void conn_start(void *arg)
     unsigned long long since = strtoull(since_s, &end, 10);
     bool want_resume = since_s[0] != '\0' && end && *end == '\0';
     pthread_mutex_lock(&h->mu);
-    if (h->stopping || c->unlinked) {
+    if (h->stopping || c->unlinked || h->membership_gen != gen) {
+        /* Stopping, gone, or membership still moving under a busy server:
+         * hang up; the client reconnects and resumes. */
         pthread_mutex_unlock(&h->mu);
         chat_free(ids);
         conn_close(c);
@@ -721,7 +795,10 @@ static void conn_start(void *arg)
     conn_send_text(c, hello, (size_t)hl);
     if (want_resume) {
         uint64_t oldest = h->seq >= h->ring_cap ? h->seq - h->ring_cap + 1 : 1;
-        if (strcmp(epoch, h->epoch) != 0 || since > h->seq || since + 1 < oldest) {
+        /* Too far behind to replay without overflowing the send queue is as
+         * good as expired. */
+        if (strcmp(epoch, h->epoch) != 0 || since > h->seq || since + 1 < oldest ||
+            h->seq - since > MAX_QUEUE / 2) {
             static const char resync[] = "{\"type\":\"resync\",\"reason\":\"events_expired\"}";
             conn_send_text(c, resync, sizeof resync - 1);
         } else {
@@ -746,11 +823,38 @@ static void reply_error(conn *c, long long id, const char *code)
     conn_send_text(c, msg, (size_t)len);
 }
 
+/* Whether the connection's token still holds: revocation, a password change
+ * or deactivation end an open socket within REVERIFY_MS of its next message
+ * (clients ping every 30 s). */
+static bool still_authorized(conn *c)
+{
+    int64_t now = chati_mono_ms();
+    if (now - c->verified_ms < REVERIFY_MS)
+        return true;
+    chat_session *fresh = NULL;
+    chat_err rv = gw_authenticate(c->hub->g, c->token, &fresh);
+    chat_session_free(fresh);
+    if (rv == CHAT_OK) {
+        c->verified_ms = now;
+        return true;
+    }
+    char msg[160];
+    int len = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}",
+                       chat_err_name(rv));
+    pthread_mutex_lock(&c->mu);
+    c->close_after_send = true;
+    pthread_mutex_unlock(&c->mu);
+    conn_send_text(c, msg, (size_t)len);
+    return false;
+}
+
 static void handle_one(conn *c, const char *text)
 {
     gw_hub *h = c->hub;
     gw_args args = GW_ARGS_INIT;
     chati_buf out = {0};
+    if (!still_authorized(c))
+        return;
     if (gw_args_parse_json(text, strlen(text), &args) != CHAT_OK) {
         reply_error(c, 0, "invalid_json");
         goto done;
@@ -763,6 +867,9 @@ static void handle_one(conn *c, const char *text)
         int len = snprintf(msg, sizeof msg, "{\"type\":\"pong\",\"reply_to\":%lld}", id);
         conn_send_text(c, msg, (size_t)len);
         heartbeat(h, c);
+    } else if (type && (strcmp(type, "typing") == 0 || strcmp(type, "message") == 0) &&
+               !gw_ratelimit_take(h->g->rate, c->token, NULL)) {
+        reply_error(c, id, "ratelimited"); /* the same budget as the token's API calls */
     } else if (type && strcmp(type, "typing") == 0) {
         gw_call_json(h->g, chati_method_by_name("rtm.typing"), c->s, &args, &out);
     } else if (type && strcmp(type, "message") == 0) {
@@ -781,13 +888,21 @@ done:
     chati_buf_free(&out);
 }
 
-/* A worker's turn at one connection: every queued message, in order. */
+/* A worker's turn at one connection: queued messages in order, at most
+ * DRAIN_TURN of them before the worker goes back to the queue, so a chatty
+ * socket cannot starve API requests. */
 static void drain_incoming(void *arg)
 {
     conn *c = arg;
-    for (;;) {
+    for (int turn = 0;; turn++) {
         pthread_mutex_lock(&c->mu);
         incoming *in = c->closed ? NULL : c->in_head;
+        if (in != NULL && turn == DRAIN_TURN) {
+            pthread_mutex_unlock(&c->mu);
+            if (!conn_submit(c, drain_incoming))
+                conn_close(c);
+            break; /* draining stays set: the next turn is queued */
+        }
         if (in == NULL) {
             c->draining = false;
             bool resume = c->recv_paused && !c->closed;
@@ -801,7 +916,9 @@ static void drain_incoming(void *arg)
         if (c->in_head == NULL)
             c->in_tail = NULL;
         c->n_in--;
-        bool resume = c->recv_paused && c->n_in < MAX_PENDING / 2;
+        c->in_bytes -= strlen(in->text);
+        bool resume = c->recv_paused && c->n_in < MAX_PENDING / 2 &&
+                      c->in_bytes < MAX_PENDING_BYTES / 2;
         if (resume)
             c->recv_paused = false;
         pthread_mutex_unlock(&c->mu);
@@ -843,6 +960,7 @@ static void on_accept(void *arg)
         atomic_init(&c->refs, 1); /* the hub's link */
         pthread_mutex_init(&c->mu, NULL);
         pthread_mutex_lock(&h->mu);
+        h->live++;
         c->next = h->conns;
         if (h->conns)
             h->conns->prev = c;
@@ -862,6 +980,7 @@ chat_err gw_hub_start(gw *g, gw_hub **out)
     *out = h;
     h->g = g;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->gone, NULL);
     h->ring_cap = g->cfg.replay_events;
     h->ring = chat_calloc(h->ring_cap, sizeof *h->ring);
     unsigned char rnd[8];
@@ -931,6 +1050,21 @@ void gw_hub_stop(gw_hub *h)
             break;
         conn_close(c);
     }
+    /* Jobs and callbacks may still hold connections: wait until the last one
+     * is freed (on a worker, which still runs) before the hub goes. */
+    pthread_mutex_lock(&h->mu);
+    int64_t deadline = chati_mono_ms() + 10000;
+    while (h->live > 0 && chati_mono_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->gone, &h->mu, &ts);
+    }
+    pthread_mutex_unlock(&h->mu);
     nng_aio_free(h->accept_aio);
     nng_stream_listener_free(h->ls);
     for (size_t i = 0; h->ring && i < h->ring_cap; i++)
@@ -938,6 +1072,7 @@ void gw_hub_stop(gw_hub *h)
     chat_free(h->ring);
     index_clear(&h->by_channel);
     index_clear(&h->by_user);
+    pthread_cond_destroy(&h->gone);
     pthread_mutex_destroy(&h->mu);
     chat_free(h->ws_url);
     chat_free(h);

@@ -52,7 +52,7 @@ chat_err gw_workers_start(int n, gw_workers **out)
     pthread_cond_init(&w->cv, NULL);
     for (; w->n < n; w->n++) {
         if (pthread_create(&w->threads[w->n], NULL, worker_main, w) != 0) {
-            gw_workers_stop(w);
+            gw_workers_free(w);
             return chati_fail(CHAT_ERR_INTERNAL, "cannot start worker threads");
         }
     }
@@ -94,6 +94,14 @@ void gw_workers_stop(gw_workers *w)
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->n; i++)
         pthread_join(w->threads[i], NULL);
+    w->n = 0;
+}
+
+void gw_workers_free(gw_workers *w)
+{
+    if (w == NULL)
+        return;
+    gw_workers_stop(w);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     chat_free(w->threads);
