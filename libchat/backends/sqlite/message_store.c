@@ -2151,6 +2151,28 @@ static bool is_sha256_hex(const char *h)
     return i == 64;
 }
 
+/* Inside a transaction: file_not_found or file_deleted unless the file is
+ * there; *complete (may be NULL) says whether its bytes are in. */
+static chat_err file_state(msg_store *s, const char *file_id, const char *what, bool *complete)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "SELECT deleted, sha256 <> '' FROM files WHERE id = ?1", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    bind_text(st, 1, file_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
+    else if (rc != SQLITE_ROW)
+        rv = chati_db_err(s->db, rc, what);
+    else if (sqlite3_column_int(st, 0) != 0)
+        rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
+    else if (complete)
+        *complete = sqlite3_column_int(st, 1) != 0;
+    sqlite3_reset(st);
+    return rv;
+}
+
 /* A pending file has sha256 ''; the conditional UPDATE makes the first
  * completion win even when two race. */
 static chat_err ms_file_complete(void *impl, const char *file_id, int64_t size,
@@ -2163,20 +2185,10 @@ static chat_err ms_file_complete(void *impl, const char *file_id, int64_t size,
     chat_err rv = chati_db_begin(s->db);
     if (rv != CHAT_OK)
         return rv;
-    rv = prep(s, "SELECT deleted, sha256 <> '' FROM files WHERE id = ?1", &st);
-    if (rv == CHAT_OK) {
-        bind_text(st, 1, file_id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
-        else if (rc != SQLITE_ROW)
-            rv = chati_db_err(s->db, rc, "completing file");
-        else if (sqlite3_column_int(st, 0) != 0)
-            rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
-        else if (sqlite3_column_int(st, 1) != 0)
-            rv = chati_fail(CHAT_ERR_DUPLICATE, "file %s is already complete", file_id);
-        sqlite3_reset(st);
-    }
+    bool complete = false;
+    rv = file_state(s, file_id, "completing file", &complete);
+    if (rv == CHAT_OK && complete)
+        rv = chati_fail(CHAT_ERR_DUPLICATE, "file %s is already complete", file_id);
     if (rv == CHAT_OK)
         rv = prep(s, "UPDATE files SET size = ?2, sha256 = ?3 WHERE id = ?1 AND sha256 = ''",
                   &st);
@@ -2201,18 +2213,7 @@ static chat_err ms_file_set_title(void *impl, const char *file_id, const char *t
     chat_err rv = chati_db_begin(s->db);
     if (rv != CHAT_OK)
         return rv;
-    rv = prep(s, "SELECT deleted FROM files WHERE id = ?1", &st);
-    if (rv == CHAT_OK) {
-        bind_text(st, 1, file_id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "no file %s", file_id);
-        else if (rc != SQLITE_ROW)
-            rv = chati_db_err(s->db, rc, "renaming file");
-        else if (sqlite3_column_int(st, 0) != 0)
-            rv = chati_fail(CHAT_ERR_FILE_DELETED, "file %s was deleted", file_id);
-        sqlite3_reset(st);
-    }
+    rv = file_state(s, file_id, "renaming file", NULL);
     if (rv == CHAT_OK)
         rv = prep(s, "UPDATE files SET title = ?2 WHERE id = ?1", &st);
     if (rv == CHAT_OK) {
