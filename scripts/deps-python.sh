@@ -11,18 +11,8 @@ venv=${CHAT_E2E_VENV:-$HOME/.cache/libchat/venv}
 python=/usr/bin/python3
 stamp=$venv/.libchat-requirements.sha256
 
-need=()
-for p in python3 python3-venv; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+. "$here/scripts/lib.sh"
+apt_install_missing python3 python3-venv
 
 want=$( (cat "$req"; "$python" --version 2>&1) | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&

@@ -11,23 +11,13 @@ packages=(
   libpq-dev libmongoc-dev libbson-dev libhiredis-dev librdkafka-dev libs3-dev
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+here=$(dirname "$0")
+. "$here/lib.sh"
+apt_install_missing "${packages[@]}"
 
 # The end-to-end tests' packages, cached under ~/.cache/libchat: Python (a venv
 # with pytest, websocket-client, slack_sdk), node (@slack/web-api) and the web
 # client's browser tests.
-here=$(dirname "$0")
 "$here/deps-python.sh"
 "$here/deps-python-sdk.sh"
 "$here/deps-node.sh"
