@@ -35,7 +35,7 @@ npm_ci_cached() {
     ln -sfn "$key" "$cache/current"
     return 0
   fi
-  echo "installing $what's node packages into $dest"
+  echo "installing node packages for $what into $dest"
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.tmp-$key-XXXXXX")
   chmod 755 "$tmp"
