@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/broker_check.h"
 #include "backends/builtin.h"
 #include "core/internal.h"
 
@@ -566,14 +567,9 @@ static chat_err inproc_publish(void *impl, const chat_broker_msg *msgs, size_t n
     broker *b = impl;
     if (n == 0)
         return CHAT_OK;
-    if (msgs == NULL)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "inproc broker: no messages");
-    for (size_t i = 0; i < n; i++) {
-        if (msgs[i].topic == NULL || msgs[i].topic[0] == '\0')
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "inproc broker: empty topic");
-        if (msgs[i].data == NULL && msgs[i].len > 0)
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "inproc broker: no data");
-    }
+    chat_err bad = chati_broker_check_msgs(msgs, n, "inproc broker", SIZE_MAX);
+    if (bad != CHAT_OK)
+        return bad;
 
     /* Copy outside the lock: the only allocation on the hot path. */
     imsg *stack_buf[32];

@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/broker_check.h"
 #include "backends/builtin.h"
 #include "backends/sqlite/db.h"
 
@@ -918,16 +919,9 @@ static chat_err sq_publish(void *impl, const chat_broker_msg *msgs, size_t n,
     sbroker *b = impl;
     if (n == 0)
         return CHAT_OK;
-    if (msgs == NULL)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite broker: no messages");
-    for (size_t i = 0; i < n; i++) {
-        if (msgs[i].topic == NULL || msgs[i].topic[0] == '\0')
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite broker: empty topic");
-        if (msgs[i].data == NULL && msgs[i].len > 0)
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite broker: no data");
-        if (msgs[i].len > (size_t)INT32_MAX)
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite broker: message too large");
-    }
+    chat_err bad = chati_broker_check_msgs(msgs, n, "sqlite broker", (size_t)INT32_MAX);
+    if (bad != CHAT_OK)
+        return bad;
     ackrec *rec = NULL;
     if (ack != NULL) {
         rec = chat_malloc(sizeof *rec + n * sizeof rec->tags[0]);
