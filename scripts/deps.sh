@@ -9,6 +9,10 @@ packages=(
   libmbedtls-dev check libsubunit-dev openssl haproxy redis-server
   # heavy backends (CHAT_WITH_* options, on by default)
   libpq-dev libmongoc-dev libbson-dev libhiredis-dev librdkafka-dev libs3-dev
+  libcurl4-openssl-dev
+  # their real servers for the tests: PostgreSQL 15; Kafka runs on Java 17,
+  # fetched by Maven; kcat reads topics from outside
+  postgresql postgresql-contrib openjdk-17-jre-headless maven kcat
 )
 
 here=$(dirname "$0")
@@ -23,3 +27,10 @@ apt_install_missing "${packages[@]}"
 "$here/deps-node.sh"
 # The web client's browser tests: Debian's chromium and playwright-core.
 "$here/deps-web.sh"
+
+# Servers built or fetched from a registry (Kafka's jars from Maven Central,
+# Go builds from the Go module proxy), each cached under ~/.cache/libchat by
+# its own scripts/deps-server-<name>.sh.
+for s in "$here"/deps-server-*.sh; do
+  if [ -e "$s" ]; then "$s"; fi
+done

@@ -27,5 +27,12 @@ extern const chat_discovery_ops chati_static_discovery_ops;   /* "static:[/file]
 
 /* heavy backends, each built when its CHAT_WITH_* option is on */
 extern const chat_presence_store_ops chati_redis_presence_ops; /* "redis://host:port[/db]" */
+/* "postgresql://..." (libpq URIs; backends/postgres/) */
+extern const chat_auth_store_ops chati_pg_auth_ops;
+extern const chat_user_store_ops chati_pg_user_ops;
+extern const chat_channel_store_ops chati_pg_channel_ops;
+extern const chat_message_store_ops chati_mongo_message_ops; /* "mongodb://..." */
+extern const chat_broker_ops chati_kafka_broker_ops;         /* "kafka://host:port[,...]" */
+extern const chat_blob_ops chati_s3_blob_ops;                /* "s3://..." */
 
 #endif

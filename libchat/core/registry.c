@@ -64,6 +64,23 @@ static void register_builtins(void)
 #ifdef CHAT_WITH_REDIS
         {CHATI_IFACE_PRESENCE, "redis", &chati_redis_presence_ops},
 #endif
+#ifdef CHAT_WITH_POSTGRES
+        {CHATI_IFACE_AUTH, "postgresql", &chati_pg_auth_ops},
+        {CHATI_IFACE_AUTH, "postgres", &chati_pg_auth_ops},
+        {CHATI_IFACE_USER, "postgresql", &chati_pg_user_ops},
+        {CHATI_IFACE_USER, "postgres", &chati_pg_user_ops},
+        {CHATI_IFACE_CHANNEL, "postgresql", &chati_pg_channel_ops},
+        {CHATI_IFACE_CHANNEL, "postgres", &chati_pg_channel_ops},
+#endif
+#ifdef CHAT_WITH_MONGO
+        {CHATI_IFACE_MESSAGE, "mongodb", &chati_mongo_message_ops},
+#endif
+#ifdef CHAT_WITH_KAFKA
+        {CHATI_IFACE_BROKER, "kafka", &chati_kafka_broker_ops},
+#endif
+#ifdef CHAT_WITH_S3
+        {CHATI_IFACE_BLOB, "s3", &chati_s3_blob_ops},
+#endif
     };
     chat_err rv;
     pthread_mutex_lock(&lock);

@@ -24,20 +24,36 @@ const char *contract_template(void)
     return tmpl;
 }
 
+/* "{tmp}" becomes the test's temp dir, "{uniq}" a name unique to this test
+ * that is safe as a database, schema or bucket name (lowercase, digits, '_'). */
 const char *contract_begin(const char *tag)
 {
     tmpdir = chat_test_tmpdir(tag);
-    size_t tl = strlen(tmpdir), n = strlen(tmpl) + 1;
-    for (const char *p = strstr(tmpl, "{tmp}"); p; p = strstr(p + 5, "{tmp}"))
-        n += tl;
+    char uniq[64];
+    contract_uniq("t", uniq, sizeof(uniq));
+    for (char *c = uniq; *c; c++)
+        if (*c == '-')
+            *c = '_';
+    const struct {
+        const char *key;
+        const char *val;
+    } subst[] = {{"{tmp}", tmpdir}, {"{uniq}", uniq}};
+    size_t n = strlen(tmpl) + 1;
+    for (size_t i = 0; i < 2; i++)
+        for (const char *p = strstr(tmpl, subst[i].key); p; p = strstr(p + 1, subst[i].key))
+            n += strlen(subst[i].val);
     url = malloc(n);
     ck_assert_ptr_nonnull(url);
     char *o = url;
     for (const char *p = tmpl; *p;) {
-        if (strncmp(p, "{tmp}", 5) == 0) {
-            memcpy(o, tmpdir, tl);
-            o += tl;
-            p += 5;
+        size_t i = 0;
+        while (i < 2 && strncmp(p, subst[i].key, strlen(subst[i].key)) != 0)
+            i++;
+        if (i < 2) {
+            size_t vl = strlen(subst[i].val);
+            memcpy(o, subst[i].val, vl);
+            o += vl;
+            p += strlen(subst[i].key);
         } else {
             *o++ = *p++;
         }

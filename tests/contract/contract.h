@@ -4,8 +4,10 @@
  * A contract suite tests one backend interface through the registry, so the
  * very same tests run against every backend of that interface. The executable
  * takes the backend URL template as argv[1]; "{tmp}" in it becomes a fresh
- * temporary directory per test. Names that live on a shared server (topics,
- * groups, users, services) come from contract_uniq() so runs never collide.
+ * temporary directory per test and "{uniq}" a fresh name (lowercase letters,
+ * digits and '_': usable as a database, schema or bucket name). Names that
+ * live on a shared server (topics, groups, users, services) come from
+ * contract_uniq() so runs never collide.
  */
 #ifndef CHAT_CONTRACT_H
 #define CHAT_CONTRACT_H
