@@ -1,0 +1,283 @@
+/*
+ * libchat/backends/postgres/auth_store.c - credentials in PostgreSQL
+ * ("postgresql://"), the same semantics as backends/sqlite/auth_store.c.
+ *
+ * Emails are stored lower-cased, so a plain UNIQUE index is case-insensitive.
+ * Each write is one transaction on the primary; reads are routed (pg.h).
+ */
+#include <string.h>
+
+#include <chat/backend/store.h>
+
+#include "backends/builtin.h"
+#include "backends/postgres/pg.h"
+
+static const chati_pg_migration auth_migrations[] = {
+    {1, "CREATE TABLE credentials ("
+        "  user_id   TEXT PRIMARY KEY,"
+        "  team_id   TEXT NOT NULL,"
+        "  email     TEXT NOT NULL UNIQUE," /* lower-cased by the store */
+        "  pwhash    TEXT NOT NULL,"
+        "  token_gen BIGINT NOT NULL,"
+        "  active    BOOLEAN NOT NULL DEFAULT true,"
+        "  is_admin  BOOLEAN NOT NULL DEFAULT false"
+        ")"},
+};
+
+#define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
+
+static const chati_pg_stmt st_insert = {
+    "auth_insert",
+    "INSERT INTO credentials (" CRED_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " ON CONFLICT DO NOTHING",
+    7};
+static const chati_pg_stmt st_email_exists = {
+    "auth_email_exists", "SELECT 1 FROM credentials WHERE email = $1", 1};
+static const chati_pg_stmt st_by_email = {
+    "auth_by_email", "SELECT " CRED_COLS " FROM credentials WHERE email = $1", 1};
+static const chati_pg_stmt st_by_id = {
+    "auth_by_id", "SELECT " CRED_COLS " FROM credentials WHERE user_id = $1", 1};
+static const chati_pg_stmt st_set_password = {
+    "auth_set_password",
+    "UPDATE credentials SET pwhash = $2, token_gen = token_gen + 1 WHERE user_id = $1"
+    " RETURNING token_gen",
+    2};
+static const chati_pg_stmt st_bump = {
+    "auth_bump",
+    "UPDATE credentials SET token_gen = token_gen + 1 WHERE user_id = $1 RETURNING token_gen",
+    1};
+static const chati_pg_stmt st_set_active = {
+    "auth_set_active", "UPDATE credentials SET active = $2 WHERE user_id = $1", 2};
+static const chati_pg_stmt st_remove = {
+    "auth_remove", "DELETE FROM credentials WHERE user_id = $1", 1};
+
+static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
+{
+    CHATI_UNUSED(cfg);
+    if (url == NULL || impl == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "postgres auth store: no URL");
+    chati_pg *db = NULL;
+    chat_err rv = chati_pg_open(url, "auth", auth_migrations, CHATI_ARRAY_LEN(auth_migrations),
+                                &db);
+    if (rv == CHAT_OK)
+        *impl = db;
+    return rv;
+}
+
+static void auth_close(void *impl)
+{
+    chati_pg_close(impl);
+}
+
+/* A lower-cased copy of an email, freed with chat_free. */
+static chat_err email_key(const char *email, char **out)
+{
+    if (email == NULL || email[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "email is required");
+    if ((*out = chat_strdup(email)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "email");
+    chati_ascii_lower(*out);
+    return CHAT_OK;
+}
+
+static bool bad_id(const char *id)
+{
+    return id == NULL || id[0] == '\0' || strlen(id) >= CHAT_ID_SIZE;
+}
+
+/* ---- create ---- */
+
+typedef struct create_args {
+    const chat_credential *c;
+    const char *email;
+} create_args;
+
+static chat_err create_fn(chati_pg_conn *conn, void *arg)
+{
+    create_args *a = arg;
+    char gen[24];
+    const char *p[7] = {a->c->user_id,   a->c->team_id,
+                        a->email,        a->c->pwhash,
+                        chati_pg_i64(gen, a->c->token_gen), chati_pg_bool_param(a->c->active),
+                        chati_pg_bool_param(a->c->is_admin)};
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_insert, p, &r, "inserting a credential");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = chati_pg_changes(r);
+    PQclear(r);
+    if (n > 0)
+        return CHAT_OK;
+    /* Two unique keys: say which one clashed. */
+    rv = chati_pg_exec(conn, &st_email_exists, p + 2, &r, "reading a credential");
+    if (rv != CHAT_OK)
+        return rv;
+    bool taken = PQntuples(r) > 0;
+    PQclear(r);
+    if (taken)
+        return chati_fail(CHAT_ERR_EMAIL_TAKEN, "%s is already registered", a->email);
+    return chati_fail(CHAT_ERR_DUPLICATE, "user %s already has a credential", a->c->user_id);
+}
+
+static chat_err auth_create(void *impl, const chat_credential *c)
+{
+    if (c == NULL || bad_id(c->user_id) || c->pwhash == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a credential needs a user id and hash");
+    create_args a = {c, NULL};
+    chat_err rv = email_key(c->email, (char **)&a.email);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = chati_pg_write(impl, create_fn, &a);
+    chat_free((char *)a.email);
+    return rv;
+}
+
+/* ---- reads ---- */
+
+static chat_err read_cred(const PGresult *r, chat_credential **out)
+{
+    chat_credential *c = chat_credential_new();
+    if (c == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "credential");
+    chati_pg_fixed(r, 0, 0, c->user_id, sizeof c->user_id);
+    chati_pg_fixed(r, 0, 1, c->team_id, sizeof c->team_id);
+    c->email = chati_pg_str(r, 0, 2);
+    c->pwhash = chati_pg_str(r, 0, 3);
+    c->token_gen = chati_pg_int(r, 0, 4);
+    c->active = chati_pg_bool(r, 0, 5);
+    c->is_admin = chati_pg_bool(r, 0, 6);
+    if (c->email == NULL || c->pwhash == NULL) {
+        chat_credential_free(c);
+        return chati_fail(CHAT_ERR_NOMEM, "credential");
+    }
+    *out = c;
+    return CHAT_OK;
+}
+
+typedef struct get_args {
+    const chati_pg_stmt *st;
+    const char *key;
+    chat_credential *out;
+} get_args;
+
+static chat_err get_fn(chati_pg_conn *conn, void *arg)
+{
+    get_args *a = arg;
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, a->st, &a->key, &r, "reading a credential");
+    if (rv != CHAT_OK)
+        return rv;
+    if (PQntuples(r) == 0)
+        rv = chati_fail(CHAT_ERR_NOT_FOUND, "no credential for %.80s", a->key);
+    else
+        rv = read_cred(r, &a->out);
+    PQclear(r);
+    return rv;
+}
+
+static chat_err get_one(chati_pg *db, const chati_pg_stmt *st, const char *key,
+                        chat_credential **out)
+{
+    get_args a = {st, key, NULL};
+    chat_err rv = chati_pg_read(db, false, get_fn, &a);
+    if (rv == CHAT_OK)
+        *out = a.out;
+    return rv;
+}
+
+static chat_err auth_get_by_email(void *impl, const char *email, chat_credential **out)
+{
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is NULL");
+    char *key = NULL;
+    chat_err rv = email_key(email, &key);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = get_one(impl, &st_by_email, key, out);
+    chat_free(key);
+    return rv;
+}
+
+static chat_err auth_get(void *impl, const char *user_id, chat_credential **out)
+{
+    if (bad_id(user_id) || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id is required");
+    return get_one(impl, &st_by_id, user_id, out);
+}
+
+/* ---- updates ---- */
+
+typedef struct update_args {
+    const chati_pg_stmt *st;
+    const char *params[2];
+    bool returns_gen;
+    int64_t gen;
+} update_args;
+
+static chat_err update_fn(chati_pg_conn *conn, void *arg)
+{
+    update_args *a = arg;
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, a->st, a->params, &r, "updating a credential");
+    if (rv != CHAT_OK)
+        return rv;
+    if (chati_pg_changes(r) == 0)
+        rv = chati_fail(CHAT_ERR_NOT_FOUND, "no credential for %s", a->params[0]);
+    else if (a->returns_gen)
+        a->gen = chati_pg_int(r, 0, 0);
+    PQclear(r);
+    return rv;
+}
+
+static chat_err run_update(chati_pg *db, const chati_pg_stmt *st, const char *id,
+                           const char *value, bool returns_gen, int64_t *new_gen)
+{
+    update_args a = {st, {id, value}, returns_gen, 0};
+    chat_err rv = chati_pg_write(db, update_fn, &a);
+    if (rv == CHAT_OK && new_gen != NULL)
+        *new_gen = a.gen;
+    return rv;
+}
+
+static chat_err auth_set_password(void *impl, const char *user_id, const char *pwhash,
+                                  int64_t *new_gen)
+{
+    if (bad_id(user_id) || pwhash == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id and hash are required");
+    return run_update(impl, &st_set_password, user_id, pwhash, true, new_gen);
+}
+
+static chat_err auth_bump_generation(void *impl, const char *user_id, int64_t *new_gen)
+{
+    if (bad_id(user_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id is required");
+    return run_update(impl, &st_bump, user_id, NULL, true, new_gen);
+}
+
+static chat_err auth_set_active(void *impl, const char *user_id, bool active)
+{
+    if (bad_id(user_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id is required");
+    return run_update(impl, &st_set_active, user_id, chati_pg_bool_param(active), false, NULL);
+}
+
+static chat_err auth_remove(void *impl, const char *user_id)
+{
+    if (bad_id(user_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "user id is required");
+    return run_update(impl, &st_remove, user_id, NULL, false, NULL);
+}
+
+const chat_auth_store_ops chati_pg_auth_ops = {
+    .version = CHAT_STORE_V1,
+    .scheme = "postgresql",
+    .open = auth_open,
+    .close = auth_close,
+    .create = auth_create,
+    .get_by_email = auth_get_by_email,
+    .get = auth_get,
+    .set_password = auth_set_password,
+    .bump_generation = auth_bump_generation,
+    .set_active = auth_set_active,
+    .remove = auth_remove,
+};

@@ -1,0 +1,526 @@
+/*
+ * libchat/backends/postgres/db.c - opening a store's database, running calls
+ * on pooled connections, read routing, retries and error mapping.
+ *
+ * Read routing and read-your-writes. A URL with several hosts gives two pools:
+ * "primary" (target_session_attrs=read-write) for writes and "read"
+ * (prefer-standby) for reads. A standby replays the primary's WAL a little
+ * later, so a read sent there right after a write could miss it. Every write
+ * transaction therefore ends with "COMMIT; SELECT pg_current_wal_insert_lsn()"
+ * (one round trip): the WAL position after its commit record. The highest
+ * such LSN is kept per cluster for the whole process (not per handle: the
+ * auth, user and channel stores and a second handle on the same database must
+ * see each other's writes too). A read goes to a standby only if that standby
+ * has replayed at least that LSN: each pooled standby connection remembers the
+ * replay LSN it last reported; when that is too old it asks again
+ * (pg_last_wal_replay_lsn(), one cheap round trip) and, if the standby is
+ * still behind, the read goes to the primary instead of waiting. Before any
+ * write, any standby will do. Another process's writes are not tracked: like
+ * any asynchronous replica, a standby may show them a moment late.
+ *
+ * Failures. A pooled connection may have died with its server (restart,
+ * failover). A call whose first statement fails on such a connection did
+ * nothing, so it is run once more on a fresh connection; the pool drops its
+ * other idle connections to that server too. Serialization failures and
+ * deadlocks (the transaction was rolled back) are retried twice. A server
+ * that cannot be reached gives service_unavailable at once (refused) or after
+ * connect_timeout (default 5 s).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/postgres/pool.h"
+
+/* The highest commit LSN this process wrote to one cluster (see above). */
+typedef struct pg_cluster {
+    char *key;
+    uint64_t lsn;
+    int refs;
+    struct pg_cluster *next;
+} pg_cluster;
+
+static pthread_mutex_t clusters_lock = PTHREAD_MUTEX_INITIALIZER;
+static pg_cluster *clusters;
+
+struct chati_pg {
+    chati_pg_url url;
+    chati_pg_pool primary;
+    chati_pg_pool reads;        /* only with several hosts */
+    bool has_reads;
+    pg_cluster *cluster;
+};
+
+static pg_cluster *cluster_ref(const char *key)
+{
+    pthread_mutex_lock(&clusters_lock);
+    pg_cluster *c = clusters;
+    while (c != NULL && strcmp(c->key, key) != 0)
+        c = c->next;
+    if (c == NULL && (c = chat_calloc(1, sizeof *c)) != NULL) {
+        if ((c->key = chat_strdup(key)) == NULL) {
+            chat_free(c);
+            c = NULL;
+        } else {
+            c->next = clusters;
+            clusters = c;
+        }
+    }
+    if (c != NULL)
+        c->refs++;
+    pthread_mutex_unlock(&clusters_lock);
+    return c;
+}
+
+static void cluster_unref(pg_cluster *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&clusters_lock);
+    if (--c->refs == 0) {
+        for (pg_cluster **p = &clusters; *p != NULL; p = &(*p)->next)
+            if (*p == c) {
+                *p = c->next;
+                break;
+            }
+        chat_free(c->key);
+        chat_free(c);
+    }
+    pthread_mutex_unlock(&clusters_lock);
+}
+
+static uint64_t cluster_lsn(pg_cluster *c)
+{
+    pthread_mutex_lock(&clusters_lock);
+    uint64_t v = c->lsn;
+    pthread_mutex_unlock(&clusters_lock);
+    return v;
+}
+
+static void cluster_wrote(pg_cluster *c, uint64_t lsn)
+{
+    pthread_mutex_lock(&clusters_lock);
+    if (lsn > c->lsn)
+        c->lsn = lsn;
+    pthread_mutex_unlock(&clusters_lock);
+}
+
+/* ---- errors ---- */
+
+const char *chati_pg_sqlstate(const chati_pg_conn *c)
+{
+    return c->sqlstate;
+}
+
+static bool state_is(const char *state, const char *prefix)
+{
+    return strncmp(state, prefix, strlen(prefix)) == 0;
+}
+
+/* Maps a failed result (or a failed send: r NULL) to chat_err with detail. */
+static chat_err fail_result(chati_pg_conn *c, const PGresult *r, const char *what)
+{
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state != NULL ? state : "");
+    const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char line[300];
+    snprintf(line, sizeof line, "%s", msg != NULL ? msg : PQerrorMessage(c->pg));
+    line[strcspn(line, "\n")] = '\0';
+    if (what == NULL)
+        what = "query";
+    chat_err err = CHAT_ERR_STORAGE;
+    if (PQstatus(c->pg) != CONNECTION_OK || state_is(c->sqlstate, "08") ||
+        state_is(c->sqlstate, "57P") || state_is(c->sqlstate, "53") ||
+        strcmp(c->sqlstate, "25006") == 0 /* the primary turned standby */)
+        err = CHAT_ERR_SERVICE_UNAVAILABLE;
+    else if (strcmp(c->sqlstate, "23503") == 0)
+        err = CHAT_ERR_NOT_FOUND;
+    else if (state_is(c->sqlstate, "23"))
+        err = CHAT_ERR_DUPLICATE;
+    else if (state_is(c->sqlstate, "40") || strcmp(c->sqlstate, "55P03") == 0 ||
+             strcmp(c->sqlstate, "57014") == 0)
+        err = CHAT_ERR_TIMEOUT;
+    else if (strcmp(c->sqlstate, "22021") == 0)
+        err = CHAT_ERR_INVALID_UTF8;
+    else if (r == NULL || PQresultStatus(r) == PGRES_FATAL_ERROR)
+        err = msg == NULL ? CHAT_ERR_SERVICE_UNAVAILABLE : CHAT_ERR_STORAGE;
+    return chati_fail(err, "postgres (%s): %s: %s", c->pool->role, what, line);
+}
+
+/* A statement without parameters, through the simple protocol. */
+static chat_err simple(chati_pg_conn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c->pg, sql);
+    ExecStatusType s = PQresultStatus(r);
+    chat_err rv = CHAT_OK;
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+        c->progress++;
+    else
+        rv = fail_result(c, r, what);
+    PQclear(r);
+    return rv;
+}
+
+static chat_err ensure_prepared(chati_pg_conn *c, const chati_pg_stmt *st)
+{
+    for (size_t i = 0; i < c->n_prepared; i++)
+        if (c->prepared[i] == st)
+            return CHAT_OK;
+    if (c->n_prepared == c->cap_prepared) {
+        size_t cap = c->cap_prepared ? c->cap_prepared * 2 : 16;
+        const chati_pg_stmt **p = chat_realloc(c->prepared, cap * sizeof *p);
+        if (p == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "postgres statements");
+        c->prepared = p;
+        c->cap_prepared = cap;
+    }
+    PGresult *r = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+    chat_err rv = PQresultStatus(r) == PGRES_COMMAND_OK ? CHAT_OK : fail_result(c, r, st->name);
+    PQclear(r);
+    if (rv == CHAT_OK)
+        c->prepared[c->n_prepared++] = st;
+    return rv;
+}
+
+chat_err chati_pg_exec(chati_pg_conn *c, const chati_pg_stmt *st, const char *const *params,
+                       PGresult **res, const char *what)
+{
+    if (res != NULL)
+        *res = NULL;
+    chat_err rv = ensure_prepared(c, st);
+    if (rv != CHAT_OK)
+        return rv;
+    PGresult *r = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+    ExecStatusType s = PQresultStatus(r);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        rv = fail_result(c, r, what != NULL ? what : st->name);
+        PQclear(r);
+        return rv;
+    }
+    c->progress++;
+    if (res != NULL)
+        *res = r;
+    else
+        PQclear(r);
+    return CHAT_OK;
+}
+
+/* ---- routing and transactions ---- */
+
+/* Commits; on a multi-host URL also records the commit's WAL position. */
+static chat_err commit(chati_pg *db, chati_pg_conn *c)
+{
+    if (!db->has_reads)
+        return simple(c, "COMMIT", "commit");
+    if (!PQsendQuery(c->pg, "COMMIT; SELECT pg_current_wal_insert_lsn()::text"))
+        return fail_result(c, NULL, "commit");
+    chat_err rv = CHAT_OK;
+    int i = 0;
+    uint64_t lsn = 0;
+    for (PGresult *r; (r = PQgetResult(c->pg)) != NULL; i++) {
+        ExecStatusType s = PQresultStatus(r);
+        if (rv == CHAT_OK && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+            rv = fail_result(c, r, i == 0 ? "commit" : "reading the commit position");
+        else if (s == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            lsn = chati_pg_parse_lsn(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    if (rv == CHAT_OK && i == 0)
+        rv = fail_result(c, NULL, "commit");
+    if (lsn != 0)
+        cluster_wrote(db->cluster, lsn);
+    return rv;
+}
+
+/* A read connection: a standby that has caught up with this process's
+ * writes, or else the primary (see the top of this file). */
+static chat_err acquire_read(chati_pg *db, chati_pg_conn **out, chati_pg_pool **pool)
+{
+    if (db->has_reads) {
+        uint64_t need = cluster_lsn(db->cluster);
+        chati_pg_conn *c = NULL;
+        if (chati_pg_pool_get(&db->reads, &c) == CHAT_OK) {
+            bool broken = false;
+            if (c->standby && c->replay_lsn < need) {
+                PGresult *r = PQexec(c->pg, "SELECT pg_last_wal_replay_lsn()::text");
+                if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+                    c->replay_lsn = chati_pg_parse_lsn(PQgetvalue(r, 0, 0));
+                else
+                    broken = PQstatus(c->pg) != CONNECTION_OK;
+                PQclear(r);
+            }
+            if (!broken && (!c->standby || c->replay_lsn >= need)) {
+                *out = c;
+                *pool = &db->reads;
+                return CHAT_OK;
+            }
+            chati_pg_pool_put(&db->reads, c, broken);
+        }
+        chati_clear_errmsg();
+    }
+    *pool = &db->primary;
+    return chati_pg_pool_get(&db->primary, out);
+}
+
+static bool retryable_conflict(const char *state)
+{
+    return strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0;
+}
+
+static chat_err run(chati_pg *db, bool write, bool snapshot, chati_pg_fn fn, void *arg)
+{
+    chat_err rv = CHAT_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        chati_pg_conn *c = NULL;
+        chati_pg_pool *pool = &db->primary;
+        rv = write ? chati_pg_pool_get(pool, &c) : acquire_read(db, &c, &pool);
+        if (rv != CHAT_OK)
+            return rv;
+        c->progress = 0;
+        c->sqlstate[0] = '\0';
+        bool txn = write || snapshot;
+        if (txn)
+            rv = simple(c, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                        "begin");
+        if (rv == CHAT_OK)
+            rv = fn(c, arg);
+        if (rv == CHAT_OK && txn)
+            rv = write ? commit(db, c) : simple(c, "COMMIT", "commit");
+        else if (rv != CHAT_OK && txn && PQstatus(c->pg) == CONNECTION_OK &&
+                 PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+            PGresult *r = PQexec(c->pg, "ROLLBACK");
+            PQclear(r);
+        }
+        bool broken = PQstatus(c->pg) != CONNECTION_OK;
+        /* Nothing ran on a connection that was already dead: safe to redo. */
+        bool retry = (broken && c->reused && c->progress == 0 && attempt == 0) ||
+                     (rv != CHAT_OK && !broken && retryable_conflict(c->sqlstate));
+        chati_pg_pool_put(pool, c, broken);
+        if (!retry)
+            break;
+    }
+    return rv;
+}
+
+chat_err chati_pg_write(chati_pg *db, chati_pg_fn fn, void *arg)
+{
+    return run(db, true, false, fn, arg);
+}
+
+chat_err chati_pg_read(chati_pg *db, bool snapshot, chati_pg_fn fn, void *arg)
+{
+    return run(db, false, snapshot, fn, arg);
+}
+
+/* ---- opening and migrations ---- */
+
+typedef struct migrate_args {
+    const char *component;
+    const char *schema_sql;     /* CREATE SCHEMA ..., or NULL */
+    const char *search_path;
+    const chati_pg_migration *migs;
+    size_t n;
+} migrate_args;
+
+static chat_err param_query(chati_pg_conn *c, const char *sql, int n, const char *const *params,
+                            PGresult **out, const char *what)
+{
+    PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType s = PQresultStatus(r);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        chat_err rv = fail_result(c, r, what);
+        PQclear(r);
+        return rv;
+    }
+    c->progress++;
+    if (out != NULL)
+        *out = r;
+    else
+        PQclear(r);
+    return CHAT_OK;
+}
+
+static chat_err migrate_fn(chati_pg_conn *c, void *arg)
+{
+    migrate_args *m = arg;
+    /* One lock for every libchat store in this database: two processes
+     * starting at once apply each migration once; the second waits, then
+     * finds nothing to do. Released at commit. */
+    chat_err rv = simple(c, "SELECT pg_advisory_xact_lock(hashtext('libchat.migrate'))",
+                         "locking for migrations");
+    if (rv == CHAT_OK && m->schema_sql != NULL) {
+        const char *p[1] = {m->search_path};
+        rv = simple(c, m->schema_sql, "creating the schema");
+        /* The connection's search_path named a schema that did not exist yet. */
+        if (rv == CHAT_OK)
+            rv = param_query(c, "SELECT set_config('search_path', $1, false)", 1, p, NULL,
+                             "search_path");
+    }
+    if (rv == CHAT_OK)
+        rv = simple(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+                       " component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+                    "creating schema_version");
+    PGresult *r = NULL;
+    const char *p[2] = {m->component, NULL};
+    if (rv == CHAT_OK)
+        rv = param_query(c, "SELECT version FROM schema_version WHERE component = $1", 1, p, &r,
+                         "reading schema_version");
+    if (rv != CHAT_OK)
+        return rv;
+    int have = PQntuples(r) == 1 ? (int)chati_pg_int(r, 0, 0) : 0;
+    PQclear(r);
+    int want = m->migs[m->n - 1].version;
+    if (have > want)
+        return chati_fail(CHAT_ERR_STORAGE,
+                          "postgres: %s schema version %d is newer than this libchat knows (%d)",
+                          m->component, have, want);
+    for (size_t i = 0; rv == CHAT_OK && i < m->n; i++) {
+        if (m->migs[i].version <= have)
+            continue;
+        rv = simple(c, m->migs[i].sql, "migrating");
+        char v[24];
+        p[1] = chati_pg_i64(v, m->migs[i].version);
+        if (rv == CHAT_OK)
+            rv = param_query(c, "INSERT INTO schema_version (component, version) VALUES ($1, $2)"
+                                " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                             2, p, NULL, "recording the schema version");
+    }
+    return rv;
+}
+
+chat_err chati_pg_open(const char *url, const char *component, const chati_pg_migration *migs,
+                       size_t n, chati_pg **out)
+{
+    if (out == NULL || component == NULL || migs == NULL || n == 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "chati_pg_open: bad arguments");
+    *out = NULL;
+    for (size_t i = 1; i < n; i++)
+        if (migs[i].version <= migs[i - 1].version)
+            return chati_fail(CHAT_ERR_INTERNAL, "migrations must have increasing versions");
+    chati_pg *db = chat_calloc(1, sizeof *db);
+    if (db == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "postgres store");
+    chat_err rv = chati_pg_url_parse(url, &db->url);
+    if (rv == CHAT_OK)
+        rv = chati_pg_pool_init(&db->primary, &db->url, "read-write", "primary");
+    if (rv == CHAT_OK && db->url.multi_host) {
+        rv = chati_pg_pool_init(&db->reads, &db->url, "prefer-standby", "read");
+        db->has_reads = rv == CHAT_OK;
+    }
+    if (rv == CHAT_OK && (db->cluster = cluster_ref(db->url.cluster)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "postgres store");
+
+    char *schema_sql = NULL;
+    if (rv == CHAT_OK && db->url.schema != NULL) {
+        char *q = chati_pg_quote_ident(db->url.schema);
+        chati_buf b = {0};
+        if (q == NULL || chati_buf_printf(&b, "CREATE SCHEMA IF NOT EXISTS %s", q) != CHAT_OK)
+            rv = chati_fail(CHAT_ERR_NOMEM, "postgres store");
+        schema_sql = chati_buf_steal(&b);
+        chati_buf_free(&b);
+        chat_free(q);
+    }
+    if (rv == CHAT_OK) {
+        migrate_args m = {component, schema_sql, db->primary.search_path, migs, n};
+        rv = chati_pg_write(db, migrate_fn, &m);
+    }
+    chat_free(schema_sql);
+    if (rv != CHAT_OK) {
+        chati_pg_close(db);
+        return rv;
+    }
+    *out = db;
+    return CHAT_OK;
+}
+
+void chati_pg_close(chati_pg *db)
+{
+    if (db == NULL)
+        return;
+    chati_pg_pool_destroy(&db->primary);
+    if (db->has_reads)
+        chati_pg_pool_destroy(&db->reads);
+    cluster_unref(db->cluster);
+    chati_pg_url_free(&db->url);
+    chat_free(db);
+}
+
+/* ---- values ---- */
+
+char *chati_pg_str(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    return chat_strdup(PQgetvalue(r, row, col));
+}
+
+void chati_pg_fixed(const PGresult *r, int row, int col, char *dst, size_t size)
+{
+    /* A truncated id would name another object: store nothing rather. */
+    if (PQgetisnull(r, row, col) || !chati_copy_fixed(dst, size, PQgetvalue(r, row, col)))
+        dst[0] = '\0';
+}
+
+int64_t chati_pg_int(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool chati_pg_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+int64_t chati_pg_changes(const PGresult *r)
+{
+    const char *s = PQcmdTuples((PGresult *)r);
+    return s != NULL && s[0] != '\0' ? strtoll(s, NULL, 10) : 0;
+}
+
+const char *chati_pg_i64(char buf[24], int64_t v)
+{
+    snprintf(buf, 24, "%lld", (long long)v);
+    return buf;
+}
+
+char *chati_pg_id_array(const char (*ids)[CHAT_ID_SIZE], size_t n)
+{
+    chati_buf b = {0};
+    chat_err rv = chati_buf_puts(&b, "{");
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        rv = chati_buf_puts(&b, i == 0 ? "\"" : ",\"");
+        /* Array literal quoting: backslash before '"' and '\'. */
+        for (const char *p = ids[i]; rv == CHAT_OK && *p; p++) {
+            if (*p == '"' || *p == '\\')
+                rv = chati_buf_append(&b, "\\", 1);
+            if (rv == CHAT_OK)
+                rv = chati_buf_append(&b, p, 1);
+        }
+        if (rv == CHAT_OK)
+            rv = chati_buf_puts(&b, "\"");
+    }
+    if (rv == CHAT_OK)
+        rv = chati_buf_puts(&b, "}");
+    char *s = rv == CHAT_OK ? chati_buf_steal(&b) : NULL;
+    chati_buf_free(&b);
+    if (s == NULL)
+        chati_fail(CHAT_ERR_NOMEM, "postgres array");
+    return s;
+}
+
+char *chati_pg_int_array(const int64_t *v, size_t n)
+{
+    chati_buf b = {0};
+    chat_err rv = chati_buf_puts(&b, "{");
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++)
+        rv = chati_buf_printf(&b, i == 0 ? "%lld" : ",%lld", (long long)v[i]);
+    if (rv == CHAT_OK)
+        rv = chati_buf_puts(&b, "}");
+    char *s = rv == CHAT_OK ? chati_buf_steal(&b) : NULL;
+    chati_buf_free(&b);
+    if (s == NULL)
+        chati_fail(CHAT_ERR_NOMEM, "postgres array");
+    return s;
+}

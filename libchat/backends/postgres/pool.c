@@ -1,0 +1,200 @@
+/*
+ * libchat/backends/postgres/pool.c - a small pool of libpq connections.
+ *
+ * Connecting happens outside the pool lock (it can take connect_timeout), so
+ * one slow connect never blocks threads that could use an idle connection.
+ * A connection that broke, or that a failed call left inside a transaction,
+ * is closed on return instead of pooled: the next call connects afresh.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/postgres/pool.h"
+
+/* Seconds libpq waits for each host when connecting, unless the URL says. */
+#define PG_CONNECT_TIMEOUT "5"
+/* How long a read connection that landed on the primary is kept. */
+#define PG_REPROBE_MS 30000
+
+chat_err chati_pg_pool_init(chati_pg_pool *p, const chati_pg_url *url, const char *attrs,
+                            const char *role)
+{
+    memset(p, 0, sizeof *p);
+    p->role = role;
+    p->max = url->pool_size;
+    p->probe_recovery = strcmp(attrs, "read-write") != 0;
+    /* Later entries win over what the URL (expanded from dbname) says:
+     * defaults go before it, what libchat relies on after it. */
+    int k = 0;
+    p->kw[k] = "connect_timeout", p->val[k++] = PG_CONNECT_TIMEOUT;
+    p->kw[k] = "application_name", p->val[k++] = "libchat";
+    p->kw[k] = "dbname", p->val[k++] = url->libpq_url;
+    p->kw[k] = "client_encoding", p->val[k++] = "UTF8";
+    p->kw[k] = "target_session_attrs", p->val[k++] = attrs;
+    p->kw[k] = NULL, p->val[k] = NULL;
+    if (url->schema != NULL && (p->search_path = chati_pg_quote_ident(url->schema)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "postgres pool");
+    p->idle = chat_calloc((size_t)p->max, sizeof *p->idle);
+    if (p->idle == NULL) {
+        chat_free(p->search_path);
+        return chati_fail(CHAT_ERR_NOMEM, "postgres pool");
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    return CHAT_OK;
+}
+
+static void conn_free(chati_pg_conn *c)
+{
+    if (c == NULL)
+        return;
+    PQfinish(c->pg);
+    chat_free(c->prepared);
+    chat_free(c);
+}
+
+void chati_pg_pool_destroy(chati_pg_pool *p)
+{
+    if (p->idle == NULL)
+        return;
+    for (int i = 0; i < p->n_idle; i++)
+        conn_free(p->idle[i]);
+    chat_free(p->idle);
+    chat_free(p->search_path);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->freed);
+    memset(p, 0, sizeof *p);
+}
+
+/* Server notices ("schema exists, skipping") are not errors: keep stderr quiet. */
+static void ignore_notice(void *arg, const char *msg)
+{
+    CHATI_UNUSED(arg);
+    CHATI_UNUSED(msg);
+}
+
+/* The first line of libpq's message, for a one-line detail. */
+static const char *first_line(const char *msg, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", msg != NULL ? msg : "");
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}
+
+/* One-row, one-column query at connect time (simple protocol). */
+static chat_err setup_query(chati_pg_conn *c, const char *sql, const char *param, char *out,
+                            size_t n)
+{
+    PGresult *r = PQexecParams(c->pg, sql, param != NULL ? 1 : 0, NULL, &param, NULL, NULL, 0);
+    chat_err rv = CHAT_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        char line[256];
+        rv = chati_fail(PQstatus(c->pg) == CONNECTION_OK ? CHAT_ERR_STORAGE
+                                                         : CHAT_ERR_SERVICE_UNAVAILABLE,
+                        "postgres: setting up a connection: %s",
+                        first_line(PQerrorMessage(c->pg), line, sizeof line));
+    } else if (out != NULL) {
+        snprintf(out, n, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return rv;
+}
+
+static chat_err connect_one(chati_pg_pool *p, chati_pg_conn **out)
+{
+    chati_pg_conn *c = chat_calloc(1, sizeof *c);
+    if (c == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "postgres connection");
+    c->pool = p;
+    c->born_ms = chati_mono_ms();
+    c->pg = PQconnectdbParams(p->kw, p->val, 1);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        char line[300];
+        chat_err rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
+                                 "postgres: cannot connect (%s): %s", p->role,
+                                 c->pg != NULL ? first_line(PQerrorMessage(c->pg), line,
+                                                            sizeof line)
+                                               : "out of memory");
+        conn_free(c);
+        return rv;
+    }
+    PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
+    chat_err rv = CHAT_OK;
+    if (p->search_path != NULL)
+        rv = setup_query(c, "SELECT set_config('search_path', $1, false)", p->search_path,
+                         NULL, 0);
+    if (rv == CHAT_OK && p->probe_recovery) {
+        char rec[8];
+        rv = setup_query(c, "SELECT pg_is_in_recovery()", NULL, rec, sizeof rec);
+        c->standby = rv == CHAT_OK && rec[0] == 't';
+    }
+    if (rv != CHAT_OK) {
+        conn_free(c);
+        return rv;
+    }
+    *out = c;
+    return CHAT_OK;
+}
+
+chat_err chati_pg_pool_get(chati_pg_pool *p, chati_pg_conn **out)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->n_idle == 0 && p->n_open >= p->max)
+        pthread_cond_wait(&p->freed, &p->lock);
+    if (p->n_idle > 0) {
+        chati_pg_conn *c = p->idle[--p->n_idle];
+        pthread_mutex_unlock(&p->lock);
+        c->reused = true;
+        c->progress = 0;
+        c->sqlstate[0] = '\0';
+        *out = c;
+        return CHAT_OK;
+    }
+    p->n_open++;
+    pthread_mutex_unlock(&p->lock);
+
+    chat_err rv = connect_one(p, out);
+    if (rv != CHAT_OK) {
+        pthread_mutex_lock(&p->lock);
+        p->n_open--;
+        pthread_cond_signal(&p->freed);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return rv;
+}
+
+void chati_pg_pool_put(chati_pg_pool *p, chati_pg_conn *c, bool broken)
+{
+    if (c == NULL)
+        return;
+    bool dead = PQstatus(c->pg) != CONNECTION_OK;
+    if (dead || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        broken = true;
+    /* A read connection that found no standby went to the primary: after a
+     * while, connect again to find out whether a standby is back. */
+    if (p->probe_recovery && !c->standby && chati_mono_ms() - c->born_ms > PG_REPROBE_MS)
+        broken = true;
+    chati_pg_conn *drop[CHATI_PG_POOL_MAX];
+    int n_drop = 0;
+    pthread_mutex_lock(&p->lock);
+    if (broken) {
+        p->n_open--;
+        /* The server died: its other idle connections are dead too, and each
+         * would cost a failed call before being noticed. */
+        if (dead) {
+            while (p->n_idle > 0) {
+                drop[n_drop++] = p->idle[--p->n_idle];
+                p->n_open--;
+            }
+        }
+    } else {
+        p->idle[p->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_cond_broadcast(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+    /* Outside the lock: closing talks to the server. */
+    conn_free(c);
+    for (int i = 0; i < n_drop; i++)
+        conn_free(drop[i]);
+}

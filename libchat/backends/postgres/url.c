@@ -1,0 +1,173 @@
+/*
+ * libchat/backends/postgres/url.c - splits a "postgresql://" URL into what
+ * libpq gets and libchat's own parameters (schema, pool_size), which libpq
+ * would refuse as unknown.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/postgres/pool.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into a new string. */
+static char *decode(const char *s, size_t n)
+{
+    char *out = chat_malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *chati_pg_quote_ident(const char *name)
+{
+    chati_buf b = {0};
+    chat_err rv = chati_buf_puts(&b, "\"");
+    for (const char *p = name; rv == CHAT_OK && *p; p++)
+        rv = *p == '"' ? chati_buf_puts(&b, "\"\"") : chati_buf_append(&b, p, 1);
+    if (rv == CHAT_OK)
+        rv = chati_buf_puts(&b, "\"");
+    if (rv != CHAT_OK) {
+        chati_buf_free(&b);
+        return NULL;
+    }
+    return chati_buf_steal(&b);
+}
+
+void chati_pg_url_free(chati_pg_url *u)
+{
+    chat_free(u->libpq_url);
+    chat_free(u->cluster);
+    chat_free(u->schema);
+    memset(u, 0, sizeof *u);
+}
+
+/* Takes one "key=value" of the query: libchat's are consumed, others kept. */
+static chat_err take_param(chati_pg_url *u, const char *p, size_t n, bool *keep)
+{
+    const char *eq = memchr(p, '=', n);
+    size_t klen = eq != NULL ? (size_t)(eq - p) : n;
+    const char *v = eq != NULL ? eq + 1 : p + n;
+    size_t vlen = (size_t)(p + n - v);
+    *keep = true;
+    if (klen == 6 && memcmp(p, "schema", 6) == 0) {
+        *keep = false;
+        chat_free(u->schema);
+        if ((u->schema = decode(v, vlen)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "postgres URL");
+        /* NAMEDATALEN: longer names would be cut by the server. */
+        if (u->schema[0] == '\0' || strlen(u->schema) > 63)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG,
+                              "postgres URL: schema must be 1-63 bytes");
+    } else if (klen == 9 && memcmp(p, "pool_size", 9) == 0) {
+        *keep = false;
+        char num[16];
+        if (vlen == 0 || vlen >= sizeof num)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: bad pool_size");
+        memcpy(num, v, vlen);
+        num[vlen] = '\0';
+        char *end = NULL;
+        long k = strtol(num, &end, 10);
+        if (*end != '\0' || k < 1 || k > CHATI_PG_POOL_MAX)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: pool_size must be 1-%d",
+                              CHATI_PG_POOL_MAX);
+        u->pool_size = (int)k;
+    }
+    return CHAT_OK;
+}
+
+chat_err chati_pg_url_parse(const char *url, chati_pg_url *u)
+{
+    memset(u, 0, sizeof *u);
+    u->pool_size = CHATI_PG_POOL_DEFAULT;
+    const char *rest = NULL;
+    if (url != NULL && strncmp(url, "postgresql://", 13) == 0)
+        rest = url + 13;
+    else if (url != NULL && strncmp(url, "postgres://", 11) == 0)
+        rest = url + 11;
+    if (rest == NULL)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG,
+                          "postgres URL must start with postgresql:// (got \"%.60s\")",
+                          url != NULL ? url : "");
+
+    size_t auth_len = strcspn(rest, "/?");
+    if (auth_len == 0)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL names no host");
+    const char *hosts = rest;
+    const char *at = memchr(rest, '@', auth_len);
+    if (at != NULL)
+        hosts = at + 1;
+    u->multi_host = memchr(hosts, ',', (size_t)(rest + auth_len - hosts)) != NULL;
+
+    chati_buf out = {0};
+    chat_err rv = chati_buf_append(&out, url, (size_t)(rest - url) + auth_len);
+    if (rv == CHAT_OK && (u->cluster = chat_malloc(auth_len + 1)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "postgres URL");
+    if (rv == CHAT_OK) {
+        memcpy(u->cluster, rest, auth_len);
+        u->cluster[auth_len] = '\0';
+    }
+    const char *path = rest + auth_len;
+    size_t path_len = strcspn(path, "?");
+    if (rv == CHAT_OK)
+        rv = chati_buf_append(&out, path, path_len);
+    const char *q = path + path_len;
+    bool first = true;
+    if (*q == '?')
+        q++;
+    while (rv == CHAT_OK && *q != '\0') {
+        size_t n = strcspn(q, "&");
+        bool keep = true;
+        if (n > 0)
+            rv = take_param(u, q, n, &keep);
+        if (rv == CHAT_OK && keep && n > 0) {
+            rv = chati_buf_append(&out, first ? "?" : "&", 1);
+            if (rv == CHAT_OK)
+                rv = chati_buf_append(&out, q, n);
+            first = false;
+        }
+        q += n;
+        if (*q == '&')
+            q++;
+    }
+    if (rv == CHAT_OK && (u->libpq_url = chati_buf_steal(&out)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "postgres URL");
+    chati_buf_free(&out);
+    if (rv != CHAT_OK)
+        chati_pg_url_free(u);
+    return rv;
+}
+
+uint64_t chati_pg_parse_lsn(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    char *end = NULL;
+    unsigned long long hi = strtoull(s, &end, 16);
+    if (end == s || *end != '/')
+        return 0;
+    const char *lo_s = end + 1;
+    unsigned long long lo = strtoull(lo_s, &end, 16);
+    if (end == lo_s || *end != '\0' || hi > 0xffffffffULL || lo > 0xffffffffULL)
+        return 0;
+    return ((uint64_t)hi << 32) | (uint64_t)lo;
+}

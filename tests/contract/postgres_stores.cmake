@@ -1,0 +1,22 @@
+# The PostgreSQL auth, user and channel stores (CHAT_WITH_POSTGRES). Each test
+# starts its own servers through tests/fixtures/postgres.sh: a primary and a
+# streaming standby on free loopback ports, data in a temporary directory,
+# stopped afterwards. Without PostgreSQL installed they fail, never skip.
+#   contract_*_store_postgres   the unchanged contract suites, on a multi-host
+#                               URL (primary + standby), one schema per test
+#   integration_postgres_*      standby down, primary restart, migration race
+if(CHAT_WITH_POSTGRES)
+  set(chat_pg_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/postgres.sh)
+
+  foreach(store auth user channel)
+    add_executable(contract_${store}_store_postgres
+      ${CMAKE_CURRENT_SOURCE_DIR}/test_${store}_store.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
+    target_link_libraries(contract_${store}_store_postgres PRIVATE
+      chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
+    add_test(NAME contract_${store}_store_postgres
+      COMMAND bash ${chat_pg_fixture} exec --standby
+              $<TARGET_FILE:contract_${store}_store_postgres> "{pg_all}?schema={uniq}")
+    set_tests_properties(contract_${store}_store_postgres PROPERTIES
+      TIMEOUT 180 LABELS "contract;postgres")
+  endforeach()
+endif()
