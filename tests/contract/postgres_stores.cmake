@@ -4,7 +4,8 @@
 # stopped afterwards. Without PostgreSQL installed they fail, never skip.
 #   contract_*_store_postgres   the unchanged contract suites, on a multi-host
 #                               URL (primary + standby), one schema per test
-#   integration_postgres_*      standby down, primary restart, migration race
+#   integration_postgres_failover  standby down (reads fall back), primary
+#                               killed and restarted, migrations raced, bad URLs
 if(CHAT_WITH_POSTGRES)
   set(chat_pg_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/postgres.sh)
 
@@ -19,4 +20,13 @@ if(CHAT_WITH_POSTGRES)
     set_tests_properties(contract_${store}_store_postgres PROPERTIES
       TIMEOUT 180 LABELS "contract;postgres")
   endforeach()
+
+  add_executable(integration_postgres_failover
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_stores_pg_failover.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
+  target_link_libraries(integration_postgres_failover PRIVATE
+    chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
+  add_test(NAME integration_postgres_failover
+    COMMAND integration_postgres_failover ${chat_pg_fixture})
+  set_tests_properties(integration_postgres_failover PROPERTIES
+    TIMEOUT 180 LABELS "integration;postgres" RUN_SERIAL TRUE)
 endif()

@@ -3,6 +3,7 @@
  * libpq gets and libchat's own parameters (schema, pool_size), which libpq
  * would refuse as unknown.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,17 @@ chat_err chati_pg_url_parse(const char *url, chati_pg_url *u)
     if (rv == CHAT_OK && (u->libpq_url = chati_buf_steal(&out)) == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "postgres URL");
     chati_buf_free(&out);
+    /* A mistyped parameter is a configuration error, not an unreachable server. */
+    char *err = NULL;
+    PQconninfoOption *opts = rv == CHAT_OK ? PQconninfoParse(u->libpq_url, &err) : NULL;
+    if (rv == CHAT_OK && opts == NULL) {
+        char line[200];
+        snprintf(line, sizeof line, "%s", err != NULL ? err : "out of memory");
+        line[strcspn(line, "\n")] = '\0';
+        rv = chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: %s", line);
+    }
+    PQconninfoFree(opts);
+    PQfreemem(err);
     if (rv != CHAT_OK)
         chati_pg_url_free(u);
     return rv;
