@@ -107,11 +107,6 @@ static void cluster_wrote(pg_cluster *c, uint64_t lsn)
 
 /* ---- errors ---- */
 
-const char *chati_pg_sqlstate(const chati_pg_conn *c)
-{
-    return c->sqlstate;
-}
-
 static bool state_is(const char *state, const char *prefix)
 {
     return strncmp(state, prefix, strlen(prefix)) == 0;
@@ -207,6 +202,21 @@ chat_err chati_pg_exec(chati_pg_conn *c, const chati_pg_stmt *st, const char *co
 
 /* ---- routing and transactions ---- */
 
+/* pg_current_wal_insert_lsn() names where the next record will start: right
+ * after a page boundary it points past the new page's header (24 bytes; 40
+ * at a segment start), while a standby's replay LSN stops at the boundary
+ * until a next record arrives. Step back over the header so an idle standby
+ * that has everything still counts as caught up. (Default 8 kB WAL pages and
+ * 16 MB segments; other sizes only send such reads to the primary.) */
+static uint64_t insert_to_end_lsn(uint64_t lsn)
+{
+    if (lsn % (16u << 20) == 40)
+        return lsn - 40;
+    if (lsn % 8192 == 24)
+        return lsn - 24;
+    return lsn;
+}
+
 /* Commits; on a multi-host URL also records the commit's WAL position. */
 static chat_err commit(chati_pg *db, chati_pg_conn *c)
 {
@@ -228,7 +238,7 @@ static chat_err commit(chati_pg *db, chati_pg_conn *c)
     if (rv == CHAT_OK && i == 0)
         rv = fail_result(c, NULL, "commit");
     if (lsn != 0)
-        cluster_wrote(db->cluster, lsn);
+        cluster_wrote(db->cluster, insert_to_end_lsn(lsn));
     return rv;
 }
 

@@ -66,11 +66,9 @@ chat_err chati_pg_read(chati_pg *db, bool snapshot, chati_pg_fn fn, void *arg);
  * success *res (may be NULL: cleared) gets the result, freed with PQclear.
  * Errors: unique/check violations -> duplicate, foreign key -> not_found,
  * lost connection -> service_unavailable, else storage_error; the detail says
- * "what: server message". chati_pg_sqlstate() gives the server's code. */
+ * "what: server message". */
 chat_err chati_pg_exec(chati_pg_conn *c, const chati_pg_stmt *st, const char *const *params,
                        PGresult **res, const char *what);
-/* The SQLSTATE of the last failed statement on c ("" if none). */
-const char *chati_pg_sqlstate(const chati_pg_conn *c);
 
 /* Result accessors (text format). str: chat_strdup'd copy or NULL for SQL
  * NULL (check PQgetisnull to tell it from a failed allocation). fixed:
