@@ -305,6 +305,7 @@ static void *opener(void *arg)
 static void race_opens(const char *url)
 {
     pthread_t th[OPENERS];
+    contract_cfg(); /* made lazily: not from several threads at once */
     pthread_barrier_init(&barrier, NULL, OPENERS);
     for (int i = 0; i < OPENERS; i++)
         ck_assert_int_eq(pthread_create(&th[i], NULL, opener, (void *)url), 0);
