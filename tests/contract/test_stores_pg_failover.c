@@ -232,6 +232,38 @@ START_TEST(standby_down_reads_fall_back)
 }
 END_TEST
 
+/* Failover: the primary dies and the standby is promoted. Writes fail
+ * clearly until then, and afterwards reach the new primary (the next host of
+ * the URL) without reopening the store; nothing committed is lost. */
+START_TEST(failover_to_promoted_standby)
+{
+    const chat_auth_store_ops *ops = auth_ops();
+    char url[600];
+    snprintf(url, sizeof url, "%s?schema=failover", all_url);
+    void *impl = open_auth(url);
+    char email[64];
+    chat_credential c = make_cred(email);
+    ck_assert_chat_ok(ops->create(impl, &c));
+    wait_replayed();
+
+    sh("bash '%s' kill '%s'", fixture, primary_dir);
+    ASSERT_DOWN(ops->bump_generation(impl, c.user_id, NULL));
+    /* Reads still have the standby. */
+    chat_credential *got = NULL;
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    chat_credential_free(got);
+
+    sh("bash '%s' promote '%s'", fixture, standby_dir);
+    int64_t gen = 0;
+    ck_assert_chat_ok(ops->bump_generation(impl, c.user_id, &gen));
+    ck_assert_int_eq(gen, 2);
+    ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
+    ck_assert_int_eq(got->token_gen, 2);
+    chat_credential_free(got);
+    ops->close(impl);
+}
+END_TEST
+
 /* (2) Primary down: clear errors, not a hang; back to normal after a restart. */
 START_TEST(primary_restart_recovers)
 {
@@ -362,6 +394,11 @@ static Suite *pg_suite(void)
     tcase_add_unchecked_fixture(tc, start_both, stop_all);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, standby_down_reads_fall_back);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("failover");
+    tcase_add_unchecked_fixture(tc, start_both, stop_all);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, failover_to_promoted_standby);
     suite_add_tcase(s, tc);
     tc = tcase_create("primary");
     tcase_add_unchecked_fixture(tc, start_primary, stop_all);

@@ -22,7 +22,9 @@
  * failover). A call whose first statement fails on such a connection did
  * nothing, so it is run once more on a fresh connection; the pool drops its
  * other idle connections to that server too. Serialization failures and
- * deadlocks (the transaction was rolled back) are retried twice. A server
+ * deadlocks (the transaction was rolled back) are retried twice. A write
+ * refused because the server turned standby (failover) drops that connection
+ * and is redone once on a fresh one, which finds the new primary. A server
  * that cannot be reached gives service_unavailable at once (refused) or after
  * connect_timeout (default 5 s).
  */
@@ -305,6 +307,13 @@ static chat_err run(chati_pg *db, bool write, bool snapshot, chati_pg_fn fn, voi
         /* Nothing ran on a connection that was already dead: safe to redo. */
         bool retry = (broken && c->reused && c->progress == 0 && attempt == 0) ||
                      (rv != CHAT_OK && !broken && retryable_conflict(c->sqlstate));
+        /* The server refused a write because it is a standby now (a
+         * failover): the statement did nothing. Connect afresh, which finds
+         * the new primary (target_session_attrs=read-write), and redo once. */
+        if (rv != CHAT_OK && strcmp(c->sqlstate, "25006") == 0) {
+            broken = true;
+            retry = attempt == 0;
+        }
         chati_pg_pool_put(pool, c, broken);
         if (!retry)
             break;
