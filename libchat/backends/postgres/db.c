@@ -202,6 +202,60 @@ chat_err chati_pg_exec(chati_pg_conn *c, const chati_pg_stmt *st, const char *co
     return CHAT_OK;
 }
 
+chat_err chati_pg_exec_batch(chati_pg_conn *c, const chati_pg_stmt *st, size_t rows,
+                             const char *const *params, const char *what)
+{
+    if (rows == 0)
+        return CHAT_OK;
+    chat_err rv = ensure_prepared(c, st);
+    if (rv != CHAT_OK)
+        return rv;
+    if (!PQenterPipelineMode(c->pg))
+        return fail_result(c, NULL, what);
+    size_t sent = 0;
+    while (sent < rows && PQsendQueryPrepared(c->pg, st->name, st->nparams,
+                                              params + sent * (size_t)st->nparams, NULL, NULL,
+                                              0))
+        sent++;
+    if (sent < rows || !PQpipelineSync(c->pg)) {
+        /* A connection that cannot take the queries is lost; run() drops it
+         * (it is still in pipeline mode). */
+        return fail_result(c, NULL, what);
+    }
+    /* Each query's result is followed by a NULL; the sync ends the batch.
+     * After a failure the server skips the rest (PIPELINE_ABORTED). */
+    for (bool synced = false; !synced;) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            if (PQstatus(c->pg) != CONNECTION_OK) {
+                if (rv == CHAT_OK)
+                    rv = fail_result(c, NULL, what);
+                break;
+            }
+            continue;
+        }
+        switch (PQresultStatus(r)) {
+        case PGRES_PIPELINE_SYNC:
+            synced = true;
+            break;
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+            c->progress++;
+            break;
+        case PGRES_PIPELINE_ABORTED:
+            break;
+        default:
+            if (rv == CHAT_OK)
+                rv = fail_result(c, r, what);
+            break;
+        }
+        PQclear(r);
+    }
+    if (!PQexitPipelineMode(c->pg) && rv == CHAT_OK)
+        rv = fail_result(c, NULL, what);
+    return rv;
+}
+
 /* ---- routing and transactions ---- */
 
 /* pg_current_wal_insert_lsn() names where the next record will start: right
@@ -303,7 +357,8 @@ static chat_err run(chati_pg *db, bool write, bool snapshot, chati_pg_fn fn, voi
             PGresult *r = PQexec(c->pg, "ROLLBACK");
             PQclear(r);
         }
-        bool broken = PQstatus(c->pg) != CONNECTION_OK;
+        bool broken = PQstatus(c->pg) != CONNECTION_OK ||
+                      PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF;
         /* Nothing ran on a connection that was already dead: safe to redo. */
         bool retry = (broken && c->reused && c->progress == 0 && attempt == 0) ||
                      (rv != CHAT_OK && !broken && retryable_conflict(c->sqlstate));

@@ -70,6 +70,13 @@ chat_err chati_pg_read(chati_pg *db, bool snapshot, chati_pg_fn fn, void *arg);
 chat_err chati_pg_exec(chati_pg_conn *c, const chati_pg_stmt *st, const char *const *params,
                        PGresult **res, const char *what);
 
+/* Runs st once for each of `rows` parameter rows (params holds rows *
+ * st->nparams entries, row after row) in one round trip (libpq pipeline
+ * mode), in order; the first failure stops the rest and is returned. For
+ * batches inside a write, where each statement needs no client decision. */
+chat_err chati_pg_exec_batch(chati_pg_conn *c, const chati_pg_stmt *st, size_t rows,
+                             const char *const *params, const char *what);
+
 /* Result accessors (text format). str: chat_strdup'd copy or NULL for SQL
  * NULL (check PQgetisnull to tell it from a failed allocation). fixed:
  * copies into a fixed field, "" when NULL or too long. */

@@ -7,6 +7,7 @@
  * whatever the database's default collation. Emails are unique
  * case-insensitively (an index on lower(email)), as SQLite's NOCASE column.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <chat/backend/store.h>
@@ -135,33 +136,48 @@ STMT(st_marker_clear, "user_marker_clear",
      "DELETE FROM read_markers WHERE user_id = $1 AND channel = $2", 2);
 STMT(st_marker_get, "user_marker_get",
      "SELECT ts FROM read_markers WHERE user_id = $1 AND channel = $2", 2);
-STMT(st_claim_event, "user_claim_event",
-     "INSERT INTO applied_events (event_id, applied) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-     2);
 STMT(st_prune_events, "user_prune_events", "DELETE FROM applied_events WHERE applied < $1", 1);
-/* A row already there is a tombstone (deleted first), a newer edit that
- * overtook this post, or a repeat: each wins over this post. */
-STMT(st_act_posted, "user_act_posted",
-     "INSERT INTO activity (channel, ts, author, flags) VALUES ($1, $2, $3, $4)"
-     " ON CONFLICT (channel, ts) DO NOTHING",
-     4);
-/* An edit of a message whose post has not arrived yet creates it. */
-STMT(st_act_edited, "user_act_edited",
-     "INSERT INTO activity AS a (channel, ts, author, flags) VALUES ($1, $2, $3, $4)"
-     " ON CONFLICT (channel, ts) DO UPDATE SET flags = excluded.flags,"
-     " author = coalesce(excluded.author, a.author) WHERE NOT a.deleted",
-     4);
-STMT(st_act_deleted, "user_act_deleted",
-     "INSERT INTO activity (channel, ts, author, flags, deleted) VALUES ($1, $2, $3, $4, true)"
-     " ON CONFLICT (channel, ts) DO UPDATE SET deleted = true",
-     4);
-STMT(st_mentions_drop, "user_mentions_drop",
-     "DELETE FROM activity_mentions WHERE channel = $1 AND ts = $2", 2);
-/* All of a message's mentions in one statement. */
-STMT(st_mentions_add, "user_mentions_add",
-     "INSERT INTO activity_mentions (user_id, channel, ts)"
-     " SELECT DISTINCT u, $1, $2::bigint FROM unnest($3::text[]) AS u ON CONFLICT DO NOTHING",
-     3);
+/* One activity record in one statement, so a batch is one round trip: the
+ * event id is claimed first and nothing else happens when it was applied
+ * before. Then, by kind ($7):
+ *   1 POSTED: inserted unless a row is there (a tombstone, a newer edit that
+ *     overtook this post, or a repeat: each wins over this post), and its
+ *     mentions with it.
+ *   2 EDITED: inserted (its post has not arrived yet) or, unless deleted,
+ *     given the new flags; its mentions become exactly $8.
+ *   3 DELETED: a tombstone (inserted or marked); its mentions go.
+ * Sibling statements of one WITH see the same snapshot, so mentions are
+ * replaced by deleting the ones not in $8 and inserting $8 (ON CONFLICT keeps
+ * those already there), never by delete-all-then-insert. */
+STMT(st_activity, "user_activity",
+     "WITH claim AS ("
+     "  INSERT INTO applied_events (event_id, applied) VALUES ($1::text, $2::bigint)"
+     "  ON CONFLICT DO NOTHING RETURNING 1),"
+     " posted AS ("
+     "  INSERT INTO activity (channel, ts, author, flags)"
+     "  SELECT $3::text, $4::bigint, $5::text, $6::bigint"
+     "  WHERE $7::int = 1 AND EXISTS (SELECT 1 FROM claim)"
+     "  ON CONFLICT (channel, ts) DO NOTHING RETURNING 1),"
+     " edited AS ("
+     "  INSERT INTO activity AS a (channel, ts, author, flags)"
+     "  SELECT $3::text, $4::bigint, $5::text, $6::bigint"
+     "  WHERE $7::int = 2 AND EXISTS (SELECT 1 FROM claim)"
+     "  ON CONFLICT (channel, ts) DO UPDATE SET flags = excluded.flags,"
+     "  author = coalesce(excluded.author, a.author) WHERE NOT a.deleted RETURNING 1),"
+     " deleted AS ("
+     "  INSERT INTO activity (channel, ts, author, flags, deleted)"
+     "  SELECT $3::text, $4::bigint, $5::text, $6::bigint, true"
+     "  WHERE $7::int = 3 AND EXISTS (SELECT 1 FROM claim)"
+     "  ON CONFLICT (channel, ts) DO UPDATE SET deleted = true RETURNING 1),"
+     " dropped AS ("
+     "  DELETE FROM activity_mentions WHERE channel = $3::text AND ts = $4::bigint"
+     "  AND (EXISTS (SELECT 1 FROM deleted)"
+     "   OR (EXISTS (SELECT 1 FROM edited) AND user_id <> ALL ($8::text[]))))"
+     " INSERT INTO activity_mentions (user_id, channel, ts)"
+     " SELECT DISTINCT u, $3::text, $4::bigint FROM unnest($8::text[]) AS u"
+     " WHERE EXISTS (SELECT 1 FROM posted) OR EXISTS (SELECT 1 FROM edited)"
+     " ON CONFLICT DO NOTHING",
+     8);
 /* Both counts in one statement (one snapshot), from the user's marker on. */
 STMT(st_counts, "user_counts",
      "WITH mk AS (SELECT coalesce((SELECT ts FROM read_markers"
@@ -567,87 +583,24 @@ static chat_err check_activity(const chat_activity *a, int64_t *ts_us)
     return CHAT_OK;
 }
 
-/* Runs st with (channel, ts[, author, flags]); *changed gets the row count. */
-static chat_err run_msg(chati_pg_conn *c, const chati_pg_stmt *st, const chat_activity *a,
-                        const char *ts, int64_t *changed)
-{
-    char flags[24];
-    const char *p[4] = {a->channel, ts, empty_null(a->author),
-                        chati_pg_i64(flags, (int64_t)a->mention_flags)};
-    PGresult *r = NULL;
-    chat_err rv = chati_pg_exec(c, st, p, &r, "applying activity");
-    if (rv == CHAT_OK && changed != NULL)
-        *changed = chati_pg_changes(r);
-    PQclear(r);
-    return rv;
-}
-
-static chat_err insert_mentions(chati_pg_conn *c, const chat_activity *a, const char *ts)
-{
-    if (a->n_mentions == 0)
-        return CHAT_OK;
-    char *arr = chati_pg_id_array(a->mentions, a->n_mentions);
-    if (arr == NULL)
-        return CHAT_ERR_NOMEM;
-    const char *p[3] = {a->channel, ts, arr};
-    chat_err rv = chati_pg_exec(c, &st_mentions_add, p, NULL, "recording mentions");
-    chat_free(arr);
-    return rv;
-}
-
-static chat_err apply_one(chati_pg_conn *c, const chat_activity *a, int64_t ts_us)
-{
-    char ts[24];
-    chati_pg_i64(ts, ts_us);
-    int64_t n = 0;
-    chat_err rv;
-    switch (a->kind) {
-    case CHAT_ACTIVITY_POSTED:
-        rv = run_msg(c, &st_act_posted, a, ts, &n);
-        if (rv == CHAT_OK && n > 0)
-            rv = insert_mentions(c, a, ts);
-        return rv;
-    case CHAT_ACTIVITY_EDITED:
-        rv = run_msg(c, &st_act_edited, a, ts, &n);
-        if (rv == CHAT_OK && n > 0) {
-            rv = run_msg(c, &st_mentions_drop, a, ts, NULL);
-            if (rv == CHAT_OK)
-                rv = insert_mentions(c, a, ts);
-        }
-        return rv;
-    case CHAT_ACTIVITY_DELETED:
-        rv = run_msg(c, &st_act_deleted, a, ts, NULL);
-        if (rv == CHAT_OK)
-            rv = run_msg(c, &st_mentions_drop, a, ts, NULL);
-        return rv;
-    }
-    return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown activity kind");
-}
+/* The parameters of one record for st_activity: 8 per record, pointing into
+ * strings the caller keeps (each record's numbers live in its own slot). */
+typedef struct activity_row {
+    char ts[24], flags[24], kind[4];
+    char *mentions;             /* text[] literal */
+} activity_row;
 
 typedef struct activity_args {
     user_store *s;
-    const chat_activity *items;
-    const int64_t *ts;
     size_t n;
+    const char **params;
     bool pruned;
 } activity_args;
 
 static chat_err activity_fn(chati_pg_conn *c, void *arg)
 {
     activity_args *a = arg;
-    int64_t now_us = chati_now_us();
-    char now[24];
-    chati_pg_i64(now, now_us);
-    chat_err rv = CHAT_OK;
-    for (size_t i = 0; rv == CHAT_OK && i < a->n; i++) {
-        const char *p[2] = {a->items[i].event_id, now};
-        PGresult *r = NULL;
-        rv = chati_pg_exec(c, &st_claim_event, p, &r, "recording an event id");
-        bool fresh = rv == CHAT_OK && chati_pg_changes(r) > 0;
-        PQclear(r);
-        if (fresh)
-            rv = apply_one(c, &a->items[i], a->ts[i]);
-    }
+    chat_err rv = chati_pg_exec_batch(c, &st_activity, a->n, a->params, "applying activity");
     a->pruned = false;
     if (rv == CHAT_OK) {
         pthread_mutex_lock(&a->s->prune_lock);
@@ -655,7 +608,7 @@ static chat_err activity_fn(chati_pg_conn *c, void *arg)
         pthread_mutex_unlock(&a->s->prune_lock);
         if (due) {
             char cut[24];
-            const char *p[1] = {chati_pg_i64(cut, now_us - EVENT_RETENTION_US)};
+            const char *p[1] = {chati_pg_i64(cut, chati_now_us() - EVENT_RETENTION_US)};
             rv = chati_pg_exec(c, &st_prune_events, p, NULL, "pruning event ids");
             a->pruned = rv == CHAT_OK;
         }
@@ -670,14 +623,36 @@ static chat_err us_apply_activity(void *impl, const chat_activity *items, size_t
         return CHAT_OK;
     if (items == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no activity");
+    activity_row *rows = chat_calloc(n, sizeof *rows);
+    const char **params = chat_calloc(n * 8, sizeof *params);
+    chat_err rv = rows != NULL && params != NULL ? CHAT_OK
+                                                 : chati_fail(CHAT_ERR_NOMEM, "activity");
+    char now[24];
+    chati_pg_i64(now, chati_now_us());
     /* Checked up front so that a bad record refuses the whole batch. */
-    int64_t *ts = chat_malloc(n * sizeof *ts);
-    if (ts == NULL)
-        return chati_fail(CHAT_ERR_NOMEM, "activity");
-    chat_err rv = CHAT_OK;
-    for (size_t i = 0; rv == CHAT_OK && i < n; i++)
-        rv = check_activity(&items[i], &ts[i]);
-    activity_args a = {s, items, ts, n, false};
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        const chat_activity *it = &items[i];
+        int64_t ts;
+        rv = check_activity(it, &ts);
+        if (rv == CHAT_OK && (rows[i].mentions = chati_pg_id_array(it->mentions,
+                                                                   it->n_mentions)) == NULL)
+            rv = CHAT_ERR_NOMEM;
+        if (rv != CHAT_OK)
+            break;
+        chati_pg_i64(rows[i].ts, ts);
+        chati_pg_i64(rows[i].flags, (int64_t)it->mention_flags);
+        snprintf(rows[i].kind, sizeof rows[i].kind, "%d", (int)it->kind);
+        const char **p = params + i * 8;
+        p[0] = it->event_id;
+        p[1] = now;
+        p[2] = it->channel;
+        p[3] = rows[i].ts;
+        p[4] = empty_null(it->author);
+        p[5] = rows[i].flags;
+        p[6] = rows[i].kind;
+        p[7] = rows[i].mentions;
+    }
+    activity_args a = {s, n, params, false};
     if (rv == CHAT_OK)
         rv = chati_pg_write(s->db, activity_fn, &a);
     if (rv == CHAT_OK && a.pruned) {
@@ -685,7 +660,10 @@ static chat_err us_apply_activity(void *impl, const chat_activity *items, size_t
         s->last_prune_ms = chati_mono_ms();
         pthread_mutex_unlock(&s->prune_lock);
     }
-    chat_free(ts);
+    for (size_t i = 0; rows != NULL && i < n; i++)
+        chat_free(rows[i].mentions);
+    chat_free(rows);
+    chat_free(params);
     return rv;
 }
 
