@@ -302,6 +302,50 @@ START_TEST(primary_restart_recovers)
 }
 END_TEST
 
+/* A batch the server refuses half-way (pipeline mode) changes nothing, and
+ * the same connection pool goes on working. */
+START_TEST(activity_batch_failure_changes_nothing)
+{
+    char url[600];
+    snprintf(url, sizeof url, "%s?schema=batch", primary_url);
+    const chat_user_store_ops *o = chati_backend_find(CHATI_IFACE_USER, url);
+    ck_assert_ptr_nonnull(o);
+    void *h = NULL;
+    ck_assert_chat_ok(o->open(url, contract_cfg(), &h));
+    char ch[CHAT_ID_SIZE], reader[CHAT_ID_SIZE], author[CHAT_ID_SIZE];
+    ck_assert_chat_ok(chati_id_new('C', ch));
+    ck_assert_chat_ok(chati_id_new('U', reader));
+    ck_assert_chat_ok(chati_id_new('U', author));
+    char ev[3][48];
+    chat_activity a[3];
+    memset(a, 0, sizeof a);
+    const char *ts[3] = {"1732600001.000001", "1732600002.000002", "1732600003.000003"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(ev[i], sizeof ev[i], "ev-%s-%d", ch, i);
+        a[i].event_id = ev[i];
+        a[i].kind = CHAT_ACTIVITY_POSTED;
+        a[i].channel = ch;
+        a[i].ts = ts[i];
+        a[i].author = author;
+    }
+    a[1].author = "bad\xff"; /* not UTF-8: the server refuses the second record */
+    chat_err rv = o->apply_activity(h, a, 3);
+    ck_assert_msg(rv == CHAT_ERR_INVALID_UTF8, "%s (%s)", chat_err_name(rv), chat_errmsg(NULL));
+    int64_t unread = -1, mentions = -1;
+    ck_assert_chat_ok(o->counts(h, reader, ch, &unread, &mentions));
+    ck_assert_int_eq(unread, 0);
+    /* Nothing was recorded as applied: the good records apply now. */
+    a[1].author = author;
+    ck_assert_chat_ok(o->apply_activity(h, a, 3));
+    ck_assert_chat_ok(o->counts(h, reader, ch, &unread, &mentions));
+    ck_assert_int_eq(unread, 3);
+    ck_assert_chat_ok(o->apply_activity(h, a, 3));
+    ck_assert_chat_ok(o->counts(h, reader, ch, &unread, &mentions));
+    ck_assert_int_eq(unread, 3);
+    o->close(h);
+}
+END_TEST
+
 /* (3) Stores opened at the same moment on a fresh database and on a fresh
  * schema: all succeed, each component's migrations are applied once. */
 #define OPENERS 6
@@ -405,6 +449,7 @@ static Suite *pg_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, primary_restart_recovers);
     tcase_add_test(tc, bad_urls);
+    tcase_add_test(tc, activity_batch_failure_changes_nothing);
     suite_add_tcase(s, tc);
     tc = tcase_create("migrations");
     tcase_add_unchecked_fixture(tc, start_primary, stop_all);
