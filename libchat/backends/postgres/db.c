@@ -38,9 +38,13 @@
 typedef struct pg_cluster {
     char *key;
     uint64_t lsn;
+    int64_t primary_until_ms;   /* reads go to the primary until then */
     int refs;
     struct pg_cluster *next;
 } pg_cluster;
+
+/* Replication lag on a healthy standby is far below this. */
+#define PG_PIN_PRIMARY_MS 10000
 
 static pthread_mutex_t clusters_lock = PTHREAD_MUTEX_INITIALIZER;
 static pg_cluster *clusters;
@@ -91,12 +95,24 @@ static void cluster_unref(pg_cluster *c)
     pthread_mutex_unlock(&clusters_lock);
 }
 
+/* The LSN a standby must have replayed; UINT64_MAX: use the primary. */
 static uint64_t cluster_lsn(pg_cluster *c)
 {
+    int64_t now = chati_mono_ms();
     pthread_mutex_lock(&clusters_lock);
-    uint64_t v = c->lsn;
+    uint64_t v = now < c->primary_until_ms ? UINT64_MAX : c->lsn;
     pthread_mutex_unlock(&clusters_lock);
     return v;
+}
+
+/* A commit whose LSN is unknown (the connection broke right after it): no
+ * standby is known to have it, so reads stay on the primary for a while. */
+static void cluster_pin_primary(pg_cluster *c)
+{
+    int64_t until = chati_mono_ms() + PG_PIN_PRIMARY_MS;
+    pthread_mutex_lock(&clusters_lock);
+    c->primary_until_ms = until;
+    pthread_mutex_unlock(&clusters_lock);
 }
 
 static void cluster_wrote(pg_cluster *c, uint64_t lsn)
@@ -276,26 +292,41 @@ static uint64_t insert_to_end_lsn(uint64_t lsn)
 /* Commits; on a multi-host URL also records the commit's WAL position. */
 static chat_err commit(chati_pg *db, chati_pg_conn *c)
 {
-    if (!db->has_reads)
-        return simple(c, "COMMIT", "commit");
+    if (!db->has_reads) {
+        PGresult *r = PQexec(c->pg, "COMMIT");
+        chat_err rv = CHAT_OK;
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            rv = fail_result(c, r, "commit");
+        else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) /* "ROLLBACK" */
+            rv = chati_fail(CHAT_ERR_STORAGE, "postgres: the transaction was rolled back");
+        PQclear(r);
+        return rv;
+    }
     if (!PQsendQuery(c->pg, "COMMIT; SELECT pg_current_wal_insert_lsn()::text"))
         return fail_result(c, NULL, "commit");
     chat_err rv = CHAT_OK;
-    int i = 0;
+    bool committed = false;
     uint64_t lsn = 0;
-    for (PGresult *r; (r = PQgetResult(c->pg)) != NULL; i++) {
+    for (PGresult *r; (r = PQgetResult(c->pg)) != NULL;) {
         ExecStatusType s = PQresultStatus(r);
-        if (rv == CHAT_OK && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-            rv = fail_result(c, r, i == 0 ? "commit" : "reading the commit position");
+        if (s == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
+            committed = true;
+        else if (s == PGRES_COMMAND_OK && rv == CHAT_OK) /* "ROLLBACK" */
+            rv = chati_fail(CHAT_ERR_STORAGE, "postgres: the transaction was rolled back");
         else if (s == PGRES_TUPLES_OK && PQntuples(r) == 1)
             lsn = chati_pg_parse_lsn(PQgetvalue(r, 0, 0));
+        else if (!committed && rv == CHAT_OK)
+            rv = fail_result(c, r, "commit");
         PQclear(r);
     }
-    if (rv == CHAT_OK && i == 0)
-        rv = fail_result(c, NULL, "commit");
+    if (!committed)
+        return rv != CHAT_OK ? rv : fail_result(c, NULL, "commit");
+    /* Committed: the call succeeded even if its position did not come back. */
     if (lsn != 0)
         cluster_wrote(db->cluster, insert_to_end_lsn(lsn));
-    return rv;
+    else
+        cluster_pin_primary(db->cluster);
+    return CHAT_OK;
 }
 
 /* A read connection: a standby that has caught up with this process's
