@@ -19,9 +19,9 @@
  * any asynchronous replica, a standby may show them a moment late.
  *
  * Failures. A pooled connection may have died with its server (restart,
- * failover). A call whose first statement fails on such a connection did
- * nothing, so it is run once more on a fresh connection; the pool drops its
- * other idle connections to that server too. Serialization failures and
+ * failover). A read on such a connection, or a write whose first statement
+ * (BEGIN) fails on it and so did nothing, is run once more on a fresh
+ * connection; the pool drops its other idle connections to that server too. Serialization failures and
  * deadlocks (the transaction was rolled back) are retried twice. A write
  * refused because the server turned standby (failover) drops that connection
  * and is redone once on a fresh one, which finds the new primary. A server
@@ -390,8 +390,9 @@ static chat_err run(chati_pg *db, bool write, bool snapshot, chati_pg_fn fn, voi
         }
         bool broken = PQstatus(c->pg) != CONNECTION_OK ||
                       PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF;
-        /* Nothing ran on a connection that was already dead: safe to redo. */
-        bool retry = (broken && c->reused && c->progress == 0 && attempt == 0) ||
+        /* A pooled connection that turned out dead: a read changes nothing
+         * and a write of which nothing ran did nothing, so redo it once. */
+        bool retry = (broken && c->reused && (!write || c->progress == 0) && attempt == 0) ||
                      (rv != CHAT_OK && !broken && retryable_conflict(c->sqlstate));
         /* The server refused a write because it is a standby now (a
          * failover): the statement did nothing. Connect afresh, which finds

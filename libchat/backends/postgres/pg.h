@@ -51,8 +51,9 @@ chat_err chati_pg_open(const char *url, const char *component, const chati_pg_mi
 void chati_pg_close(chati_pg *db);
 
 /* The body of a call: runs statements on c; returns CHAT_OK to commit. It may
- * run twice (a retry after a broken pooled connection, before any statement
- * of the first try succeeded), so it must set its outputs only at its end. */
+ * run more than once (a read whose pooled connection broke; a write that
+ * nothing of ran, or that met a serialization failure or deadlock), so it
+ * must replace, not add to, its outputs, and set them at its end. */
 typedef chat_err (*chati_pg_fn)(chati_pg_conn *c, void *arg);
 
 /* Runs fn in one transaction on the primary. */
