@@ -15,6 +15,7 @@
  * Kafka keeps a group's offsets after its last member left: subscribing
  * again later resumes where it stopped (at-least-once across restarts). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #define DEFAULT_BATCH 64
 #define BACKOFF_MIN_MS 20
 #define BACKOFF_MAX_MS 1000
+#define RETRY_MS 20
 
 struct chat_broker_consumer {
     chat_broker_consumer *next;     /* group.members (group.mu) */
@@ -139,11 +141,17 @@ bool chati_kafka_groups_caught_up(chati_kafka *kb, const chati_kafka_produced *p
 /* ---- rebalancing (on the dispatcher thread, inside a poll) ---- */
 
 /* Partitions without a committed offset start at their end; that start is
- * committed so that whoever holds the partition next starts there too. */
+ * committed so that whoever holds the partition next starts there too. A
+ * topic just created may answer "not leader" for a moment: retried. */
 static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *parts)
 {
     int timeout = g->kb->opts.timeout_ms;
-    if (rd_kafka_committed(g->rk, parts, timeout) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    int64_t deadline = chati_mono_ms() + timeout;
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_committed(g->rk, parts, timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+           chati_mono_ms() < deadline)
+        chati_kafka_sleep_ms(RETRY_MS);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return; /* auto.offset.reset=latest then decides */
     rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
@@ -151,8 +159,11 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
         if (p->offset >= 0)
             continue;
         int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(g->rk, p->topic, p->partition, &lo, &hi,
-                                             timeout) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        while ((e = rd_kafka_query_watermark_offsets(g->rk, p->topic, p->partition, &lo, &hi,
+                                                     timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               chati_mono_ms() < deadline)
+            chati_kafka_sleep_ms(RETRY_MS);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         p->offset = hi;
         rd_kafka_topic_partition_list_add(fresh, p->topic, p->partition)->offset = hi;
