@@ -13,5 +13,5 @@ if(CHAT_WITH_KAFKA)
   add_test(NAME contract_broker_kafka
     COMMAND bash ${chat_kafka_fixture} exec $<TARGET_FILE:contract_broker_kafka> "{kafka}")
   set_tests_properties(contract_broker_kafka PROPERTIES
-    TIMEOUT 600 LABELS "contract;kafka" RUN_SERIAL TRUE)
+    TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
 endif()

@@ -14,7 +14,6 @@
  *
  * Kafka keeps a group's offsets after its last member left: subscribing
  * again later resumes where it stopped (at-least-once across restarts). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,7 +317,7 @@ static void *dispatch_main(void *arg)
             max = cap;
         /* With nobody to hand a batch to, keep the group alive without taking any. */
         size_t n = m && max ? poll_batch(g->rk, batch, max) : 0;
-        if (m == NULL)
+        if (m == NULL || max == 0)
             backoff_wait(g, POLL_MS / 4);
         chat_err rv = n ? deliver(g, m, batch, n, msgs, &keys) : CHAT_OK;
         if (n > 0) {

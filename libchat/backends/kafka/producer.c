@@ -7,7 +7,6 @@
  * when Kafka took them, or report service_unavailable after
  * message_timeout_ms; the caller (the outbox) keeps what is not acknowledged
  * and publishes it again. The acks run on the poller thread. */
-#include <errno.h>
 #include <string.h>
 
 #include "backends/broker_check.h"
