@@ -30,6 +30,11 @@ mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$cache/m2" -Dkafka.v
   die "mvn dependency:copy-dependencies failed"
 [ -f "$tmp/kafka_2.13-$version.jar" ] || die "kafka_2.13-$version.jar was not fetched"
 touch "$tmp/.libchat-kafka.done"
-rm -rf "$cache/jars"
-mv -T "$tmp" "$cache/jars"
+# Another run may have finished meanwhile: keep whichever complete set is there.
+if ! mv -T "$tmp" "$cache/jars" 2>/dev/null; then
+  if [ ! -f "$stamp" ]; then
+    rm -rf "$cache/jars"
+    mv -T "$tmp" "$cache/jars"
+  fi
+fi
 echo "deps-server-kafka: $(ls "$cache/jars" | wc -l) jars in $cache/jars"
