@@ -191,6 +191,78 @@ START_TEST(test_posts_survive_kafka_outage)
 }
 END_TEST
 
+/* A context on the Kafka broker with its stores in dir (kept across opens). */
+static chat_ctx *open_in(const char *dir)
+{
+    chat_config *cfg = NULL;
+    char err[512];
+    ck_assert_chat_ok(chat_config_new(&cfg));
+    ck_assert_chat_ok(chat_config_set(cfg, "data_dir", dir, err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "argon2.m_cost_kib", "64", err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "argon2.t_cost", "1", err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "broker", kafka_url, err, sizeof err));
+    chat_ctx *ctx = NULL;
+    chat_err rv = chat_open(&ctx, cfg, err, sizeof err);
+    ck_assert_msg(rv == CHAT_OK, "chat_open: %s", err);
+    chat_config_free(cfg);
+    return ctx;
+}
+
+enum { N_KEEP = 50 };
+
+/* Closing while Kafka is down neither hangs nor loses the events it could not
+ * publish: they stay in the outbox and go out after the next open. */
+START_TEST(test_close_while_down_keeps_events)
+{
+    char *dir = chat_test_tmpdir("kafka-keep");
+    chat_ctx *ctx = open_in(dir);
+    person ada = fixture_person(ctx, "ada@example.com");
+    char *ch = fixture_channel(ctx, &ada, "keep", false);
+    ck_assert_chat_ok(chat_drain(ctx, 30000));
+    static seen g;
+    pthread_mutex_init(&g.mu, NULL);
+    chat_subscription *sub = NULL;
+    uint32_t mask = 1u << CHAT_EVENT_MESSAGE_CREATED;
+    ck_assert_chat_ok(chat_subscribe(ctx, "keep_g", mask, on_event, &g, &sub));
+
+    ck_assert_int_eq(sh(NULL, 0, "bash '%s' stop '%s'", fixture_sh, kafka_dir), 0);
+    for (int i = 0; i < N_KEEP; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "post %d", i);
+        ck_assert_chat_ok(chat_message_post(ctx, ada.s, ch, text, NULL, NULL, 0, NULL));
+    }
+    long long t0 = now_ms();
+    chat_unsubscribe(sub);
+    fixture_person_free(&ada);
+    chat_close(ctx);
+    long long close_ms = now_ms() - t0;
+    fprintf(stderr, "closed while kafka was down in %lld ms\n", close_ms);
+    ck_assert_int_lt(close_ms, 30000);
+    ck_assert_int_eq(seen_count(&g), 0);
+
+    char url[256];
+    ck_assert_int_eq(sh(url, sizeof url, "bash '%s' restart '%s'", fixture_sh, kafka_dir), 0);
+    ctx = open_in(dir);
+    /* The group resumes at its committed offsets, so it also sees what the
+     * outbox publishes now, left from the first open. */
+    ck_assert_chat_ok(chat_subscribe(ctx, "keep_g", mask, on_event, &g, &sub));
+    t0 = now_ms();
+    while (seen_count(&g) < N_KEEP && now_ms() - t0 < DELIVERY_MS)
+        sleep_ms(20);
+    fprintf(stderr, "kept events delivered %lld ms after reopening\n", now_ms() - t0);
+    ck_assert_chat_ok(chat_drain(ctx, 30000));
+    pthread_mutex_lock(&g.mu);
+    for (int i = 0; i < N_KEEP; i++)
+        ck_assert_msg(g.by_text[i] >= 1, "post %d lost", i);
+    pthread_mutex_unlock(&g.mu);
+    chat_unsubscribe(sub);
+    chat_close(ctx);
+    free(g.ids);
+    free(ch);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
 static void open_expect(const char *url, chat_err want, const char *detail_part)
 {
     char *dir = chat_test_tmpdir("kafka-bad");
@@ -238,6 +310,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 150);
     tcase_add_test(tc, test_bad_urls_and_unreachable);
     tcase_add_test(tc, test_posts_survive_kafka_outage);
+    tcase_add_test(tc, test_close_while_down_keeps_events);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }
