@@ -95,6 +95,8 @@ static chat_err kafka_flush(void *impl, int timeout_ms)
         pthread_mutex_lock(&kb->mu);
     }
     int64_t pending = kb->pending;
+    char last_error[sizeof kb->last_error];
+    memcpy(last_error, kb->last_error, sizeof last_error);
     size_t n = kb->n_produced;
     chati_kafka_produced *want = n ? chat_malloc(n * sizeof *want) : NULL;
     if (want != NULL)
@@ -102,8 +104,10 @@ static chat_err kafka_flush(void *impl, int timeout_ms)
     pthread_mutex_unlock(&kb->mu);
     if (pending > 0) {
         chat_free(want);
-        return chati_fail(CHAT_ERR_TIMEOUT, "kafka: %lld messages not acknowledged in %d ms",
-                          (long long)pending, timeout_ms);
+        return chati_fail(CHAT_ERR_TIMEOUT,
+                          "kafka: %lld messages not acknowledged in %d ms (last error: %s)",
+                          (long long)pending, timeout_ms,
+                          last_error[0] ? last_error : "none");
     }
     if (n > 0 && want == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "kafka flush");

@@ -57,6 +57,7 @@ typedef struct chati_kafka {
     int64_t pending;            /* published, not yet acknowledged or failed */
     chati_kafka_produced *produced;
     size_t n_produced, cap_produced;
+    char last_error[256];       /* the producer's latest error report, for details */
     char **topics;              /* Kafka names known to exist */
     size_t n_topics, cap_topics;
     chati_kafka_group *groups;  /* live consumer groups of this process */

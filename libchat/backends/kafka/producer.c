@@ -7,6 +7,7 @@
  * when Kafka took them, or report service_unavailable after
  * message_timeout_ms; the caller (the outbox) keeps what is not acknowledged
  * and publishes it again. The acks run on the poller thread. */
+#include <stdio.h>
 #include <string.h>
 
 #include "backends/broker_check.h"
@@ -66,6 +67,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     pthread_mutex_unlock(&kb->mu);
 }
 
+/* librdkafka's error reports (Kafka unreachable...), on the poller thread:
+ * kept for the detail of a failing flush instead of printed. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    CHATI_UNUSED(rk);
+    chati_kafka *kb = opaque;
+    pthread_mutex_lock(&kb->mu);
+    snprintf(kb->last_error, sizeof kb->last_error, "%s: %s",
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    pthread_mutex_unlock(&kb->mu);
+}
+
 static void *poller_main(void *arg)
 {
     chati_kafka *kb = arg;
@@ -100,6 +113,7 @@ chat_err chati_kafka_producer_start(chati_kafka *kb)
         return rv;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, kb);
     kb->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (kb->producer == NULL) {
