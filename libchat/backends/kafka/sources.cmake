@@ -3,6 +3,7 @@
 list(APPEND CHAT_SOURCES
   backends/kafka/broker.c
   backends/kafka/consumer.c
+  backends/kafka/dispatch.c
   backends/kafka/producer.c
   backends/kafka/topics.c
   backends/kafka/url.c)
