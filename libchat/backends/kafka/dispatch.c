@@ -267,7 +267,8 @@ void *chati_kafka_dispatch_main(void *arg)
         }
         pthread_mutex_lock(&g->mu);
         g->current = NULL;
-        g->retry = n > 0 && rv != CHAT_OK ? m : NULL;
+        if (n > 0) /* an empty poll (the refetch after a seek) keeps the retry */
+            g->retry = rv != CHAT_OK ? m : NULL;
         pthread_cond_broadcast(&g->cv);
         pthread_mutex_unlock(&g->mu);
         if (n > 0 && rv != CHAT_OK) {
