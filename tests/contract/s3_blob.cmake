@@ -1,0 +1,32 @@
+# The S3 blob store (CHAT_WITH_S3) against a real S3 server: S3Proxy, started by
+# tests/fixtures/s3.sh on a free loopback port with its objects in a temporary
+# directory (the jar is fetched once by scripts/deps-server-s3.sh into
+# ~/.cache/libchat). Without Java or the jar the tests fail, never skip.
+#   unit_blob_s3_sigv4            Signature V4 against AWS's published examples
+#   contract_blob_s3              the unchanged blob contract suite, path-style
+#                                 bucket, each test under its own key prefix;
+#                                 5 MiB parts so the 8 MiB object is multipart
+#   contract_blob_s3_vhost        the same with virtual-host-style addressing
+#                                 (bucket.localhost) and single-part uploads
+#   integration_blob_s3_failures  wrong secret, server stopped during uploads
+#                                 through the domain API, restart
+if(CHAT_WITH_S3)
+  set(chat_s3_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/s3.sh)
+  # The fixture's credentials; {uniq} is left for the contract suite.
+  set(chat_s3_url "s3://chatkey:chatsecret@chat-test/{uniq}?endpoint={s3_endpoint}&create_bucket=1")
+
+  add_executable(unit_blob_s3_sigv4 ${CMAKE_CURRENT_SOURCE_DIR}/test_blob_s3_sigv4.c)
+  target_link_libraries(unit_blob_s3_sigv4 PRIVATE chat_test_support chat_internal PkgConfig::CHECK)
+  add_test(NAME unit_blob_s3_sigv4 COMMAND unit_blob_s3_sigv4)
+  set_tests_properties(unit_blob_s3_sigv4 PROPERTIES TIMEOUT 60 LABELS "unit;s3")
+
+  add_executable(contract_blob_s3
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_blob.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
+  target_link_libraries(contract_blob_s3 PRIVATE
+    chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
+  add_test(NAME contract_blob_s3
+    COMMAND bash ${chat_s3_fixture} exec $<TARGET_FILE:contract_blob_s3>
+            "${chat_s3_url}&part_size=5242880")
+  set_tests_properties(contract_blob_s3 PROPERTIES
+    TIMEOUT 300 LABELS "contract;s3" RUN_SERIAL TRUE)
+endif()
