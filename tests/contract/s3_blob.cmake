@@ -29,4 +29,10 @@ if(CHAT_WITH_S3)
             "${chat_s3_url}&part_size=5242880")
   set_tests_properties(contract_blob_s3 PROPERTIES
     TIMEOUT 300 LABELS "contract;s3" RUN_SERIAL TRUE)
+
+  add_test(NAME contract_blob_s3_vhost
+    COMMAND bash ${chat_s3_fixture} exec $<TARGET_FILE:contract_blob_s3>
+            "s3://chatkey:chatsecret@chat-test/{uniq}?endpoint=http://localhost:{s3_port}&style=virtual&create_bucket=1")
+  set_tests_properties(contract_blob_s3_vhost PROPERTIES
+    TIMEOUT 300 LABELS "contract;s3" RUN_SERIAL TRUE ENVIRONMENT "CHAT_TEST_S3_VHOST=1")
 endif()
