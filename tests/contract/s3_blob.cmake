@@ -36,3 +36,21 @@ if(CHAT_WITH_S3)
   set_tests_properties(contract_blob_s3_vhost PROPERTIES
     TIMEOUT 300 LABELS "contract;s3" RUN_SERIAL TRUE ENVIRONMENT "CHAT_TEST_S3_VHOST=1")
 endif()
+
+if(CHAT_WITH_S3)
+  # Stops and restarts its server: objects on disk (filesystem backend) so they
+  # survive the restart; its keys are flat file ids, which that backend holds.
+  add_executable(integration_blob_s3_failures
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_blob_s3_failures.c
+    ${PROJECT_SOURCE_DIR}/tests/integration/fixture.c)
+  target_include_directories(integration_blob_s3_failures PRIVATE
+    ${PROJECT_SOURCE_DIR}/tests/integration)
+  target_link_libraries(integration_blob_s3_failures PRIVATE
+    chat_test_support chat_internal PkgConfig::CHECK)
+  add_test(NAME integration_blob_s3_failures
+    COMMAND bash ${chat_s3_fixture} exec $<TARGET_FILE:integration_blob_s3_failures>
+            ${chat_s3_fixture} "{s3_dir}" "{s3_endpoint}")
+  set_tests_properties(integration_blob_s3_failures PROPERTIES
+    TIMEOUT 300 LABELS "integration;s3" RUN_SERIAL TRUE
+    ENVIRONMENT "CHAT_TEST_S3_BACKEND=filesystem")
+endif()

@@ -292,8 +292,8 @@ chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
     if (cc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     } else {
-        rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "s3: %s %s: %s%s%s", rq->method, url.data,
-                        curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+        rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "s3 unreachable: %s %s: %s", rq->method,
+                        url.data, errbuf[0] ? errbuf : curl_easy_strerror(cc));
     }
     give_handle(s, h, cc == CURLE_OK);
     curl_slist_free_all(headers);
