@@ -3,6 +3,7 @@
 # directory (the jar is fetched once by scripts/deps-server-s3.sh into
 # ~/.cache/libchat). Without Java or the jar the tests fail, never skip.
 #   unit_blob_s3_sigv4            Signature V4 against AWS's published examples
+#   unit_blob_s3_conf             parsing of s3:// URLs
 #   contract_blob_s3              the unchanged blob contract suite, path-style
 #                                 bucket, each test under its own key prefix;
 #                                 5 MiB parts so the 8 MiB object is multipart
@@ -15,10 +16,13 @@ if(CHAT_WITH_S3)
   # The fixture's credentials; {uniq} is left for the contract suite.
   set(chat_s3_url "s3://chatkey:chatsecret@chat-test/{uniq}?endpoint={s3_endpoint}&create_bucket=1")
 
-  add_executable(unit_blob_s3_sigv4 ${CMAKE_CURRENT_SOURCE_DIR}/test_blob_s3_sigv4.c)
-  target_link_libraries(unit_blob_s3_sigv4 PRIVATE chat_test_support chat_internal PkgConfig::CHECK)
-  add_test(NAME unit_blob_s3_sigv4 COMMAND unit_blob_s3_sigv4)
-  set_tests_properties(unit_blob_s3_sigv4 PROPERTIES TIMEOUT 60 LABELS "unit;s3")
+  foreach(t sigv4 conf)
+    add_executable(unit_blob_s3_${t} ${CMAKE_CURRENT_SOURCE_DIR}/test_blob_s3_${t}.c)
+    target_link_libraries(unit_blob_s3_${t} PRIVATE
+      chat_test_support chat_internal PkgConfig::CHECK)
+    add_test(NAME unit_blob_s3_${t} COMMAND unit_blob_s3_${t})
+    set_tests_properties(unit_blob_s3_${t} PROPERTIES TIMEOUT 60 LABELS "unit;s3")
+  endforeach()
 
   add_executable(contract_blob_s3
     ${CMAKE_CURRENT_SOURCE_DIR}/test_blob.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)

@@ -10,6 +10,8 @@
  *    refused by the server and reported as invalid_config naming S3's error;
  *    nothing is written;
  *  - a body that does not match its signed SHA-256 is refused;
+ *  - a hung server (SIGSTOP): calls give up after timeout_ms with
+ *    service_unavailable instead of hanging, and work again once it resumes;
  *  - the server stopped: uploads through the domain API (chat_file_upload,
  *    single-part and multipart) fail quickly with service_unavailable, and the
  *    message store keeps no file record for them; after a restart the same
@@ -146,6 +148,40 @@ START_TEST(test_body_must_match_its_signed_hash)
 }
 END_TEST
 
+START_TEST(test_hung_server_times_out)
+{
+    ensure_server();
+    char url[512];
+    url_with(url, sizeof url, "chatkey:chatsecret", "");
+    /* timeout_ms=2000 in BUCKET_URL: a stall of 2 s ends a call. */
+    const chat_blob_ops *S = blob_ops();
+    void *impl = NULL;
+    ck_assert_chat_ok(S->open(url, NULL, &impl));
+    ck_assert_chat_ok(S->put(impl, "hung", "before", 6, NULL));
+    ck_assert_int_eq(sh("bash '%s' pause '%s'", fixture, server_dir), 0);
+    long long t0 = chati_mono_ms();
+    chat_err put_rv = S->put(impl, "hung", "during", 6, NULL);
+    fprintf(stderr, "hung server: %s (after %lld ms)\n", chati_errmsg(), chati_mono_ms() - t0);
+    void *data = NULL;
+    size_t len = 0;
+    chat_err get_rv = S->get(impl, "hung", &data, &len);
+    fprintf(stderr, "hung server: %s (after %lld ms)\n", chati_errmsg(), chati_mono_ms() - t0);
+    long long took = chati_mono_ms() - t0;
+    ck_assert_int_eq(sh("bash '%s' resume '%s'", fixture, server_dir), 0);
+    ck_assert_chat_err(put_rv, CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_chat_err(get_rv, CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_msg(took < 9000, "two calls to a hung server took %lld ms", took);
+    /* The put may or may not have landed before the server froze; either
+     * way the object is whole, and the store works again. */
+    ck_assert_chat_ok(S->get(impl, "hung", &data, &len));
+    ck_assert_uint_eq(len, 6);
+    ck_assert(memcmp(data, "before", 6) == 0 || memcmp(data, "during", 6) == 0);
+    chat_free(data);
+    ck_assert_chat_ok(S->put(impl, "hung", "after", 5, NULL));
+    S->close(impl);
+}
+END_TEST
+
 static size_t listed(chat_ctx *ctx, const person *p)
 {
     chat_list *l = NULL;
@@ -270,6 +306,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_wrong_secret_is_refused);
     tcase_add_test(tc, test_body_must_match_its_signed_hash);
+    tcase_add_test(tc, test_hung_server_times_out);
     tcase_add_test(tc, test_upload_while_server_stopped);
     suite_add_tcase(s, tc);
     return chat_test_run(s);

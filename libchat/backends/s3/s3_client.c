@@ -8,7 +8,8 @@
  * "/./" in keys, which S3 treats as literal characters.
  *
  * Timeouts: connecting may take timeout_ms, and a transfer that moves no byte
- * for timeout_ms (rounded up to seconds) is abandoned, so a dead or hung
+ * for timeout_ms is abandoned (our progress callback; curl's own low-speed
+ * check averages over seconds of history and reacts late), so a dead or hung
  * server gives service_unavailable quickly while large uploads of any length
  * still work.
  */
@@ -107,6 +108,31 @@ static void give_handle(chati_s3 *s, CURL *h, bool healthy)
         curl_easy_cleanup(h);
 }
 
+/* Stall detection: the time the byte counts last moved. */
+typedef struct progress {
+    curl_off_t bytes;
+    long long moved_ms;
+    long limit_ms;
+    bool stalled;
+} progress;
+
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    CHATI_UNUSED(dltotal);
+    CHATI_UNUSED(ultotal);
+    progress *p = arg;
+    long long now = chati_mono_ms();
+    if (dlnow + ulnow != p->bytes) {
+        p->bytes = dlnow + ulnow;
+        p->moved_ms = now;
+    } else if (now - p->moved_ms > p->limit_ms) {
+        p->stalled = true;
+        return 1; /* abort: CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
+}
+
 typedef struct upload {
     const char *p;
     size_t left;
@@ -184,14 +210,19 @@ static chat_err build_path(const chati_s3_conf *c, const char *key, chati_buf *p
 
 static chat_err add_header(struct curl_slist **list, const char *name, const char *value)
 {
-    char line[512];
+    chati_buf line = {0};
     /* "Name:" with nothing after it removes a header curl would add itself. */
-    snprintf(line, sizeof line, value[0] ? "%s: %s" : "%s:", name, value);
-    struct curl_slist *l = curl_slist_append(*list, line);
-    if (l == NULL)
-        return chati_fail(CHAT_ERR_NOMEM, "s3 headers");
-    *list = l;
-    return CHAT_OK;
+    chat_err rv = value[0] ? chati_buf_printf(&line, "%s: %s", name, value)
+                           : chati_buf_printf(&line, "%s:", name);
+    if (rv == CHAT_OK) {
+        struct curl_slist *l = curl_slist_append(*list, line.data); /* copies */
+        if (l == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "s3 headers");
+        else
+            *list = l;
+    }
+    chati_buf_free(&line);
+    return rv;
 }
 
 chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
@@ -213,12 +244,14 @@ chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
     char amz_date[17];
     chati_sigv4_amz_date((int64_t)time(NULL), amz_date);
 
-    chati_sigv4_header hs[11] = {
+    chati_sigv4_header hs[12] = {
         {"host", c->host},
         {"x-amz-content-sha256", body_hash},
         {"x-amz-date", amz_date},
     };
     size_t nh = 3;
+    if (c->session_token)
+        hs[nh++] = (chati_sigv4_header){"x-amz-security-token", c->session_token};
     for (size_t i = 0; i < rq->n_extra; i++)
         hs[nh++] = rq->extra[i];
 
@@ -259,7 +292,7 @@ chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
 
     char errbuf[CURL_ERROR_SIZE] = "";
     upload up = {rq->body, rq->body_len};
-    long stall_s = (c->timeout_ms + 999) / 1000;
+    progress prog = {.bytes = 0, .moved_ms = chati_mono_ms(), .limit_ms = c->timeout_ms};
     curl_easy_setopt(h, CURLOPT_URL, url.data);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
@@ -267,8 +300,9 @@ chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
@@ -291,6 +325,10 @@ chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
     CURLcode cc = curl_easy_perform(h);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    } else if (prog.stalled) {
+        rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
+                        "s3 unreachable: %s %s: no progress for %ld ms (server hung?)",
+                        rq->method, url.data, c->timeout_ms);
     } else {
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "s3 unreachable: %s %s: %s", rq->method,
                         url.data, errbuf[0] ? errbuf : curl_easy_strerror(cc));

@@ -149,10 +149,14 @@ static chat_err credentials(chati_s3_conf *c, const char *ui, size_t n, const ch
     } else {
         const char *ak = cfg ? chat_config_get(cfg, "s3.access_key") : NULL;
         const char *sk = cfg ? chat_config_get(cfg, "s3.secret_key") : NULL;
+        const char *tok = cfg ? chat_config_get(cfg, "s3.session_token") : NULL;
         if (ak == NULL || sk == NULL) {
             ak = getenv("AWS_ACCESS_KEY_ID");
             sk = getenv("AWS_SECRET_ACCESS_KEY");
+            tok = getenv("AWS_SESSION_TOKEN");
         }
+        if (tok && *tok && (c->session_token = chat_strdup(tok)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "s3 config");
         if (ak == NULL || sk == NULL || *ak == '\0' || *sk == '\0')
             return chati_fail(CHAT_ERR_INVALID_CONFIG,
                               "s3: no credentials (URL s3://ACCESS:SECRET@bucket, config "
@@ -250,7 +254,7 @@ chat_err chati_s3_conf_parse(const char *url, const chat_config *cfg, chati_s3_c
         rv = chati_fail(CHAT_ERR_NOMEM, "s3 config");
     if (rv == CHAT_OK) {
         bool custom = endpoint != NULL;
-        c->path_style = style < 0 ? custom : style == 1;
+        c->path_style = style < 0 ? custom || strchr(c->bucket, '.') != NULL : style == 1;
         chati_buf aws = {0};
         if (!custom)
             rv = chati_buf_printf(&aws, "https://s3.%s.amazonaws.com", c->region);
@@ -277,5 +281,6 @@ void chati_s3_conf_free(chati_s3_conf *c)
         memset(c->secret_key, 0, strlen(c->secret_key));
     chat_free(c->access_key);
     chat_free(c->secret_key);
+    chat_free(c->session_token);
     memset(c, 0, sizeof *c);
 }

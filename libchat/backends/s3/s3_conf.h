@@ -14,8 +14,11 @@
  *                       default 5000
  *
  * ACCESS and SECRET are percent-decoded (AWS secrets may hold '/' and '+').
- * Without them the config keys s3.access_key / s3.secret_key are used, then the
- * environment's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+ * Without them the config keys s3.access_key / s3.secret_key (and optional
+ * s3.session_token) are used, then the environment's AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN, for temporary credentials).
+ * A bucket name with dots defaults to path style: TLS wildcards do not cover
+ * "a.b.s3.amazonaws.com".
  */
 #ifndef CHATI_S3_CONF_H
 #define CHATI_S3_CONF_H
@@ -33,6 +36,7 @@ typedef struct chati_s3_conf {
     char *region;
     char *access_key;
     char *secret_key;
+    char *session_token;        /* NULL when none; sent as x-amz-security-token */
     bool path_style;
     bool create_bucket;
     size_t part_size;
