@@ -44,6 +44,7 @@ endif()
 if(CHAT_WITH_S3)
   # Stops and restarts its server: objects on disk (filesystem backend) so they
   # survive the restart; its keys are flat file ids, which that backend holds.
+  # Request bodies above 6 MiB are refused, to fail a multipart upload midway.
   add_executable(integration_blob_s3_failures
     ${CMAKE_CURRENT_SOURCE_DIR}/test_blob_s3_failures.c
     ${PROJECT_SOURCE_DIR}/tests/integration/fixture.c)
@@ -56,5 +57,5 @@ if(CHAT_WITH_S3)
             ${chat_s3_fixture} "{s3_dir}" "{s3_endpoint}")
   set_tests_properties(integration_blob_s3_failures PROPERTIES
     TIMEOUT 300 LABELS "integration;s3" RUN_SERIAL TRUE
-    ENVIRONMENT "CHAT_TEST_S3_BACKEND=filesystem")
+    ENVIRONMENT "CHAT_TEST_S3_BACKEND=filesystem;CHAT_TEST_S3_MAX_REQUEST=6291456")
 endif()

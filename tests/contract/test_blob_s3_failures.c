@@ -2,7 +2,8 @@
  * Failure tests of the S3 blob store against a real S3 server (S3Proxy).
  *
  * Run as: s3.sh exec THIS FIXTURE {s3_dir} {s3_endpoint}, with
- * CHAT_TEST_S3_BACKEND=filesystem so that objects survive a server restart.
+ * CHAT_TEST_S3_BACKEND=filesystem so that objects survive a server restart,
+ * and CHAT_TEST_S3_MAX_REQUEST=6291456 so that bodies above 6 MiB are refused.
  * argv[1] is tests/fixtures/s3.sh (to stop and restart the server in
  * argv[2]), argv[3] the server's endpoint.
  *
@@ -10,6 +11,8 @@
  *    refused by the server and reported as invalid_config naming S3's error;
  *    nothing is written;
  *  - a body that does not match its signed SHA-256 is refused;
+ *  - a multipart upload whose part is refused is aborted: no object and no
+ *    unfinished upload stay behind;
  *  - a hung server (SIGSTOP): calls give up after timeout_ms with
  *    service_unavailable instead of hanging, and work again once it resumes;
  *  - the server stopped: uploads through the domain API (chat_file_upload,
@@ -145,6 +148,73 @@ START_TEST(test_body_must_match_its_signed_hash)
     int64_t size;
     ck_assert_chat_err(blob_ops()->stat(impl, "tampered", &size), CHAT_ERR_NOT_FOUND);
     blob_ops()->close(impl);
+}
+END_TEST
+
+/* Whether the bucket lists an unfinished multipart upload of key. */
+static bool upload_pending(chati_s3 *s, const char *key)
+{
+    chati_s3_req rq = {.method = "GET", .query = "uploads="};
+    chati_s3_resp resp;
+    ck_assert_chat_ok(chati_s3_call(s, &rq, &resp));
+    ck_assert_int_eq(resp.status, 200);
+    char want[256];
+    snprintf(want, sizeof want, "<Key>%s</Key>", key);
+    bool found = resp.body.data && strstr(resp.body.data, want) != NULL;
+    chati_s3_resp_free(&resp);
+    return found;
+}
+
+START_TEST(test_failed_multipart_is_aborted)
+{
+    ensure_server();
+    char url[512];
+    /* 8 MiB parts: the server refuses each (its limit is 6 MiB). */
+    url_with(url, sizeof url, "chatkey:chatsecret", "&part_size=8388608");
+    const chat_blob_ops *S = blob_ops();
+    void *impl = NULL;
+    ck_assert_chat_ok(S->open(url, NULL, &impl));
+    chati_s3 *raw = NULL;
+    ck_assert_chat_ok(chati_s3_new(url, NULL, &raw));
+
+    /* The listing does show an upload that nobody finished or aborted. */
+    chati_s3_req init = {.method = "POST", .key = "probe", .query = "uploads="};
+    chati_s3_resp resp;
+    ck_assert_chat_ok(chati_s3_call(raw, &init, &resp));
+    ck_assert_int_eq(resp.status, 200);
+    char id[512], query[700];
+    chati_s3_xml_text(resp.body.data, "UploadId", id, sizeof id);
+    chati_s3_resp_free(&resp);
+    ck_assert(upload_pending(raw, "probe"));
+    chati_buf enc = {0};
+    ck_assert_chat_ok(chati_sigv4_encode(&enc, id, strlen(id), false));
+    snprintf(query, sizeof query, "uploadId=%s", enc.data);
+    chati_buf_free(&enc);
+    chati_s3_req abort_rq = {.method = "DELETE", .key = "probe", .query = query};
+    ck_assert_chat_ok(chati_s3_call(raw, &abort_rq, &resp));
+    chati_s3_resp_free(&resp);
+    ck_assert(!upload_pending(raw, "probe"));
+
+    size_t n = 12u << 20;
+    char *big = calloc(1, n);
+    ck_assert_ptr_nonnull(big);
+    chat_err rv = S->put(impl, "refused.bin", big, n, NULL);
+    fprintf(stderr, "refused part: %s\n", chati_errmsg());
+    ck_assert_msg(rv == CHAT_ERR_STORAGE || rv == CHAT_ERR_INVALID_ARGUMENTS,
+                  "refused part gave %s", chat_strerror(rv));
+    ck_assert(strstr(chati_errmsg(), "multipart upload aborted") != NULL);
+    ck_assert(!upload_pending(raw, "refused.bin"));
+    int64_t size;
+    ck_assert_chat_err(S->stat(impl, "refused.bin", &size), CHAT_ERR_NOT_FOUND);
+
+    /* A refused single PUT (7 MiB < one part) leaves nothing either. */
+    ck_assert_int_ne(S->put(impl, "refused-single.bin", big, 7u << 20, NULL), CHAT_OK);
+    fprintf(stderr, "refused single put: %s\n", chati_errmsg());
+    ck_assert_chat_err(S->stat(impl, "refused-single.bin", &size), CHAT_ERR_NOT_FOUND);
+
+    free(big);
+    chati_s3_free(raw);
+    S->close(impl);
 }
 END_TEST
 
@@ -306,6 +376,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_wrong_secret_is_refused);
     tcase_add_test(tc, test_body_must_match_its_signed_hash);
+    tcase_add_test(tc, test_failed_multipart_is_aborted);
     tcase_add_test(tc, test_hung_server_times_out);
     tcase_add_test(tc, test_upload_while_server_stopped);
     suite_add_tcase(s, tc);
