@@ -25,6 +25,7 @@
 #include "backends/s3/s3_client.h"
 
 #define POOL_IDLE_MAX 8
+#define MAX_TRIES 3             /* for idempotent requests on transient failures */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 struct chati_s3 {
@@ -225,9 +226,12 @@ static chat_err add_header(struct curl_slist **list, const char *name, const cha
     return rv;
 }
 
-chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
+/* One attempt; *transient tells whether a failure may pass on a retry. */
+static chat_err call_once(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp,
+                          bool *transient)
 {
     const chati_s3_conf *c = &s->conf;
+    *transient = false;
     memset(resp, 0, sizeof *resp);
     resp->content_length = -1;
     resp->is_head = strcmp(rq->method, "HEAD") == 0;
@@ -333,12 +337,33 @@ chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "s3 unreachable: %s %s: %s", rq->method,
                         url.data, errbuf[0] ? errbuf : curl_easy_strerror(cc));
     }
+    /* A connection that broke mid-request (a server restart, an idle
+     * connection closed by a load balancer) is worth another try; a refused
+     * connection or a hung server is not: the caller hears about it now. */
+    *transient = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+                 (cc == CURLE_OK && (resp->status == 500 || resp->status == 503));
     give_handle(s, h, cc == CURLE_OK);
     curl_slist_free_all(headers);
     chati_buf_free(&path);
     chati_buf_free(&url);
     chati_buf_free(&authz);
     return rv;
+}
+
+chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
+{
+    /* POSTs (start or complete a multipart upload) are not idempotent. */
+    int tries = strcmp(rq->method, "POST") == 0 ? 1 : MAX_TRIES;
+    for (int attempt = 1;; attempt++) {
+        bool transient;
+        chat_err rv = call_once(s, rq, resp, &transient);
+        if (!transient || attempt >= tries)
+            return rv;
+        chati_s3_resp_free(resp);
+        /* S3 asks for backoff on 503 SlowDown: 100 ms, then 400 ms. */
+        struct timespec ts = {0, (attempt == 1 ? 100 : 400) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void chati_s3_resp_free(chati_s3_resp *resp)

@@ -46,7 +46,9 @@ typedef struct chati_s3_resp {
 /* Sends rq and fills resp (which the caller frees with chati_s3_resp_free,
  * also on failure). Fails only when no HTTP answer came: service_unavailable
  * with curl's reason (refused, timed out, reset...) in the detail. Any HTTP
- * status is CHAT_OK here: the caller decides, with chati_s3_fail for errors. */
+ * status is CHAT_OK here: the caller decides, with chati_s3_fail for errors.
+ * Requests other than POST are retried (up to 3 tries, short backoff) when
+ * the connection broke mid-request or S3 answered 500 or 503. */
 chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp);
 void chati_s3_resp_free(chati_s3_resp *resp);
 
