@@ -9,8 +9,12 @@
 #                                 5 MiB parts so the 8 MiB object is multipart
 #   contract_blob_s3_vhost        the same with virtual-host-style addressing
 #                                 (bucket.localhost) and single-part uploads
-#   integration_blob_s3_failures  wrong secret, server stopped during uploads
-#                                 through the domain API, restart
+#   contract_blob_s3_tls          the same over https (self-signed certificate
+#                                 trusted through ca_file=)
+#   integration_blob_s3_failures  wrong secret, tampered body, aborted multipart
+#                                 upload, hung server, server stopped during
+#                                 uploads through the domain API, restart
+#   integration_blob_s3_tls       https: an untrusted certificate is refused
 if(CHAT_WITH_S3)
   set(chat_s3_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/s3.sh)
   # The fixture's credentials; {uniq} is left for the contract suite.
@@ -39,6 +43,12 @@ if(CHAT_WITH_S3)
             "s3://chatkey:chatsecret@chat-test/{uniq}?endpoint=http://localhost:{s3_port}&style=virtual&create_bucket=1")
   set_tests_properties(contract_blob_s3_vhost PROPERTIES
     TIMEOUT 300 LABELS "contract;s3" RUN_SERIAL TRUE ENVIRONMENT "CHAT_TEST_S3_VHOST=1")
+
+  add_test(NAME contract_blob_s3_tls
+    COMMAND bash ${chat_s3_fixture} exec $<TARGET_FILE:contract_blob_s3>
+            "${chat_s3_url}&ca_file={s3_ca}")
+  set_tests_properties(contract_blob_s3_tls PROPERTIES
+    TIMEOUT 300 LABELS "contract;s3" RUN_SERIAL TRUE ENVIRONMENT "CHAT_TEST_S3_TLS=1")
 endif()
 
 if(CHAT_WITH_S3)
@@ -58,4 +68,15 @@ if(CHAT_WITH_S3)
   set_tests_properties(integration_blob_s3_failures PROPERTIES
     TIMEOUT 300 LABELS "integration;s3" RUN_SERIAL TRUE
     ENVIRONMENT "CHAT_TEST_S3_BACKEND=filesystem;CHAT_TEST_S3_MAX_REQUEST=6291456")
+endif()
+
+if(CHAT_WITH_S3)
+  add_executable(integration_blob_s3_tls ${CMAKE_CURRENT_SOURCE_DIR}/test_blob_s3_tls.c)
+  target_link_libraries(integration_blob_s3_tls PRIVATE
+    chat_test_support chat_internal PkgConfig::CHECK)
+  add_test(NAME integration_blob_s3_tls
+    COMMAND bash ${chat_s3_fixture} exec $<TARGET_FILE:integration_blob_s3_tls>
+            "{s3_endpoint}" "{s3_ca}")
+  set_tests_properties(integration_blob_s3_tls PROPERTIES
+    TIMEOUT 120 LABELS "integration;s3" RUN_SERIAL TRUE ENVIRONMENT "CHAT_TEST_S3_TLS=1")
 endif()

@@ -304,6 +304,8 @@ static chat_err call_once(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *re
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+    if (c->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
@@ -333,6 +335,10 @@ static chat_err call_once(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *re
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
                         "s3 unreachable: %s %s: no progress for %ld ms (server hung?)",
                         rq->method, url.data, c->timeout_ms);
+    } else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+        /* Retrying will not help: the certificate or ca_file is wrong. */
+        rv = chati_fail(CHAT_ERR_INVALID_CONFIG, "s3: %s %s: TLS: %s", rq->method, url.data,
+                        errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else {
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "s3 unreachable: %s %s: %s", rq->method,
                         url.data, errbuf[0] ? errbuf : curl_easy_strerror(cc));

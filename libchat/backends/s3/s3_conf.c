@@ -98,6 +98,11 @@ static chat_err set_param(chati_s3_conf *c, const char *name, const char *v, cha
     } else if (strcmp(name, "part_size") == 0) {
         if ((rv = parse_size(v, MIN_PART, MAX_PART, "part_size", &c->part_size)) != CHAT_OK)
             return rv;
+    } else if (strcmp(name, "ca_file") == 0) {
+        if (*v == '\0')
+            return chati_fail(CHAT_ERR_INVALID_CONFIG, "s3 URL: empty ca_file");
+        chat_free(c->ca_file);
+        c->ca_file = chat_strdup(v);
     } else if (strcmp(name, "timeout_ms") == 0) {
         if ((rv = parse_size(v, 10, 600000, "timeout_ms", &x)) != CHAT_OK)
             return rv;
@@ -282,5 +287,6 @@ void chati_s3_conf_free(chati_s3_conf *c)
     chat_free(c->access_key);
     chat_free(c->secret_key);
     chat_free(c->session_token);
+    chat_free(c->ca_file);
     memset(c, 0, sizeof *c);
 }

@@ -12,6 +12,8 @@
  *                       part are uploaded in parts; default 8 MiB
  *   timeout_ms=N        connect timeout, and how long a transfer may stall;
  *                       default 5000
+ *   ca_file=PATH        PEM certificates to trust for an https endpoint
+ *                       (default: the system's CA store)
  *
  * ACCESS and SECRET are percent-decoded (AWS secrets may hold '/' and '+').
  * Without them the config keys s3.access_key / s3.secret_key (and optional
@@ -37,6 +39,7 @@ typedef struct chati_s3_conf {
     char *access_key;
     char *secret_key;
     char *session_token;        /* NULL when none; sent as x-amz-security-token */
+    char *ca_file;              /* NULL: the system's CA store */
     bool path_style;
     bool create_bucket;
     size_t part_size;
