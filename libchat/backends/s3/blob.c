@@ -9,10 +9,10 @@
  * header of the file store. Objects written by others, without that metadata,
  * are returned unchecked.
  *
- * A put of more than part_size bytes is a multipart upload (parts of
- * part_size, each signed with its own SHA-256); on any failure the upload is
- * aborted, so no half-written object or orphaned parts stay behind. A single
- * PUT and a completed multipart upload both replace the object atomically.
+ * A put of more than part_size bytes is a multipart upload (s3_multipart.c);
+ * on any failure the upload is aborted, so no half-written object or orphaned
+ * parts stay behind. A single PUT and a completed multipart upload both
+ * replace the object atomically.
  *
  * S3 deletes absent objects without complaint, so remove asks HEAD first to
  * report not_found (a concurrent remover may make both succeed).
@@ -28,10 +28,10 @@
 
 #include "backends/builtin.h"
 #include "backends/s3/s3_client.h"
+#include "backends/s3/s3_multipart.h"
 #include "core/internal.h"
 
 #define MAX_KEY 200
-#define MAX_PARTS 10000         /* S3's limit */
 /* Some servers (not AWS) can pair new metadata with old bytes while a key is
  * overwritten; a get that sees a mismatch reads again before it reports one. */
 #define GET_TRIES 3
@@ -64,15 +64,6 @@ static chat_err object_name(chati_s3 *s, const char *key, char *buf, size_t n)
     if (w < 0 || (size_t)w >= n)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key too long with the prefix");
     return CHAT_OK;
-}
-
-/* One request that must answer with one of the 2xx codes. */
-static chat_err call_ok(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
-{
-    chat_err rv = chati_s3_call(s, rq, resp);
-    if (rv == CHAT_OK && (resp->status < 200 || resp->status > 299))
-        rv = chati_s3_fail(s, rq, resp);
-    return rv;
 }
 
 /* Makes the bucket, or finds it already ours. */
@@ -149,87 +140,8 @@ static chat_err put_single(chati_s3 *s, const char *obj, const void *data, size_
     chati_s3_req rq = {.method = "PUT", .key = obj, .query = "", .body = data,
                        .body_len = len, .body_sha256 = sum, .extra = &meta, .n_extra = 1};
     chati_s3_resp resp;
-    chat_err rv = call_ok(s, &rq, &resp);
+    chat_err rv = chati_s3_call_ok(s, &rq, &resp);
     chati_s3_resp_free(&resp);
-    return rv;
-}
-
-/* Best effort: a failed abort leaves parts that S3 lifecycle rules clean up. */
-static void abort_upload(chati_s3 *s, const char *obj, const char *query)
-{
-    chati_s3_req rq = {.method = "DELETE", .key = obj, .query = query};
-    chati_s3_resp resp;
-    (void)chati_s3_call(s, &rq, &resp);
-    chati_s3_resp_free(&resp);
-}
-
-static chat_err put_multipart(chati_s3 *s, const char *obj, const char *data, size_t len,
-                              const char *sum)
-{
-    size_t part = chati_s3_conf_of(s)->part_size;
-    size_t nparts = (len + part - 1) / part;
-    if (nparts > MAX_PARTS)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
-                          "s3: %zu bytes need more than %d parts of %zu bytes", len, MAX_PARTS,
-                          part);
-    chati_sigv4_header meta = {"x-amz-meta-sha256", sum};
-    chati_s3_req rq = {.method = "POST", .key = obj, .query = "uploads=", .extra = &meta,
-                       .n_extra = 1};
-    chati_s3_resp resp;
-    chat_err rv = call_ok(s, &rq, &resp);
-    char upload_id[512], enc_id[1600];
-    chati_s3_xml_text(resp.body.data, "UploadId", upload_id, sizeof upload_id);
-    chati_s3_resp_free(&resp);
-    if (rv != CHAT_OK)
-        return rv;
-    if (upload_id[0] == '\0')
-        return chati_fail(CHAT_ERR_STORAGE, "s3: POST %s?uploads: no UploadId in the answer",
-                          obj);
-    chati_buf b = {0};
-    if ((rv = chati_sigv4_encode(&b, upload_id, strlen(upload_id), false)) == CHAT_OK)
-        snprintf(enc_id, sizeof enc_id, "%s", b.data);
-    chati_buf_free(&b);
-    if (rv != CHAT_OK)
-        return rv;
-
-    /* Parts one after another: each already fills the connection. */
-    chati_buf done = {0};
-    rv = chati_buf_puts(&done, "<CompleteMultipartUpload>");
-    for (size_t i = 0; rv == CHAT_OK && i < nparts; i++) {
-        size_t off = i * part, n = len - off < part ? len - off : part;
-        char query[1700];
-        snprintf(query, sizeof query, "partNumber=%zu&uploadId=%s", i + 1, enc_id);
-        chati_s3_req pr = {.method = "PUT", .key = obj, .query = query, .body = data + off,
-                           .body_len = n};
-        rv = call_ok(s, &pr, &resp);
-        if (rv == CHAT_OK && resp.etag[0] == '\0')
-            rv = chati_fail(CHAT_ERR_STORAGE, "s3: part %zu of %s came back without an ETag",
-                            i + 1, obj);
-        if (rv == CHAT_OK)
-            rv = chati_buf_printf(&done, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
-                                  i + 1, resp.etag);
-        chati_s3_resp_free(&resp);
-    }
-    if (rv == CHAT_OK)
-        rv = chati_buf_puts(&done, "</CompleteMultipartUpload>");
-    char query[1700];
-    snprintf(query, sizeof query, "uploadId=%s", enc_id);
-    if (rv == CHAT_OK) {
-        chati_s3_req cr = {.method = "POST", .key = obj, .query = query, .body = done.data,
-                           .body_len = done.len};
-        rv = call_ok(s, &cr, &resp);
-        /* S3 may answer 200 and report the failure in the body. */
-        if (rv == CHAT_OK && resp.body.data && strstr(resp.body.data, "<Error>") != NULL)
-            rv = chati_s3_fail(s, &cr, &(chati_s3_resp){.status = 500, .body = resp.body});
-        chati_s3_resp_free(&resp);
-    }
-    chati_buf_free(&done);
-    if (rv != CHAT_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", chati_errmsg());
-        abort_upload(s, obj, query);
-        rv = chati_fail(rv, "%s (multipart upload aborted)", detail);
-    }
     return rv;
 }
 
@@ -246,7 +158,7 @@ static chat_err s3blob_put(void *impl, const char *key, const void *data, size_t
     char sum[65];
     chati_sha256_hex(data ? data : "", len, sum);
     if (len > chati_s3_conf_of(s)->part_size)
-        rv = put_multipart(s, obj, data, len, sum);
+        rv = chati_s3_put_multipart(s, obj, data, len, sum);
     else
         rv = put_single(s, obj, data ? data : "", len, sum);
     if (rv == CHAT_OK && sha256_hex)
@@ -325,7 +237,7 @@ static chat_err s3blob_remove(void *impl, const char *key)
         return rv;
     chati_s3_req rq = {.method = "DELETE", .key = obj, .query = ""};
     chati_s3_resp resp;
-    rv = call_ok(s, &rq, &resp);
+    rv = chati_s3_call_ok(s, &rq, &resp);
     chati_s3_resp_free(&resp);
     return rv;
 }

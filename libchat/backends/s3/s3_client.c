@@ -377,6 +377,14 @@ void chati_s3_resp_free(chati_s3_resp *resp)
     chati_buf_free(&resp->body);
 }
 
+chat_err chati_s3_call_ok(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp)
+{
+    chat_err rv = chati_s3_call(s, rq, resp);
+    if (rv == CHAT_OK && (resp->status < 200 || resp->status > 299))
+        rv = chati_s3_fail(s, rq, resp);
+    return rv;
+}
+
 void chati_s3_xml_text(const char *xml, const char *tag, char *out, size_t n)
 {
     out[0] = '\0';

@@ -51,6 +51,8 @@ typedef struct chati_s3_resp {
  * the connection broke mid-request or S3 answered 500 or 503. */
 chat_err chati_s3_call(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp);
 void chati_s3_resp_free(chati_s3_resp *resp);
+/* chati_s3_call, and an HTTP status outside 2xx is an error (chati_s3_fail). */
+chat_err chati_s3_call_ok(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *resp);
 
 /* The error for an unexpected HTTP answer, with S3's <Code> and <Message> in
  * the detail: 403 -> invalid_config (credentials, signature, permissions),

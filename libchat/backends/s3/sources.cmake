@@ -4,4 +4,5 @@ list(APPEND CHAT_SOURCES
   backends/s3/sigv4.c
   backends/s3/s3_conf.c
   backends/s3/s3_client.c
+  backends/s3/s3_multipart.c
   backends/s3/blob.c)
