@@ -11,6 +11,8 @@
  *    refused by the server and reported as invalid_config naming S3's error;
  *    nothing is written;
  *  - a body that does not match its signed SHA-256 is refused;
+ *  - bytes that do not match the x-amz-meta-sha256 stored with them are
+ *    reported as checksum_mismatch on read;
  *  - a multipart upload whose part is refused is aborted: no object and no
  *    unfinished upload stay behind;
  *  - a hung server (SIGSTOP): calls give up after timeout_ms with
@@ -252,6 +254,40 @@ START_TEST(test_hung_server_times_out)
 }
 END_TEST
 
+START_TEST(test_damaged_object_is_detected)
+{
+    ensure_server();
+    char url[512];
+    url_with(url, sizeof url, "chatkey:chatsecret", "");
+    const chat_blob_ops *S = blob_ops();
+    void *impl = NULL;
+    ck_assert_chat_ok(S->open(url, NULL, &impl));
+    chati_s3 *raw = NULL;
+    ck_assert_chat_ok(chati_s3_new(url, NULL, &raw));
+    /* Stored as if by the store, but with the checksum of other bytes. */
+    char other[65];
+    chati_sha256_hex("original", 8, other);
+    chati_sigv4_header meta = {"x-amz-meta-sha256", other};
+    chati_s3_req rq = {.method = "PUT", .key = "damaged", .query = "", .body = "tampered",
+                       .body_len = 8, .extra = &meta, .n_extra = 1};
+    chati_s3_resp resp;
+    ck_assert_chat_ok(chati_s3_call_ok(raw, &rq, &resp));
+    chati_s3_resp_free(&resp);
+    chati_s3_free(raw);
+    void *data = NULL;
+    size_t len = 0;
+    ck_assert_chat_err(S->get(impl, "damaged", &data, &len), CHAT_ERR_CHECKSUM_MISMATCH);
+    ck_assert_ptr_null(data);
+    fprintf(stderr, "damaged: %s\n", chati_errmsg());
+    /* A put through the store repairs it. */
+    ck_assert_chat_ok(S->put(impl, "damaged", "original", 8, NULL));
+    ck_assert_chat_ok(S->get(impl, "damaged", &data, &len));
+    ck_assert_uint_eq(len, 8);
+    chat_free(data);
+    S->close(impl);
+}
+END_TEST
+
 static size_t listed(chat_ctx *ctx, const person *p)
 {
     chat_list *l = NULL;
@@ -376,6 +412,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_wrong_secret_is_refused);
     tcase_add_test(tc, test_body_must_match_its_signed_hash);
+    tcase_add_test(tc, test_damaged_object_is_detected);
     tcase_add_test(tc, test_failed_multipart_is_aborted);
     tcase_add_test(tc, test_hung_server_times_out);
     tcase_add_test(tc, test_upload_while_server_stopped);

@@ -32,11 +32,13 @@
 #include "core/internal.h"
 
 #define MAX_KEY 200
-/* Some servers (not AWS) can pair new metadata with old bytes while a key is
- * overwritten; a get that sees a mismatch reads again before it reports one. */
+/* A server that keeps metadata apart from the bytes (a filesystem-backed one)
+ * may pair the new checksum with the old bytes while a key is overwritten; a
+ * get that sees a mismatch reads again before it reports one. */
 #define GET_TRIES 3
 
-/* The rules of chat/backend/blob.h, shared with the file store's checks. */
+/* The key rules of chat/backend/blob.h: the same checks as the file store's
+ * (backends/file/blob.c, where they are static). */
 static chat_err check_key(const char *key)
 {
     if (key == NULL || key[0] == '\0')
