@@ -45,6 +45,7 @@ echo "$sha256  $src" | sha256sum -c --status ||
   die "$src does not have the expected SHA-256 $sha256"
 tmp=$(mktemp "$cache/.s3proxy-XXXXXX.jar")
 cp "$src" "$tmp"
+chmod 644 "$tmp"
 mv -f "$tmp" "$jar"
 # The local Maven repository only served the download.
 rm -rf "$repo"
