@@ -2,7 +2,7 @@
 # scripts/deps-server-s3.sh - the S3 server the S3 blob store is tested against.
 #
 # S3Proxy (org.gaul:s3proxy, Apache-2.0) from Maven Central: one jar with its
-# dependencies, run by Java 17 with the filesystem backend. It verifies AWS
+# dependencies, run by Java 17 (tests/fixtures/s3.sh). It verifies AWS
 # Signature V4 (and V2) on every request. MinIO, the server the issue named, is
 # AGPL-3.0, which this project does not use.
 #
@@ -19,17 +19,19 @@ jar=$cache/s3proxy-$version.jar
 
 die() { echo "deps-server-s3.sh: $*" >&2; exit 1; }
 
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# Java runs the server; curl (the command) and keytool serve the test fixture.
+command -v java >/dev/null && command -v mvn >/dev/null && command -v curl >/dev/null ||
+  apt_install_missing openjdk-17-jre-headless maven curl
+
 if [ -f "$jar" ] && echo "$sha256  $jar" | sha256sum -c --status; then
   echo "s3proxy $version: cached"
   echo "$jar"
   exit 0
 fi
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
-. "$here/lib.sh"
-command -v java >/dev/null && command -v mvn >/dev/null ||
-  apt_install_missing openjdk-17-jre-headless maven
 command -v java >/dev/null || die "java not found (Debian's openjdk-17-jre-headless)"
 command -v mvn >/dev/null || die "mvn not found (Debian's maven)"
 
