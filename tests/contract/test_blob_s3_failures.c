@@ -19,8 +19,9 @@
  *    service_unavailable instead of hanging, and work again once it resumes;
  *  - the server stopped: uploads through the domain API (chat_file_upload,
  *    single-part and multipart) fail quickly with service_unavailable, and the
- *    message store keeps no file record for them; after a restart the same
- *    uploads succeed and read back intact.
+ *    message store keeps no file record for them (a two-step upload's record,
+ *    whose id the client holds, is retired: never listed or downloadable);
+ *    after a restart the same uploads succeed and read back intact.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 
 #include <chat/backend/blob.h>
+#include <sqlite3.h>
 
 #include "backends/s3/s3_client.h"
 #include "core/internal.h"
@@ -297,6 +299,24 @@ static size_t listed(chat_ctx *ctx, const person *p)
     return n;
 }
 
+/* Rows in the embedded message store's files table (deleted ones too): what
+ * the domain left behind, visible or not. */
+static int file_rows(const char *data_dir, const char *where)
+{
+    char path[4096], sql[256];
+    snprintf(path, sizeof path, "%s/message.db", data_dir);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM files%s", where);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 static void assert_download(chat_ctx *ctx, const person *p, const char *id, const void *want,
                             size_t len)
 {
@@ -346,6 +366,8 @@ START_TEST(test_upload_while_server_stopped)
             chat_errmsg(ctx), took);
     ck_assert_msg(took < 5000, "failing uploads took %lld ms", took);
     ck_assert_uint_eq(listed(ctx, &p), 1);
+    /* Not even a retired record: the bytes go first, the record after. */
+    ck_assert_int_eq(file_rows(dir, ""), 1);
 
     /* Two-step: the pending record is retired, never listed or downloadable. */
     ck_assert_chat_ok(chat_file_upload_begin(ctx, p.s, "twostep.txt", NULL, NULL, 3, &f));
@@ -360,6 +382,9 @@ START_TEST(test_upload_while_server_stopped)
     chat_err rv = chat_file_download(ctx, p.s, pending, &data, &n, NULL);
     ck_assert_msg(rv == CHAT_ERR_FILE_DELETED || rv == CHAT_ERR_FILE_NOT_FOUND,
                   "download of a failed upload: %s", chat_strerror(rv));
+    /* The two-step client holds the id, so its record stays, retired. */
+    ck_assert_int_eq(file_rows(dir, ""), 2);
+    ck_assert_int_eq(file_rows(dir, " WHERE deleted = 0"), 1);
 
     /* The old file is unreachable meanwhile, with the same clear error. */
     ck_assert_chat_err(chat_file_download(ctx, p.s, before, &data, &n, NULL),
@@ -375,6 +400,7 @@ START_TEST(test_upload_while_server_stopped)
     char *bigid = strdup(chat_file_id(f));
     chat_file_free(f);
     ck_assert_uint_eq(listed(ctx, &p), 3);
+    ck_assert_int_eq(file_rows(dir, " WHERE deleted = 0"), 3);
     assert_download(ctx, &p, before, "kept", 4);
     assert_download(ctx, &p, during, "lost?", 5);
     assert_download(ctx, &p, bigid, big, big_len);
