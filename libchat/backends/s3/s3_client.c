@@ -135,17 +135,27 @@ static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 typedef struct upload {
-    const char *p;
-    size_t left;
+    const char *base;
+    size_t len, off;
 } upload;
+
+/* curl rewinds when it resends a request on a fresh connection. */
+static int seek_cb(void *arg, curl_off_t offset, int origin)
+{
+    upload *u = arg;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > u->len)
+        return CURL_SEEKFUNC_FAIL;
+    u->off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
 
 static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
 {
     upload *u = arg;
-    size_t k = size * n < u->left ? size * n : u->left;
-    memcpy(buf, u->p, k);
-    u->p += k;
-    u->left -= k;
+    size_t left = u->len - u->off;
+    size_t k = size * n < left ? size * n : left;
+    memcpy(buf, u->base + u->off, k);
+    u->off += k;
     return k;
 }
 
@@ -277,7 +287,8 @@ static chat_err call_once(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *re
         rv = add_header(&headers, hs[i].name, hs[i].value);
     if (rv == CHAT_OK)
         rv = add_header(&headers, "authorization", authz.data);
-    /* No 100-continue round trip; S3 answers errors after the body anyway. */
+    /* No "Expect: 100-continue": curl would wait for an answer (up to 1 s on
+     * servers that ignore it) before every sizeable body. */
     if (rv == CHAT_OK)
         rv = add_header(&headers, "expect", "");
     if (rv == CHAT_OK && strcmp(rq->method, "POST") == 0)
@@ -295,7 +306,7 @@ static chat_err call_once(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *re
     }
 
     char errbuf[CURL_ERROR_SIZE] = "";
-    upload up = {rq->body, rq->body_len};
+    upload up = {rq->body, rq->body_len, 0};
     progress prog = {.bytes = 0, .moved_ms = chati_mono_ms(), .limit_ms = c->timeout_ms};
     curl_easy_setopt(h, CURLOPT_URL, url.data);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -319,6 +330,8 @@ static chat_err call_once(chati_s3 *s, const chati_s3_req *rq, chati_s3_resp *re
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
         curl_easy_setopt(h, CURLOPT_READDATA, &up);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &up);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
     } else if (strcmp(rq->method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
