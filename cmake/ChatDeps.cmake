@@ -32,11 +32,11 @@ if(CHAT_WITH_KAFKA)
   pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 endif()
 if(CHAT_WITH_S3)
-  find_path(LIBS3_INCLUDE_DIR libs3.h REQUIRED)
-  find_library(LIBS3_LIB s3 REQUIRED)
+  # Not libs3: Debian's libs3 2.0 signs with Signature V2 only. The S3 store
+  # signs V4 itself (mbedtls, linked above) and talks HTTP through libcurl.
+  pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
   add_library(chatdep_s3 INTERFACE)
-  target_include_directories(chatdep_s3 INTERFACE ${LIBS3_INCLUDE_DIR})
-  target_link_libraries(chatdep_s3 INTERFACE ${LIBS3_LIB})
+  target_link_libraries(chatdep_s3 INTERFACE PkgConfig::LIBCURL)
 endif()
 
 if(CHAT_BUILD_TESTS)

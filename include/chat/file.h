@@ -28,9 +28,11 @@ CHAT_API const char *chat_file_channel(const chat_file *f, size_t i);
 CHAT_API void chat_file_free(chat_file *f);
 
 /* Stores len bytes (copied) as a new file, not yet shared anywhere. title and
- * mimetype may be NULL. Errors: file_too_large, invalid_name. The same as
- * chat_file_upload_begin followed by chat_file_upload_finish; on failure
- * nothing is left behind. *out (may be NULL) is freed with chat_file_free. */
+ * mimetype may be NULL. Errors: file_too_large, invalid_name, and the blob
+ * store's (service_unavailable while it is unreachable). Checks its arguments
+ * as chat_file_upload_begin does, then stores the bytes and only then the
+ * file's record, so on failure nothing is left behind. *out (may be NULL) is
+ * freed with chat_file_free. */
 CHAT_API chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name,
                                    const char *title, const char *mimetype, const void *data,
                                    size_t len, chat_file **out);

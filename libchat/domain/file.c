@@ -37,15 +37,12 @@ static bool is_pending(const chat_file *f)
     return f->sha256[0] == '\0';
 }
 
-chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s, const char *name,
-                                const char *title, const char *mimetype, size_t expected_len,
-                                chat_file **out)
+/* Validates an upload's name, title, mimetype and size and makes its metadata
+ * under a fresh id, pending (sha256 ""), not yet stored anywhere. */
+static chat_err new_file(chat_ctx *ctx, const chat_session *s, const char *name,
+                         const char *title, const char *mimetype, size_t len, chat_file **out)
 {
-    FILE_COMMON(ctx, s);
-    if (out)
-        *out = NULL;
-    if (ctx->messages->file_complete == NULL)
-        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot take uploads");
+    *out = NULL;
     if (name == NULL || *name == '\0')
         return chati_fail(CHAT_ERR_INVALID_NAME, "a file needs a name");
     chat_err rv;
@@ -53,7 +50,7 @@ chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s, const char
         (rv = chati_check_text(title, MAX_FILE_NAME_CHARS, CHAT_ERR_TOO_LONG, "title")) ||
         (rv = check_mimetype(mimetype)))
         return rv;
-    if (expected_len > (uint64_t)ctx->files_max_bytes)
+    if (len > (uint64_t)ctx->files_max_bytes)
         return chati_fail(CHAT_ERR_FILE_TOO_LARGE, "files are at most %lld bytes",
                           (long long)ctx->files_max_bytes);
     chat_file *f = chat_file_new();
@@ -66,12 +63,30 @@ chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s, const char
         f->name = chat_strdup(name);
         f->title = chat_strdup(title && *title ? title : name);
         f->mimetype = chat_strdup(mimetype && *mimetype ? mimetype : DEFAULT_MIMETYPE);
-        f->size = (int64_t)expected_len;
+        f->size = (int64_t)len;
         f->sha256[0] = '\0';
         f->created = chati_now_us() / 1000000;
         if (!f->name || !f->title || !f->mimetype)
             rv = chati_fail(CHAT_ERR_NOMEM, "file");
     }
+    if (rv == CHAT_OK)
+        *out = f;
+    else
+        chat_file_free(f);
+    return rv;
+}
+
+chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s, const char *name,
+                                const char *title, const char *mimetype, size_t expected_len,
+                                chat_file **out)
+{
+    FILE_COMMON(ctx, s);
+    if (out)
+        *out = NULL;
+    if (ctx->messages->file_complete == NULL)
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot take uploads");
+    chat_file *f = NULL;
+    chat_err rv = new_file(ctx, s, name, title, mimetype, expected_len, &f);
     if (rv == CHAT_OK)
         rv = ctx->messages->file_insert(ctx->messages_impl, f);
     if (rv == CHAT_OK && out)
@@ -154,19 +169,31 @@ chat_err chat_file_upload(chat_ctx *ctx, const chat_session *s, const char *name
         *out = NULL;
     if (data == NULL && len > 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no data");
-    chat_file *pending = NULL;
-    chat_err rv = chat_file_upload_begin(ctx, s, name, title, mimetype, len, &pending);
+    chat_file *f = NULL;
+    chat_err rv = new_file(ctx, s, name, title, mimetype, len, &f);
     if (rv != CHAT_OK)
         return rv;
-    rv = chat_file_upload_finish(ctx, s, pending->id, data, len, out);
-    if (rv != CHAT_OK) {
-        /* Nothing half-made stays visible: the pending record goes too. */
-        char detail[256];
-        snprintf(detail, sizeof detail, "%s", chati_errmsg());
-        (void)ctx->messages->file_delete(ctx->messages_impl, pending->id);
-        rv = chati_fail(rv, "%s", detail);
+    /* Bytes first, then the record: the id is new and known to nobody, so
+     * nothing can race for it, and a failed put (blob store down) leaves no
+     * record at all, not even a retired one. (The two-step upload records
+     * first because its client holds the id in between.) */
+    chati_sha256_hex(data ? data : "", len, f->sha256);
+    rv = ctx->blob->put(ctx->blob_impl, f->id, data ? data : "", len, NULL);
+    if (rv == CHAT_OK) {
+        rv = ctx->messages->file_insert(ctx->messages_impl, f);
+        if (rv != CHAT_OK) {
+            /* No record points at the bytes: drop them (best effort). */
+            char detail[256];
+            snprintf(detail, sizeof detail, "%s", chati_errmsg());
+            (void)ctx->blob->remove(ctx->blob_impl, f->id);
+            rv = chati_fail(rv, "%s", detail);
+        }
     }
-    chat_file_free(pending);
+    if (rv == CHAT_OK && out) {
+        *out = f;
+        f = NULL;
+    }
+    chat_file_free(f);
     return rv;
 }
 
