@@ -8,7 +8,7 @@ packages=(
   libsqlite3-dev libjansson-dev libargon2-dev libnng-dev libprotobuf-c-dev protobuf-c-compiler
   libmbedtls-dev check libsubunit-dev openssl haproxy redis-server
   # heavy backends (CHAT_WITH_* options, on by default)
-  libpq-dev libmongoc-dev libbson-dev libhiredis-dev librdkafka-dev libs3-dev
+  libpq-dev libmongoc-dev libbson-dev libhiredis-dev librdkafka-dev
   libcurl4-openssl-dev
   # their real servers for the tests: PostgreSQL 15; Kafka runs on Java 17,
   # fetched by Maven; kcat reads topics from outside
