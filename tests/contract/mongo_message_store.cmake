@@ -18,4 +18,14 @@ if(CHAT_WITH_MONGO)
             "{mongo}/{uniq}")
   set_tests_properties(contract_message_store_mongo PROPERTIES
     TIMEOUT 600 LABELS "contract;mongodb")
+
+  add_executable(integration_message_store_mongo_restart
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_message_store_mongo_restart.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
+  target_link_libraries(integration_message_store_mongo_restart PRIVATE
+    chat_test_support chat_internal PkgConfig::CHECK PkgConfig::MONGOC Threads::Threads)
+  add_test(NAME integration_message_store_mongo_restart
+    COMMAND integration_message_store_mongo_restart ${chat_ferretdb_fixture})
+  set_tests_properties(integration_message_store_mongo_restart PROPERTIES
+    TIMEOUT 300 LABELS "integration;mongodb" RUN_SERIAL TRUE)
 endif()
