@@ -9,13 +9,14 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-/* FerretDB has no endSessions, which the driver sends when a pool closes
- * and then logs a warning about: that one is noise, the rest goes on to the
- * default handler. */
+/* Warnings and worse go on to the driver's default handler (stderr), but not
+ * the one FerretDB causes at every pool close (it has no endSessions), nor
+ * the monitor's debug chatter while a server is down. */
 static void log_filter(mongoc_log_level_t level, const char *domain, const char *message,
                        void *arg)
 {
-    if (level == MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") != NULL)
+    if (level > MONGOC_LOG_LEVEL_WARNING ||
+        (level == MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") != NULL))
         return;
     mongoc_log_default_handler(level, domain, message, arg);
 }

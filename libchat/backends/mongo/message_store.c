@@ -430,11 +430,13 @@ static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
     chat_message *dup = NULL;
     pthread_mutex_lock(&s->wmu);
     chat_err rv = post_locked(&c, &v, now_us, outbox, outbox_arg, &thread, &dup);
+    /* Past the commit point: repairable follow-ups, see the top. The
+     * recount stays under wmu so that two recounts of one thread cannot
+     * finish in the wrong order. */
+    if (rv == CHAT_OK && thread != 0 && thread_recount(&c, v.channel, thread) != CHAT_OK)
+        chati_clear_errmsg();
     pthread_mutex_unlock(&s->wmu);
     if (rv == CHAT_OK) {
-        /* Past the commit point: repairable follow-ups, see the top. */
-        if (thread != 0 && thread_recount(&c, v.channel, thread) != CHAT_OK)
-            chati_clear_errmsg();
         if (v.n_files > 0 &&
             chati_mongo_files_share(&c, (const char(*)[CHAT_ID_SIZE])v.files, v.n_files,
                                     v.channel) != CHAT_OK)
@@ -647,9 +649,9 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts,
     chati_mongo_conn_get(s, &c);
     pthread_mutex_lock(&s->wmu);
     rv = remove_locked(&c, channel, us, outbox, outbox_arg, &parent);
-    pthread_mutex_unlock(&s->wmu);
     if (rv == CHAT_OK && parent != 0 && thread_recount(&c, channel, parent) != CHAT_OK)
         chati_clear_errmsg(); /* repaired by the thread's next change */
+    pthread_mutex_unlock(&s->wmu);
     chati_mongo_conn_put(&c);
     return rv;
 }
