@@ -150,8 +150,10 @@ static chat_err create_indexes(chati_mongo_conn *c)
 }
 
 /* Defaults that make a dead server an error within seconds, not minutes
- * (the driver's own: 30 s server selection, 10 s connect, 5 min socket). A
- * URL that sets them keeps its own. */
+ * (the driver's own: 30 s server selection, 10 s connect, 5 min socket),
+ * and majority writes. A URL that sets them keeps its own; readPreference
+ * and the rest pass through (reads go to the primary unless it says
+ * otherwise, so history right after a post sees the post). */
 static void uri_defaults(mongoc_uri_t *uri)
 {
     static const struct {
@@ -165,6 +167,14 @@ static void uri_defaults(mongoc_uri_t *uri)
     for (size_t i = 0; i < CHATI_ARRAY_LEN(d); i++)
         if (!mongoc_uri_has_option(uri, d[i].opt))
             mongoc_uri_set_option_as_int32(uri, d[i].opt, d[i].ms);
+    /* An acknowledged change must survive a replica set failover: majority
+     * unless the URL says otherwise (a standalone server treats it as 1). */
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_W)) {
+        mongoc_write_concern_t *wc = mongoc_write_concern_new();
+        mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
+        mongoc_uri_set_write_concern(uri, wc);
+        mongoc_write_concern_destroy(wc);
+    }
 }
 
 chat_err chati_mongo_open(const char *url, chati_mongo **out)
