@@ -331,29 +331,36 @@ START_TEST(test_outbox_left_in_a_document)
     ck_assert_chat_ok(post(impl, "before", NULL, ts));
     S->close(impl);
 
-    /* What the dead writer left: a message with its pending item, seq 2. */
+    /* What the dead writer left: a seq taken from the counter and a
+     * message carrying its item. */
     mongoc_uri_t *uri = mongoc_uri_new(url);
     mongoc_client_t *client = mongoc_client_new_from_uri(uri);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "messages");
+    const char *dbname = mongoc_uri_get_database(uri);
+    mongoc_collection_t *meta = mongoc_client_get_collection(client, dbname, "meta");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, dbname, "messages");
     bson_error_t err;
+    bson_t reply;
+    bson_t *q = BCON_NEW("_id", BCON_UTF8("outbox"));
+    bson_t *inc = BCON_NEW("$inc", "{", "n", BCON_INT64(1), "}");
+    ck_assert_msg(mongoc_collection_find_and_modify(meta, q, NULL, inc, NULL, false, false, true,
+                                                    &reply, &err),
+                  "%s", err.message);
+    bson_iter_t it;
+    ck_assert(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "value.n", &it));
+    int64_t seq = bson_iter_as_int64(&it);
+    bson_destroy(&reply);
     bson_t *doc = BCON_NEW("_id", BCON_UTF8("C1:1800000000000000"), "c", BCON_UTF8("C1"), "ts",
                            BCON_INT64(INT64_C(1800000000000000)), "u", BCON_UTF8("U1"), "t",
                            BCON_UTF8("orphan"), "k", BCON_UTF8("t:1800000000000000"), "inh",
                            BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s",
-                           BCON_INT64(2), "t", BCON_UTF8("message.test"), "k", BCON_UTF8("C1"),
+                           BCON_INT64(seq), "t", BCON_UTF8("message.test"), "k", BCON_UTF8("C1"),
                            "d", BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"orphan", 6), "}",
                            "]");
     ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
-    bson_t *meta = BCON_NEW("$set", "{", "n", BCON_INT64(2), "}");
-    bson_t *q = BCON_NEW("_id", BCON_UTF8("outbox"));
-    mongoc_collection_t *mc =
-        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "meta");
-    ck_assert_msg(mongoc_collection_update_one(mc, q, meta, NULL, NULL, &err), "%s", err.message);
     bson_destroy(doc);
-    bson_destroy(meta);
+    bson_destroy(inc);
     bson_destroy(q);
-    mongoc_collection_destroy(mc);
+    mongoc_collection_destroy(meta);
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(client);
     mongoc_uri_destroy(uri);

@@ -65,13 +65,13 @@ chat_err chati_mongo_err(const bson_error_t *e, const char *what)
     return chati_fail(CHAT_ERR_STORAGE, "mongodb: %s: %s (code %u)", what, e->message, e->code);
 }
 
-chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t *out)
+chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out)
 {
     bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply;
     bson_error_t err;
     BSON_APPEND_UTF8(&query, "_id", name);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
-    BSON_APPEND_INT64(&inc, "n", 1);
+    BSON_APPEND_INT64(&inc, "n", by);
     bson_append_document_end(&update, &inc);
     bool ok = mongoc_collection_find_and_modify(c->meta, &query, NULL, &update, NULL, false,
                                                 true, true, &reply, &err);
@@ -89,6 +89,23 @@ chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t *out
     bson_destroy(&query);
     bson_destroy(&update);
     return rv;
+}
+
+#define SEQ_BLOCK 32
+
+chat_err chati_mongo_next_seq(chati_mongo_conn *c, int64_t *seq)
+{
+    chati_mongo *s = c->s;
+    if (s->seq_next >= s->seq_end) {
+        int64_t top = 0;
+        chat_err rv = chati_mongo_counter(c, "outbox", SEQ_BLOCK, &top);
+        if (rv != CHAT_OK)
+            return rv;
+        s->seq_next = top - SEQ_BLOCK + 1;
+        s->seq_end = top + 1;
+    }
+    *seq = s->seq_next++;
+    return CHAT_OK;
 }
 
 /* One index of createIndexes: key fields as "name:1,name:-1". */

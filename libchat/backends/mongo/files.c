@@ -29,7 +29,7 @@ chat_err chati_mongo_file_insert(void *impl, const chat_file *f)
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     int64_t order = 0;
-    chat_err rv = chati_mongo_counter(&c, "files", &order);
+    chat_err rv = chati_mongo_counter(&c, "files", 1, &order);
     if (rv == CHAT_OK) {
         bson_t doc = BSON_INITIALIZER, ch;
         bson_error_t err;

@@ -37,6 +37,10 @@ typedef struct chati_mongo {
      * write got in but moving its item to the outbox collection did not, or
      * a process died in between): outbox_fetch sweeps them first. */
     bool dirty;
+    /* Under wmu: outbox seqs reserved from the counter, next <= seq < end
+     * (reserved in blocks to save a round trip per change; a block left
+     * unused by a closed store is a gap, which the relay does not mind). */
+    int64_t seq_next, seq_end;
     /* Under wmu: newest ts per channel, loaded from the collection on first
      * use; see next_ts() in message_store.c. */
     chati_mongo_ts **ts_buckets;
@@ -59,8 +63,11 @@ void chati_mongo_close(chati_mongo *s);
  * anything else CHAT_ERR_STORAGE; the detail says what was being done. */
 chat_err chati_mongo_err(const bson_error_t *e, const char *what);
 bool chati_mongo_is_dup(const bson_error_t *e);
-/* Next value of counter `name` in meta (1, 2, ...; never reused). */
-chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t *out);
+/* Raises counter `name` in meta by `by` and returns its new value in *out,
+ * so the caller owns (*out - by, *out]; values are never handed out twice. */
+chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out);
+/* The next outbox seq (increasing, never reused). Under wmu. */
+chat_err chati_mongo_next_seq(chati_mongo_conn *c, int64_t *seq);
 
 /* search_text.c */
 /* Appends to array `arr` (an open BSON array) the distinct search tokens of

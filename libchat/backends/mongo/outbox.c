@@ -36,7 +36,7 @@ chat_err chati_mongo_outbox_item(chati_mongo_conn *c, chat_outbox_fn fn, void *a
     if (rv == CHAT_OK && it.topic == NULL)
         rv = chati_fail(CHAT_ERR_INTERNAL, "outbox item has no topic");
     if (rv == CHAT_OK)
-        rv = chati_mongo_counter(c, "outbox", seq);
+        rv = chati_mongo_next_seq(c, seq);
     if (rv == CHAT_OK) {
         BSON_APPEND_INT64(item, "s", *seq);
         BSON_APPEND_UTF8(item, "t", it.topic);
@@ -283,7 +283,7 @@ chat_err chati_mongo_outbox_add(void *impl, const chat_outbox_item *item)
     int64_t seq = 0;
     bson_error_t err;
     pthread_mutex_lock(&s->wmu);
-    chat_err rv = chati_mongo_counter(&c, "outbox", &seq);
+    chat_err rv = chati_mongo_next_seq(&c, &seq);
     if (rv == CHAT_OK) {
         bson_t doc = BSON_INITIALIZER;
         BSON_APPEND_INT64(&doc, "_id", seq);
