@@ -146,6 +146,8 @@ static chat_err create_indexes(chati_mongo_conn *c)
         {"messages", "thread", "c:1,th:1,ts:1", false},
         {"messages", "history", "c:1,inh:1,ts:1", false},
         {"messages", "pending_outbox", "ob.s:1", false},
+        /* Anchored prefix regexes ("^word") on a multikey index. */
+        {"messages", "search_words", "c:1,w:1", false},
         {"files", "team_created", "tm:1,cr:1,o:1", false},
     };
     chat_err rv = CHAT_OK;

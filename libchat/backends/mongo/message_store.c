@@ -617,6 +617,10 @@ static chat_err remove_locked(chati_mongo_conn *c, const char *channel, int64_t 
         BSON_APPEND_DOCUMENT_BEGIN(&update, "$push", &sub);
         BSON_APPEND_DOCUMENT(&sub, "ob", &item);
         bson_append_document_end(&update, &sub);
+        /* So that a change read before this one cannot land on the tombstone. */
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &sub);
+        BSON_APPEND_INT64(&sub, "v", 1);
+        bson_append_document_end(&update, &sub);
         bool matched = false;
         rv = update_msg(c, &filter, &update, &matched, "removing message");
         if (rv == CHAT_OK && !matched)
