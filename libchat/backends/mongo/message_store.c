@@ -24,7 +24,7 @@
  *   - files gain the channel with one $addToSet.
  * Writes that allocate a ts or an outbox seq hold `wmu` across their few
  * round trips (the ordering guarantees of outbox.c need it); reads never
- * take it. This is why one process should write a given database.
+ * take it. This is why one store should write a given database.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -16,9 +16,9 @@
  * so acked seqs are never reused), and allocation, the write that carries the
  * item and fetch all run under the store's write mutex, so within a process
  * an item is in its document before any later seq exists, and fetch sweeps
- * documents before reading the collection. Several processes writing one
- * database would need a lease on top of this: one writer process per
- * database is a documented requirement.
+ * documents before reading the collection. Several stores (processes)
+ * writing one database would need a lease on top of this: one writing store
+ * per database is a documented requirement (README.md).
  */
 #include <inttypes.h>
 #include <string.h>
