@@ -385,7 +385,7 @@ START_TEST(test_outbox_left_in_a_document)
 }
 END_TEST
 
-START_TEST(test_bad_urls)
+START_TEST(test_urls)
 {
     const chat_message_store_ops *ops = chati_backend_find(CHATI_IFACE_MESSAGE, "mongodb://x");
     ck_assert_ptr_nonnull(ops);
@@ -396,8 +396,23 @@ START_TEST(test_bad_urls)
     char url[256];
     snprintf(url, sizeof url, "%s/bad.name", server_url);
     ck_assert_chat_err(ops->open(url, contract_cfg(), &impl), CHAT_ERR_INVALID_ARGUMENTS);
-    /* Nothing listening: unavailable, quickly. */
+    /* Driver options pass through: read preference, write concern. */
+    snprintf(url, sizeof url, "%s/opts?readPreference=secondaryPreferred&w=1&appname=t",
+             server_url);
+    ck_assert_chat_ok(ops->open(url, contract_cfg(), &impl));
     S = ops;
+    char ts[CHAT_TS_SIZE];
+    ck_assert_chat_ok(post(impl, "hello", NULL, ts));
+    chat_message *m = NULL;
+    ck_assert_chat_ok(ops->get(impl, "C1", ts, &m));
+    ck_assert_str_eq(m->text, "hello");
+    chat_message_free(m);
+    ops->close(impl);
+    impl = NULL;
+    ck_assert_chat_err(ops->open("mongodb://127.0.0.1:1/x?readPreference=bogus", contract_cfg(),
+                                 &impl),
+                       CHAT_ERR_INVALID_ARGUMENTS);
+    /* Nothing listening: unavailable, quickly. */
     ASSERT_DOWN(ops->open("mongodb://127.0.0.1:1/chat", contract_cfg(), &impl));
     ck_assert_ptr_null(impl);
 }
@@ -412,7 +427,7 @@ static Suite *mongo_suite(void)
     tcase_add_test(tc, test_kill_restart);
     tcase_add_test(tc, test_posts_racing_a_kill);
     tcase_add_test(tc, test_outbox_left_in_a_document);
-    tcase_add_test(tc, test_bad_urls);
+    tcase_add_test(tc, test_urls);
     suite_add_tcase(s, tc);
     return s;
 }

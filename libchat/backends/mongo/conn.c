@@ -55,11 +55,38 @@ bool chati_mongo_is_dup(const bson_error_t *e)
     return e->code == 11000 || e->code == 11001;
 }
 
+/* Server replies that mean "no primary right now" (a replica set electing,
+ * a server shutting down) or "not replicated in time": worth a retry later,
+ * like a server that cannot be reached. */
+static bool is_transient(uint32_t code)
+{
+    static const uint32_t codes[] = {
+        6,     /* HostUnreachable */
+        7,     /* HostNotFound */
+        64,    /* WriteConcernFailed */
+        89,    /* NetworkTimeout */
+        91,    /* ShutdownInProgress */
+        189,   /* PrimarySteppedDown */
+        10107, /* NotWritablePrimary */
+        11600, /* InterruptedAtShutdown */
+        11602, /* InterruptedDueToReplStateChange */
+        13435, /* NotPrimaryNoSecondaryOk */
+        13436, /* NotPrimaryOrSecondary */
+    };
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(codes); i++)
+        if (code == codes[i])
+            return true;
+    return false;
+}
+
 chat_err chati_mongo_err(const bson_error_t *e, const char *what)
 {
     if (chati_mongo_is_dup(e))
         return chati_fail(CHAT_ERR_DUPLICATE, "mongodb: %s: %s", what, e->message);
-    if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM)
+    if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
+        e->domain == MONGOC_ERROR_WRITE_CONCERN ||
+        ((e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY) &&
+         is_transient(e->code)))
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "mongodb unreachable while %s: %s", what,
                           e->message);
     return chati_fail(CHAT_ERR_STORAGE, "mongodb: %s: %s (code %u)", what, e->message, e->code);

@@ -58,9 +58,10 @@ void chati_mongo_conn_get(chati_mongo *s, chati_mongo_conn *c);
 void chati_mongo_conn_put(chati_mongo_conn *c);
 chat_err chati_mongo_open(const char *url, chati_mongo **out);
 void chati_mongo_close(chati_mongo *s);
-/* Maps a driver error: the server could not be reached (or went away) is
- * CHAT_ERR_SERVICE_UNAVAILABLE, a unique-index clash CHAT_ERR_DUPLICATE,
- * anything else CHAT_ERR_STORAGE; the detail says what was being done. */
+/* Maps a driver error: the server could not be reached (or went away, or
+ * there is no primary just now) is CHAT_ERR_SERVICE_UNAVAILABLE, a
+ * unique-index clash CHAT_ERR_DUPLICATE, anything else CHAT_ERR_STORAGE; the
+ * detail says what was being done. */
 chat_err chati_mongo_err(const bson_error_t *e, const char *what);
 bool chati_mongo_is_dup(const bson_error_t *e);
 /* Raises counter `name` in meta by `by` and returns its new value in *out,

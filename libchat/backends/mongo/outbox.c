@@ -114,17 +114,15 @@ static chat_err flush_doc(chati_mongo_conn *c, const bson_t *doc)
     return rv;
 }
 
-/* Moves the items of every document that has any, oldest first. */
+/* Moves the items of every document that has any. In any order: fetch
+ * reads the collection only after all of them are in (under wmu). */
 static chat_err sweep(chati_mongo_conn *c)
 {
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, ex, sort;
+    bson_t filter = BSON_INITIALIZER, ex;
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "ob", &ex);
     BSON_APPEND_BOOL(&ex, "$exists", true);
     bson_append_document_end(&filter, &ex);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "ob.s", 1);
-    bson_append_document_end(&opts, &sort);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, &opts, NULL);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, NULL, NULL);
     const bson_t *doc;
     chat_err rv = CHAT_OK;
     while (rv == CHAT_OK && mongoc_cursor_next(cur, &doc))
@@ -134,7 +132,6 @@ static chat_err sweep(chati_mongo_conn *c)
         rv = chati_mongo_err(&err, "collecting pending outbox items");
     mongoc_cursor_destroy(cur);
     bson_destroy(&filter);
-    bson_destroy(&opts);
     return rv;
 }
 
