@@ -25,6 +25,15 @@
 
 #include "backends/mongo/mongo.h"
 
+chat_err chati_mongo_parse_ts(const char *ts, int64_t *us, chat_err missing)
+{
+    if (ts == NULL || ts[0] == '\0')
+        return chati_fail(missing, "no timestamp given");
+    if (!chati_ts_parse(ts, us))
+        return chati_fail(CHAT_ERR_INVALID_TS, "invalid ts \"%s\"", ts);
+    return CHAT_OK;
+}
+
 void chati_mongo_msg_id(const char *channel, int64_t ts, char out[64])
 {
     snprintf(out, 64, "%s:%016" PRId64, channel, ts);

@@ -42,7 +42,7 @@ typedef struct chati_mongo {
      * unused by a closed store is a gap, which the relay does not mind). */
     int64_t seq_next, seq_end;
     /* Under wmu: newest ts per channel, loaded from the collection on first
-     * use; see next_ts() in message_store.c. */
+     * use; see ts_last() in message_store.c. */
     chati_mongo_ts **ts_buckets;
 } chati_mongo;
 
@@ -81,6 +81,9 @@ chat_err chati_mongo_tokens(const char *text, bson_t *arr);
 chat_err chati_mongo_query(const char *query, bson_t *and, size_t *n, bool *any);
 
 /* message_doc.c */
+/* Parses a required ts argument: `missing` when NULL or "", invalid_ts when
+ * malformed. */
+chat_err chati_mongo_parse_ts(const char *ts, int64_t *us, chat_err missing);
 /* Message _id: "<channel>:<ts µs, 16 digits>", so (channel, ts) lookups are
  * _id lookups. */
 void chati_mongo_msg_id(const char *channel, int64_t ts, char out[64]);
@@ -101,6 +104,23 @@ chat_err chati_mongo_find_page(mongoc_collection_t *coll, const bson_t *filter,
 /* Loads message (channel, ts); message_not_found when absent or removed. */
 chat_err chati_mongo_msg_load(chati_mongo_conn *c, const char *channel, int64_t ts,
                               chati_mongo_msg *out);
+
+/* message_store.c */
+/* The parent ts of the thread that thread_ts names (itself, or its parent
+ * when it is a reply); thread_not_found when neither exists. */
+chat_err chati_mongo_thread_parent(chati_mongo_conn *c, const char *channel, int64_t thread_ts,
+                                   int64_t *pts);
+
+/* message_lists.c: the ops of the same names (chat/backend/store.h). */
+chat_err chati_mongo_history(void *impl, const char *channel, const char *latest,
+                             const char *oldest, bool inclusive, int limit, const char *cursor,
+                             chat_list **out);
+chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread_ts,
+                             const char *latest, const char *oldest, bool inclusive, int limit,
+                             const char *cursor, chat_list **out);
+chat_err chati_mongo_search(void *impl, const char *query,
+                            const char (*channels)[CHAT_ID_SIZE], size_t n_channels,
+                            const char *cursor, int limit, chat_list **out);
 
 /* outbox.c */
 /* Calls fn for m (when fn is non-NULL) and builds its outbox item into the

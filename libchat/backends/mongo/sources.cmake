@@ -5,6 +5,7 @@ list(APPEND CHAT_SOURCES
   backends/mongo/conn.c
   backends/mongo/search_text.c
   backends/mongo/message_doc.c
+  backends/mongo/message_lists.c
   backends/mongo/outbox.c
   backends/mongo/files.c
   backends/mongo/message_store.c)
