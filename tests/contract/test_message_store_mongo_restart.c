@@ -385,6 +385,43 @@ START_TEST(test_outbox_left_in_a_document)
 }
 END_TEST
 
+/* A removed message whose outbox item was not moved yet stays as a
+ * tombstone holding its _id (channel + ts): a post that picks that ts must
+ * move on to the next one, and the removal's event still goes out. */
+START_TEST(test_post_past_a_tombstone)
+{
+    char url[256];
+    void *impl = open_store(url);
+    const int64_t T = INT64_C(1900000000000000);
+    mongoc_uri_t *uri = mongoc_uri_new(url);
+    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "messages");
+    bson_error_t err;
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8("C1:1900000000000000"), "c", BCON_UTF8("-C1"), "ts",
+                           BCON_INT64(T), "u", BCON_UTF8("U1"), "t", BCON_UTF8("gone"), "k",
+                           BCON_UTF8("t:1900000000000000"), "inh", BCON_BOOL(true), "v",
+                           BCON_INT64(1), "x", BCON_BOOL(true));
+    ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
+    bson_destroy(doc);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(uri);
+
+    chat_message m, *out = NULL;
+    memset(&m, 0, sizeof m);
+    strcpy(m.channel, "C1");
+    strcpy(m.user, "U1");
+    m.text = "next";
+    ck_assert_chat_ok(S->post(impl, &m, T, NULL, NULL, &out));
+    ck_assert_str_eq(out->ts, "1900000000.000001");
+    chat_message_free(out);
+    ck_assert_chat_err(S->get(impl, "C1", "1900000000.000000", &out), CHAT_ERR_MESSAGE_NOT_FOUND);
+    ck_assert_uint_eq(history_count(impl), 1);
+    S->close(impl);
+}
+END_TEST
+
 START_TEST(test_urls)
 {
     const chat_message_store_ops *ops = chati_backend_find(CHATI_IFACE_MESSAGE, "mongodb://x");
@@ -427,6 +464,7 @@ static Suite *mongo_suite(void)
     tcase_add_test(tc, test_kill_restart);
     tcase_add_test(tc, test_posts_racing_a_kill);
     tcase_add_test(tc, test_outbox_left_in_a_document);
+    tcase_add_test(tc, test_post_past_a_tombstone);
     tcase_add_test(tc, test_urls);
     suite_add_tcase(s, tc);
     return s;

@@ -361,11 +361,19 @@ static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us
                  * ts; the seq of the lost attempt stays unused). */
                 bson_destroy(&doc);
                 bson_destroy(&item);
-                ts_forget(c->s, v->channel);
                 if (v->client_msg_id != NULL && (rv = post_dedupe(c, v, dup_out)) != CHAT_OK)
                     return rv;
+                /* Newest as stored now, but past the ts that clashed (a
+                 * removed message's tombstone keeps its ts until swept). */
+                ts_forget(c->s, v->channel);
+                if ((rv = ts_last(c, v->channel, &last)) != CHAT_OK)
+                    return rv;
+                ts_set(c->s, v->channel, ts);
                 continue;
             }
+            if (rv == CHAT_ERR_DUPLICATE)
+                rv = chati_fail(CHAT_ERR_STORAGE, "message %s/%" PRId64 " kept clashing",
+                                v->channel, ts);
         }
         if (rv == CHAT_OK) {
             ts_set(c->s, v->channel, ts);
