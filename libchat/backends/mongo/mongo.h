@@ -37,6 +37,13 @@ typedef struct chati_mongo {
      * write got in but moving its item to the outbox collection did not, or
      * a process died in between): outbox_fetch sweeps them first. */
     bool dirty;
+    /* Under wmu: messages whose outbox items are in the outbox collection
+     * but not yet cleared from the document; cleared UNSET_BATCH at a time
+     * with one update (on FerretDB every update by _id scans, so one per
+     * change would double the cost of a post). Dropped when dirty: the
+     * sweep clears them too. */
+    char unset_ids[32][64];
+    size_t n_unset;
     /* Under wmu: outbox seqs reserved from the counter, next <= seq < end
      * (reserved in blocks to save a round trip per change; a block left
      * unused by a closed store is a gap, which the relay does not mind). */

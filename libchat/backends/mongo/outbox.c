@@ -12,7 +12,13 @@
  * and outbox_fetch sweeps every document with an `ob` before reading.
  *
  * The relay must never see seq N+1 and later N (outbox_ack(N+1) would drop
- * N unseen). Seqs come from a counter ({_id: "outbox"} in meta, never reset,
+ * N unseen).
+ *
+ * Clearing `ob` after the copy is batched (see unset_ids in mongo.h), so a
+ * document may still hold items that were copied, delivered and acked: the
+ * sweep must not bring those back. outbox_ack raises a watermark ({_id:
+ * "acked"} in meta) before deleting, and the sweep skips items at or below
+ * it. Seqs come from a counter ({_id: "outbox"} in meta, never reset,
  * so acked seqs are never reused), and allocation, the write that carries the
  * item and fetch all run under the store's write mutex, so within a process
  * an item is in its document before any later seq exists, and fetch sweeps
@@ -71,9 +77,30 @@ static chat_err copy_item(chati_mongo_conn *c, const bson_t *item)
     return rv;
 }
 
-/* Moves every pending item of one document, then clears them (or deletes
- * the document when it is a removed message's tombstone). */
-static chat_err flush_doc(chati_mongo_conn *c, const bson_t *doc)
+/* The acked watermark: every item at or below it was delivered. */
+static chat_err acked_mark(chati_mongo_conn *c, int64_t *mark)
+{
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "_id", "acked");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->meta, &filter, NULL, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    bson_error_t err;
+    chat_err rv = CHAT_OK;
+    *mark = 0;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "n") &&
+        BSON_ITER_HOLDS_NUMBER(&it))
+        *mark = bson_iter_as_int64(&it);
+    if (mongoc_cursor_error(cur, &err))
+        rv = chati_mongo_err(&err, "reading the outbox watermark");
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&filter);
+    return rv;
+}
+
+/* Moves every pending item above mark of one document, then clears them (or
+ * deletes the document when it is a removed message's tombstone). */
+static chat_err flush_doc(chati_mongo_conn *c, const bson_t *doc, int64_t mark)
 {
     bson_iter_t it, ob, id;
     chat_err rv = CHAT_OK;
@@ -89,7 +116,10 @@ static chat_err flush_doc(chati_mongo_conn *c, const bson_t *doc)
             if (!BSON_ITER_HOLDS_DOCUMENT(&ob))
                 continue;
             bson_iter_document(&ob, &len, &data);
-            if (bson_init_static(&item, data, len))
+            bson_iter_t seq;
+            if (bson_init_static(&item, data, len) &&
+                !(bson_iter_init_find(&seq, &item, "s") && BSON_ITER_HOLDS_NUMBER(&seq) &&
+                  bson_iter_as_int64(&seq) <= mark))
                 rv = copy_item(c, &item);
         }
     }
@@ -118,15 +148,19 @@ static chat_err flush_doc(chati_mongo_conn *c, const bson_t *doc)
  * reads the collection only after all of them are in (under wmu). */
 static chat_err sweep(chati_mongo_conn *c)
 {
+    int64_t mark = 0;
+    chat_err rv = acked_mark(c, &mark);
+    if (rv != CHAT_OK)
+        return rv;
+    c->s->n_unset = 0; /* those documents are among the ones swept */
     bson_t filter = BSON_INITIALIZER, ex;
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "ob", &ex);
     BSON_APPEND_BOOL(&ex, "$exists", true);
     bson_append_document_end(&filter, &ex);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, NULL, NULL);
     const bson_t *doc;
-    chat_err rv = CHAT_OK;
     while (rv == CHAT_OK && mongoc_cursor_next(cur, &doc))
-        rv = flush_doc(c, doc);
+        rv = flush_doc(c, doc, mark);
     bson_error_t err;
     if (rv == CHAT_OK && mongoc_cursor_error(cur, &err))
         rv = chati_mongo_err(&err, "collecting pending outbox items");
@@ -135,34 +169,63 @@ static chat_err sweep(chati_mongo_conn *c)
     return rv;
 }
 
+/* Clears `ob` of the documents in unset_ids with one update. */
+static void unset_batch(chati_mongo_conn *c)
+{
+    chati_mongo *s = c->s;
+    if (s->n_unset == 0)
+        return;
+    bson_t filter = BSON_INITIALIZER, in, arr, update = BSON_INITIALIZER, unset;
+    bson_error_t err;
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+    for (size_t i = 0; i < s->n_unset; i++) {
+        char idx[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+        bson_append_utf8(&arr, k, -1, s->unset_ids[i], -1);
+    }
+    bson_append_array_end(&in, &arr);
+    bson_append_document_end(&filter, &in);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+    BSON_APPEND_UTF8(&unset, "ob", "");
+    bson_append_document_end(&update, &unset);
+    if (!mongoc_collection_update_many(c->msgs, &filter, &update, NULL, NULL, &err))
+        s->dirty = true; /* the sweep clears them */
+    s->n_unset = 0;
+    bson_destroy(&filter);
+    bson_destroy(&update);
+}
+
 void chati_mongo_outbox_flush(chati_mongo_conn *c, const char *msg_id, const bson_t *item,
                               bool tombstone)
 {
+    chati_mongo *s = c->s;
     /* Dirty: other documents hold older items; the next fetch sweeps them
-     * all in seq order, this one included. Clean: item is the only one. */
-    if (c->s->dirty)
+     * all, this one included. Clean: item is the only one not copied. */
+    if (s->dirty)
         return;
-    chat_err rv = copy_item(c, item);
-    if (rv == CHAT_OK) {
-        bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, unset;
+    bool ok = copy_item(c, item) == CHAT_OK;
+    if (ok && tombstone) {
+        bson_t filter = BSON_INITIALIZER;
         bson_error_t err;
         BSON_APPEND_UTF8(&filter, "_id", msg_id);
-        bool ok;
-        if (tombstone) {
-            ok = mongoc_collection_delete_one(c->msgs, &filter, NULL, NULL, &err);
-        } else {
-            BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
-            BSON_APPEND_UTF8(&unset, "ob", "");
-            bson_append_document_end(&update, &unset);
-            ok = mongoc_collection_update_one(c->msgs, &filter, &update, NULL, NULL, &err);
-        }
-        if (!ok)
-            rv = CHAT_ERR_SERVICE_UNAVAILABLE;
+        ok = mongoc_collection_delete_one(c->msgs, &filter, NULL, NULL, &err);
         bson_destroy(&filter);
-        bson_destroy(&update);
+    } else if (ok) {
+        bool listed = false;
+        for (size_t i = 0; i < s->n_unset && !listed; i++)
+            listed = strcmp(s->unset_ids[i], msg_id) == 0;
+        if (!listed)
+            snprintf(s->unset_ids[s->n_unset++], sizeof s->unset_ids[0], "%s", msg_id);
+        if (s->n_unset == CHATI_ARRAY_LEN(s->unset_ids))
+            unset_batch(c);
     }
-    if (rv != CHAT_OK)
-        c->s->dirty = true;
+    if (!ok) {
+        chati_clear_errmsg();
+        s->dirty = true;
+        s->n_unset = 0;
+    }
 }
 
 #define OUTBOX_MAX_FETCH 10000
@@ -252,21 +315,36 @@ chat_err chati_mongo_outbox_fetch(void *impl, int64_t after_seq, size_t max,
     return CHAT_OK;
 }
 
+/* The watermark first: items at or below it may then go, and a sweep
+ * (same mutex) never copies them back from a document. */
 chat_err chati_mongo_outbox_ack(void *impl, int64_t up_to)
 {
     chati_mongo *s = impl;
     chati_mongo_conn c;
-    bson_t filter = BSON_INITIALIZER, lte;
+    bson_t filter = BSON_INITIALIZER, lte, mq = BSON_INITIALIZER, mu = BSON_INITIALIZER, max,
+           opts = BSON_INITIALIZER;
     bson_error_t err;
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &lte);
     BSON_APPEND_INT64(&lte, "$lte", up_to);
     bson_append_document_end(&filter, &lte);
+    BSON_APPEND_UTF8(&mq, "_id", "acked");
+    BSON_APPEND_DOCUMENT_BEGIN(&mu, "$max", &max);
+    BSON_APPEND_INT64(&max, "n", up_to);
+    bson_append_document_end(&mu, &max);
+    BSON_APPEND_BOOL(&opts, "upsert", true);
     chati_mongo_conn_get(s, &c);
     chat_err rv = CHAT_OK;
-    if (!mongoc_collection_delete_many(c.outbox, &filter, NULL, NULL, &err))
+    pthread_mutex_lock(&s->wmu);
+    if (!mongoc_collection_update_one(c.meta, &mq, &mu, &opts, NULL, &err))
         rv = chati_mongo_err(&err, "acknowledging outbox");
+    else if (!mongoc_collection_delete_many(c.outbox, &filter, NULL, NULL, &err))
+        rv = chati_mongo_err(&err, "acknowledging outbox");
+    pthread_mutex_unlock(&s->wmu);
     chati_mongo_conn_put(&c);
     bson_destroy(&filter);
+    bson_destroy(&mq);
+    bson_destroy(&mu);
+    bson_destroy(&opts);
     return rv;
 }
 
