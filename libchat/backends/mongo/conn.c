@@ -1,0 +1,274 @@
+/*
+ * libchat/backends/mongo/conn.c - the client pool, indexes, errors, counters.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/mongo/mongo.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* Warnings and worse go on to the driver's default handler (stderr), but not
+ * the one FerretDB causes at every pool close (it has no endSessions), nor
+ * the monitor's debug chatter while a server is down. */
+static void log_filter(mongoc_log_level_t level, const char *domain, const char *message,
+                       void *arg)
+{
+    if (level > MONGOC_LOG_LEVEL_WARNING ||
+        (level == MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") != NULL))
+        return;
+    mongoc_log_default_handler(level, domain, message, arg);
+}
+
+static void driver_init(void)
+{
+    mongoc_init();
+    mongoc_log_set_handler(log_filter, NULL);
+}
+
+void chati_mongo_conn_get(chati_mongo *s, chati_mongo_conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    /* Blocks while every pooled client is in use (maxPoolSize, default 100). */
+    c->client = mongoc_client_pool_pop(s->pool);
+    c->msgs = mongoc_client_get_collection(c->client, s->db, "messages");
+    c->files = mongoc_client_get_collection(c->client, s->db, "files");
+    c->outbox = mongoc_client_get_collection(c->client, s->db, "outbox");
+    c->meta = mongoc_client_get_collection(c->client, s->db, "meta");
+}
+
+void chati_mongo_conn_put(chati_mongo_conn *c)
+{
+    mongoc_collection_destroy(c->msgs);
+    mongoc_collection_destroy(c->files);
+    mongoc_collection_destroy(c->outbox);
+    mongoc_collection_destroy(c->meta);
+    if (c->client != NULL)
+        mongoc_client_pool_push(c->s->pool, c->client);
+    memset(c, 0, sizeof *c);
+}
+
+bool chati_mongo_is_dup(const bson_error_t *e)
+{
+    return e->code == 11000 || e->code == 11001;
+}
+
+/* Server replies that mean "no primary right now" (a replica set electing,
+ * a server shutting down) or "not replicated in time": worth a retry later,
+ * like a server that cannot be reached. */
+static bool is_transient(uint32_t code)
+{
+    static const uint32_t codes[] = {
+        6,     /* HostUnreachable */
+        7,     /* HostNotFound */
+        64,    /* WriteConcernFailed */
+        89,    /* NetworkTimeout */
+        91,    /* ShutdownInProgress */
+        189,   /* PrimarySteppedDown */
+        10107, /* NotWritablePrimary */
+        11600, /* InterruptedAtShutdown */
+        11602, /* InterruptedDueToReplStateChange */
+        13435, /* NotPrimaryNoSecondaryOk */
+        13436, /* NotPrimaryOrSecondary */
+    };
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(codes); i++)
+        if (code == codes[i])
+            return true;
+    return false;
+}
+
+chat_err chati_mongo_err(const bson_error_t *e, const char *what)
+{
+    if (chati_mongo_is_dup(e))
+        return chati_fail(CHAT_ERR_DUPLICATE, "mongodb: %s: %s", what, e->message);
+    if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
+        e->domain == MONGOC_ERROR_WRITE_CONCERN ||
+        ((e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY) &&
+         is_transient(e->code)))
+        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "mongodb unreachable while %s: %s", what,
+                          e->message);
+    return chati_fail(CHAT_ERR_STORAGE, "mongodb: %s: %s (code %u)", what, e->message, e->code);
+}
+
+chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out)
+{
+    bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply;
+    bson_error_t err;
+    BSON_APPEND_UTF8(&query, "_id", name);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+    BSON_APPEND_INT64(&inc, "n", by);
+    bson_append_document_end(&update, &inc);
+    bool ok = mongoc_collection_find_and_modify(c->meta, &query, NULL, &update, NULL, false,
+                                                true, true, &reply, &err);
+    chat_err rv = CHAT_OK;
+    bson_iter_t it;
+    if (!ok)
+        rv = chati_mongo_err(&err, "allocating a sequence number");
+    else if (!bson_iter_init_find(&it, &reply, "value") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+             !bson_iter_recurse(&it, &it) || !bson_iter_find(&it, "n") ||
+             !BSON_ITER_HOLDS_NUMBER(&it))
+        rv = chati_fail(CHAT_ERR_STORAGE, "mongodb: counter %s: malformed reply", name);
+    else
+        *out = bson_iter_as_int64(&it);
+    bson_destroy(&reply);
+    bson_destroy(&query);
+    bson_destroy(&update);
+    return rv;
+}
+
+#define SEQ_BLOCK 32
+
+chat_err chati_mongo_next_seq(chati_mongo_conn *c, int64_t *seq)
+{
+    chati_mongo *s = c->s;
+    if (s->seq_next >= s->seq_end) {
+        int64_t top = 0;
+        chat_err rv = chati_mongo_counter(c, "outbox", SEQ_BLOCK, &top);
+        if (rv != CHAT_OK)
+            return rv;
+        s->seq_next = top - SEQ_BLOCK + 1;
+        s->seq_end = top + 1;
+    }
+    *seq = s->seq_next++;
+    return CHAT_OK;
+}
+
+/* One index of createIndexes: key fields as "name:1,name:-1". */
+static void index_spec(bson_t *arr, const char *i, const char *name, const char *keys,
+                       bool unique)
+{
+    bson_t ix, key;
+    BSON_APPEND_DOCUMENT_BEGIN(arr, i, &ix);
+    BSON_APPEND_DOCUMENT_BEGIN(&ix, "key", &key);
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", keys);
+    for (char *save = NULL, *f = strtok_r(buf, ",", &save); f != NULL;
+         f = strtok_r(NULL, ",", &save)) {
+        char *colon = strrchr(f, ':');
+        *colon = '\0';
+        BSON_APPEND_INT32(&key, f, atoi(colon + 1));
+    }
+    bson_append_document_end(&ix, &key);
+    BSON_APPEND_UTF8(&ix, "name", name);
+    if (unique)
+        BSON_APPEND_BOOL(&ix, "unique", true);
+    bson_append_document_end(arr, &ix);
+}
+
+/* Plain (non-partial, non-sparse, non-text) indexes only: FerretDB 1.x has
+ * no text indexes and ignores or refuses partial ones. Creating an index
+ * that exists with the same spec is a no-op. */
+static chat_err create_indexes(chati_mongo_conn *c)
+{
+    static const struct {
+        const char *coll, *name, *keys;
+        bool unique;
+    } ix[] = {
+        {"messages", "channel_ts", "c:1,ts:1", true},
+        /* k = "c:" + client_msg_id, or "t:" + ts when there is none, so a
+         * plain unique index does what a partial one would. */
+        {"messages", "channel_key", "c:1,k:1", true},
+        {"messages", "thread", "c:1,th:1,ts:1", false},
+        {"messages", "history", "c:1,inh:1,ts:1", false},
+        {"messages", "pending_outbox", "ob.s:1", false},
+        /* Anchored prefix regexes ("^word") on a multikey index. */
+        {"messages", "search_words", "c:1,w:1", false},
+        {"files", "team_created", "tm:1,cr:1,o:1", false},
+    };
+    chat_err rv = CHAT_OK;
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(ix) && rv == CHAT_OK; i++) {
+        bson_t cmd = BSON_INITIALIZER, arr, reply;
+        bson_error_t err;
+        BSON_APPEND_UTF8(&cmd, "createIndexes", ix[i].coll);
+        BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
+        index_spec(&arr, "0", ix[i].name, ix[i].keys, ix[i].unique);
+        bson_append_array_end(&cmd, &arr);
+        mongoc_database_t *db = mongoc_client_get_database(c->client, c->s->db);
+        if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &err))
+            rv = chati_mongo_err(&err, "creating indexes");
+        mongoc_database_destroy(db);
+        bson_destroy(&reply);
+        bson_destroy(&cmd);
+    }
+    return rv;
+}
+
+/* Defaults that make a dead server an error within seconds, not minutes
+ * (the driver's own: 30 s server selection, 10 s connect, 5 min socket),
+ * and majority writes. A URL that sets them keeps its own; readPreference
+ * and the rest pass through (reads go to the primary unless it says
+ * otherwise, so history right after a post sees the post). */
+static void uri_defaults(mongoc_uri_t *uri)
+{
+    static const struct {
+        const char *opt;
+        int32_t ms;
+    } d[] = {
+        {MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000},
+        {MONGOC_URI_CONNECTTIMEOUTMS, 2000},
+        {MONGOC_URI_SOCKETTIMEOUTMS, 10000},
+    };
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(d); i++)
+        if (!mongoc_uri_has_option(uri, d[i].opt))
+            mongoc_uri_set_option_as_int32(uri, d[i].opt, d[i].ms);
+    /* An acknowledged change must survive a replica set failover: majority
+     * unless the URL says otherwise (a standalone server treats it as 1). */
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_W)) {
+        mongoc_write_concern_t *wc = mongoc_write_concern_new();
+        mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
+        mongoc_uri_set_write_concern(uri, wc);
+        mongoc_write_concern_destroy(wc);
+    }
+}
+
+chat_err chati_mongo_open(const char *url, chati_mongo **out)
+{
+    pthread_once(&init_once, driver_init);
+    bson_error_t err;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(url, &err);
+    if (uri == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "invalid MongoDB URL \"%s\": %s", url,
+                          err.message);
+    uri_defaults(uri);
+    const char *dbname = mongoc_uri_get_database(uri);
+    if (dbname == NULL || dbname[0] == '\0')
+        dbname = "chat";
+    if (strpbrk(dbname, "/\\. \"$") != NULL || strlen(dbname) > 63) {
+        chat_err rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "invalid MongoDB database name \"%s\"",
+                                 dbname);
+        mongoc_uri_destroy(uri);
+        return rv;
+    }
+    chati_mongo *s = chat_calloc(1, sizeof *s);
+    if (s == NULL || (s->db = chat_strdup(dbname)) == NULL) {
+        chat_free(s);
+        mongoc_uri_destroy(uri);
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    }
+    s->pool = mongoc_client_pool_new(uri);
+    mongoc_uri_destroy(uri);
+    if (s->pool == NULL) {
+        chat_free(s->db);
+        chat_free(s);
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "MongoDB URL \"%s\" not usable", url);
+    }
+    mongoc_client_pool_set_error_api(s->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_set_appname(s->pool, "libchat");
+    pthread_mutex_init(&s->wmu, NULL);
+    /* A process that died between a write and moving its outbox item left
+     * the item in its message document: the first fetch collects it. */
+    s->dirty = true;
+
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    chat_err rv = create_indexes(&c);
+    chati_mongo_conn_put(&c);
+    if (rv != CHAT_OK) {
+        chati_mongo_close(s);
+        return rv;
+    }
+    *out = s;
+    return CHAT_OK;
+}

@@ -1,0 +1,290 @@
+/*
+ * libchat/backends/mongo/message_lists.c - history, thread replies, search:
+ * each one find on the messages collection (message_doc.c has the fields),
+ * newest or oldest first, with the SQLite store's cursors.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/mongo/mongo.h"
+#include "backends/sqlite/db.h" /* chati_db_page_limit, chati_db_cursor_in/out */
+
+/* -------------------------------------------------- history and replies --- */
+
+/* Turns latest/oldest into exclusive bounds: lo < ts < hi. */
+static chat_err bounds(const char *latest, const char *oldest, bool inclusive, int64_t *lo,
+                       int64_t *hi)
+{
+    int64_t v;
+    *hi = INT64_MAX;
+    *lo = -1;
+    if (latest != NULL && latest[0] != '\0') {
+        if (!chati_ts_parse(latest, &v))
+            return chati_fail(CHAT_ERR_INVALID_TS, "invalid latest \"%s\"", latest);
+        *hi = inclusive ? v + 1 : v;
+    }
+    if (oldest != NULL && oldest[0] != '\0') {
+        if (!chati_ts_parse(oldest, &v))
+            return chati_fail(CHAT_ERR_INVALID_TS, "invalid oldest \"%s\"", oldest);
+        *lo = inclusive ? v - 1 : v;
+    }
+    return CHAT_OK;
+}
+
+static chat_err cursor_ts(const char *cursor, char tag, bool *set, int64_t *ts)
+{
+    char *key = NULL;
+    *set = false;
+    chat_err rv = chati_db_cursor_in(cursor, tag, &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL;
+    long long v = strtoll(key, &end, 10);
+    if (end == key || *end != '\0' || v < 0)
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    chat_free(key);
+    *ts = v;
+    *set = rv == CHAT_OK;
+    return rv;
+}
+
+static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%" PRId64, ts);
+    return chati_db_cursor_out(tag, key, l);
+}
+
+static void ts_range(bson_t *filter, int64_t lo, int64_t hi)
+{
+    bson_t r;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "ts", &r);
+    BSON_APPEND_INT64(&r, "$gt", lo);
+    BSON_APPEND_INT64(&r, "$lt", hi);
+    bson_append_document_end(filter, &r);
+}
+
+static void sort_opts(bson_t *opts, int dir, int limit)
+{
+    bson_t sort;
+    BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "ts", dir);
+    bson_append_document_end(opts, &sort);
+    BSON_APPEND_INT64(opts, "limit", limit);
+}
+
+chat_err chati_mongo_history(void *impl, const char *channel, const char *latest,
+                           const char *oldest, bool inclusive, int limit, const char *cursor,
+                           chat_list **out)
+{
+    chati_mongo *s = impl;
+    int64_t lo, hi, after;
+    bool has_cursor;
+    if (channel == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "history: no channel");
+    chat_err rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = bounds(latest, oldest, inclusive, &lo, &hi);
+    if (rv == CHAT_OK)
+        rv = cursor_ts(cursor, 'h', &has_cursor, &after);
+    if (rv != CHAT_OK)
+        return rv;
+    if (has_cursor && after < hi)
+        hi = after;
+    chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
+    if (l == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "c", channel);
+    BSON_APPEND_BOOL(&filter, "inh", true);
+    ts_range(&filter, lo, hi);
+    sort_opts(&opts, -1, limit + 1);
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    int64_t last = 0;
+    bool more = false;
+    rv = chati_mongo_find_page(c.msgs, &filter, &opts, limit, l, &last, &more,
+                               "reading history");
+    chati_mongo_conn_put(&c);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (rv == CHAT_OK && more)
+        rv = cursor_out_ts('h', last, l);
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+    return rv;
+}
+
+chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread_ts,
+                           const char *latest, const char *oldest, bool inclusive, int limit,
+                           const char *cursor, chat_list **out)
+{
+    chati_mongo *s = impl;
+    int64_t lo, hi, after, want, parent = 0;
+    bool has_cursor;
+    if (channel == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "replies: no channel");
+    chat_err rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = chati_mongo_parse_ts(thread_ts, &want, CHAT_ERR_THREAD_NOT_FOUND);
+    if (rv == CHAT_OK)
+        rv = bounds(latest, oldest, inclusive, &lo, &hi);
+    if (rv == CHAT_OK)
+        rv = cursor_ts(cursor, 'r', &has_cursor, &after);
+    if (rv != CHAT_OK)
+        return rv;
+    if (has_cursor && after > lo)
+        lo = after;
+    chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
+    if (l == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    rv = chati_mongo_thread_parent(&c, channel, want, &parent);
+    int64_t last = 0;
+    bool more = false;
+    /* The parent sorts first (every reply is newer), then the replies. */
+    if (rv == CHAT_OK && parent > lo && parent < hi) {
+        chati_mongo_msg e;
+        rv = chati_mongo_msg_load(&c, channel, parent, &e);
+        if (rv == CHAT_OK) {
+            last = e.ts;
+            rv = chat_list_push(l, e.m);
+        }
+    }
+    if (rv == CHAT_OK) {
+        bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&filter, "c", channel);
+        BSON_APPEND_INT64(&filter, "th", parent);
+        ts_range(&filter, lo, hi);
+        int room = limit - (int)chat_list_count(l);
+        sort_opts(&opts, 1, room + 1);
+        rv = chati_mongo_find_page(c.msgs, &filter, &opts, room, l, &last, &more,
+                                   "reading replies");
+        bson_destroy(&filter);
+        bson_destroy(&opts);
+    }
+    chati_mongo_conn_put(&c);
+    if (rv == CHAT_OK && more)
+        rv = cursor_out_ts('r', last, l);
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+    return rv;
+}
+
+/* -------------------------------------------------------------- search --- */
+
+static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT_ID_SIZE],
+                              bool *set)
+{
+    char *key = NULL;
+    *set = false;
+    chat_err rv = chati_db_cursor_in(cursor, 's', &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL;
+    long long v = strtoll(key, &end, 10);
+    if (end == key || *end != ',' || v < 0 || !chati_copy_fixed(channel, CHAT_ID_SIZE, end + 1))
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    *ts = v;
+    *set = rv == CHAT_OK;
+    chat_free(key);
+    return rv;
+}
+
+chat_err chati_mongo_search(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
+                          size_t n_channels, const char *cursor, int limit, chat_list **out)
+{
+    chati_mongo *s = impl;
+    int64_t after_ts = 0;
+    char after_ch[CHAT_ID_SIZE] = "";
+    bool has_cursor = false, any = false;
+    size_t n_cond = 0;
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "search: no output");
+    bson_t filter = BSON_INITIALIZER, and, opts = BSON_INITIALIZER;
+    BSON_APPEND_ARRAY_BEGIN(&filter, "$and", &and);
+    chat_err rv = chati_mongo_query(query, &and, &n_cond, &any);
+    if (rv == CHAT_OK && !any)
+        rv = chati_fail(CHAT_ERR_NO_QUERY, "empty search query");
+    if (rv == CHAT_OK)
+        rv = chati_db_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = search_cursor(cursor, &after_ts, after_ch, &has_cursor);
+    chat_list *l = NULL;
+    if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_MESSAGES)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+    /* No channels, or a query of nothing but punctuation: no results. */
+    if (rv != CHAT_OK || channels == NULL || n_channels == 0 || n_cond == 0) {
+        bson_append_array_end(&filter, &and);
+        goto done;
+    }
+    if (has_cursor) {
+        /* Newest first across channels: (ts, channel) is unique. */
+        bson_t cond, or, alt, sub;
+        char idx[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)n_cond, &k, idx, sizeof idx);
+        BSON_APPEND_DOCUMENT_BEGIN(&and, k, &cond);
+        BSON_APPEND_ARRAY_BEGIN(&cond, "$or", &or);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "ts", &sub);
+        BSON_APPEND_INT64(&sub, "$lt", after_ts);
+        bson_append_document_end(&alt, &sub);
+        bson_append_document_end(&or, &alt);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+        BSON_APPEND_INT64(&alt, "ts", after_ts);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "c", &sub);
+        BSON_APPEND_UTF8(&sub, "$lt", after_ch);
+        bson_append_document_end(&alt, &sub);
+        bson_append_document_end(&or, &alt);
+        bson_append_array_end(&cond, &or);
+        bson_append_document_end(&and, &cond);
+    }
+    bson_append_array_end(&filter, &and);
+    {
+        bson_t in, arr, sort;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "c", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+        for (size_t i = 0; i < n_channels; i++) {
+            char idx[16];
+            const char *k;
+            bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+            bson_append_utf8(&arr, k, -1, channels[i], -1);
+        }
+        bson_append_array_end(&in, &arr);
+        bson_append_document_end(&filter, &in);
+        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+        BSON_APPEND_INT32(&sort, "ts", -1);
+        BSON_APPEND_INT32(&sort, "c", -1);
+        bson_append_document_end(&opts, &sort);
+        BSON_APPEND_INT64(&opts, "limit", limit + 1);
+    }
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    int64_t last = 0;
+    bool more = false;
+    rv = chati_mongo_find_page(c.msgs, &filter, &opts, limit, l, &last, &more, "searching");
+    chati_mongo_conn_put(&c);
+    if (rv == CHAT_OK && more) {
+        char key[64];
+        size_t n = chat_list_count(l);
+        snprintf(key, sizeof key, "%" PRId64 ",%s", last, chat_list_message(l, n - 1)->channel);
+        rv = chati_db_cursor_out('s', key, l);
+    }
+done:
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+    return rv;
+}
+

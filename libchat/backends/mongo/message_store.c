@@ -1,0 +1,794 @@
+/*
+ * libchat/backends/mongo/message_store.c - the message store on MongoDB
+ * ("mongodb://HOST:PORT[,...]/DB?options"), tested against FerretDB 1.x.
+ *
+ * FerretDB 1.x (and a standalone MongoDB) has no multi-document
+ * transactions, so every change is built around one single-document write
+ * that is its commit point:
+ *   - post: the insert of the message document, which carries the outbox
+ *     item (outbox.c). Its _id is "<channel>:<ts>", so two posts can never
+ *     both take a ts; a clash (another process) picks the next ts and
+ *     retries. ts = max(now, newest in the channel + 1us), the newest kept
+ *     per channel in memory under `wmu` and loaded from the collection on
+ *     first use (and after a clash or a removal).
+ *   - update, reactions: one update of the document ($set + $push of the
+ *     outbox item); reactions are read-modify-write guarded by the version
+ *     `v`, retried when another writer got in between.
+ *   - remove: with an outbox item, the document first becomes a tombstone
+ *     (x, c = "-<channel>", item pushed) and is deleted once the item is in
+ *     the outbox collection; without one, a plain delete.
+ * What follows a commit point is repairable and never makes the call fail:
+ *   - a thread parent's reply_count, latest_reply and reply_users are
+ *     recounted from the replies after every reply insert and removal, so a
+ *     recount lost to a crash is fixed by the thread's next change;
+ *   - files gain the channel with one $addToSet.
+ * Writes that allocate a ts or an outbox seq hold `wmu` across their few
+ * round trips (the ordering guarantees of outbox.c need it); reads never
+ * take it. This is why one store should write a given database.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/builtin.h"
+#include "backends/mongo/mongo.h"
+
+/* ------------------------------------------------- newest ts per channel --- */
+
+#define TS_BUCKETS 256
+
+struct chati_mongo_ts {
+    char channel[CHAT_ID_SIZE];
+    int64_t last;
+    chati_mongo_ts *next;
+};
+
+static chati_mongo_ts **ts_slot(chati_mongo *s, const char *channel)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)channel; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    chati_mongo_ts **e = &s->ts_buckets[h % TS_BUCKETS];
+    while (*e != NULL && strcmp((*e)->channel, channel) != 0)
+        e = &(*e)->next;
+    return e;
+}
+
+static void ts_forget(chati_mongo *s, const char *channel)
+{
+    chati_mongo_ts **e = ts_slot(s, channel);
+    if (*e != NULL) {
+        chati_mongo_ts *dead = *e;
+        *e = dead->next;
+        chat_free(dead);
+    }
+}
+
+/* The newest ts in the channel (0 when empty). Under wmu. */
+static chat_err ts_last(chati_mongo_conn *c, const char *channel, int64_t *last)
+{
+    chati_mongo_ts **e = ts_slot(c->s, channel);
+    if (*e != NULL) {
+        *last = (*e)->last;
+        return CHAT_OK;
+    }
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, proj;
+    BSON_APPEND_UTF8(&filter, "c", channel);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "ts", -1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "ts", 1);
+    bson_append_document_end(&opts, &proj);
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, &opts, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    bson_error_t err;
+    chat_err rv = CHAT_OK;
+    *last = 0;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "ts") &&
+        BSON_ITER_HOLDS_NUMBER(&it))
+        *last = bson_iter_as_int64(&it);
+    if (mongoc_cursor_error(cur, &err))
+        rv = chati_mongo_err(&err, "choosing ts");
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (rv != CHAT_OK)
+        return rv;
+    chati_mongo_ts *n = chat_calloc(1, sizeof *n);
+    if (n == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    chati_copy_fixed(n->channel, sizeof n->channel, channel);
+    n->last = *last;
+    *e = n;
+    return CHAT_OK;
+}
+
+static void ts_set(chati_mongo *s, const char *channel, int64_t ts)
+{
+    chati_mongo_ts **e = ts_slot(s, channel);
+    if (*e != NULL && (*e)->last < ts)
+        (*e)->last = ts;
+}
+
+/* --------------------------------------------------------- open, close --- */
+
+static chat_err ms_open(const char *url, const chat_config *cfg, void **impl)
+{
+    CHATI_UNUSED(cfg);
+    if (url == NULL || impl == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "message store: no URL");
+    chati_mongo *s = NULL;
+    chat_err rv = chati_mongo_open(url, &s);
+    if (rv != CHAT_OK)
+        return rv;
+    if ((s->ts_buckets = chat_calloc(TS_BUCKETS, sizeof *s->ts_buckets)) == NULL) {
+        chati_mongo_close(s);
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    }
+    *impl = s;
+    return CHAT_OK;
+}
+
+void chati_mongo_close(chati_mongo *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; s->ts_buckets != NULL && i < TS_BUCKETS; i++)
+        while (s->ts_buckets[i] != NULL) {
+            chati_mongo_ts *e = s->ts_buckets[i];
+            s->ts_buckets[i] = e->next;
+            chat_free(e);
+        }
+    chat_free(s->ts_buckets);
+    if (s->pool != NULL)
+        mongoc_client_pool_destroy(s->pool);
+    pthread_mutex_destroy(&s->wmu);
+    chat_free(s->db);
+    chat_free(s);
+}
+
+static void ms_close(void *impl)
+{
+    chati_mongo_close(impl);
+}
+
+/* ------------------------------------------------------------ helpers --- */
+
+static void append_ids(bson_t *doc, const char *key, const char (*ids)[CHAT_ID_SIZE], size_t n)
+{
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
+    for (size_t i = 0; i < n; i++) {
+        char idx[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+        bson_append_utf8(&arr, k, -1, ids[i], -1);
+    }
+    bson_append_array_end(doc, &arr);
+}
+
+/* updateOne; *matched (may be NULL) gets whether a document matched. */
+static chat_err update_msg(chati_mongo_conn *c, const bson_t *filter, const bson_t *update,
+                           bool *matched, const char *what)
+{
+    bson_t reply;
+    bson_error_t err;
+    chat_err rv = CHAT_OK;
+    if (!mongoc_collection_update_one(c->msgs, filter, update, NULL, &reply, &err))
+        rv = chati_mongo_err(&err, what);
+    bson_iter_t it;
+    if (rv == CHAT_OK && matched != NULL)
+        *matched = bson_iter_init_find(&it, &reply, "matchedCount") &&
+                   bson_iter_as_int64(&it) > 0;
+    bson_destroy(&reply);
+    return rv;
+}
+
+/* ------------------------------------------------------------- threads --- */
+
+/* The parent of the thread that thread_ts names: that message, or, when it
+ * is itself a reply, its parent (Slack accepts any ts of a thread).
+ * thread_not_found when neither exists. */
+chat_err chati_mongo_thread_parent(chati_mongo_conn *c, const char *channel, int64_t thread_ts,
+                              int64_t *pts)
+{
+    for (int hop = 0; hop < 2; hop++) {
+        chati_mongo_msg e;
+        chat_err rv = chati_mongo_msg_load(c, channel, thread_ts, &e);
+        if (rv == CHAT_ERR_MESSAGE_NOT_FOUND)
+            break;
+        if (rv != CHAT_OK)
+            return rv;
+        int64_t up = e.thread;
+        chat_message_free(e.m);
+        if (up == 0) {
+            *pts = thread_ts;
+            return CHAT_OK;
+        }
+        thread_ts = up;
+    }
+    return chati_fail(CHAT_ERR_THREAD_NOT_FOUND, "no thread %" PRId64 " in %s", thread_ts,
+                      channel);
+}
+
+/* Sets a parent's reply_count, latest_reply and reply_users from its
+ * replies as they are now: idempotent, so it repairs whatever an earlier
+ * interrupted recount left. */
+static chat_err thread_recount(chati_mongo_conn *c, const char *channel, int64_t parent)
+{
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, proj;
+    BSON_APPEND_UTF8(&filter, "c", channel);
+    BSON_APPEND_INT64(&filter, "th", parent);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "ts", 1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "ts", 1);
+    BSON_APPEND_INT32(&proj, "u", 1);
+    bson_append_document_end(&opts, &proj);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, &opts, NULL);
+    const bson_t *doc;
+    int64_t count = 0, latest = 0;
+    char(*users)[CHAT_ID_SIZE] = NULL;
+    size_t n_users = 0, cap = 0;
+    chat_err rv = CHAT_OK;
+    while (rv == CHAT_OK && mongoc_cursor_next(cur, &doc)) {
+        bson_iter_t it;
+        count++;
+        if (bson_iter_init_find(&it, doc, "ts") && BSON_ITER_HOLDS_NUMBER(&it))
+            latest = bson_iter_as_int64(&it);
+        if (!bson_iter_init_find(&it, doc, "u") || !BSON_ITER_HOLDS_UTF8(&it))
+            continue;
+        const char *u = bson_iter_utf8(&it, NULL);
+        bool seen = false;
+        for (size_t i = 0; i < n_users && !seen; i++)
+            seen = strcmp(users[i], u) == 0;
+        if (seen)
+            continue;
+        if (n_users == cap) {
+            cap = cap ? cap * 2 : 8;
+            char(*g)[CHAT_ID_SIZE] = chat_realloc(users, cap * CHAT_ID_SIZE);
+            if (g == NULL) {
+                rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+                break;
+            }
+            users = g;
+        }
+        chati_copy_fixed(users[n_users++], CHAT_ID_SIZE, u);
+    }
+    bson_error_t err;
+    if (rv == CHAT_OK && mongoc_cursor_error(cur, &err))
+        rv = chati_mongo_err(&err, "counting replies");
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+
+    if (rv == CHAT_OK) {
+        char id[64];
+        chati_mongo_msg_id(channel, parent, id);
+        bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER, set, unset;
+        BSON_APPEND_UTF8(&f, "_id", id);
+        BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
+        BSON_APPEND_INT64(&set, "rc", count);
+        append_ids(&set, "ru", (const char(*)[CHAT_ID_SIZE])users, n_users);
+        if (count > 0)
+            BSON_APPEND_INT64(&set, "lr", latest);
+        bson_append_document_end(&u, &set);
+        if (count == 0) {
+            BSON_APPEND_DOCUMENT_BEGIN(&u, "$unset", &unset);
+            BSON_APPEND_UTF8(&unset, "lr", "");
+            bson_append_document_end(&u, &unset);
+        }
+        rv = update_msg(c, &f, &u, NULL, "updating thread");
+        bson_destroy(&f);
+        bson_destroy(&u);
+    }
+    chat_free(users);
+    return rv;
+}
+
+/* ---------------------------------------------------------------- post --- */
+
+/* The earlier message with m's client_msg_id, if any: CHAT_ERR_DUPLICATE
+ * with *out (may be NULL) set to it. */
+static chat_err post_dedupe(chati_mongo_conn *c, const chat_message *m, chat_message **out)
+{
+    chati_buf k = {0};
+    if (chati_buf_printf(&k, "c:%s", m->client_msg_id) != CHAT_OK)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "c", m->channel);
+    BSON_APPEND_UTF8(&filter, "k", k.data);
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
+    chat_err rv = l == NULL ? chati_fail(CHAT_ERR_NOMEM, "message store")
+                            : chati_mongo_find_page(c->msgs, &filter, &opts, 1, l, NULL, NULL,
+                                                    "checking client_msg_id");
+    if (rv == CHAT_OK && chat_list_count(l) > 0) {
+        chat_message *dup = chat_list_take(l, 0);
+        rv = chati_fail(CHAT_ERR_DUPLICATE, "client_msg_id %s already posted as %s",
+                        m->client_msg_id, dup->ts);
+        if (out != NULL)
+            *out = dup;
+        else
+            chat_message_free(dup);
+    }
+    chat_list_free(l);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    chati_buf_free(&k);
+    return rv;
+}
+
+/* Under wmu: everything up to and including the commit point. */
+static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us,
+                            chat_outbox_fn outbox, void *arg, int64_t *thread,
+                            chat_message **dup_out)
+{
+    chat_err rv;
+    if (v->client_msg_id != NULL && (rv = post_dedupe(c, v, dup_out)) != CHAT_OK)
+        return rv;
+    if (*thread != 0) {
+        if ((rv = chati_mongo_thread_parent(c, v->channel, *thread, thread)) != CHAT_OK)
+            return rv;
+        chati_ts_format(*thread, v->thread_ts);
+    }
+    for (int attempt = 0;; attempt++) {
+        int64_t last = 0, ts, seq = 0;
+        if ((rv = ts_last(c, v->channel, &last)) != CHAT_OK)
+            return rv;
+        ts = now_us > last ? now_us : last + 1;
+        chati_ts_format(ts, v->ts);
+        bson_t doc = BSON_INITIALIZER, item = BSON_INITIALIZER, ob;
+        rv = chati_mongo_msg_doc(v, ts, *thread, &doc);
+        if (rv == CHAT_OK)
+            rv = chati_mongo_outbox_item(c, outbox, arg, v, &item, &seq);
+        if (rv == CHAT_OK && seq != 0) {
+            BSON_APPEND_ARRAY_BEGIN(&doc, "ob", &ob);
+            BSON_APPEND_DOCUMENT(&ob, "0", &item);
+            bson_append_array_end(&doc, &ob);
+        }
+        bson_error_t err;
+        if (rv == CHAT_OK && !mongoc_collection_insert_one(c->msgs, &doc, NULL, NULL, &err)) {
+            rv = chati_mongo_err(&err, "storing message");
+            if (rv == CHAT_ERR_DUPLICATE && attempt < 5) {
+                /* Another writer took this ts or client_msg_id meanwhile:
+                 * look again (the outbox function runs again for the new
+                 * ts; the seq of the lost attempt stays unused). */
+                bson_destroy(&doc);
+                bson_destroy(&item);
+                if (v->client_msg_id != NULL && (rv = post_dedupe(c, v, dup_out)) != CHAT_OK)
+                    return rv;
+                /* Newest as stored now, but past the ts that clashed (a
+                 * removed message's tombstone keeps its ts until swept). */
+                ts_forget(c->s, v->channel);
+                if ((rv = ts_last(c, v->channel, &last)) != CHAT_OK)
+                    return rv;
+                ts_set(c->s, v->channel, ts);
+                continue;
+            }
+            if (rv == CHAT_ERR_DUPLICATE)
+                rv = chati_fail(CHAT_ERR_STORAGE, "message %s/%" PRId64 " kept clashing",
+                                v->channel, ts);
+        }
+        if (rv == CHAT_OK) {
+            ts_set(c->s, v->channel, ts);
+            if (seq != 0) {
+                char id[64];
+                chati_mongo_msg_id(v->channel, ts, id);
+                chati_mongo_outbox_flush(c, id, &item, false);
+            }
+        }
+        bson_destroy(&doc);
+        bson_destroy(&item);
+        return rv;
+    }
+}
+
+static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
+                        chat_outbox_fn outbox, void *outbox_arg, chat_message **out)
+{
+    chati_mongo *s = impl;
+    if (m == NULL || m->channel[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "post: no channel");
+    if (strchr(m->channel, ':') != NULL || m->channel[0] == '-')
+        return chati_fail(CHAT_ERR_INVALID_ID, "post: invalid channel id \"%s\"", m->channel);
+    if (now_us <= 0)
+        now_us = chati_now_us();
+    int64_t thread = 0;
+    if (m->thread_ts[0] != '\0' && !chati_ts_parse(m->thread_ts, &thread))
+        return chati_fail(CHAT_ERR_THREAD_NOT_FOUND, "invalid thread_ts \"%s\"", m->thread_ts);
+
+    /* The stored message: m's content, with what the store decides. */
+    chat_message v = *m;
+    v.ts[0] = '\0';
+    v.thread_ts[0] = '\0';
+    v.edited_user[0] = '\0';
+    v.edited_ts[0] = '\0';
+    v.reply_count = 0;
+    v.latest_reply[0] = '\0';
+    v.n_reply_users = 0;
+    v.reply_users = NULL;
+    v.n_reactions = 0;
+    v.reactions = NULL;
+    static char empty[1];
+    v.text = m->text != NULL ? m->text : empty;
+    if (v.client_msg_id != NULL && v.client_msg_id[0] == '\0')
+        v.client_msg_id = NULL;
+    if (v.subtype != NULL && v.subtype[0] == '\0')
+        v.subtype = NULL;
+    v.reply_broadcast = m->reply_broadcast && m->thread_ts[0] != '\0';
+
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    chat_message *dup = NULL;
+    pthread_mutex_lock(&s->wmu);
+    chat_err rv = post_locked(&c, &v, now_us, outbox, outbox_arg, &thread, &dup);
+    /* Past the commit point: repairable follow-ups, see the top. The
+     * recount stays under wmu so that two recounts of one thread cannot
+     * finish in the wrong order. */
+    if (rv == CHAT_OK && thread != 0 && thread_recount(&c, v.channel, thread) != CHAT_OK)
+        chati_clear_errmsg();
+    pthread_mutex_unlock(&s->wmu);
+    if (rv == CHAT_OK) {
+        if (v.n_files > 0 &&
+            chati_mongo_files_share(&c, (const char(*)[CHAT_ID_SIZE])v.files, v.n_files,
+                                    v.channel) != CHAT_OK)
+            chati_clear_errmsg();
+    }
+    chati_mongo_conn_put(&c);
+    if (rv == CHAT_ERR_DUPLICATE && dup != NULL && out != NULL) {
+        *out = dup;
+        return rv;
+    }
+    chat_message_free(dup);
+    if (rv != CHAT_OK)
+        return rv;
+    if (out != NULL && (*out = chat_message_dup(&v)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message stored as %s but not copied", v.ts);
+    return CHAT_OK;
+}
+
+/* --------------------------------------------------------- get, update --- */
+
+static chat_err ms_get(void *impl, const char *channel, const char *ts, chat_message **out)
+{
+    chati_mongo *s = impl;
+    int64_t us;
+    if (channel == NULL || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "get: no channel");
+    chat_err rv = chati_mongo_parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv != CHAT_OK)
+        return rv;
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    chati_mongo_msg e;
+    rv = chati_mongo_msg_load(&c, channel, us, &e);
+    chati_mongo_conn_put(&c);
+    if (rv == CHAT_OK)
+        *out = e.m;
+    return rv;
+}
+
+/* Applies a change to the loaded message e (in memory, as the outbox
+ * function must see it) and writes `set` plus the outbox item in one
+ * update, guarded by e's version. *raced: another writer changed the
+ * document first (retry). Under wmu. */
+static chat_err write_change(chati_mongo_conn *c, chati_mongo_msg *e, bson_t *set,
+                             chat_outbox_fn outbox, void *arg, bool *raced)
+{
+    char id[64];
+    int64_t seq = 0;
+    bson_t item = BSON_INITIALIZER;
+    *raced = false;
+    chati_mongo_msg_id(e->m->channel, e->ts, id);
+    chat_err rv = chati_mongo_outbox_item(c, outbox, arg, e->m, &item, &seq);
+    if (rv == CHAT_OK) {
+        bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
+        BSON_APPEND_UTF8(&filter, "_id", id);
+        BSON_APPEND_INT64(&filter, "v", e->version);
+        BSON_APPEND_DOCUMENT(&update, "$set", set);
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &sub);
+        BSON_APPEND_INT64(&sub, "v", 1);
+        bson_append_document_end(&update, &sub);
+        if (seq != 0) {
+            BSON_APPEND_DOCUMENT_BEGIN(&update, "$push", &sub);
+            BSON_APPEND_DOCUMENT(&sub, "ob", &item);
+            bson_append_document_end(&update, &sub);
+        }
+        bool matched = false;
+        rv = update_msg(c, &filter, &update, &matched, "changing message");
+        if (rv == CHAT_OK && !matched)
+            *raced = true;
+        else if (rv == CHAT_OK && seq != 0)
+            chati_mongo_outbox_flush(c, id, &item, false);
+        bson_destroy(&filter);
+        bson_destroy(&update);
+    }
+    bson_destroy(&item);
+    return rv;
+}
+
+#define MAX_RACES 20
+
+static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outbox,
+                          void *outbox_arg, chat_message **out)
+{
+    chati_mongo *s = impl;
+    int64_t ts, edited = 0;
+    if (m == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "update: no message");
+    chat_err rv = chati_mongo_parse_ts(m->ts, &ts, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv != CHAT_OK)
+        return rv;
+    if (m->edited_ts[0] != '\0' && !chati_ts_parse(m->edited_ts, &edited))
+        return chati_fail(CHAT_ERR_INVALID_TS, "invalid edited_ts \"%s\"", m->edited_ts);
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    chati_mongo_msg e = {0};
+    bool raced = true;
+    pthread_mutex_lock(&s->wmu);
+    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+        chat_message_free(e.m);
+        e.m = NULL;
+        if ((rv = chati_mongo_msg_load(&c, m->channel, ts, &e)) != CHAT_OK)
+            break;
+        /* The message as it will be stored. */
+        chat_message *x = e.m;
+        chat_free(x->text);
+        chat_free(x->mentions);
+        x->mentions = NULL;
+        x->n_mentions = 0;
+        if ((x->text = chat_strdup(m->text != NULL ? m->text : "")) == NULL ||
+            (m->n_mentions > 0 &&
+             (x->mentions = chati_ids_dup((const char(*)[CHAT_ID_SIZE])m->mentions,
+                                          m->n_mentions)) == NULL)) {
+            rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+            break;
+        }
+        x->n_mentions = m->n_mentions;
+        x->mention_flags = m->mention_flags;
+        memcpy(x->edited_user, m->edited_user, sizeof x->edited_user);
+        x->edited_ts[0] = '\0';
+        if (edited != 0)
+            chati_ts_format(edited, x->edited_ts);
+
+        bson_t set = BSON_INITIALIZER, w;
+        BSON_APPEND_UTF8(&set, "t", x->text);
+        BSON_APPEND_ARRAY_BEGIN(&set, "w", &w);
+        rv = chati_mongo_tokens(x->text, &w);
+        bson_append_array_end(&set, &w);
+        append_ids(&set, "mn", (const char(*)[CHAT_ID_SIZE])x->mentions, x->n_mentions);
+        BSON_APPEND_INT32(&set, "mf", (int32_t)x->mention_flags);
+        BSON_APPEND_UTF8(&set, "eu", x->edited_user);
+        if (edited != 0)
+            BSON_APPEND_INT64(&set, "et", edited);
+        else
+            BSON_APPEND_NULL(&set, "et");
+        if (rv == CHAT_OK)
+            rv = write_change(&c, &e, &set, outbox, outbox_arg, &raced);
+        bson_destroy(&set);
+    }
+    if (rv == CHAT_OK && raced)
+        rv = chati_fail(CHAT_ERR_STORAGE, "update: message kept changing under us");
+    pthread_mutex_unlock(&s->wmu);
+    chati_mongo_conn_put(&c);
+    if (rv == CHAT_OK && out != NULL)
+        *out = e.m;
+    else
+        chat_message_free(e.m);
+    return rv;
+}
+
+/* -------------------------------------------------------------- remove --- */
+
+static chat_err remove_locked(chati_mongo_conn *c, const char *channel, int64_t ts,
+                              chat_outbox_fn outbox, void *arg, int64_t *parent)
+{
+    chati_mongo_msg e;
+    chat_err rv = chati_mongo_msg_load(c, channel, ts, &e);
+    if (rv != CHAT_OK)
+        return rv;
+    *parent = e.thread;
+    char id[64];
+    chati_mongo_msg_id(channel, ts, id);
+    int64_t seq = 0;
+    bson_t item = BSON_INITIALIZER, filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
+    bson_error_t err;
+    BSON_APPEND_UTF8(&filter, "_id", id);
+    BSON_APPEND_UTF8(&filter, "c", channel);
+    rv = chati_mongo_outbox_item(c, outbox, arg, e.m, &item, &seq);
+    if (rv == CHAT_OK && seq == 0) {
+        if (!mongoc_collection_delete_one(c->msgs, &filter, NULL, NULL, &err))
+            rv = chati_mongo_err(&err, "removing message");
+    } else if (rv == CHAT_OK) {
+        char dead[CHAT_ID_SIZE + 2];
+        snprintf(dead, sizeof dead, "-%s", channel);
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &sub);
+        BSON_APPEND_BOOL(&sub, "x", true);
+        BSON_APPEND_UTF8(&sub, "c", dead);
+        bson_append_document_end(&update, &sub);
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$push", &sub);
+        BSON_APPEND_DOCUMENT(&sub, "ob", &item);
+        bson_append_document_end(&update, &sub);
+        /* So that a change read before this one cannot land on the tombstone. */
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &sub);
+        BSON_APPEND_INT64(&sub, "v", 1);
+        bson_append_document_end(&update, &sub);
+        bool matched = false;
+        rv = update_msg(c, &filter, &update, &matched, "removing message");
+        if (rv == CHAT_OK && !matched)
+            rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "no message %" PRId64 " in %s", ts,
+                            channel);
+        if (rv == CHAT_OK)
+            chati_mongo_outbox_flush(c, id, &item, true);
+    }
+    /* The channel's newest ts is looked up again, as the SQLite store does. */
+    if (rv == CHAT_OK)
+        ts_forget(c->s, channel);
+    chat_message_free(e.m);
+    bson_destroy(&item);
+    bson_destroy(&filter);
+    bson_destroy(&update);
+    return rv;
+}
+
+static chat_err ms_remove(void *impl, const char *channel, const char *ts,
+                          chat_outbox_fn outbox, void *outbox_arg)
+{
+    chati_mongo *s = impl;
+    int64_t us, parent = 0;
+    if (channel == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "remove: no channel");
+    chat_err rv = chati_mongo_parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv != CHAT_OK)
+        return rv;
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    pthread_mutex_lock(&s->wmu);
+    rv = remove_locked(&c, channel, us, outbox, outbox_arg, &parent);
+    if (rv == CHAT_OK && parent != 0 && thread_recount(&c, channel, parent) != CHAT_OK)
+        chati_clear_errmsg(); /* repaired by the thread's next change */
+    pthread_mutex_unlock(&s->wmu);
+    chati_mongo_conn_put(&c);
+    return rv;
+}
+
+/* ----------------------------------------------------------- reactions --- */
+
+/* Adds or removes user's reaction in m (in memory). */
+static chat_err react_apply(chat_message *m, const char *name, const char *user, bool add)
+{
+    chat_reaction *r = NULL;
+    for (size_t i = 0; i < m->n_reactions && r == NULL; i++)
+        if (strcmp(m->reactions[i].name, name) == 0)
+            r = &m->reactions[i];
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; r != NULL && i < r->n_users && at == SIZE_MAX; i++)
+        if (strcmp(r->users[i], user) == 0)
+            at = i;
+    if (add && at != SIZE_MAX)
+        return chati_fail(CHAT_ERR_ALREADY_REACTED, "%s already reacted with %s", user, name);
+    if (!add && at == SIZE_MAX)
+        return chati_fail(CHAT_ERR_NO_REACTION, "%s has no %s reaction", user, name);
+    if (!add) {
+        memmove(r->users[at], r->users[at + 1], (r->n_users - at - 1) * CHAT_ID_SIZE);
+        if (--r->n_users == 0) {
+            size_t ri = (size_t)(r - m->reactions);
+            chat_free(r->name);
+            chat_free(r->users);
+            memmove(r, r + 1, (m->n_reactions - ri - 1) * sizeof *r);
+            if (--m->n_reactions == 0) {
+                chat_free(m->reactions);
+                m->reactions = NULL;
+            }
+        }
+        return CHAT_OK;
+    }
+    if (r == NULL) {
+        chat_reaction *rs = chat_realloc(m->reactions, (m->n_reactions + 1) * sizeof *rs);
+        if (rs == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "message store");
+        m->reactions = rs;
+        r = &rs[m->n_reactions];
+        memset(r, 0, sizeof *r);
+        if ((r->name = chat_strdup(name)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "message store");
+        m->n_reactions++;
+    }
+    char(*users)[CHAT_ID_SIZE] = chat_realloc(r->users, (r->n_users + 1) * CHAT_ID_SIZE);
+    if (users == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "message store");
+    r->users = users;
+    chati_copy_fixed(r->users[r->n_users++], CHAT_ID_SIZE, user);
+    return CHAT_OK;
+}
+
+static chat_err react(chati_mongo *s, const char *channel, const char *ts, const char *name,
+                      const char *user, bool add, chat_outbox_fn outbox, void *arg)
+{
+    int64_t us;
+    if (channel == NULL || name == NULL || name[0] == '\0' || user == NULL || user[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "reaction: missing argument");
+    chat_err rv = chati_mongo_parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
+    if (rv != CHAT_OK)
+        return rv;
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    bool raced = true;
+    pthread_mutex_lock(&s->wmu);
+    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+        chati_mongo_msg e;
+        if ((rv = chati_mongo_msg_load(&c, channel, us, &e)) != CHAT_OK)
+            break;
+        rv = react_apply(e.m, name, user, add);
+        if (rv == CHAT_OK) {
+            bson_t set = BSON_INITIALIZER, arr, one;
+            BSON_APPEND_ARRAY_BEGIN(&set, "r", &arr);
+            for (size_t k = 0; k < e.m->n_reactions; k++) {
+                char idx[16];
+                const char *key;
+                bson_uint32_to_string((uint32_t)k, &key, idx, sizeof idx);
+                BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &one);
+                BSON_APPEND_UTF8(&one, "n", e.m->reactions[k].name);
+                append_ids(&one, "u", (const char(*)[CHAT_ID_SIZE])e.m->reactions[k].users,
+                           e.m->reactions[k].n_users);
+                bson_append_document_end(&arr, &one);
+            }
+            bson_append_array_end(&set, &arr);
+            rv = write_change(&c, &e, &set, outbox, arg, &raced);
+            bson_destroy(&set);
+        }
+        chat_message_free(e.m);
+    }
+    if (rv == CHAT_OK && raced)
+        rv = chati_fail(CHAT_ERR_STORAGE, "reaction: message kept changing under us");
+    pthread_mutex_unlock(&s->wmu);
+    chati_mongo_conn_put(&c);
+    return rv;
+}
+
+static chat_err ms_add_reaction(void *impl, const char *channel, const char *ts,
+                                const char *name, const char *user, chat_outbox_fn outbox,
+                                void *outbox_arg)
+{
+    return react(impl, channel, ts, name, user, true, outbox, outbox_arg);
+}
+
+static chat_err ms_remove_reaction(void *impl, const char *channel, const char *ts,
+                                   const char *name, const char *user, chat_outbox_fn outbox,
+                                   void *outbox_arg)
+{
+    return react(impl, channel, ts, name, user, false, outbox, outbox_arg);
+}
+
+/* ---------------------------------------------------------------- ops --- */
+
+const chat_message_store_ops chati_mongo_message_ops = {
+    .version = CHAT_STORE_V1,
+    .scheme = "mongodb",
+    .open = ms_open,
+    .close = ms_close,
+    .post = ms_post,
+    .get = ms_get,
+    .update = ms_update,
+    .remove = ms_remove,
+    .add_reaction = ms_add_reaction,
+    .remove_reaction = ms_remove_reaction,
+    .history = chati_mongo_history,
+    .replies = chati_mongo_replies,
+    .search = chati_mongo_search,
+    .file_insert = chati_mongo_file_insert,
+    .file_get = chati_mongo_file_get,
+    .file_list = chati_mongo_file_list,
+    .file_delete = chati_mongo_file_delete,
+    .outbox_fetch = chati_mongo_outbox_fetch,
+    .outbox_ack = chati_mongo_outbox_ack,
+    .outbox_add = chati_mongo_outbox_add,
+    .file_complete = chati_mongo_file_complete,
+    .file_set_title = chati_mongo_file_set_title,
+};

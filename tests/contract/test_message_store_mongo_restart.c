@@ -1,0 +1,508 @@
+/*
+ * Integration tests of the MongoDB message store beyond the contract, against
+ * FerretDB: the server killed (-9) and restarted, posts racing a kill, and an
+ * outbox item left behind in a message document by a writer that died.
+ *
+ * argv[1] is tests/fixtures/ferretdb.sh; the test case starts its own server
+ * (in the parent process, an unchecked fixture, so it is stopped even when a
+ * test fails) in a temporary directory and stops it afterwards. Each test
+ * uses a database of its own on it.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <chat/backend/store.h>
+#include <mongoc/mongoc.h>
+
+#include "contract.h"
+#include "core/internal.h"
+#include "testutil.h"
+
+static const char *fixture;
+static char *tmpdir;
+static char server_dir[512], server_url[128];
+static const chat_message_store_ops *S;
+
+/* Runs a shell command, returns its trimmed first output line (static). */
+static const char *sh(const char *fmt, ...)
+{
+    static char out[512];
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    out[0] = '\0';
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return out;
+    if (fgets(out, sizeof out, f) == NULL)
+        out[0] = '\0';
+    char rest[256];
+    while (fgets(rest, sizeof rest, f))
+        ;
+    int st = pclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    if (st != 0)
+        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
+    return out;
+}
+
+static void start_server(void)
+{
+    tmpdir = chat_test_tmpdir("ferretdb");
+    snprintf(server_dir, sizeof server_dir, "%s/server", tmpdir);
+    snprintf(server_url, sizeof server_url, "%s", sh("bash '%s' start '%s'", fixture, server_dir));
+    if (strncmp(server_url, "mongodb://", 10) != 0) {
+        fprintf(stderr, "the fixture could not start FerretDB\n");
+        exit(1); /* a missing server is a failure, never a skip */
+    }
+}
+
+static void stop_server(void)
+{
+    sh("bash '%s' stop '%s'", fixture, server_dir);
+    chat_test_rmtree(tmpdir);
+    tmpdir = NULL;
+}
+
+static void kill_server(void)
+{
+    sh("bash '%s' kill '%s'", fixture, server_dir);
+}
+
+static void restart_server(void)
+{
+    ck_assert_str_eq(sh("bash '%s' restart '%s'", fixture, server_dir), server_url);
+}
+
+static void *open_store_at(const char *url)
+{
+    S = chati_backend_find(CHATI_IFACE_MESSAGE, url);
+    ck_assert_msg(S != NULL, "no message store for %s", url);
+    void *impl = NULL;
+    ck_assert_chat_ok(S->open(url, contract_cfg(), &impl));
+    return impl;
+}
+
+/* A store on a database of its own; url gets its URL. */
+static void *open_store(char url[256])
+{
+    char db[64];
+    contract_uniq("r", db, sizeof db);
+    for (char *c = db; *c; c++)
+        if (*c == '-')
+            *c = '_';
+    snprintf(url, 256, "%s/%s", server_url, db);
+    return open_store_at(url);
+}
+
+/* data = "ts|text": what the relay would publish. */
+static chat_err rec_outbox(void *arg, const chat_message *m, chat_outbox_item *out)
+{
+    (void)arg;
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "%s|%s", m->ts, m->text != NULL ? m->text : "");
+    out->topic = chat_strdup("message.test");
+    out->key = chat_strdup(m->channel);
+    out->data = chat_malloc((size_t)n);
+    memcpy(out->data, buf, (size_t)n);
+    out->len = (size_t)n;
+    return CHAT_OK;
+}
+
+static chat_err post(void *impl, const char *text, const char *cmid, char ts_out[CHAT_TS_SIZE])
+{
+    chat_message m, *out = NULL;
+    memset(&m, 0, sizeof m);
+    strcpy(m.channel, "C1");
+    strcpy(m.user, "U1");
+    m.text = (char *)text;
+    m.client_msg_id = (char *)cmid;
+    chat_err rv = S->post(impl, &m, 0, rec_outbox, NULL, &out);
+    if (out != NULL && ts_out != NULL)
+        strcpy(ts_out, out->ts);
+    chat_message_free(out);
+    return rv;
+}
+
+/* The call fails as service_unavailable, with a detail, within 5 s (the
+ * store's default server selection timeout is 3 s). */
+#define ASSERT_DOWN(call)                                                              \
+    do {                                                                               \
+        long long t0_ = contract_now_ms();                                             \
+        chat_err rv_ = (call);                                                         \
+        long long dt_ = contract_now_ms() - t0_;                                       \
+        ck_assert_msg(rv_ == CHAT_ERR_SERVICE_UNAVAILABLE, "%s -> %s (%s)", #call,     \
+                      chat_err_name(rv_), chat_errmsg(NULL));                          \
+        ck_assert_msg(strstr(chat_errmsg(NULL), "mongodb") != NULL, "detail: %s",      \
+                      chat_errmsg(NULL));                                              \
+        ck_assert_msg(dt_ < 5000, "%s took %lld ms", #call, dt_);                      \
+    } while (0)
+
+/* Every outbox item from seq 0 on, in order; their data into datas. */
+static size_t fetch_all(void *impl, char datas[][128], size_t max, int64_t *last_seq)
+{
+    chat_outbox_item *it = NULL;
+    size_t n = 0;
+    ck_assert_chat_ok(S->outbox_fetch(impl, 0, 10000, &it, &n));
+    ck_assert_uint_le(n, max);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            ck_assert_int_gt(it[i].seq, it[i - 1].seq);
+        snprintf(datas[i], 128, "%.*s", (int)it[i].len, (const char *)it[i].data);
+        *last_seq = it[i].seq;
+    }
+    chat_outbox_items_free(it, n);
+    return n;
+}
+
+static size_t history_count(void *impl)
+{
+    chat_list *l = NULL;
+    ck_assert_chat_ok(S->history(impl, "C1", NULL, NULL, false, 1000, NULL, &l));
+    size_t n = chat_list_count(l);
+    chat_list_free(l);
+    return n;
+}
+
+START_TEST(test_kill_restart)
+{
+    char url[256], ts[3][CHAT_TS_SIZE];
+    void *impl = open_store(url);
+    ck_assert_chat_ok(post(impl, "one", NULL, ts[0]));
+    ck_assert_chat_ok(post(impl, "two", NULL, ts[1]));
+    ck_assert_chat_ok(S->add_reaction(impl, "C1", ts[0], "ok", "U2", NULL, NULL));
+    static char datas[64][128];
+    int64_t last = 0;
+    ck_assert_uint_eq(fetch_all(impl, datas, 64, &last), 2);
+    ck_assert_chat_ok(S->outbox_ack(impl, last - 1)); /* the relay sent "one" */
+
+    kill_server();
+    chat_message *m = NULL;
+    chat_list *l = NULL;
+    chat_outbox_item *it = NULL;
+    size_t n = 0;
+    /* The pooled connection fails first, then server selection. */
+    ASSERT_DOWN(post(impl, "lost", NULL, NULL));
+    ASSERT_DOWN(S->get(impl, "C1", ts[0], &m));
+    ASSERT_DOWN(S->history(impl, "C1", NULL, NULL, false, 10, NULL, &l));
+    ASSERT_DOWN(S->outbox_fetch(impl, 0, 10, &it, &n));
+    ASSERT_DOWN(S->add_reaction(impl, "C1", ts[1], "ok", "U2", NULL, NULL));
+    ASSERT_DOWN(S->search(impl, "one", (const char[][CHAT_ID_SIZE]){"C1"}, 1, NULL, 10, &l));
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_null(l);
+    ck_assert_ptr_null(it);
+
+    restart_server();
+    /* Back within a few seconds, with everything acknowledged still there. */
+    chat_err rv = CHAT_ERR_SERVICE_UNAVAILABLE;
+    long long t0 = contract_now_ms();
+    while (rv != CHAT_OK && contract_now_ms() - t0 < 10000)
+        rv = post(impl, "three", NULL, ts[2]);
+    ck_assert_chat_ok(rv);
+    m = NULL;
+    ck_assert_chat_ok(S->get(impl, "C1", ts[0], &m));
+    ck_assert_str_eq(m->text, "one");
+    ck_assert_uint_eq(m->n_reactions, 1);
+    chat_message_free(m);
+    ck_assert_uint_eq(history_count(impl), 3);
+    /* The unacknowledged item and the new one, nothing else, in order. */
+    int64_t last2 = 0;
+    ck_assert_uint_eq(fetch_all(impl, datas, 64, &last2), 2);
+    char want[128];
+    snprintf(want, sizeof want, "%s|two", ts[1]);
+    ck_assert_str_eq(datas[0], want);
+    snprintf(want, sizeof want, "%s|three", ts[2]);
+    ck_assert_str_eq(datas[1], want);
+    ck_assert_int_gt(last2, last);
+    S->close(impl);
+
+    /* A store opened while the server is down fails cleanly too. */
+    kill_server();
+    void *impl2 = NULL;
+    ASSERT_DOWN(S->open(url, contract_cfg(), &impl2));
+    ck_assert_ptr_null(impl2);
+    restart_server();
+}
+END_TEST
+
+/* Posts racing a kill: every post that returned OK is stored and has its
+ * outbox item; retrying the failed ones (same client_msg_id) stores each
+ * exactly once; every stored message has exactly one outbox item. */
+#define RACERS 3
+#define RACE_POSTS 40
+
+typedef struct racer {
+    void *impl;
+    int id;
+    chat_err rv[RACE_POSTS];
+    char ts[RACE_POSTS][CHAT_TS_SIZE];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    for (int i = 0; i < RACE_POSTS; i++) {
+        char text[64], cmid[64];
+        snprintf(text, sizeof text, "racer %d post %d", r->id, i);
+        snprintf(cmid, sizeof cmid, "r%d-%d", r->id, i);
+        r->rv[i] = post(r->impl, text, cmid, r->ts[i]);
+        contract_sleep_ms(20);
+    }
+    return NULL;
+}
+
+START_TEST(test_posts_racing_a_kill)
+{
+    char url[256];
+    void *impl = open_store(url);
+    static racer rs[RACERS];
+    pthread_t th[RACERS];
+    for (int t = 0; t < RACERS; t++) {
+        memset(&rs[t], 0, sizeof rs[t]);
+        rs[t].impl = impl;
+        rs[t].id = t;
+        ck_assert_int_eq(pthread_create(&th[t], NULL, race, &rs[t]), 0);
+    }
+    contract_sleep_ms(250);
+    kill_server();
+    /* Down for longer than server selection waits (3 s), so that posts
+     * fail rather than wait for the restart. */
+    contract_sleep_ms(3500);
+    restart_server();
+    for (int t = 0; t < RACERS; t++)
+        pthread_join(th[t], NULL);
+
+    size_t ok = 0, failed = 0;
+    for (int t = 0; t < RACERS; t++)
+        for (int i = 0; i < RACE_POSTS; i++) {
+            if (rs[t].rv[i] == CHAT_OK) {
+                ok++;
+                chat_message *m = NULL;
+                ck_assert_chat_ok(S->get(impl, "C1", rs[t].ts[i], &m));
+                chat_message_free(m);
+                continue;
+            }
+            ck_assert_msg(rs[t].rv[i] == CHAT_ERR_SERVICE_UNAVAILABLE, "post %d/%d: %s", t, i,
+                          chat_err_name(rs[t].rv[i]));
+            failed++;
+            /* The client's retry: stored now, or found as already stored. */
+            char text[64], cmid[64];
+            snprintf(text, sizeof text, "racer %d post %d", t, i);
+            snprintf(cmid, sizeof cmid, "r%d-%d", t, i);
+            chat_err rv = post(impl, text, cmid, NULL);
+            ck_assert_msg(rv == CHAT_OK || rv == CHAT_ERR_DUPLICATE, "retry %d/%d: %s", t, i,
+                          chat_err_name(rv));
+        }
+    ck_assert_uint_gt(ok, 0);
+    ck_assert_uint_gt(failed, 0); /* the kill did land among the posts */
+    ck_assert_uint_eq(history_count(impl), RACERS * RACE_POSTS);
+
+    /* One outbox item per stored message, in ts order (one channel). */
+    static char datas[RACERS * RACE_POSTS + 8][128];
+    int64_t last = 0;
+    chat_list *l = NULL;
+    ck_assert_uint_eq(fetch_all(impl, datas, RACERS * RACE_POSTS + 8, &last),
+                      RACERS * RACE_POSTS);
+    ck_assert_chat_ok(S->history(impl, "C1", NULL, NULL, false, 1000, NULL, &l));
+    for (size_t k = 0; k < chat_list_count(l); k++) {
+        const chat_message *m = chat_list_message(l, chat_list_count(l) - 1 - k);
+        char want[128];
+        snprintf(want, sizeof want, "%s|%s", m->ts, m->text);
+        ck_assert_str_eq(datas[k], want);
+    }
+    chat_list_free(l);
+    S->close(impl);
+}
+END_TEST
+
+/* A writer that died after its write and before moving the outbox item
+ * leaves the item in the message document: the next store to fetch the
+ * outbox delivers it, before anything newer. */
+START_TEST(test_outbox_left_in_a_document)
+{
+    char url[256], ts[CHAT_TS_SIZE];
+    void *impl = open_store(url);
+    ck_assert_chat_ok(post(impl, "before", NULL, ts));
+    S->close(impl);
+
+    /* What the dead writer left: a seq taken from the counter and a
+     * message carrying its item. */
+    mongoc_uri_t *uri = mongoc_uri_new(url);
+    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
+    const char *dbname = mongoc_uri_get_database(uri);
+    mongoc_collection_t *meta = mongoc_client_get_collection(client, dbname, "meta");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, dbname, "messages");
+    bson_error_t err;
+    bson_t reply;
+    bson_t *q = BCON_NEW("_id", BCON_UTF8("outbox"));
+    bson_t *inc = BCON_NEW("$inc", "{", "n", BCON_INT64(1), "}");
+    ck_assert_msg(mongoc_collection_find_and_modify(meta, q, NULL, inc, NULL, false, false, true,
+                                                    &reply, &err),
+                  "%s", err.message);
+    bson_iter_t it;
+    ck_assert(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "value.n", &it));
+    int64_t seq = bson_iter_as_int64(&it);
+    bson_destroy(&reply);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8("C1:1800000000000000"), "c", BCON_UTF8("C1"), "ts",
+                           BCON_INT64(INT64_C(1800000000000000)), "u", BCON_UTF8("U1"), "t",
+                           BCON_UTF8("orphan"), "k", BCON_UTF8("t:1800000000000000"), "inh",
+                           BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s",
+                           BCON_INT64(seq), "t", BCON_UTF8("message.test"), "k", BCON_UTF8("C1"),
+                           "d", BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"orphan", 6), "}",
+                           "]");
+    ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
+    bson_destroy(doc);
+    bson_destroy(inc);
+    bson_destroy(q);
+    mongoc_collection_destroy(meta);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(uri);
+
+    impl = open_store_at(url);
+    ck_assert_chat_ok(post(impl, "after", NULL, NULL));
+    static char datas[8][128];
+    int64_t last = 0;
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 3);
+    ck_assert(strstr(datas[0], "|before") != NULL);
+    ck_assert_str_eq(datas[1], "orphan");
+    ck_assert(strstr(datas[2], "|after") != NULL);
+    chat_message *m = NULL;
+    ck_assert_chat_ok(S->get(impl, "C1", "1800000000.000000", &m));
+    ck_assert_str_eq(m->text, "orphan");
+    chat_message_free(m);
+    /* Moved, not copied: a second store finds nothing more to deliver. */
+    S->close(impl);
+    impl = open_store_at(url);
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 3);
+    S->close(impl);
+}
+END_TEST
+
+/* A removed message whose outbox item was not moved yet stays as a
+ * tombstone holding its _id (channel + ts): a post that picks that ts must
+ * move on to the next one, and the removal's event still goes out. */
+START_TEST(test_post_past_a_tombstone)
+{
+    char url[256];
+    void *impl = open_store(url);
+    const int64_t T = INT64_C(1900000000000000);
+    mongoc_uri_t *uri = mongoc_uri_new(url);
+    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "messages");
+    bson_error_t err;
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8("C1:1900000000000000"), "c", BCON_UTF8("-C1"), "ts",
+                           BCON_INT64(T), "u", BCON_UTF8("U1"), "t", BCON_UTF8("gone"), "k",
+                           BCON_UTF8("t:1900000000000000"), "inh", BCON_BOOL(true), "v",
+                           BCON_INT64(1), "x", BCON_BOOL(true));
+    ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
+    bson_destroy(doc);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(uri);
+
+    chat_message m, *out = NULL;
+    memset(&m, 0, sizeof m);
+    strcpy(m.channel, "C1");
+    strcpy(m.user, "U1");
+    m.text = "next";
+    ck_assert_chat_ok(S->post(impl, &m, T, NULL, NULL, &out));
+    ck_assert_str_eq(out->ts, "1900000000.000001");
+    chat_message_free(out);
+    ck_assert_chat_err(S->get(impl, "C1", "1900000000.000000", &out), CHAT_ERR_MESSAGE_NOT_FOUND);
+    ck_assert_uint_eq(history_count(impl), 1);
+    S->close(impl);
+}
+END_TEST
+
+/* Items are cleared from their message documents in batches, so a store
+ * closed early leaves delivered ones behind: the next store's sweep must not
+ * deliver them again once acked. */
+START_TEST(test_acked_items_stay_acked)
+{
+    char url[256], ts[CHAT_TS_SIZE];
+    void *impl = open_store(url);
+    static char datas[8][128];
+    int64_t last = 0;
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0); /* the first sweep, done */
+    ck_assert_chat_ok(post(impl, "a", NULL, ts));
+    ck_assert_chat_ok(S->add_reaction(impl, "C1", ts, "ok", "U2", rec_outbox, NULL));
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 2);
+    ck_assert_chat_ok(S->outbox_ack(impl, last));
+    S->close(impl);
+
+    impl = open_store_at(url);
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0);
+    ck_assert_chat_ok(post(impl, "b", NULL, NULL));
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 1);
+    ck_assert(strstr(datas[0], "|b") != NULL);
+    S->close(impl);
+}
+END_TEST
+
+START_TEST(test_urls)
+{
+    const chat_message_store_ops *ops = chati_backend_find(CHATI_IFACE_MESSAGE, "mongodb://x");
+    ck_assert_ptr_nonnull(ops);
+    void *impl = NULL;
+    ck_assert_chat_err(ops->open("mongodb://127.0.0.1:notaport", contract_cfg(), &impl),
+                       CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_chat_err(ops->open("mongodb://", contract_cfg(), &impl), CHAT_ERR_INVALID_ARGUMENTS);
+    char url[256];
+    snprintf(url, sizeof url, "%s/bad.name", server_url);
+    ck_assert_chat_err(ops->open(url, contract_cfg(), &impl), CHAT_ERR_INVALID_ARGUMENTS);
+    /* Driver options pass through: read preference, write concern. */
+    snprintf(url, sizeof url, "%s/opts?readPreference=secondaryPreferred&w=1&appname=t",
+             server_url);
+    ck_assert_chat_ok(ops->open(url, contract_cfg(), &impl));
+    S = ops;
+    char ts[CHAT_TS_SIZE];
+    ck_assert_chat_ok(post(impl, "hello", NULL, ts));
+    chat_message *m = NULL;
+    ck_assert_chat_ok(ops->get(impl, "C1", ts, &m));
+    ck_assert_str_eq(m->text, "hello");
+    chat_message_free(m);
+    ops->close(impl);
+    impl = NULL;
+    ck_assert_chat_err(ops->open("mongodb://127.0.0.1:1/x?readPreference=bogus", contract_cfg(),
+                                 &impl),
+                       CHAT_ERR_INVALID_ARGUMENTS);
+    /* Nothing listening: unavailable, quickly. */
+    ASSERT_DOWN(ops->open("mongodb://127.0.0.1:1/chat", contract_cfg(), &impl));
+    ck_assert_ptr_null(impl);
+}
+END_TEST
+
+static Suite *mongo_suite(void)
+{
+    Suite *s = suite_create("message store mongodb");
+    TCase *tc = tcase_create("restart");
+    tcase_add_unchecked_fixture(tc, start_server, stop_server);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_kill_restart);
+    tcase_add_test(tc, test_posts_racing_a_kill);
+    tcase_add_test(tc, test_outbox_left_in_a_document);
+    tcase_add_test(tc, test_post_past_a_tombstone);
+    tcase_add_test(tc, test_acked_items_stay_acked);
+    tcase_add_test(tc, test_urls);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    fixture = argc > 1 ? argv[1] : getenv("CHAT_TEST_FERRETDB_FIXTURE");
+    if (fixture == NULL) {
+        fprintf(stderr, "usage: %s path/to/tests/fixtures/ferretdb.sh\n", argv[0]);
+        return 1;
+    }
+    contract_init(argc, argv, "mongodb:");
+    return chat_test_run(mongo_suite());
+}
