@@ -96,6 +96,17 @@ void chati_sha256_hex(const void *data, size_t len, char out[65]);
 chat_err chati_cursor_encode(const char *key, char **out);
 chat_err chati_cursor_decode(const char *cursor, char **key_out);
 
+/* ---- listings (core/paging.c) ---- */
+/* Page size from an API limit: 0 = CHAT_DEFAULT_PAGE, else 1..CHAT_MAX_PAGE
+ * (invalid_limit otherwise). */
+chat_err chati_page_limit(int limit, int *out);
+/* Cursors made by chati_page_cursor_out carry a one-letter tag naming the
+ * listing, so a cursor from one listing is invalid_cursor on another.
+ * cursor_in: NULL/"" gives *key_out = NULL (first page); else the key, freed
+ * with chat_free. cursor_out: sets l's next cursor to (tag, key) and has_more. */
+chat_err chati_page_cursor_in(const char *cursor, char tag, char **key_out);
+chat_err chati_page_cursor_out(char tag, const char *key, chat_list *l);
+
 /* ---- entities (core/entity.c) ---- */
 void chati_reactions_free(chat_reaction *r, size_t n);
 /* Copies an id/ts into a fixed field, refusing what does not fit. */

@@ -110,9 +110,6 @@ void chati_presence_sweep(chat_ctx *ctx, int64_t now_ms);
 chat_err chati_ctx_mac(chat_ctx *ctx, const char *purpose, const char *msg, size_t len,
                        char out[CHATI_MAC_B64_LEN + 1]);
 
-/* Normalises a page size: 0 -> default; outside 1..CHAT_MAX_PAGE -> invalid_limit. */
-chat_err chati_page_limit(int limit, int *out);
-
 #define CHATI_REQUIRE(ctx, field, what)                                                  \
     do {                                                                                 \
         if ((ctx) == NULL)                                                               \

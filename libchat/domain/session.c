@@ -29,14 +29,3 @@ void chat_session_free(chat_session *s)
 {
     chat_free(s);
 }
-
-chat_err chati_page_limit(int limit, int *out)
-{
-    if (limit == 0)
-        limit = CHAT_DEFAULT_PAGE;
-    if (limit < 1 || limit > CHAT_MAX_PAGE)
-        return chati_fail(CHAT_ERR_INVALID_LIMIT, "limit must be between 1 and %d",
-                          CHAT_MAX_PAGE);
-    *out = limit;
-    return CHAT_OK;
-}

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "backends/mongo/mongo.h"
-#include "backends/sqlite/db.h" /* chati_db_page_limit, chati_db_cursor_in/out */
 
 static void opt_utf8(bson_t *doc, const char *key, const char *v)
 {
@@ -165,7 +164,7 @@ static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *order
 {
     char *key = NULL;
     *set = false;
-    chat_err rv = chati_db_cursor_in(cursor, 'f', &key);
+    chat_err rv = chati_page_cursor_in(cursor, 'f', &key);
     if (rv != CHAT_OK || key == NULL)
         return rv;
     char *end = NULL, *end2 = NULL;
@@ -206,7 +205,7 @@ chat_err chati_mongo_file_list(void *impl, const char *team_id, const char *chan
     bool has_cursor = false;
     if (out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_list: no output");
-    chat_err rv = chati_db_page_limit(limit, &limit);
+    chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = file_cursor(cursor, &after_cr, &after_o, &has_cursor);
     if (rv != CHAT_OK)
@@ -294,7 +293,7 @@ chat_err chati_mongo_file_list(void *impl, const char *team_id, const char *chan
     if (rv == CHAT_OK && more) {
         char key[64];
         snprintf(key, sizeof key, "%" PRId64 ",%" PRId64, last_cr, last_o);
-        rv = chati_db_cursor_out('f', key, l);
+        rv = chati_page_cursor_out('f', key, l);
     }
     if (rv == CHAT_OK)
         *out = l;

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "backends/mongo/mongo.h"
-#include "backends/sqlite/db.h" /* chati_db_page_limit, chati_db_cursor_in/out */
 
 /* -------------------------------------------------- history and replies --- */
 
@@ -37,7 +36,7 @@ static chat_err cursor_ts(const char *cursor, char tag, bool *set, int64_t *ts)
 {
     char *key = NULL;
     *set = false;
-    chat_err rv = chati_db_cursor_in(cursor, tag, &key);
+    chat_err rv = chati_page_cursor_in(cursor, tag, &key);
     if (rv != CHAT_OK || key == NULL)
         return rv;
     char *end = NULL;
@@ -54,7 +53,7 @@ static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
 {
     char key[32];
     snprintf(key, sizeof key, "%" PRId64, ts);
-    return chati_db_cursor_out(tag, key, l);
+    return chati_page_cursor_out(tag, key, l);
 }
 
 static void ts_range(bson_t *filter, int64_t lo, int64_t hi)
@@ -84,7 +83,7 @@ chat_err chati_mongo_history(void *impl, const char *channel, const char *latest
     bool has_cursor;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "history: no channel");
-    chat_err rv = chati_db_page_limit(limit, &limit);
+    chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = bounds(latest, oldest, inclusive, &lo, &hi);
     if (rv == CHAT_OK)
@@ -128,7 +127,7 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
     bool has_cursor;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "replies: no channel");
-    chat_err rv = chati_db_page_limit(limit, &limit);
+    chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = chati_mongo_parse_ts(thread_ts, &want, CHAT_ERR_THREAD_NOT_FOUND);
     if (rv == CHAT_OK)
@@ -185,7 +184,7 @@ static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT
 {
     char *key = NULL;
     *set = false;
-    chat_err rv = chati_db_cursor_in(cursor, 's', &key);
+    chat_err rv = chati_page_cursor_in(cursor, 's', &key);
     if (rv != CHAT_OK || key == NULL)
         return rv;
     char *end = NULL;
@@ -214,7 +213,7 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     if (rv == CHAT_OK && !any)
         rv = chati_fail(CHAT_ERR_NO_QUERY, "empty search query");
     if (rv == CHAT_OK)
-        rv = chati_db_page_limit(limit, &limit);
+        rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = search_cursor(cursor, &after_ts, after_ch, &has_cursor);
     chat_list *l = NULL;
@@ -276,7 +275,7 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
         char key[64];
         size_t n = chat_list_count(l);
         snprintf(key, sizeof key, "%" PRId64 ",%s", last, chat_list_message(l, n - 1)->channel);
-        rv = chati_db_cursor_out('s', key, l);
+        rv = chati_page_cursor_out('s', key, l);
     }
 done:
     bson_destroy(&filter);

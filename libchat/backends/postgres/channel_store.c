@@ -18,7 +18,6 @@
 
 #include "backends/builtin.h"
 #include "backends/postgres/pg.h"
-#include "backends/sqlite/db.h" /* page limits and tagged cursors, shared */
 
 static const chati_pg_migration channel_migrations[] = {
     {1,
@@ -478,7 +477,7 @@ static chat_err list_fn(chati_pg_conn *conn, void *arg)
     }
     /* One row past the page tells whether another page exists. */
     if (rv == CHAT_OK && rows > a->page)
-        rv = chati_db_cursor_out('c', chat_list_channel(l, (size_t)a->page - 1)->id, l);
+        rv = chati_page_cursor_out('c', chat_list_channel(l, (size_t)a->page - 1)->id, l);
     PQclear(r);
     if (rv != CHAT_OK) {
         chat_list_free(l);
@@ -497,9 +496,9 @@ static chat_err run_listing(chati_pg *db, const chati_pg_stmt *st, const char *f
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is NULL");
     int page;
     char *after = NULL;
-    chat_err rv = chati_db_page_limit(limit, &page);
+    chat_err rv = chati_page_limit(limit, &page);
     if (rv == CHAT_OK)
-        rv = chati_db_cursor_in(cursor, 'c', &after);
+        rv = chati_page_cursor_in(cursor, 'c', &after);
     if (rv != CHAT_OK)
         return rv;
     char t[24], lim[24];
@@ -665,7 +664,7 @@ static chat_err list_members_fn(chati_pg_conn *conn, void *arg)
     for (int i = 0; rv == CHAT_OK && i < rows && i < a->page; i++)
         rv = chat_list_push_string(l, PQgetvalue(r, i, 0));
     if (rv == CHAT_OK && rows > a->page)
-        rv = chati_db_cursor_out('m', PQgetvalue(r, a->page - 1, 1), l);
+        rv = chati_page_cursor_out('m', PQgetvalue(r, a->page - 1, 1), l);
     PQclear(r);
     if (rv != CHAT_OK) {
         chat_list_free(l);
@@ -684,9 +683,9 @@ static chat_err cs_list_members(void *impl, const char *channel_id, const char *
     int page;
     int64_t after = 0;
     char *key = NULL;
-    chat_err rv = chati_db_page_limit(limit, &page);
+    chat_err rv = chati_page_limit(limit, &page);
     if (rv == CHAT_OK)
-        rv = chati_db_cursor_in(cursor, 'm', &key);
+        rv = chati_page_cursor_in(cursor, 'm', &key);
     if (rv == CHAT_OK && key != NULL)
         rv = parse_seq(key, &after);
     chat_free(key);

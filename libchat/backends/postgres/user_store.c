@@ -14,7 +14,6 @@
 
 #include "backends/builtin.h"
 #include "backends/postgres/pg.h"
-#include "backends/sqlite/db.h" /* page limits and tagged cursors, shared */
 
 static const chati_pg_migration user_migrations[] = {
     {1,
@@ -482,10 +481,10 @@ static chat_err us_list_users(void *impl, const char *team_id, const char *curso
     if (bad_id(team_id) || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "team id is required");
     int page;
-    chat_err rv = chati_db_page_limit(limit, &page);
+    chat_err rv = chati_page_limit(limit, &page);
     char *after = NULL;
     if (rv == CHAT_OK)
-        rv = chati_db_cursor_in(cursor, 'u', &after);
+        rv = chati_page_cursor_in(cursor, 'u', &after);
     if (rv != CHAT_OK)
         return rv;
     char lim[24];
@@ -507,7 +506,7 @@ static chat_err us_list_users(void *impl, const char *team_id, const char *curso
             rv = chat_list_push(l, u);
     }
     if (rv == CHAT_OK && rows > page)
-        rv = chati_db_cursor_out('u', chat_list_user(l, (size_t)page - 1)->id, l);
+        rv = chati_page_cursor_out('u', chat_list_user(l, (size_t)page - 1)->id, l);
     PQclear(q.res);
     if (rv != CHAT_OK) {
         chat_list_free(l);

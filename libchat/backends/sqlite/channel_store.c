@@ -392,7 +392,7 @@ static chat_err fill_channels(chati_db *d, sqlite3_stmt *st, int page, chat_list
     int n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == page)
-            return chati_db_cursor_out('c', chat_list_channel(l, (size_t)n - 1)->id, l);
+            return chati_page_cursor_out('c', chat_list_channel(l, (size_t)n - 1)->id, l);
         chat_channel *c = NULL;
         chat_err rv = read_channel(st, &c);
         if (rv == CHAT_OK)
@@ -419,9 +419,9 @@ static chat_err run_listing(chati_db *d, const char *sql, const list_args *a,
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is NULL");
     int page;
     char *after = NULL;
-    chat_err rv = chati_db_page_limit(limit, &page);
+    chat_err rv = chati_page_limit(limit, &page);
     if (rv == CHAT_OK)
-        rv = chati_db_cursor_in(cursor, 'c', &after);
+        rv = chati_page_cursor_in(cursor, 'c', &after);
     if (rv != CHAT_OK)
         return rv;
     chat_list *l = chat_list_new(CHAT_LIST_CHANNELS);
@@ -603,7 +603,7 @@ static chat_err fill_members(chati_db *d, sqlite3_stmt *st, int page, chat_list 
         if (n == page) {
             char key[24];
             snprintf(key, sizeof key, "%lld", (long long)last);
-            return chati_db_cursor_out('m', key, l);
+            return chati_page_cursor_out('m', key, l);
         }
         const char *uid = (const char *)sqlite3_column_text(st, 0);
         chat_err rv = chat_list_push_string(l, uid != NULL ? uid : "");
@@ -624,9 +624,9 @@ static chat_err cs_list_members(void *impl, const char *channel_id, const char *
     int page;
     int64_t after = 0;
     char *key = NULL;
-    chat_err rv = chati_db_page_limit(limit, &page);
+    chat_err rv = chati_page_limit(limit, &page);
     if (rv == CHAT_OK)
-        rv = chati_db_cursor_in(cursor, 'm', &key);
+        rv = chati_page_cursor_in(cursor, 'm', &key);
     if (rv == CHAT_OK && key != NULL)
         rv = parse_seq(key, &after);
     chat_free(key);

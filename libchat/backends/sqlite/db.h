@@ -79,16 +79,6 @@ int chati_db_bind_str(sqlite3_stmt *st, int idx, const char *s, bool empty_is_nu
  * outcome: CHAT_OK on SQLITE_DONE, else chati_db_err(d, rc, what). */
 chat_err chati_db_step_done(chati_db *d, sqlite3_stmt *st, const char *what);
 
-/* Page size from an API limit: 0 = CHAT_DEFAULT_PAGE, else 1..CHAT_MAX_PAGE
- * (invalid_limit otherwise). */
-chat_err chati_db_page_limit(int limit, int *out);
-/* Cursors made by chati_db_cursor_out carry a one-letter tag naming the
- * listing, so a cursor from one listing is invalid_cursor on another.
- * cursor_in: NULL/"" gives *key_out = NULL (first page); else the key, freed
- * with chat_free. cursor_out: sets l's next cursor to (tag, key) and has_more. */
-chat_err chati_db_cursor_in(const char *cursor, char tag, char **key_out);
-chat_err chati_db_cursor_out(char tag, const char *key, chat_list *l);
-
 /* invalid_config unless the table exists: user_version is one number per
  * file, so two stores pointed at the same file would each skip the other's
  * migrations; this catches that at open instead of at the first query. */

@@ -1626,7 +1626,7 @@ static chat_err cursor_ts(const char *cursor, char tag, bool *set, int64_t *ts)
 {
     char *key = NULL;
     *set = false;
-    chat_err rv = chati_db_cursor_in(cursor, tag, &key);
+    chat_err rv = chati_page_cursor_in(cursor, tag, &key);
     if (rv != CHAT_OK || key == NULL)
         return rv;
     char *end = NULL;
@@ -1643,7 +1643,7 @@ static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
 {
     char key[32];
     snprintf(key, sizeof key, "%" PRId64, ts);
-    return chati_db_cursor_out(tag, key, l);
+    return chati_page_cursor_out(tag, key, l);
 }
 
 /* Finishes a page read under the lock: fills in side tables, unlocks, and
@@ -1676,7 +1676,7 @@ static chat_err ms_history(void *impl, const char *channel, const char *latest,
     sqlite3_stmt *st;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "history: no channel");
-    chat_err rv = chati_db_page_limit(limit, &limit);
+    chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = bounds(latest, oldest, inclusive, &lo, &hi);
     if (rv == CHAT_OK)
@@ -1715,7 +1715,7 @@ static chat_err ms_replies(void *impl, const char *channel, const char *thread_t
     sqlite3_stmt *st;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "replies: no channel");
-    chat_err rv = chati_db_page_limit(limit, &limit);
+    chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = parse_ts(thread_ts, &want, CHAT_ERR_THREAD_NOT_FOUND);
     if (rv == CHAT_OK)
@@ -1759,7 +1759,7 @@ static chat_err ms_replies(void *impl, const char *channel, const char *thread_t
 static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT_ID_SIZE])
 {
     char *key = NULL;
-    chat_err rv = chati_db_cursor_in(cursor, 's', &key);
+    chat_err rv = chati_page_cursor_in(cursor, 's', &key);
     if (rv != CHAT_OK || key == NULL)
         return rv;
     char *end = NULL;
@@ -1790,7 +1790,7 @@ static chat_err ms_search(void *impl, const char *query, const char (*channels)[
     if (rv == CHAT_OK && !any)
         rv = chati_fail(CHAT_ERR_NO_QUERY, "empty search query");
     if (rv == CHAT_OK)
-        rv = chati_db_page_limit(limit, &limit);
+        rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = search_cursor(cursor, &after_ts, after_ch);
     if (rv == CHAT_OK)
@@ -1832,7 +1832,7 @@ static chat_err ms_search(void *impl, const char *query, const char (*channels)[
     if (rv == CHAT_OK)
         rv = page_to_list(&p, &l);
     if (rv == CHAT_OK && more)
-        rv = chati_db_cursor_out('s', key, l);
+        rv = chati_page_cursor_out('s', key, l);
     if (rv == CHAT_OK)
         *out = l;
     else
@@ -1998,7 +1998,7 @@ static chat_err ms_file_get(void *impl, const char *file_id, chat_file **out)
 static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *rowid)
 {
     char *key = NULL;
-    chat_err rv = chati_db_cursor_in(cursor, 'f', &key);
+    chat_err rv = chati_page_cursor_in(cursor, 'f', &key);
     if (rv != CHAT_OK || key == NULL)
         return rv;
     char *end = NULL, *end2 = NULL;
@@ -2036,7 +2036,7 @@ static chat_err ms_file_list(void *impl, const char *team_id, const char *channe
     sqlite3_stmt *st;
     if (out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_list: no output");
-    chat_err rv = chati_db_page_limit(limit, &limit);
+    chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = file_cursor(cursor, &after_created, &after_rowid);
     if (rv == CHAT_OK)
@@ -2098,7 +2098,7 @@ static chat_err ms_file_list(void *impl, const char *team_id, const char *channe
     if (rv == CHAT_OK && more) {
         char key[64];
         snprintf(key, sizeof key, "%" PRId64 ",%" PRId64, last_created, last_rowid);
-        rv = chati_db_cursor_out('f', key, l);
+        rv = chati_page_cursor_out('f', key, l);
     }
     if (rv == CHAT_OK)
         *out = l;

@@ -402,10 +402,10 @@ static chat_err us_list_users(void *impl, const char *team_id, const char *curso
     if (bad_id(team_id) || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "team id is required");
     int page;
-    chat_err rv = chati_db_page_limit(limit, &page);
+    chat_err rv = chati_page_limit(limit, &page);
     char *after = NULL;
     if (rv == CHAT_OK)
-        rv = chati_db_cursor_in(cursor, 'u', &after);
+        rv = chati_page_cursor_in(cursor, 'u', &after);
     if (rv != CHAT_OK)
         return rv;
     chat_list *l = chat_list_new(CHAT_LIST_USERS);
@@ -429,7 +429,7 @@ static chat_err us_list_users(void *impl, const char *team_id, const char *curso
         while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (n == (size_t)page) {
                 const chat_user *last = chat_list_user(l, n - 1);
-                rv = chati_db_cursor_out('u', last->id, l);
+                rv = chati_page_cursor_out('u', last->id, l);
                 break;
             }
             chat_user *u = NULL;
