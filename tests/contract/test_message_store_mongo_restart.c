@@ -432,8 +432,9 @@ START_TEST(test_acked_items_stay_acked)
     static char datas[8][128];
     int64_t last = 0;
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0); /* the first sweep, done */
+    /* Two documents, each changed once: both stay in the batch to clear. */
     ck_assert_chat_ok(post(impl, "a", NULL, ts));
-    ck_assert_chat_ok(S->add_reaction(impl, "C1", ts, "ok", "U2", rec_outbox, NULL));
+    ck_assert_chat_ok(post(impl, "a2", NULL, NULL));
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 2);
     ck_assert_chat_ok(S->outbox_ack(impl, last));
     S->close(impl);
@@ -443,6 +444,45 @@ START_TEST(test_acked_items_stay_acked)
     ck_assert_chat_ok(post(impl, "b", NULL, NULL));
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 1);
     ck_assert(strstr(datas[0], "|b") != NULL);
+    S->close(impl);
+}
+END_TEST
+
+/* A message changed again and again (collecting reactions) must not carry a
+ * copy of itself per change: its document keeps at most the latest item. */
+START_TEST(test_hot_document_stays_small)
+{
+    char url[256], ts[CHAT_TS_SIZE];
+    void *impl = open_store(url);
+    static char datas[16][128];
+    int64_t last = 0;
+    ck_assert_uint_eq(fetch_all(impl, datas, 16, &last), 0); /* the first sweep, done */
+    ck_assert_chat_ok(post(impl, "popular", NULL, ts));
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "r%d", i);
+        ck_assert_chat_ok(S->add_reaction(impl, "C1", ts, name, "U2", rec_outbox, NULL));
+    }
+    mongoc_uri_t *uri = mongoc_uri_new(url);
+    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "messages");
+    bson_t *q = BCON_NEW("t", BCON_UTF8("popular"));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, q, NULL, NULL);
+    const bson_t *doc;
+    ck_assert_msg(mongoc_cursor_next(cur, &doc), "the message document is missing");
+    bson_iter_t it, ob;
+    uint32_t items = 0;
+    if (bson_iter_init_find(&it, doc, "ob") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &ob))
+        while (bson_iter_next(&ob))
+            items++;
+    ck_assert_uint_le(items, 1);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(q);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(uri);
     S->close(impl);
 }
 END_TEST
@@ -491,6 +531,7 @@ static Suite *mongo_suite(void)
     tcase_add_test(tc, test_outbox_left_in_a_document);
     tcase_add_test(tc, test_post_past_a_tombstone);
     tcase_add_test(tc, test_acked_items_stay_acked);
+    tcase_add_test(tc, test_hot_document_stays_small);
     tcase_add_test(tc, test_urls);
     suite_add_tcase(s, tc);
     return s;

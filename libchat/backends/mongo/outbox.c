@@ -218,7 +218,10 @@ void chati_mongo_outbox_flush(chati_mongo_conn *c, const char *msg_id, const bso
             listed = strcmp(s->unset_ids[i], msg_id) == 0;
         if (!listed)
             snprintf(s->unset_ids[s->n_unset++], sizeof s->unset_ids[0], "%s", msg_id);
-        if (s->n_unset == CHATI_ARRAY_LEN(s->unset_ids))
+        /* A document changed again before its batch was cleared (a message
+         * collecting reactions) clears now: otherwise it would carry every
+         * copy of itself, each rewrite costlier than the last. */
+        if (listed || s->n_unset == CHATI_ARRAY_LEN(s->unset_ids))
             unset_batch(c);
     }
     if (!ok) {
