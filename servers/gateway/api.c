@@ -38,7 +38,7 @@ static uint16_t http_status(chat_err err)
     }
 }
 
-static void error_json(chati_buf *out, chat_err err, const char *detail)
+void gw_error_json(chati_buf *out, chat_err err, const char *detail)
 {
     out->len = 0;
     chati_buf_puts(out, "{\"ok\":false,\"error\":");
@@ -69,7 +69,7 @@ chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const
     if (rv != CHAT_OK) {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", chati_errmsg());
-        error_json(out, rv, detail);
+        gw_error_json(out, rv, detail);
     }
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
@@ -216,7 +216,7 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
     else if (rv == CHAT_OK)
         rv = is_rtm ? rtm_connect(g, s, token, &out) : gw_call_json(g, m, s, &args, &out);
     else
-        error_json(&out, rv, chati_errmsg());
+        gw_error_json(&out, rv, chati_errmsg());
 
     char retry[16];
     snprintf(retry, sizeof retry, "%d", retry_after);

@@ -18,18 +18,6 @@ size_t gw_files_max_bytes(const gw *g)
     return (size_t)g->events->files_max_bytes;
 }
 
-static void put_error(chati_buf *out, chat_err err, const char *detail)
-{
-    out->len = 0;
-    chati_buf_puts(out, "{\"ok\":false,\"error\":");
-    gw_json_put_string(out, chat_err_name(err), strlen(chat_err_name(err)));
-    if (detail && *detail) {
-        chati_buf_puts(out, ",\"detail\":");
-        gw_json_put_string(out, detail, strlen(detail));
-    }
-    chati_buf_puts(out, "}");
-}
-
 /* A response with any number of extra headers (name, value pairs); takes
  * nothing: data is copied into the response (nng frees its copy). */
 static void reply(nng_aio *aio, uint16_t status, const char *content_type, const void *data,
@@ -60,7 +48,7 @@ static void reply(nng_aio *aio, uint16_t status, const char *content_type, const
 static void reply_error(nng_aio *aio, uint16_t status, chat_err err, const char *detail)
 {
     chati_buf b = {0};
-    put_error(&b, err, detail);
+    gw_error_json(&b, err, detail);
     static const char *const h[] = {"Cache-Control", "no-store"};
     reply(aio, status, "application/json; charset=utf-8", b.data, b.len, h, 1);
     chati_buf_free(&b);
@@ -280,7 +268,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
         char retry[16];
         snprintf(retry, sizeof retry, "%d", retry_after);
         chati_buf b = {0};
-        put_error(&b, rv, NULL);
+        gw_error_json(&b, rv, NULL);
         const char *const h[] = {"Retry-After", retry};
         reply(aio, 429, "application/json; charset=utf-8", b.data, b.len, h, 1);
         chati_buf_free(&b);
@@ -389,7 +377,7 @@ chat_err gw_files_upload_call(gw *g, const chati_method *m, const chat_session *
     if (rv != CHAT_OK) {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", chati_errmsg());
-        put_error(out, rv, detail);
+        gw_error_json(out, rv, detail);
     }
     if (rq) {
         if (file != NULL) { /* borrowed from the body: not the message's to free */

@@ -60,6 +60,8 @@ struct gw {
 };
 
 /* ---- the Web API (api.c) ---- */
+/* Replaces out's contents with {"ok":false,"error":<err's name>[,"detail":...]}. */
+void gw_error_json(chati_buf *out, chat_err err, const char *detail);
 /* Serves one /api/<method> request on a worker thread and finishes the aio. */
 void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req);
 /* Calls a method as session s (NULL: unauthenticated) and writes the Slack

@@ -7,6 +7,9 @@
 
 #include "files.h"
 #include "gw_internal.h"
+#include "rpc/server.h"
+#include "rpc/svc.h"
+#include "rpc.pb-c.h"
 
 #include <nng/supplemental/tls/tls.h>
 
@@ -226,8 +229,42 @@ static void on_web(nng_aio *aio)
     submit(aio, gw_web_serve);
 }
 
+/* GET /health answers for the gateway alone (a load balancer's liveness
+ * check). GET /health?services=1 is readiness: it asks every service for its
+ * RPC health and answers 503 naming the first that does not answer, so a
+ * deployment (or a test) can wait until each service has opened its backends. */
+static void health_services(gw *g, nng_aio *aio, nng_http_req *req)
+{
+    CHATI_UNUSED(req);
+    chati_buf body = {0};
+    for (int svc = 0; svc < CHATI_SVC__COUNT; svc++) {
+        ProtobufCMessage *resp = NULL;
+        Chat__Rpc__Empty empty = CHAT__RPC__EMPTY__INIT;
+        chat_err rv = chati_svc_call(g->svc, chati_rpc_health_method((chati_service)svc), NULL,
+                                     &empty.base, 2000, &resp);
+        if (resp)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        if (rv != CHAT_OK) {
+            char detail[256];
+            snprintf(detail, sizeof detail, "%s service: %s",
+                     chati_service_name((chati_service)svc), chati_errmsg());
+            gw_error_json(&body, CHAT_ERR_SERVICE_UNAVAILABLE, detail);
+            gw_reply(aio, 503, "application/json", &body, NULL, NULL);
+            return;
+        }
+    }
+    chati_buf_puts(&body, "{\"ok\":true}");
+    gw_reply(aio, 200, "application/json", &body, NULL, NULL);
+}
+
 static void on_health(nng_aio *aio)
 {
+    nng_http_req *req = nng_aio_get_input(aio, 0);
+    const char *q = strchr(nng_http_req_get_uri(req), '?');
+    if (q && strstr(q, "services=1")) {
+        submit(aio, health_services);
+        return;
+    }
     chati_buf body = {0};
     chati_buf_puts(&body, "{\"ok\":true}");
     gw_reply(aio, 200, "application/json", &body, NULL, NULL);

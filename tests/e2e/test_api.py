@@ -4,7 +4,7 @@ import http.client
 import threading
 import time
 
-from conftest import PASSWORD, http_request, unique
+from conftest import NO_RATE_LIMIT, PASSWORD, http_request, new_server, unique
 
 VIAS = ("get", "form", "json")
 
@@ -642,3 +642,26 @@ def test_search_messages(server, alice, bob):
     assert {m["ts"] for m in p1["matches"]}.isdisjoint(m["ts"] for m in p2["matches"])
     assert p1["paging"]["page"] == 1 and p2["paging"]["page"] == 2
     alice.fail("search.messages", "no_query", query="  ")
+
+
+def test_health_services_names_a_service_that_is_down():
+    """/health is the gateway's liveness; /health?services=1 is readiness: every
+    service answers its RPC health, and one that is down is named in a 503."""
+    srv = new_server(NO_RATE_LIMIT, name="health").start()
+    try:
+        r = http_request(srv.base + "/health?services=1")
+        assert r.status == 200 and r.json == {"ok": True}, r
+        procs = getattr(srv, "procs", None)
+        if procs is None:
+            return  # chatd runs every service in its own process: always ready
+        presence = procs[srv.SERVICES.index("presence")]
+        presence.kill()
+        presence.wait()
+        r = http_request(srv.base + "/health?services=1", timeout=10)
+        assert r.status == 503, r
+        assert r.json["ok"] is False and r.json["error"] == "service_unavailable", r
+        assert r.json["detail"].startswith("presence service:"), r
+        assert http_request(srv.base + "/health").status == 200  # the gateway lives
+    finally:
+        srv.stop()
+        srv.cleanup()
