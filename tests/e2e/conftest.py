@@ -228,7 +228,8 @@ class Chatd:
             if self.proc.poll() is not None:
                 return False
             try:
-                r = http_request(self.base + "/health", timeout=2)
+                # Readiness: the gateway and every service it calls.
+                r = http_request(self.base + "/health?services=1", timeout=5)
                 if r.status == 200 and r.json == {"ok": True}:
                     return True
             except OSError:
@@ -298,6 +299,46 @@ class Chatd:
         return f"ws://127.0.0.1:{self.port}/rtm?token={urllib.parse.quote(token)}"
 
 
+_real_starts = 0
+
+
+def real_backends():
+    """With CHAT_BACKENDS=real, the backend URLs of the seed's distributed
+    deployment on the servers that tests/fixtures/*.sh started (their exec mode
+    puts the URLs in the environment): PostgreSQL primary + standby for auth,
+    user and channel (a schema each), MongoDB (FerretDB) for messages, Redis
+    (with its replica) for presence, S3 for files and Kafka for events. Each
+    deployment gets names of its own, so servers started one after another in a
+    run never see each other's data. None for the embedded backends."""
+    if os.environ.get("CHAT_BACKENDS") != "real":
+        return None
+    global _real_starts
+    _real_starts += 1
+    tag = f"e{os.getpid()}_{_real_starts}"
+
+    def env(name):
+        v = os.environ.get(name)
+        if not v:
+            pytest.fail(f"CHAT_BACKENDS=real needs {name} (run under tests/fixtures/*.sh exec)")
+        return v
+
+    pg = env("CHAT_TEST_PG_ALL")
+    sep = "&" if "?" in pg else "?"
+    s3 = env("CHAT_TEST_S3_URL")
+    bucket_end = s3.find("?")
+    redis = env("CHAT_TEST_REDIS_URL") + "/" + str(1 + _real_starts % 15)
+    replica = os.environ.get("CHAT_TEST_REDIS_REPLICA")
+    return {
+        "store.auth": f"{pg}{sep}schema=auth_{tag}",
+        "store.user": f"{pg}{sep}schema=user_{tag}",
+        "store.channel": f"{pg}{sep}schema=channel_{tag}",
+        "store.message": env("CHAT_TEST_MONGO_URL").rstrip("/") + f"/chat_{tag}",
+        "presence": redis + (f"?replica={replica}" if replica else ""),
+        "blob": s3[:bucket_end] + f"/{tag}" + s3[bucket_end:],
+        "broker": env("CHAT_TEST_KAFKA_URL") + f"?prefix={tag}.",
+    }
+
+
 class Distributed(Chatd):
     """The same scenario on the distributed deployment: chat-authd, chat-userd,
     chat-channeld, chat-messaged, chat-presenced and chat-gateway as separate
@@ -321,7 +362,12 @@ class Distributed(Chatd):
             conf = os.path.join(self.data_dir, "chat.conf")
             with open(conf, "w") as f:
                 f.write(f"data_dir = {self.data_dir}\n")
-                f.write(f"broker = sqlite:{self.data_dir}/events.db\n")
+                backends = real_backends()
+                if backends is None:
+                    f.write(f"broker = sqlite:{self.data_dir}/events.db\n")
+                else:
+                    for key, url in backends.items():
+                        f.write(f"{key} = {url}\n")
                 f.write("jwt.secret = e2e-distributed-deployment-secret\n")
                 f.write(f"gateway.public_url = {self.base}\n")
                 for svc, port in ports.items():
