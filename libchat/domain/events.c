@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "domain/ctx.h"
+#include "domain/recent_ids.h"
 
 /* Typing and presence are ephemeral and frequent: they go straight to the
  * broker. Everything else is state that consumers (gateways' membership
@@ -73,6 +74,10 @@ struct chat_subscription {
     chat_broker_consumer *consumer;
     chat_event_fn fn;
     void *arg;
+    /* Brokers deliver at least once (an outbox resend after a lost ack, a
+     * batch redelivered after a failure): an event already handled is not
+     * handed to fn again, so a WebSocket client sees it once. */
+    chati_recent_ids handled;
 };
 
 static chat_err deliver(void *arg, const chat_broker_msg *msgs, size_t n)
@@ -82,7 +87,13 @@ static chat_err deliver(void *arg, const chat_broker_msg *msgs, size_t n)
         chat_event *ev = NULL;
         if (chati_event_decode(msgs[i].data, msgs[i].len, &ev) != CHAT_OK)
             continue; /* a foreign or corrupt record can never succeed: skip it */
+        if (chati_recent_ids_has(&sub->handled, ev->id)) {
+            chati_event_free(ev);
+            continue;
+        }
         chat_err rv = sub->fn(sub->arg, ev);
+        if (rv == CHAT_OK)
+            chati_recent_ids_add(&sub->handled, ev->id);
         chati_event_free(ev);
         if (rv != CHAT_OK)
             return rv;
@@ -109,9 +120,14 @@ chat_err chat_subscribe(chat_ctx *ctx, const char *group, uint32_t type_mask, ch
     sub->ctx = ctx;
     sub->fn = fn;
     sub->arg = arg;
+    if (!chati_recent_ids_init(&sub->handled)) {
+        chat_free(sub);
+        return chati_fail(CHAT_ERR_NOMEM, "subscription");
+    }
     chat_err rv = ctx->broker->subscribe(ctx->broker_impl, group, topics, n, 256, deliver, sub,
                                          &sub->consumer);
     if (rv != CHAT_OK) {
+        chati_recent_ids_free(&sub->handled);
         chat_free(sub);
         return rv;
     }
@@ -124,5 +140,6 @@ void chat_unsubscribe(chat_subscription *sub)
     if (sub == NULL)
         return;
     sub->ctx->broker->unsubscribe(sub->ctx->broker_impl, sub->consumer);
+    chati_recent_ids_free(&sub->handled);
     chat_free(sub);
 }

@@ -2,6 +2,9 @@
  * out across groups), type masks, at-least-once redelivery, unsubscribe. */
 #include "fixture.h"
 
+#include "domain/ctx.h"
+#include "proto/event_codec.h"
+
 #include <pthread.h>
 #include <sys/time.h>
 
@@ -639,6 +642,55 @@ START_TEST(failed_callback_gets_event_again)
 }
 END_TEST
 
+/* Publishes ev's bytes straight to the broker, as an outbox resend would. */
+static void publish_raw(const chat_event *ev)
+{
+    void *data = NULL;
+    size_t len = 0;
+    ck_assert_chat_ok(chati_event_encode(ev, &data, &len));
+    chat_broker_msg msg = {chat_event_topic(ev->type), ev->channel_id, data, len};
+    ck_assert_chat_ok(ctx->broker->publish(ctx->broker_impl, &msg, 1, NULL, NULL, NULL));
+    chat_free(data);
+}
+
+/* Brokers deliver at least once; a subscriber still sees each event once. */
+START_TEST(redelivered_event_reaches_subscriber_once)
+{
+    char *room = fixture_channel(ctx, &ada, "again", false);
+    DRAIN();
+    recorder *r = rec_new();
+    chat_subscription *sub = subscribe("once", BIT(CHAT_EVENT_MESSAGE_CREATED), r);
+    ck_assert_chat_ok(chat_message_post(ctx, ada.s, room, "one", NULL, NULL, 0, NULL));
+    DRAIN();
+    pthread_mutex_lock(&r->mu);
+    ck_assert_int_eq(r->n, 1);
+    char id[CHATI_EVENT_ID_SIZE];
+    snprintf(id, sizeof id, "%.39s", r->ev[0].id);
+    pthread_mutex_unlock(&r->mu);
+
+    chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_CREATED);
+    snprintf(ev->id, sizeof ev->id, "%s", id);
+    snprintf(ev->channel_id, sizeof ev->channel_id, "%s", room);
+    publish_raw(ev); /* the same event again */
+    DRAIN();
+    pthread_mutex_lock(&r->mu);
+    ck_assert_int_eq(r->n, 1);
+    pthread_mutex_unlock(&r->mu);
+
+    snprintf(ev->id, sizeof ev->id, "E%032d", 7); /* another event does arrive */
+    publish_raw(ev);
+    DRAIN();
+    pthread_mutex_lock(&r->mu);
+    ck_assert_int_eq(r->n, 2);
+    ck_assert_str_eq(r->ev[1].id, ev->id);
+    pthread_mutex_unlock(&r->mu);
+    chati_event_free(ev);
+    chat_unsubscribe(sub);
+    rec_free(r);
+    free(room);
+}
+END_TEST
+
 /* "Events of one channel arrive in order" (event.h, docs/threading.md): a
  * consumer must see a channel's events in the order the operations happened,
  * whichever path (message-store outbox or direct publish) they take. */
@@ -742,6 +794,7 @@ int main(void)
     tcase_add_test(tc, groups_split_and_fan_out);
     tcase_add_test(tc, type_mask_filters);
     tcase_add_test(tc, failed_callback_gets_event_again);
+    tcase_add_test(tc, redelivered_event_reaches_subscriber_once);
     tcase_add_test(tc, one_channel_keeps_operation_order);
     tcase_add_test(tc, unsubscribe_stops_delivery);
     suite_add_tcase(s, tc);
