@@ -1,5 +1,6 @@
 /*
- * core/encode.c - base64url, hex, SHA-256 and pagination cursors.
+ * core/encode.c - base64url, hex, percent-escapes, SHA-256 and pagination
+ * cursors.
  */
 #include "core/internal.h"
 
@@ -177,4 +178,38 @@ chat_err chati_cursor_decode(const char *cursor, char **key_out)
     raw[rawlen - CURSOR_TAG_LEN] = '\0';
     *key_out = raw;
     return CHAT_OK;
+}
+
+int chati_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *chati_pct_decode(const char *s, size_t n)
+{
+    char *out = chat_malloc(n + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            *o++ = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? chati_hex_digit(s[i + 1]) : -1;
+        int lo = hi >= 0 ? chati_hex_digit(s[i + 2]) : -1;
+        if (lo < 0) {
+            chat_free(out);
+            return NULL;
+        }
+        *o++ = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    *o = '\0';
+    return out;
 }

@@ -88,6 +88,11 @@ void chati_b64url_encode(const void *in, size_t n, char *out);
 /* Returns false on bad input; *outlen set to decoded length. out needs n bytes. */
 bool chati_b64url_decode(const char *in, size_t n, void *out, size_t *outlen);
 void chati_hex_encode(const void *in, size_t n, char *out); /* out: 2n + 1 */
+/* The value of a hex digit, or -1. */
+int chati_hex_digit(char c);
+/* Percent-decodes s[0..n) into a new string (chat_free): NULL on a malformed
+ * escape (a '%' without two hex digits after it) or no memory. */
+char *chati_pct_decode(const char *s, size_t n);
 void chati_sha256(const void *data, size_t len, uint8_t out[32]);
 void chati_sha256_hex(const void *data, size_t len, char out[65]);
 /* Pagination cursors: an opaque base64url token around a string key (what the

@@ -101,17 +101,6 @@ static const char *web_type(const char *path)
     return "application/octet-stream";
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The request path as a file name relative to the web root: decoded, with no
  * ".", ".." or hidden segment, no backslash or control character; a directory
  * (trailing '/') means its index.html. false: nothing to serve. */
@@ -123,7 +112,7 @@ static bool web_path(const char *uri, char *out, size_t n)
     for (const char *p = uri + 1;; p++) {
         char c = *p;
         if (c == '%') {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            int hi = chati_hex_digit(p[1]), lo = hi < 0 ? -1 : chati_hex_digit(p[2]);
             if (lo < 0)
                 return false;
             c = (char)(hi * 16 + lo);

@@ -181,17 +181,6 @@ chat_err gw_args_merge(gw_args *dst, gw_args *src)
 
 /* ---- application/x-www-form-urlencoded ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* WHATWG form decoding: '+' is a space, %XX a byte, any other '%' literal. */
 static char *form_decode(const char *s, size_t n, size_t *outlen)
 {
@@ -204,8 +193,8 @@ static char *form_decode(const char *s, size_t n, size_t *outlen)
         int hi, lo;
         if (ch == '+') {
             out[o++] = ' ';
-        } else if (ch == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-                   (lo = hexval(s[i + 2])) >= 0) {
+        } else if (ch == '%' && i + 2 < n && (hi = chati_hex_digit(s[i + 1])) >= 0 &&
+                   (lo = chati_hex_digit(s[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

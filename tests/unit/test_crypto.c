@@ -144,6 +144,33 @@ static void cursor_round_trip(const char *key)
     chat_free(k);
 }
 
+START_TEST(percent_decoding)
+{
+    const struct {
+        const char *in;
+        const char *out; /* NULL: malformed */
+    } cases[] = {
+        {"", ""},           {"plain", "plain"}, {"a%20b", "a b"},  {"%41%6a%4A", "AjJ"},
+        {"%2F%3a", "/:"},   {"50%", NULL},      {"%4", NULL},      {"%zz", NULL},
+        {"%g1", NULL},      {"a+b", "a+b"},     {"%25%32", "%2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = chati_pct_decode(cases[i].in, strlen(cases[i].in));
+        if (cases[i].out == NULL)
+            ck_assert_msg(got == NULL, "\"%s\" decoded to \"%s\"", cases[i].in, got);
+        else
+            ck_assert_msg(got != NULL && strcmp(got, cases[i].out) == 0, "\"%s\" -> \"%s\"",
+                          cases[i].in, got ? got : "(null)");
+        chat_free(got);
+    }
+    /* Only n bytes are read: a '%' at the end of the slice has no digits. */
+    char *got = chati_pct_decode("ab%41", 3);
+    ck_assert_ptr_null(got);
+    ck_assert_int_eq(chati_hex_digit('f'), 15);
+    ck_assert_int_eq(chati_hex_digit('G'), -1);
+}
+END_TEST
+
 START_TEST(cursor_round_trips)
 {
     cursor_round_trip("1732600000.000100");
@@ -820,6 +847,7 @@ static Suite *crypto_suite(void)
     Suite *s = suite_create("crypto");
     TCase *tc = tcase_create("encode");
     tcase_add_test(tc, b64url_rfc4648_vectors);
+    tcase_add_test(tc, percent_decoding);
     tcase_add_test(tc, b64url_url_alphabet);
     tcase_add_test(tc, b64url_rejects);
     tcase_add_test(tc, hex_and_sha256);

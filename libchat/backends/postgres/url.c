@@ -9,36 +9,6 @@
 
 #include "backends/postgres/pool.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into a new string. */
-static char *decode(const char *s, size_t n)
-{
-    char *out = chat_malloc(n + 1);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 char *chati_pg_quote_ident(const char *name)
 {
     chati_buf b = {0};
@@ -73,8 +43,8 @@ static chat_err take_param(chati_pg_url *u, const char *p, size_t n, bool *keep)
     if (klen == 6 && memcmp(p, "schema", 6) == 0) {
         *keep = false;
         chat_free(u->schema);
-        if ((u->schema = decode(v, vlen)) == NULL)
-            return chati_fail(CHAT_ERR_NOMEM, "postgres URL");
+        if ((u->schema = chati_pct_decode(v, vlen)) == NULL)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: bad %%-escape in schema");
         /* NAMEDATALEN: longer names would be cut by the server. */
         if (u->schema[0] == '\0' || strlen(u->schema) > 63)
             return chati_fail(CHAT_ERR_INVALID_CONFIG,

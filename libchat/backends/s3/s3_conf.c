@@ -10,41 +10,6 @@
 #define DEFAULT_PART (8u << 20)
 #define DEFAULT_TIMEOUT_MS 5000
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into a new string; NULL on a bad escape or no memory. */
-static char *pct_decode(const char *s, size_t n)
-{
-    char *out = chat_malloc(n + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-            if (hi >= 0 && lo >= 0) {
-                *o++ = (char)(hi * 16 + lo);
-                i += 2;
-                continue;
-            }
-            chat_free(out);
-            return NULL;
-        }
-        *o++ = s[i];
-    }
-    *o = '\0';
-    return out;
-}
-
 /* S3's bucket naming rules (the ones that matter for URLs and host names). */
 static bool bucket_valid(const char *b)
 {
@@ -127,7 +92,7 @@ static chat_err parse_query(chati_s3_conf *c, const char *q, char **endpoint, in
             return chati_fail(CHAT_ERR_INVALID_CONFIG, "s3 URL: bad parameter %.*s", (int)n, q);
         memcpy(name, q, nl);
         name[nl] = '\0';
-        char *v = pct_decode(eq + 1, n - nl - 1);
+        char *v = chati_pct_decode(eq + 1, n - nl - 1);
         if (v == NULL)
             return chati_fail(CHAT_ERR_INVALID_CONFIG, "s3 URL: bad %%-escape in %s", name);
         chat_err rv = set_param(c, name, v, endpoint, style);
@@ -147,8 +112,8 @@ static chat_err credentials(chati_s3_conf *c, const char *ui, size_t n, const ch
         const char *colon = memchr(ui, ':', n);
         if (colon == NULL)
             return chati_fail(CHAT_ERR_INVALID_CONFIG, "s3 URL: credentials must be ACCESS:SECRET");
-        c->access_key = pct_decode(ui, (size_t)(colon - ui));
-        c->secret_key = pct_decode(colon + 1, n - (size_t)(colon - ui) - 1);
+        c->access_key = chati_pct_decode(ui, (size_t)(colon - ui));
+        c->secret_key = chati_pct_decode(colon + 1, n - (size_t)(colon - ui) - 1);
         if (c->access_key == NULL || c->secret_key == NULL)
             return chati_fail(CHAT_ERR_INVALID_CONFIG, "s3 URL: bad %%-escape in credentials");
     } else {
