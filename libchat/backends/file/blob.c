@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/blob_check.h"
 #include "backends/builtin.h"
 #include "core/internal.h"
 
-#define MAX_KEY 200
 #define MAGIC "chatblob1 "
 #define MAGIC_LEN 10
 #define HDR_LEN (MAGIC_LEN + 64 + 1)
@@ -42,23 +42,6 @@ typedef struct obj_path {
     char dir[PATH_MAX];
     char file[PATH_MAX];
 } obj_path;
-
-static chat_err check_key(const char *key)
-{
-    if (key == NULL || key[0] == '\0')
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key is empty");
-    size_t n = strlen(key);
-    if (n > MAX_KEY)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key longer than %d bytes", MAX_KEY);
-    if (key[0] == '/')
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key starts with '/'");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key is not printable ASCII");
-    if (strstr(key, "..") != NULL)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key contains \"..\"");
-    return CHAT_OK;
-}
 
 static chat_err make_path(const fblob *fb, const char *key, obj_path *p)
 {
@@ -191,7 +174,7 @@ static chat_err fblob_put(void *impl, const char *key, const void *data, size_t 
                           char sha256_hex[65])
 {
     fblob *fb = impl;
-    chat_err rv = check_key(key);
+    chat_err rv = chati_blob_check_key(key);
     if (rv != CHAT_OK)
         return rv;
     if (data == NULL && len > 0)
@@ -254,7 +237,7 @@ fail:
 static chat_err fblob_get(void *impl, const char *key, void **data, size_t *len)
 {
     fblob *fb = impl;
-    chat_err rv = check_key(key);
+    chat_err rv = chati_blob_check_key(key);
     if (rv != CHAT_OK)
         return rv;
     if (data == NULL || len == NULL)
@@ -316,7 +299,7 @@ static chat_err fblob_get(void *impl, const char *key, void **data, size_t *len)
 static chat_err fblob_remove(void *impl, const char *key)
 {
     fblob *fb = impl;
-    chat_err rv = check_key(key);
+    chat_err rv = chati_blob_check_key(key);
     if (rv != CHAT_OK)
         return rv;
     obj_path p;
@@ -335,7 +318,7 @@ static chat_err fblob_remove(void *impl, const char *key)
 static chat_err fblob_stat(void *impl, const char *key, int64_t *size)
 {
     fblob *fb = impl;
-    chat_err rv = check_key(key);
+    chat_err rv = chati_blob_check_key(key);
     if (rv != CHAT_OK)
         return rv;
     obj_path p;

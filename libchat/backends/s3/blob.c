@@ -26,40 +26,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/blob_check.h"
 #include "backends/builtin.h"
 #include "backends/s3/s3_client.h"
 #include "backends/s3/s3_multipart.h"
 #include "core/internal.h"
 
-#define MAX_KEY 200
 /* A server that keeps metadata apart from the bytes (a filesystem-backed one)
  * may pair the new checksum with the old bytes while a key is overwritten; a
  * get that sees a mismatch reads again before it reports one. */
 #define GET_TRIES 3
 
-/* The key rules of chat/backend/blob.h: the same checks as the file store's
- * (backends/file/blob.c, where they are static). */
-static chat_err check_key(const char *key)
-{
-    if (key == NULL || key[0] == '\0')
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key is empty");
-    size_t n = strlen(key);
-    if (n > MAX_KEY)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key longer than %d bytes", MAX_KEY);
-    if (key[0] == '/')
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key starts with '/'");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
-            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key is not printable ASCII");
-    if (strstr(key, "..") != NULL)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "blob key contains \"..\"");
-    return CHAT_OK;
-}
-
 /* PREFIX + key into buf (checked first). */
 static chat_err object_name(chati_s3 *s, const char *key, char *buf, size_t n)
 {
-    chat_err rv = check_key(key);
+    chat_err rv = chati_blob_check_key(key);
     if (rv != CHAT_OK)
         return rv;
     int w = snprintf(buf, n, "%s%s", chati_s3_conf_of(s)->prefix, key);
