@@ -1,5 +1,6 @@
 #include "contract.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,4 +110,34 @@ long long contract_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *contract_sh(const char *fmt, ...)
+{
+    static char out[512];
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    out[0] = '\0';
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return out;
+    if (fgets(out, sizeof out, f) == NULL)
+        out[0] = '\0';
+    char rest[256];
+    while (fgets(rest, sizeof rest, f))
+        ;
+    int st = pclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    if (st != 0)
+        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
+    return out;
+}
+
+int contract_port_of(const char *some_url)
+{
+    const char *c = strrchr(some_url, ':');
+    return c ? atoi(c + 1) : 0;
 }

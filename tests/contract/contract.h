@@ -37,6 +37,13 @@ const chat_config *contract_cfg(void);
 /* base + "-" + something unique to this process and call, e.g. "t-4711-3-9f2c". */
 void contract_uniq(const char *base, char *buf, size_t n);
 
+/* For tests that drive a fixture script: runs the printf-formatted shell
+ * command and returns its first output line, trimmed (a static buffer, valid
+ * until the next call). A command that fails is reported on stderr. */
+const char *contract_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The port at the end of "scheme://host:PORT" (0 when none). */
+int contract_port_of(const char *url);
+
 /* Sleeps ms milliseconds. */
 void contract_sleep_ms(int ms);
 /* Monotonic milliseconds. */

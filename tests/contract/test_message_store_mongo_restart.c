@@ -27,36 +27,11 @@ static char *tmpdir;
 static char server_dir[512], server_url[128];
 static const chat_message_store_ops *S;
 
-/* Runs a shell command, returns its trimmed first output line (static). */
-static const char *sh(const char *fmt, ...)
-{
-    static char out[512];
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    out[0] = '\0';
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return out;
-    if (fgets(out, sizeof out, f) == NULL)
-        out[0] = '\0';
-    char rest[256];
-    while (fgets(rest, sizeof rest, f))
-        ;
-    int st = pclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-    if (st != 0)
-        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
-    return out;
-}
-
 static void start_server(void)
 {
     tmpdir = chat_test_tmpdir("ferretdb");
     snprintf(server_dir, sizeof server_dir, "%s/server", tmpdir);
-    snprintf(server_url, sizeof server_url, "%s", sh("bash '%s' start '%s'", fixture, server_dir));
+    snprintf(server_url, sizeof server_url, "%s", contract_sh("bash '%s' start '%s'", fixture, server_dir));
     if (strncmp(server_url, "mongodb://", 10) != 0) {
         fprintf(stderr, "the fixture could not start FerretDB\n");
         exit(1); /* a missing server is a failure, never a skip */
@@ -65,19 +40,19 @@ static void start_server(void)
 
 static void stop_server(void)
 {
-    sh("bash '%s' stop '%s'", fixture, server_dir);
+    contract_sh("bash '%s' stop '%s'", fixture, server_dir);
     chat_test_rmtree(tmpdir);
     tmpdir = NULL;
 }
 
 static void kill_server(void)
 {
-    sh("bash '%s' kill '%s'", fixture, server_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, server_dir);
 }
 
 static void restart_server(void)
 {
-    ck_assert_str_eq(sh("bash '%s' restart '%s'", fixture, server_dir), server_url);
+    ck_assert_str_eq(contract_sh("bash '%s' restart '%s'", fixture, server_dir), server_url);
 }
 
 static void *open_store_at(const char *url)

@@ -27,67 +27,36 @@ static char primary_url[128], replica_addr[128];
 static int primary_port, replica_port;
 static const chat_presence_store_ops *P;
 
-/* Runs a shell command, returns its trimmed first output line (static). */
-static const char *sh(const char *fmt, ...)
-{
-    static char out[512];
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    out[0] = '\0';
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return out;
-    if (fgets(out, sizeof out, f) == NULL)
-        out[0] = '\0';
-    char rest[256];
-    while (fgets(rest, sizeof rest, f))
-        ;
-    int st = pclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-    if (st != 0)
-        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
-    return out;
-}
-
-static int port_of(const char *url)
-{
-    const char *c = strrchr(url, ':');
-    return c ? atoi(c + 1) : 0;
-}
-
 static void start_primary(void)
 {
     tmpdir = chat_test_tmpdir("redis");
     snprintf(primary_dir, sizeof primary_dir, "%s/primary", tmpdir);
     snprintf(replica_dir, sizeof replica_dir, "%s/replica", tmpdir);
-    snprintf(primary_url, sizeof primary_url, "%s", sh("bash '%s' start '%s'", fixture, primary_dir));
+    snprintf(primary_url, sizeof primary_url, "%s", contract_sh("bash '%s' start '%s'", fixture, primary_dir));
     if (strncmp(primary_url, "redis://", 8) != 0) {
         fprintf(stderr, "the fixture could not start redis-server\n");
         exit(1); /* a missing server is a failure, never a skip */
     }
-    primary_port = port_of(primary_url);
+    primary_port = contract_port_of(primary_url);
 }
 
 static void start_both(void)
 {
     start_primary();
-    const char *r = sh("bash '%s' start '%s' --replicaof 127.0.0.1:%d", fixture, replica_dir,
+    const char *r = contract_sh("bash '%s' start '%s' --replicaof 127.0.0.1:%d", fixture, replica_dir,
                        primary_port);
     if (strncmp(r, "redis://", 8) != 0) {
         fprintf(stderr, "the fixture could not start a replica\n");
         exit(1);
     }
     snprintf(replica_addr, sizeof replica_addr, "%s", r + 8);
-    replica_port = port_of(r);
+    replica_port = contract_port_of(r);
 }
 
 static void stop_all(void)
 {
-    sh("bash '%s' stop '%s'", fixture, replica_dir);
-    sh("bash '%s' stop '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' stop '%s'", fixture, replica_dir);
+    contract_sh("bash '%s' stop '%s'", fixture, primary_dir);
     chat_test_rmtree(tmpdir);
     tmpdir = NULL;
 }
@@ -133,7 +102,7 @@ START_TEST(test_restart_recovers)
     ck_assert(changed);
     ck_assert_int_eq(get1(impl, user, now + 1), CHAT_PRESENCE_ACTIVE);
 
-    sh("bash '%s' kill '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, primary_dir);
     const char *ids[1] = {user};
     chat_presence p;
     chat_list *l = NULL;
@@ -146,7 +115,7 @@ START_TEST(test_restart_recovers)
     }
     ck_assert_ptr_null(l);
 
-    const char *url = sh("bash '%s' restart '%s'", fixture, primary_dir);
+    const char *url = contract_sh("bash '%s' restart '%s'", fixture, primary_dir);
     ck_assert_str_eq(url, primary_url);
     /* Redis kept nothing (no persistence): offline until the next heartbeat. */
     ck_assert_int_eq(get1(impl, user, now + 2000), CHAT_PRESENCE_OFFLINE);
@@ -158,10 +127,10 @@ START_TEST(test_restart_recovers)
     P->close(impl);
 
     /* A store opened while Redis is down fails cleanly too. */
-    sh("bash '%s' kill '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, primary_dir);
     void *impl2 = NULL;
     ASSERT_DOWN(P->open(primary_url, contract_cfg(), &impl2));
-    sh("bash '%s' restart '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' restart '%s'", fixture, primary_dir);
 }
 END_TEST
 
@@ -219,27 +188,27 @@ START_TEST(test_reads_from_replica)
     int64_t now = chati_now_ms();
     ck_assert_chat_ok(P->heartbeat(impl, a, now, 60000, NULL));
     /* Until the replica acknowledged the write. */
-    ck_assert_str_eq(sh("redis-cli -p %d WAIT 1 5000", primary_port), "1");
+    ck_assert_str_eq(contract_sh("redis-cli -p %d WAIT 1 5000", primary_port), "1");
 
     /* Cut the replica loose and empty the primary: only the replica knows a. */
-    ck_assert_str_eq(sh("redis-cli -p %d REPLICAOF NO ONE", replica_port), "OK");
-    ck_assert_str_eq(sh("redis-cli -p %d FLUSHALL", primary_port), "OK");
-    ck_assert_str_eq(sh("redis-cli -p %d EXISTS presence:u:%s", primary_port, a), "0");
+    ck_assert_str_eq(contract_sh("redis-cli -p %d REPLICAOF NO ONE", replica_port), "OK");
+    ck_assert_str_eq(contract_sh("redis-cli -p %d FLUSHALL", primary_port), "OK");
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", primary_port, a), "0");
     /* If the replica took the FLUSHALL too (its link not yet cut), the setup
      * raced, not the store: the check only means something when it holds a. */
-    if (strcmp(sh("redis-cli -p %d EXISTS presence:u:%s", replica_port, a), "1") == 0)
+    if (strcmp(contract_sh("redis-cli -p %d EXISTS presence:u:%s", replica_port, a), "1") == 0)
         ck_assert_int_eq(get1(impl, a, now + 1), CHAT_PRESENCE_ACTIVE);
     else
         fprintf(stderr, "test_reads_from_replica: the replica lost a before the check\n");
 
     /* Writes go to the primary (the replica no longer follows it). */
     ck_assert_chat_ok(P->heartbeat(impl, b, now, 60000, NULL));
-    ck_assert_str_eq(sh("redis-cli -p %d EXISTS presence:u:%s", primary_port, b), "1");
-    ck_assert_str_eq(sh("redis-cli -p %d EXISTS presence:u:%s", replica_port, b), "0");
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", primary_port, b), "1");
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", replica_port, b), "0");
     ck_assert_int_eq(get1(impl, b, now + 1), CHAT_PRESENCE_OFFLINE); /* read from the replica */
 
     /* Replica gone: reads fall back to the primary, promptly. */
-    sh("bash '%s' kill '%s'", fixture, replica_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, replica_dir);
     long long t0 = contract_now_ms();
     ck_assert_int_eq(get1(impl, b, now + 1), CHAT_PRESENCE_ACTIVE);
     ck_assert_int_eq(get1(impl, a, now + 1), CHAT_PRESENCE_OFFLINE);

@@ -27,41 +27,10 @@ static char primary_dir[512], standby_dir[512];
 static char primary_url[256], all_url[512];
 static int primary_port, standby_port;
 
-/* Runs a shell command, returns its trimmed first output line (static). */
-static const char *sh(const char *fmt, ...)
-{
-    static char out[512];
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    out[0] = '\0';
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return out;
-    if (fgets(out, sizeof out, f) == NULL)
-        out[0] = '\0';
-    char rest[256];
-    while (fgets(rest, sizeof rest, f))
-        ;
-    int st = pclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-    if (st != 0)
-        fprintf(stderr, "command failed (%d): %s\n", st, cmd);
-    return out;
-}
-
-static int port_of(const char *url)
-{
-    const char *c = strrchr(url, ':');
-    return c ? atoi(c + 1) : 0;
-}
-
 /* One value from psql on a port (as the server's user when we are root). */
 static const char *psql(int port, const char *sql)
 {
-    return sh("%spsql -X -At -h 127.0.0.1 -p %d -U postgres -d postgres -c \"%s\"",
+    return contract_sh("%spsql -X -At -h 127.0.0.1 -p %d -U postgres -d postgres -c \"%s\"",
               getuid() == 0 ? "runuser -u postgres -- " : "", port, sql);
 }
 
@@ -86,37 +55,37 @@ static void start_primary(void)
 {
     tmpdir = chat_test_tmpdir("pg");
     /* The server runs as "postgres": it must reach its directories. */
-    sh("chmod 0755 '%s'", tmpdir);
+    contract_sh("chmod 0755 '%s'", tmpdir);
     snprintf(primary_dir, sizeof primary_dir, "%s/primary", tmpdir);
     snprintf(standby_dir, sizeof standby_dir, "%s/standby", tmpdir);
     snprintf(primary_url, sizeof primary_url, "%s",
-             sh("bash '%s' start '%s'", fixture, primary_dir));
+             contract_sh("bash '%s' start '%s'", fixture, primary_dir));
     if (strncmp(primary_url, "postgresql://", 13) != 0) {
         fprintf(stderr, "the fixture could not start postgres\n");
         exit(1); /* a missing server is a failure, never a skip */
     }
-    primary_port = port_of(strrchr(primary_url, '@'));
+    primary_port = contract_port_of(strrchr(primary_url, '@'));
     snprintf(all_url, sizeof all_url, "%s", primary_url);
 }
 
 static void start_both(void)
 {
     start_primary();
-    const char *r = sh("bash '%s' start '%s' --standby-of '%s'", fixture, standby_dir,
+    const char *r = contract_sh("bash '%s' start '%s' --standby-of '%s'", fixture, standby_dir,
                        primary_dir);
     if (strncmp(r, "postgresql://", 13) != 0) {
         fprintf(stderr, "the fixture could not start a standby\n");
         exit(1);
     }
-    standby_port = port_of(strrchr(r, '@'));
+    standby_port = contract_port_of(strrchr(r, '@'));
     snprintf(all_url, sizeof all_url, "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres",
              primary_port, standby_port);
 }
 
 static void stop_all(void)
 {
-    sh("bash '%s' kill '%s'", fixture, standby_dir);
-    sh("bash '%s' kill '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, standby_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, primary_dir);
     chat_test_rmtree(tmpdir);
     tmpdir = NULL;
 }
@@ -209,7 +178,7 @@ START_TEST(standby_down_reads_fall_back)
     chat_credential_free(got);
 
     /* Standby gone: reads fall back to the primary, promptly. */
-    sh("bash '%s' kill '%s'", fixture, standby_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, standby_dir);
     long long t0 = contract_now_ms();
     for (int i = 0; i < 5; i++) {
         ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
@@ -246,14 +215,14 @@ START_TEST(failover_to_promoted_standby)
     ck_assert_chat_ok(ops->create(impl, &c));
     wait_replayed();
 
-    sh("bash '%s' kill '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, primary_dir);
     ASSERT_DOWN(ops->bump_generation(impl, c.user_id, NULL));
     /* Reads still have the standby. */
     chat_credential *got = NULL;
     ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
     chat_credential_free(got);
 
-    sh("bash '%s' promote '%s'", fixture, standby_dir);
+    contract_sh("bash '%s' promote '%s'", fixture, standby_dir);
     int64_t gen = 0;
     ck_assert_chat_ok(ops->bump_generation(impl, c.user_id, &gen));
     ck_assert_int_eq(gen, 2);
@@ -275,7 +244,7 @@ START_TEST(primary_restart_recovers)
     chat_credential c = make_cred(email);
     ck_assert_chat_ok(ops->create(impl, &c));
 
-    sh("bash '%s' kill '%s'", fixture, primary_dir);
+    contract_sh("bash '%s' kill '%s'", fixture, primary_dir);
     chat_credential *got = NULL;
     char email2[64];
     chat_credential c2 = make_cred(email2);
@@ -290,7 +259,7 @@ START_TEST(primary_restart_recovers)
     ASSERT_DOWN(ops->open(url, contract_cfg(), &impl2));
     ck_assert_ptr_null(impl2);
 
-    const char *r = sh("bash '%s' restart '%s'", fixture, primary_dir);
+    const char *r = contract_sh("bash '%s' restart '%s'", fixture, primary_dir);
     ck_assert_str_eq(r, primary_url);
     /* The failed calls changed nothing; the store works again. */
     ck_assert_chat_ok(ops->get(impl, c.user_id, &got));
