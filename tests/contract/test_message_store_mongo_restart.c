@@ -31,7 +31,8 @@ static void start_server(void)
 {
     tmpdir = chat_test_tmpdir("ferretdb");
     snprintf(server_dir, sizeof server_dir, "%s/server", tmpdir);
-    snprintf(server_url, sizeof server_url, "%s", contract_sh("bash '%s' start '%s'", fixture, server_dir));
+    snprintf(server_url, sizeof server_url, "%s",
+             contract_sh("bash '%s' start '%s'", fixture, server_dir));
     if (strncmp(server_url, "mongodb://", 10) != 0) {
         fprintf(stderr, "the fixture could not start FerretDB\n");
         exit(1); /* a missing server is a failure, never a skip */

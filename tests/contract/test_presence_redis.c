@@ -32,7 +32,8 @@ static void start_primary(void)
     tmpdir = chat_test_tmpdir("redis");
     snprintf(primary_dir, sizeof primary_dir, "%s/primary", tmpdir);
     snprintf(replica_dir, sizeof replica_dir, "%s/replica", tmpdir);
-    snprintf(primary_url, sizeof primary_url, "%s", contract_sh("bash '%s' start '%s'", fixture, primary_dir));
+    snprintf(primary_url, sizeof primary_url, "%s",
+             contract_sh("bash '%s' start '%s'", fixture, primary_dir));
     if (strncmp(primary_url, "redis://", 8) != 0) {
         fprintf(stderr, "the fixture could not start redis-server\n");
         exit(1); /* a missing server is a failure, never a skip */
@@ -43,8 +44,8 @@ static void start_primary(void)
 static void start_both(void)
 {
     start_primary();
-    const char *r = contract_sh("bash '%s' start '%s' --replicaof 127.0.0.1:%d", fixture, replica_dir,
-                       primary_port);
+    const char *r = contract_sh("bash '%s' start '%s' --replicaof 127.0.0.1:%d", fixture,
+                                replica_dir, primary_port);
     if (strncmp(r, "redis://", 8) != 0) {
         fprintf(stderr, "the fixture could not start a replica\n");
         exit(1);
@@ -182,11 +183,13 @@ START_TEST(test_reads_from_replica)
      * otherwise be skipped for the primary, which this test empties. */
     snprintf(url, sizeof url, "%s/0?replica=%s&timeout_ms=5000", primary_url, replica_addr);
     void *impl = open_store(url);
-    char a[64], b[64];
+    void *other = open_store(url); /* another process's store: its writes */
+    char a[64], b[64], c[64];
     contract_uniq("A", a, sizeof a);
     contract_uniq("B", b, sizeof b);
+    contract_uniq("C", c, sizeof c);
     int64_t now = chati_now_ms();
-    ck_assert_chat_ok(P->heartbeat(impl, a, now, 60000, NULL));
+    ck_assert_chat_ok(P->heartbeat(other, a, now, 60000, NULL));
     /* Until the replica acknowledged the write. */
     ck_assert_str_eq(contract_sh("redis-cli -p %d WAIT 1 5000", primary_port), "1");
 
@@ -201,11 +204,20 @@ START_TEST(test_reads_from_replica)
     else
         fprintf(stderr, "test_reads_from_replica: the replica lost a before the check\n");
 
-    /* Writes go to the primary (the replica no longer follows it). */
-    ck_assert_chat_ok(P->heartbeat(impl, b, now, 60000, NULL));
+    /* Writes go to the primary (the replica no longer follows it); another
+     * store's write is read from the replica, which has not got it. */
+    ck_assert_chat_ok(P->heartbeat(other, b, now, 60000, NULL));
     ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", primary_port, b), "1");
     ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", replica_port, b), "0");
     ck_assert_int_eq(get1(impl, b, now + 1), CHAT_PRESENCE_OFFLINE); /* read from the replica */
+
+    /* Read-your-writes: this store's own write shows at once, replica or not
+     * (the domain announces the presence it reads right after a heartbeat). */
+    ck_assert_chat_ok(P->heartbeat(impl, c, now, 60000, NULL));
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", replica_port, c), "0");
+    ck_assert_int_eq(get1(impl, c, now + 1), CHAT_PRESENCE_ACTIVE);
+    ck_assert_chat_ok(P->set_away(impl, c, true, now + 1, NULL));
+    ck_assert_int_eq(get1(impl, c, now + 2), CHAT_PRESENCE_AWAY);
 
     /* Replica gone: reads fall back to the primary, promptly. */
     contract_sh("bash '%s' kill '%s'", fixture, replica_dir);
@@ -213,6 +225,7 @@ START_TEST(test_reads_from_replica)
     ck_assert_int_eq(get1(impl, b, now + 1), CHAT_PRESENCE_ACTIVE);
     ck_assert_int_eq(get1(impl, a, now + 1), CHAT_PRESENCE_OFFLINE);
     ck_assert_int_lt(contract_now_ms() - t0, 2000);
+    P->close(other);
     P->close(impl);
 }
 END_TEST

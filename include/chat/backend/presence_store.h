@@ -32,7 +32,9 @@ typedef struct chat_presence_store_ops {
     chat_err (*set_away)(void *impl, const char *user_id, bool away, int64_t now_ms,
                          bool *changed);
     /* Effective presence of n users at now_ms: offline when the heartbeat has
-     * expired, away when set by hand, active otherwise. */
+     * expired, away when set by hand, active otherwise. Reflects this store's
+     * own writes at once (read-your-writes); another process's writes may take
+     * a moment to show where the store reads from replicas. */
     chat_err (*get)(void *impl, const char *const *user_ids, size_t n, int64_t now_ms,
                     chat_presence *out);
     /* Users whose heartbeat expired at or before now_ms and who were not yet

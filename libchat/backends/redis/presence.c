@@ -30,6 +30,12 @@
  * replica when one is given (eventually consistent: a write may take a moment
  * to show) and falls back to the primary while the replica is unreachable or
  * refuses the read (then the replica is skipped for REPLICA_BACKOFF_MS).
+ * Read-your-writes: a get() that names a user this store wrote in the last
+ * RYW_WINDOW_MS reads the primary, so the presence the domain announces right
+ * after a heartbeat is the one the heartbeat made, not the replica's stale
+ * copy. Recent writes are remembered by user-id hash in a small table; a
+ * collision only sends a read to the primary, and losing a slot to a later
+ * write is harmless outside the moment right after the write.
  *
  * Connections: one small pool per role. A call takes an idle connection (or
  * connects a new one, with a connect and command timeout) and gives it back
@@ -59,6 +65,8 @@
 #define DEFAULT_TIMEOUT_MS 1000
 #define POOL_IDLE_MAX 8
 #define REPLICA_BACKOFF_MS 1000
+#define RYW_WINDOW_MS 2000
+#define RYW_SLOTS 1024
 #define EXPIRED_BATCH 500
 #define CHANNEL "presence"
 #define EXPIRY_KEY "presence:expiry"
@@ -153,7 +161,44 @@ typedef struct rstore {
     char *scripts[SCRIPT__COUNT];
     char sha[SCRIPT__COUNT][41];
     pthread_mutex_t sha_lock;
+    /* Users written lately (see read-your-writes above), under ryw_lock. */
+    struct {
+        uint64_t hash;
+        int64_t until_ms;
+    } ryw[RYW_SLOTS];
+    pthread_mutex_t ryw_lock;
 } rstore;
+
+static uint64_t user_hash(const char *user_id)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)user_id; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h;
+}
+
+static void ryw_note(rstore *rs, const char *user_id)
+{
+    uint64_t h = user_hash(user_id);
+    pthread_mutex_lock(&rs->ryw_lock);
+    rs->ryw[h % RYW_SLOTS].hash = h;
+    rs->ryw[h % RYW_SLOTS].until_ms = chati_mono_ms() + RYW_WINDOW_MS;
+    pthread_mutex_unlock(&rs->ryw_lock);
+}
+
+/* Whether any of the users was written by this store within the window. */
+static bool ryw_recent(rstore *rs, const char *const *user_ids, size_t n)
+{
+    int64_t now = chati_mono_ms();
+    bool recent = false;
+    pthread_mutex_lock(&rs->ryw_lock);
+    for (size_t i = 0; i < n && !recent; i++) {
+        uint64_t h = user_hash(user_ids[i]);
+        recent = rs->ryw[h % RYW_SLOTS].hash == h && rs->ryw[h % RYW_SLOTS].until_ms > now;
+    }
+    pthread_mutex_unlock(&rs->ryw_lock);
+    return recent;
+}
 
 static bool pool_init(pool *p, const char *hostport, size_t len, const char *role)
 {
@@ -488,6 +533,7 @@ static void redis_close(void *impl)
     for (int i = 0; i < SCRIPT__COUNT; i++)
         chat_free(rs->scripts[i]);
     pthread_mutex_destroy(&rs->sha_lock);
+    pthread_mutex_destroy(&rs->ryw_lock);
     chat_free(rs);
 }
 
@@ -505,6 +551,7 @@ static chat_err redis_open(const char *url, const chat_config *cfg, void **impl)
         return rv;
     }
     pthread_mutex_init(&rs->sha_lock, NULL);
+    pthread_mutex_init(&rs->ryw_lock, NULL);
     rs->scripts[SCRIPT_HEARTBEAT] = make_script(HEARTBEAT_LUA);
     rs->scripts[SCRIPT_SET_AWAY] = make_script(SET_AWAY_LUA);
     rs->scripts[SCRIPT_EXPIRED] = make_script(EXPIRED_LUA);
@@ -546,6 +593,7 @@ static chat_err redis_heartbeat(void *impl, const char *user_id, int64_t now_ms,
     chat_free(key);
     if (rv != CHAT_OK)
         return rv;
+    ryw_note(rs, user_id);
     bool ch = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
     if (changed)
@@ -572,6 +620,7 @@ static chat_err redis_set_away(void *impl, const char *user_id, bool away, int64
     chat_free(key);
     if (rv != CHAT_OK)
         return rv;
+    ryw_note(rs, user_id);
     bool ch = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
     if (changed)
@@ -657,7 +706,7 @@ static chat_err redis_get(void *impl, const char *const *user_ids, size_t n, int
             return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "presence: NULL user id");
     if (n == 0)
         return CHAT_OK;
-    if (rs->has_replica) {
+    if (rs->has_replica && !ryw_recent(rs, user_ids, n)) {
         pool *rp = &rs->replica;
         pthread_mutex_lock(&rp->lock);
         bool skip = chati_mono_ms() < rp->skip_until_ms;
