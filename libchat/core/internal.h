@@ -45,6 +45,15 @@ void chati_buf_free(chati_buf *b);
 /* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF, no
  * NUL). *chars (may be NULL) gets the number of code points. */
 bool chati_utf8_valid(const char *s, size_t len, size_t *chars);
+/* Decodes one UTF-8 sequence at s into *cp and returns its length; invalid
+ * bytes decode one at a time as U+FFFD, so a scan always advances and stops
+ * at the NUL (which decodes as 0, length 1). */
+size_t chati_utf8_next(const unsigned char *s, uint32_t *cp);
+/* Search tokenising, the same in every message store: scripts written without
+ * spaces between words (and Hangul, whose particles attach to words) make a
+ * token of each character; spaces separate words. */
+bool chati_is_cjk(uint32_t c);
+bool chati_is_space(uint32_t c);
 /* Validates a required or optional text field: invalid_utf8, or too_long_err
  * when it has more than max_chars code points. */
 chat_err chati_check_text(const char *s, size_t max_chars, chat_err too_long_err,

@@ -1,5 +1,6 @@
 /* Strict UTF-8 validation (RFC 3629): no overlong forms, no surrogates, nothing
- * above U+10FFFF, and no NUL, which C strings cannot carry anyway. */
+ * above U+10FFFF, and no NUL, which C strings cannot carry anyway; and the
+ * decoding and character classes the message stores tokenise search text by. */
 #include "core/internal.h"
 
 bool chati_utf8_valid(const char *str, size_t len, size_t *chars)
@@ -41,4 +42,54 @@ bool chati_utf8_valid(const char *str, size_t len, size_t *chars)
     if (chars)
         *chars = n;
     return true;
+}
+
+size_t chati_utf8_next(const unsigned char *s, uint32_t *cp)
+{
+    unsigned c = s[0];
+    size_t n;
+    uint32_t v;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFD;
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+bool chati_is_cjk(uint32_t c)
+{
+    return (c >= 0x2E80 && c <= 0x2FDF) ||   /* radicals */
+           (c >= 0x3040 && c <= 0x31FF) ||   /* kana, bopomofo, compatibility jamo */
+           (c >= 0x3400 && c <= 0x4DBF) ||   /* extension A */
+           (c >= 0x4E00 && c <= 0x9FFF) ||   /* unified ideographs */
+           (c >= 0xAC00 && c <= 0xD7AF) ||   /* hangul syllables */
+           (c >= 0xF900 && c <= 0xFAFF) ||   /* compatibility ideographs */
+           (c >= 0xFF66 && c <= 0xFF9F) ||   /* half-width katakana */
+           (c >= 0x20000 && c <= 0x3134F);   /* extensions B-G */
+}
+
+bool chati_is_space(uint32_t c)
+{
+    return c <= 0x20 || c == 0x7F || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200B);
 }

@@ -17,41 +17,6 @@
 
 #include "backends/mongo/mongo.h"
 
-/* Decodes one UTF-8 sequence; invalid bytes decode one at a time as U+FFFD,
- * so a scan always advances and stops at the NUL. */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return n;
-}
-
 static size_t utf8_put(uint32_t c, char *out)
 {
     if (c < 0x80) {
@@ -76,20 +41,6 @@ static size_t utf8_put(uint32_t c, char *out)
     return 4;
 }
 
-/* Scripts written without spaces between words (and Hangul). */
-static bool is_cjk(uint32_t c)
-{
-    return (c >= 0x2E80 && c <= 0x2FDF) || (c >= 0x3040 && c <= 0x31FF) ||
-           (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
-           (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0xF900 && c <= 0xFAFF) ||
-           (c >= 0xFF66 && c <= 0xFF9F) || (c >= 0x20000 && c <= 0x3134F);
-}
-
-static bool is_space(uint32_t c)
-{
-    return c <= 0x20 || c == 0x7F || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200B);
-}
-
 /* Letters and digits (outside CJK) make words; punctuation, symbols and
  * emoji separate them. */
 static bool is_word(uint32_t c)
@@ -104,7 +55,7 @@ static bool is_word(uint32_t c)
         (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF0F) ||
         (c >= 0xFF1A && c <= 0xFF20) || (c >= 0x1F000 && c <= 0x1FAFF))
         return false;
-    return !is_space(c) && !is_cjk(c);
+    return !chati_is_space(c) && !chati_is_cjk(c);
 }
 
 /* Lower case without diacritics for ASCII, Latin-1 and Latin Extended-A
@@ -144,8 +95,8 @@ static void scan(const char *text, word_fn fn, void *arg)
     const unsigned char *q = (const unsigned char *)(text != NULL ? text : "");
     for (;;) {
         uint32_t c = 0;
-        size_t n = *q ? utf8_next(q, &c) : 0;
-        int m = n == 0 ? 0 : is_cjk(c) ? 2 : is_word(c) ? 1 : 0;
+        size_t n = *q ? chati_utf8_next(q, &c) : 0;
+        int m = n == 0 ? 0 : chati_is_cjk(c) ? 2 : is_word(c) ? 1 : 0;
         if (m != mode && mode != 0 && len > 0) {
             fn(arg, buf, len, mode == 2);
             len = 0;
@@ -238,8 +189,8 @@ chat_err chati_mongo_query(const char *query, bson_t *and, size_t *n, bool *any)
     const unsigned char *q = (const unsigned char *)(query != NULL ? query : "");
     while (*q) {
         uint32_t c;
-        q += utf8_next(q, &c);
-        if (!is_space(c))
+        q += chati_utf8_next(q, &c);
+        if (!chati_is_space(c))
             *any = true;
     }
     scan(query, add_cond, &a);

@@ -255,62 +255,6 @@ static chat_err json_strings(const char (*ids)[CHAT_ID_SIZE], size_t n, chati_bu
     return rv == CHAT_OK ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "message store");
 }
 
-/* ---------------------------------------------------------------- text --- */
-
-/* Decodes one UTF-8 sequence. Invalid bytes decode one at a time as U+FFFD,
- * so a scan always advances and never reads past the terminating NUL. */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return n;
-}
-
-/* Scripts written without spaces between words (and Hangul, whose particles
- * attach to words): each character becomes its own search token. */
-static bool is_cjk(uint32_t c)
-{
-    return (c >= 0x2E80 && c <= 0x2FDF) ||   /* radicals */
-           (c >= 0x3040 && c <= 0x31FF) ||   /* kana, bopomofo, compatibility jamo */
-           (c >= 0x3400 && c <= 0x4DBF) ||   /* extension A */
-           (c >= 0x4E00 && c <= 0x9FFF) ||   /* unified ideographs */
-           (c >= 0xAC00 && c <= 0xD7AF) ||   /* hangul syllables */
-           (c >= 0xF900 && c <= 0xFAFF) ||   /* compatibility ideographs */
-           (c >= 0xFF66 && c <= 0xFF9F) ||   /* half-width katakana */
-           (c >= 0x20000 && c <= 0x3134F);   /* extensions B-G */
-}
-
-static bool is_space(uint32_t c)
-{
-    return c <= 0x20 || c == 0x7F || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200B);
-}
-
 /* The indexed form of a message text: the text with spaces around every CJK
  * character, so unicode61 makes each one a token. *body points either at text
  * (nothing to change, the common case) or into b. */
@@ -330,8 +274,8 @@ static chat_err fts_body(const char *text, chati_buf *b, const char **body)
         return chati_fail(CHAT_ERR_NOMEM, "search index");
     while (*q) {
         uint32_t c;
-        size_t n = utf8_next(q, &c);
-        bool cjk = is_cjk(c);
+        size_t n = chati_utf8_next(q, &c);
+        bool cjk = chati_is_cjk(c);
         if ((cjk && chati_buf_append(b, " ", 1) != CHAT_OK) ||
             chati_buf_append(b, q, n) != CHAT_OK ||
             (cjk && chati_buf_append(b, " ", 1) != CHAT_OK))
@@ -358,9 +302,9 @@ static chat_err fts_query(const char *query, chati_buf *b, bool *any)
     *any = false;
     while (*q && rv == CHAT_OK) {
         uint32_t c;
-        size_t n = utf8_next(q, &c);
-        bool cjk = is_cjk(c);
-        if (is_space(c)) {
+        size_t n = chati_utf8_next(q, &c);
+        bool cjk = chati_is_cjk(c);
+        if (chati_is_space(c)) {
             if (mode == WORD)
                 rv = chati_buf_puts(b, "\"* ");
             else if (mode == CJK)
@@ -385,7 +329,7 @@ static chat_err fts_query(const char *query, chati_buf *b, bool *any)
             if (rv == CHAT_OK)
                 rv = c == '"' ? chati_buf_puts(b, "\"\"") : chati_buf_append(b, q, n);
         }
-        *any = *any || !is_space(c);
+        *any = *any || !chati_is_space(c);
         q += n;
     }
     if (rv == CHAT_OK && mode == WORD)
