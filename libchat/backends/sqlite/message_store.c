@@ -255,6 +255,8 @@ static chat_err json_strings(const char (*ids)[CHAT_ID_SIZE], size_t n, chati_bu
     return rv == CHAT_OK ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "message store");
 }
 
+/* ---------------------------------------------------------------- text --- */
+
 /* The indexed form of a message text: the text with spaces around every CJK
  * character, so unicode61 makes each one a token. *body points either at text
  * (nothing to change, the common case) or into b. */
