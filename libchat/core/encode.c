@@ -180,6 +180,14 @@ chat_err chati_cursor_decode(const char *cursor, char **key_out)
     return CHAT_OK;
 }
 
+uint64_t chati_hash_str(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 0x100000001b3u;
+    return h;
+}
+
 int chati_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')

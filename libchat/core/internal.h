@@ -97,6 +97,8 @@ void chati_b64url_encode(const void *in, size_t n, char *out);
 /* Returns false on bad input; *outlen set to decoded length. out needs n bytes. */
 bool chati_b64url_decode(const char *in, size_t n, void *out, size_t *outlen);
 void chati_hex_encode(const void *in, size_t n, char *out); /* out: 2n + 1 */
+/* FNV-1a, 64 bits, of a NUL-terminated string: for in-memory hash tables. */
+uint64_t chati_hash_str(const char *s);
 /* The value of a hex digit, or -1. */
 int chati_hex_digit(char c);
 /* Percent-decodes s[0..n) into a new string (chat_free): NULL on a malformed

@@ -9,10 +9,7 @@
 
 static size_t slot_of(const char *id)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 1099511628211u;
-    return (size_t)(h % SLOTS);
+    return (size_t)(chati_hash_str(id) % SLOTS);
 }
 
 static bool gen_has(const chati_recent_gen *g, const char *id)

@@ -166,6 +166,10 @@ START_TEST(percent_decoding)
     /* Only n bytes are read: a '%' at the end of the slice has no digits. */
     char *got = chati_pct_decode("ab%41", 3);
     ck_assert_ptr_null(got);
+    /* FNV-1a 64 reference values. */
+    ck_assert(chati_hash_str("") == UINT64_C(0xcbf29ce484222325));
+    ck_assert(chati_hash_str("a") == UINT64_C(0xaf63dc4c8601ec8c));
+    ck_assert(chati_hash_str("foobar") == UINT64_C(0x85944171f73967e8));
     ck_assert_int_eq(chati_hex_digit('f'), 15);
     ck_assert_int_eq(chati_hex_digit('G'), -1);
 }

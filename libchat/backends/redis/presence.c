@@ -169,17 +169,9 @@ typedef struct rstore {
     pthread_mutex_t ryw_lock;
 } rstore;
 
-static uint64_t user_hash(const char *user_id)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)user_id; *p; p++)
-        h = (h ^ *p) * 1099511628211u;
-    return h;
-}
-
 static void ryw_note(rstore *rs, const char *user_id)
 {
-    uint64_t h = user_hash(user_id);
+    uint64_t h = chati_hash_str(user_id);
     pthread_mutex_lock(&rs->ryw_lock);
     rs->ryw[h % RYW_SLOTS].hash = h;
     rs->ryw[h % RYW_SLOTS].until_ms = chati_mono_ms() + RYW_WINDOW_MS;
@@ -193,7 +185,7 @@ static bool ryw_recent(rstore *rs, const char *const *user_ids, size_t n)
     bool recent = false;
     pthread_mutex_lock(&rs->ryw_lock);
     for (size_t i = 0; i < n && !recent; i++) {
-        uint64_t h = user_hash(user_ids[i]);
+        uint64_t h = chati_hash_str(user_ids[i]);
         recent = rs->ryw[h % RYW_SLOTS].hash == h && rs->ryw[h % RYW_SLOTS].until_ms > now;
     }
     pthread_mutex_unlock(&rs->ryw_lock);
