@@ -44,6 +44,20 @@ const char *contract_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2
 /* The port at the end of "scheme://host:PORT" (0 when none). */
 int contract_port_of(const char *url);
 
+/* For failure tests (in a Check test): call must fail as service_unavailable
+ * within max_ms, with word (the backend's name) in its detail. */
+#define CONTRACT_ASSERT_DOWN(call, word, max_ms)                                       \
+    do {                                                                               \
+        long long t0_ = contract_now_ms();                                             \
+        chat_err rv_ = (call);                                                         \
+        long long dt_ = contract_now_ms() - t0_;                                       \
+        ck_assert_msg(rv_ == CHAT_ERR_SERVICE_UNAVAILABLE, "%s -> %s (%s)", #call,     \
+                      chat_err_name(rv_), chat_errmsg(NULL));                          \
+        ck_assert_msg(strstr(chat_errmsg(NULL), (word)) != NULL, "detail: %s",         \
+                      chat_errmsg(NULL));                                              \
+        ck_assert_msg(dt_ < (max_ms), "%s took %lld ms", #call, dt_);                  \
+    } while (0)
+
 /* Sleeps ms milliseconds. */
 void contract_sleep_ms(int ms);
 /* Monotonic milliseconds. */

@@ -108,17 +108,7 @@ static chat_err post(void *impl, const char *text, const char *cmid, char ts_out
 
 /* The call fails as service_unavailable, with a detail, within 5 s (the
  * store's default server selection timeout is 3 s). */
-#define ASSERT_DOWN(call)                                                              \
-    do {                                                                               \
-        long long t0_ = contract_now_ms();                                             \
-        chat_err rv_ = (call);                                                         \
-        long long dt_ = contract_now_ms() - t0_;                                       \
-        ck_assert_msg(rv_ == CHAT_ERR_SERVICE_UNAVAILABLE, "%s -> %s (%s)", #call,     \
-                      chat_err_name(rv_), chat_errmsg(NULL));                          \
-        ck_assert_msg(strstr(chat_errmsg(NULL), "mongodb") != NULL, "detail: %s",      \
-                      chat_errmsg(NULL));                                              \
-        ck_assert_msg(dt_ < 5000, "%s took %lld ms", #call, dt_);                      \
-    } while (0)
+#define ASSERT_DOWN(call) CONTRACT_ASSERT_DOWN(call, "mongodb", 5000)
 
 /* Every outbox item from seq 0 on, in order; their data into datas. */
 static size_t fetch_all(void *impl, char datas[][128], size_t max, int64_t *last_seq)

@@ -119,17 +119,7 @@ static chat_credential make_cred(char email[64])
 }
 
 /* The call must fail as service_unavailable, with a detail, within 2 s. */
-#define ASSERT_DOWN(call)                                                              \
-    do {                                                                               \
-        long long t0_ = contract_now_ms();                                             \
-        chat_err rv_ = (call);                                                         \
-        long long dt_ = contract_now_ms() - t0_;                                       \
-        ck_assert_msg(rv_ == CHAT_ERR_SERVICE_UNAVAILABLE, "%s -> %s (%s)", #call,     \
-                      chat_err_name(rv_), chat_errmsg(NULL));                          \
-        ck_assert_msg(strstr(chat_errmsg(NULL), "postgres") != NULL, "detail: %s",     \
-                      chat_errmsg(NULL));                                              \
-        ck_assert_msg(dt_ < 2000, "%s took %lld ms", #call, dt_);                      \
-    } while (0)
+#define ASSERT_DOWN(call) CONTRACT_ASSERT_DOWN(call, "postgres", 2000)
 
 /* (1) Standby gone: reads fall back to the primary, promptly. */
 START_TEST(standby_down_reads_fall_back)
