@@ -77,3 +77,8 @@ int64_t chati_mono_ms(void)
 {
     return clock_us(CLOCK_MONOTONIC) / 1000;
 }
+
+int64_t chati_mono_us(void)
+{
+    return clock_us(CLOCK_MONOTONIC);
+}

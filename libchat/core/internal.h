@@ -5,6 +5,7 @@
 #ifndef CHATI_INTERNAL_H
 #define CHATI_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,6 +84,18 @@ chat_err chati_random(void *buf, size_t len);
 int64_t chati_now_us(void);     /* wall clock, microseconds since the epoch */
 int64_t chati_now_ms(void);
 int64_t chati_mono_ms(void);    /* monotonic clock */
+int64_t chati_mono_us(void);
+
+/* ---- condition waits on the monotonic clock (core/sync.c) ---- */
+/* Every timed wait in libchat uses these, so a change of the wall clock
+ * neither stretches nor cuts a timeout. */
+/* pthread_cond_init with CLOCK_MONOTONIC; 0 or an errno. */
+int chati_cond_init(pthread_cond_t *cv);
+/* Waits on cv (mu held) until signalled or deadline_ms (chati_mono_ms()
+ * time): false once the deadline has passed. A cv must come from
+ * chati_cond_init. Spurious wake-ups return true: callers loop on their
+ * condition. */
+bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
 /* "SSSSSSSSSS.UUUUUU" <-> microseconds. parse fails on anything else (a
  * shorter fraction like "123.5" is accepted as Slack's clients send it). */
 bool chati_ts_parse(const char *s, int64_t *us);

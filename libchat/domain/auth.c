@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
-#include "domain/remote.h"
+#include "domain/ctx.h"
 
 static chat_err mint_token(chat_ctx *ctx, const chat_credential *c, char **token_out)
 {
@@ -231,3 +231,10 @@ chat_err chat_session_open(chat_ctx *ctx, const char *user_id, chat_session **ou
     chat_credential_free(c);
     return rv;
 }
+
+static chat_err set_active_local(chat_ctx *ctx, const char *user_id, bool active)
+{
+    return ctx->auth->set_active(ctx->auth_impl, user_id, active);
+}
+
+const chati_auth_peer chati_auth_peer_local = {set_active_local};

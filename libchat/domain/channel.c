@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/remote.h"
+#include "domain/ctx.h"
 
 #define CHANNEL_COMMON(ctx, s)                                                           \
     do {                                                                                 \
@@ -26,7 +26,7 @@ static chat_err not_found(const char *id)
     return chati_fail(CHAT_ERR_CHANNEL_NOT_FOUND, "no channel %.30s", id ? id : "(null)");
 }
 
-chat_err chati_channel_visible_local(chat_ctx *ctx, const chat_session *s,
+static chat_err channel_visible_local(chat_ctx *ctx, const chat_session *s,
                                      const char *channel_id, chat_channel **out,
                                      bool *is_member)
 {
@@ -67,7 +67,7 @@ static void fill_caller_fields(chat_ctx *ctx, const chat_session *s, chat_channe
 static void publish_channel(chat_ctx *ctx, chat_event_type type, const chat_session *s,
                             const chat_channel *c, const char *target);
 
-chat_err chati_join_general_local(chat_ctx *ctx, const char *team_id, const char *user_id)
+static chat_err join_general_local(chat_ctx *ctx, const char *team_id, const char *user_id)
 {
     chat_channel *g = NULL;
     chat_err rv = ctx->channels->get_by_name(ctx->channels_impl, team_id, "general", &g);
@@ -107,7 +107,7 @@ chat_err chati_join_general_local(chat_ctx *ctx, const char *team_id, const char
     return rv;
 }
 
-chat_err chati_readable_channels_local(chat_ctx *ctx, const chat_session *s,
+static chat_err readable_channels_local(chat_ctx *ctx, const chat_session *s,
                                        char (**ids)[CHAT_ID_SIZE], size_t *n)
 {
     char(*out)[CHAT_ID_SIZE] = NULL;
@@ -663,3 +663,7 @@ chat_err chat_channel_mark(chat_ctx *ctx, const chat_session *s, const char *cha
     chat_channel_free(c);
     return rv;
 }
+
+const chati_channel_peer chati_channel_peer_local = {channel_visible_local,
+                                                     readable_channels_local,
+                                                     join_general_local};

@@ -11,7 +11,6 @@
 #include <mbedtls/md.h>
 
 #include "domain/ctx.h"
-#include "rpc/svc.h"
 
 #define DEFAULT_DATA_DIR "./chat-data"
 
@@ -157,7 +156,7 @@ static chat_err ensure_default_team(chat_ctx *ctx)
     return rv;
 }
 
-static chat_err ctx_setup(chat_ctx *ctx)
+static chat_err ctx_setup(chat_ctx *ctx, const chati_peers *remote)
 {
     chat_err rv;
     const char *dir = cfg_or(ctx, "data_dir", DEFAULT_DATA_DIR);
@@ -186,6 +185,7 @@ static chat_err ctx_setup(chat_ctx *ctx)
     OPEN(CHATI_IFACE_PRESENCE, "presence", "mem:", presence);
     OPEN(CHATI_IFACE_DISCOVERY, "discovery", "static:", discovery);
 #undef OPEN
+    chati_peers_init(ctx, remote);
 
     if ((rv = load_jwt_key(ctx)) != CHAT_OK)
         return rv;
@@ -201,7 +201,8 @@ static chat_err ctx_setup(chat_ctx *ctx)
     return CHAT_OK;
 }
 
-chat_err chat_open(chat_ctx **out, const chat_config *cfg, char *errbuf, size_t errlen)
+chat_err chati_ctx_open(chat_ctx **out, const chat_config *cfg, const chati_peers *remote,
+                        char *errbuf, size_t errlen)
 {
     chati_clear_errmsg();
     if (out == NULL) {
@@ -215,7 +216,7 @@ chat_err chat_open(chat_ctx **out, const chat_config *cfg, char *errbuf, size_t 
     pthread_mutex_init(&ctx->remote_mu, NULL);
     chat_err rv = chat_config_dup(cfg, &ctx->cfg);
     if (rv == CHAT_OK)
-        rv = ctx_setup(ctx);
+        rv = ctx_setup(ctx, remote);
     if (rv != CHAT_OK) {
         chati_errbuf(rv, errbuf, errlen);
         chat_close(ctx);
@@ -253,7 +254,8 @@ void chat_close(chat_ctx *ctx)
         ctx->users->close(ctx->users_impl);
     if (ctx->auth)
         ctx->auth->close(ctx->auth_impl);
-    chati_svc_close(ctx->remote);
+    if (ctx->remote && ctx->remote_free)
+        ctx->remote_free(ctx->remote);
     pthread_mutex_destroy(&ctx->remote_mu);
     chat_config_free(ctx->cfg);
     chat_free(ctx);

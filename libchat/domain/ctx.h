@@ -15,6 +15,7 @@
 #include "auth/password.h"
 #include "core/internal.h"
 #include "domain/outbox.h"
+#include "domain/peers.h"
 #include "proto/event_codec.h"
 
 #define CHATI_JWT_KEY_BYTES 32
@@ -58,8 +59,13 @@ struct chat_ctx {
     chat_broker_consumer *unread_consumer;  /* user service: unread counters */
     chat_broker_consumer *activity_consumer;/* channel service: last activity */
 
-    /* RPC client for the services this process does not run (remote.c). */
-    struct chati_svc *remote;
+    /* The services this context does not run, reached through these tables
+     * (domain/peers.h); remote is the state of the tables that reach them
+     * (an RPC client, made on first use under remote_mu), freed with
+     * remote_free at close. */
+    chati_peers peers;
+    void *remote;
+    void (*remote_free)(void *remote);
     pthread_mutex_t remote_mu;
 
     /* Presence sweeper: reports expired heartbeats as offline. */
@@ -69,6 +75,11 @@ struct chat_ctx {
     bool sweep_stop;
     bool sweeper_running;
 };
+
+/* Opens a context (what chat_open does, edge/open.c): the backends the
+ * configuration names, then ctx->peers from chati_peers_init(ctx, remote). */
+chat_err chati_ctx_open(chat_ctx **out, const chat_config *cfg, const chati_peers *remote,
+                        char *errbuf, size_t errlen);
 
 /* Session checks shared by every call. */
 chat_err chati_check_session(const chat_session *s);
@@ -81,15 +92,6 @@ void chati_publish(chat_ctx *ctx, const chat_event *ev);
  * in *(chat_event *)arg with the stored message as its payload. */
 chat_err chati_outbox_message_event(void *arg, const chat_message *m, chat_outbox_item *out);
 
-/* Cross-domain checks: local store or RPC to the owning service (remote.c). */
-/* The channel if the caller can see it (public in their team, or a member);
- * channel_not_found otherwise. *is_member is the caller's membership. */
-chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                               chat_channel **out, bool *is_member);
-/* Channel ids the caller may read (every public channel of the team and every
- * channel they belong to), for search and file listings. */
-chat_err chati_readable_channels(chat_ctx *ctx, const chat_session *s,
-                                 char (**ids)[CHAT_ID_SIZE], size_t *n);
 /* Creates a team (its #general opens with its first member). */
 chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain,
                            chat_team **out);

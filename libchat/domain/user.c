@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "domain/remote.h"
+#include "domain/ctx.h"
 
 #define USER_COMMON(ctx, s)                                                              \
     do {                                                                                 \
@@ -60,7 +60,7 @@ static chat_err create_user_named(chat_ctx *ctx, chat_user *u, const char *email
     return rv;
 }
 
-chat_err chati_create_profile_local(chat_ctx *ctx, const char *user_id, const char *email,
+static chat_err create_profile_local(chat_ctx *ctx, const char *user_id, const char *email,
                                     const char *real_name, const char *team_domain,
                                     chat_user **out)
 {
@@ -100,7 +100,7 @@ chat_err chati_create_profile_local(chat_ctx *ctx, const char *user_id, const ch
     return rv;
 }
 
-chat_err chati_read_state_local(chat_ctx *ctx, const chat_session *s, chat_channel *c)
+static chat_err read_state_local(chat_ctx *ctx, const chat_session *s, chat_channel *c)
 {
     chat_err rv = ctx->users->get_read_marker(ctx->users_impl, s->user_id, c->id, c->last_read);
     if (rv == CHAT_OK)
@@ -274,3 +274,23 @@ chat_err chat_user_deactivate(chat_ctx *ctx, const chat_session *s, const char *
     chat_user_free(u);
     return rv;
 }
+
+static chat_err user_get_local(chat_ctx *ctx, const char *user_id, chat_user **out)
+{
+    return ctx->users->get_user(ctx->users_impl, user_id, out);
+}
+
+static chat_err set_read_marker_local(chat_ctx *ctx, const chat_session *s,
+                                      const char *channel_id, const char *ts)
+{
+    return ctx->users->set_read_marker(ctx->users_impl, s->user_id, channel_id, ts);
+}
+
+static chat_err delete_profile_local(chat_ctx *ctx, const char *user_id)
+{
+    return ctx->users->delete_user(ctx->users_impl, user_id);
+}
+
+const chati_user_peer chati_user_peer_local = {user_get_local, read_state_local,
+                                               set_read_marker_local, create_profile_local,
+                                               delete_profile_local};

@@ -32,13 +32,13 @@ static const char *web_root(const char *configured)
     return NULL;
 }
 
-void gw_setup_config(chat_config *cfg, gw_config *gc)
+void gw_setup_config(chat_config *cfg, chat_gateway_config *gc)
 {
     char err[256];
     const char *listen = srv_get(cfg, "server.listen", "http://127.0.0.1:8080");
     chat_config_set(cfg, "gateway.public_url", srv_get(cfg, "gateway.public_url", listen), err,
                     sizeof err);
-    *gc = (gw_config){0};
+    *gc = (chat_gateway_config){0};
     gc->listen = listen;
     gc->public_url = chat_config_get(cfg, "gateway.public_url");
     gc->tls_cert = chat_config_get(cfg, "server.tls_cert");

@@ -5,7 +5,8 @@
 #ifndef CHAT_GATEWAY_SETUP_H
 #define CHAT_GATEWAY_SETUP_H
 
-#include "gateway.h"
+#include <chat/gateway.h>
+
 #include "server_main.h"
 
 /* --listen, --public-url, --tls-cert, --tls-key, --web-root; NULL-terminated. */
@@ -15,6 +16,6 @@ extern const srv_flag gw_setup_flags[];
  * server.web_root, ratelimit.*), defaulting gateway.public_url to the listen
  * address in cfg too, so that services build URLs the same way. Strings point
  * into cfg. */
-void gw_setup_config(chat_config *cfg, gw_config *gc);
+void gw_setup_config(chat_config *cfg, chat_gateway_config *gc);
 
 #endif

@@ -1,13 +1,12 @@
 /*
  * chat-gateway - the HTTP/WebSocket front door of the distributed deployment.
- * Every API method goes to its service over nng RPC (addresses from rpc.<service>
+ * Every API method goes to its service over RPC (addresses from rpc.<service>
  * keys or discovery); events come from the shared broker. No business logic.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
-#include "gateway.h"
-#include "rpc/server.h"
+#include <chat/gateway.h>
+
 #include "gateway_setup.h"
 
 int main(int argc, char **argv)
@@ -18,8 +17,9 @@ int main(int argc, char **argv)
               "The HTTP/WebSocket gateway in front of the chat-*d services.", gw_setup_flags, &cfg);
     /* Before chat_open: services build permalinks and upload URLs from
      * gateway.public_url, which this defaults. */
-    gw_config gc;
+    chat_gateway_config gc;
     gw_setup_config(cfg, &gc);
+    gc.remote = true;
     char err[512];
     /* The gateway keeps no data: only the broker (events) and discovery. */
     static const char *const none[] = {"store.auth", "store.user", "store.channel",
@@ -29,18 +29,14 @@ int main(int argc, char **argv)
     chat_ctx *ctx = NULL;
     if (chat_open(&ctx, cfg, err, sizeof err) != CHAT_OK)
         srv_die("chat-gateway", "%s", err);
-    chati_svc *svc = NULL;
-    if (chati_svc_rpc(ctx, &svc) != CHAT_OK)
-        srv_die("chat-gateway", "%s", chat_errmsg(ctx));
-    gw *g = NULL;
-    if (gw_start(&gc, svc, ctx, &g, err, sizeof err) != CHAT_OK)
+    chat_gateway *g = NULL;
+    if (chat_gateway_start(&gc, ctx, &g, err, sizeof err) != CHAT_OK)
         srv_die("chat-gateway", "%s", err);
-    printf("chat-gateway %s listening on %s\n", chat_version(), gw_url(g));
+    printf("chat-gateway %s listening on %s\n", chat_version(), chat_gateway_url(g));
     fflush(stdout);
     int sig = srv_wait_signal();
     fprintf(stderr, "chat-gateway: signal %d, shutting down\n", sig);
-    gw_stop(g);
-    chati_svc_close(svc);
+    chat_gateway_stop(g);
     chat_close(ctx);
     chat_config_free(cfg);
     return 0;

@@ -1,6 +1,6 @@
-# Gateway argument/JSON conversion (servers/gateway/pbjson.c), with a test-only
+# Gateway argument/JSON conversion (libchat/gateway/pbjson.c), with a test-only
 # proto compiled here. Only when the servers are built.
-if(TARGET chat_gateway_core)
+if(TARGET chat_gateway_internal)
   set(PBJT_OUT ${CMAKE_CURRENT_BINARY_DIR}/pbjson_proto)
   file(MAKE_DIRECTORY ${PBJT_OUT})
   add_custom_command(
@@ -15,5 +15,5 @@ if(TARGET chat_gateway_core)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_pbjson.c ${PBJT_OUT}/pbjson_test.pb-c.c
     LABELS unit)
   target_include_directories(unit_pbjson PRIVATE ${PBJT_OUT})
-  target_link_libraries(unit_pbjson PRIVATE chat_gateway_core)
+  target_link_libraries(unit_pbjson PRIVATE chat_gateway_internal)
 endif()

@@ -29,7 +29,9 @@
 #include "api.pb-c.h"
 #include "domain/ctx.h"
 #include "rpc.pb-c.h"
-#include "rpc/server.h"
+#include "api/serve.h"
+#include "api/svc.h"
+#include "rpc/rpc.h"
 
 extern char **environ;
 
@@ -109,7 +111,7 @@ static chat_ctx *open_ctx(const char *dir)
 typedef struct server_fx {
     char *dir;
     chat_ctx *ctx;
-    chati_rpc_server *srv;
+    chati_api_server *srv;
     hook h;
     const char *url;
 } server_fx;
@@ -119,17 +121,17 @@ static void server_up(server_fx *f, const char *url, int workers, int threads)
     memset(f, 0, sizeof *f);
     f->dir = chat_test_tmpdir("rpc");
     f->ctx = open_ctx(f->dir);
-    chati_rpc_server_opts o = {0};
+    chati_api_server_opts o = {0};
     o.threads = threads;
     o.call = test_call;
     o.call_arg = &f->h;
-    ck_assert_chat_ok(chati_rpc_server_start_opts(f->ctx, url, workers, &o, &f->srv));
-    f->url = chati_rpc_server_url(f->srv);
+    ck_assert_chat_ok(chati_api_server_start(f->ctx, url, workers, &o, &f->srv));
+    f->url = chati_api_server_url(f->srv);
 }
 
 static void server_down(server_fx *f)
 {
-    chati_rpc_server_stop(f->srv);
+    chati_api_server_stop(f->srv);
     chat_close(f->ctx);
     chat_test_rmtree(f->dir);
 }
@@ -250,9 +252,9 @@ static void roundtrip(const char *listen)
     free(who);
     chat_session_free(s);
     /* Counted once the reply has left, which may be just after it arrived. */
-    for (int i = 0; i < 100 && chati_rpc_server_served(f.srv) < 6; i++)
+    for (int i = 0; i < 100 && chati_api_server_served(f.srv) < 6; i++)
         sleep_ms(10);
-    ck_assert_uint_eq(chati_rpc_server_served(f.srv), 6);
+    ck_assert_uint_eq(chati_api_server_served(f.srv), 6);
 
     chati_svc_close(svc);
     client_ctx_free(c);
@@ -599,7 +601,7 @@ START_TEST(expired_in_queue_is_not_run)
     sleep_ms(100);
     /* The queued request was answered request_timeout without running. */
     ck_assert_int_eq(atomic_load(&f.h.calls), 1);
-    ck_assert_uint_eq(chati_rpc_server_served(f.srv), 3);
+    ck_assert_uint_eq(chati_api_server_served(f.srv), 3);
 
     chati_svc_close(svc);
     client_ctx_free(c);
@@ -620,10 +622,10 @@ static int serve_forever(const char *url, const char *dir)
         return 1;
     }
     chat_config_free(cfg);
-    chati_rpc_server_opts o = {0};
+    chati_api_server_opts o = {0};
     o.call = test_call;
-    chati_rpc_server *srv = NULL;
-    if (chati_rpc_server_start_opts(ctx, url, 8, &o, &srv) != CHAT_OK) {
+    chati_api_server *srv = NULL;
+    if (chati_api_server_start(ctx, url, 8, &o, &srv) != CHAT_OK) {
         fprintf(stderr, "serve %s: %s\n", url, chat_errmsg(NULL));
         return 1;
     }
@@ -704,7 +706,7 @@ START_TEST(stop_lets_in_flight_requests_finish)
     call_arg la = {svc, "late", 5000, CHAT_ERR_INTERNAL, 0};
     ck_assert_int_eq(pthread_create(&late, NULL, late_main, &la), 0);
     double t0 = now_ms();
-    chati_rpc_server_stop(f.srv);
+    chati_api_server_stop(f.srv);
     f.srv = NULL;
     double stop_ms = now_ms() - t0;
     for (int i = 0; i < 8; i++) {
@@ -732,11 +734,11 @@ START_TEST(stop_drain_is_bounded)
     memset(&f, 0, sizeof f);
     f.dir = chat_test_tmpdir("rpc");
     f.ctx = open_ctx(f.dir);
-    chati_rpc_server_opts o = {0};
+    chati_api_server_opts o = {0};
     o.call = test_call;
     o.call_arg = &f.h;
     o.drain_ms = 200;
-    ck_assert_chat_ok(chati_rpc_server_start_opts(f.ctx, "inproc://test-rpc-drain", 4, &o, &f.srv));
+    ck_assert_chat_ok(chati_api_server_start(f.ctx, "inproc://test-rpc-drain", 4, &o, &f.srv));
     chat_ctx *c = client_ctx("inproc://test-rpc-drain");
     chati_svc *svc = rpc_client(c);
     pthread_t t;
@@ -744,7 +746,7 @@ START_TEST(stop_drain_is_bounded)
     ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
     sleep_ms(100);
     double t0 = now_ms();
-    chati_rpc_server_stop(f.srv);
+    chati_api_server_stop(f.srv);
     f.srv = NULL;
     double dt = now_ms() - t0;
     pthread_join(t, NULL);
@@ -799,7 +801,7 @@ END_TEST
 
 static void *stop_main(void *p)
 {
-    chati_rpc_server_stop(p);
+    chati_api_server_stop(p);
     return NULL;
 }
 
@@ -849,20 +851,20 @@ START_TEST(bad_server_arguments)
 {
     char *dir = chat_test_tmpdir("rpc");
     chat_ctx *ctx = open_ctx(dir);
-    chati_rpc_server *srv = (void *)0x1;
-    ck_assert_chat_err(chati_rpc_server_start(ctx, "tcp://127.0.0.1:0", 0, &srv),
+    chati_api_server *srv = (void *)0x1;
+    ck_assert_chat_err(chati_api_server_start(ctx, "tcp://127.0.0.1:0", 0, NULL, &srv),
                        CHAT_ERR_INVALID_ARGUMENTS);
     ck_assert_ptr_null(srv);
-    ck_assert_chat_err(chati_rpc_server_start(ctx, "bogus://x", 4, &srv),
+    ck_assert_chat_err(chati_api_server_start(ctx, "bogus://x", 4, NULL, &srv),
                        CHAT_ERR_INVALID_CONFIG);
     ck_assert_ptr_null(srv);
-    chati_rpc_server *one = NULL;
-    ck_assert_chat_ok(chati_rpc_server_start(ctx, "tcp://127.0.0.1:0", 4, &one));
-    ck_assert_chat_err(chati_rpc_server_start(ctx, chati_rpc_server_url(one), 4, &srv),
+    chati_api_server *one = NULL;
+    ck_assert_chat_ok(chati_api_server_start(ctx, "tcp://127.0.0.1:0", 4, NULL, &one));
+    ck_assert_chat_err(chati_api_server_start(ctx, chati_api_server_url(one), 4, NULL, &srv),
                        CHAT_ERR_SERVICE_UNAVAILABLE);
     ck_assert_ptr_null(srv);
-    chati_rpc_server_stop(one);
-    chati_rpc_server_stop(NULL);
+    chati_api_server_stop(one);
+    chati_api_server_stop(NULL);
     chat_close(ctx);
     chat_test_rmtree(dir);
 }

@@ -1,0 +1,241 @@
+/* Handlers of chat.*, reactions.*, conversations.history/replies and search. */
+#include <stdio.h>
+#include <string.h>
+
+#include "domain/ctx.h"
+#include "api/convert.h"
+#include "api/handlers.h"
+
+#define SEARCH_DEFAULT_COUNT 20
+#define SEARCH_MAX_PAGES 100
+
+chat_err chati_h_chat_post(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                           ProtobufCMessage *rs)
+{
+    const Chat__Api__ChatPostMessageRequest *req = (const void *)rq;
+    Chat__Api__ChatPostMessageResponse *resp = (void *)rs;
+    chat_message *m = NULL;
+    chat_err rv = chat_message_post(ctx, s, req->channel, req->text, req->thread_ts,
+                                    req->client_msg_id,
+                                    req->reply_broadcast ? CHAT_POST_REPLY_BROADCAST : 0, &m);
+    if (rv == CHAT_OK &&
+        (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts) ||
+         (resp->message = chati_api_message(m, false)) == NULL))
+        rv = CHAT_ERR_NOMEM;
+    if (rv == CHAT_OK)
+        chati_api_fill_files(ctx, s, &resp->message, 1);
+    chat_message_free(m);
+    return rv;
+}
+
+chat_err chati_h_chat_update(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                             ProtobufCMessage *rs)
+{
+    const Chat__Api__ChatUpdateRequest *req = (const void *)rq;
+    Chat__Api__ChatUpdateResponse *resp = (void *)rs;
+    chat_message *m = NULL;
+    chat_err rv = chat_message_update(ctx, s, req->channel, req->ts, req->text, &m);
+    if (rv == CHAT_OK &&
+        (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts) ||
+         chati_pb_str(&resp->text, m->text) ||
+         (resp->message = chati_api_message(m, false)) == NULL))
+        rv = CHAT_ERR_NOMEM;
+    chat_message_free(m);
+    return rv;
+}
+
+chat_err chati_h_chat_delete(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                             ProtobufCMessage *rs)
+{
+    const Chat__Api__ChatDeleteRequest *req = (const void *)rq;
+    Chat__Api__ChatDeleteResponse *resp = (void *)rs;
+    chat_err rv = chat_message_delete(ctx, s, req->channel, req->ts);
+    if (rv == CHAT_OK &&
+        (chati_pb_str(&resp->channel, req->channel) || chati_pb_str(&resp->ts, req->ts)))
+        rv = CHAT_ERR_NOMEM;
+    return rv;
+}
+
+/* https://host/archives/C123/p1732600000000100, as Slack writes permalinks. */
+static chat_err permalink(chat_ctx *ctx, const char *channel, const char *ts, char **out)
+{
+    char digits[CHAT_TS_SIZE];
+    size_t j = 0;
+    for (const char *p = ts; *p && j + 1 < sizeof digits; p++)
+        if (*p != '.')
+            digits[j++] = *p;
+    digits[j] = '\0';
+    char url[768];
+    snprintf(url, sizeof url, "%s/archives/%s/p%s", chati_public_url(ctx), channel, digits);
+    return chati_pb_str(out, url);
+}
+
+chat_err chati_h_chat_permalink(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                                ProtobufCMessage *rs)
+{
+    const Chat__Api__ChatGetPermalinkRequest *req = (const void *)rq;
+    Chat__Api__ChatGetPermalinkResponse *resp = (void *)rs;
+    chat_message *m = NULL;
+    chat_err rv = chat_message_get(ctx, s, req->channel, req->message_ts, &m);
+    if (rv == CHAT_OK && (chati_pb_str(&resp->channel, m->channel) ||
+                          permalink(ctx, m->channel, m->ts, &resp->permalink)))
+        rv = CHAT_ERR_NOMEM;
+    chat_message_free(m);
+    return rv;
+}
+
+chat_err chati_h_reactions_add(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                               ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__ReactionsRequest *req = (const void *)rq;
+    return chat_reaction_add(ctx, s, req->channel, req->timestamp, req->name);
+}
+
+chat_err chati_h_reactions_remove(chat_ctx *ctx, const chat_session *s,
+                                  const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__ReactionsRequest *req = (const void *)rq;
+    return chat_reaction_remove(ctx, s, req->channel, req->timestamp, req->name);
+}
+
+chat_err chati_h_reactions_get(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                               ProtobufCMessage *rs)
+{
+    const Chat__Api__ReactionsRequest *req = (const void *)rq;
+    Chat__Api__ReactionsGetResponse *resp = (void *)rs;
+    chat_message *m = NULL;
+    chat_err rv = chat_message_get(ctx, s, req->channel, req->timestamp, &m);
+    if (rv == CHAT_OK &&
+        (chati_pb_str(&resp->type, "message") || chati_pb_str(&resp->channel, m->channel) ||
+         (resp->message = chati_api_message(m, false)) == NULL))
+        rv = CHAT_ERR_NOMEM;
+    chat_message_free(m);
+    return rv;
+}
+
+static chat_err messages_response(chat_ctx *ctx, const chat_session *s, chat_err rv,
+                                  chat_list *l, Chat__Api__MessagesResponse *resp)
+{
+    if (rv == CHAT_OK)
+        rv = chati_api_messages(l, &resp->messages, &resp->n_messages);
+    if (rv == CHAT_OK)
+        chati_api_fill_files(ctx, s, resp->messages, resp->n_messages);
+    if (rv == CHAT_OK) {
+        resp->has_more = chat_list_has_more(l);
+        if ((resp->response_metadata = chati_api_metadata(l)) == NULL)
+            rv = CHAT_ERR_NOMEM;
+    }
+    chat_list_free(l);
+    return rv;
+}
+
+chat_err chati_h_conv_history(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    const Chat__Api__ConversationsHistoryRequest *req = (const void *)rq;
+    chat_list *l = NULL;
+    chat_err rv = chat_message_history(ctx, s, req->channel, req->latest, req->oldest,
+                                       req->inclusive, req->limit, req->cursor, &l);
+    return messages_response(ctx, s, rv, l, (void *)rs);
+}
+
+chat_err chati_h_conv_replies(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    const Chat__Api__ConversationsRepliesRequest *req = (const void *)rq;
+    chat_list *l = NULL;
+    chat_err rv = chat_message_replies(ctx, s, req->channel, req->ts, req->latest, req->oldest,
+                                       req->inclusive, req->limit, req->cursor, &l);
+    return messages_response(ctx, s, rv, l, (void *)rs);
+}
+
+/* One search match in Slack's shape, with the channel's name. */
+static Chat__Api__SearchMatch *search_match(chat_ctx *ctx, const chat_session *s,
+                                            const chat_message *m)
+{
+    Chat__Api__SearchMatch *x =
+        (Chat__Api__SearchMatch *)chati_pb_new(&chat__api__search_match__descriptor);
+    if (x == NULL)
+        return NULL;
+    x->channel = (Chat__Api__SearchChannel *)chati_pb_new(&chat__api__search_channel__descriptor);
+    chat_channel *c = NULL;
+    /* The channel's name, from wherever the channel service runs. */
+    (void)chati_channel_visible(ctx, s, m->channel, &c, NULL);
+    if (x->channel == NULL || chati_pb_str(&x->type, "message") ||
+        chati_pb_str(&x->user, m->user) || chati_pb_str(&x->text, m->text) ||
+        chati_pb_str(&x->ts, m->ts) || chati_pb_str(&x->thread_ts, m->thread_ts) ||
+        chati_pb_str(&x->team, m->team_id) || chati_pb_str(&x->channel->id, m->channel) ||
+        chati_pb_str(&x->channel->name, c ? c->name : NULL) ||
+        permalink(ctx, m->channel, m->ts, &x->permalink)) {
+        chat_channel_free(c);
+        protobuf_c_message_free_unpacked(&x->base, NULL);
+        return NULL;
+    }
+    chat_channel_free(c);
+    return x;
+}
+
+chat_err chati_h_search_messages(chat_ctx *ctx, const chat_session *s,
+                                 const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const Chat__Api__SearchMessagesRequest *req = (const void *)rq;
+    Chat__Api__SearchMessagesResponse *resp = (void *)rs;
+    int count = req->count > 0 ? req->count : SEARCH_DEFAULT_COUNT;
+    int page = req->page > 0 ? req->page : 1;
+    if (count > CHAT_MAX_PAGE || page > SEARCH_MAX_PAGES)
+        return chati_fail(CHAT_ERR_INVALID_LIMIT, "count or page out of range");
+    /* Slack pages by number; the store by cursor: walk to the page asked for. */
+    char *cursor = req->cursor && *req->cursor ? chat_strdup(req->cursor) : NULL;
+    chat_list *l = NULL;
+    chat_err rv = CHAT_OK;
+    for (int p = (req->cursor && *req->cursor) ? page : 1; rv == CHAT_OK && p <= page; p++) {
+        chat_list_free(l);
+        l = NULL;
+        rv = chat_message_search(ctx, s, req->query, cursor, count, &l);
+        chat_free(cursor);
+        cursor = NULL;
+        if (rv == CHAT_OK && p < page) {
+            const char *next = chat_list_next_cursor(l);
+            if (next == NULL) { /* past the end: an empty page */
+                chat_list_free(l);
+                l = chat_list_new(CHAT_LIST_MESSAGES);
+                break;
+            }
+            cursor = chat_strdup(next);
+        }
+    }
+    chat_free(cursor);
+    if (rv != CHAT_OK) {
+        chat_list_free(l);
+        return rv;
+    }
+    Chat__Api__SearchMessages *sm =
+        (Chat__Api__SearchMessages *)chati_pb_new(&chat__api__search_messages__descriptor);
+    resp->messages = sm;
+    size_t k = chat_list_count(l);
+    if (sm == NULL || chati_pb_str(&resp->query, req->query) ||
+        (sm->paging = (Chat__Api__Paging *)chati_pb_new(&chat__api__paging__descriptor)) == NULL ||
+        (k && (sm->matches = chat_calloc(k, sizeof *sm->matches)) == NULL))
+        rv = CHAT_ERR_NOMEM;
+    for (size_t i = 0; rv == CHAT_OK && i < k; i++) {
+        if ((sm->matches[i] = search_match(ctx, s, chat_list_message(l, i))) == NULL)
+            rv = CHAT_ERR_NOMEM;
+        else
+            sm->n_matches = i + 1;
+    }
+    if (rv == CHAT_OK) {
+        bool more = chat_list_next_cursor(l) != NULL;
+        int64_t before = (int64_t)(page - 1) * count;
+        sm->total = before + (int64_t)k + (more ? 1 : 0);
+        sm->paging->count = count;
+        sm->paging->page = page;
+        sm->paging->total = sm->total;
+        sm->paging->pages = more ? page + 1 : page;
+        if ((resp->response_metadata = chati_api_metadata(l)) == NULL)
+            rv = CHAT_ERR_NOMEM;
+    }
+    chat_list_free(l);
+    return rv;
+}

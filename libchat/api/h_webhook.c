@@ -1,0 +1,82 @@
+/* Incoming webhooks: a URL that posts into one channel as the person who made
+ * it. The id carries channel, user and team under a MAC, so no table is
+ * needed; the post still runs every check as that user (a webhook of someone
+ * who left the channel or was deactivated stops working). */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.pb-c.h"
+#include "domain/ctx.h"
+#include "api/convert.h"
+#include "api/handlers.h"
+#include "api/svc.h"
+
+#define HOOK_ID_MAX (3 * CHAT_ID_SIZE + CHATI_MAC_B64_LEN + 4)
+
+static chat_err hook_mac(chat_ctx *ctx, const char *channel, const char *user, const char *team,
+                         char out[CHATI_MAC_B64_LEN + 1])
+{
+    char msg[3 * CHAT_ID_SIZE + 4];
+    int n = snprintf(msg, sizeof msg, "%s|%s|%s", channel, user, team);
+    return chati_ctx_mac(ctx, "hook", msg, (size_t)n, out);
+}
+
+chat_err chati_h_webhooks_create(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                                 ProtobufCMessage *rs)
+{
+    const Chat__Api__WebhooksCreateRequest *req = (const void *)rq;
+    Chat__Api__WebhooksCreateResponse *resp = (void *)rs;
+    chat_channel *c = NULL;
+    bool member = false;
+    chat_err rv = chati_channel_visible(ctx, s, req->channel, &c, &member);
+    if (rv == CHAT_OK && !member)
+        rv = chati_fail(CHAT_ERR_NOT_IN_CHANNEL, "join the channel first");
+    char mac[CHATI_MAC_B64_LEN + 1];
+    if (rv == CHAT_OK)
+        rv = hook_mac(ctx, c->id, s->user_id, s->team_id, mac);
+    if (rv == CHAT_OK) {
+        char id[HOOK_ID_MAX], url[1024];
+        snprintf(id, sizeof id, "%s.%s.%s.%s", c->id, s->user_id, s->team_id, mac);
+        snprintf(url, sizeof url, "%s/hooks/%s", chati_public_url(ctx), id);
+        if (chati_pb_str(&resp->id, id) || chati_pb_str(&resp->url, url) ||
+            chati_pb_str(&resp->channel, c->id))
+            rv = CHAT_ERR_NOMEM;
+    }
+    chat_channel_free(c);
+    return rv;
+}
+
+chat_err chati_h_webhooks_post(chat_ctx *ctx, const chat_session *unused, const ProtobufCMessage *rq,
+                               ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(unused);
+    const Chat__Api__WebhooksPostRequest *req = (const void *)rq;
+    Chat__Api__WebhooksPostResponse *resp = (void *)rs;
+    char f[4][CHATI_MAC_B64_LEN + 1];
+    const char *p = req->id;
+    for (int i = 0; i < 4; i++) {
+        size_t len = strcspn(p, ".");
+        if (len == 0 || len > CHATI_MAC_B64_LEN || (i < 3 && p[len] != '.') ||
+            (i == 3 && p[len] != '\0'))
+            return chati_fail(CHAT_ERR_INVALID_AUTH, "not a webhook");
+        memcpy(f[i], p, len);
+        f[i][len] = '\0';
+        p += len + (i < 3);
+    }
+    char want[CHATI_MAC_B64_LEN + 1];
+    chat_err rv = hook_mac(ctx, f[0], f[1], f[2], want);
+    if (rv != CHAT_OK)
+        return rv;
+    if (strlen(f[3]) != CHATI_MAC_B64_LEN || !chati_consttime_eq(want, f[3], CHATI_MAC_B64_LEN))
+        return chati_fail(CHAT_ERR_INVALID_AUTH, "not a webhook");
+    chat_session *s = chati_session_make(f[1], f[2], false);
+    if (s == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "session");
+    chat_message *m = NULL;
+    rv = chat_message_post(ctx, s, f[0], req->text, req->thread_ts, NULL, 0, &m);
+    if (rv == CHAT_OK && (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts)))
+        rv = CHAT_ERR_NOMEM;
+    chat_message_free(m);
+    chat_session_free(s);
+    return rv;
+}

@@ -1,0 +1,75 @@
+/* libchat/rpc/handlers.h - one handler per API method (see rpc/methods.c). */
+#ifndef CHATI_RPC_HANDLERS_H
+#define CHATI_RPC_HANDLERS_H
+
+#include "api/method.h"
+
+/* The base URL clients reach the gateway at, for permalinks and file URLs. */
+const char *chati_public_url(chat_ctx *ctx);
+
+/* Replaces the id-only files of API messages (as chati_api_message makes
+ * them) with full file objects (name, mimetype, url_private, ...) where the
+ * caller may see the file; others keep their id. For every handler that
+ * returns messages (history, replies, postMessage, search). */
+struct Chat__Api__Message;
+void chati_api_fill_files(chat_ctx *ctx, const chat_session *s,
+                          struct Chat__Api__Message *const *msgs, size_t n);
+
+#define CHATI_HANDLER(name)                                                              \
+    chat_err name(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,      \
+                  ProtobufCMessage *rs)
+
+CHATI_HANDLER(chati_h_api_test);
+CHATI_HANDLER(chati_h_auth_signup);
+CHATI_HANDLER(chati_h_auth_login);
+CHATI_HANDLER(chati_h_auth_verify);
+CHATI_HANDLER(chati_h_auth_revoke);
+CHATI_HANDLER(chati_h_auth_test);
+CHATI_HANDLER(chati_h_team_info);
+CHATI_HANDLER(chati_h_users_info);
+CHATI_HANDLER(chati_h_users_lookup_by_email);
+CHATI_HANDLER(chati_h_users_list);
+CHATI_HANDLER(chati_h_users_profile_get);
+CHATI_HANDLER(chati_h_users_profile_set);
+CHATI_HANDLER(chati_h_users_get_presence);
+CHATI_HANDLER(chati_h_users_set_presence);
+CHATI_HANDLER(chati_h_users_conversations);
+CHATI_HANDLER(chati_h_conv_create);
+CHATI_HANDLER(chati_h_conv_info);
+CHATI_HANDLER(chati_h_conv_list);
+CHATI_HANDLER(chati_h_conv_members);
+CHATI_HANDLER(chati_h_conv_join);
+CHATI_HANDLER(chati_h_conv_leave);
+CHATI_HANDLER(chati_h_conv_invite);
+CHATI_HANDLER(chati_h_conv_kick);
+CHATI_HANDLER(chati_h_conv_open);
+CHATI_HANDLER(chati_h_conv_mark);
+CHATI_HANDLER(chati_h_conv_rename);
+CHATI_HANDLER(chati_h_conv_set_topic);
+CHATI_HANDLER(chati_h_conv_set_purpose);
+CHATI_HANDLER(chati_h_conv_archive);
+CHATI_HANDLER(chati_h_conv_unarchive);
+CHATI_HANDLER(chati_h_conv_history);
+CHATI_HANDLER(chati_h_conv_replies);
+CHATI_HANDLER(chati_h_chat_post);
+CHATI_HANDLER(chati_h_chat_update);
+CHATI_HANDLER(chati_h_chat_delete);
+CHATI_HANDLER(chati_h_chat_permalink);
+CHATI_HANDLER(chati_h_reactions_add);
+CHATI_HANDLER(chati_h_reactions_remove);
+CHATI_HANDLER(chati_h_reactions_get);
+CHATI_HANDLER(chati_h_search_messages);
+CHATI_HANDLER(chati_h_rtm_heartbeat);
+CHATI_HANDLER(chati_h_rtm_typing);
+CHATI_HANDLER(chati_h_webhooks_create);
+CHATI_HANDLER(chati_h_webhooks_post);
+CHATI_HANDLER(chati_h_files_get_upload_url);
+CHATI_HANDLER(chati_h_files_complete_upload);
+CHATI_HANDLER(chati_h_files_info);
+CHATI_HANDLER(chati_h_files_list);
+CHATI_HANDLER(chati_h_files_delete);
+CHATI_HANDLER(chati_h_files_upload_bytes);
+CHATI_HANDLER(chati_h_files_upload);
+CHATI_HANDLER(chati_h_files_download);
+
+#endif

@@ -1,0 +1,248 @@
+/* The method table: Slack method name -> service, messages, handler. Wire ids
+ * are stable: append new methods with new ids, never renumber. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.pb-c.h"
+#include "domain/ctx.h"
+#include "api/handlers.h"
+
+#define D(x) &chat__api__##x##__descriptor
+
+static const chati_method methods[] = {
+    {1, "api.test", CHATI_SVC_AUTH, CHATI_M_NO_AUTH, D(api_test_request), D(api_test_response),
+     chati_h_api_test},
+    {2, "auth.signup", CHATI_SVC_AUTH, CHATI_M_NO_AUTH, D(auth_signup_request),
+     D(auth_token_response), chati_h_auth_signup},
+    {3, "auth.login", CHATI_SVC_AUTH, CHATI_M_NO_AUTH, D(auth_login_request),
+     D(auth_token_response), chati_h_auth_login},
+    {4, "auth.verify", CHATI_SVC_AUTH, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
+     D(auth_verify_request), D(auth_verify_response), chati_h_auth_verify},
+    {5, "auth.revoke", CHATI_SVC_AUTH, 0, D(auth_revoke_request), D(auth_revoke_response),
+     chati_h_auth_revoke},
+    {6, "auth.test", CHATI_SVC_USER, 0, D(empty), D(auth_test_response), chati_h_auth_test},
+    {7, "team.info", CHATI_SVC_USER, 0, D(empty), D(team_info_response), chati_h_team_info},
+    {8, "users.info", CHATI_SVC_USER, 0, D(users_info_request), D(user_response),
+     chati_h_users_info},
+    {9, "users.list", CHATI_SVC_USER, 0, D(users_list_request), D(users_list_response),
+     chati_h_users_list},
+    {10, "users.lookupByEmail", CHATI_SVC_USER, 0, D(users_lookup_by_email_request),
+     D(user_response), chati_h_users_lookup_by_email},
+    {11, "users.profile.get", CHATI_SVC_USER, 0, D(users_profile_get_request),
+     D(profile_response), chati_h_users_profile_get},
+    {12, "users.profile.set", CHATI_SVC_USER, 0, D(users_profile_set_request),
+     D(profile_response), chati_h_users_profile_set},
+    {13, "users.getPresence", CHATI_SVC_PRESENCE, 0, D(users_get_presence_request),
+     D(users_get_presence_response), chati_h_users_get_presence},
+    {14, "users.setPresence", CHATI_SVC_PRESENCE, 0, D(users_set_presence_request), D(empty),
+     chati_h_users_set_presence},
+    {15, "users.conversations", CHATI_SVC_CHANNEL, 0, D(users_conversations_request),
+     D(conversations_list_response), chati_h_users_conversations},
+    {16, "conversations.create", CHATI_SVC_CHANNEL, 0, D(conversations_create_request),
+     D(channel_response), chati_h_conv_create},
+    {17, "conversations.info", CHATI_SVC_CHANNEL, 0, D(conversations_info_request),
+     D(channel_response), chati_h_conv_info},
+    {18, "conversations.list", CHATI_SVC_CHANNEL, 0, D(conversations_list_request),
+     D(conversations_list_response), chati_h_conv_list},
+    {19, "conversations.members", CHATI_SVC_CHANNEL, 0, D(conversations_members_request),
+     D(conversations_members_response), chati_h_conv_members},
+    {20, "conversations.join", CHATI_SVC_CHANNEL, 0, D(channel_request), D(channel_response),
+     chati_h_conv_join},
+    {21, "conversations.leave", CHATI_SVC_CHANNEL, 0, D(channel_request),
+     D(conversations_leave_response), chati_h_conv_leave},
+    {22, "conversations.invite", CHATI_SVC_CHANNEL, 0, D(conversations_invite_request),
+     D(channel_response), chati_h_conv_invite},
+    {23, "conversations.kick", CHATI_SVC_CHANNEL, 0, D(conversations_kick_request), D(empty),
+     chati_h_conv_kick},
+    {24, "conversations.open", CHATI_SVC_CHANNEL, 0, D(conversations_open_request),
+     D(channel_response), chati_h_conv_open},
+    {25, "conversations.mark", CHATI_SVC_CHANNEL, 0, D(conversations_mark_request), D(empty),
+     chati_h_conv_mark},
+    {26, "conversations.rename", CHATI_SVC_CHANNEL, 0, D(conversations_rename_request),
+     D(channel_response), chati_h_conv_rename},
+    {27, "conversations.setTopic", CHATI_SVC_CHANNEL, 0, D(conversations_set_topic_request),
+     D(channel_response), chati_h_conv_set_topic},
+    {28, "conversations.setPurpose", CHATI_SVC_CHANNEL, 0,
+     D(conversations_set_purpose_request), D(channel_response), chati_h_conv_set_purpose},
+    {29, "conversations.archive", CHATI_SVC_CHANNEL, 0, D(channel_request), D(empty),
+     chati_h_conv_archive},
+    {30, "conversations.unarchive", CHATI_SVC_CHANNEL, 0, D(channel_request), D(empty),
+     chati_h_conv_unarchive},
+    {31, "conversations.history", CHATI_SVC_MESSAGE, 0, D(conversations_history_request),
+     D(messages_response), chati_h_conv_history},
+    {32, "conversations.replies", CHATI_SVC_MESSAGE, 0, D(conversations_replies_request),
+     D(messages_response), chati_h_conv_replies},
+    {33, "chat.postMessage", CHATI_SVC_MESSAGE, 0, D(chat_post_message_request),
+     D(chat_post_message_response), chati_h_chat_post},
+    {34, "chat.update", CHATI_SVC_MESSAGE, 0, D(chat_update_request), D(chat_update_response),
+     chati_h_chat_update},
+    {35, "chat.delete", CHATI_SVC_MESSAGE, 0, D(chat_delete_request), D(chat_delete_response),
+     chati_h_chat_delete},
+    {36, "chat.getPermalink", CHATI_SVC_MESSAGE, 0, D(chat_get_permalink_request),
+     D(chat_get_permalink_response), chati_h_chat_permalink},
+    {37, "reactions.add", CHATI_SVC_MESSAGE, 0, D(reactions_request), D(empty),
+     chati_h_reactions_add},
+    {38, "reactions.remove", CHATI_SVC_MESSAGE, 0, D(reactions_request), D(empty),
+     chati_h_reactions_remove},
+    {39, "reactions.get", CHATI_SVC_MESSAGE, 0, D(reactions_request), D(reactions_get_response),
+     chati_h_reactions_get},
+    {40, "search.messages", CHATI_SVC_MESSAGE, 0, D(search_messages_request),
+     D(search_messages_response), chati_h_search_messages},
+    {41, "rtm.heartbeat", CHATI_SVC_PRESENCE, CHATI_M_INTERNAL, D(empty), D(empty),
+     chati_h_rtm_heartbeat},
+    {42, "rtm.typing", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL, D(channel_request), D(empty),
+     chati_h_rtm_typing},
+    {43, "files.getUploadURLExternal", CHATI_SVC_MESSAGE, 0,
+     D(files_get_upload_url_external_request), D(files_get_upload_url_external_response),
+     chati_h_files_get_upload_url},
+    {44, "files.completeUploadExternal", CHATI_SVC_MESSAGE, 0,
+     D(files_complete_upload_external_request), D(files_response),
+     chati_h_files_complete_upload},
+    {45, "files.info", CHATI_SVC_MESSAGE, 0, D(files_info_request), D(file_response),
+     chati_h_files_info},
+    {46, "files.list", CHATI_SVC_MESSAGE, 0, D(files_list_request), D(files_list_response),
+     chati_h_files_list},
+    {47, "files.delete", CHATI_SVC_MESSAGE, 0, D(files_delete_request), D(empty),
+     chati_h_files_delete},
+    /* The bytes POSTed to an upload_url: no token, the ticket authorises. */
+    {48, "files.uploadBytes", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
+     D(files_upload_bytes_request), D(files_upload_bytes_response), chati_h_files_upload_bytes},
+    /* files.upload's core: the gateway reads the multipart body into it. */
+    {49, "files.upload", CHATI_SVC_MESSAGE, CHATI_M_INTERNAL, D(files_upload_request),
+     D(file_response), chati_h_files_upload},
+    /* url_private: metadata and bytes for the gateway's GET /files/<id>/<name>. */
+    {50, "files.download", CHATI_SVC_MESSAGE, CHATI_M_INTERNAL, D(files_download_request),
+     D(files_download_response), chati_h_files_download},
+    {51, "webhooks.create", CHATI_SVC_MESSAGE, 0, D(webhooks_create_request),
+     D(webhooks_create_response), chati_h_webhooks_create},
+    {52, "webhooks.post", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
+     D(webhooks_post_request), D(webhooks_post_response), chati_h_webhooks_post},
+};
+
+static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",
+                                                            "message", "presence"};
+
+const char *chati_service_name(chati_service svc)
+{
+    return (unsigned)svc < CHATI_SVC__COUNT ? service_names[svc] : "unknown";
+}
+
+int chati_service_from_name(const char *name)
+{
+    for (int i = 0; name && i < CHATI_SVC__COUNT; i++)
+        if (strcmp(service_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* Names sorted once for binary search: lookups happen per HTTP request. */
+/* Both tables by name, sorted once for binary search: lookups happen per
+ * HTTP request. */
+#define N_ALL (CHATI_ARRAY_LEN(methods) + 64)
+static const chati_method *by_name[N_ALL];
+static size_t n_by_name;
+static pthread_once_t sort_once = PTHREAD_ONCE_INIT;
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(const chati_method *const *)a)->name, (*(const chati_method *const *)b)->name);
+}
+
+static void sort_names(void)
+{
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(methods); i++)
+        by_name[n_by_name++] = &methods[i];
+    for (size_t i = 0; i < chati_n_internal_methods && n_by_name < N_ALL; i++)
+        by_name[n_by_name++] = &chati_internal_methods[i];
+    qsort(by_name, n_by_name, sizeof by_name[0], cmp_name);
+}
+
+const chati_method *chati_method_by_name(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    pthread_once(&sort_once, sort_names);
+    size_t lo = 0, hi = n_by_name;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(by_name[mid]->name, name);
+        if (c == 0)
+            return by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const chati_method *chati_method_by_id(uint32_t id)
+{
+    /* API ids are dense from 1 in table order; internal ones from 1000. */
+    if (id >= 1 && id <= CHATI_ARRAY_LEN(methods) && methods[id - 1].id == id)
+        return &methods[id - 1];
+    for (size_t i = 0; i < chati_n_internal_methods; i++)
+        if (chati_internal_methods[i].id == id)
+            return &chati_internal_methods[i];
+    return NULL;
+}
+
+const chati_method *chati_methods(size_t *n)
+{
+    *n = CHATI_ARRAY_LEN(methods);
+    return methods;
+}
+
+ProtobufCMessage *chati_pb_new(const ProtobufCMessageDescriptor *d)
+{
+    ProtobufCMessage *m = chat_malloc(d->sizeof_message);
+    if (m)
+        protobuf_c_message_init(d, m);
+    return m;
+}
+
+/* Whether this process runs the stores a service needs. */
+static bool runs(const chat_ctx *ctx, chati_service svc)
+{
+    switch (svc) {
+    case CHATI_SVC_AUTH:
+        return ctx->auth != NULL;
+    case CHATI_SVC_USER:
+        return ctx->users != NULL;
+    case CHATI_SVC_CHANNEL:
+        return ctx->channels != NULL;
+    case CHATI_SVC_MESSAGE:
+        return ctx->messages != NULL;
+    case CHATI_SVC_PRESENCE:
+        return ctx->presence != NULL;
+    default:
+        return false;
+    }
+}
+
+chat_err chati_method_call(chat_ctx *ctx, const chati_method *m, const chat_session *s,
+                           const ProtobufCMessage *req, ProtobufCMessage **resp_out)
+{
+    *resp_out = NULL;
+    chati_clear_errmsg();
+    if (m == NULL || req == NULL || req->descriptor != m->req)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "request does not match the method");
+    if (!runs(ctx, m->service))
+        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "the %s service does not run here",
+                          chati_service_name(m->service));
+    if (!(m->flags & CHATI_M_NO_AUTH) && s == NULL)
+        return chati_fail(CHAT_ERR_NOT_AUTHED, "%s needs a token", m->name);
+    ProtobufCMessage *resp = chati_pb_new(m->resp);
+    if (resp == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "response");
+    chat_err rv = m->fn(ctx, s, req, resp);
+    if (rv != CHAT_OK) {
+        if (rv == CHAT_ERR_NOMEM && chati_errmsg()[0] == '\0')
+            chati_fail(CHAT_ERR_NOMEM, "out of memory building the response");
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return rv;
+    }
+    *resp_out = resp;
+    return CHAT_OK;
+}

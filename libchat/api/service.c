@@ -1,0 +1,163 @@
+/*
+ * chat_service: one service of the distributed deployment, as a program runs
+ * it (include/chat/server.h): the method table served over RPC, and the
+ * service's address kept registered in discovery by a thread of its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <chat/server.h>
+
+#include "api/serve.h"
+#include "domain/ctx.h"
+
+#define WORKERS 64
+#define DEFAULT_TTL_S 15
+
+/* The backends each service owns; everything else is "none" there. */
+static const struct {
+    const char *service;
+    const char *keys[4];
+} owned[] = {
+    {"auth", {"store.auth", NULL}},
+    {"user", {"store.user", "broker", NULL}},
+    {"channel", {"store.channel", "broker", NULL}},
+    {"message", {"store.message", "broker", "blob", NULL}},
+    {"presence", {"presence", "broker", NULL}},
+};
+
+static const char *const backend_keys[] = {"store.auth", "store.user", "store.channel",
+                                           "store.message", "broker", "blob", "presence"};
+
+struct chat_service {
+    chat_ctx *ctx;
+    char name[16];
+    char *address;              /* what is registered */
+    chati_api_server *srv;
+    int ttl_s;
+
+    pthread_t announcer;
+    bool announcing;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* monotonic */
+    bool stop;
+};
+
+chat_err chat_service_config(chat_config *cfg, const char *service)
+{
+    chati_clear_errmsg();
+    if (cfg == NULL || service == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a configuration and a service are needed");
+    size_t j = 0;
+    while (j < CHATI_ARRAY_LEN(owned) && strcmp(owned[j].service, service) != 0)
+        j++;
+    if (j == CHATI_ARRAY_LEN(owned))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no service \"%.32s\"", service);
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(backend_keys); i++) {
+        bool mine = false;
+        for (size_t k = 0; owned[j].keys[k]; k++)
+            mine = mine || strcmp(owned[j].keys[k], backend_keys[i]) == 0;
+        chat_err rv = mine ? CHAT_OK : chat_config_set(cfg, backend_keys[i], "none", NULL, 0);
+        if (rv != CHAT_OK)
+            return rv;
+    }
+    return CHAT_OK;
+}
+
+/* Renews the registration every third of its time to live, so one missed
+ * renewal does not drop the service. */
+static void *announce_main(void *arg)
+{
+    chat_service *svc = arg;
+    chat_ctx *ctx = svc->ctx;
+    pthread_mutex_lock(&svc->mu);
+    while (!svc->stop) {
+        pthread_mutex_unlock(&svc->mu);
+        (void)ctx->discovery->announce(ctx->discovery_impl, svc->name, svc->address,
+                                       svc->ttl_s);
+        int64_t next = chati_mono_ms() + (int64_t)svc->ttl_s * 1000 / 3;
+        pthread_mutex_lock(&svc->mu);
+        while (!svc->stop && chati_cond_wait_until(&svc->cv, &svc->mu, next))
+            ;
+    }
+    pthread_mutex_unlock(&svc->mu);
+    return NULL;
+}
+
+static int config_int(const chat_ctx *ctx, const char *key, int dflt, int min, int max)
+{
+    const char *v = ctx->cfg ? chat_config_get(ctx->cfg, key) : NULL;
+    if (v == NULL || *v == '\0')
+        return dflt;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *end == '\0' && n >= min && n <= max ? (int)n : dflt;
+}
+
+void chat_service_stop(chat_service *svc)
+{
+    if (svc == NULL)
+        return;
+    if (svc->announcing) {
+        pthread_mutex_lock(&svc->mu);
+        svc->stop = true;
+        pthread_cond_signal(&svc->cv);
+        pthread_mutex_unlock(&svc->mu);
+        pthread_join(svc->announcer, NULL);
+        /* Withdrawn first: callers stop picking this instance while it drains. */
+        (void)svc->ctx->discovery->withdraw(svc->ctx->discovery_impl, svc->name, svc->address);
+    }
+    chati_api_server_stop(svc->srv);
+    pthread_cond_destroy(&svc->cv);
+    pthread_mutex_destroy(&svc->mu);
+    chat_free(svc->address);
+    chat_free(svc);
+}
+
+chat_err chat_service_start(chat_ctx *ctx, const char *service, const char *listen_url,
+                            const char *advertise, chat_service **out)
+{
+    chati_clear_errmsg();
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no output");
+    *out = NULL;
+    if (ctx == NULL || service == NULL || listen_url == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
+                          "a context, a service and an address to listen on are needed");
+    if (chati_service_from_name(service) < 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no service \"%.32s\"", service);
+    chat_service *svc = chat_calloc(1, sizeof *svc);
+    if (svc == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "service");
+    svc->ctx = ctx;
+    snprintf(svc->name, sizeof svc->name, "%s", service);
+    svc->ttl_s = config_int(ctx, "server.announce_ttl", DEFAULT_TTL_S, 1, 3600);
+    pthread_mutex_init(&svc->mu, NULL);
+    chati_cond_init(&svc->cv);
+    chati_api_server_opts opts = {0, config_int(ctx, "server.drain_ms", 0, 1, 3600000), NULL,
+                                  NULL};
+    chat_err rv = chati_api_server_start(ctx, listen_url, WORKERS, &opts, &svc->srv);
+    if (rv == CHAT_OK) {
+        const char *addr = advertise && *advertise ? advertise : chati_api_server_url(svc->srv);
+        if ((svc->address = chat_strdup(addr)) == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "service address");
+    }
+    if (rv == CHAT_OK && ctx->discovery && ctx->discovery->announce) {
+        int e = pthread_create(&svc->announcer, NULL, announce_main, svc);
+        if (e != 0)
+            rv = chati_fail(CHAT_ERR_INTERNAL, "announcer thread: %s", strerror(e));
+        svc->announcing = e == 0;
+    }
+    if (rv != CHAT_OK) {
+        chat_service_stop(svc);
+        return rv;
+    }
+    *out = svc;
+    return CHAT_OK;
+}
+
+const char *chat_service_url(const chat_service *svc)
+{
+    return svc ? chati_api_server_url(svc->srv) : "";
+}

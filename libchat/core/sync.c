@@ -1,0 +1,27 @@
+/* Condition waits on the monotonic clock. */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "core/internal.h"
+
+int chati_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    int rv = pthread_condattr_init(&ca);
+    if (rv != 0)
+        return rv;
+    rv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rv == 0)
+        rv = pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return rv;
+}
+
+bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms)
+{
+    if (chati_mono_ms() >= deadline_ms)
+        return false;
+    struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+    return pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT;
+}

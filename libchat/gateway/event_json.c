@@ -1,0 +1,182 @@
+/* Events in the shapes Slack's RTM and Events API use, so existing clients and
+ * bots understand them. */
+#include <string.h>
+
+#include "event_json.h"
+#include "pbjson.h"
+#include "api/convert.h"
+
+static void put_str(chati_buf *b, const char *key, const char *v)
+{
+    chati_buf_printf(b, ",\"%s\":", key);
+    gw_json_put_string(b, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void put_pb(chati_buf *b, const char *key, ProtobufCMessage *m)
+{
+    if (m == NULL)
+        return;
+    chati_buf_printf(b, ",\"%s\":", key);
+    gw_pb_to_json_object(m, b);
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static const char *channel_type_letter(const char *channel_id)
+{
+    switch (channel_id[0]) {
+    case 'D':
+        return "D";
+    case 'G':
+        return "G";
+    default:
+        return "C";
+    }
+}
+
+bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *scope,
+                   char scope_id[CHAT_ID_SIZE])
+{
+    const char *channel = chat_event_channel_id(ev);
+    const chat_message *m = chat_event_message(ev);
+    char event_ts[CHAT_TS_SIZE];
+    chati_ts_format(chat_event_time_us(ev), event_ts);
+    *scope = GW_SCOPE_CHANNEL;
+    chati_copy_fixed(scope_id, CHAT_ID_SIZE, channel);
+    b->len = 0;
+
+    switch (chat_event_type_of(ev)) {
+    case CHAT_EVENT_MESSAGE_CREATED:
+        if (m == NULL)
+            return false;
+        chati_buf_puts(b, "{");
+        {
+            /* The message's own fields (type "message" among them), then the event's. */
+            ProtobufCMessage *pm = (ProtobufCMessage *)chati_api_message(m, true);
+            if (pm == NULL)
+                return false;
+            gw_pb_to_json(pm, b);
+            protobuf_c_message_free_unpacked(pm, NULL);
+        }
+        break;
+    case CHAT_EVENT_MESSAGE_CHANGED:
+        if (m == NULL)
+            return false;
+        chati_buf_puts(b, "{\"type\":\"message\",\"subtype\":\"message_changed\",\"hidden\":true");
+        put_str(b, "channel", channel);
+        put_pb(b, "message", (ProtobufCMessage *)chati_api_message(m, false));
+        break;
+    case CHAT_EVENT_MESSAGE_DELETED:
+        if (m == NULL)
+            return false;
+        chati_buf_puts(b, "{\"type\":\"message\",\"subtype\":\"message_deleted\",\"hidden\":true");
+        put_str(b, "channel", channel);
+        put_str(b, "deleted_ts", m->ts);
+        put_pb(b, "previous_message", (ProtobufCMessage *)chati_api_message(m, false));
+        break;
+    case CHAT_EVENT_REACTION_ADDED:
+    case CHAT_EVENT_REACTION_REMOVED:
+        chati_buf_printf(b, "{\"type\":\"%s\"",
+                         chat_event_type_of(ev) == CHAT_EVENT_REACTION_ADDED ? "reaction_added"
+                                                                            : "reaction_removed");
+        put_str(b, "user", chat_event_user_id(ev));
+        put_str(b, "reaction", chat_event_reaction(ev));
+        if (m)
+            put_str(b, "item_user", m->user);
+        chati_buf_puts(b, ",\"item\":{\"type\":\"message\"");
+        put_str(b, "channel", channel);
+        put_str(b, "ts", chat_event_item_ts(ev));
+        chati_buf_puts(b, "}");
+        break;
+    case CHAT_EVENT_CHANNEL_CREATED: {
+        const chat_channel *c = chat_event_channel(ev);
+        if (c == NULL)
+            return false;
+        bool dm = c->type == CHAT_CHANNEL_IM || c->type == CHAT_CHANNEL_MPIM;
+        chati_buf_printf(b, "{\"type\":\"%s\"", dm ? "im_created" : c->type == CHAT_CHANNEL_PRIVATE
+                                                                   ? "group_joined"
+                                                                   : "channel_created");
+        put_str(b, "user", chat_event_user_id(ev));
+        put_pb(b, "channel", (ProtobufCMessage *)chati_api_channel(c, NULL));
+        if (c->type == CHAT_CHANNEL_PUBLIC) {
+            *scope = GW_SCOPE_TEAM;
+            chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
+        }
+        break;
+    }
+    case CHAT_EVENT_CHANNEL_RENAMED:
+    case CHAT_EVENT_CHANNEL_TOPIC:
+    case CHAT_EVENT_CHANNEL_PURPOSE: {
+        static const char *const names[] = {[CHAT_EVENT_CHANNEL_RENAMED] = "channel_rename",
+                                            [CHAT_EVENT_CHANNEL_TOPIC] = "channel_topic",
+                                            [CHAT_EVENT_CHANNEL_PURPOSE] = "channel_purpose"};
+        const chat_channel *c = chat_event_channel(ev);
+        chati_buf_printf(b, "{\"type\":\"%s\"", names[chat_event_type_of(ev)]);
+        put_str(b, "user", chat_event_user_id(ev));
+        if (c)
+            put_pb(b, "channel", (ProtobufCMessage *)chati_api_channel(c, NULL));
+        break;
+    }
+    case CHAT_EVENT_CHANNEL_ARCHIVED:
+    case CHAT_EVENT_CHANNEL_UNARCHIVED:
+        chati_buf_printf(b, "{\"type\":\"%s\"", chat_event_type_of(ev) == CHAT_EVENT_CHANNEL_ARCHIVED
+                                                  ? "channel_archive"
+                                                  : "channel_unarchive");
+        put_str(b, "channel", channel);
+        put_str(b, "user", chat_event_user_id(ev));
+        break;
+    case CHAT_EVENT_MEMBER_JOINED:
+    case CHAT_EVENT_MEMBER_LEFT:
+        chati_buf_printf(b, "{\"type\":\"%s\"", chat_event_type_of(ev) == CHAT_EVENT_MEMBER_JOINED
+                                                  ? "member_joined_channel"
+                                                  : "member_left_channel");
+        put_str(b, "user", chat_event_target_user(ev));
+        put_str(b, "channel", channel);
+        put_str(b, "channel_type", channel_type_letter(channel));
+        put_str(b, "team", chat_event_team_id(ev));
+        if (strcmp(chat_event_user_id(ev), chat_event_target_user(ev)) != 0)
+            put_str(b, chat_event_type_of(ev) == CHAT_EVENT_MEMBER_JOINED ? "inviter" : "actor",
+                    chat_event_user_id(ev));
+        break;
+    case CHAT_EVENT_PRESENCE_CHANGED:
+        chati_buf_puts(b, "{\"type\":\"presence_change\"");
+        put_str(b, "user", chat_event_user_id(ev));
+        /* Slack's presence is active or away; offline shows as away. */
+        put_str(b, "presence",
+                chat_event_presence(ev) == CHAT_PRESENCE_ACTIVE ? "active" : "away");
+        *scope = GW_SCOPE_TEAM;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
+        break;
+    case CHAT_EVENT_USER_TYPING:
+        chati_buf_puts(b, "{\"type\":\"user_typing\"");
+        put_str(b, "channel", channel);
+        put_str(b, "user", chat_event_user_id(ev));
+        break;
+    case CHAT_EVENT_USER_CHANGED: {
+        chati_buf_puts(b, "{\"type\":\"user_change\"");
+        const chat_user *u = chat_event_user(ev);
+        if (u)
+            put_pb(b, "user", (ProtobufCMessage *)chati_api_user(u));
+        *scope = GW_SCOPE_TEAM;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
+        break;
+    }
+    case CHAT_EVENT_CHANNEL_MARKED:
+        chati_buf_puts(b, "{\"type\":\"channel_marked\"");
+        put_str(b, "channel", channel);
+        put_str(b, "ts", chat_event_item_ts(ev));
+        *scope = GW_SCOPE_USER; /* only the reader's own sessions */
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_user_id(ev));
+        break;
+    case CHAT_EVENT_FILE_DELETED:
+        chati_buf_puts(b, "{\"type\":\"file_deleted\"");
+        put_str(b, "file_id", chat_event_file_id(ev));
+        *scope = GW_SCOPE_TEAM;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
+        break;
+    default:
+        return false;
+    }
+    put_str(b, "event_ts", event_ts);
+    chati_buf_printf(b, ",\"seq\":%llu}", (unsigned long long)seq);
+    return true;
+}

@@ -1,0 +1,23 @@
+/*
+ * libchat/gateway/event_json.h - libchat events as Slack's RTM/Events JSON.
+ */
+#ifndef CHAT_GW_EVENT_JSON_H
+#define CHAT_GW_EVENT_JSON_H
+
+#include <chat/chat.h>
+
+#include "core/internal.h"
+
+/* Who may receive an event. */
+typedef enum gw_scope {
+    GW_SCOPE_CHANNEL,   /* members of scope_id (a channel) */
+    GW_SCOPE_TEAM,      /* everyone in scope_id (a team; "" = every team) */
+    GW_SCOPE_USER       /* only scope_id (a user) */
+} gw_scope;
+
+/* Writes ev as one JSON object with "seq":seq, and says who may see it.
+ * false for events clients are not sent. */
+bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *out, gw_scope *scope,
+                   char scope_id[CHAT_ID_SIZE]);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * libchat/gateway/gw_internal.h - the pieces of the gateway and what they share.
+ */
+#ifndef CHAT_GW_INTERNAL_H
+#define CHAT_GW_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+
+#include <chat/gateway.h>
+
+#include "api/svc.h"
+#include "core/internal.h"
+#include "pbjson.h"
+
+/* Inside the gateway, its handle and configuration are gw and gw_config. */
+typedef struct chat_gateway gw;
+typedef chat_gateway_config gw_config;
+
+/* ---- a job queue served by worker threads (workers.c) ---- */
+typedef struct gw_workers gw_workers;
+typedef void (*gw_job_fn)(void *arg);
+chat_err gw_workers_start(int n, gw_workers **out);
+/* Queues fn(arg); false when stopping (then the caller cleans up). */
+bool gw_workers_submit(gw_workers *w, gw_job_fn fn, void *arg);
+/* Runs what is queued, then joins the threads; later submits are refused. */
+void gw_workers_stop(gw_workers *w);
+/* Frees the pool (stopping it first): only once nothing can submit. */
+void gw_workers_free(gw_workers *w);
+
+/* ---- per-token rate limits (ratelimit.c) ---- */
+typedef struct gw_ratelimit gw_ratelimit;
+chat_err gw_ratelimit_new(double per_sec, double burst, gw_ratelimit **out);
+/* Takes one token for key; false with *retry_after_s (>= 1) when empty. */
+bool gw_ratelimit_take(gw_ratelimit *r, const char *key, int *retry_after_s);
+void gw_ratelimit_free(gw_ratelimit *r);
+
+/* ---- the event hub: WebSocket clients and fan-out (hub.c) ---- */
+typedef struct gw_hub gw_hub;
+chat_err gw_hub_start(gw *g, gw_hub **out);
+void gw_hub_stop(gw_hub *h);
+/* The WebSocket URL a client connects to (for rtm.connect). */
+const char *gw_hub_ws_url(const gw_hub *h);
+
+/* ---- a verified caller (auth.c) ---- */
+/* Verifies a token through the auth service. On success *out is a session to
+ * free with chat_session_free. Results are cached briefly. */
+chat_err gw_authenticate(gw *g, const char *token, chat_session **out);
+
+struct chat_gateway {
+    gw_config cfg;
+    char *listen_url;
+    char *public_url;
+    char *web_root_real;        /* realpath of cfg.web_root (malloc), or NULL */
+    chati_svc *svc;
+    chat_ctx *events;
+    nng_http_server *http;
+    nng_url *url;
+    gw_workers *workers;
+    gw_ratelimit *rate;
+    gw_hub *hub;
+    atomic_bool stopping;
+};
+
+/* ---- the Web API (api.c) ---- */
+/* Replaces out's contents with {"ok":false,"error":<err's name>[,"detail":...]}. */
+void gw_error_json(chati_buf *out, chat_err err, const char *detail);
+/* Serves one /api/<method> request on a worker thread and finishes the aio. */
+void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req);
+/* Calls a method as session s (NULL: unauthenticated) and writes the Slack
+ * JSON reply ({"ok":true,...} or {"ok":false,"error":...}) into out. Returns
+ * the method's result. Shared by HTTP and the WebSocket's RPC-style messages. */
+chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
+                      chati_buf *out);
+/* POST /hooks/<id>: an incoming webhook (hooks.c). */
+void gw_hook_serve(gw *g, nng_aio *aio, nng_http_req *req);
+/* Sends a finished response on aio (takes body). */
+void gw_reply(nng_aio *aio, uint16_t status, const char *content_type, chati_buf *body,
+              const char *extra_header, const char *extra_value);
+
+#endif

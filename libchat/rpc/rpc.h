@@ -1,0 +1,125 @@
+/*
+ * libchat/rpc/rpc.h - the nng request/reply transport between libchat
+ * processes: a server that takes requests on a pool of threads, and a client
+ * that calls one group of servers. It moves opaque messages and knows nothing
+ * of chat: what a request means, and how replies and errors are encoded,
+ * belong to the API layer (libchat/api/), which plugs in through a handler.
+ *
+ * Semantics: at most once. The client never resends a request (nng's REQ
+ * resend timer is off), so a request is never handled twice for one call; a
+ * server that goes away during a call gives CHAT_ERR_SERVICE_UNAVAILABLE at
+ * once, one that does not answer in time CHAT_ERR_TIMEOUT, and no call waits
+ * longer than its deadline.
+ *
+ * Thread safety: a server or client is shared by every thread; start/stop,
+ * new/free are not concurrent with other calls on the same object.
+ */
+#ifndef CHATI_RPC_RPC_H
+#define CHATI_RPC_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "core/internal.h"
+
+struct nng_msg;
+
+/* ------------------------------------------------------------- server --- */
+
+typedef struct chati_rpc_server chati_rpc_server;
+
+/* What a server does with the requests it receives. req is borrowed (the
+ * server frees it after the call); a reply returned is owned by the server,
+ * which sends it. */
+typedef struct chati_rpc_handler {
+    /* Runs on one of nng's few threads and must not block: returns true with
+     * *reply set to answer req at once (a health check, a malformed request),
+     * false to queue it for serve(). With stopping true the server takes no
+     * more work: triage must answer (a refusal), or the request is dropped. */
+    bool (*triage)(void *arg, struct nng_msg *req, bool stopping, struct nng_msg **reply);
+    /* Runs on a pool thread, may block: the reply to req, NULL to drop it
+     * (the caller then times out). recv_us: chati_mono_us() when req came. */
+    struct nng_msg *(*serve)(void *arg, struct nng_msg *req, int64_t recv_us);
+    void *arg;
+} chati_rpc_handler;
+
+typedef struct chati_rpc_server_opts {
+    int workers;            /* requests taken at once (nng contexts), 1..4096 */
+    int threads;            /* threads running serve(), 1..256 */
+    int drain_ms;           /* how long stop waits for requests in flight; 0: 10000 */
+    size_t recv_max;        /* largest request accepted; 0: 256 MiB */
+} chati_rpc_server_opts;
+
+/* Listens on listen_url ("tcp://0.0.0.0:7101", "inproc://x", ...) with a REP
+ * socket and opts->workers contexts; serve() runs on a pool of
+ * opts->threads, never on nng's threads. h is copied. On success *out is the
+ * server, to stop with chati_rpc_server_stop(); on failure *out is NULL and
+ * the detail says why (an address in use gives service_unavailable, a bad
+ * URL invalid_config). */
+chat_err chati_rpc_server_start(const char *listen_url, const chati_rpc_server_opts *opts,
+                                const chati_rpc_handler *h, chati_rpc_server **out);
+
+/* The URL the server listens on, with the port it got when listen_url asked
+ * for port 0 ("tcp://127.0.0.1:0" -> "tcp://127.0.0.1:41234"): the address to
+ * announce. Owned by the server. */
+const char *chati_rpc_server_url(const chati_rpc_server *srv);
+
+/* Requests the server has answered or dropped, for tests and status. */
+uint64_t chati_rpc_server_served(const chati_rpc_server *srv);
+
+/* Stops: from now on requests go to triage() with stopping set; waits for
+ * the requests already taken to be answered, at most drain_ms; then closes
+ * the socket and frees the server. A serve() still running then is waited
+ * for (its reply is dropped). NULL is a no-op. */
+void chati_rpc_server_stop(chati_rpc_server *srv);
+
+/* ------------------------------------------------------------- client --- */
+
+/* A list of addresses ("tcp://10.0.0.5:7101"). */
+typedef struct chati_rpc_addrs {
+    char **v;
+    size_t n;
+} chati_rpc_addrs;
+
+/* Adds s[0..len) trimmed of blanks (nothing when blank). */
+chat_err chati_rpc_addrs_add(chati_rpc_addrs *a, const char *s, size_t len);
+/* Adds each comma-separated address of list. */
+chat_err chati_rpc_addrs_add_list(chati_rpc_addrs *a, const char *list);
+void chati_rpc_addrs_free(chati_rpc_addrs *a);
+
+/* Where the servers are: fills *out (empty on entry) with the addresses to
+ * dial. *dynamic: they may change, so ask again every few seconds (and at
+ * once when none connects). Called on the calling thread of a call, never
+ * with a lock of the client held. */
+typedef chat_err (*chati_rpc_resolve_fn)(void *arg, chati_rpc_addrs *out, bool *dynamic);
+
+typedef struct chati_rpc_client chati_rpc_client;
+
+/* A client of one group of servers, named name (for error messages: "the
+ * <name> service"). Dials nothing until the first call. resolve and arg are
+ * kept (arg must outlive the client). */
+chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, void *arg,
+                              chati_rpc_client **out);
+void chati_rpc_client_free(chati_rpc_client *cl);
+
+/* Sends req (always taken) to one live server and waits for its reply, until
+ * deadline_ms (chati_mono_ms() time). what names the call in errors. On
+ * success *reply is the reply, owned by the caller (nng_msg_free).
+ *
+ * Errors: what resolve returned; service_unavailable when no address is
+ * known, no server connects within 300 ms, or the connection drops during
+ * the call; request_timeout when no reply comes by the deadline. */
+chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, struct nng_msg *req,
+                               int64_t deadline_ms, struct nng_msg **reply);
+
+/* Live connections right now (a retry elsewhere needs at least two). */
+size_t chati_rpc_client_live(chati_rpc_client *cl);
+
+/* -------------------------------------------------------------- frames --- */
+
+/* Packs head followed by field body_field holding body (may be NULL)
+ * straight into a new nng message, without packing body into a bytes field
+ * first (legal protobuf: fields may come in any order). 0 or an nng error. */
+int chati_rpc_frame(const ProtobufCMessage *head, unsigned body_field,
+                    const ProtobufCMessage *body, struct nng_msg **out);
+
+#endif
