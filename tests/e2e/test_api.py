@@ -4,16 +4,9 @@ import http.client
 import threading
 import time
 
-from conftest import NO_RATE_LIMIT, PASSWORD, http_request, new_server, unique
+from conftest import NO_RATE_LIMIT, PASSWORD, http_request, new_server, unique, wait_until
 
 VIAS = ("get", "form", "json")
-
-
-def wait_until(pred, what, timeout=15):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
 
 
 def ids(items):
