@@ -1,24 +1,28 @@
 // libchat's web client: one page, plain ES modules, the public Web API and
 // the event stream only. See web/README.md for how it is put together.
+//
+// This is the entry point. The App below holds the client's state (the API
+// client, the store, the open conversation, its view and composer, the side
+// panel) and wires the page's global events; each module in js/ adds the
+// methods of one job to it, so they all share that state through `this`.
 
 import { icon } from './js/icons.js';
 import { Api, ApiError, explain, uploadBytes } from './js/api.js';
-import { Rtm } from './js/rtm.js';
 import { Store, normalizeMessage, isReply, inChannelView } from './js/store.js';
-import {
-  h, clear, $, $$, cmpTs, tsDate, formatWhen, formatSize, uuid, announce,
-} from './js/dom.js';
+import { h, clear, $, $$, cmpTs, tsDate, formatWhen, formatSize, uuid, announce } from './js/dom.js';
 import { renderMrkdwn, toEditable, fromEditable, mentionsUser } from './js/mrkdwn.js';
 import { MessageView, avatar, presenceDot } from './js/messages.js';
 import { Composer, createEditor } from './js/composer.js';
 import { modal, confirmDialog } from './js/dialogs.js';
 import { PICKER, emojiChar } from './js/emoji.js';
+import { themeMethods, DARK } from './js/theme.js';
+import { toastMethods } from './js/toasts.js';
+import { authMethods } from './js/auth.js';
+import { sessionMethods } from './js/session.js';
 
 const PAGE = 50;
-const THEME_KEY = 'libchat.theme';
 const LAST_KEY = 'libchat.lastChannel';
 const PHONE = window.matchMedia('(max-width: 760px)');
-const DARK = window.matchMedia('(prefers-color-scheme: dark)');
 
 class App {
   constructor() {
@@ -63,224 +67,6 @@ class App {
 
   selfUser() {
     return this.store.self ? this.store.users.get(this.store.self.id) : null;
-  }
-
-  // ------------------------------------------------------------ theme ---
-
-  effectiveTheme() {
-    let pref = null;
-    try { pref = localStorage.getItem(THEME_KEY); } catch { /* none */ }
-    if (pref === 'dark' || pref === 'light') return pref;
-    return DARK.matches ? 'dark' : 'light';
-  }
-
-  applyTheme() {
-    let pref = null;
-    try { pref = localStorage.getItem(THEME_KEY); } catch { /* none */ }
-    if (pref === 'dark' || pref === 'light') document.documentElement.dataset.theme = pref;
-    else delete document.documentElement.dataset.theme;
-    const dark = this.effectiveTheme() === 'dark';
-    for (const b of $$('.theme-toggle')) {
-      b.setAttribute('aria-pressed', dark ? 'true' : 'false');
-      b.title = dark ? 'Switch to light theme' : 'Switch to dark theme';
-      b.replaceChildren(icon(dark ? 'sun' : 'moon'));
-    }
-  }
-
-  toggleTheme() {
-    const next = this.effectiveTheme() === 'dark' ? 'light' : 'dark';
-    try { localStorage.setItem(THEME_KEY, next); } catch { /* none */ }
-    this.applyTheme();
-  }
-
-  themeButton() {
-    const b = h('button', {
-      type: 'button', class: 'icon-btn theme-toggle', 'aria-label': 'Dark theme', 'aria-pressed': 'false',
-      onclick: () => this.toggleTheme(),
-    }, icon('moon'));
-    return b;
-  }
-
-  // ------------------------------------------------------------- toasts ---
-
-  toast(text, kind = 'error') {
-    const box = document.getElementById('toasts');
-    const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
-    box.append(t);
-    setTimeout(() => t.remove(), 6000);
-  }
-
-  fail(err) {
-    if (err instanceof ApiError && (err.code === 'invalid_auth' || err.code === 'not_authed')) return;
-    this.toast(explain(err));
-  }
-
-  // --------------------------------------------------------------- auth ---
-
-  async boot() {
-    if (this.api.token) {
-      try {
-        await this.startSession();
-        return;
-      } catch (e) {
-        if (e instanceof ApiError && e.isNetwork) {
-          this.renderOffline();
-          return;
-        }
-        this.api.setToken(null);
-      }
-    }
-    this.showAuth();
-  }
-
-  renderOffline() {
-    clear(this.root);
-    this.root.setAttribute('aria-busy', 'false');
-    this.root.append(h('main', { class: 'auth' }, h('section', { class: 'auth-card' },
-      h('h1', null, 'libchat'),
-      h('p', { role: 'alert' }, 'Cannot reach the server. Retrying…'))));
-    setTimeout(() => this.boot(), 3000);
-  }
-
-  showAuth(message = '', mode = 'login') {
-    clear(this.root);
-    this.root.setAttribute('aria-busy', 'false');
-    document.title = 'Sign in · libchat';
-    const error = h('p', { class: 'form-error', role: 'alert', hidden: !message }, message);
-    const name = h('input', { id: 'auth-name', name: 'real_name', autocomplete: 'name', required: true, maxlength: '80' });
-    const email = h('input', { id: 'auth-email', name: 'email', type: 'email', autocomplete: 'email', required: true });
-    const password = h('input', { id: 'auth-password', name: 'password', type: 'password', required: true, minlength: '8' });
-    const nameRow = h('div', { class: 'field' }, h('label', { for: 'auth-name' }, 'Full name'), name);
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' });
-    const hint = h('p', { class: 'muted small', id: 'auth-pw-hint' }, 'At least 8 characters.');
-    password.setAttribute('aria-describedby', 'auth-pw-hint');
-    const tabLogin = h('button', { type: 'button', role: 'tab', id: 'tab-login', 'aria-controls': 'auth-form' }, 'Sign in');
-    const tabSignup = h('button', { type: 'button', role: 'tab', id: 'tab-signup', 'aria-controls': 'auth-form' }, 'Create account');
-    const form = h('form', { id: 'auth-form', class: 'auth-form', role: 'tabpanel', novalidate: false },
-      nameRow,
-      h('div', { class: 'field' }, h('label', { for: 'auth-email' }, 'Email'), email),
-      h('div', { class: 'field' }, h('label', { for: 'auth-password' }, 'Password'), password, hint),
-      error, submit);
-    const setMode = (m, focus) => {
-      mode = m;
-      const signup = m === 'signup';
-      tabLogin.setAttribute('aria-selected', signup ? 'false' : 'true');
-      tabSignup.setAttribute('aria-selected', signup ? 'true' : 'false');
-      tabLogin.tabIndex = signup ? -1 : 0;
-      tabSignup.tabIndex = signup ? 0 : -1;
-      form.setAttribute('aria-labelledby', signup ? 'tab-signup' : 'tab-login');
-      nameRow.hidden = !signup;
-      name.required = signup;
-      hint.hidden = !signup;
-      password.autocomplete = signup ? 'new-password' : 'current-password';
-      submit.textContent = signup ? 'Create account' : 'Sign in';
-      if (focus) (signup ? tabSignup : tabLogin).focus();
-    };
-    tabLogin.addEventListener('click', () => setMode('login'));
-    tabSignup.addEventListener('click', () => setMode('signup'));
-    for (const t of [tabLogin, tabSignup]) {
-      t.addEventListener('keydown', (e) => {
-        if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
-          e.preventDefault();
-          setMode(mode === 'login' ? 'signup' : 'login', true);
-        }
-      });
-    }
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      error.hidden = true;
-      submit.disabled = true;
-      const busy = submit.textContent;
-      submit.textContent = mode === 'signup' ? 'Creating account…' : 'Signing in…';
-      try {
-        const args = { email: email.value.trim(), password: password.value };
-        if (mode === 'signup') args.real_name = name.value.trim();
-        const r = await this.api.call(mode === 'signup' ? 'auth.signup' : 'auth.login', args);
-        this.api.setToken(r.token);
-        await this.startSession();
-      } catch (err) {
-        this.api.setToken(null);
-        error.textContent = err.code === 'invalid_auth' ? 'Wrong email or password.' : explain(err);
-        error.hidden = false;
-        submit.disabled = false;
-        submit.textContent = busy;
-        password.focus();
-      }
-    });
-    setMode(mode);
-    const theme = this.themeButton();
-    this.root.append(h('main', { class: 'auth' },
-      h('div', { class: 'auth-corner' }, theme),
-      h('section', { class: 'auth-card', 'aria-labelledby': 'auth-title' },
-        h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, icon('hash', { size: 20 })),
-          h('h1', { id: 'auth-title' }, 'libchat')),
-        h('p', { class: 'muted' }, 'Team chat on your own server.'),
-        h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Sign in or create an account' }, tabLogin, tabSignup),
-        form)));
-    this.applyTheme();
-    email.focus();
-  }
-
-  async logout() {
-    try { await this.api.call('auth.revoke', {}); } catch { /* gone anyway */ }
-    this.endSession('');
-  }
-
-  endSession(message) {
-    if (this.rtm) this.rtm.stop();
-    this.rtm = null;
-    this.api.setToken(null);
-    this.store.reset();
-    this.drafts.clear();
-    this.current = null;
-    this.view = null;
-    this.composer = null;
-    this.panel = null;
-    this.connected = false;
-    this.everConnected = false;
-    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-    this.showAuth(message);
-  }
-
-  // ------------------------------------------------------------ session ---
-
-  async startSession() {
-    this.root.setAttribute('aria-busy', 'true');
-    const me = await this.api.call('auth.test');
-    this.store.self = { id: me.user_id, team_id: me.team_id };
-    this.store.onMissingUser = (id) => this.fetchUser(id);
-    this.mrkdwnCtx.selfId = me.user_id;
-    const [team, users, convs] = await Promise.all([
-      this.api.call('team.info').catch(() => ({ team: { name: me.team } })),
-      this.api.all('users.list', {}, 'members'),
-      this.api.all('users.conversations', { types: 'public_channel,private_channel,mpim,im', exclude_archived: true }, 'channels'),
-    ]);
-    this.store.team = team.team || { name: me.team };
-    for (const u of users) this.store.setUser(u);
-    for (const c of convs) this.store.setChannel(c);
-    await this.loadMpimNames();
-    this.renderShell();
-    this.root.setAttribute('aria-busy', 'false');
-    this.rtm = new Rtm(this.api, {
-      onEvent: (ev) => this.onEvent(ev),
-      onStatus: (s) => this.onRtmStatus(s),
-      onSync: (s) => this.onSync(s),
-      onAuthError: () => this.endSession('Your session has ended. Please sign in again.'),
-    });
-    this.rtm.start();
-    await this.route();
-    this.loadPresence(Array.from(this.store.users.keys()).slice(0, 100));
-  }
-
-  async loadMpimNames(ids) {
-    const todo = ids || Array.from(this.store.channels.values()).filter((c) => c.is_mpim).map((c) => c.id);
-    await Promise.all(todo.map(async (id) => {
-      try {
-        const members = await this.api.all('conversations.members', { channel: id }, 'members');
-        const names = members.filter((u) => u !== this.store.self.id).map((u) => this.store.userName(u) || u);
-        this.store.mpimNames.set(id, names.join(', '));
-      } catch { /* keep its name */ }
-    }));
   }
 
   // -------------------------------------------------------------- shell ---
@@ -401,35 +187,6 @@ class App {
     if (!this.everConnected && s === 'connecting') return;
     this.connEl.append(h('span', { class: 'conn-dot', 'aria-hidden': 'true' }),
       s === 'connecting' ? 'Reconnecting…' : 'Offline — reconnecting');
-  }
-
-  // A user we have not seen (signed up after we loaded the list): fetch,
-  // then draw again whatever named them by id.
-  fetchUser(id) {
-    if (this.store.missingUsers.has(id) || this.userFetch.has(id)) return;
-    this.userFetch.add(id);
-    clearTimeout(this.userFetchTimer);
-    this.userFetchTimer = setTimeout(async () => {
-      const ids = Array.from(this.userFetch);
-      const found = [];
-      await Promise.all(ids.map(async (uid) => {
-        try {
-          const r = await this.api.call('users.info', { user: uid });
-          this.store.setUser(r.user);
-          found.push(uid);
-        } catch {
-          this.store.missingUsers.add(uid);
-        }
-      }));
-      for (const uid of ids) this.userFetch.delete(uid);
-      if (!found.length || !this.appEl) return;
-      this.renderSidebar();
-      if (this.view) this.view.render();
-      if (this.panel && this.panel.view) this.panel.view.render();
-      if (this.current) this.renderHeader();
-      this.renderTyping();
-      this.loadPresence(found);
-    }, 30);
   }
 
   // ------------------------------------------------------------ sidebar ---
@@ -949,29 +706,6 @@ class App {
     if (removed && isReply(removed)) {
       this.updateMessage(channel, removed.thread_ts, (p) => ({ ...p, reply_count: Math.max(0, (p.reply_count || 1) - 1) }));
     }
-  }
-
-  async discoverChannel(id) {
-    if (this.discovering && this.discovering.has(id)) return;
-    this.discovering = this.discovering || new Set();
-    this.discovering.add(id);
-    try {
-      const r = await this.api.call('conversations.info', { channel: id });
-      if (r.channel && (r.channel.is_member !== false || r.channel.is_im || r.channel.is_mpim)) {
-        const c = this.store.setChannel({ ...r.channel, is_member: true });
-        const p = this.pendingUnread.get(id);
-        this.pendingUnread.delete(id);
-        if (p && id !== this.current) {
-          c.unread_count_display = Math.max(c.unread_count_display || 0, p.unread);
-          c.unread_count = Math.max(c.unread_count || 0, p.unread);
-          c.mention_count = Math.max(c.mention_count || 0, p.mentions);
-        }
-        if (r.channel.is_mpim) await this.loadMpimNames([id]);
-        if (r.channel.is_im && r.channel.user) this.loadPresence([r.channel.user]);
-        this.renderSidebar();
-      }
-    } catch { /* not for us */ }
-    this.discovering.delete(id);
   }
 
   editLast(channel, threadTs) {
@@ -1677,60 +1411,6 @@ class App {
     }
   }
 
-  // After a (re)connect: what was missed is either replayed by the stream,
-  // or — after a resync or a server restart — fetched again here.
-  onSync({ fresh, resync }) {
-    if (fresh && !this.firstSynced) {
-      this.firstSynced = true;
-      // Whatever arrived between the first history load and the stream.
-      if (this.current) this.catchUp(this.current).catch(() => {});
-      return;
-    }
-    if (resync || fresh) this.resyncAll();
-  }
-
-  async resyncAll() {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return;
-    }
-    this.syncing = (async () => {
-      do {
-        this.syncAgain = false;
-        try {
-          const convs = await this.api.all('users.conversations', { types: 'public_channel,private_channel,mpim,im', exclude_archived: true }, 'channels');
-          const seen = new Set();
-          for (const c of convs) {
-            seen.add(c.id);
-            this.store.setChannel(c);
-          }
-          for (const id of Array.from(this.store.channels.keys())) {
-            if (!seen.has(id)) this.store.channels.delete(id);
-          }
-          for (const [id, list] of this.store.lists) {
-            if (id !== this.current) list.stale = true;
-          }
-          if (this.current && this.store.channels.has(this.current)) await this.catchUp(this.current);
-          if (this.panel && this.panel.kind === 'thread') {
-            await this.loadThread(this.panel.channel, this.panel.ts);
-            if (this.panel && this.panel.view) this.panel.view.render();
-          }
-          this.renderSidebar();
-          if (this.current) this.markRead(this.current, true);
-          this.store.presence.clear();
-          this.loadPresence(Array.from(this.store.users.keys()).slice(0, 100));
-        } catch (e) {
-          if (!(e instanceof ApiError && e.isNetwork)) this.fail(e);
-        }
-      } while (this.syncAgain);
-    })();
-    try {
-      await this.syncing;
-    } finally {
-      this.syncing = null;
-    }
-  }
-
   // ------------------------------------------------------------ dialogs ---
 
   createChannel() {
@@ -1900,6 +1580,24 @@ class App {
     });
   }
 }
+
+// Copies each module's methods onto App.prototype; a name defined twice is a
+// mistake, so it throws rather than letting one silently replace the other.
+function mixin(target, ...sources) {
+  for (const source of sources) {
+    for (const name of Object.keys(source)) {
+      if (Object.prototype.hasOwnProperty.call(target.prototype, name)) {
+        throw new Error(`App.${name} is defined twice`);
+      }
+      Object.defineProperty(target.prototype, name, {
+        value: source[name], writable: true, configurable: true, enumerable: false,
+      });
+    }
+  }
+}
+
+mixin(App,
+  themeMethods, toastMethods, authMethods, sessionMethods);
 
 const app = new App();
 app.boot();
