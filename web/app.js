@@ -9,16 +9,15 @@
 import { icon } from './js/icons.js';
 import { Api, explain } from './js/api.js';
 import { Store, normalizeMessage, inChannelView } from './js/store.js';
-import { h, clear, $, $$, cmpTs, tsDate, formatWhen } from './js/dom.js';
-import { renderMrkdwn, mentionsUser } from './js/mrkdwn.js';
-import { MessageView, avatar, presenceDot } from './js/messages.js';
-import { Composer } from './js/composer.js';
+import { h, clear, $$, cmpTs } from './js/dom.js';
+import { mentionsUser } from './js/mrkdwn.js';
+import { avatar, presenceDot } from './js/messages.js';
 import { modal, confirmDialog } from './js/dialogs.js';
 import { themeMethods, DARK } from './js/theme.js';
 import { toastMethods } from './js/toasts.js';
 import { authMethods } from './js/auth.js';
 import { sessionMethods } from './js/session.js';
-import { shellMethods, PHONE } from './js/shell.js';
+import { shellMethods } from './js/shell.js';
 import { sidebarMethods } from './js/sidebar.js';
 import { routerMethods } from './js/router.js';
 import { channelViewMethods } from './js/channel-view.js';
@@ -27,6 +26,10 @@ import { messageFlowMethods } from './js/message-flow.js';
 import { editingMethods } from './js/editing.js';
 import { reactionMethods } from './js/reactions.js';
 import { fileMethods } from './js/files.js';
+import { panelMethods } from './js/panel.js';
+import { threadMethods } from './js/threads.js';
+import { memberMethods } from './js/members.js';
+import { searchMethods } from './js/search.js';
 
 class App {
   constructor() {
@@ -71,203 +74,6 @@ class App {
 
   selfUser() {
     return this.store.self ? this.store.users.get(this.store.self.id) : null;
-  }
-
-  // -------------------------------------------------------------- panel ---
-
-  openPanel(kind, label) {
-    if (this.panel && this.panel.view) this.panel.view.destroy();
-    this.panel = { kind };
-    clear(this.panelEl);
-    this.panelEl.hidden = false;
-    this.panelEl.setAttribute('aria-label', label);
-    this.appEl.classList.add('has-panel');
-    this.syncNav();
-    this.renderHeaderState();
-    return this.panel;
-  }
-
-  closePanel() {
-    if (!this.panel) return;
-    const kind = this.panel.kind;
-    if (this.panel.view) this.panel.view.destroy();
-    this.panel = null;
-    clear(this.panelEl);
-    this.panelEl.hidden = true;
-    this.appEl.classList.remove('has-panel');
-    this.syncNav();
-    this.renderHeaderState();
-    if (kind === 'search') this.searchInput.focus();
-    else if (this.composer) this.composer.focus();
-  }
-
-  renderHeaderState() {
-    const b = $('.members-btn', this.main);
-    if (b) b.setAttribute('aria-expanded', this.panel && this.panel.kind === 'members' ? 'true' : 'false');
-  }
-
-  panelHead(title, sub) {
-    return h('header', { class: 'panel-head' },
-      h('div', null, h('h2', { id: 'panel-title' }, title), sub ? h('div', { class: 'muted small' }, sub) : null),
-      h('button', {
-        type: 'button', class: 'icon-btn', 'aria-label': `Close ${title.toLowerCase()}`,
-        onclick: () => this.closePanel(),
-      }, icon('close')));
-  }
-
-  async openThread(channel, ts) {
-    if (this.panel && this.panel.kind === 'thread' && this.panel.channel === channel && this.panel.ts === ts) {
-      this.panel.composer.focus();
-      return;
-    }
-    const p = this.openPanel('thread', 'Thread');
-    p.channel = channel;
-    p.ts = ts;
-    const scroller = h('div', { class: 'scroller', role: 'log', tabindex: '0', 'aria-label': 'Thread messages' });
-    p.composer = new Composer(this, {
-      channel, threadTs: ts, id: 'thread-input', label: 'Reply in thread', placeholder: 'Reply…',
-    });
-    this.panelEl.append(this.panelHead('Thread', this.store.channelTitle(channel)),
-      h('div', { class: 'scroll-wrap' }, scroller), p.composer.el);
-    const list = this.store.thread(channel, ts);
-    p.view = new MessageView(this, { mode: 'thread', channel, threadTs: ts, list, scroller });
-    p.composer.focus();
-    try {
-      await this.loadThread(channel, ts);
-    } catch (e) {
-      this.fail(e);
-    }
-    if (this.panel !== p) return;
-    p.view.render({ keep: false });
-    p.view.scrollToBottom();
-  }
-
-  async loadThread(channel, ts) {
-    const list = this.store.thread(channel, ts);
-    const msgs = await this.api.all('conversations.replies', { channel, ts }, 'messages', { limit: 200 });
-    list.clear();
-    this.addHistory(list, channel, msgs);
-    list.loaded = true;
-    list.hasMore = false;
-    const parent = list.get(ts);
-    if (parent) {
-      // what the thread says is the truth about the parent's count
-      this.updateMessage(channel, ts, (p) => (p === parent ? null : {
-        ...p, reply_count: parent.reply_count, latest_reply: parent.latest_reply, reply_users: parent.reply_users,
-      }));
-    }
-  }
-
-  async showMembers() {
-    const id = this.current;
-    if (!id) return;
-    const p = this.openPanel('members', 'Members');
-    p.channel = id;
-    const list = h('ul', { class: 'member-list', 'aria-labelledby': 'panel-title' });
-    this.panelEl.append(this.panelHead('Members', this.store.channelTitle(id)), h('div', { class: 'panel-body' }, list));
-    list.append(h('li', { class: 'muted' }, 'Loading…'));
-    let members = [];
-    try {
-      members = await this.api.all('conversations.members', { channel: id }, 'members');
-    } catch (e) {
-      this.fail(e);
-    }
-    if (this.panel !== p) return;
-    await this.loadPresence(members);
-    if (this.panel !== p) return;
-    members.sort((a, b) => (this.store.userName(a) || a).localeCompare(this.store.userName(b) || b));
-    clear(list);
-    for (const u of members) {
-      const user = this.store.users.get(u);
-      list.append(h('li', { class: 'member' },
-        avatar(this, u, 'sm'),
-        presenceDot(this, u),
-        h('span', { class: 'member-name' }, this.store.userName(u) || u),
-        user && user.name ? h('span', { class: 'muted small' }, `@${user.name}`) : null,
-        u !== this.store.self.id ? h('button', {
-          type: 'button', class: 'btn btn-sm', 'aria-label': `Message ${this.store.userName(u) || u}`,
-          onclick: () => this.openDm([u]),
-        }, 'Message') : h('span', { class: 'muted small' }, '(you)')));
-    }
-    const c = this.store.channels.get(id);
-    if (c && c.num_members !== members.length) {
-      c.num_members = members.length;
-      this.renderHeader();
-    }
-    const first = list.querySelector('button');
-    if (first && this.panelEl.contains(document.activeElement) === false) {
-      const closeBtn = this.panelEl.querySelector('.panel-head button');
-      if (closeBtn) closeBtn.focus();
-    }
-  }
-
-  // ------------------------------------------------------------- search ---
-
-  async search(query) {
-    const p = this.openPanel('search', 'Search results');
-    p.query = query;
-    const results = h('ol', { class: 'search-results', 'aria-labelledby': 'panel-title' });
-    const status = h('p', { class: 'muted small', role: 'status' }, 'Searching…');
-    this.panelEl.append(this.panelHead('Search', `“${query}”`), h('div', { class: 'panel-body' }, status, results));
-    let r;
-    try {
-      r = await this.api.call('search.messages', { query, count: 40 });
-    } catch (e) {
-      status.textContent = explain(e);
-      return;
-    }
-    if (this.panel !== p) return;
-    const matches = (r.messages && r.messages.matches) || [];
-    const total = (r.messages && r.messages.total) || matches.length;
-    status.textContent = total ? `${total} ${total === 1 ? 'result' : 'results'}` : 'No messages match.';
-    for (const m of matches) {
-      const ch = m.channel && m.channel.id;
-      const date = tsDate(m.ts);
-      const where = this.store.channels.has(ch) ? this.store.channelTitle(ch) : `#${(m.channel && m.channel.name) || ch}`;
-      const jump = h('button', {
-        type: 'button', class: 'search-jump',
-        'aria-label': `${this.store.userName(m.user) || m.username || m.user} in ${where}, ${formatWhen(date)}. Jump to message`,
-        onclick: () => this.jumpTo(ch, m.ts, m.thread_ts),
-      }, h('span', { class: 'search-where' }, where), h('span', { class: 'muted' }, ' · '),
-      h('span', { class: 'search-who' }, this.store.userName(m.user) || m.username || m.user || ''),
-      h('span', { class: 'muted' }, ' · '), h('time', { datetime: date.toISOString() }, formatWhen(date)));
-      const text = h('div', { class: 'search-text' }, renderMrkdwn(m.text || '', this.mrkdwnCtx));
-      const li = h('li', { class: 'search-hit', dataset: { ts: m.ts, channel: ch || '' } }, avatar(this, m.user, 'sm'),
-        h('div', { class: 'search-body' }, jump, text));
-      li.addEventListener('click', (e) => {
-        if (e.target.closest('a,button')) return;
-        this.jumpTo(ch, m.ts, m.thread_ts);
-      });
-      results.append(li);
-    }
-    const first = results.querySelector('button');
-    if (first) first.focus();
-  }
-
-  async jumpTo(channel, ts, threadTs) {
-    if (!channel) return;
-    if (!this.store.channels.has(channel)) {
-      await this.discoverChannel(channel);
-      if (!this.store.channels.has(channel)) {
-        this.go(channel);
-        return;
-      }
-    }
-    const keepPanel = this.panel && this.panel.kind === 'search' && !PHONE.matches;
-    if (!keepPanel && this.panel && this.panel.kind === 'search') this.closePanel();
-    if (this.current !== channel) {
-      history.pushState(null, '', `#/${channel}`);
-      await this.openChannel(channel);
-    }
-    const reply = threadTs && threadTs !== ts;
-    const target = reply ? threadTs : ts;
-    const list = this.store.list(channel);
-    for (let i = 0; i < 60 && !list.get(target) && list.hasMore; i++) await this.loadOlder(channel);
-    if (this.view && !this.view.highlight(target)) this.toast('That message is no longer there.', 'info');
-    if (reply) {
-      await this.openThread(channel, threadTs);
-      if (this.panel && this.panel.view) this.panel.view.highlight(ts);
-    }
   }
 
   // ----------------------------------------------------------- presence ---
@@ -682,7 +488,8 @@ function mixin(target, ...sources) {
 mixin(App,
   themeMethods, toastMethods, authMethods, sessionMethods, shellMethods,
   sidebarMethods, routerMethods, channelViewMethods, historyMethods, messageFlowMethods,
-  editingMethods, reactionMethods, fileMethods);
+  editingMethods, reactionMethods, fileMethods, panelMethods, threadMethods,
+  memberMethods, searchMethods);
 
 const app = new App();
 app.boot();
