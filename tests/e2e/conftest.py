@@ -96,6 +96,20 @@ class Response:
         return f"<HTTP {self.status} {self.raw[:400]!r}>"
 
 
+def wait_until(pred, what, timeout=EVENT_TIMEOUT, interval=0.05):
+    """Polls pred until it returns something true, and returns that; fails
+    naming `what` (e.g. "bob has 3 unread") when `timeout` seconds pass first.
+    For state that changes in the background: wait on the state, never sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting until {what}")
+        time.sleep(interval)
+
+
 def http_request(url, data=None, headers=None, verb=None, timeout=HTTP_TIMEOUT):
     """A raw HTTP/1.1 request on a new connection; every status comes back as
     a Response. verb defaults to POST with data, else GET."""

@@ -54,6 +54,7 @@ def test_burst_gets_429_then_recovers(limited):
         assert refused(rs), rs
 
     # after Retry-After the bucket has refilled: the full burst passes again
+    # (a sleep on purpose: the point is the time the server asked us to wait)
     time.sleep(int(no[-1].headers["Retry-After"]) + 0.2)
     rs, _ = burst(a, BURST)
     assert [r.status for r in rs] == [200] * BURST, rs
