@@ -128,15 +128,7 @@ static size_t relay_batch(chati_outbox *o, int64_t after)
 
 static void timed_wait(chati_outbox *o, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&o->wake, &o->mu, &ts);
+    chati_cond_wait_until(&o->wake, &o->mu, chati_mono_ms() + ms);
 }
 
 static void *relay_main(void *arg)
@@ -198,8 +190,8 @@ chat_err chati_outbox_start(const chat_message_store_ops *store, void *store_imp
     o->broker_impl = broker_impl;
     o->kick_epoch = 1; /* the first pass publishes what a previous run left */
     pthread_mutex_init(&o->mu, NULL);
-    pthread_cond_init(&o->wake, NULL);
-    pthread_cond_init(&o->idle, NULL);
+    chati_cond_init(&o->wake);
+    chati_cond_init(&o->idle);
     int e = pthread_create(&o->thread, NULL, relay_main, o);
     if (e != 0) {
         pthread_mutex_destroy(&o->mu);
@@ -228,17 +220,10 @@ chat_err chati_outbox_flush(chati_outbox *o, int timeout_ms)
     pthread_cond_signal(&o->wake);
     chat_err rv = CHAT_OK;
     while (o->idle_epoch < want) {
-        int64_t left = deadline - chati_mono_ms();
-        if (left <= 0) {
+        if (!chati_cond_wait_until(&o->idle, &o->mu, deadline) && o->idle_epoch < want) {
             rv = chati_fail(CHAT_ERR_TIMEOUT, "outbox not drained in %d ms", timeout_ms);
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (left % 1000) * 1000000L;
-        ts.tv_sec += left / 1000 + ns / 1000000000L;
-        ts.tv_nsec = ns % 1000000000L;
-        pthread_cond_timedwait(&o->idle, &o->mu, &ts);
     }
     pthread_mutex_unlock(&o->mu);
     return rv;

@@ -131,10 +131,8 @@ static void *sweeper_main(void *arg)
     chat_ctx *ctx = arg;
     pthread_mutex_lock(&ctx->sweep_mu);
     while (!ctx->sweep_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += SWEEP_INTERVAL_MS / 1000;
-        pthread_cond_timedwait(&ctx->sweep_cv, &ctx->sweep_mu, &ts);
+        chati_cond_wait_until(&ctx->sweep_cv, &ctx->sweep_mu,
+                              chati_mono_ms() + SWEEP_INTERVAL_MS);
         if (ctx->sweep_stop)
             break;
         pthread_mutex_unlock(&ctx->sweep_mu);
@@ -150,7 +148,7 @@ chat_err chati_presence_start(chat_ctx *ctx)
     if (ctx->presence == NULL || ctx->broker == NULL)
         return CHAT_OK;
     pthread_mutex_init(&ctx->sweep_mu, NULL);
-    pthread_cond_init(&ctx->sweep_cv, NULL);
+    chati_cond_init(&ctx->sweep_cv);
     if (pthread_create(&ctx->sweeper, NULL, sweeper_main, ctx) != 0)
         return chati_fail(CHAT_ERR_INTERNAL, "cannot start the presence sweeper");
     ctx->sweeper_running = true;

@@ -104,18 +104,6 @@ void gw_reply(nng_aio *aio, uint16_t status, const char *content_type, chati_buf
     nng_aio_finish(aio, 0);
 }
 
-static const char *bearer(nng_http_req *req)
-{
-    const char *h = nng_http_req_get_header(req, "Authorization");
-    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-        h += 7;
-        while (*h == ' ')
-            h++;
-        return h;
-    }
-    return NULL;
-}
-
 /* Reads query string and body into args. */
 static chat_err read_args(gw *g, nng_http_req *req, const char *query, gw_args *args)
 {
@@ -199,7 +187,7 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
     else if (rv == CHAT_OK)
         rv = read_args(g, req, query, &args);
     if (rv == CHAT_OK) {
-        const char *t = bearer(req);
+        const char *t = gw_bearer_token(nng_http_req_get_header(req, "Authorization"));
         if (t == NULL)
             t = gw_args_get(&args, "token");
         token = chat_strdup(t);

@@ -1,8 +1,20 @@
 /* Who is calling: a token verified by the auth service. */
 #include <string.h>
+#include <strings.h>
 
 #include "api.pb-c.h"
 #include "gw_internal.h"
+
+const char *gw_bearer_token(const char *authorization)
+{
+    /* RFC 7235: the scheme is case-insensitive. */
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    const char *t = authorization + 7;
+    while (*t == ' ')
+        t++;
+    return *t ? t : NULL;
+}
 
 chat_err gw_authenticate(gw *g, const char *token, chat_session **out)
 {

@@ -201,18 +201,6 @@ static chat_err disposition(const char *name, bool attachment, chati_buf *out)
     return rv;
 }
 
-static const char *bearer_token(nng_http_req *req)
-{
-    const char *h = nng_http_req_get_header(req, "Authorization");
-    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-        h += 7;
-        while (*h == ' ')
-            h++;
-        return *h ? h : NULL;
-    }
-    return NULL;
-}
-
 void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
 {
     chati_clear_errmsg();
@@ -230,7 +218,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "downloads are not available");
     else if (!file_id_from_uri(uri, "/files/", id) || query_args(uri, &args) != CHAT_OK)
         rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "not a file URL");
-    const char *token = bearer_token(req);
+    const char *token = gw_bearer_token(nng_http_req_get_header(req, "Authorization"));
     if (token == NULL)
         token = gw_args_get(&args, "token");
     if (rv == CHAT_OK)

@@ -49,6 +49,9 @@ const char *gw_hub_ws_url(const gw_hub *h);
 /* Verifies a token through the auth service. On success *out is a session to
  * free with chat_session_free. Results are cached briefly. */
 chat_err gw_authenticate(gw *g, const char *token, chat_session **out);
+/* The token of an "Authorization: Bearer <token>" header value (the scheme in
+ * any case), pointing into it; NULL when it is not one or the token is empty. */
+const char *gw_bearer_token(const char *authorization);
 
 struct chat_gateway {
     gw_config cfg;

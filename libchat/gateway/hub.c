@@ -724,8 +724,9 @@ static void conn_start(void *arg)
         /* Non-browser clients may send the header instead. */
         char *auth = NULL;
         if (nng_stream_get_string(c->st, NNG_OPT_WS_REQUEST_HEADER "Authorization", &auth) == 0) {
-            if (strncmp(auth, "Bearer ", 7) == 0)
-                snprintf(token, sizeof token, "%s", auth + 7);
+            const char *t = gw_bearer_token(auth);
+            if (t)
+                snprintf(token, sizeof token, "%s", t);
             nng_strfree(auth);
         }
     }
@@ -980,7 +981,7 @@ chat_err gw_hub_start(gw *g, gw_hub **out)
     *out = h;
     h->g = g;
     pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->gone, NULL);
+    chati_cond_init(&h->gone);
     h->ring_cap = g->cfg.replay_events;
     h->ring = chat_calloc(h->ring_cap, sizeof *h->ring);
     unsigned char rnd[8];
@@ -1055,14 +1056,8 @@ void gw_hub_stop(gw_hub *h)
     pthread_mutex_lock(&h->mu);
     int64_t deadline = chati_mono_ms() + 10000;
     while (h->live > 0 && chati_mono_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&h->gone, &h->mu, &ts);
+        int64_t step = chati_mono_ms() + 50;
+        chati_cond_wait_until(&h->gone, &h->mu, step < deadline ? step : deadline);
     }
     pthread_mutex_unlock(&h->mu);
     nng_aio_free(h->accept_aio);

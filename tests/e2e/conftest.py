@@ -525,10 +525,10 @@ class Rtm:
     """A WebSocket event-stream client. Reads the hello on connect; events
     read while waiting for something else are kept for later waits."""
 
-    def __init__(self, url, expect_hello=True, timeout=EVENT_TIMEOUT):
+    def __init__(self, url, expect_hello=True, timeout=EVENT_TIMEOUT, header=None):
         self.url = url
         self.timeout = timeout
-        self.ws = websocket.create_connection(url, timeout=timeout)
+        self.ws = websocket.create_connection(url, timeout=timeout, header=header)
         self.pending = []   # read but not yet taken
         self.seen = []      # everything read, in order
         self.hello = None

@@ -582,6 +582,16 @@ def test_websocket_with_a_bad_token(server, token, error):
         r.close()
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_websocket_token_in_the_authorization_header(server, alice, scheme):
+    # The scheme is case-insensitive (RFC 7235), as it is for the Web API.
+    r = Rtm(f"ws://127.0.0.1:{server.port}/rtm", header=[f"Authorization: {scheme} {alice.token}"])
+    try:
+        assert r.hello["self"] == {"id": alice.user_id}
+    finally:
+        r.close()
+
+
 def test_websocket_with_a_revoked_token(server):
     u = server.signup("revoked")
     url = u.ok("rtm.connect")["url"]

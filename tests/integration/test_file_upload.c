@@ -5,8 +5,8 @@
 #include <ftw.h>
 #include <pthread.h>
 
-#include "rpc/convert.h"
-#include "rpc/handlers.h"
+#include "api/convert.h"
+#include "api/handlers.h"
 
 static chat_ctx *ctx;
 static char *dir;

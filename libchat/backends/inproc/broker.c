@@ -103,31 +103,6 @@ struct broker {
 
 /* ---- helpers ---- */
 
-static int cond_init_mono(pthread_cond_t *cv)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rv = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rv;
-}
-
-static struct timespec mono_deadline(int64_t at_ms)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)(at_ms / 1000);
-    ts.tv_nsec = (long)(at_ms % 1000) * 1000000L;
-    return ts;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool member_wants(const member *m, const char *topic)
 {
     for (size_t i = 0; i < m->n_topics; i++)
@@ -265,9 +240,8 @@ static void *group_main(void *arg)
             continue;
         }
         if (g->retry_at != 0) {
-            if (mono_ms() < g->retry_at) {
-                struct timespec ts = mono_deadline(g->retry_at);
-                pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+            if (chati_mono_ms() < g->retry_at) {
+                chati_cond_wait_until(&g->cv, &g->mu, g->retry_at);
                 continue; /* re-check stop and membership */
             }
             g->retry_at = 0;
@@ -302,7 +276,7 @@ static void *group_main(void *arg)
                 /* Out of memory: try a smaller batch after a pause. */
                 g->retry_member = NULL;
                 g->retry_n = 0;
-                g->retry_at = mono_ms() + BACKOFF_MIN_MS;
+                g->retry_at = chati_mono_ms() + BACKOFF_MIN_MS;
                 continue;
             }
             cap = n;
@@ -333,7 +307,7 @@ static void *group_main(void *arg)
             g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2 : BACKOFF_MIN_MS;
             if (g->backoff_ms > BACKOFF_MAX_MS)
                 g->backoff_ms = BACKOFF_MAX_MS;
-            g->retry_at = mono_ms() + g->backoff_ms;
+            g->retry_at = chati_mono_ms() + g->backoff_ms;
         }
     }
     pthread_mutex_unlock(&g->mu);
@@ -426,7 +400,7 @@ static group *group_new(broker *b, const char *name)
         goto fail;
     if (pthread_mutex_init(&g->mu, NULL) != 0)
         goto fail;
-    if (cond_init_mono(&g->cv) != 0) {
+    if (chati_cond_init(&g->cv) != 0) {
         pthread_mutex_destroy(&g->mu);
         goto fail;
     }
@@ -455,9 +429,9 @@ static chat_err inproc_open(const char *url, const chat_config *cfg, void **impl
     b->next_seq = 1;
     if (pthread_mutex_init(&b->mu, NULL) != 0)
         goto fail_mu;
-    if (cond_init_mono(&b->ack_cv) != 0)
+    if (chati_cond_init(&b->ack_cv) != 0)
         goto fail_ack_cv;
-    if (cond_init_mono(&b->flush_cv) != 0)
+    if (chati_cond_init(&b->flush_cv) != 0)
         goto fail_flush_cv;
     if (pthread_create(&b->ack_thread, NULL, ack_main, b) != 0)
         goto fail_thread;
@@ -808,7 +782,7 @@ static void inproc_unsubscribe(void *impl, chat_broker_consumer *c)
 static chat_err inproc_flush(void *impl, int timeout_ms)
 {
     broker *b = impl;
-    int64_t deadline = timeout_ms >= 0 ? mono_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms >= 0 ? chati_mono_ms() + timeout_ms : 0;
     chat_err rv = CHAT_OK;
 
     pthread_mutex_lock(&b->mu);
@@ -818,8 +792,7 @@ static chat_err inproc_flush(void *impl, int timeout_ms)
             pthread_cond_wait(&b->flush_cv, &b->mu);
             continue;
         }
-        struct timespec ts = mono_deadline(deadline);
-        if (pthread_cond_timedwait(&b->flush_cv, &b->mu, &ts) == ETIMEDOUT &&
+        if (!chati_cond_wait_until(&b->flush_cv, &b->mu, deadline) &&
             b->inflight_head != NULL && b->inflight_head->seq <= target) {
             rv = chati_fail(CHAT_ERR_TIMEOUT, "inproc broker: flush timed out");
             break;

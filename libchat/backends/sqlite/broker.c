@@ -180,25 +180,6 @@ struct sbroker {
 
 /* ---- helpers ---- */
 
-static int cond_init_mono(pthread_cond_t *cv)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rv = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rv;
-}
-
-/* Waits on cv (mu held) until the monotonic time at_ms at the latest. */
-static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t at_ms)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)(at_ms / 1000);
-    ts.tv_nsec = (long)(at_ms % 1000) * 1000000L;
-    pthread_cond_timedwait(cv, mu, &ts);
-}
-
 /* One integer from a one-row query. The caller holds d's lock. */
 static chat_err query_i64(chati_db *d, const char *sql, int64_t *out)
 {
@@ -265,7 +246,7 @@ static void consumer_nap(consumer *c, uint64_t seen_epoch, int ms)
     int64_t until = chati_mono_ms() + ms;
     pthread_mutex_lock(&b->mu);
     while (!c->stop && atomic_load(&b->pub_epoch) == seen_epoch && chati_mono_ms() < until)
-        cond_wait_until(&b->wake_cv, &b->mu, until);
+        chati_cond_wait_until(&b->wake_cv, &b->mu, until);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -553,7 +534,7 @@ static void *consumer_main(void *arg)
                 int64_t until = chati_mono_ms() + backoff_ms;
                 pthread_mutex_lock(&b->mu);
                 while (!c->stop && chati_mono_ms() < until)
-                    cond_wait_until(&b->wake_cv, &b->mu, until);
+                    chati_cond_wait_until(&b->wake_cv, &b->mu, until);
                 pthread_mutex_unlock(&b->mu);
                 force = true;
                 continue;
@@ -716,7 +697,7 @@ static void *hk_main(void *arg)
         int64_t now = chati_mono_ms();
         int64_t next = next_renew < next_retain ? next_renew : next_retain;
         if (now < next) {
-            cond_wait_until(&b->hk_cv, &b->mu, next);
+            chati_cond_wait_until(&b->hk_cv, &b->mu, next);
             continue;
         }
         pthread_mutex_unlock(&b->mu);
@@ -813,10 +794,10 @@ static chat_err sq_open(const char *url, const chat_config *cfg, void **impl)
         return rv;
     }
     pthread_mutex_init(&b->mu, NULL);
-    cond_init_mono(&b->wake_cv);
-    cond_init_mono(&b->progress_cv);
-    cond_init_mono(&b->ack_cv);
-    cond_init_mono(&b->hk_cv);
+    chati_cond_init(&b->wake_cv);
+    chati_cond_init(&b->progress_cv);
+    chati_cond_init(&b->ack_cv);
+    chati_cond_init(&b->hk_cv);
     bool ack_started = pthread_create(&b->ack_thread, NULL, ack_main, b) == 0;
     if (!ack_started || pthread_create(&b->hk_thread, NULL, hk_main, b) != 0) {
         if (ack_started) {
@@ -1177,7 +1158,7 @@ static chat_err sq_flush(void *impl, int timeout_ms)
         if (!done && now < deadline) {
             /* Local progress wakes us; other processes' only shows by polling. */
             int64_t until = now + FLUSH_POLL_MS < deadline ? now + FLUSH_POLL_MS : deadline;
-            cond_wait_until(&b->progress_cv, &b->mu, until);
+            chati_cond_wait_until(&b->progress_cv, &b->mu, until);
         }
         pthread_mutex_unlock(&b->mu);
         if (done)
