@@ -15,7 +15,7 @@
     do {                                                                                 \
         chat_err rv_ = (call);                                                           \
         if (rv_ != CHAT_OK) {                                                            \
-            fprintf(stderr, "%s: %s (%s)\n", #call, chat_err_name(rv_), chat_errmsg(ctx)); \
+            fprintf(stderr, "%s: %s (%s)\n", #call, chat_err_name(rv_), chat_last_errmsg()); \
             exit(1);                                                                     \
         }                                                                                \
     } while (0)

@@ -24,9 +24,16 @@ CHAT_API chat_err chat_open(chat_ctx **out, const chat_config *cfg, char *errbuf
  * No other call on ctx may be running or start. NULL is a no-op. */
 CHAT_API void chat_close(chat_ctx *ctx);
 
-/* Detail of the last error the calling thread got from a call on ctx: valid
- * until this thread's next call into libchat. Never NULL ("" when none). */
-CHAT_API const char *chat_errmsg(const chat_ctx *ctx);
+/* Detail of the last error the calling thread got from libchat (any call,
+ * on any context): the detail is kept per thread, because a context is
+ * shared by many threads at once. Valid until this thread's next call into
+ * libchat. Never NULL ("" when none). */
+CHAT_API const char *chat_last_errmsg(void);
+
+/* The same as chat_last_errmsg(); ctx is not used. Kept for source
+ * compatibility: its signature suggested a per-context detail it never had. */
+CHAT_API const char *chat_errmsg(const chat_ctx *ctx)
+    CHAT_DEPRECATED("the detail is per thread: use chat_last_errmsg()");
 
 /* Waits until every event published so far has been processed by the consumers
  * in this process (unread counts, last activity, subscribers). For tests and

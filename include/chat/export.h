@@ -27,4 +27,10 @@
 #  define CHAT_PRINTF(fmt, args)
 #endif
 
+#if defined(__GNUC__)
+#  define CHAT_DEPRECATED(why) __attribute__((deprecated(why)))
+#else
+#  define CHAT_DEPRECATED(why)
+#endif
+
 #endif

@@ -40,7 +40,7 @@ typedef struct chat_service chat_service;
  * (config "server.announce_ttl", seconds, default 15; renewed every third
  * of it).
  * ctx is not owned and must outlive the service. On failure *out is NULL and
- * chat_errmsg() says why (an address in use gives service_unavailable). */
+ * chat_last_errmsg() says why (an address in use gives service_unavailable). */
 CHAT_API chat_err chat_service_start(chat_ctx *ctx, const char *service,
                                      const char *listen_url, const char *advertise,
                                      chat_service **out);

@@ -73,6 +73,11 @@ const char *chati_errmsg(void)
     return last_detail;
 }
 
+const char *chat_last_errmsg(void)
+{
+    return last_detail;
+}
+
 const char *chat_errmsg(const chat_ctx *ctx)
 {
     CHATI_UNUSED(ctx);

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     srv_parse(argc, argv, PROG, "The " CHAT_SERVICE " service of a distributed libchat.", flags,
               &cfg);
     if (chat_service_config(cfg, CHAT_SERVICE) != CHAT_OK)
-        srv_die(PROG, "%s", chat_errmsg(NULL));
+        srv_die(PROG, "%s", chat_last_errmsg());
     const char *listen = chat_config_get(cfg, "server.listen");
     if (listen == NULL)
         srv_die(PROG, "--listen tcp://HOST:PORT is required");
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     chat_service *svc = NULL;
     if (chat_service_start(ctx, CHAT_SERVICE, listen, chat_config_get(cfg, "server.advertise"),
                            &svc) != CHAT_OK)
-        srv_die(PROG, "%s", chat_errmsg(ctx));
+        srv_die(PROG, "%s", chat_last_errmsg());
     printf("%s %s serving on %s\n", PROG, chat_version(), chat_service_url(svc));
     fflush(stdout);
 

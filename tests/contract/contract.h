@@ -52,9 +52,9 @@ int contract_port_of(const char *url);
         chat_err rv_ = (call);                                                         \
         long long dt_ = contract_now_ms() - t0_;                                       \
         ck_assert_msg(rv_ == CHAT_ERR_SERVICE_UNAVAILABLE, "%s -> %s (%s)", #call,     \
-                      chat_err_name(rv_), chat_errmsg(NULL));                          \
-        ck_assert_msg(strstr(chat_errmsg(NULL), (word)) != NULL, "detail: %s",         \
-                      chat_errmsg(NULL));                                              \
+                      chat_err_name(rv_), chat_last_errmsg());                          \
+        ck_assert_msg(strstr(chat_last_errmsg(), (word)) != NULL, "detail: %s",         \
+                      chat_last_errmsg());                                              \
         ck_assert_msg(dt_ < (max_ms), "%s took %lld ms", #call, dt_);                  \
     } while (0)
 

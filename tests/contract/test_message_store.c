@@ -766,7 +766,7 @@ START_TEST(search_injection)
         chat_list *l = NULL;
         chat_err rv = S->search(impl, cases[i].q, C1, 1, NULL, 0, &l);
         ck_assert_msg(rv == CHAT_OK, "query [%s] -> %s (%s)", cases[i].q, chat_err_name(rv),
-                      chat_errmsg(NULL));
+                      chat_last_errmsg());
         ck_assert_msg(chat_list_count(l) == cases[i].n, "query [%s]: %zu results, wanted %zu",
                       cases[i].q, chat_list_count(l), cases[i].n);
         chat_list_free(l);

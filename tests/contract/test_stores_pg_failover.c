@@ -289,7 +289,7 @@ START_TEST(activity_batch_failure_changes_nothing)
     }
     a[1].author = "bad\xff"; /* not UTF-8: the server refuses the second record */
     chat_err rv = o->apply_activity(h, a, 3);
-    ck_assert_msg(rv == CHAT_ERR_INVALID_UTF8, "%s (%s)", chat_err_name(rv), chat_errmsg(NULL));
+    ck_assert_msg(rv == CHAT_ERR_INVALID_UTF8, "%s (%s)", chat_err_name(rv), chat_last_errmsg());
     int64_t unread = -1, mentions = -1;
     ck_assert_chat_ok(o->counts(h, reader, ch, &unread, &mentions));
     ck_assert_int_eq(unread, 0);
@@ -333,7 +333,7 @@ static void *opener(void *arg)
             o->close(h);
     }
     if (rv != CHAT_OK)
-        fprintf(stderr, "open failed: %s\n", chat_errmsg(NULL));
+        fprintf(stderr, "open failed: %s\n", chat_last_errmsg());
     return (void *)(intptr_t)rv;
 }
 

@@ -91,7 +91,7 @@ static void note_fail(char *err, size_t len, const char *fmt, ...)
         if (rv_ != (want)) {                                                            \
             note_fail((w)->err, sizeof (w)->err, "line %d: %s -> %s, wanted %s (%s)",        \
                  __LINE__, #expr, chat_err_name(rv_), chat_err_name(want),              \
-                 chat_errmsg(ctx));                                                     \
+                 chat_last_errmsg());                                                     \
             goto out;                                                                   \
         }                                                                               \
     } while (0)

@@ -14,14 +14,14 @@
     do {                                                                                \
         chat_err ck_rv_ = (expr);                                                       \
         ck_assert_msg(ck_rv_ == CHAT_OK, "%s -> %s (%s)", #expr, chat_err_name(ck_rv_), \
-                      chat_errmsg(NULL));                                               \
+                      chat_last_errmsg());                                               \
     } while (0)
 
 #define ck_assert_chat_err(expr, want)                                                  \
     do {                                                                                \
         chat_err ck_rv_ = (expr);                                                       \
         ck_assert_msg(ck_rv_ == (want), "%s -> %s, wanted %s (%s)", #expr,              \
-                      chat_err_name(ck_rv_), chat_err_name(want), chat_errmsg(NULL));   \
+                      chat_err_name(ck_rv_), chat_err_name(want), chat_last_errmsg());   \
     } while (0)
 
 /* A fresh empty directory under $TMPDIR (or /tmp); returns a malloc'd path. */

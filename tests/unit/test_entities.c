@@ -2,6 +2,7 @@
  * tests/unit/test_entities.c - entities (core/entity.c), lists (core/list.c)
  * and the public accessors (core/accessors.c).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,6 +650,38 @@ START_TEST(free_null_and_misc)
 }
 END_TEST
 
+/* A thread's failure detail is its own: another thread's failure neither
+ * shows up in it nor replaces it. */
+static void *fail_in_thread(void *arg)
+{
+    char *seen = arg;
+    snprintf(seen, 256, "%s", chat_last_errmsg());
+    chat_config *cfg = NULL;
+    ck_assert_int_eq(chat_config_new(&cfg), CHAT_OK);
+    (void)chat_config_set(cfg, "no.such.key.in.thread", "1", NULL, 0);
+    chat_config_free(cfg);
+    snprintf(seen + 128, 128, "%s", chat_last_errmsg());
+    return NULL;
+}
+
+START_TEST(last_errmsg_is_per_thread)
+{
+    chat_config *cfg = NULL;
+    ck_assert_int_eq(chat_config_new(&cfg), CHAT_OK);
+    ck_assert_int_eq(chat_config_set(cfg, "no.such.key.in.main", "1", NULL, 0),
+                     CHAT_ERR_INVALID_CONFIG);
+    ck_assert_ptr_nonnull(strstr(chat_last_errmsg(), "no.such.key.in.main"));
+    char seen[256] = "";
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fail_in_thread, seen), 0);
+    pthread_join(t, NULL);
+    ck_assert_str_eq(seen, "");                    /* nothing of main's failure */
+    ck_assert_ptr_nonnull(strstr(seen + 128, "no.such.key.in.thread"));
+    ck_assert_ptr_nonnull(strstr(chat_last_errmsg(), "no.such.key.in.main"));
+    chat_config_free(cfg);
+}
+END_TEST
+
 static Suite *
 entities_suite(void)
 {
@@ -679,6 +712,7 @@ entities_suite(void)
     tcase_add_test(tc, copy_fixed);
     tcase_add_test(tc, ids_dup);
     tcase_add_test(tc, free_null_and_misc);
+    tcase_add_test(tc, last_errmsg_is_per_thread);
     suite_add_tcase(s, tc);
     return s;
 }

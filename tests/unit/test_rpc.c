@@ -283,7 +283,7 @@ START_TEST(direct_client_same_answers)
     ck_assert_chat_ok(health(svc, 1000));
     ck_assert_chat_err(api_test(svc, NULL, "x", "channel_not_found", 1000, NULL),
                        CHAT_ERR_CHANNEL_NOT_FOUND);
-    ck_assert_str_eq(chat_errmsg(NULL), "api.test was asked to fail");
+    ck_assert_str_eq(chat_last_errmsg(), "api.test was asked to fail");
     chati_svc_close(svc);
     chati_svc_close(NULL);
     chat_close(ctx);
@@ -302,7 +302,7 @@ START_TEST(errors_cross_the_wire)
 
     ck_assert_chat_err(api_test(svc, NULL, "x", "channel_not_found", 2000, NULL),
                        CHAT_ERR_CHANNEL_NOT_FOUND);
-    ck_assert_str_eq(chat_errmsg(NULL), "api.test was asked to fail");
+    ck_assert_str_eq(chat_last_errmsg(), "api.test was asked to fail");
     ck_assert_chat_err(api_test(svc, NULL, "x", "ratelimited", 2000, NULL), CHAT_ERR_RATELIMITED);
     ck_assert_chat_err(api_test(svc, NULL, "x", "no_such_code", 2000, NULL),
                        CHAT_ERR_INVALID_ARGUMENTS);
@@ -531,7 +531,7 @@ START_TEST(unreachable_is_unavailable_quickly)
     double t0 = now_ms();
     ck_assert_chat_err(health(svc, 1000), CHAT_ERR_SERVICE_UNAVAILABLE);
     ck_assert_msg(now_ms() - t0 < 100, "no address should fail at once");
-    ck_assert_ptr_nonnull(strstr(chat_errmsg(NULL), "rpc.auth"));
+    ck_assert_ptr_nonnull(strstr(chat_last_errmsg(), "rpc.auth"));
     chati_svc_close(svc);
     client_ctx_free(c);
 
@@ -626,7 +626,7 @@ static int serve_forever(const char *url, const char *dir)
     o.call = test_call;
     chati_api_server *srv = NULL;
     if (chati_api_server_start(ctx, url, 8, &o, &srv) != CHAT_OK) {
-        fprintf(stderr, "serve %s: %s\n", url, chat_errmsg(NULL));
+        fprintf(stderr, "serve %s: %s\n", url, chat_last_errmsg());
         return 1;
     }
     for (;;)

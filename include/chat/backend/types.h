@@ -28,7 +28,7 @@ CHAT_API char *chat_strdup(const char *s);          /* NULL in, NULL out */
 CHAT_API char *chat_strndup(const char *s, size_t n);
 
 /* Sets the detail text of the error the calling thread is about to return
- * (read by applications with chat_errmsg()). For backends and libchat alike. */
+ * (read by applications with chat_last_errmsg()). For backends and libchat alike. */
 CHAT_API void chat_set_errmsg(const char *fmt, ...) CHAT_PRINTF(1, 2);
 
 struct chat_team {
