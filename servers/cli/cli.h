@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "core/internal.h"
+#include <chat/chat.h>          /* chat_version() */
 
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
 
@@ -47,6 +47,18 @@ void *cli_xmalloc(size_t n);
 char *cli_xstrdup(const char *s);
 /* An allocated printf (free with free()). */
 char *cli_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growing string: start from {0}; data is NUL terminated once anything was
+ * added (even "" of length 0), NULL before. Free data with cli_buf_free (or
+ * free()). Out of memory ends the process. */
+typedef struct cli_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} cli_buf;
+void cli_buf_add(cli_buf *b, const void *data, size_t len);
+void cli_buf_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_buf_free(cli_buf *b);
 
 /* ---- the saved token and passwords (util.c) ---- */
 

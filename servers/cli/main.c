@@ -20,6 +20,7 @@
 
 #include "cli.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define PAGE 200                /* conversations.list page size */
 #define HISTORY_PAGE_MAX 1000   /* the server's largest page (CHAT_MAX_PAGE) */
 #define HISTORY_DEFAULT 20
@@ -94,7 +95,7 @@ static void parse_args(int argc, char **argv, args *a)
             continue;
         }
         if (!options || s[0] != '-' || strcmp(s, "-") == 0) {
-            if (a->npos == (int)CHATI_ARRAY_LEN(a->pos))
+            if (a->npos == (int)ARRAY_LEN(a->pos))
                 usage_error("too many arguments");
             a->pos[a->npos++] = s;
             continue;
@@ -116,7 +117,7 @@ static void parse_args(int argc, char **argv, args *a)
             {"-m", "--message", offsetof(args, comment)},
         };
         bool known = false;
-        for (size_t k = 0; k < CHATI_ARRAY_LEN(valued) && !known; k++) {
+        for (size_t k = 0; k < ARRAY_LEN(valued) && !known; k++) {
             const char *names[2] = {valued[k].name, valued[k].alias};
             for (int j = 0; j < 2 && !known; j++) {
                 const char *n = names[j];
@@ -307,11 +308,11 @@ static const char *file_name(cli *c, json_t *f)
 }
 
 /* Slack's markup for mentions (<@U1>, <#C1|name>, <!here>) made readable;
- * everything else is kept as written. Free with chati_buf_free. */
-static void readable_text(cli *c, const char *text, chati_buf *out)
+ * everything else is kept as written. Free with cli_buf_free. */
+static void readable_text(cli *c, const char *text, cli_buf *out)
 {
     out->len = 0;
-    chati_buf_puts(out, "");
+    cli_buf_add(out, "", 0);
     for (const char *p = text; *p;) {
         const char *end = p[0] == '<' ? strchr(p, '>') : NULL;
         if (end && (p[1] == '@' || p[1] == '#' || p[1] == '!')) {
@@ -325,15 +326,15 @@ static void readable_text(cli *c, const char *text, chati_buf *out)
                     *label++ = '\0';
                 bool done = true;
                 if (p[1] == '@' && (inner[0] == 'U' || inner[0] == 'W'))
-                    chati_buf_printf(out, "@%s", label && *label ? label : user_name(c, inner));
+                    cli_buf_printf(out, "@%s", label && *label ? label : user_name(c, inner));
                 else if (p[1] == '#' && label && *label)
-                    chati_buf_printf(out, "#%s", label);
+                    cli_buf_printf(out, "#%s", label);
                 else if (p[1] == '#')
-                    chati_buf_printf(out, "#%s", inner);
+                    cli_buf_printf(out, "#%s", inner);
                 else if (p[1] == '!' && (strcmp(inner, "here") == 0 ||
                                          strcmp(inner, "channel") == 0 ||
                                          strcmp(inner, "everyone") == 0))
-                    chati_buf_printf(out, "@%s", inner);
+                    cli_buf_printf(out, "@%s", inner);
                 else
                     done = false;
                 if (done) {
@@ -342,7 +343,7 @@ static void readable_text(cli *c, const char *text, chati_buf *out)
                 }
             }
         }
-        chati_buf_append(out, p, 1);
+        cli_buf_add(out, p, 1);
         p++;
     }
 }
@@ -369,7 +370,7 @@ static void print_message(cli *c, json_t *m, const char *suffix)
         if (localtime_r(&t, &tm))
             strftime(hhmm, sizeof hhmm, "%H:%M", &tm);
     }
-    chati_buf body = {0};
+    cli_buf body = {0};
     readable_text(c, text ? text : "", &body);
     printf("%s %s%s: ", hhmm, who, suffix ? suffix : "");
     for (const char *p = body.data; p && *p;) {
@@ -390,7 +391,7 @@ static void print_message(cli *c, json_t *m, const char *suffix)
         body.len = 1; /* later files need the space too */
     }
     putchar('\n');
-    chati_buf_free(&body);
+    cli_buf_free(&body);
 }
 
 /* ---------------------------------------------------------- commands --- */
@@ -507,18 +508,17 @@ static int cmd_channels(cli *c, const args *a)
 
 static char *read_stdin(void)
 {
-    chati_buf b = {0};
+    cli_buf b = {0};
     char chunk[4096];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (chati_buf_append(&b, chunk, n) != CHAT_OK)
-            cli_die("no_memory", "out of memory");
+        cli_buf_add(&b, chunk, n);
     if (ferror(stdin))
         cli_die("read_failed", "standard input: %s", strerror(errno));
     while (b.len > 0 && b.data[b.len - 1] == '\n')
         b.data[--b.len] = '\0';
     char *s = cli_xstrdup(b.len ? b.data : "");
-    chati_buf_free(&b);
+    cli_buf_free(&b);
     return s;
 }
 
@@ -634,12 +634,32 @@ typedef struct follow {
     size_t nseen;
 } follow;
 
+/* A message ts, "SSSSSSSSSS.UUUUUU" (a shorter fraction counts as written:
+ * "1.5" is 1.500000), in microseconds; false for anything else. */
+static bool ts_us(const char *ts, int64_t *us)
+{
+    size_t secs = strspn(ts, "0123456789");
+    if (secs == 0 || secs > 11)
+        return false;
+    const char *frac = ts + secs;
+    size_t digits = 0;
+    if (*frac == '.')
+        digits = strspn(++frac, "0123456789");
+    if (digits > 6 || frac[digits] != '\0')
+        return false;
+    int64_t v = strtoll(ts, NULL, 10);
+    for (size_t i = 0; i < 6; i++)
+        v = v * 10 + (i < digits ? frac[i] - '0' : 0);
+    *us = v;
+    return true;
+}
+
 /* Prints a message of the channel unless it was shown already. */
 static void show_once(follow *f, json_t *m, const char *suffix)
 {
     int64_t us = 0;
     const char *ts = json_string_value(json_object_get(m, "ts"));
-    if (ts && chati_ts_parse(ts, &us) && suffix == NULL) {
+    if (ts && ts_us(ts, &us) && suffix == NULL) {
         for (size_t i = 0; i < f->nseen && i < SEEN; i++)
             if (f->seen[i] == us)
                 return;
@@ -655,8 +675,9 @@ static void show_once(follow *f, json_t *m, const char *suffix)
  * history instead. */
 static void catch_up(follow *f)
 {
-    char oldest[CHAT_TS_SIZE];
-    chati_ts_format(f->newest_us, oldest);
+    char oldest[32];
+    snprintf(oldest, sizeof oldest, "%010lld.%06lld", (long long)(f->newest_us / 1000000),
+             (long long)(f->newest_us % 1000000));
     json_t *r = cli_api_try(f->c, "conversations.history",
                             json_pack("{s:s, s:s, s:i}", "channel", f->ch->id, "oldest", oldest,
                                       "limit", HISTORY_PAGE_MAX));
@@ -909,7 +930,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const struct command *cmd = NULL;
-    for (size_t i = 0; i < CHATI_ARRAY_LEN(commands); i++)
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
         if (strcmp(commands[i].name, a.pos[0]) == 0)
             cmd = &commands[i];
     if (cmd == NULL)

@@ -265,7 +265,7 @@ struct cli_ws {
     bool reading;               /* a receive is in flight on recv_aio */
     bool done;                  /* ... and it has finished (under mu) */
     char *buf;
-    chati_buf acc;              /* the pieces of a frame larger than buf */
+    cli_buf acc;                /* the pieces of a frame larger than buf */
     size_t dropped;             /* frames that were not JSON */
 };
 
@@ -351,13 +351,15 @@ static int take_piece(cli_ws *w, size_t n, json_t **out)
     *out = NULL;
     bool had = w->acc.len > 0;
     int r = -1;
-    if (w->acc.len + n <= WS_MESSAGE_MAX && chati_buf_append(&w->acc, w->buf, n) == CHAT_OK)
+    if (w->acc.len + n <= WS_MESSAGE_MAX) {
+        cli_buf_add(&w->acc, w->buf, n);
         r = parse(w->acc.data, w->acc.len, out);
+    }
     if (r < 0 && had) {
         w->acc.len = 0;
         w->dropped++;
-        if (chati_buf_append(&w->acc, w->buf, n) == CHAT_OK)
-            r = parse(w->acc.data, w->acc.len, out);
+        cli_buf_add(&w->acc, w->buf, n);
+        r = parse(w->acc.data, w->acc.len, out);
     }
     if (r != 0) {
         if (r < 0)
@@ -432,7 +434,7 @@ void cli_ws_close(cli_ws *w)
         nng_cv_free(w->cv);
     if (w->mu)
         nng_mtx_free(w->mu);
-    chati_buf_free(&w->acc);
+    cli_buf_free(&w->acc);
     free(w->buf);
     free(w);
 }

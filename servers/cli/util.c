@@ -1,4 +1,5 @@
-/* Errors, the saved token and password entry for the `chat` client. */
+/* Errors, allocation and text, the saved token and password entry for the
+ * `chat` client. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -54,19 +55,69 @@ char *cli_xstrdup(const char *s)
     return p;
 }
 
-char *cli_xprintf(const char *fmt, ...)
+/* ------------------------------------------------------------- text --- */
+
+/* Room for extra more bytes and the NUL. */
+static void buf_reserve(cli_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        cli_die("no_memory", "out of memory");
+    b->data = p;
+    b->cap = cap;
+}
+
+void cli_buf_add(cli_buf *b, const void *data, size_t len)
+{
+    buf_reserve(b, len);
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+static void buf_vprintf(cli_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n < 0)
+        cli_die("internal_error", "bad format");
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    b->len += (size_t)n;
+}
+
+void cli_buf_printf(cli_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        cli_die("internal_error", "bad format");
-    char *p = cli_xmalloc((size_t)n + 1);
+}
+
+void cli_buf_free(cli_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *cli_xprintf(const char *fmt, ...)
+{
+    cli_buf b = {0};
+    va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    return p;
+    return b.data;
 }
 
 /* ------------------------------------------------------------ token --- */
