@@ -1547,51 +1547,6 @@ static chat_err ms_remove_reaction(void *impl, const char *channel, const char *
 
 /* -------------------------------------------------- history and replies --- */
 
-/* Turns latest/oldest into exclusive integer bounds: lo < ts < hi. */
-static chat_err bounds(const char *latest, const char *oldest, bool inclusive, int64_t *lo,
-                       int64_t *hi)
-{
-    int64_t v;
-    *hi = INT64_MAX;
-    *lo = -1;
-    if (latest != NULL && latest[0] != '\0') {
-        if (!chati_ts_parse(latest, &v))
-            return chati_fail(CHAT_ERR_INVALID_TS, "invalid latest \"%s\"", latest);
-        *hi = inclusive ? v + 1 : v;
-    }
-    if (oldest != NULL && oldest[0] != '\0') {
-        if (!chati_ts_parse(oldest, &v))
-            return chati_fail(CHAT_ERR_INVALID_TS, "invalid oldest \"%s\"", oldest);
-        *lo = inclusive ? v - 1 : v;
-    }
-    return CHAT_OK;
-}
-
-/* A ts cursor: the ts of the last message returned. */
-static chat_err cursor_ts(const char *cursor, char tag, bool *set, int64_t *ts)
-{
-    char *key = NULL;
-    *set = false;
-    chat_err rv = chati_page_cursor_in(cursor, tag, &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL;
-    long long v = strtoll(key, &end, 10);
-    if (end == key || *end != '\0' || v < 0)
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    chat_free(key);
-    *ts = v;
-    *set = rv == CHAT_OK;
-    return rv;
-}
-
-static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
-{
-    char key[32];
-    snprintf(key, sizeof key, "%" PRId64, ts);
-    return chati_page_cursor_out(tag, key, l);
-}
-
 /* Finishes a page read under the lock: fills in side tables, unlocks, and
  * returns the list with has_more and a ts cursor. */
 static chat_err finish_page(msg_store *s, chat_err rv, page *p, bool more, char tag,
@@ -1605,7 +1560,7 @@ static chat_err finish_page(msg_store *s, chat_err rv, page *p, bool more, char 
     if (rv == CHAT_OK)
         rv = page_to_list(p, &l);
     page_free(p);
-    if (rv == CHAT_OK && more && (rv = cursor_out_ts(tag, last, l)) != CHAT_OK)
+    if (rv == CHAT_OK && more && (rv = chati_page_ts_cursor_out(tag, last, l)) != CHAT_OK)
         chat_list_free(l);
     if (rv == CHAT_OK)
         *out = l;
@@ -1617,20 +1572,16 @@ static chat_err ms_history(void *impl, const char *channel, const char *latest,
                            chat_list **out)
 {
     msg_store *s = impl;
-    int64_t lo, hi, after;
-    bool has_cursor;
+    int64_t lo, hi;
     sqlite3_stmt *st;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "history: no channel");
     chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = bounds(latest, oldest, inclusive, &lo, &hi);
-    if (rv == CHAT_OK)
-        rv = cursor_ts(cursor, 'h', &has_cursor, &after);
+        rv = chati_page_ts_window(latest, oldest, inclusive, cursor, 'h',
+                                  CHATI_PAGE_NEWEST_FIRST, &lo, &hi);
     if (rv != CHAT_OK)
         return rv;
-    if (has_cursor && after < hi)
-        hi = after;
 
     chati_db_lock(s->db);
     rv = prep(s,
@@ -1656,8 +1607,7 @@ static chat_err ms_replies(void *impl, const char *channel, const char *thread_t
                            const char *cursor, chat_list **out)
 {
     msg_store *s = impl;
-    int64_t lo, hi, after, want, pid, parent;
-    bool has_cursor;
+    int64_t lo, hi, want, pid, parent;
     sqlite3_stmt *st;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "replies: no channel");
@@ -1665,13 +1615,10 @@ static chat_err ms_replies(void *impl, const char *channel, const char *thread_t
     if (rv == CHAT_OK)
         rv = parse_ts(thread_ts, &want, CHAT_ERR_THREAD_NOT_FOUND);
     if (rv == CHAT_OK)
-        rv = bounds(latest, oldest, inclusive, &lo, &hi);
-    if (rv == CHAT_OK)
-        rv = cursor_ts(cursor, 'r', &has_cursor, &after);
+        rv = chati_page_ts_window(latest, oldest, inclusive, cursor, 'r',
+                                  CHATI_PAGE_OLDEST_FIRST, &lo, &hi);
     if (rv != CHAT_OK)
         return rv;
-    if (has_cursor && after > lo)
-        lo = after;
 
     page p = {0};
     bool more = false;
