@@ -139,6 +139,18 @@ chat_err chati_page_ts_window(const char *latest, const char *oldest, bool inclu
                               int64_t *hi);
 /* Sets l's next cursor to resume after ts (the last one listed) and has_more. */
 chat_err chati_page_ts_cursor_out(char tag, int64_t ts, chat_list *l);
+/* Cursors of listings that need a tie-breaker after their sort key, the same
+ * on every store: "ts,id" (search, newest first across channels, where
+ * (ts, channel) is unique) and "a,b" (files: created, then the store's own
+ * insertion order). _in: *set false for NULL/"" (first page, outputs left as
+ * they are); invalid_cursor as chati_page_cursor_in says or for a key of
+ * another shape. _out: sets l's next cursor and has_more. */
+chat_err chati_page_ts_id_cursor_in(const char *cursor, char tag, bool *set, int64_t *ts,
+                                    char id[CHAT_ID_SIZE]);
+chat_err chati_page_ts_id_cursor_out(char tag, int64_t ts, const char *id, chat_list *l);
+chat_err chati_page_pair_cursor_in(const char *cursor, char tag, bool *set, int64_t *a,
+                                   int64_t *b);
+chat_err chati_page_pair_cursor_out(char tag, int64_t a, int64_t b, chat_list *l);
 
 /* ---- entities (core/entity.c) ---- */
 void chati_reactions_free(chat_reaction *r, size_t n);

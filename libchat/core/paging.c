@@ -115,3 +115,57 @@ chat_err chati_page_ts_cursor_out(char tag, int64_t ts, chat_list *l)
     snprintf(key, sizeof key, "%" PRId64, ts);
     return chati_page_cursor_out(tag, key, l);
 }
+
+/* ------------------------------------------- keys with a tie-breaker --- */
+
+chat_err chati_page_ts_id_cursor_in(const char *cursor, char tag, bool *set, int64_t *ts,
+                                    char id[CHAT_ID_SIZE])
+{
+    char *key = NULL;
+    *set = false;
+    chat_err rv = chati_page_cursor_in(cursor, tag, &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL;
+    long long v = strtoll(key, &end, 10);
+    if (end == key || *end != ',' || v < 0 || !chati_copy_fixed(id, CHAT_ID_SIZE, end + 1))
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    *ts = v;
+    *set = rv == CHAT_OK;
+    chat_free(key);
+    return rv;
+}
+
+chat_err chati_page_ts_id_cursor_out(char tag, int64_t ts, const char *id, chat_list *l)
+{
+    char key[32 + CHAT_ID_SIZE];
+    snprintf(key, sizeof key, "%" PRId64 ",%s", ts, id);
+    return chati_page_cursor_out(tag, key, l);
+}
+
+chat_err chati_page_pair_cursor_in(const char *cursor, char tag, bool *set, int64_t *a,
+                                   int64_t *b)
+{
+    char *key = NULL;
+    *set = false;
+    chat_err rv = chati_page_cursor_in(cursor, tag, &key);
+    if (rv != CHAT_OK || key == NULL)
+        return rv;
+    char *end = NULL, *end2 = NULL;
+    long long x = strtoll(key, &end, 10);
+    long long y = *end == ',' ? strtoll(end + 1, &end2, 10) : 0;
+    if (end == key || *end != ',' || end2 == NULL || end2 == end + 1 || *end2 != '\0')
+        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
+    *a = x;
+    *b = y;
+    *set = rv == CHAT_OK;
+    chat_free(key);
+    return rv;
+}
+
+chat_err chati_page_pair_cursor_out(char tag, int64_t a, int64_t b, chat_list *l)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%" PRId64 ",%" PRId64, a, b);
+    return chati_page_cursor_out(tag, key, l);
+}

@@ -1,5 +1,5 @@
-/* The ts window and cursors that every message store's history and replies
- * share (core/paging.c). */
+/* The ts window and cursors that every message store's listings share
+ * (core/paging.c): history and replies, search, files. */
 #include <stdint.h>
 #include <string.h>
 
@@ -139,6 +139,53 @@ START_TEST(foreign_or_malformed_cursor_is_invalid)
 }
 END_TEST
 
+START_TEST(tie_breaker_cursors_round_trip)
+{
+    chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_chat_ok(chati_page_ts_id_cursor_out('s', 1700000001000002, "C0123ABCD", l));
+    int64_t ts = 7;
+    char id[CHAT_ID_SIZE] = "unchanged";
+    bool set = true;
+    ck_assert_chat_ok(chati_page_ts_id_cursor_in(NULL, 's', &set, &ts, id));
+    ck_assert(!set);
+    ck_assert_int_eq(ts, 7); /* the first page keeps the caller's defaults */
+    ck_assert_str_eq(id, "unchanged");
+    ck_assert_chat_ok(chati_page_ts_id_cursor_in(chat_list_next_cursor(l), 's', &set, &ts, id));
+    ck_assert(set);
+    ck_assert_int_eq(ts, INT64_C(1700000001000002));
+    ck_assert_str_eq(id, "C0123ABCD");
+    ck_assert_chat_err(chati_page_ts_id_cursor_in(chat_list_next_cursor(l), 'f', &set, &ts, id),
+                       CHAT_ERR_INVALID_CURSOR);
+
+    ck_assert_chat_ok(chati_page_pair_cursor_out('f', 1700000000, -3, l));
+    int64_t a = 0, b = 0;
+    ck_assert_chat_ok(chati_page_pair_cursor_in(chat_list_next_cursor(l), 'f', &set, &a, &b));
+    ck_assert(set);
+    ck_assert_int_eq(a, 1700000000);
+    ck_assert_int_eq(b, -3);
+    chat_list_free(l);
+
+    const char *bad_ts_id[] = {"", "12", "x,C1", "-1,C1", "1,ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+    for (size_t i = 0; i < sizeof bad_ts_id / sizeof bad_ts_id[0]; i++) {
+        char *c = raw_cursor('s', bad_ts_id[i]);
+        ck_assert_msg(chati_page_ts_id_cursor_in(c, 's', &set, &ts, id) ==
+                          CHAT_ERR_INVALID_CURSOR,
+                      "key \"%s\" accepted", bad_ts_id[i]);
+        ck_assert(!set);
+        chat_free(c);
+    }
+    const char *bad_pair[] = {"", "12", "1,", "1,2x", ",2"};
+    for (size_t i = 0; i < sizeof bad_pair / sizeof bad_pair[0]; i++) {
+        char *c = raw_cursor('f', bad_pair[i]);
+        ck_assert_msg(chati_page_pair_cursor_in(c, 'f', &set, &a, &b) ==
+                          CHAT_ERR_INVALID_CURSOR,
+                      "key \"%s\" accepted", bad_pair[i]);
+        chat_free(c);
+    }
+}
+END_TEST
+
 static Suite *paging_suite(void)
 {
     Suite *s = suite_create("paging");
@@ -149,6 +196,9 @@ static Suite *paging_suite(void)
     tcase_add_test(tc, newest_first_resumes_below_the_cursor);
     tcase_add_test(tc, oldest_first_resumes_above_the_cursor);
     tcase_add_test(tc, foreign_or_malformed_cursor_is_invalid);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tie-breaker cursors");
+    tcase_add_test(tc, tie_breaker_cursors_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

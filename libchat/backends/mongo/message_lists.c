@@ -127,24 +127,6 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
 
 /* -------------------------------------------------------------- search --- */
 
-static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT_ID_SIZE],
-                              bool *set)
-{
-    char *key = NULL;
-    *set = false;
-    chat_err rv = chati_page_cursor_in(cursor, 's', &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL;
-    long long v = strtoll(key, &end, 10);
-    if (end == key || *end != ',' || v < 0 || !chati_copy_fixed(channel, CHAT_ID_SIZE, end + 1))
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    *ts = v;
-    *set = rv == CHAT_OK;
-    chat_free(key);
-    return rv;
-}
-
 chat_err chati_mongo_search(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
                           size_t n_channels, const char *cursor, int limit, chat_list **out)
 {
@@ -163,7 +145,7 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     if (rv == CHAT_OK)
         rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = search_cursor(cursor, &after_ts, after_ch, &has_cursor);
+        rv = chati_page_ts_id_cursor_in(cursor, 's', &has_cursor, &after_ts, after_ch);
     chat_list *l = NULL;
     if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_MESSAGES)) == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "message store");
@@ -220,10 +202,8 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     rv = chati_mongo_find_page(c.msgs, &filter, &opts, limit, l, &last, &more, "searching");
     chati_mongo_conn_put(&c);
     if (rv == CHAT_OK && more) {
-        char key[64];
         size_t n = chat_list_count(l);
-        snprintf(key, sizeof key, "%" PRId64 ",%s", last, chat_list_message(l, n - 1)->channel);
-        rv = chati_page_cursor_out('s', key, l);
+        rv = chati_page_ts_id_cursor_out('s', last, chat_list_message(l, n - 1)->channel, l);
     }
 done:
     bson_destroy(&filter);

@@ -1649,27 +1649,13 @@ static chat_err ms_replies(void *impl, const char *channel, const char *thread_t
 
 /* -------------------------------------------------------------- search --- */
 
-static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT_ID_SIZE])
-{
-    char *key = NULL;
-    chat_err rv = chati_page_cursor_in(cursor, 's', &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL;
-    long long v = strtoll(key, &end, 10);
-    if (end == key || *end != ',' || v < 0 || !chati_copy_fixed(channel, CHAT_ID_SIZE, end + 1))
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    *ts = v;
-    chat_free(key);
-    return rv;
-}
-
 static chat_err ms_search(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
                           size_t n_channels, const char *cursor, int limit, chat_list **out)
 {
     msg_store *s = impl;
     chati_buf q = {0}, chans = {0};
-    bool any = false;
+    bool any = false, has_cursor;
+    /* Without a cursor: everything, newest first. */
     int64_t after_ts = INT64_MAX;
     char after_ch[CHAT_ID_SIZE] = "";
     sqlite3_stmt *st;
@@ -1685,7 +1671,7 @@ static chat_err ms_search(void *impl, const char *query, const char (*channels)[
     if (rv == CHAT_OK)
         rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = search_cursor(cursor, &after_ts, after_ch);
+        rv = chati_page_ts_id_cursor_in(cursor, 's', &has_cursor, &after_ts, after_ch);
     if (rv == CHAT_OK)
         rv = json_strings(channels, channels != NULL ? n_channels : 0, &chans);
     if (rv != CHAT_OK)
@@ -1719,13 +1705,13 @@ static chat_err ms_search(void *impl, const char *query, const char (*channels)[
         rv = page_attach(s, &p);
     chati_db_unlock(s->db);
 
-    char key[64] = "";
-    if (rv == CHAT_OK && more)
-        snprintf(key, sizeof key, "%" PRId64 ",%s", p.e[p.n - 1].ts, p.e[p.n - 1].m->channel);
+    int64_t last = rv == CHAT_OK && more ? p.e[p.n - 1].ts : 0;
     if (rv == CHAT_OK)
         rv = page_to_list(&p, &l);
-    if (rv == CHAT_OK && more)
-        rv = chati_page_cursor_out('s', key, l);
+    if (rv == CHAT_OK && more) {
+        size_t n = chat_list_count(l);
+        rv = chati_page_ts_id_cursor_out('s', last, chat_list_message(l, n - 1)->channel, l);
+    }
     if (rv == CHAT_OK)
         *out = l;
     else
@@ -1888,23 +1874,6 @@ static chat_err ms_file_get(void *impl, const char *file_id, chat_file **out)
     return rv;
 }
 
-static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *rowid)
-{
-    char *key = NULL;
-    chat_err rv = chati_page_cursor_in(cursor, 'f', &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL, *end2 = NULL;
-    long long c = strtoll(key, &end, 10);
-    long long r = *end == ',' ? strtoll(end + 1, &end2, 10) : 0;
-    if (end == key || *end != ',' || end2 == NULL || end2 == end + 1 || *end2 != '\0')
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    *created = c;
-    *rowid = r;
-    chat_free(key);
-    return rv;
-}
-
 #define FILE_LIST_SQL(team)                                                               \
     "SELECT " FILE_COLS " FROM files f WHERE " team " AND deleted = 0 AND sha256 <> '' " \
     "AND (?2 IS NULL OR EXISTS (SELECT 1 FROM file_channels c "                         \
@@ -1921,7 +1890,9 @@ static chat_err ms_file_list(void *impl, const char *team_id, const char *channe
                              const char *cursor, int limit, chat_list **out)
 {
     msg_store *s = impl;
+    /* Without a cursor: from the newest. */
     int64_t after_created = INT64_MAX, after_rowid = INT64_MAX;
+    bool has_cursor;
     chati_buf chans = {0};
     chat_file **files = NULL;
     size_t n = 0;
@@ -1931,7 +1902,7 @@ static chat_err ms_file_list(void *impl, const char *team_id, const char *channe
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_list: no output");
     chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = file_cursor(cursor, &after_created, &after_rowid);
+        rv = chati_page_pair_cursor_in(cursor, 'f', &has_cursor, &after_created, &after_rowid);
     if (rv == CHAT_OK)
         rv = json_strings(channels, channels != NULL ? n_channels : 0, &chans);
     if (rv != CHAT_OK) {
@@ -1988,11 +1959,8 @@ static chat_err ms_file_list(void *impl, const char *team_id, const char *channe
         else
             chat_file_free(files[i]);
     }
-    if (rv == CHAT_OK && more) {
-        char key[64];
-        snprintf(key, sizeof key, "%" PRId64 ",%" PRId64, last_created, last_rowid);
-        rv = chati_page_cursor_out('f', key, l);
-    }
+    if (rv == CHAT_OK && more)
+        rv = chati_page_pair_cursor_out('f', last_created, last_rowid, l);
     if (rv == CHAT_OK)
         *out = l;
     else
