@@ -136,6 +136,35 @@ chat_err chati_page_limit(int limit, int *out);
 chat_err chati_page_cursor_in(const char *cursor, char tag, char **key_out);
 chat_err chati_page_cursor_out(char tag, const char *key, chat_list *l);
 
+/* Which way a listing by message ts runs, and so which side its cursor
+ * bounds: newest first (history) resumes below the last ts listed, oldest
+ * first (thread replies) above it. */
+typedef enum chati_page_dir { CHATI_PAGE_NEWEST_FIRST, CHATI_PAGE_OLDEST_FIRST } chati_page_dir;
+/* The ts window (integer µs) still to list, as exclusive bounds lo < ts < hi:
+ * the API's latest/oldest (NULL or "" = unbounded; themselves included when
+ * inclusive) narrowed by a cursor from chati_page_ts_cursor_out with the
+ * same tag. invalid_ts for a malformed latest/oldest (checked first), then
+ * invalid_cursor as chati_page_cursor_in says or for a key that is not a ts.
+ * Every message store reads history and replies this way, so a cursor or a
+ * range means the same on each. */
+chat_err chati_page_ts_window(const char *latest, const char *oldest, bool inclusive,
+                              const char *cursor, char tag, chati_page_dir dir, int64_t *lo,
+                              int64_t *hi);
+/* Sets l's next cursor to resume after ts (the last one listed) and has_more. */
+chat_err chati_page_ts_cursor_out(char tag, int64_t ts, chat_list *l);
+/* Cursors of listings that need a tie-breaker after their sort key, the same
+ * on every store: "ts,id" (search, newest first across channels, where
+ * (ts, channel) is unique) and "a,b" (files: created, then the store's own
+ * insertion order). _in: *set false for NULL/"" (first page, outputs left as
+ * they are); invalid_cursor as chati_page_cursor_in says or for a key of
+ * another shape. _out: sets l's next cursor and has_more. */
+chat_err chati_page_ts_id_cursor_in(const char *cursor, char tag, bool *set, int64_t *ts,
+                                    char id[CHAT_ID_SIZE]);
+chat_err chati_page_ts_id_cursor_out(char tag, int64_t ts, const char *id, chat_list *l);
+chat_err chati_page_pair_cursor_in(const char *cursor, char tag, bool *set, int64_t *a,
+                                   int64_t *b);
+chat_err chati_page_pair_cursor_out(char tag, int64_t a, int64_t b, chat_list *l);
+
 /* ---- entities (core/entity.c) ---- */
 void chati_reactions_free(chat_reaction *r, size_t n);
 /* Copies an id/ts into a fixed field, refusing what does not fit. */

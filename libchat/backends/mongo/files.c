@@ -160,25 +160,6 @@ chat_err chati_mongo_file_get(void *impl, const char *file_id, chat_file **out)
     return rv;
 }
 
-static chat_err file_cursor(const char *cursor, int64_t *created, int64_t *order, bool *set)
-{
-    char *key = NULL;
-    *set = false;
-    chat_err rv = chati_page_cursor_in(cursor, 'f', &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL, *end2 = NULL;
-    long long cr = strtoll(key, &end, 10);
-    long long o = *end == ',' ? strtoll(end + 1, &end2, 10) : 0;
-    if (end == key || *end != ',' || end2 == NULL || end2 == end + 1 || *end2 != '\0')
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    *created = cr;
-    *order = o;
-    *set = rv == CHAT_OK;
-    chat_free(key);
-    return rv;
-}
-
 static void append_in(bson_t *doc, const char *field, const char (*ids)[CHAT_ID_SIZE],
                       size_t n)
 {
@@ -207,7 +188,7 @@ chat_err chati_mongo_file_list(void *impl, const char *team_id, const char *chan
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_list: no output");
     chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = file_cursor(cursor, &after_cr, &after_o, &has_cursor);
+        rv = chati_page_pair_cursor_in(cursor, 'f', &has_cursor, &after_cr, &after_o);
     if (rv != CHAT_OK)
         return rv;
 
@@ -290,11 +271,8 @@ chat_err chati_mongo_file_list(void *impl, const char *team_id, const char *chan
     chati_mongo_conn_put(&c);
     bson_destroy(&f);
     bson_destroy(&opts);
-    if (rv == CHAT_OK && more) {
-        char key[64];
-        snprintf(key, sizeof key, "%" PRId64 ",%" PRId64, last_cr, last_o);
-        rv = chati_page_cursor_out('f', key, l);
-    }
+    if (rv == CHAT_OK && more)
+        rv = chati_page_pair_cursor_out('f', last_cr, last_o, l);
     if (rv == CHAT_OK)
         *out = l;
     else

@@ -12,50 +12,6 @@
 
 /* -------------------------------------------------- history and replies --- */
 
-/* Turns latest/oldest into exclusive bounds: lo < ts < hi. */
-static chat_err bounds(const char *latest, const char *oldest, bool inclusive, int64_t *lo,
-                       int64_t *hi)
-{
-    int64_t v;
-    *hi = INT64_MAX;
-    *lo = -1;
-    if (latest != NULL && latest[0] != '\0') {
-        if (!chati_ts_parse(latest, &v))
-            return chati_fail(CHAT_ERR_INVALID_TS, "invalid latest \"%s\"", latest);
-        *hi = inclusive ? v + 1 : v;
-    }
-    if (oldest != NULL && oldest[0] != '\0') {
-        if (!chati_ts_parse(oldest, &v))
-            return chati_fail(CHAT_ERR_INVALID_TS, "invalid oldest \"%s\"", oldest);
-        *lo = inclusive ? v - 1 : v;
-    }
-    return CHAT_OK;
-}
-
-static chat_err cursor_ts(const char *cursor, char tag, bool *set, int64_t *ts)
-{
-    char *key = NULL;
-    *set = false;
-    chat_err rv = chati_page_cursor_in(cursor, tag, &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL;
-    long long v = strtoll(key, &end, 10);
-    if (end == key || *end != '\0' || v < 0)
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    chat_free(key);
-    *ts = v;
-    *set = rv == CHAT_OK;
-    return rv;
-}
-
-static chat_err cursor_out_ts(char tag, int64_t ts, chat_list *l)
-{
-    char key[32];
-    snprintf(key, sizeof key, "%" PRId64, ts);
-    return chati_page_cursor_out(tag, key, l);
-}
-
 static void ts_range(bson_t *filter, int64_t lo, int64_t hi)
 {
     bson_t r;
@@ -79,19 +35,15 @@ chat_err chati_mongo_history(void *impl, const char *channel, const char *latest
                            chat_list **out)
 {
     chati_mongo *s = impl;
-    int64_t lo, hi, after;
-    bool has_cursor;
+    int64_t lo, hi;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "history: no channel");
     chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = bounds(latest, oldest, inclusive, &lo, &hi);
-    if (rv == CHAT_OK)
-        rv = cursor_ts(cursor, 'h', &has_cursor, &after);
+        rv = chati_page_ts_window(latest, oldest, inclusive, cursor, 'h',
+                                  CHATI_PAGE_NEWEST_FIRST, &lo, &hi);
     if (rv != CHAT_OK)
         return rv;
-    if (has_cursor && after < hi)
-        hi = after;
     chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
     if (l == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "message store");
@@ -110,7 +62,7 @@ chat_err chati_mongo_history(void *impl, const char *channel, const char *latest
     bson_destroy(&filter);
     bson_destroy(&opts);
     if (rv == CHAT_OK && more)
-        rv = cursor_out_ts('h', last, l);
+        rv = chati_page_ts_cursor_out('h', last, l);
     if (rv == CHAT_OK)
         *out = l;
     else
@@ -123,21 +75,17 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
                            const char *cursor, chat_list **out)
 {
     chati_mongo *s = impl;
-    int64_t lo, hi, after, want, parent = 0;
-    bool has_cursor;
+    int64_t lo, hi, want, parent = 0;
     if (channel == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "replies: no channel");
     chat_err rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
         rv = chati_mongo_parse_ts(thread_ts, &want, CHAT_ERR_THREAD_NOT_FOUND);
     if (rv == CHAT_OK)
-        rv = bounds(latest, oldest, inclusive, &lo, &hi);
-    if (rv == CHAT_OK)
-        rv = cursor_ts(cursor, 'r', &has_cursor, &after);
+        rv = chati_page_ts_window(latest, oldest, inclusive, cursor, 'r',
+                                  CHATI_PAGE_OLDEST_FIRST, &lo, &hi);
     if (rv != CHAT_OK)
         return rv;
-    if (has_cursor && after > lo)
-        lo = after;
     chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
     if (l == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "message store");
@@ -169,7 +117,7 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
     }
     chati_mongo_conn_put(&c);
     if (rv == CHAT_OK && more)
-        rv = cursor_out_ts('r', last, l);
+        rv = chati_page_ts_cursor_out('r', last, l);
     if (rv == CHAT_OK)
         *out = l;
     else
@@ -178,24 +126,6 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
 }
 
 /* -------------------------------------------------------------- search --- */
-
-static chat_err search_cursor(const char *cursor, int64_t *ts, char channel[CHAT_ID_SIZE],
-                              bool *set)
-{
-    char *key = NULL;
-    *set = false;
-    chat_err rv = chati_page_cursor_in(cursor, 's', &key);
-    if (rv != CHAT_OK || key == NULL)
-        return rv;
-    char *end = NULL;
-    long long v = strtoll(key, &end, 10);
-    if (end == key || *end != ',' || v < 0 || !chati_copy_fixed(channel, CHAT_ID_SIZE, end + 1))
-        rv = chati_fail(CHAT_ERR_INVALID_CURSOR, "invalid cursor");
-    *ts = v;
-    *set = rv == CHAT_OK;
-    chat_free(key);
-    return rv;
-}
 
 chat_err chati_mongo_search(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
                           size_t n_channels, const char *cursor, int limit, chat_list **out)
@@ -215,7 +145,7 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     if (rv == CHAT_OK)
         rv = chati_page_limit(limit, &limit);
     if (rv == CHAT_OK)
-        rv = search_cursor(cursor, &after_ts, after_ch, &has_cursor);
+        rv = chati_page_ts_id_cursor_in(cursor, 's', &has_cursor, &after_ts, after_ch);
     chat_list *l = NULL;
     if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_MESSAGES)) == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "message store");
@@ -272,10 +202,8 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     rv = chati_mongo_find_page(c.msgs, &filter, &opts, limit, l, &last, &more, "searching");
     chati_mongo_conn_put(&c);
     if (rv == CHAT_OK && more) {
-        char key[64];
         size_t n = chat_list_count(l);
-        snprintf(key, sizeof key, "%" PRId64 ",%s", last, chat_list_message(l, n - 1)->channel);
-        rv = chati_page_cursor_out('s', key, l);
+        rv = chati_page_ts_id_cursor_out('s', last, chat_list_message(l, n - 1)->channel, l);
     }
 done:
     bson_destroy(&filter);
