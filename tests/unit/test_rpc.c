@@ -669,10 +669,10 @@ static bool wait_refusing(chati_svc *svc, char *why, size_t whylen)
         probes++;
         if (rv == CHAT_OK)
             continue;
-        if (rv == CHAT_ERR_SERVICE_UNAVAILABLE && strstr(chat_errmsg(NULL), "stopping") != NULL)
+        if (rv == CHAT_ERR_SERVICE_UNAVAILABLE && strstr(chati_errmsg(), "stopping") != NULL)
             return true;
         snprintf(why, whylen, "probe %d got %s (%s)", probes, chat_err_name(rv),
-                 chat_errmsg(NULL));
+                 chati_errmsg());
         return false;
     }
     snprintf(why, whylen, "%d probes in %d ms were all answered", probes, WAIT_MS);
@@ -765,10 +765,11 @@ static void child_expect(int fd, pid_t pid, char want, const char *what)
     if (n == 1 && c == want)
         return;
     kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    waitpid(pid, NULL, 0);
     ck_abort_msg("child server: waiting for %s: %s", what,
-                 n == 0 ? "it exited first" : n == 1 ? "an unexpected byte" : "nothing came in time");
+                 n == 0   ? "it exited first"
+                 : n == 1 ? "an unexpected byte"
+                          : "nothing came in time");
 }
 
 START_TEST(server_crash_mid_call_is_unavailable)
