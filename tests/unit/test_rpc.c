@@ -5,12 +5,20 @@
  * with the error it is asked for) on a real chat_ctx; a server hook slows
  * api.test down ("sleep:<ms>") or reports the session ("whoami"). The crash
  * test runs a server in a child process: this program started again with
- * "--serve URL DIR".
+ * "--serve URL DIR FD"; it writes a byte to FD when it listens and when a
+ * slow call reaches it.
+ *
+ * Tests never sleep to let something happen: they wait for it (a slow call
+ * in its handler, a reply counted, a refusal) with a deadline, and fail
+ * saying what did not happen.
  */
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,6 +42,9 @@
 #include "rpc/rpc.h"
 
 extern char **environ;
+
+/* How long a test waits for something that should take milliseconds. */
+#define WAIT_MS 10000
 
 static double now_ms(void)
 {
@@ -67,7 +78,53 @@ static int free_port(void)
 
 typedef struct hook {
     atomic_int calls;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* monotonic (chati_cond_init) */
+    int entered;            /* slow ("sleep:") calls that reached the hook */
+    int notify_fd;          /* >= 0 (the crash test's child): a byte 'E' per slow call */
 } hook;
+
+/* 0 or an errno (the child's server asserts nothing). */
+static int hook_init(hook *h, int notify_fd)
+{
+    atomic_init(&h->calls, 0);
+    h->entered = 0;
+    h->notify_fd = notify_fd;
+    int e = pthread_mutex_init(&h->mu, NULL);
+    if (e == 0 && (e = chati_cond_init(&h->cv)) != 0)
+        pthread_mutex_destroy(&h->mu);
+    return e;
+}
+
+static void hook_destroy(hook *h)
+{
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+}
+
+/* A slow call is in its handler, about to sleep. */
+static void hook_enter(hook *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->entered++;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    if (h->notify_fd >= 0 && write(h->notify_fd, "E", 1) != 1)
+        perror("serve: notify");
+}
+
+/* Waits until n slow calls have reached the server's handlers. */
+static void hook_wait_entered(hook *h, int n)
+{
+    int64_t until = chati_mono_ms() + WAIT_MS;
+    pthread_mutex_lock(&h->mu);
+    while (h->entered < n && chati_cond_wait_until(&h->cv, &h->mu, until))
+        ;
+    int got = h->entered;
+    pthread_mutex_unlock(&h->mu);
+    ck_assert_msg(got >= n, "%d of %d slow calls reached the server's handlers within %d ms", got,
+                  n, WAIT_MS);
+}
 
 static chat_err test_call(void *arg, chat_ctx *ctx, const chati_method *m, const chat_session *s,
                           const ProtobufCMessage *req, ProtobufCMessage **resp)
@@ -77,8 +134,11 @@ static chat_err test_call(void *arg, chat_ctx *ctx, const chati_method *m, const
         atomic_fetch_add(&h->calls, 1);
     if (req->descriptor == &chat__api__api_test_request__descriptor) {
         const Chat__Api__ApiTestRequest *r = (const void *)req;
-        if (r->foo && strncmp(r->foo, "sleep:", 6) == 0)
-            sleep_ms(atoi(r->foo + 6));
+        if (r->foo && strncmp(r->foo, "sleep:", 6) == 0) {
+            if (h)
+                hook_enter(h);
+            sleep_ms(atoi(r->foo + 6));   /* the slowness is the point of the test */
+        }
         if (r->foo && strcmp(r->foo, "whoami") == 0) {
             Chat__Api__ApiTestResponse *out = (void *)chati_pb_new(m->resp);
             out->args = (void *)chati_pb_new(&chat__api__api_test_args__descriptor);
@@ -125,6 +185,7 @@ static void server_up(server_fx *f, const char *url, int workers, int threads)
     o.threads = threads;
     o.call = test_call;
     o.call_arg = &f->h;
+    ck_assert_int_eq(hook_init(&f->h, -1), 0);
     ck_assert_chat_ok(chati_api_server_start(f->ctx, url, workers, &o, &f->srv));
     f->url = chati_api_server_url(f->srv);
 }
@@ -134,6 +195,20 @@ static void server_down(server_fx *f)
     chati_api_server_stop(f->srv);
     chat_close(f->ctx);
     chat_test_rmtree(f->dir);
+    hook_destroy(&f->h);
+}
+
+/* Waits until srv has answered n requests. It counts a request once the
+ * reply has left, which may be just after the caller got it; nothing signals
+ * that, so this polls. */
+static void wait_served(const chati_api_server *srv, uint64_t n)
+{
+    int64_t until = chati_mono_ms() + WAIT_MS;
+    uint64_t got;
+    while ((got = chati_api_server_served(srv)) < n && chati_mono_ms() < until)
+        sleep_ms(1);
+    ck_assert_msg(got >= n, "the server counted %llu answered requests within %d ms, expected %llu",
+                  (unsigned long long)got, WAIT_MS, (unsigned long long)n);
 }
 
 /* ---- the client side: a bare context with config (and discovery) only ---- */
@@ -251,9 +326,7 @@ static void roundtrip(const char *listen)
     ck_assert_str_eq(who, "-|-|0");
     free(who);
     chat_session_free(s);
-    /* Counted once the reply has left, which may be just after it arrived. */
-    for (int i = 0; i < 100 && chati_api_server_served(f.srv) < 6; i++)
-        sleep_ms(10);
+    wait_served(f.srv, 6);
     ck_assert_uint_eq(chati_api_server_served(f.srv), 6);
 
     chati_svc_close(svc);
@@ -583,6 +656,29 @@ static void *call_main(void *p)
     return NULL;
 }
 
+/* Calls svc's server with "probe" until it refuses one because it is
+ * stopping: then its stop has begun. Until then a free handler answers the
+ * probes. false (and *why) when no refusal comes within WAIT_MS or something
+ * else answers. May run on a thread: asserts nothing itself. */
+static bool wait_refusing(chati_svc *svc, char *why, size_t whylen)
+{
+    int64_t until = chati_mono_ms() + WAIT_MS;
+    int probes = 0;
+    while (chati_mono_ms() < until) {
+        chat_err rv = api_test(svc, NULL, "probe", NULL, 1000, NULL);
+        probes++;
+        if (rv == CHAT_OK)
+            continue;
+        if (rv == CHAT_ERR_SERVICE_UNAVAILABLE && strstr(chati_errmsg(), "stopping") != NULL)
+            return true;
+        snprintf(why, whylen, "probe %d got %s (%s)", probes, chat_err_name(rv),
+                 chati_errmsg());
+        return false;
+    }
+    snprintf(why, whylen, "%d probes in %d ms were all answered", probes, WAIT_MS);
+    return false;
+}
+
 START_TEST(expired_in_queue_is_not_run)
 {
     server_fx f;
@@ -594,11 +690,13 @@ START_TEST(expired_in_queue_is_not_run)
     pthread_t t;
     call_arg a = {svc, "sleep:600", 3000, CHAT_ERR_INTERNAL, 0};
     ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
-    sleep_ms(100);
+    /* The one handler is busy: the next request waits in the queue. */
+    hook_wait_entered(&f.h, 1);
     ck_assert_chat_err(api_test(svc, NULL, "queued", NULL, 150, NULL), CHAT_ERR_TIMEOUT);
     pthread_join(t, NULL);
     ck_assert_chat_ok(a.rv);
-    sleep_ms(100);
+    /* health, the slow call, and the queued one once the handler took it. */
+    wait_served(f.srv, 3);
     /* The queued request was answered request_timeout without running. */
     ck_assert_int_eq(atomic_load(&f.h.calls), 1);
     ck_assert_uint_eq(chati_api_server_served(f.srv), 3);
@@ -609,8 +707,9 @@ START_TEST(expired_in_queue_is_not_run)
 }
 END_TEST
 
-/* The child's server: no Check assertions here, this is not a test run. */
-static int serve_forever(const char *url, const char *dir)
+/* The child's server: no Check assertions here, this is not a test run.
+ * Writes 'R' to notify_fd once it listens, 'E' when a slow call arrives. */
+static int serve_forever(const char *url, const char *dir, int notify_fd)
 {
     chat_config *cfg = NULL;
     chat_ctx *ctx = NULL;
@@ -622,41 +721,89 @@ static int serve_forever(const char *url, const char *dir)
         return 1;
     }
     chat_config_free(cfg);
+    static hook h;
+    if (hook_init(&h, notify_fd) != 0) {
+        fprintf(stderr, "serve: hook_init failed\n");
+        return 1;
+    }
     chati_api_server_opts o = {0};
     o.call = test_call;
+    o.call_arg = &h;
     chati_api_server *srv = NULL;
     if (chati_api_server_start(ctx, url, 8, &o, &srv) != CHAT_OK) {
         fprintf(stderr, "serve %s: %s\n", url, chat_last_errmsg());
+        return 1;
+    }
+    if (write(notify_fd, "R", 1) != 1) {
+        perror("serve: notify");
         return 1;
     }
     for (;;)
         pause();
 }
 
+/* Reads the child's next byte from fd within WAIT_MS; on anything but want,
+ * kills the child (nobody else would) and fails saying what was awaited. */
+static void child_expect(int fd, pid_t pid, char want, const char *what)
+{
+    int64_t until = chati_mono_ms() + WAIT_MS;
+    char c = 0;
+    ssize_t n = -1;
+    for (;;) {
+        int64_t left = until - chati_mono_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        int ready = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            break;
+        n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        break;
+    }
+    if (n == 1 && c == want)
+        return;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_abort_msg("child server: waiting for %s: %s", what,
+                 n == 0   ? "it exited first"
+                 : n == 1 ? "an unexpected byte"
+                          : "nothing came in time");
+}
+
 START_TEST(server_crash_mid_call_is_unavailable)
 {
-    char url[64], port[16];
+    char url[64], port[16], fdarg[16];
     snprintf(port, sizeof port, "%d", free_port());
     snprintf(url, sizeof url, "tcp://127.0.0.1:%s", port);
     char *dir = chat_test_tmpdir("rpc-child");
-    char *argv[] = {"test_rpc", "--serve", url, dir, NULL};
+    /* The child tells through a pipe when it listens and when the call is in. */
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_SETFD, FD_CLOEXEC), 0);
+    snprintf(fdarg, sizeof fdarg, "%d", fds[1]);
+    char *argv[] = {"test_rpc", "--serve", url, dir, fdarg, NULL};
     pid_t pid;
     ck_assert_int_eq(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+    close(fds[1]);   /* the child's end: its exit then reads as end of file */
+    child_expect(fds[0], pid, 'R', "it to listen");
 
     chat_ctx *c = client_ctx(url);
     chati_svc *svc = rpc_client(c);
-    chat_err rv = CHAT_ERR_SERVICE_UNAVAILABLE;
-    for (int i = 0; i < 100 && rv != CHAT_OK; i++) {
-        rv = health(svc, 1000);
-        if (rv != CHAT_OK)
-            sleep_ms(50);
-    }
+    /* Listening; a call still waits for the connection only so long. */
+    int64_t until = chati_mono_ms() + WAIT_MS;
+    chat_err rv;
+    while ((rv = health(svc, 1000)) == CHAT_ERR_SERVICE_UNAVAILABLE && chati_mono_ms() < until)
+        ;
+    if (rv != CHAT_OK)
+        kill(pid, SIGKILL);
     ck_assert_chat_ok(rv);
 
     pthread_t t;
     call_arg a = {svc, "sleep:5000", 8000, CHAT_ERR_INTERNAL, 0};
     ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
-    sleep_ms(300);
+    child_expect(fds[0], pid, 'E', "the slow call to reach its handler");
     double killed = now_ms();
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -671,6 +818,7 @@ START_TEST(server_crash_mid_call_is_unavailable)
     ck_assert_chat_err(health(svc, 3000), CHAT_ERR_SERVICE_UNAVAILABLE);
     ck_assert_msg(now_ms() - t0 < 600, "took %.0f ms", now_ms() - t0);
 
+    close(fds[0]);
     chati_svc_close(svc);
     client_ctx_free(c);
     chat_test_rmtree(dir);
@@ -679,17 +827,27 @@ END_TEST
 
 /* ---- stop ---- */
 
-/* A call made 100 ms after the stop began (the handlers are still busy). */
+typedef struct late_arg {
+    call_arg call;
+    bool stopping;          /* a probe saw the stop begin, then the call was made */
+    char why[256];          /* else why not */
+} late_arg;
+
+/* A call made once the stop has begun (the slow handlers are still busy). */
 static void *late_main(void *p)
 {
-    sleep_ms(100);
-    return call_main(p);
+    late_arg *l = p;
+    l->stopping = wait_refusing(l->call.svc, l->why, sizeof l->why);
+    if (l->stopping)
+        call_main(&l->call);
+    return NULL;
 }
 
 START_TEST(stop_lets_in_flight_requests_finish)
 {
     server_fx f;
-    server_up(&f, "tcp://127.0.0.1:0", 16, 8);
+    /* Eight handlers for the slow calls, a ninth answers probes until the stop. */
+    server_up(&f, "tcp://127.0.0.1:0", 16, 9);
     chat_ctx *c = client_ctx(f.url);
     chati_svc *svc = rpc_client(c);
     ck_assert_chat_ok(health(svc, 1000));
@@ -700,10 +858,10 @@ START_TEST(stop_lets_in_flight_requests_finish)
         a[i] = (call_arg){svc, "sleep:400", 5000, CHAT_ERR_INTERNAL, 0};
         ck_assert_int_eq(pthread_create(&t[i], NULL, call_main, &a[i]), 0);
     }
-    sleep_ms(100);
+    hook_wait_entered(&f.h, 8);
     /* While draining, new requests are refused at once. */
     pthread_t late;
-    call_arg la = {svc, "late", 5000, CHAT_ERR_INTERNAL, 0};
+    late_arg la = {{svc, "late", 5000, CHAT_ERR_INTERNAL, 0}, false, ""};
     ck_assert_int_eq(pthread_create(&late, NULL, late_main, &la), 0);
     double t0 = now_ms();
     chati_api_server_stop(f.srv);
@@ -714,11 +872,12 @@ START_TEST(stop_lets_in_flight_requests_finish)
         ck_assert_chat_ok(a[i].rv);
     }
     pthread_join(late, NULL);
+    ck_assert_msg(la.stopping, "no request was refused while the server stopped: %s", la.why);
     printf("stop with 8 requests in flight: returned after %.0f ms; a call during the drain: "
-           "%s after %.1f ms\n", stop_ms, chat_err_name(la.rv), la.ms);
+           "%s after %.1f ms\n", stop_ms, chat_err_name(la.call.rv), la.call.ms);
     ck_assert_msg(stop_ms >= 200, "stop returned after %.0f ms, before the handlers", stop_ms);
-    ck_assert_chat_err(la.rv, CHAT_ERR_SERVICE_UNAVAILABLE);
-    ck_assert_msg(la.ms < 100, "refusal took %.0f ms", la.ms);
+    ck_assert_chat_err(la.call.rv, CHAT_ERR_SERVICE_UNAVAILABLE);
+    ck_assert_msg(la.call.ms < 100, "refusal took %.0f ms", la.call.ms);
     /* Stopped: nobody answers. */
     ck_assert_chat_err(health(svc, 1000), CHAT_ERR_SERVICE_UNAVAILABLE);
 
@@ -738,13 +897,14 @@ START_TEST(stop_drain_is_bounded)
     o.call = test_call;
     o.call_arg = &f.h;
     o.drain_ms = 200;
+    ck_assert_int_eq(hook_init(&f.h, -1), 0);
     ck_assert_chat_ok(chati_api_server_start(f.ctx, "inproc://test-rpc-drain", 4, &o, &f.srv));
     chat_ctx *c = client_ctx("inproc://test-rpc-drain");
     chati_svc *svc = rpc_client(c);
     pthread_t t;
     call_arg a = {svc, "sleep:1000", 5000, CHAT_ERR_INTERNAL, 0};
     ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
-    sleep_ms(100);
+    hook_wait_entered(&f.h, 1);
     double t0 = now_ms();
     chati_api_server_stop(f.srv);
     f.srv = NULL;
@@ -823,10 +983,13 @@ START_TEST(stopping_server_hands_calls_to_another)
     pthread_t slow, stopper;
     call_arg sa = {only_a, "sleep:800", 5000, CHAT_ERR_INTERNAL, 0};
     ck_assert_int_eq(pthread_create(&slow, NULL, call_main, &sa), 0);
-    sleep_ms(100);
+    hook_wait_entered(&a.h, 1);
     ck_assert_int_eq(pthread_create(&stopper, NULL, stop_main, a.srv), 0);
     a.srv = NULL;
-    sleep_ms(100);
+    /* a's seven other handlers answer until it refuses. */
+    char why[256] = "";
+    ck_assert_msg(wait_refusing(only_a, why, sizeof why),
+                  "server a did not refuse requests after its stop began: %s", why);
     /* ... while calls to both addresses keep working: a refuses, b answers. */
     int b_before = atomic_load(&b.h.calls);
     for (int i = 0; i < 40; i++)
@@ -897,7 +1060,7 @@ static Suite *rpc_suite(void)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--serve") == 0)
-        return serve_forever(argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "--serve") == 0)
+        return serve_forever(argv[2], argv[3], atoi(argv[4]));
     return chat_test_run(rpc_suite());
 }
