@@ -197,9 +197,14 @@ static void slot_cb(void *arg)
         return;
     }
     srv->inflight++;
+    bool stopping = srv->stopping;
     pthread_mutex_unlock(&srv->mu);
 
     w->recv_us = now;
+    if (stopping) {
+        answer_here(w, msg, true);
+        return;
+    }
     nng_msg *reply = NULL;
     if (srv->h.triage(srv->h.arg, msg, false, &reply)) {
         nng_msg_free(msg);

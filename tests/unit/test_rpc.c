@@ -990,6 +990,9 @@ START_TEST(stopping_server_hands_calls_to_another)
     char why[256] = "";
     ck_assert_msg(wait_refusing(only_a, why, sizeof why),
                   "server a did not refuse requests after its stop began: %s", why);
+    /* Its health says so too, answered without a handler: readiness checks
+     * stop sending traffic to a draining server. */
+    ck_assert_chat_err(health(only_a, 1000), CHAT_ERR_SERVICE_UNAVAILABLE);
     /* ... while calls to both addresses keep working: a refuses, b answers. */
     int b_before = atomic_load(&b.h.calls);
     for (int i = 0; i < 40; i++)
