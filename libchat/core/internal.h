@@ -146,7 +146,18 @@ typedef enum chati_iface {
  * or NULL (unknown_backend) when none. Built-in backends are registered on
  * first use. */
 const void *chati_backend_find(chati_iface iface, const char *url);
+/* Adds ops under scheme (replacing an earlier table there) once
+ * chati_iface_check accepts it. */
 chat_err chati_backend_add(chati_iface iface, const char *scheme, const void *ops);
+/* (core/iface.c) Checks an ops table of iface against chat/backend/types.h's
+ * rules: not_supported when its version is 0 or newer than this library
+ * knows, invalid_arguments when a required method of its version is NULL.
+ * scheme only names the table in the detail. */
+chat_err chati_iface_check(chati_iface iface, const char *scheme, const void *ops);
+/* Whether ops has method m, which its interface added in version since. A
+ * table of an older version ends before m, so m is not read at all; an
+ * optional method may be NULL. Call every optional method through this. */
+#define CHATI_HAS(ops, m, since) ((ops)->version >= (since) && (ops)->m != NULL)
 /* The part of a URL after "scheme:" (and after "//" when present). */
 const char *chati_url_rest(const char *url);
 

@@ -85,17 +85,21 @@ static void register_builtins(void)
     chat_err rv;
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < CHATI_ARRAY_LEN(builtins); i++)
-        add_locked(builtins[i].iface, builtins[i].scheme, builtins[i].ops, &rv);
+        if (chati_iface_check(builtins[i].iface, builtins[i].scheme, builtins[i].ops) == CHAT_OK)
+            add_locked(builtins[i].iface, builtins[i].scheme, builtins[i].ops, &rv);
     pthread_mutex_unlock(&lock);
 }
 
 chat_err chati_backend_add(chati_iface iface, const char *scheme, const void *ops)
 {
-    if ((unsigned)iface >= CHATI_IFACE__COUNT || scheme == NULL || ops == NULL ||
-        scheme[0] == '\0' || strlen(scheme) >= MAX_SCHEME || strchr(scheme, ':'))
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a backend needs a scheme and ops");
+    chat_err rv = chati_iface_check(iface, scheme, ops);
+    if (rv != CHAT_OK)
+        return rv;
+    if (scheme == NULL || scheme[0] == '\0' || strlen(scheme) >= MAX_SCHEME ||
+        strchr(scheme, ':'))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a backend needs a scheme of 1-%d "
+                          "characters without ':'", MAX_SCHEME - 1);
     pthread_once(&builtins_once, register_builtins);
-    chat_err rv;
     pthread_mutex_lock(&lock);
     add_locked(iface, scheme, ops, &rv);
     pthread_mutex_unlock(&lock);
@@ -133,25 +137,18 @@ const char *chati_url_rest(const char *url)
     return p;
 }
 
-/* The public registration functions check the table's version first: a backend
- * built against a newer interface than this library knows is refused. */
-#define CHATI_REGISTER(fn, type, iface, maxver)                                          \
+/* The public registration functions: chati_backend_add checks the table. */
+#define CHATI_REGISTER(fn, type, iface)                                                  \
     chat_err fn(const type *ops)                                                         \
     {                                                                                    \
-        if (ops == NULL || ops->version == 0 || ops->version > (maxver))                 \
-            return chati_fail(CHAT_ERR_NOT_SUPPORTED, "unsupported backend interface version"); \
-        return chati_backend_add(iface, ops->scheme, ops);                               \
+        return chati_backend_add(iface, ops ? ops->scheme : NULL, ops);                  \
     }
 
-CHATI_REGISTER(chat_auth_store_register, chat_auth_store_ops, CHATI_IFACE_AUTH, CHAT_STORE_V1)
-CHATI_REGISTER(chat_user_store_register, chat_user_store_ops, CHATI_IFACE_USER, CHAT_STORE_V1)
-CHATI_REGISTER(chat_channel_store_register, chat_channel_store_ops, CHATI_IFACE_CHANNEL,
-               CHAT_STORE_V1)
-CHATI_REGISTER(chat_message_store_register, chat_message_store_ops, CHATI_IFACE_MESSAGE,
-               CHAT_STORE_V1)
-CHATI_REGISTER(chat_broker_register, chat_broker_ops, CHATI_IFACE_BROKER, CHAT_BROKER_V1)
-CHATI_REGISTER(chat_blob_register, chat_blob_ops, CHATI_IFACE_BLOB, CHAT_BLOB_V1)
-CHATI_REGISTER(chat_presence_store_register, chat_presence_store_ops, CHATI_IFACE_PRESENCE,
-               CHAT_PRESENCE_STORE_V1)
-CHATI_REGISTER(chat_discovery_register, chat_discovery_ops, CHATI_IFACE_DISCOVERY,
-               CHAT_DISCOVERY_V1)
+CHATI_REGISTER(chat_auth_store_register, chat_auth_store_ops, CHATI_IFACE_AUTH)
+CHATI_REGISTER(chat_user_store_register, chat_user_store_ops, CHATI_IFACE_USER)
+CHATI_REGISTER(chat_channel_store_register, chat_channel_store_ops, CHATI_IFACE_CHANNEL)
+CHATI_REGISTER(chat_message_store_register, chat_message_store_ops, CHATI_IFACE_MESSAGE)
+CHATI_REGISTER(chat_broker_register, chat_broker_ops, CHATI_IFACE_BROKER)
+CHATI_REGISTER(chat_blob_register, chat_blob_ops, CHATI_IFACE_BLOB)
+CHATI_REGISTER(chat_presence_store_register, chat_presence_store_ops, CHATI_IFACE_PRESENCE)
+CHATI_REGISTER(chat_discovery_register, chat_discovery_ops, CHATI_IFACE_DISCOVERY)

@@ -126,7 +126,7 @@ static chat_err resolve(rpc_client *cl, chati_service svc, addrs *out, bool *fro
                 break;
             p = comma + 1;
         }
-    } else if (cl->ctx->discovery && cl->ctx->discovery->lookup) {
+    } else if (cl->ctx->discovery && CHATI_HAS(cl->ctx->discovery, lookup, CHAT_DISCOVERY_V1)) {
         *from_discovery = true;
         chat_list *l = NULL;
         rv = cl->ctx->discovery->lookup(cl->ctx->discovery_impl, name, &l);

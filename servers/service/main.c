@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     announcer a = {ctx, srv_get(cfg, "server.advertise", chati_rpc_server_url(srv)),
                    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     pthread_t announce_thread;
-    bool announcing = ctx->discovery &&
+    /* A read-only discovery (no announce) leaves announcing to another system. */
+    bool announcing = ctx->discovery && CHATI_HAS(ctx->discovery, announce, CHAT_DISCOVERY_V1) &&
                       pthread_create(&announce_thread, NULL, announce_main, &a) == 0;
     printf("%s %s serving on %s\n", PROG, chat_version(), chati_rpc_server_url(srv));
     fflush(stdout);
@@ -120,7 +121,8 @@ int main(int argc, char **argv)
         pthread_cond_signal(&a.cv);
         pthread_mutex_unlock(&a.mu);
         pthread_join(announce_thread, NULL);
-        (void)ctx->discovery->withdraw(ctx->discovery_impl, CHAT_SERVICE, a.address);
+        if (CHATI_HAS(ctx->discovery, withdraw, CHAT_DISCOVERY_V1))
+            (void)ctx->discovery->withdraw(ctx->discovery_impl, CHAT_SERVICE, a.address);
     }
     chati_rpc_server_stop(srv);
     chat_close(ctx);
