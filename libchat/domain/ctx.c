@@ -10,6 +10,7 @@
 
 #include <mbedtls/md.h>
 
+#include "backends/builtin.h"
 #include "domain/ctx.h"
 #include "rpc/svc.h"
 
@@ -203,6 +204,7 @@ static chat_err ctx_setup(chat_ctx *ctx)
 
 chat_err chat_open(chat_ctx **out, const chat_config *cfg, char *errbuf, size_t errlen)
 {
+    chati_backends_register_builtin();
     chati_clear_errmsg();
     if (out == NULL) {
         chati_errbuf(CHAT_ERR_INVALID_ARGUMENTS, errbuf, errlen);
