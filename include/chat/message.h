@@ -93,7 +93,8 @@ CHAT_API chat_err chat_message_replies(chat_ctx *ctx, const chat_session *s,
 
 /* search.messages: full-text search over the messages of channels the caller
  * belongs to (and public channels), newest first. Words match by prefix; CJK
- * text matches by substring. CHAT_LIST_MESSAGES. */
+ * text matches by substring. CHAT_LIST_MESSAGES. not_supported when the
+ * message store has no search (chat/backend/store.h). */
 CHAT_API chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, const char *query,
                                       const char *cursor, int limit, chat_list **out);
 

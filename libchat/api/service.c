@@ -106,7 +106,9 @@ void chat_service_stop(chat_service *svc)
         pthread_mutex_unlock(&svc->mu);
         pthread_join(svc->announcer, NULL);
         /* Withdrawn first: callers stop picking this instance while it drains. */
-        (void)svc->ctx->discovery->withdraw(svc->ctx->discovery_impl, svc->name, svc->address);
+        if (CHATI_HAS(svc->ctx->discovery, withdraw, CHAT_DISCOVERY_V1))
+            (void)svc->ctx->discovery->withdraw(svc->ctx->discovery_impl, svc->name,
+                                                svc->address);
     }
     chati_api_server_stop(svc->srv);
     pthread_cond_destroy(&svc->cv);
@@ -143,7 +145,9 @@ chat_err chat_service_start(chat_ctx *ctx, const char *service, const char *list
         if ((svc->address = chat_strdup(addr)) == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "service address");
     }
-    if (rv == CHAT_OK && ctx->discovery && ctx->discovery->announce) {
+    /* A read-only discovery (no announce) leaves registration to another system. */
+    if (rv == CHAT_OK && ctx->discovery &&
+        CHATI_HAS(ctx->discovery, announce, CHAT_DISCOVERY_V1)) {
         int e = pthread_create(&svc->announcer, NULL, announce_main, svc);
         if (e != 0)
             rv = chati_fail(CHAT_ERR_INTERNAL, "announcer thread: %s", strerror(e));

@@ -54,7 +54,7 @@ static chat_err resolve(void *arg, chati_rpc_addrs *out, bool *dynamic)
     chat_err rv = CHAT_OK;
     if (v && *v) {
         rv = chati_rpc_addrs_add_list(out, v);
-    } else if (ctx->discovery && ctx->discovery->lookup) {
+    } else if (ctx->discovery && CHATI_HAS(ctx->discovery, lookup, CHAT_DISCOVERY_V1)) {
         *dynamic = true;
         chat_list *l = NULL;
         rv = ctx->discovery->lookup(ctx->discovery_impl, name, &l);

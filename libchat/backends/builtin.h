@@ -1,8 +1,9 @@
 /*
  * libchat/backends/builtin.h - the backends compiled into libchat.
  *
- * Each embedded backend exports only its const ops table; core/registry.c
- * registers these by scheme on first use.
+ * Each backend exports only its const ops table; backends/builtin.c lists
+ * them by scheme and adds them to the registry (core/registry.c, which knows
+ * none of them) when chat_open or a chat_*_register call first needs them.
  */
 #ifndef CHATI_BACKENDS_BUILTIN_H
 #define CHATI_BACKENDS_BUILTIN_H
@@ -34,5 +35,12 @@ extern const chat_channel_store_ops chati_pg_channel_ops;
 extern const chat_message_store_ops chati_mongo_message_ops; /* "mongodb://..." */
 extern const chat_broker_ops chati_kafka_broker_ops;         /* "kafka://host:port[,...]" */
 extern const chat_blob_ops chati_s3_blob_ops;                /* "s3://..." */
+
+/* Adds the built-in backends to the registry, once per process (later calls
+ * return at once); a scheme the application registered first keeps its
+ * table. Thread-safe. chat_open and every chat_*_register call it first;
+ * code that looks backends up without chat_open (the contract suites) calls
+ * it itself. */
+void chati_backends_register_builtin(void);
 
 #endif

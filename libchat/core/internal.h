@@ -185,10 +185,26 @@ typedef enum chati_iface {
     CHATI_IFACE__COUNT
 } chati_iface;
 /* The ops table registered for the scheme of url ("sqlite:/x" -> "sqlite"),
- * or NULL (unknown_backend) when none. Built-in backends are registered on
- * first use. */
+ * or NULL (unknown_backend) when none. Only what was added is found: the
+ * built-in backends are added by chati_backends_register_builtin()
+ * (backends/builtin.h), which chat_open and chat_*_register call first. */
 const void *chati_backend_find(chati_iface iface, const char *url);
-chat_err chati_backend_add(chati_iface iface, const char *scheme, const void *ops);
+typedef enum chati_backend_mode {
+    CHATI_BACKEND_REPLACE, /* the application's: replaces a table of the same scheme */
+    CHATI_BACKEND_KEEP     /* a built-in: leaves a table already there in place */
+} chati_backend_mode;
+/* Adds ops under scheme once chati_iface_check accepts it. Thread-safe. */
+chat_err chati_backend_add(chati_iface iface, const char *scheme, const void *ops,
+                           chati_backend_mode mode);
+/* (core/iface.c) Checks an ops table of iface against chat/backend/types.h's
+ * rules: not_supported when its version is 0 or newer than this library
+ * knows, invalid_arguments when a required method of its version is NULL.
+ * scheme only names the table in the detail. */
+chat_err chati_iface_check(chati_iface iface, const char *scheme, const void *ops);
+/* Whether ops has method m, which its interface added in version since. A
+ * table of an older version ends before m, so m is not read at all; an
+ * optional method may be NULL. Call every optional method through this. */
+#define CHATI_HAS(ops, m, since) ((ops)->version >= (since) && (ops)->m != NULL)
 /* The part of a URL after "scheme:" (and after "//" when present). */
 const char *chati_url_rest(const char *url);
 

@@ -116,10 +116,11 @@ chat_err chati_consumers_start(chat_ctx *ctx)
         return CHAT_OK;
     chat_err rv = CHAT_OK;
     size_t nt = CHATI_ARRAY_LEN(message_topics);
-    if (ctx->users)
+    /* A store without the optional method keeps no such state: no consumer. */
+    if (ctx->users && CHATI_HAS(ctx->users, apply_activity, CHAT_STORE_V1))
         rv = ctx->broker->subscribe(ctx->broker_impl, "user", message_topics, nt, 512,
                                     on_unread_batch, ctx, &ctx->unread_consumer);
-    if (rv == CHAT_OK && ctx->channels)
+    if (rv == CHAT_OK && ctx->channels && CHATI_HAS(ctx->channels, touch_activity, CHAT_STORE_V1))
         rv = ctx->broker->subscribe(ctx->broker_impl, "channel", message_topics, nt, 512,
                                     on_activity_batch, ctx, &ctx->activity_consumer);
     return rv;

@@ -25,7 +25,8 @@ void chati_publish(chat_ctx *ctx, const chat_event *ev)
     const char *key = ev->channel_id[0] ? ev->channel_id
                                         : ev->user_id[0] ? ev->user_id : ev->team_id;
     const char *topic = chat_event_topic(ev->type);
-    if (!ephemeral(ev->type) && ctx->outbox && ctx->messages->outbox_add) {
+    if (!ephemeral(ev->type) && ctx->outbox &&
+        CHATI_HAS(ctx->messages, outbox_add, CHAT_STORE_V1)) {
         chat_outbox_item it = {0, (char *)topic, (char *)key, data, len};
         if (ctx->messages->outbox_add(ctx->messages_impl, &it) == CHAT_OK) {
             chati_outbox_kick(ctx->outbox);

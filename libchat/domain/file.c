@@ -83,7 +83,7 @@ chat_err chat_file_upload_begin(chat_ctx *ctx, const chat_session *s, const char
     FILE_COMMON(ctx, s);
     if (out)
         *out = NULL;
-    if (ctx->messages->file_complete == NULL)
+    if (!CHATI_HAS(ctx->messages, file_complete, CHAT_STORE_V1))
         return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot take uploads");
     chat_file *f = NULL;
     chat_err rv = new_file(ctx, s, name, title, mimetype, expected_len, &f);
@@ -102,7 +102,7 @@ chat_err chat_file_upload_finish(chat_ctx *ctx, const chat_session *s, const cha
     FILE_COMMON(ctx, s);
     if (out)
         *out = NULL;
-    if (ctx->messages->file_complete == NULL)
+    if (!CHATI_HAS(ctx->messages, file_complete, CHAT_STORE_V1))
         return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot take uploads");
     if (data == NULL && len > 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no data");
@@ -201,7 +201,7 @@ chat_err chat_file_set_title(chat_ctx *ctx, const chat_session *s, const char *f
                              const char *title)
 {
     FILE_COMMON(ctx, s);
-    if (ctx->messages->file_set_title == NULL)
+    if (!CHATI_HAS(ctx->messages, file_set_title, CHAT_STORE_V1))
         return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot rename files");
     chat_err rv = chati_check_text(title, MAX_FILE_NAME_CHARS, CHAT_ERR_TOO_LONG, "title");
     if (rv != CHAT_OK)

@@ -367,6 +367,8 @@ chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, const char *q
     if (out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
     *out = NULL;
+    if (!CHATI_HAS(ctx->messages, search, CHAT_STORE_V1))
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot search");
     if (query == NULL || query[strspn(query, " \t\r\n")] == '\0')
         return chati_fail(CHAT_ERR_NO_QUERY, "the search query is empty");
     chat_err rv = chati_check_text(query, MAX_QUERY_CHARS, CHAT_ERR_TOO_LONG, "query");

@@ -118,7 +118,7 @@ chat_err chat_typing(chat_ctx *ctx, const chat_session *s, const char *channel_i
 void chati_presence_sweep(chat_ctx *ctx, int64_t now_ms)
 {
     chat_list *gone = NULL;
-    if (ctx->presence == NULL ||
+    if (ctx->presence == NULL || !CHATI_HAS(ctx->presence, expired, CHAT_PRESENCE_STORE_V1) ||
         ctx->presence->expired(ctx->presence_impl, now_ms, &gone) != CHAT_OK)
         return;
     for (size_t i = 0; i < chat_list_count(gone); i++)

@@ -103,7 +103,8 @@ static chat_err create_profile_local(chat_ctx *ctx, const char *user_id, const c
 static chat_err read_state_local(chat_ctx *ctx, const chat_session *s, chat_channel *c)
 {
     chat_err rv = ctx->users->get_read_marker(ctx->users_impl, s->user_id, c->id, c->last_read);
-    if (rv == CHAT_OK)
+    c->unread_count = c->mention_count = 0;
+    if (rv == CHAT_OK && CHATI_HAS(ctx->users, counts, CHAT_STORE_V1))
         rv = ctx->users->counts(ctx->users_impl, s->user_id, c->id, &c->unread_count,
                                 &c->mention_count);
     return rv;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/builtin.h"
 #include "testutil.h"
 
 static const char *tmpl;
@@ -18,6 +19,8 @@ static unsigned counter;
 void contract_init(int argc, char **argv, const char *default_url)
 {
     tmpl = argc > 1 ? argv[1] : default_url;
+    /* The suites look backends up without chat_open, which would add these. */
+    chati_backends_register_builtin();
 }
 
 const char *contract_template(void)

@@ -16,7 +16,9 @@
 
 #include <chat/chat.h>
 
-/* Remembers argv[1] (or default_url when absent). Call first in main(). */
+/* Remembers argv[1] (or default_url when absent) and adds the built-in
+ * backends to the registry, so chati_backend_find() finds them without
+ * chat_open. Call first in main(). */
 void contract_init(int argc, char **argv, const char *default_url);
 /* The template as given. */
 const char *contract_template(void);

@@ -31,6 +31,7 @@
 #include <chat/backend/blob.h>
 #include <sqlite3.h>
 
+#include "backends/builtin.h"
 #include "backends/s3/s3_client.h"
 #include "core/internal.h"
 #include "fixture.h"
@@ -78,6 +79,7 @@ static void ensure_server(void)
 
 static const chat_blob_ops *blob_ops(void)
 {
+    chati_backends_register_builtin(); /* no chat_open here to add them */
     const chat_blob_ops *ops = chati_backend_find(CHATI_IFACE_BLOB, "s3://x");
     ck_assert_ptr_nonnull(ops);
     return ops;

@@ -10,6 +10,7 @@
 
 #include <chat/backend/blob.h>
 
+#include "backends/builtin.h"
 #include "core/internal.h"
 #include "testutil.h"
 
@@ -17,6 +18,7 @@ static const char *endpoint, *ca;
 
 START_TEST(test_untrusted_certificate_is_refused)
 {
+    chati_backends_register_builtin(); /* no chat_open here to add them */
     const chat_blob_ops *S = chati_backend_find(CHATI_IFACE_BLOB, "s3://x");
     ck_assert_ptr_nonnull(S);
     char url[1024];

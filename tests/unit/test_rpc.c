@@ -35,6 +35,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "api.pb-c.h"
+#include "backends/builtin.h"
 #include "domain/ctx.h"
 #include "rpc.pb-c.h"
 #include "api/serve.h"
@@ -944,6 +945,7 @@ START_TEST(several_addresses_and_discovery)
 
     /* Discovery, when the config names no address. */
     c = client_ctx(NULL);
+    chati_backends_register_builtin(); /* client_ctx is no chat_open */
     c->discovery = chati_backend_find(CHATI_IFACE_DISCOVERY, "static:");
     ck_assert_ptr_nonnull(c->discovery);
     ck_assert_chat_ok(c->discovery->open("static:", c->cfg, &c->discovery_impl));

@@ -4,6 +4,9 @@
  * Keys are printable ASCII without "..", at most 200 bytes. A put is atomic: a
  * reader sees the whole old object, the whole new one, or none.
  * Thread safety: every function may be called concurrently.
+ * Methods are required unless marked "Optional:"; registration refuses a
+ * table whose version is 0 or newer than CHAT_BLOB_V1, or whose required
+ * methods are NULL (chat/backend/types.h has the version rule).
  */
 #ifndef CHAT_BACKEND_BLOB_H
 #define CHAT_BACKEND_BLOB_H
@@ -30,10 +33,15 @@ typedef struct chat_blob_ops {
     chat_err (*get)(void *impl, const char *key, void **data, size_t *len);
     /* not_found when absent. */
     chat_err (*remove)(void *impl, const char *key);
-    /* Size of an object, not_found when absent. */
+    /* Optional: libchat does not call it yet, so NULL changes nothing.
+     * Size of an object, not_found when absent. */
     chat_err (*stat)(void *impl, const char *key, int64_t *size);
 } chat_blob_ops;
 
+/* Registers a blob store under ops->scheme, replacing one registered earlier
+ * under that scheme. ops is borrowed and must outlive every context using it.
+ * not_supported for a version of 0 or above CHAT_BLOB_V1; invalid_arguments
+ * when ops, its scheme or a required method is NULL. Thread-safe. */
 CHAT_API chat_err chat_blob_register(const chat_blob_ops *ops);
 
 #ifdef __cplusplus

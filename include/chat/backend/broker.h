@@ -7,6 +7,10 @@
  *
  * Thread safety: every function may be called from any thread. Handlers run on
  * the broker's own consumer threads, one at a time per consumer.
+ *
+ * Every method of V1 is required: registration refuses a table whose version
+ * is 0 or newer than CHAT_BROKER_V1, or with a NULL method. Later versions
+ * only append methods (chat/backend/types.h has the version rule).
  */
 #ifndef CHAT_BACKEND_BROKER_H
 #define CHAT_BACKEND_BROKER_H
@@ -59,6 +63,10 @@ typedef struct chat_broker_ops {
     chat_err (*flush)(void *impl, int timeout_ms);
 } chat_broker_ops;
 
+/* Registers a broker under ops->scheme, replacing one registered earlier
+ * under that scheme. ops is borrowed and must outlive every context using it.
+ * not_supported for a version of 0 or above CHAT_BROKER_V1; invalid_arguments
+ * when ops, its scheme or a method is NULL. Thread-safe. */
 CHAT_API chat_err chat_broker_register(const chat_broker_ops *ops);
 
 #ifdef __cplusplus

@@ -5,6 +5,9 @@
  * "channel", "message", "presence", "gateway") with a time to live they keep
  * renewing; clients look up the live addresses of a service.
  * Thread safety: every function may be called concurrently.
+ * Methods are required unless marked "Optional:"; registration refuses a
+ * table whose version is 0 or newer than CHAT_DISCOVERY_V1, or whose required
+ * methods are NULL (chat/backend/types.h has the version rule).
  */
 #ifndef CHAT_BACKEND_DISCOVERY_H
 #define CHAT_BACKEND_DISCOVERY_H
@@ -23,13 +26,23 @@ typedef struct chat_discovery_ops {
     const char *scheme;
     chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
     void (*close)(void *impl);
-    /* Registers (or renews) service at address for ttl_s seconds. */
+    /* Optional, together: when NULL the discovery is read-only and services
+     * do not announce themselves through it (another system does).
+     * Registers (or renews) service at address for ttl_s seconds. */
     chat_err (*announce)(void *impl, const char *service, const char *address, int ttl_s);
+    /* Optional, as above. Removes an announcement. */
     chat_err (*withdraw)(void *impl, const char *service, const char *address);
-    /* Live addresses of a service (CHAT_LIST_STRINGS), possibly empty. */
+    /* Optional: when NULL, clients reach only the addresses configured for
+     * each service, as if discovery found none.
+     * Live addresses of a service (CHAT_LIST_STRINGS), possibly empty. */
     chat_err (*lookup)(void *impl, const char *service, chat_list **out);
 } chat_discovery_ops;
 
+/* Registers a discovery under ops->scheme, replacing one registered earlier
+ * under that scheme. ops is borrowed and must outlive every context using it.
+ * not_supported for a version of 0 or above CHAT_DISCOVERY_V1;
+ * invalid_arguments when ops, its scheme or a required method is NULL.
+ * Thread-safe. */
 CHAT_API chat_err chat_discovery_register(const chat_discovery_ops *ops);
 
 #ifdef __cplusplus

@@ -18,6 +18,10 @@
  *   order numerically (e.g. as integer microseconds).
  * - Each interface has a contract test suite in tests/contract/ that every
  *   implementation must pass.
+ * - Methods are required unless their comment begins "Optional:", which says
+ *   what libchat does when the pointer is NULL. Registration refuses a table
+ *   whose version is 0 or newer than CHAT_STORE_V1, or whose required methods
+ *   are NULL; later versions only append methods (chat/backend/types.h).
  */
 #ifndef CHAT_BACKEND_STORE_H
 #define CHAT_BACKEND_STORE_H
@@ -29,6 +33,7 @@
 extern "C" {
 #endif
 
+/* The newest version of the four store interfaces this header describes. */
 #define CHAT_STORE_V1 1u
 
 /* ---------------------------------------------------------------- auth --- */
@@ -49,7 +54,8 @@ typedef struct chat_auth_store_ops {
     /* Increments token_gen (revokes older tokens). */
     chat_err (*bump_generation)(void *impl, const char *user_id, int64_t *new_gen);
     chat_err (*set_active)(void *impl, const char *user_id, bool active);
-    /* Deletes a credential (undoing a sign-up that failed half-way). */
+    /* Optional: libchat does not call it yet, so NULL changes nothing.
+     * Deletes a credential (undoing a sign-up that failed half-way). */
     chat_err (*remove)(void *impl, const char *user_id);
 } chat_auth_store_ops;
 
@@ -74,7 +80,7 @@ typedef struct chat_activity {
 } chat_activity;
 
 typedef struct chat_user_store_ops {
-    uint32_t version;
+    uint32_t version;           /* CHAT_STORE_V1 */
     const char *scheme;
     chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
     void (*close)(void *impl);
@@ -102,11 +108,15 @@ typedef struct chat_user_store_ops {
     chat_err (*get_read_marker)(void *impl, const char *user_id, const char *channel,
                                 char ts_out[CHAT_TS_SIZE]);
 
-    /* Applies activity records in one transaction, each event id at most once. */
+    /* Optional, like counts below (both serve unread counts; a store offers
+     * both or neither): when NULL, libchat keeps no activity in this store
+     * (no "user" consumer group is started).
+     * Applies activity records in one transaction, each event id at most once. */
     chat_err (*apply_activity)(void *impl, const chat_activity *items, size_t n);
     /* Messages in channel after the user's read marker, not by the user and not
      * deleted; and of those, the ones mentioning the user (by id, or with
-     * CHAT_MENTION_CHANNEL / CHAT_MENTION_HERE). */
+     * CHAT_MENTION_CHANNEL / CHAT_MENTION_HERE). Optional: when NULL, a
+     * channel's unread_count and mention_count read as 0. */
     chat_err (*counts)(void *impl, const char *user_id, const char *channel,
                        int64_t *unread, int64_t *mentions);
     /* Deletes a user (undoing a sign-up that failed half-way). user_not_found. */
@@ -116,7 +126,7 @@ typedef struct chat_user_store_ops {
 /* ------------------------------------------------------------- channel --- */
 
 typedef struct chat_channel_store_ops {
-    uint32_t version;
+    uint32_t version;           /* CHAT_STORE_V1 */
     const char *scheme;
     chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
     void (*close)(void *impl);
@@ -154,7 +164,9 @@ typedef struct chat_channel_store_ops {
     /* Member ids in join order. CHAT_LIST_STRINGS. */
     chat_err (*list_members)(void *impl, const char *channel_id, const char *cursor,
                              int limit, chat_list **out);
-    /* Raises last_activity of each (channel, ts) pair to ts if newer. */
+    /* Optional: when NULL, last_activity is not kept (no "channel" consumer
+     * group is started) and stays as create/update left it.
+     * Raises last_activity of each (channel, ts) pair to ts if newer. */
     chat_err (*touch_activity)(void *impl, const char (*channels)[CHAT_ID_SIZE],
                                const char (*ts)[CHAT_TS_SIZE], size_t n);
 } chat_channel_store_ops;
@@ -178,7 +190,7 @@ CHAT_API void chat_outbox_items_free(chat_outbox_item *items, size_t n);
 typedef chat_err (*chat_outbox_fn)(void *arg, const chat_message *m, chat_outbox_item *out);
 
 typedef struct chat_message_store_ops {
-    uint32_t version;
+    uint32_t version;           /* CHAT_STORE_V1 */
     const char *scheme;
     chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
     void (*close)(void *impl);
@@ -216,7 +228,8 @@ typedef struct chat_message_store_ops {
     chat_err (*replies)(void *impl, const char *channel, const char *thread_ts,
                         const char *latest, const char *oldest, bool inclusive, int limit,
                         const char *cursor, chat_list **out);
-    /* Full text over messages of the given channels, newest first. Words match
+    /* Optional: when NULL, chat_message_search fails with not_supported.
+     * Full text over messages of the given channels, newest first. Words match
      * as prefixes; CJK runs match as substrings. */
     chat_err (*search)(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
                        size_t n_channels, const char *cursor, int limit, chat_list **out);
@@ -238,12 +251,16 @@ typedef struct chat_message_store_ops {
                              size_t *n);
     /* Forgets items with seq <= up_to. */
     chat_err (*outbox_ack)(void *impl, int64_t up_to);
-    /* Appends an event that is not a message change (membership, marks, ...)
+    /* Optional: when NULL, such events go straight to the broker (and a
+     * broker outage loses them).
+     * Appends an event that is not a message change (membership, marks, ...)
      * so it reaches consumers in order with the message events and survives a
      * broker outage like them. topic, key and data are copied. */
     chat_err (*outbox_add)(void *impl, const chat_outbox_item *item);
 
-    /* Completes a pending file: one that file_insert stored with sha256 ""
+    /* Optional: when NULL, two-step uploads (chat_file_upload_begin/_finish)
+     * fail with not_supported.
+     * Completes a pending file: one that file_insert stored with sha256 ""
      * while its bytes were still on their way. Sets size and sha256 (64
      * lower-case hex digits) in one step, only while the file is pending:
      * file_not_found when absent, file_deleted when deleted, CHAT_ERR_DUPLICATE
@@ -251,12 +268,18 @@ typedef struct chat_message_store_ops {
      * file_list never returns pending files; file_get does. */
     chat_err (*file_complete)(void *impl, const char *file_id, int64_t size,
                               const char *sha256_hex);
-    /* Replaces a file's title (files.completeUploadExternal names a file
+    /* Optional: when NULL, chat_file_set_title fails with not_supported.
+     * Replaces a file's title (files.completeUploadExternal names a file
      * after its bytes arrived). file_not_found when absent, file_deleted
      * when deleted. */
     chat_err (*file_set_title)(void *impl, const char *file_id, const char *title);
 } chat_message_store_ops;
 
+/* Registers a store under ops->scheme, replacing a table registered earlier
+ * under that scheme (the application's own or a built-in one). ops is
+ * borrowed and must outlive every context that uses it. not_supported when
+ * ops->version is 0 or newer than CHAT_STORE_V1; invalid_arguments when ops,
+ * its scheme or a required method is NULL; the detail says which. Thread-safe. */
 CHAT_API chat_err chat_auth_store_register(const chat_auth_store_ops *ops);
 CHAT_API chat_err chat_user_store_register(const chat_user_store_ops *ops);
 CHAT_API chat_err chat_channel_store_register(const chat_channel_store_ops *ops);

@@ -9,6 +9,26 @@
  * chat_malloc()/chat_strdup() (NULL means "unset" and reads as ""), owned by the
  * struct and released by the matching chat_*_free(). Fixed arrays hold ids and
  * timestamps so the hot path does not allocate for them.
+ *
+ * Ops tables: versions, required and optional methods. Every backend
+ * interface (chat_*_ops in chat/backend/) begins with `uint32_t version` and
+ * `const char *scheme`, in that order, in every version; set version to the
+ * CHAT_*_V* constant of the header you build against. A method is required
+ * unless its comment begins "Optional:", which also says what libchat does
+ * when it is NULL. Registration (chat_*_register, and the same check for the
+ * built-in backends) refuses a table with:
+ * - version 0, or newer than this library knows: not_supported;
+ * - a required method of its version that is NULL: invalid_arguments;
+ * the detail names the interface, the scheme and the version or method, e.g.
+ * `message store "foo": required method post is NULL`.
+ *
+ * Later versions (V2, ...) only append methods at the end of a table; they
+ * never move, remove or change the meaning of an earlier field. libchat reads
+ * the version to know how long a table is: a table that says V1 was compiled
+ * against the V1 header and ends after the V1 fields, so libchat never reads
+ * a field added in V2 from it and treats the V2 methods as absent (as if
+ * NULL, with the behaviour their comment gives). A method added in V2 is
+ * therefore optional for V1 tables even when V2 tables must provide it.
  */
 #ifndef CHAT_BACKEND_TYPES_H
 #define CHAT_BACKEND_TYPES_H
