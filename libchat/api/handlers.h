@@ -1,4 +1,4 @@
-/* libchat/rpc/handlers.h - one handler per API method (see rpc/methods.c). */
+/* libchat/api/handlers.h - one handler per API method (see api/methods.c). */
 #ifndef CHATI_RPC_HANDLERS_H
 #define CHATI_RPC_HANDLERS_H
 

@@ -162,7 +162,7 @@ def test_oversized_body(server, user):
 def test_huge_body_is_refused_before_it_is_read(server, user):
     """Far past the limit (here 64 MiB announced), the server answers without
     waiting for the body. nng's HTTP server answers these itself, with an HTML
-    400, above about 4 MiB (servers/gateway/http.c collects 4x the limit so
+    400, above about 4 MiB (libchat/gateway/http.c collects 4x the limit so
     that it can say 413 below that)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
         # headers only: the answer must come without the body

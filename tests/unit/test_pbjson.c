@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_pbjson.c - the gateway's Slack argument and JSON conversion
- * (servers/gateway/pbjson.c): form and JSON bodies, args -> protobuf for every
+ * (libchat/gateway/pbjson.c): form and JSON bodies, args -> protobuf for every
  * field type, protobuf -> JSON output rules and escaping, round trips.
  */
 #include <math.h>
