@@ -50,14 +50,8 @@ void gw_error_json(chati_buf *out, chat_err err, const char *detail)
     chati_buf_puts(out, "}");
 }
 
-chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
-                      chati_buf *out)
+chat_err gw_result_json(chat_err rv, const ProtobufCMessage *resp, chati_buf *out)
 {
-    char field[128] = "";
-    ProtobufCMessage *req = NULL, *resp = NULL;
-    chat_err rv = gw_args_to_pb(args, m->req, &req, field, sizeof field);
-    if (rv == CHAT_OK)
-        rv = chati_svc_call(g->svc, m, s, req, CALL_TIMEOUT_MS, &resp);
     if (rv == CHAT_OK) {
         out->len = 0;
         rv = chati_buf_puts(out, "{\"ok\":true");
@@ -67,10 +61,23 @@ chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const
             rv = chati_buf_puts(out, "}");
     }
     if (rv != CHAT_OK) {
+        /* The detail is copied first: building the JSON may set another. */
         char detail[512];
         snprintf(detail, sizeof detail, "%s", chati_errmsg());
         gw_error_json(out, rv, detail);
     }
+    return rv;
+}
+
+chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
+                      chati_buf *out)
+{
+    char field[128] = "";
+    ProtobufCMessage *req = NULL, *resp = NULL;
+    chat_err rv = gw_args_to_pb(args, m->req, &req, field, sizeof field);
+    if (rv == CHAT_OK)
+        rv = chati_svc_call(g->svc, m, s, req, CALL_TIMEOUT_MS, &resp);
+    rv = gw_result_json(rv, resp, out);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     if (resp)

@@ -355,19 +355,7 @@ chat_err gw_files_upload_call(gw *g, const chati_method *m, const chat_session *
     }
     if (rv == CHAT_OK)
         rv = chati_svc_call(g->svc, m, s, rq, FILES_CALL_TIMEOUT_MS, &resp);
-    if (rv == CHAT_OK) {
-        out->len = 0;
-        rv = chati_buf_puts(out, "{\"ok\":true");
-        if (rv == CHAT_OK)
-            rv = gw_pb_to_json(resp, out);
-        if (rv == CHAT_OK)
-            rv = chati_buf_puts(out, "}");
-    }
-    if (rv != CHAT_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", chati_errmsg());
-        gw_error_json(out, rv, detail);
-    }
+    rv = gw_result_json(rv, resp, out);
     if (rq) {
         if (file != NULL) { /* borrowed from the body: not the message's to free */
             up->content.data = NULL;

@@ -73,6 +73,10 @@ struct chat_gateway {
 void gw_error_json(chati_buf *out, chat_err err, const char *detail);
 /* Serves one /api/<method> request on a worker thread and finishes the aio. */
 void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req);
+/* Writes the Slack JSON reply of a call's result into out: {"ok":true,...}
+ * with resp's fields when rv is CHAT_OK, else {"ok":false,"error":...} with
+ * the thread's error detail. Returns rv, or the error building the JSON. */
+chat_err gw_result_json(chat_err rv, const ProtobufCMessage *resp, chati_buf *out);
 /* Calls a method as session s (NULL: unauthenticated) and writes the Slack
  * JSON reply ({"ok":true,...} or {"ok":false,"error":...}) into out. Returns
  * the method's result. Shared by HTTP and the WebSocket's RPC-style messages. */
