@@ -10,7 +10,11 @@ if(CHAT_WITH_MONGO)
   set(chat_ferretdb_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/ferretdb.sh)
 
   add_executable(contract_message_store_mongo
-    ${CMAKE_CURRENT_SOURCE_DIR}/test_message_store.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
+    ${CMAKE_CURRENT_SOURCE_DIR}/message_store_fixture.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_message_store_messages.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_message_store_files.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_message_store_load.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
   target_link_libraries(contract_message_store_mongo PRIVATE
     chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
   add_test(NAME contract_message_store_mongo
