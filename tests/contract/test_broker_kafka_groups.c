@@ -9,8 +9,12 @@
  *     in order per key in each, and both take part (Kafka split the partitions)
  *   - one of them leaves: the other takes over its partitions and gets
  *     everything published afterwards
+ *   - a group still joining when messages come (its partitions are assigned
+ *     and positioned only later) gets every message published since it
+ *     subscribed, not only those after the assignment
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +135,78 @@ START_TEST(test_group_split_across_processes)
 }
 END_TEST
 
+/* Publishes messages 0..N_JOINING-1 once the subscription has begun, a few
+ * milliseconds apart, so that some land while the group is still joining. */
+#define N_JOINING 200
+
+typedef struct joining_pub {
+    const chat_broker_ops *B;
+    void *impl;
+    const char *topic;
+    _Atomic int started;        /* set by the subscriber just before subscribe */
+} joining_pub;
+
+static void *publish_while_joining(void *arg)
+{
+    joining_pub *j = arg;
+    while (!atomic_load(&j->started))
+        contract_sleep_ms(1);
+    for (int i = 0; i < N_JOINING; i++) {
+        char key[8], data[16];
+        snprintf(key, sizeof key, "k%d", i % KEYS);
+        int len = snprintf(data, sizeof data, "%d", i);
+        chat_broker_msg m = {j->topic, key, data, (size_t)len};
+        ck_assert_chat_ok(j->B->publish(j->impl, &m, 1, NULL, NULL, NULL));
+        contract_sleep_ms(5);
+    }
+    ck_assert_chat_ok(j->B->flush(j->impl, WAIT_MS));
+    return NULL;
+}
+
+START_TEST(test_messages_while_joining_are_delivered)
+{
+    const char *url = contract_begin("kafka-joining");
+    const chat_broker_ops *B = chati_backend_find(CHATI_IFACE_BROKER, url);
+    ck_assert_ptr_nonnull(B);
+    void *pub = NULL, *sub = NULL;
+    ck_assert_chat_ok(B->open(url, contract_cfg(), &pub));
+    ck_assert_chat_ok(B->open(url, contract_cfg(), &sub));
+    char topic[64], group[64];
+    contract_uniq("tj", topic, sizeof topic);
+    contract_uniq("gj", group, sizeof group);
+    static member_log l;
+    pthread_mutex_init(&l.mu, NULL);
+    for (int k = 0; k < KEYS; k++)
+        l.last[k] = -1;
+    static joining_pub j;
+    j.B = B;
+    j.impl = pub;
+    j.topic = topic;
+    atomic_init(&j.started, 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, publish_while_joining, &j), 0);
+    const char *topics[1] = {topic};
+    chat_broker_consumer *c = NULL;
+    atomic_store(&j.started, 1);
+    ck_assert_chat_ok(B->subscribe(sub, group, topics, 1, 16, on_batch, &l, &c));
+    pthread_join(t, NULL);
+    long long deadline = contract_now_ms() + WAIT_MS;
+    while (handled(&l) < N_JOINING && contract_now_ms() < deadline)
+        contract_sleep_ms(10);
+    int missing = 0, first_missing = -1;
+    for (int i = 0; i < N_JOINING; i++)
+        if (l.count[i] == 0 && missing++ == 0)
+            first_missing = i;
+    ck_assert_msg(missing == 0, "%d of %d messages published while the group joined never "
+                  "arrived (the first: %d)", missing, N_JOINING, first_missing);
+    ck_assert_int_eq(l.order_errors, 0);
+    B->unsubscribe(sub, c);
+    B->close(sub);
+    B->close(pub);
+    contract_end();
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     contract_init(argc, argv, "kafka://127.0.0.1:9092");
@@ -138,6 +214,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("groups");
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_group_split_across_processes);
+    tcase_add_test(tc, test_messages_while_joining_are_delivered);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

@@ -52,7 +52,10 @@ typedef struct chat_broker_ops {
     chat_err (*publish)(void *impl, const chat_broker_msg *msgs, size_t n, const int64_t *tags,
                         chat_broker_ack ack, void *ack_arg);
     /* Starts a consumer in group over n_topics topics, seeing messages published
-     * from now on. max_batch bounds a batch. On failure handler is never called. */
+     * from now on: every message published after the call began (also those
+     * that come while it is still joining the group), where the group has no
+     * position of its own yet. max_batch bounds a batch. On failure handler is
+     * never called. */
     chat_err (*subscribe)(void *impl, const char *group, const char *const *topics,
                           size_t n_topics, size_t max_batch, chat_broker_handler handler,
                           void *arg, chat_broker_consumer **out);

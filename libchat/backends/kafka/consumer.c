@@ -129,12 +129,13 @@ static int cmp_str(const void *a, const void *b)
 }
 
 static chati_kafka_group *group_new(chati_kafka *kb, const char *name, const char *const *topics,
-                                    size_t n)
+                                    size_t n, int64_t since_ms)
 {
     chati_kafka_group *g = chat_calloc(1, sizeof *g);
     if (g == NULL)
         return NULL;
     g->kb = kb;
+    g->since_ms = since_ms;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     g->name = chat_strdup(name);
@@ -203,6 +204,9 @@ chat_err chati_kafka_subscribe(void *impl, const char *group, const char *const 
         handler == NULL || out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
                           "kafka subscribe: needs a group, topics, a handler and out");
+    /* Before anything that takes time (creating topics, joining): the group
+     * gets what is published from this call on. */
+    int64_t since_ms = chati_now_ms();
     char (*names)[CHATI_KAFKA_TOPIC_MAX + 1] = chat_malloc(n_topics * sizeof *names);
     const char **ptrs = chat_malloc(n_topics * sizeof *ptrs);
     chat_broker_consumer *m = chat_calloc(1, sizeof *m);
@@ -213,7 +217,7 @@ chat_err chati_kafka_subscribe(void *impl, const char *group, const char *const 
     }
     if (rv == CHAT_OK)
         rv = chati_kafka_topics_ensure(kb, ptrs, n_topics);
-    chati_kafka_group *g = rv == CHAT_OK ? group_new(kb, group, ptrs, n_topics) : NULL;
+    chati_kafka_group *g = rv == CHAT_OK ? group_new(kb, group, ptrs, n_topics, since_ms) : NULL;
     if (rv == CHAT_OK && g == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "kafka subscribe");
     chat_free(ptrs);

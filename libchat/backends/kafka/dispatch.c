@@ -4,9 +4,10 @@
  * CHAT_OK, and on an error seeks the batch's partitions back to its first
  * message and gives the batch again to the same member after a backoff (20 ms
  * doubling to 1 s). Rebalances run here too, inside a poll: a partition the
- * group has no committed offset for starts at its end, and that start is
- * committed at once, so "from now on" also holds when the partition later
- * moves to another member. */
+ * group has no committed offset for starts at the first message published
+ * since subscribe was called (else at its end), and that start is committed at
+ * once, so "from now on" also holds when the partition later moves to another
+ * member. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,15 @@ static void parts_done(chati_kafka_group *g, const rd_kafka_topic_partition_list
 
 /* ---- rebalancing (on the dispatcher thread, inside a poll) ---- */
 
-/* Partitions without a committed offset start at their end; that start is
- * committed so that whoever holds the partition next starts there too. A
- * topic just created may answer "not leader" for a moment: retried. */
+/* Partitions without a committed offset start at the first message produced
+ * since the group subscribed (by timestamp), else at their end; that start is
+ * committed so that whoever holds the partition next starts there too. Not
+ * simply "the end when assigned": a rebalance can come well after subscribe
+ * (a slow coordinator, a topic the subscription discovers late), and what was
+ * published in between would be skipped. The end is read before the
+ * timestamp lookup: a message appended between the two is then at or after
+ * the end read, not skipped. A topic just created may answer "not leader" for
+ * a moment: retried. */
 static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *parts)
 {
     int timeout = g->kb->opts.timeout_ms;
@@ -80,7 +87,8 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
         chati_kafka_sleep_ms(RETRY_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return; /* auto.offset.reset=latest then decides */
-    rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(parts->cnt);
+    /* The end of each partition without a committed offset, in .offset. */
+    rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         if (p->offset >= 0)
@@ -90,14 +98,34 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
                                                      timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
                chati_mono_ms() < deadline)
             chati_kafka_sleep_ms(RETRY_MS);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            continue;
-        p->offset = hi;
-        rd_kafka_topic_partition_list_add(fresh, p->topic, p->partition)->offset = hi;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_topic_partition_list_add(ends, p->topic, p->partition)->offset = hi;
     }
-    if (fresh->cnt > 0)
-        rd_kafka_commit(g->rk, fresh, 0);
-    rd_kafka_topic_partition_list_destroy(fresh);
+    /* The first offset at or after since_ms of each ( -1: none yet). */
+    rd_kafka_topic_partition_list_t *since = rd_kafka_topic_partition_list_copy(ends);
+    for (int i = 0; i < since->cnt; i++)
+        since->elems[i].offset = g->since_ms;
+    bool known = since->cnt > 0;
+    if (known) {
+        while ((e = rd_kafka_offsets_for_times(g->rk, since, timeout)) !=
+                   RD_KAFKA_RESP_ERR_NO_ERROR &&
+               chati_mono_ms() < deadline)
+            chati_kafka_sleep_ms(RETRY_MS);
+        known = e == RD_KAFKA_RESP_ERR_NO_ERROR; /* else every partition starts at its end */
+    }
+    for (int i = 0; i < ends->cnt; i++) {
+        rd_kafka_topic_partition_t *end = &ends->elems[i];
+        const rd_kafka_topic_partition_t *at = &since->elems[i];
+        if (known && at->err == RD_KAFKA_RESP_ERR_NO_ERROR && at->offset >= 0 &&
+            at->offset < end->offset)
+            end->offset = at->offset;
+        rd_kafka_topic_partition_list_find(parts, end->topic, end->partition)->offset =
+            end->offset;
+    }
+    if (ends->cnt > 0)
+        rd_kafka_commit(g->rk, ends, 0);
+    rd_kafka_topic_partition_list_destroy(since);
+    rd_kafka_topic_partition_list_destroy(ends);
 }
 
 void chati_kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -30,6 +30,7 @@ struct chati_kafka_group {
     char *name;                     /* the libchat group */
     char **topics;                  /* Kafka names, sorted, unique */
     size_t n_topics;
+    int64_t since_ms;               /* wall clock at subscribe: where new partitions start */
     rd_kafka_t *rk;
     pthread_t thread;
     bool thread_started;
