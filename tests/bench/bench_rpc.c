@@ -128,6 +128,13 @@ int main(int argc, char **argv)
            "p50 %lld us, p99 %lld us, max %lld us, %d errors\n",
            threads, n, size, (double)total / secs, (long long)all[total / 2],
            (long long)all[total * 99 / 100], (long long)all[total - 1], errors);
+    for (int i = 0; i < threads; i++)
+        free(w[i].lat_us);
+    free(warm.lat_us);
+    free(all);
+    free(w);
+    free(t);
+    free(payload);
     chati_svc_close(svc);
     chat_close(client);
     chati_api_server_stop(srv);
