@@ -96,6 +96,8 @@ int chati_cond_init(pthread_cond_t *cv);
  * chati_cond_init. Spurious wake-ups return true: callers loop on their
  * condition. */
 bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
+/* Sleeps ms milliseconds (for polling where nothing can be waited on). */
+void chati_sleep_ms(int ms);
 /* "SSSSSSSSSS.UUUUUU" <-> microseconds. parse fails on anything else (a
  * shorter fraction like "123.5" is accepted as Slack's clients send it). */
 bool chati_ts_parse(const char *s, int64_t *us);

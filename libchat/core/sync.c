@@ -1,4 +1,4 @@
-/* Condition waits on the monotonic clock. */
+/* Condition waits on the monotonic clock, and sleeping. */
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
@@ -24,4 +24,11 @@ bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t dead
         return false;
     struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
     return pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT;
+}
+
+void chati_sleep_ms(int ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }

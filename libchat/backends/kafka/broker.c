@@ -91,7 +91,7 @@ static chat_err kafka_flush(void *impl, int timeout_ms)
     pthread_mutex_lock(&kb->mu);
     while (kb->pending > 0 && chati_mono_ms() < deadline) {
         pthread_mutex_unlock(&kb->mu);
-        chati_kafka_sleep_ms(FLUSH_POLL_MS);
+        chati_sleep_ms(FLUSH_POLL_MS);
         pthread_mutex_lock(&kb->mu);
     }
     int64_t pending = kb->pending;
@@ -122,7 +122,7 @@ static chat_err kafka_flush(void *impl, int timeout_ms)
             return chati_fail(CHAT_ERR_TIMEOUT, "kafka: consumers not caught up in %d ms",
                               timeout_ms);
         }
-        chati_kafka_sleep_ms(FLUSH_POLL_MS);
+        chati_sleep_ms(FLUSH_POLL_MS);
     }
     chat_free(want);
     return CHAT_OK;

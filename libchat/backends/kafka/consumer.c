@@ -183,7 +183,7 @@ static chat_err group_start(chati_kafka_group *g)
     pthread_mutex_lock(&g->mu);
     while (g->assignments == 0 && chati_mono_ms() < deadline) {
         pthread_mutex_unlock(&g->mu);
-        chati_kafka_sleep_ms(5);
+        chati_sleep_ms(5);
         pthread_mutex_lock(&g->mu);
     }
     bool joined = g->assignments > 0;

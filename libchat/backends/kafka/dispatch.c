@@ -84,7 +84,7 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
     rd_kafka_resp_err_t e;
     while ((e = rd_kafka_committed(g->rk, parts, timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
            chati_mono_ms() < deadline)
-        chati_kafka_sleep_ms(RETRY_MS);
+        chati_sleep_ms(RETRY_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return; /* auto.offset.reset=latest then decides */
     /* The end of each partition without a committed offset, in .offset. */
@@ -97,7 +97,7 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
         while ((e = rd_kafka_query_watermark_offsets(g->rk, p->topic, p->partition, &lo, &hi,
                                                      timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
                chati_mono_ms() < deadline)
-            chati_kafka_sleep_ms(RETRY_MS);
+            chati_sleep_ms(RETRY_MS);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             rd_kafka_topic_partition_list_add(ends, p->topic, p->partition)->offset = hi;
     }
@@ -110,7 +110,7 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
         while ((e = rd_kafka_offsets_for_times(g->rk, since, timeout)) !=
                    RD_KAFKA_RESP_ERR_NO_ERROR &&
                chati_mono_ms() < deadline)
-            chati_kafka_sleep_ms(RETRY_MS);
+            chati_sleep_ms(RETRY_MS);
         known = e == RD_KAFKA_RESP_ERR_NO_ERROR; /* else every partition starts at its end */
     }
     for (int i = 0; i < ends->cnt; i++) {
@@ -236,7 +236,7 @@ static void backoff_wait(chati_kafka_group *g, int ms)
     while (!g->stop && chati_mono_ms() < until) {
         pthread_mutex_unlock(&g->mu);
         /* No poll here (it would take messages); librdkafka keeps heartbeating. */
-        chati_kafka_sleep_ms(5);
+        chati_sleep_ms(5);
         pthread_mutex_lock(&g->mu);
     }
     pthread_mutex_unlock(&g->mu);

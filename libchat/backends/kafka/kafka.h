@@ -63,12 +63,6 @@ typedef struct chati_kafka {
     chati_kafka_group *groups;  /* live consumer groups of this process */
 } chati_kafka;
 
-static inline void chati_kafka_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* url.c: parses url into *o (freed with chati_kafka_opts_free); invalid_arguments. */
 chat_err chati_kafka_opts_parse(const char *url, chati_kafka_opts *o);
 void chati_kafka_opts_free(chati_kafka_opts *o);

@@ -141,7 +141,7 @@ void chati_kafka_producer_stop(chati_kafka *kb)
     int64_t deadline = chati_mono_ms() + 5000;
     while (kb->pending > 0 && chati_mono_ms() < deadline) {
         pthread_mutex_unlock(&kb->mu);
-        chati_kafka_sleep_ms(5);
+        chati_sleep_ms(5);
         pthread_mutex_lock(&kb->mu);
     }
     pthread_mutex_unlock(&kb->mu);
@@ -160,7 +160,7 @@ static chat_err await_room(chati_kafka *kb, size_t n)
             return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
                               "kafka: %d messages wait for %s; not taking more",
                               rd_kafka_outq_len(kb->producer), kb->opts.bootstrap);
-        chati_kafka_sleep_ms(10);
+        chati_sleep_ms(10);
     }
     return CHAT_OK;
 }
@@ -213,7 +213,7 @@ chat_err chati_kafka_publish(void *impl, const chat_broker_msg *msgs, size_t n,
             /* Full despite await_room (another publisher got there first): the
              * poller frees room as acks come; earlier messages are queued. */
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                chati_kafka_sleep_ms(5);
+                chati_sleep_ms(5);
         } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && chati_mono_ms() < deadline);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             /* Still full, or a bad argument (which the checks above rule

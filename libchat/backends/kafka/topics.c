@@ -188,7 +188,7 @@ static chat_err await_metadata(chati_kafka *kb, const char *name, int64_t deadli
             return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "kafka: topic %s not ready: %s",
                               name, why);
         }
-        chati_kafka_sleep_ms(METADATA_POLL_MS);
+        chati_sleep_ms(METADATA_POLL_MS);
     }
     rd_kafka_topic_destroy(rkt);
     return CHAT_OK;

@@ -361,6 +361,22 @@ static chat_err migrate(chati_db *d, const chati_migration *migs, size_t n)
     return rv;
 }
 
+/* Switching a file to WAL needs a moment alone with it, and SQLite refuses at
+ * once ("database is locked") instead of waiting in the busy handler when
+ * other connections open the same new file at the same time (the services of
+ * one machine on one sqlite: broker file): retried until the busy timeout. */
+static chat_err set_wal(chati_db *d)
+{
+    int64_t deadline = chati_mono_ms() + DB_BUSY_TIMEOUT_MS;
+    for (;;) {
+        chat_err rv = pragma(d, "PRAGMA journal_mode = WAL");
+        if (rv != CHAT_ERR_TIMEOUT || chati_mono_ms() >= deadline)
+            return rv;
+        chati_clear_errmsg();
+        chati_sleep_ms(5);
+    }
+}
+
 static chat_err configure(chati_db *d, bool memory)
 {
     sqlite3_extended_result_codes(d->db, 1);
@@ -368,7 +384,7 @@ static chat_err configure(chati_db *d, bool memory)
     chat_err rv = CHAT_OK;
     /* An in-memory database has no WAL; its journal stays "memory". */
     if (!memory)
-        rv = pragma(d, "PRAGMA journal_mode = WAL");
+        rv = set_wal(d);
     if (rv == CHAT_OK)
         rv = pragma(d, "PRAGMA synchronous = NORMAL");
     if (rv == CHAT_OK)
