@@ -31,12 +31,12 @@ endif()
 if(CHAT_WITH_KAFKA)
   pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 endif()
-if(CHAT_WITH_S3)
-  # Not libs3: Debian's libs3 2.0 signs with Signature V2 only. The S3 store
-  # signs V4 itself (mbedtls, linked above) and talks HTTP through libcurl.
+if(CHAT_WITH_S3 OR CHAT_WITH_ETCD)
+  # libcurl: the S3 store (not libs3: Debian's libs3 2.0 signs with Signature
+  # V2 only; the store signs V4 itself with mbedtls) and etcd's JSON gateway.
   pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
-  add_library(chatdep_s3 INTERFACE)
-  target_link_libraries(chatdep_s3 INTERFACE PkgConfig::LIBCURL)
+  add_library(chatdep_curl INTERFACE)
+  target_link_libraries(chatdep_curl INTERFACE PkgConfig::LIBCURL)
 endif()
 
 if(CHAT_BUILD_TESTS)

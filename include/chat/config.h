@@ -15,14 +15,16 @@
  *                       shares events between the processes of one machine
  *   blob                blob store URL        [file:{data}/blobs]
  *   presence            presence store URL    [mem:]
- *   discovery           discovery URL         [static:]
+ *   discovery           discovery URL         [static:]; static:/path/to/file ("service
+ *                       address" lines, re-read on change), or
+ *                       etcd://host:port[,host:port...][/prefix][?timeout_ms=]
  *   rpc.<service>       RPC address(es) of a service run elsewhere, comma-separated
  *                       (rpc.auth, rpc.user, rpc.channel, rpc.message, rpc.presence)
  *   server.rpc_threads  threads running methods in a service (chat/server.h)
  *                       [min(64, max(8, 4 x CPUs))]
  *   server.drain_ms     how long a stopping service lets requests finish [10000]
- *   server.announce_ttl seconds a service's registration in discovery lives; renewed
- *                       every third of it [15]
+ *   server.announce_ttl seconds a service's registration in discovery lives (2..3600);
+ *                       renewed every third of it [5]
  *   gateway.public_url  the URL clients reach the gateway at (permalinks, uploads)
  *   jwt.secret          HS256 key; generated and kept in {data}/jwt.key when unset
  *   jwt.issuer          iss claim [libchat]

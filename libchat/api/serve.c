@@ -204,13 +204,13 @@ static nng_msg *serve(void *arg, nng_msg *msg, int64_t recv_us)
 
 /* ---- start / stop ---- */
 
-static int default_threads(const chat_ctx *ctx, int workers)
+static chat_err default_threads(const chat_ctx *ctx, int workers, int *out)
 {
-    const char *v = ctx->cfg ? chat_config_get(ctx->cfg, "server.rpc_threads") : NULL;
-    long n = 0;
-    if (v && *v)
-        n = strtol(v, NULL, 10);
-    if (n <= 0) {
+    int64_t n = 0;
+    chat_err rv = chati_config_int(ctx->cfg, "server.rpc_threads", 0, 1, MAX_THREADS, &n);
+    if (rv != CHAT_OK)
+        return rv;
+    if (n == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n = cpus > 0 ? 4 * cpus : 8;
         if (n < 8)
@@ -218,7 +218,8 @@ static int default_threads(const chat_ctx *ctx, int workers)
     }
     if (n > workers)
         n = workers;
-    return n > MAX_THREADS ? MAX_THREADS : (int)n;
+    *out = n > MAX_THREADS ? MAX_THREADS : (int)n;
+    return CHAT_OK;
 }
 
 chat_err chati_api_server_start(chat_ctx *ctx, const char *listen_url, int workers,
@@ -241,14 +242,17 @@ chat_err chati_api_server_start(chat_ctx *ctx, const char *listen_url, int worke
     const char *lvl = getenv("CHAT_LOG_LEVEL");
     srv->debug = lvl && strcasecmp(lvl, "debug") == 0;
     chati_rpc_server_opts ro = {workers, srv->opts.threads, srv->opts.drain_ms, MIN_RECV_MAX};
-    if (ro.threads <= 0)
-        ro.threads = default_threads(ctx, workers);
+    chat_err rv = CHAT_OK;
+    if (ro.threads <= 0 && (rv = default_threads(ctx, workers, &ro.threads)) != CHAT_OK) {
+        chat_free(srv);
+        return rv;
+    }
     if (ro.threads > MAX_THREADS)
         ro.threads = MAX_THREADS;
     if (ctx->files_max_bytes > 0 && (uint64_t)ctx->files_max_bytes + (1u << 20) > ro.recv_max)
         ro.recv_max = (size_t)ctx->files_max_bytes + (1u << 20);
     chati_rpc_handler h = {triage, serve, srv};
-    chat_err rv = chati_rpc_server_start(listen_url, &ro, &h, &srv->rpc);
+    rv = chati_rpc_server_start(listen_url, &ro, &h, &srv->rpc);
     if (rv != CHAT_OK) {
         chat_free(srv);
         return rv;

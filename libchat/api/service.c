@@ -13,7 +13,7 @@
 #include "domain/ctx.h"
 
 #define WORKERS 64
-#define DEFAULT_TTL_S 15
+#define DEFAULT_TTL_S 5
 
 /* The backends each service owns; everything else is "none" there. */
 static const struct {
@@ -85,16 +85,6 @@ static void *announce_main(void *arg)
     return NULL;
 }
 
-static int config_int(const chat_ctx *ctx, const char *key, int dflt, int min, int max)
-{
-    const char *v = ctx->cfg ? chat_config_get(ctx->cfg, key) : NULL;
-    if (v == NULL || *v == '\0')
-        return dflt;
-    char *end;
-    long n = strtol(v, &end, 10);
-    return *end == '\0' && n >= min && n <= max ? (int)n : dflt;
-}
-
 void chat_service_stop(chat_service *svc)
 {
     if (svc == NULL)
@@ -129,17 +119,23 @@ chat_err chat_service_start(chat_ctx *ctx, const char *service, const char *list
                           "a context, a service and an address to listen on are needed");
     if (chati_service_from_name(service) < 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no service \"%.32s\"", service);
+    int64_t ttl_s, drain_ms;
+    chat_err rv;
+    if ((rv = chati_config_int(ctx->cfg, "server.announce_ttl", DEFAULT_TTL_S, 2, 3600,
+                               &ttl_s)) != CHAT_OK ||
+        (rv = chati_config_int(ctx->cfg, "server.drain_ms", 0, 1, 3600000, &drain_ms)) !=
+            CHAT_OK)
+        return rv;
     chat_service *svc = chat_calloc(1, sizeof *svc);
     if (svc == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "service");
     svc->ctx = ctx;
     snprintf(svc->name, sizeof svc->name, "%s", service);
-    svc->ttl_s = config_int(ctx, "server.announce_ttl", DEFAULT_TTL_S, 1, 3600);
+    svc->ttl_s = (int)ttl_s;
     pthread_mutex_init(&svc->mu, NULL);
     chati_cond_init(&svc->cv);
-    chati_api_server_opts opts = {0, config_int(ctx, "server.drain_ms", 0, 1, 3600000), NULL,
-                                  NULL};
-    chat_err rv = chati_api_server_start(ctx, listen_url, WORKERS, &opts, &svc->srv);
+    chati_api_server_opts opts = {0, (int)drain_ms, NULL, NULL};
+    rv = chati_api_server_start(ctx, listen_url, WORKERS, &opts, &svc->srv);
     if (rv == CHAT_OK) {
         const char *addr = advertise && *advertise ? advertise : chati_api_server_url(svc->srv);
         if ((svc->address = chat_strdup(addr)) == NULL)

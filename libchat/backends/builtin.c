@@ -39,6 +39,9 @@ static const struct {
 #ifdef CHAT_WITH_S3
     {CHATI_IFACE_BLOB, "s3", &chati_s3_blob_ops},
 #endif
+#ifdef CHAT_WITH_ETCD
+    {CHATI_IFACE_DISCOVERY, "etcd", &chati_etcd_discovery_ops},
+#endif
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -35,6 +35,7 @@ extern const chat_channel_store_ops chati_pg_channel_ops;
 extern const chat_message_store_ops chati_mongo_message_ops; /* "mongodb://..." */
 extern const chat_broker_ops chati_kafka_broker_ops;         /* "kafka://host:port[,...]" */
 extern const chat_blob_ops chati_s3_blob_ops;                /* "s3://..." */
+extern const chat_discovery_ops chati_etcd_discovery_ops;    /* "etcd://host:port[,...]" */
 
 /* Adds the built-in backends to the registry, once per process (later calls
  * return at once); a scheme the application registered first keeps its

@@ -214,3 +214,21 @@ chat_err chat_config_dup(const chat_config *cfg, chat_config **out)
     *out = c;
     return CHAT_OK;
 }
+
+chat_err chati_config_int(const chat_config *cfg, const char *key, int64_t dflt, int64_t min,
+                          int64_t max, int64_t *out)
+{
+    const char *v = cfg ? chat_config_get(cfg, key) : NULL;
+    if (v == NULL || *v == '\0') {
+        *out = dflt;
+        return CHAT_OK;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG, "%s must be an integer in %lld..%lld, not \"%s\"",
+                          key, (long long)min, (long long)max, v);
+    *out = n;
+    return CHAT_OK;
+}

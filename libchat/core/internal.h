@@ -28,6 +28,12 @@ const char *chati_errmsg(void);
 /* Copies the current detail (or chat_strerror(err) when empty) into errbuf. */
 void chati_errbuf(chat_err err, char *errbuf, size_t errlen);
 
+/* (core/config.c) The integer value of key: dflt when unset or empty,
+ * invalid_config naming the key and its range when it is not an integer in
+ * min..max. cfg may be NULL (unset). */
+chat_err chati_config_int(const chat_config *cfg, const char *key, int64_t dflt, int64_t min,
+                          int64_t max, int64_t *out);
+
 /* ---- growable byte buffer (core/buf.c) ---- */
 typedef struct chati_buf {
     char *data;                 /* always NUL-terminated when len > 0 or after reserve */

@@ -20,24 +20,6 @@ static const char *cfg_or(const chat_ctx *ctx, const char *key, const char *dflt
     return v && *v ? v : dflt;
 }
 
-static chat_err cfg_int(const chat_ctx *ctx, const char *key, int64_t dflt, int64_t min,
-                        int64_t max, int64_t *out)
-{
-    const char *v = chat_config_get(ctx->cfg, key);
-    if (v == NULL || *v == '\0') {
-        *out = dflt;
-        return CHAT_OK;
-    }
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || *end || n < min || n > max)
-        return chati_fail(CHAT_ERR_INVALID_CONFIG, "%s must be an integer in %lld..%lld", key,
-                          (long long)min, (long long)max);
-    *out = n;
-    return CHAT_OK;
-}
-
 static chat_err mkdirs(const char *path)
 {
     char tmp[4096];
@@ -164,10 +146,10 @@ static chat_err ctx_setup(chat_ctx *ctx, const chati_peers *remote)
         return rv;
     snprintf(ctx->jwt_issuer, sizeof ctx->jwt_issuer, "%s", cfg_or(ctx, "jwt.issuer", "libchat"));
     int64_t ttl_s = 0;
-    if ((rv = cfg_int(ctx, "jwt.ttl", 30 * 86400, 60, 3650LL * 86400, &ctx->jwt_ttl_s)) ||
-        (rv = cfg_int(ctx, "files.max_bytes", 100LL << 20, 1, 1LL << 40,
+    if ((rv = chati_config_int(ctx->cfg, "jwt.ttl", 30 * 86400, 60, 3650LL * 86400, &ctx->jwt_ttl_s)) ||
+        (rv = chati_config_int(ctx->cfg, "files.max_bytes", 100LL << 20, 1, 1LL << 40,
                       &ctx->files_max_bytes)) ||
-        (rv = cfg_int(ctx, "presence.ttl", 120, 1, 86400, &ttl_s)) ||
+        (rv = chati_config_int(ctx->cfg, "presence.ttl", 120, 1, 86400, &ttl_s)) ||
         (rv = chati_argon2_params_from_config(ctx->cfg, &ctx->argon2)))
         return rv;
     ctx->presence_ttl_ms = ttl_s * 1000;

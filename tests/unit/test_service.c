@@ -212,7 +212,7 @@ START_TEST(advertised_address_is_registered)
     pthread_mutex_lock(&disc_mu);
     ck_assert_str_eq(announced, "tcp://10.1.2.3:7105");
     ck_assert_str_eq(announced_as, "presence");
-    ck_assert_int_eq(last_ttl, 15);
+    ck_assert_int_eq(last_ttl, 5); /* the default */
     pthread_mutex_unlock(&disc_mu);
     chat_service_stop(svc);
     pthread_mutex_lock(&disc_mu);
@@ -220,6 +220,25 @@ START_TEST(advertised_address_is_registered)
     pthread_mutex_unlock(&disc_mu);
     chat_service_stop(NULL);
     chat_close(ctx);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(bad_numbers_in_the_configuration_are_refused)
+{
+    ck_assert_chat_ok(chat_discovery_register(&counting));
+    char *dir = chat_test_tmpdir("service");
+    static const char *bad[] = {"0", "1", "abc", "5s", "99999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        chat_ctx *ctx = open_service_ctx(dir, "presence", bad[i]);
+        chat_service *svc = NULL;
+        ck_assert_chat_err(chat_service_start(ctx, "presence", "tcp://127.0.0.1:0", NULL, &svc),
+                           CHAT_ERR_INVALID_CONFIG);
+        ck_assert_ptr_null(svc);
+        ck_assert_msg(strstr(chat_last_errmsg(), "server.announce_ttl") != NULL, "%s",
+                      chat_last_errmsg());
+        chat_close(ctx);
+    }
     chat_test_rmtree(dir);
 }
 END_TEST
@@ -232,6 +251,7 @@ static Suite *service_suite(void)
     tcase_add_test(tc, config_keeps_only_the_services_backends);
     tcase_add_test(tc, start_registers_renews_and_withdraws);
     tcase_add_test(tc, advertised_address_is_registered);
+    tcase_add_test(tc, bad_numbers_in_the_configuration_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

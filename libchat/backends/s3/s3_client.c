@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 
+#include "backends/curl_global.h"
 #include "backends/s3/s3_client.h"
 
 #define POOL_IDLE_MAX 8
@@ -35,21 +36,11 @@ struct chati_s3 {
     size_t n_idle;
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rv;
-
-static void global_init(void)
-{
-    /* curl_global_init is not thread-safe on every build; once is enough. */
-    global_rv = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 chat_err chati_s3_new(const char *url, const chat_config *cfg, chati_s3 **out)
 {
-    pthread_once(&global_once, global_init);
-    if (global_rv != CURLE_OK)
-        return chati_fail(CHAT_ERR_INTERNAL, "s3: curl_global_init: %s",
-                          curl_easy_strerror(global_rv));
+    chat_err init = chati_curl_global_init();
+    if (init != CHAT_OK)
+        return init;
     chati_s3 *s = chat_calloc(1, sizeof *s);
     if (s == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "s3 client");

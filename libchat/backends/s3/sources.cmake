@@ -6,3 +6,4 @@ list(APPEND CHAT_SOURCES
   backends/s3/s3_client.c
   backends/s3/s3_multipart.c
   backends/s3/blob.c)
+list(APPEND CHAT_SOURCES backends/curl_global.c)
