@@ -1,5 +1,7 @@
 /* The method table served over the RPC transport: chat.rpc frames in, a
  * method run in a chat_ctx, chat.rpc frames out. */
+#include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 
 #include <nng/nng.h>
 
+#include "api/rpc_auth.h"
 #include "api/serve.h"
 #include "api/svc.h"
 #include "domain/ctx.h"
@@ -20,6 +23,9 @@
 
 struct chati_api_server {
     chat_ctx *ctx;
+    chati_rpc_auth *auth;       /* checks every request's signature */
+    _Atomic int64_t refusal_log_s;  /* last second a refusal was logged */
+    _Atomic uint32_t refusals_unlogged;
     chati_api_server_opts opts;
     chati_rpc_server *rpc;
     bool debug;
@@ -133,6 +139,43 @@ static bool triage(void *arg, nng_msg *msg, bool stopping, nng_msg **reply)
     return true;
 }
 
+/* Logs a refused request: always (an attack or a misconfiguration), but at
+ * most one line a second, counting the ones left out. */
+static void log_refusal(chati_api_server *srv, nng_msg *msg, const Chat__Rpc__Request *rq,
+                        const char *detail)
+{
+    int64_t now_s = chati_mono_ms() / 1000;
+    int64_t last = atomic_load(&srv->refusal_log_s);
+    if (last == now_s || !atomic_compare_exchange_strong(&srv->refusal_log_s, &last, now_s)) {
+        atomic_fetch_add(&srv->refusals_unlogged, 1);
+        return;
+    }
+    char from[64] = "?";
+    nng_sockaddr sa;
+    nng_pipe p = nng_msg_get_pipe(msg);
+    if (nng_pipe_id(p) > 0 && nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0) {
+        if (sa.s_family == NNG_AF_INET) {
+            const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
+            snprintf(from, sizeof from, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
+                     (unsigned)ntohs(sa.s_in.sa_port));
+        } else if (sa.s_family == NNG_AF_INPROC) {
+            snprintf(from, sizeof from, "inproc");
+        }
+    }
+    const chati_method *m = chati_method_by_id(rq->method);
+    uint32_t skipped = atomic_exchange(&srv->refusals_unlogged, 0);
+    char name[48];
+    if (m)
+        snprintf(name, sizeof name, "%s", m->name);
+    else
+        snprintf(name, sizeof name, "method #%u", rq->method);
+    fprintf(stderr, "chat-rpc: refused %s from %s (caller \"%.16s\"): %s", name, from,
+            rq->caller ? rq->caller : "", detail);
+    if (skipped)
+        fprintf(stderr, " (and %u more refusals not logged)", skipped);
+    fputc('\n', stderr);
+}
+
 /* ---- on a worker: the method ---- */
 
 static bool fits_id(const char *s)
@@ -189,6 +232,9 @@ static nng_msg *serve(void *arg, nng_msg *msg, int64_t recv_us)
         rv = chati_fail(CHAT_ERR_TIMEOUT,
                         "not started: waited %lld ms in the server's queue (timeout %u ms)",
                         (long long)waited_ms, rq->timeout_ms);
+    else if ((rv = chati_rpc_auth_check(srv->auth, msg)) != CHAT_OK ||
+             (rv = chati_rpc_auth_check_expiry(rq, chati_now_ms())) != CHAT_OK)
+        log_refusal(srv, msg, rq, chati_errmsg());
     else if (m == NULL)
         rv = chati_fail(CHAT_ERR_UNKNOWN_METHOD, "unknown method id %u", rq->method);
     else
@@ -242,8 +288,13 @@ chat_err chati_api_server_start(chat_ctx *ctx, const char *listen_url, int worke
     const char *lvl = getenv("CHAT_LOG_LEVEL");
     srv->debug = lvl && strcasecmp(lvl, "debug") == 0;
     chati_rpc_server_opts ro = {workers, srv->opts.threads, srv->opts.drain_ms, MIN_RECV_MAX};
-    chat_err rv = CHAT_OK;
+    chat_err rv = chati_rpc_auth_new(ctx, &srv->auth);
+    if (rv != CHAT_OK) {
+        chat_free(srv);
+        return rv;
+    }
     if (ro.threads <= 0 && (rv = default_threads(ctx, workers, &ro.threads)) != CHAT_OK) {
+        chati_rpc_auth_free(srv->auth);
         chat_free(srv);
         return rv;
     }
@@ -254,6 +305,7 @@ chat_err chati_api_server_start(chat_ctx *ctx, const char *listen_url, int worke
     chati_rpc_handler h = {triage, serve, srv};
     rv = chati_rpc_server_start(listen_url, &ro, &h, &srv->rpc);
     if (rv != CHAT_OK) {
+        chati_rpc_auth_free(srv->auth);
         chat_free(srv);
         return rv;
     }
@@ -276,5 +328,6 @@ void chati_api_server_stop(chati_api_server *srv)
     if (srv == NULL)
         return;
     chati_rpc_server_stop(srv->rpc);
+    chati_rpc_auth_free(srv->auth);
     chat_free(srv);
 }

@@ -14,6 +14,7 @@
 
 #include <nng/nng.h>
 
+#include "api/rpc_auth.h"
 #include "api/serve.h"
 #include "api/svc.h"
 #include "domain/ctx.h"
@@ -35,6 +36,7 @@ typedef struct peer {
 
 struct rpc_svc {
     chat_ctx *ctx;
+    chati_rpc_auth *auth;       /* signs every request */
     _Atomic uint64_t next_id;
     peer peers[CHATI_SVC__COUNT];
 };
@@ -75,13 +77,15 @@ static chat_err resolve(void *arg, chati_rpc_addrs *out, bool *dynamic)
     return rv;
 }
 
-static chat_err pack_request(const chati_method *m, const chat_session *s,
-                             const ProtobufCMessage *req, uint64_t id, int64_t timeout_ms,
-                             nng_msg **out)
+static chat_err pack_request(const chati_rpc_auth *auth, const chati_method *m,
+                             const chat_session *s, const ProtobufCMessage *req, uint64_t id,
+                             int64_t timeout_ms, nng_msg **out)
 {
     Chat__Rpc__Request r = CHAT__RPC__REQUEST__INIT;
     r.method = m->id;
     r.request_id = id;
+    r.caller = (char *)chati_rpc_auth_caller(auth);
+    r.expires_ms = chati_rpc_auth_expiry(timeout_ms);
     /* 0 would mean "no limit". */
     r.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout_ms;
     if (s != NULL) {
@@ -93,6 +97,11 @@ static chat_err pack_request(const chati_method *m, const chat_session *s,
     nng_msg *msg;
     if (chati_rpc_frame(&r.base, 7, req, &msg) != 0)
         return chati_fail(CHAT_ERR_NOMEM, "request");
+    chat_err rv = chati_rpc_auth_seal(auth, msg);
+    if (rv != CHAT_OK) {
+        nng_msg_free(msg);
+        return rv;
+    }
     *out = msg;
     return CHAT_OK;
 }
@@ -138,7 +147,7 @@ static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const c
     *retryable = false;
     uint64_t id = atomic_fetch_add_explicit(&cl->next_id, 1, memory_order_relaxed);
     nng_msg *msg = NULL, *reply = NULL;
-    chat_err rv = pack_request(m, s, req, id, deadline - chati_mono_ms(), &msg);
+    chat_err rv = pack_request(cl->auth, m, s, req, id, deadline - chati_mono_ms(), &msg);
     if (rv == CHAT_OK)
         rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, &reply);
     if (rv == CHAT_OK) {
@@ -178,6 +187,7 @@ static void rpc_close(void *impl)
     rpc_svc *cl = impl;
     for (int i = 0; i < CHATI_SVC__COUNT; i++)
         chati_rpc_client_free(cl->peers[i].client);
+    chati_rpc_auth_free(cl->auth);
     chat_free(cl);
 }
 
@@ -199,6 +209,8 @@ chat_err chati_svc_rpc(chat_ctx *ctx, chati_svc **out)
         chati_random(&seed, sizeof seed);
         atomic_init(&cl->next_id, (seed >> 1) | 1);
     }
+    if (rv == CHAT_OK)
+        rv = chati_rpc_auth_new(ctx, &cl->auth);
     for (int i = 0; rv == CHAT_OK && i < CHATI_SVC__COUNT; i++) {
         cl->peers[i].owner = cl;
         cl->peers[i].svc = (chati_service)i;

@@ -127,6 +127,14 @@ int chati_hex_digit(char c);
 char *chati_pct_decode(const char *s, size_t n);
 void chati_sha256(const void *data, size_t len, uint8_t out[32]);
 void chati_sha256_hex(const void *data, size_t len, char out[65]);
+/* (core/hmac.c) HMAC-SHA256 with a key prepared once; the key is immutable
+ * after chati_hmac_key_new, so any thread may MAC with it. */
+typedef struct chati_hmac_key chati_hmac_key;
+chat_err chati_hmac_key_new(const void *key, size_t len, chati_hmac_key **out);
+void chati_hmac_key_free(chati_hmac_key *k);
+/* HMAC of a[0..alen) followed by b[0..blen) (b may be NULL when blen is 0). */
+void chati_hmac(const chati_hmac_key *k, const void *a, size_t alen, const void *b, size_t blen,
+                uint8_t out[32]);
 /* Pagination cursors: an opaque base64url token around a string key (what the
  * backend resumes after). decode gives invalid_cursor on a token it did not
  * make. Results are freed with chat_free. */

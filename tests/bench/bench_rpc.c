@@ -57,6 +57,7 @@ static chat_ctx *open_ctx(const char *dir, const char *rpc_auth)
     chat_ctx *ctx = NULL;
     if (chat_config_new(&cfg) != CHAT_OK ||
         chat_config_set(cfg, "data_dir", dir, err, sizeof err) != CHAT_OK ||
+        chat_config_set(cfg, "jwt.secret", "bench-rpc-shared-secret", err, sizeof err) != CHAT_OK ||
         (rpc_auth && chat_config_set(cfg, "rpc.auth", rpc_auth, err, sizeof err) != CHAT_OK) ||
         chat_open(&ctx, cfg, err, sizeof err) != CHAT_OK) {
         fprintf(stderr, "bench_rpc: open: %s\n", err);

@@ -38,6 +38,7 @@
 #include "backends/builtin.h"
 #include "domain/ctx.h"
 #include "rpc.pb-c.h"
+#include "api/rpc_auth.h"
 #include "api/serve.h"
 #include "api/svc.h"
 #include "rpc/rpc.h"
@@ -46,6 +47,8 @@ extern char **environ;
 
 /* How long a test waits for something that should take milliseconds. */
 #define WAIT_MS 10000
+/* Every process of a deployment shares it: RPC frames are signed with a key from it. */
+#define TEST_SECRET "unit-rpc-shared-secret-0123"
 
 static double now_ms(void)
 {
@@ -160,6 +163,7 @@ static chat_ctx *open_ctx(const char *dir)
     char err[256];
     ck_assert_chat_ok(chat_config_new(&cfg));
     ck_assert_chat_ok(chat_config_set(cfg, "data_dir", dir, err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "jwt.secret", TEST_SECRET, err, sizeof err));
     ck_assert_chat_ok(chat_config_set(cfg, "argon2.m_cost_kib", "64", err, sizeof err));
     ck_assert_chat_ok(chat_config_set(cfg, "argon2.t_cost", "1", err, sizeof err));
     chat_ctx *ctx = NULL;
@@ -220,6 +224,7 @@ static chat_ctx *client_ctx(const char *auth_addrs)
     ck_assert_ptr_nonnull(c);
     char err[256];
     ck_assert_chat_ok(chat_config_new(&c->cfg));
+    ck_assert_chat_ok(chat_config_set(c->cfg, "jwt.secret", TEST_SECRET, err, sizeof err));
     if (auth_addrs)
         ck_assert_chat_ok(chat_config_set(c->cfg, "rpc.auth", auth_addrs, err, sizeof err));
     return c;
@@ -415,25 +420,145 @@ static Chat__Rpc__Reply *raw_call(const char *url, const void *frame, size_t len
     return r;
 }
 
-static Chat__Rpc__Reply *raw_request(const char *url, uint32_t method, const char *user,
-                                     const void *body, size_t body_len)
+/* The signer of the test's deployment (TEST_SECRET), derived as chat_open does. */
+static chati_rpc_auth *test_signer(const char *secret)
+{
+    uint8_t key[32];
+    chati_sha256(secret, strlen(secret), key);
+    chati_rpc_auth *a = NULL;
+    ck_assert_chat_ok(chati_rpc_auth_from_key(key, sizeof key, "test", &a));
+    return a;
+}
+
+/* A request frame, signed by signer when not NULL. */
+static nng_msg *build_frame(uint32_t method, const char *user, bool admin, const void *body,
+                            size_t body_len, int64_t expires_ms, const chati_rpc_auth *signer)
 {
     Chat__Rpc__Request rq = CHAT__RPC__REQUEST__INIT;
     rq.method = method;
     rq.request_id = 77;
     rq.timeout_ms = 3000;
+    rq.expires_ms = (uint64_t)expires_ms;
+    rq.caller = "test";
     if (user) {
         rq.user_id = (char *)user;
         rq.team_id = "T0000000001";
+        rq.is_admin = admin;
     }
     rq.body.data = (uint8_t *)body;
     rq.body.len = body_len;
-    uint8_t buf[512];
+    nng_msg *m = NULL;
     size_t n = chat__rpc__request__get_packed_size(&rq);
-    ck_assert_uint_le(n, sizeof buf);
-    chat__rpc__request__pack(&rq, buf);
-    return raw_call(url, buf, n);
+    ck_assert_int_eq(nng_msg_alloc(&m, n), 0);
+    chat__rpc__request__pack(&rq, nng_msg_body(m));
+    if (signer)
+        ck_assert_chat_ok(chati_rpc_auth_seal(signer, m));
+    return m;
 }
+
+static Chat__Rpc__Reply *raw_msg(const char *url, nng_msg *m)
+{
+    Chat__Rpc__Reply *r = raw_call(url, nng_msg_body(m), nng_msg_len(m));
+    nng_msg_free(m);
+    return r;
+}
+
+/* A signed request, valid for 10 s. */
+static Chat__Rpc__Reply *raw_request(const char *url, uint32_t method, const char *user,
+                                     const void *body, size_t body_len)
+{
+    chati_rpc_auth *a = test_signer(TEST_SECRET);
+    nng_msg *m = build_frame(method, user, false, body, body_len, chati_now_ms() + 10000, a);
+    chati_rpc_auth_free(a);
+    return raw_msg(url, m);
+}
+
+static const char *whoami_body(size_t *len)
+{
+    static uint8_t buf[64];
+    Chat__Api__ApiTestRequest rq = CHAT__API__API_TEST_REQUEST__INIT;
+    rq.foo = "whoami";
+    *len = chat__api__api_test_request__pack(&rq, buf);
+    return (const char *)buf;
+}
+
+START_TEST(server_refuses_unsigned_forged_and_expired_frames)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 4, 0);
+    uint32_t api_test_id = api_test_method()->id;
+    size_t blen;
+    const char *body = whoami_body(&blen);
+    chati_rpc_auth *good = test_signer(TEST_SECRET);
+    chati_rpc_auth *other = test_signer("some-other-deployment-secret");
+    int64_t soon = chati_now_ms() + 10000;
+
+    /* Signed by the deployment: the claimed identity is taken. */
+    Chat__Rpc__Reply *r =
+        raw_msg(f.url, build_frame(api_test_id, "UADMIN00001", true, body, blen, soon, good));
+    ck_assert_str_eq(r->error, "");
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    /* Unsigned, claiming admin: refused before anything runs. */
+    int calls = atomic_load(&f.h.calls);
+    r = raw_msg(f.url, build_frame(api_test_id, "UADMIN00001", true, body, blen, soon, NULL));
+    ck_assert_str_eq(r->error, "not_authed");
+    ck_assert_ptr_nonnull(strstr(r->detail, "not signed"));
+    chat__rpc__reply__free_unpacked(r, NULL);
+    /* Signed with another key. */
+    r = raw_msg(f.url, build_frame(api_test_id, "UADMIN00001", true, body, blen, soon, other));
+    ck_assert_str_eq(r->error, "invalid_auth");
+    ck_assert_ptr_nonnull(strstr(r->detail, "signature"));
+    chat__rpc__reply__free_unpacked(r, NULL);
+    /* A signed frame changed afterwards (admin flag turned on). */
+    nng_msg *m = build_frame(api_test_id, "UPLAIN00001", false, body, blen, soon, good);
+    nng_msg *forged = build_frame(api_test_id, "UPLAIN00001", true, body, blen, soon, NULL);
+    ck_assert_int_eq(nng_msg_append(forged, (uint8_t *)nng_msg_body(m) + nng_msg_len(m) - 34,
+                                    34), 0);
+    nng_msg_free(m);
+    r = raw_msg(f.url, forged);
+    ck_assert_str_eq(r->error, "invalid_auth");
+    chat__rpc__reply__free_unpacked(r, NULL);
+    /* Internal methods too need a signature. */
+    r = raw_msg(f.url, build_frame(chati_method_by_name("internal.setActive")->id, NULL, false,
+                                   NULL, 0, soon, NULL));
+    ck_assert_str_eq(r->error, "not_authed");
+    chat__rpc__reply__free_unpacked(r, NULL);
+    /* Expired, and claiming to live for an hour. */
+    r = raw_msg(f.url, build_frame(api_test_id, "UADMIN00001", true, body, blen,
+                                   chati_now_ms() - 1000, good));
+    ck_assert_str_eq(r->error, "invalid_auth");
+    ck_assert_ptr_nonnull(strstr(r->detail, "expired"));
+    chat__rpc__reply__free_unpacked(r, NULL);
+    r = raw_msg(f.url, build_frame(api_test_id, "UADMIN00001", true, body, blen,
+                                   chati_now_ms() + 3600000, good));
+    ck_assert_str_eq(r->error, "invalid_auth");
+    chat__rpc__reply__free_unpacked(r, NULL);
+    ck_assert_int_eq(atomic_load(&f.h.calls), calls); /* none of them ran */
+
+    /* A captured frame replayed: accepted until it expires, refused after. */
+    m = build_frame(api_test_id, "UADMIN00001", true, body, blen, chati_now_ms() + 300, good);
+    nng_msg *copy = NULL;
+    ck_assert_int_eq(nng_msg_dup(&copy, m), 0);
+    r = raw_msg(f.url, m);
+    ck_assert_str_eq(r->error, "");
+    chat__rpc__reply__free_unpacked(r, NULL);
+    sleep_ms(400);
+    r = raw_msg(f.url, copy);
+    ck_assert_str_eq(r->error, "invalid_auth");
+    ck_assert_ptr_nonnull(strstr(r->detail, "expired"));
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    /* Health needs no signature (load balancers and probes ask it). */
+    r = raw_msg(f.url, build_frame(0, NULL, false, NULL, 0, 0, NULL));
+    ck_assert_str_eq(r->error, "");
+    chat__rpc__reply__free_unpacked(r, NULL);
+
+    chati_rpc_auth_free(good);
+    chati_rpc_auth_free(other);
+    server_down(&f);
+}
+END_TEST
 
 START_TEST(server_refuses_bad_frames)
 {
@@ -717,6 +842,7 @@ static int serve_forever(const char *url, const char *dir, int notify_fd)
     char err[256] = "";
     if (chat_config_new(&cfg) != CHAT_OK ||
         chat_config_set(cfg, "data_dir", dir, err, sizeof err) != CHAT_OK ||
+        chat_config_set(cfg, "jwt.secret", TEST_SECRET, err, sizeof err) != CHAT_OK ||
         chat_open(&ctx, cfg, err, sizeof err) != CHAT_OK) {
         fprintf(stderr, "serve: chat_open: %s\n", err);
         return 1;
@@ -1048,6 +1174,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, direct_client_same_answers);
     tcase_add_test(tc, errors_cross_the_wire);
     tcase_add_test(tc, server_refuses_bad_frames);
+    tcase_add_test(tc, server_refuses_unsigned_forged_and_expired_frames);
     tcase_add_test(tc, concurrent_calls_8x200);
     tcase_add_test(tc, sequential_throughput);
     tcase_add_test(tc, unreachable_is_unavailable_quickly);

@@ -101,6 +101,8 @@ static chat_ctx *open_service_ctx(const char *dir, const char *service, const ch
     ck_assert_chat_ok(chat_config_new(&cfg));
     ck_assert_chat_ok(chat_config_set(cfg, "data_dir", dir, err, sizeof err));
     ck_assert_chat_ok(chat_config_set(cfg, "discovery", "counting:", err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "jwt.secret", "unit-service-shared-secret", err,
+                                      sizeof err));
     ck_assert_chat_ok(chat_config_set(cfg, "argon2.m_cost_kib", "64", err, sizeof err));
     ck_assert_chat_ok(chat_config_set(cfg, "argon2.t_cost", "1", err, sizeof err));
     if (ttl)
