@@ -19,14 +19,20 @@
  *                       address" lines, re-read on change), or
  *                       etcd://host:port[,host:port...][/prefix][?timeout_ms=]
  *   rpc.<service>       RPC address(es) of a service run elsewhere, comma-separated
- *                       (rpc.auth, rpc.user, rpc.channel, rpc.message, rpc.presence)
+ *                       (rpc.auth, rpc.user, rpc.channel, rpc.message, rpc.presence);
+ *                       tcp://host:port, or tls+tcp://host:port for mutual TLS
+ *   rpc.tls_ca, rpc.tls_cert, rpc.tls_key   PEM files for tls+tcp:// (the
+ *                       deployment's CA, this process's certificate and key;
+ *                       scripts/rpc-certs.sh makes them)
  *   server.rpc_threads  threads running methods in a service (chat/server.h)
  *                       [min(64, max(8, 4 x CPUs))]
  *   server.drain_ms     how long a stopping service lets requests finish [10000]
  *   server.announce_ttl seconds a service's registration in discovery lives (2..3600);
  *                       renewed every third of it [5]
  *   gateway.public_url  the URL clients reach the gateway at (permalinks, uploads)
- *   jwt.secret          HS256 key; generated and kept in {data}/jwt.key when unset
+ *   jwt.secret          HS256 key, and the key RPC frames between processes are signed
+ *                       with (the same on every process); generated and kept in
+ *                       {data}/jwt.key when unset (one process only)
  *   jwt.issuer          iss claim [libchat]
  *   jwt.ttl             token lifetime in seconds [2592000]
  *   files.max_bytes     largest upload [104857600]

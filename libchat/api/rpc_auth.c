@@ -125,3 +125,10 @@ chat_err chati_rpc_auth_check_expiry(const Chat__Rpc__Request *rq, int64_t now_m
                           (long long)((exp - now_ms) / 1000));
     return CHAT_OK;
 }
+
+void chati_rpc_tls_from_config(const chat_config *cfg, chati_rpc_tls *out)
+{
+    out->ca_file = cfg ? chat_config_get(cfg, "rpc.tls_ca") : NULL;
+    out->cert_file = cfg ? chat_config_get(cfg, "rpc.tls_cert") : NULL;
+    out->key_file = cfg ? chat_config_get(cfg, "rpc.tls_key") : NULL;
+}

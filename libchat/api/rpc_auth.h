@@ -21,6 +21,7 @@
 
 #include "domain/ctx.h"
 #include "rpc.pb-c.h"
+#include "rpc/rpc.h"
 
 /* A frame is valid until its sender's deadline plus this (clock skew). */
 #define CHATI_RPC_SKEW_MS 10000
@@ -53,5 +54,9 @@ chat_err chati_rpc_auth_check(const chati_rpc_auth *a, nng_msg *msg);
 /* The signed claims of an unpacked, checked frame: invalid_auth when it has
  * expired or claims to live implausibly long (now_ms: chati_now_ms()). */
 chat_err chati_rpc_auth_check_expiry(const Chat__Rpc__Request *rq, int64_t now_ms);
+
+/* The transport's TLS files from cfg (rpc.tls_ca, rpc.tls_cert,
+ * rpc.tls_key); the strings belong to cfg. */
+void chati_rpc_tls_from_config(const chat_config *cfg, chati_rpc_tls *out);
 
 #endif

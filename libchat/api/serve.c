@@ -287,7 +287,10 @@ chat_err chati_api_server_start(chat_ctx *ctx, const char *listen_url, int worke
         srv->opts = *opts;
     const char *lvl = getenv("CHAT_LOG_LEVEL");
     srv->debug = lvl && strcasecmp(lvl, "debug") == 0;
-    chati_rpc_server_opts ro = {workers, srv->opts.threads, srv->opts.drain_ms, MIN_RECV_MAX};
+    chati_rpc_tls tls;
+    chati_rpc_tls_from_config(ctx->cfg, &tls);
+    chati_rpc_server_opts ro = {workers, srv->opts.threads, srv->opts.drain_ms, MIN_RECV_MAX,
+                                &tls};
     chat_err rv = chati_rpc_auth_new(ctx, &srv->auth);
     if (rv != CHAT_OK) {
         chat_free(srv);

@@ -211,11 +211,13 @@ chat_err chati_svc_rpc(chat_ctx *ctx, chati_svc **out)
     }
     if (rv == CHAT_OK)
         rv = chati_rpc_auth_new(ctx, &cl->auth);
+    chati_rpc_tls tls;
+    chati_rpc_tls_from_config(ctx->cfg, &tls);
     for (int i = 0; rv == CHAT_OK && i < CHATI_SVC__COUNT; i++) {
         cl->peers[i].owner = cl;
         cl->peers[i].svc = (chati_service)i;
         rv = chati_rpc_client_new(chati_service_name((chati_service)i), resolve, &cl->peers[i],
-                                  &cl->peers[i].client);
+                                  &tls, &cl->peers[i].client);
     }
     if (rv != CHAT_OK) {
         if (cl)

@@ -71,3 +71,24 @@ void chati_buf_free(chati_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+char *chati_read_small_file(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rbe");
+    if (f == NULL)
+        return NULL;
+    chati_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    bool ok = true;
+    while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ok = b.len + n <= max && chati_buf_append(&b, chunk, n) == CHAT_OK;
+    ok = ok && !ferror(f) && chati_buf_reserve(&b, 0) == CHAT_OK;
+    fclose(f);
+    if (!ok) {
+        chati_buf_free(&b);
+        return NULL;
+    }
+    b.data[b.len] = '\0';
+    return chati_buf_steal(&b);
+}

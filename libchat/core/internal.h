@@ -47,6 +47,9 @@ chat_err chati_buf_printf(chati_buf *b, const char *fmt, ...) CHAT_PRINTF(2, 3);
 /* Hands the data to the caller (free with chat_free) and resets b. */
 char *chati_buf_steal(chati_buf *b);
 void chati_buf_free(chati_buf *b);
+/* The whole of a file of at most max bytes, NUL-terminated (free with
+ * chat_free); NULL when it cannot be read or is larger (errno tells). */
+char *chati_read_small_file(const char *path, size_t max);
 
 /* ---- text (core/utf8.c, core/text.c) ---- */
 /* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF, no

@@ -281,27 +281,14 @@ static chat_err add_handler(gw *g, const char *path, void (*cb)(nng_aio *), bool
     return CHAT_OK;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    chati_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        chati_buf_append(&b, chunk, n);
-    fclose(f);
-    return chati_buf_steal(&b);
-}
-
 static chat_err setup_tls(gw *g)
 {
     if (g->cfg.tls_cert == NULL && g->cfg.tls_key == NULL)
         return CHAT_OK;
     if (g->cfg.tls_cert == NULL || g->cfg.tls_key == NULL)
         return chati_fail(CHAT_ERR_INVALID_CONFIG, "TLS needs both a certificate and a key");
-    char *cert = read_file(g->cfg.tls_cert), *key = read_file(g->cfg.tls_key);
+    char *cert = chati_read_small_file(g->cfg.tls_cert, 1u << 20);
+    char *key = chati_read_small_file(g->cfg.tls_key, 1u << 20);
     nng_tls_config *tls = NULL;
     chat_err rv = CHAT_OK;
     int e;

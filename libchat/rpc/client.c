@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "rpc/rpc.h"
@@ -45,6 +46,9 @@ struct chati_rpc_client {
     nng_socket sock;
     char **urls;                /* dialed */
     size_t nurls, capurls;
+    nng_tls_config *tls;        /* for tls+tcp:// addresses, or NULL */
+    chat_err tls_err;           /* why there is none, when one was asked for */
+    char tls_detail[256];
     uint32_t *pipes;            /* live connection ids */
     size_t npipes, cappipes;
     call_slot *free_slots;
@@ -105,10 +109,18 @@ static int dial_locked(chati_rpc_client *pr, const char *url)
         pr->urls = v;
         pr->capurls = cap;
     }
+    bool tls = chati_rpc_url_is_tls(url);
+    if (tls && pr->tls == NULL)
+        return NNG_ENOTSUP; /* see tls_err */
     char *copy = chat_strdup(url);
     if (copy == NULL)
         return NNG_ENOMEM;
-    int rv = nng_dial(pr->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    nng_dialer d;
+    int rv = nng_dialer_create(&d, pr->sock, url);
+    if (rv == 0 && tls && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, pr->tls)) != 0)
+        nng_dialer_close(d);
+    if (rv == 0 && (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0)
+        nng_dialer_close(d);
     if (rv != 0) {
         chat_free(copy);
         return rv;
@@ -140,6 +152,8 @@ static chat_err open_locked(chati_rpc_client *pr, const chati_rpc_addrs *a, bool
     if (pr->nurls == 0) {
         /* Closing runs no pipe callback: nothing ever connected. */
         nng_close(pr->sock);
+        if (pr->tls == NULL && pr->tls_err != CHAT_OK)
+            return chati_fail(pr->tls_err, "%s", pr->tls_detail);
         return chati_fail(CHAT_ERR_INVALID_CONFIG, "cannot dial the %s service: %s", pr->name,
                           first_err);
     }
@@ -358,7 +372,7 @@ chat_err chati_rpc_client_call(chati_rpc_client *pr, const char *what, nng_msg *
 }
 
 chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, void *arg,
-                              chati_rpc_client **out)
+                              const chati_rpc_tls *tls, chati_rpc_client **out)
 {
     if (out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no output");
@@ -371,6 +385,13 @@ chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, vo
     snprintf(pr->name, sizeof pr->name, "%s", name);
     pr->resolve = resolve;
     pr->resolve_arg = arg;
+    /* Read the files now, not under the lock at dial time. Without a usable
+     * configuration, plain addresses still work; a TLS one fails to dial
+     * with this reason. */
+    pr->tls_err = chati_rpc_tls_config(tls, false, "a tls+tcp:// address", &pr->tls);
+    if (pr->tls_err != CHAT_OK)
+        snprintf(pr->tls_detail, sizeof pr->tls_detail, "%s", chati_errmsg());
+    chati_clear_errmsg();
     pthread_mutex_init(&pr->mu, NULL);
     chati_cond_init(&pr->pipe_cv);
     *out = pr;
@@ -389,6 +410,8 @@ void chati_rpc_client_free(chati_rpc_client *pr)
     /* Without the lock: closing waits for the pipe callbacks, which take it. */
     if (pr->open)
         nng_close(pr->sock);
+    if (pr->tls)
+        nng_tls_config_free(pr->tls);
     for (size_t j = 0; j < pr->nurls; j++)
         chat_free(pr->urls[j]);
     chat_free(pr->urls);

@@ -22,6 +22,26 @@
 #include "core/internal.h"
 
 struct nng_msg;
+struct nng_tls_config;
+
+/* ---------------------------------------------------------------- TLS --- */
+
+/* Mutual TLS for tls+tcp:// addresses: PEM files. Both ends present a
+ * certificate the CA signed and refuse a peer that presents none or one
+ * another CA signed (host names are not checked: see rpc/tls.c). */
+typedef struct chati_rpc_tls {
+    const char *ca_file;        /* the deployment's CA */
+    const char *cert_file;      /* this process's certificate */
+    const char *key_file;       /* its private key */
+} chati_rpc_tls;
+
+/* Whether url needs TLS ("tls+tcp://..."). */
+bool chati_rpc_url_is_tls(const char *url);
+/* A TLS configuration for a server or a client; url names the address in
+ * errors. invalid_config naming what is missing or unreadable. Free with
+ * nng_tls_config_free. */
+chat_err chati_rpc_tls_config(const chati_rpc_tls *t, bool server, const char *url,
+                              struct nng_tls_config **out);
 
 /* ------------------------------------------------------------- server --- */
 
@@ -47,6 +67,7 @@ typedef struct chati_rpc_server_opts {
     int threads;            /* threads running serve(), 1..256 */
     int drain_ms;           /* how long stop waits for requests in flight; 0: 10000 */
     size_t recv_max;        /* largest request accepted; 0: 256 MiB */
+    const chati_rpc_tls *tls;   /* for a tls+tcp:// listen_url; read during start */
 } chati_rpc_server_opts;
 
 /* Listens on listen_url ("tcp://0.0.0.0:7101", "inproc://x", ...) with a REP
@@ -96,9 +117,10 @@ typedef struct chati_rpc_client chati_rpc_client;
 
 /* A client of one group of servers, named name (for error messages: "the
  * <name> service"). Dials nothing until the first call. resolve and arg are
- * kept (arg must outlive the client). */
+ * kept (arg must outlive the client); tls (may be NULL; its files are read
+ * now) is used for tls+tcp:// addresses, which fail to dial without it. */
 chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, void *arg,
-                              chati_rpc_client **out);
+                              const chati_rpc_tls *tls, chati_rpc_client **out);
 void chati_rpc_client_free(chati_rpc_client *cl);
 
 /* Sends req (always taken) to one live server and waits for its reply, until

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "rpc/rpc.h"
@@ -260,12 +261,13 @@ static void *worker_main(void *arg)
 
 /* ---- start / stop ---- */
 
-/* Rewrites "tcp://host:0" with the port the listener got. */
+/* Rewrites "tcp://host:0" (or tls+tcp) with the port the listener got. */
 static void bound_url(chati_rpc_server *srv, const char *url, nng_listener l)
 {
     snprintf(srv->url, sizeof srv->url, "%s", url);
     int port = 0;
-    if (strncmp(url, "tcp", 3) != 0 || nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) != 0)
+    if ((strncmp(url, "tcp", 3) != 0 && strncmp(url, "tls+tcp", 7) != 0) ||
+        nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) != 0)
         return;
     const char *colon = strrchr(url, ':');
     const char *bracket = strrchr(url, ']');
@@ -377,7 +379,16 @@ chat_err chati_rpc_server_start(const char *listen_url, const chati_rpc_server_o
         srv->nthreads++;
     }
     nng_listener l;
-    if ((rv = nng_listen(srv->sock, listen_url, &l, 0)) != 0) {
+    nng_tls_config *tls = NULL;
+    if (chati_rpc_url_is_tls(listen_url) &&
+        (err = chati_rpc_tls_config(opts->tls, true, listen_url, &tls)) != CHAT_OK)
+        goto fail;
+    if ((rv = nng_listener_create(&l, srv->sock, listen_url)) == 0 &&
+        (tls == NULL || (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) == 0))
+        rv = nng_listener_start(l, 0);
+    if (tls)
+        nng_tls_config_free(tls); /* the listener holds its own reference */
+    if (rv != 0) {
         err = nng_fail(rv == NNG_EADDRINUSE ? CHAT_ERR_SERVICE_UNAVAILABLE
                        : (rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL)
                            ? CHAT_ERR_INVALID_CONFIG
