@@ -135,17 +135,17 @@ static chat_err h_set_active(chat_ctx *ctx, const chat_session *s, const Protobu
 #define NA (CHATI_M_NO_AUTH | CHATI_M_INTERNAL)
 
 const chati_method chati_internal_methods[] = {
-    {1000, "internal.channelAccess", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL,
+    {1000, "internal.channelAccess", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL | CHATI_M_SAFE,
      D(channel_access_request), D(channel_access_response), h_channel_access},
-    {1001, "internal.readableChannels", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL,
+    {1001, "internal.readableChannels", CHATI_SVC_CHANNEL, CHATI_M_INTERNAL | CHATI_M_SAFE,
      D(readable_channels_request), D(readable_channels_response), h_readable_channels},
     {1002, "internal.joinGeneral", CHATI_SVC_CHANNEL, NA, D(join_general_request), D(empty),
      h_join_general},
-    {1003, "internal.userGet", CHATI_SVC_USER, NA, D(user_get_request), D(user_response),
+    {1003, "internal.userGet", CHATI_SVC_USER, NA | CHATI_M_SAFE, D(user_get_request), D(user_response),
      h_user_get},
-    {1004, "internal.readState", CHATI_SVC_USER, CHATI_M_INTERNAL, D(read_state_request),
+    {1004, "internal.readState", CHATI_SVC_USER, CHATI_M_INTERNAL | CHATI_M_SAFE, D(read_state_request),
      D(read_state_response), h_read_state},
-    {1005, "internal.setReadMarker", CHATI_SVC_USER, CHATI_M_INTERNAL,
+    {1005, "internal.setReadMarker", CHATI_SVC_USER, CHATI_M_INTERNAL | CHATI_M_SAFE,
      D(set_read_marker_request), D(empty), h_set_read_marker},
     {1006, "internal.createProfile", CHATI_SVC_USER, NA, D(create_profile_request),
      D(user_response), h_create_profile},

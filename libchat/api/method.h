@@ -33,6 +33,11 @@ int chati_service_from_name(const char *name);
 
 #define CHATI_M_NO_AUTH 0x1u   /* callable without a session (signup, login, api.test) */
 #define CHATI_M_INTERNAL 0x2u  /* between services only, never routed from HTTP */
+/* Safe to run twice with the same outcome (a read, or a write that sets a
+ * value): over RPC it is sent again to another instance when its server dies
+ * during the call. Requests with a client_msg_id field are safe too: one is
+ * made up when the caller gives none, and the store drops the repeat. */
+#define CHATI_M_SAFE 0x4u
 
 /* A handler fills *resp, a fresh message of the method's response type that the
  * caller allocated and initialised; strings and sub-messages it sets are

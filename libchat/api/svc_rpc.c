@@ -43,6 +43,19 @@ struct rpc_svc {
 
 static const uint8_t empty_bytes[1];
 
+/* A health frame (method 0, needs no signature) and what a healthy answer
+ * is: a reply without an error (a stopping server answers one). */
+static bool probe_ok(void *arg, nng_msg *reply)
+{
+    (void)arg;
+    Chat__Rpc__Reply *rep =
+        chat__rpc__reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
+    bool ok = rep != NULL && (rep->error == NULL || rep->error[0] == '\0');
+    if (rep)
+        chat__rpc__reply__free_unpacked(rep, NULL);
+    return ok;
+}
+
 /* The addresses of a service: config "rpc.<name>", else discovery. */
 static chat_err resolve(void *arg, chati_rpc_addrs *out, bool *dynamic)
 {
@@ -138,6 +151,34 @@ static chat_err unpack_reply(const chati_method *m, nng_msg *msg, uint64_t id,
     return rv;
 }
 
+/* The idempotency key field of m's request (a string named client_msg_id),
+ * or NULL. */
+static const ProtobufCFieldDescriptor *key_field(const chati_method *m)
+{
+    const ProtobufCFieldDescriptor *f =
+        m->req ? protobuf_c_message_descriptor_get_field_by_name(m->req, "client_msg_id") : NULL;
+    return f && f->type == PROTOBUF_C_TYPE_STRING && f->label != PROTOBUF_C_LABEL_REPEATED ? f
+                                                                                          : NULL;
+}
+
+/* A random UUID (version 4), the form Slack clients use for client_msg_id. */
+static void make_uuid(char out[37])
+{
+    static _Atomic uint64_t fallback;
+    uint8_t b[16];
+    if (chati_random(b, sizeof b) != CHAT_OK) {
+        /* No entropy: unique in this process is what matters here. */
+        uint64_t t = (uint64_t)chati_now_us(), n = atomic_fetch_add(&fallback, 1);
+        memcpy(b, &t, sizeof t);
+        memcpy(b + 8, &n, sizeof n);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
 /* One request and its reply. *retryable: the server says it did not run the
  * method. */
 static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const chat_session *s,
@@ -147,9 +188,28 @@ static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const c
     *retryable = false;
     uint64_t id = atomic_fetch_add_explicit(&cl->next_id, 1, memory_order_relaxed);
     nng_msg *msg = NULL, *reply = NULL;
+    unsigned flags = m->flags & CHATI_M_SAFE ? CHATI_RPC_SAFE : 0;
+    /* A write with an idempotency key is safe to repeat: the store drops the
+     * second. Give one to a request that has none, on a shallow copy. */
+    const ProtobufCFieldDescriptor *kf = key_field(m);
+    ProtobufCMessage *keyed = NULL;
+    char key[37];
+    if (kf) {
+        char *const *v = (char *const *)((const char *)req + kf->offset);
+        if (*v == NULL || **v == '\0') {
+            if ((keyed = chat_malloc(m->req->sizeof_message)) == NULL)
+                return chati_fail(CHAT_ERR_NOMEM, "request");
+            memcpy(keyed, req, m->req->sizeof_message);
+            make_uuid(key);
+            *(char **)((char *)keyed + kf->offset) = key;
+            req = keyed;
+        }
+        flags |= CHATI_RPC_SAFE;
+    }
     chat_err rv = pack_request(cl->auth, m, s, req, id, deadline - chati_mono_ms(), &msg);
+    chat_free(keyed); /* shallow: its strings are the caller's, and key */
     if (rv == CHAT_OK)
-        rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, &reply);
+        rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, flags, &reply);
     if (rv == CHAT_OK) {
         rv = unpack_reply(m, reply, id, resp, retryable);
         nng_msg_free(reply);
@@ -213,11 +273,15 @@ chat_err chati_svc_rpc(chat_ctx *ctx, chati_svc **out)
         rv = chati_rpc_auth_new(ctx, &cl->auth);
     chati_rpc_tls tls;
     chati_rpc_tls_from_config(ctx->cfg, &tls);
+    Chat__Rpc__Request health = CHAT__RPC__REQUEST__INIT; /* method 0 */
+    health.request_id = 1;
+    uint8_t frame[16];
+    chati_rpc_probe probe = {frame, chat__rpc__request__pack(&health, frame), probe_ok, NULL};
     for (int i = 0; rv == CHAT_OK && i < CHATI_SVC__COUNT; i++) {
         cl->peers[i].owner = cl;
         cl->peers[i].svc = (chati_service)i;
         rv = chati_rpc_client_new(chati_service_name((chati_service)i), resolve, &cl->peers[i],
-                                  &tls, &cl->peers[i].client);
+                                  &tls, &probe, &cl->peers[i].client);
     }
     if (rv != CHAT_OK) {
         if (cl)

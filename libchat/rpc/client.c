@@ -1,30 +1,39 @@
 /*
- * The RPC client: one REQ socket per group of servers, dialing every address
- * of the group; one nng context per call in flight (pooled).
+ * The RPC client: one REQ socket per server address, so that the client, not
+ * nng, chooses where each call goes; one nng context per call in flight
+ * (pooled per address).
+ *
+ * Routing: a call goes to the address with the fewest calls in flight among
+ * those that are connected and healthy (ties in turn). An address is taken
+ * out of routing when a call on it loses its connection or gets no reply in
+ * time, and when it fails a health probe; a probe thread asks every address
+ * every PROBE_MS and puts it back when it answers. An address that discovery
+ * no longer lists takes no new calls and is closed once idle.
  *
  * nng's REQ resends a request after NNG_OPT_REQ_RESENDTIME (60 s by default)
  * and, when a connection drops, on another connection at once. Both could run
  * a method twice, so resending is off: a call whose connection drops ends
- * with NNG_ECONNRESET, reported as service_unavailable. A request sent while
- * no connection exists would wait silently for one until its timeout, so the
- * client counts live connections (pipe events) and gives up early when none
- * comes up within a short grace.
+ * with NNG_ECONNRESET. Only a caller that says the request is safe to repeat
+ * (CHATI_RPC_SAFE) has it sent again, once, to another address.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/supplemental/tls/tls.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "rpc/rpc.h"
 
 /* How long a call waits for a first connection before service_unavailable. */
 #define CONNECT_GRACE_MS 300
-/* Addresses are resolved again this often, or after this when nothing connects. */
-#define REFRESH_MS 5000
-#define REFRESH_DOWN_MS 1000
+/* Addresses are resolved again this often, or after this when none is up. */
+#define REFRESH_MS 1000
+#define REFRESH_DOWN_MS 250
+#define PROBE_MS 500
+#define PROBE_TIMEOUT_MS 1000
 #define RECV_MAX (256u << 20)
 
 typedef struct call_slot {
@@ -33,224 +42,314 @@ typedef struct call_slot {
     struct call_slot *next;
 } call_slot;
 
+typedef struct backend {
+    struct chati_rpc_client *owner;
+    char *url;
+    nng_socket sock;
+    bool sock_open;
+    unsigned gen;               /* bumped at each (re)open */
+    bool listed;                /* in the resolver's latest answer */
+    int pipes;                  /* live connections */
+    bool down;                  /* out of routing until a probe or a new connection */
+    int inflight;
+    call_slot *free_slots;
+    /* The prober's own, touched by its thread only. */
+    nng_ctx probe_ctx;
+    nng_aio *probe_aio;
+    unsigned probe_gen;         /* gen the probe context belongs to; 0: none */
+} backend;
+
 struct chati_rpc_client {
     char name[32];
     chati_rpc_resolve_fn resolve;
     void *resolve_arg;
+    nng_tls_config *tls;        /* for tls+tcp:// addresses, or NULL */
+    chat_err tls_err;           /* why there is none, when one was asked for */
+    char tls_detail[256];
+    chati_rpc_probe probe;      /* probe.frame NULL: no probing */
+    uint8_t *probe_frame;
+
     pthread_mutex_t mu;
-    pthread_cond_t pipe_cv;     /* a connection came up (monotonic clock) */
+    pthread_cond_t cv;          /* a connection came up; stop (monotonic clock) */
     bool open;
     bool dynamic;
     bool refreshing;
     int64_t looked_up_ms;
-    nng_socket sock;
-    char **urls;                /* dialed */
-    size_t nurls, capurls;
-    nng_tls_config *tls;        /* for tls+tcp:// addresses, or NULL */
-    chat_err tls_err;           /* why there is none, when one was asked for */
-    char tls_detail[256];
-    uint32_t *pipes;            /* live connection ids */
-    size_t npipes, cappipes;
-    call_slot *free_slots;
+    backend **b;                /* never shrinks: pointers stay valid until free */
+    size_t nb, capb;
+    unsigned turn;
+    pthread_t prober;
+    bool probing, stop;
 };
 
 /* ---- connections ---- */
 
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    chati_rpc_client *pr = arg;
-    uint32_t id = (uint32_t)nng_pipe_id(p);
-    pthread_mutex_lock(&pr->mu);
+    (void)p;
+    backend *be = arg;
+    chati_rpc_client *cl = be->owner;
+    pthread_mutex_lock(&cl->mu);
     if (ev == NNG_PIPE_EV_ADD_POST) {
-        if (pr->npipes == pr->cappipes) {
-            size_t cap = pr->cappipes ? 2 * pr->cappipes : 8;
-            uint32_t *v = chat_realloc(pr->pipes, cap * sizeof *v);
-            if (v == NULL) {
-                /* Uncounted, the connection still works; only the early
-                 * unavailable verdict may come wrongly. */
-                pthread_mutex_unlock(&pr->mu);
-                return;
-            }
-            pr->pipes = v;
-            pr->cappipes = cap;
-        }
-        pr->pipes[pr->npipes++] = id;
-        pthread_cond_broadcast(&pr->pipe_cv);
-    } else if (ev == NNG_PIPE_EV_REM_POST) {
-        for (size_t i = 0; i < pr->npipes; i++)
-            if (pr->pipes[i] == id) {
-                pr->pipes[i] = pr->pipes[--pr->npipes];
-                break;
-            }
+        be->pipes++;
+        be->down = false; /* a fresh connection: the server is up again */
+        pthread_cond_broadcast(&cl->cv);
+    } else if (ev == NNG_PIPE_EV_REM_POST && be->pipes > 0) {
+        be->pipes--;
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&cl->mu);
 }
 
-static bool dialed(const chati_rpc_client *pr, const char *url)
+/* Opens be's socket and dials its address in the background (nng connects
+ * and reconnects by itself). With cl->mu held: a non-blocking dial does not
+ * wait for the pipe callbacks that take it. */
+static int open_locked(chati_rpc_client *cl, backend *be)
 {
-    for (size_t i = 0; i < pr->nurls; i++)
-        if (strcmp(pr->urls[i], url) == 0)
-            return true;
-    return false;
-}
-
-/* Dials url (in the background: nng connects and reconnects by itself) and
- * records it. Called with pr->mu held: a non-blocking dial does not wait for
- * the pipe callbacks that take the lock. */
-static int dial_locked(chati_rpc_client *pr, const char *url)
-{
-    if (dialed(pr, url))
-        return 0;
-    if (pr->nurls == pr->capurls) {
-        size_t cap = pr->capurls ? 2 * pr->capurls : 4;
-        char **v = chat_realloc(pr->urls, cap * sizeof *v);
-        if (v == NULL)
-            return NNG_ENOMEM;
-        pr->urls = v;
-        pr->capurls = cap;
-    }
-    bool tls = chati_rpc_url_is_tls(url);
-    if (tls && pr->tls == NULL)
+    bool tls = chati_rpc_url_is_tls(be->url);
+    if (tls && cl->tls == NULL)
         return NNG_ENOTSUP; /* see tls_err */
-    char *copy = chat_strdup(url);
-    if (copy == NULL)
-        return NNG_ENOMEM;
+    int rv = nng_req0_open(&be->sock);
+    if (rv != 0)
+        return rv;
+    /* At most once: never resend (see the top of this file). */
+    nng_socket_set_ms(be->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_socket_set_ms(be->sock, NNG_OPT_RECONNMINT, 50);
+    nng_socket_set_ms(be->sock, NNG_OPT_RECONNMAXT, 500);
+    nng_socket_set_size(be->sock, NNG_OPT_RECVMAXSZ, RECV_MAX);
+    nng_pipe_notify(be->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, be);
+    nng_pipe_notify(be->sock, NNG_PIPE_EV_REM_POST, pipe_cb, be);
     nng_dialer d;
-    int rv = nng_dialer_create(&d, pr->sock, url);
-    if (rv == 0 && tls && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, pr->tls)) != 0)
-        nng_dialer_close(d);
-    if (rv == 0 && (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0)
-        nng_dialer_close(d);
+    if ((rv = nng_dialer_create(&d, be->sock, be->url)) == 0 &&
+        (!tls || (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cl->tls)) == 0))
+        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
     if (rv != 0) {
-        chat_free(copy);
+        nng_close(be->sock); /* nothing connected: no callback to wait for */
         return rv;
     }
-    pr->urls[pr->nurls++] = copy;
+    be->sock_open = true;
+    be->gen++;
+    be->down = false;
+    be->pipes = 0;
     return 0;
 }
 
-/* Opens the socket on first use. Called with pr->mu held. */
-static chat_err open_locked(chati_rpc_client *pr, const chati_rpc_addrs *a, bool dynamic)
+static backend *find_locked(chati_rpc_client *cl, const char *url)
 {
-    if (a->n == 0)
-        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no address for the %s service",
-                          pr->name);
-    int e;
-    if ((e = nng_req0_open(&pr->sock)) != 0)
-        return chati_fail(CHAT_ERR_INTERNAL, "req socket: %s", nng_strerror(e));
-    /* At most once: never resend (see the top of this file). */
-    nng_socket_set_ms(pr->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    nng_socket_set_ms(pr->sock, NNG_OPT_RECONNMINT, 50);
-    nng_socket_set_ms(pr->sock, NNG_OPT_RECONNMAXT, 1000);
-    nng_socket_set_size(pr->sock, NNG_OPT_RECVMAXSZ, RECV_MAX);
-    nng_pipe_notify(pr->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, pr);
-    nng_pipe_notify(pr->sock, NNG_PIPE_EV_REM_POST, pipe_cb, pr);
-    char first_err[160] = "";
-    for (size_t i = 0; i < a->n; i++)
-        if ((e = dial_locked(pr, a->v[i])) != 0 && first_err[0] == '\0')
-            snprintf(first_err, sizeof first_err, "%s: %s", a->v[i], nng_strerror(e));
-    if (pr->nurls == 0) {
-        /* Closing runs no pipe callback: nothing ever connected. */
-        nng_close(pr->sock);
-        if (pr->tls == NULL && pr->tls_err != CHAT_OK)
-            return chati_fail(pr->tls_err, "%s", pr->tls_detail);
-        return chati_fail(CHAT_ERR_INVALID_CONFIG, "cannot dial the %s service: %s", pr->name,
-                          first_err);
-    }
-    pr->open = true;
-    pr->dynamic = dynamic;
-    pr->looked_up_ms = chati_mono_ms();
-    return CHAT_OK;
+    for (size_t i = 0; i < cl->nb; i++)
+        if (strcmp(cl->b[i]->url, url) == 0)
+            return cl->b[i];
+    return NULL;
 }
 
-/* Resolves again and dials addresses not seen before. Addresses that
- * disappear stay dialed: nng keeps retrying them quietly. */
-static void refresh(chati_rpc_client *pr)
+/* The backend of url, created when new (not yet opened). */
+static backend *add_locked(chati_rpc_client *cl, const char *url)
+{
+    backend *be = find_locked(cl, url);
+    if (be)
+        return be;
+    if (cl->nb == cl->capb) {
+        size_t cap = cl->capb ? 2 * cl->capb : 4;
+        backend **v = chat_realloc(cl->b, cap * sizeof *v);
+        if (v == NULL)
+            return NULL;
+        cl->b = v;
+        cl->capb = cap;
+    }
+    if ((be = chat_calloc(1, sizeof *be)) == NULL || (be->url = chat_strdup(url)) == NULL) {
+        chat_free(be);
+        return NULL;
+    }
+    be->owner = cl;
+    cl->b[cl->nb++] = be;
+    return be;
+}
+
+static void slots_free(call_slot *cs)
+{
+    while (cs) {
+        call_slot *next = cs->next;
+        nng_ctx_close(cs->ctx);
+        nng_aio_free(cs->aio);
+        chat_free(cs);
+        cs = next;
+    }
+}
+
+/* Takes the resolver's answer: opens what is new, marks what is gone. The
+ * sockets of addresses gone and idle are returned in *closing (to close
+ * without the lock: closing waits for pipe callbacks, which take it). */
+static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a, nng_socket *closing,
+                        size_t *nclosing, call_slot **slots, char *first_err, size_t errlen)
+{
+    int opened = 0;
+    for (size_t i = 0; i < cl->nb; i++)
+        cl->b[i]->listed = false;
+    for (size_t i = 0; i < a->n; i++) {
+        backend *be = add_locked(cl, a->v[i]);
+        if (be == NULL)
+            continue;
+        be->listed = true;
+        int e = be->sock_open ? 0 : open_locked(cl, be);
+        if (e != 0) {
+            be->listed = false;
+            if (first_err[0] == '\0')
+                snprintf(first_err, errlen, "%s: %s", be->url,
+                         e == NNG_ENOTSUP && cl->tls == NULL ? cl->tls_detail : nng_strerror(e));
+        } else {
+            opened++;
+        }
+    }
+    *nclosing = 0;
+    for (size_t i = 0; i < cl->nb; i++) {
+        backend *be = cl->b[i];
+        if (!be->listed && be->sock_open && be->inflight == 0) {
+            closing[(*nclosing)++] = be->sock;
+            be->sock_open = false;
+            be->pipes = 0;
+            call_slot *last = be->free_slots;
+            if (last) {
+                while (last->next)
+                    last = last->next;
+                last->next = *slots;
+                *slots = be->free_slots;
+                be->free_slots = NULL;
+            }
+        }
+    }
+    return opened;
+}
+
+static void close_all(nng_socket *closing, size_t n, call_slot *slots)
+{
+    slots_free(slots);
+    for (size_t i = 0; i < n; i++)
+        nng_close(closing[i]);
+}
+
+static void *probe_main(void *arg);
+
+/* Resolves the addresses and applies them; the first time, opens the client. */
+static chat_err refresh(chati_rpc_client *cl, bool first)
 {
     chati_rpc_addrs a = {NULL, 0};
-    bool dynamic = true;
-    chat_err rv = pr->resolve(pr->resolve_arg, &a, &dynamic);
-    pthread_mutex_lock(&pr->mu);
-    if (rv == CHAT_OK)
-        for (size_t i = 0; i < a.n; i++)
-            dial_locked(pr, a.v[i]);
-    pr->looked_up_ms = chati_mono_ms();
-    pr->refreshing = false;
-    pthread_mutex_unlock(&pr->mu);
+    bool dynamic = false;
+    chat_err rv = cl->resolve(cl->resolve_arg, &a, &dynamic);
+    nng_socket *closing = NULL;
+    size_t nclosing = 0;
+    call_slot *slots = NULL;
+    char first_err[300] = "";
+    pthread_mutex_lock(&cl->mu);
+    if (rv == CHAT_OK && (closing = chat_calloc(cl->nb + a.n + 1, sizeof *closing)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "rpc client");
+    if (rv == CHAT_OK) {
+        int opened = apply_locked(cl, &a, closing, &nclosing, &slots, first_err, sizeof first_err);
+        if (first && !cl->open) {
+            if (a.n == 0) {
+                rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no address for the %s service",
+                                cl->name);
+            } else if (opened == 0) {
+                rv = chati_fail(cl->tls == NULL && cl->tls_err != CHAT_OK ? cl->tls_err
+                                                                           : CHAT_ERR_INVALID_CONFIG,
+                                "cannot dial the %s service: %s", cl->name, first_err);
+            } else {
+                cl->open = true;
+                cl->dynamic = dynamic;
+                if (cl->probe.frame != NULL &&
+                    pthread_create(&cl->prober, NULL, probe_main, cl) == 0)
+                    cl->probing = true;
+            }
+        }
+    }
+    cl->looked_up_ms = chati_mono_ms();
+    cl->refreshing = false;
+    pthread_mutex_unlock(&cl->mu);
+    close_all(closing, nclosing, slots);
+    chat_free(closing);
     chati_rpc_addrs_free(&a);
+    return rv;
 }
 
-/* Opens the client on first use, refreshes its addresses when due; *pipes:
- * the live connection count right now. */
-static chat_err prepare(chati_rpc_client *pr, size_t *pipes)
+/* Opens the client on first use and refreshes its addresses when due. */
+static chat_err prepare(chati_rpc_client *cl)
 {
-    chat_err rv = CHAT_OK;
-    pthread_mutex_lock(&pr->mu);
-    bool is_open = pr->open;
-    pthread_mutex_unlock(&pr->mu);
-    if (!is_open) {
-        /* Resolve outside the lock: it may ask a discovery server. */
-        chati_rpc_addrs a = {NULL, 0};
-        bool dynamic = false;
-        rv = pr->resolve(pr->resolve_arg, &a, &dynamic);
-        pthread_mutex_lock(&pr->mu);
-        if (rv == CHAT_OK && !pr->open)
-            rv = open_locked(pr, &a, dynamic);
-        pthread_mutex_unlock(&pr->mu);
-        chati_rpc_addrs_free(&a);
-        if (rv != CHAT_OK)
-            return rv;
-    }
+    pthread_mutex_lock(&cl->mu);
+    bool is_open = cl->open;
     bool due = false;
-    pthread_mutex_lock(&pr->mu);
-    if (pr->dynamic && !pr->refreshing) {
-        int64_t age = chati_mono_ms() - pr->looked_up_ms;
-        if (age >= REFRESH_MS || (pr->npipes == 0 && age >= REFRESH_DOWN_MS))
-            due = pr->refreshing = true;
+    if (is_open && cl->dynamic && !cl->refreshing) {
+        int64_t age = chati_mono_ms() - cl->looked_up_ms;
+        bool none_up = true;
+        for (size_t i = 0; i < cl->nb && none_up; i++)
+            none_up = !(cl->b[i]->listed && cl->b[i]->pipes > 0);
+        if (age >= REFRESH_MS || (none_up && age >= REFRESH_DOWN_MS))
+            due = cl->refreshing = true;
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&cl->mu);
+    if (!is_open)
+        return refresh(cl, true); /* resolving may ask a discovery server: no lock */
     if (due)
-        refresh(pr);
-    *pipes = chati_rpc_client_live(pr);
+        (void)refresh(cl, false); /* a failed lookup keeps the addresses known */
     return CHAT_OK;
 }
 
-/* Waits until a connection is up or until deadline_ms; the count then. */
-static size_t wait_pipe(chati_rpc_client *pr, int64_t deadline_ms)
+static bool routable(const backend *be, bool healthy_only)
 {
-    pthread_mutex_lock(&pr->mu);
-    while (pr->npipes == 0)
-        if (!chati_cond_wait_until(&pr->pipe_cv, &pr->mu, deadline_ms))
+    return be->sock_open && be->listed && be->pipes > 0 && !(healthy_only && be->down);
+}
+
+/* Picks the backend for a call, avoiding `avoid` (a retry); NULL when none
+ * is connected. Counts the call in flight. */
+static backend *choose_locked(chati_rpc_client *cl, const backend *avoid)
+{
+    backend *best = NULL;
+    for (int pass = 0; pass < 2 && best == NULL; pass++) {
+        /* First the healthy ones; failing that, any connected one: a probe
+         * verdict may be stale, and trying beats failing outright. */
+        for (size_t k = 0; k < cl->nb; k++) {
+            backend *be = cl->b[(cl->turn + k) % cl->nb];
+            if (be != avoid && routable(be, pass == 0) &&
+                (best == NULL || be->inflight < best->inflight))
+                best = be;
+        }
+    }
+    if (best) {
+        best->inflight++;
+        cl->turn++;
+    }
+    return best;
+}
+
+/* Waits until some address has a connection, or deadline_ms. */
+static backend *wait_choose(chati_rpc_client *cl, const backend *avoid, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&cl->mu);
+    backend *be;
+    while ((be = choose_locked(cl, avoid)) == NULL)
+        if (!chati_cond_wait_until(&cl->cv, &cl->mu, deadline_ms))
             break;
-    size_t n = pr->npipes;
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&cl->mu);
+    return be;
+}
+
+size_t chati_rpc_client_live(chati_rpc_client *cl)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&cl->mu);
+    for (size_t i = 0; i < cl->nb; i++)
+        n += routable(cl->b[i], true);
+    pthread_mutex_unlock(&cl->mu);
     return n;
 }
 
-size_t chati_rpc_client_live(chati_rpc_client *pr)
+static call_slot *slot_get(chati_rpc_client *cl, backend *be)
 {
-    pthread_mutex_lock(&pr->mu);
-    size_t n = pr->npipes;
-    pthread_mutex_unlock(&pr->mu);
-    return n;
-}
-
-static void slot_free(call_slot *cs)
-{
-    if (cs == NULL)
-        return;
-    nng_ctx_close(cs->ctx);
-    nng_aio_free(cs->aio);
-    chat_free(cs);
-}
-
-static call_slot *slot_get(chati_rpc_client *pr)
-{
-    pthread_mutex_lock(&pr->mu);
-    call_slot *cs = pr->free_slots;
-    if (cs)
-        pr->free_slots = cs->next;
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_lock(&cl->mu);
+    call_slot *cs = be->free_slots;
+    if (cs) {
+        be->free_slots = cs->next;
+        cs->next = NULL;
+    }
+    nng_socket sock = be->sock;
+    pthread_mutex_unlock(&cl->mu);
     if (cs)
         return cs;
     if ((cs = chat_calloc(1, sizeof *cs)) == NULL)
@@ -259,7 +358,7 @@ static call_slot *slot_get(chati_rpc_client *pr)
         chat_free(cs);
         return NULL;
     }
-    if (nng_ctx_open(&cs->ctx, pr->sock) != 0) {
+    if (nng_ctx_open(&cs->ctx, sock) != 0) {
         nng_aio_free(cs->aio);
         chat_free(cs);
         return NULL;
@@ -267,156 +366,298 @@ static call_slot *slot_get(chati_rpc_client *pr)
     return cs;
 }
 
-/* A context that ended a call cleanly goes back to the pool; one that timed
- * out or failed is closed, so nothing of its request can linger. */
-static void slot_put(chati_rpc_client *pr, call_slot *cs, bool reuse)
+/* Ends a call on be: its context goes back to the pool when the call ended
+ * cleanly (one that timed out or failed is closed, so nothing of its request
+ * lingers); failed marks be out of routing. */
+static void call_done(chati_rpc_client *cl, backend *be, call_slot *cs, bool reuse, bool failed)
 {
-    if (!reuse) {
-        slot_free(cs);
-        return;
+    pthread_mutex_lock(&cl->mu);
+    be->inflight--;
+    if (failed)
+        be->down = true;
+    if (reuse && cs && be->sock_open) {
+        cs->next = be->free_slots;
+        be->free_slots = cs;
+        cs = NULL;
     }
-    pthread_mutex_lock(&pr->mu);
-    cs->next = pr->free_slots;
-    pr->free_slots = cs;
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&cl->mu);
+    slots_free(cs);
 }
 
 /* ---- a call ---- */
 
-/* One request and its reply on one context. */
-static chat_err round_trip(chati_rpc_client *pr, const char *what, nng_msg *msg,
+/* One request and its reply on be. */
+static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, nng_msg *msg,
                            int64_t deadline, nng_msg **reply)
 {
-    call_slot *cs = slot_get(pr);
+    call_slot *cs = slot_get(cl, be);
     if (cs == NULL) {
         nng_msg_free(msg);
+        call_done(cl, be, NULL, false, false);
         return chati_fail(CHAT_ERR_NOMEM, "rpc context");
     }
     int64_t timeout_ms = deadline - chati_mono_ms();
-
-    /* Send: completes once a connection has taken the request. It waits when
-     * none is ready, so wait in steps and give up once none is alive (the
-     * count may lag behind a connection that just dropped). */
-    int64_t left;
+    /* Sending completes once the connection took the request; with none
+     * ready it waits, so wait in steps and give up once the connection is
+     * gone (it may drop between the choice and the send). */
     int e;
     nng_aio_set_msg(cs->aio, msg);
     for (;;) {
-        left = deadline - chati_mono_ms();
+        int64_t left = deadline - chati_mono_ms();
         int64_t step = left < CONNECT_GRACE_MS ? left : CONNECT_GRACE_MS;
         nng_aio_set_timeout(cs->aio, step > 0 ? (nng_duration)step : 1);
         nng_ctx_send(cs->ctx, cs->aio);
         nng_aio_wait(cs->aio);
         e = nng_aio_result(cs->aio);
-        /* On failure the message is back on the aio. */
-        if (e != NNG_ETIMEDOUT || step >= left || chati_rpc_client_live(pr) == 0)
+        if (e != NNG_ETIMEDOUT || step >= left)
             break;
+        pthread_mutex_lock(&cl->mu);
+        bool connected = be->pipes > 0;
+        pthread_mutex_unlock(&cl->mu);
+        if (!connected) {
+            e = NNG_ECONNRESET;
+            break;
+        }
     }
     if (e != 0) {
+        /* On failure the message is back on the aio. */
         nng_msg_free(nng_aio_get_msg(cs->aio));
         nng_aio_set_msg(cs->aio, NULL);
-        slot_put(pr, cs, false);
-        if (e == NNG_ETIMEDOUT && chati_rpc_client_live(pr) > 0)
+        call_done(cl, be, cs, false, true);
+        if (e == NNG_ETIMEDOUT)
             return chati_fail(CHAT_ERR_TIMEOUT,
                               "%s: could not send to the %s service within %lld ms", what,
-                              pr->name, (long long)timeout_ms);
-        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service: %s", what, pr->name,
-                          e == NNG_ETIMEDOUT ? "no server reachable" : nng_strerror(e));
+                              cl->name, (long long)timeout_ms);
+        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what,
+                          cl->name, be->url, nng_strerror(e));
     }
-
-    /* Receive the reply. */
-    left = deadline - chati_mono_ms();
+    int64_t left = deadline - chati_mono_ms();
     nng_aio_set_timeout(cs->aio, left > 0 ? (nng_duration)left : 1);
     nng_ctx_recv(cs->ctx, cs->aio);
     nng_aio_wait(cs->aio);
     e = nng_aio_result(cs->aio);
     if (e != 0) {
-        slot_put(pr, cs, false);
+        call_done(cl, be, cs, false, true);
         if (e == NNG_ETIMEDOUT)
             return chati_fail(CHAT_ERR_TIMEOUT, "%s: no reply from the %s service within %lld ms",
-                              what, pr->name, (long long)timeout_ms);
+                              what, cl->name, (long long)timeout_ms);
         if (e == NNG_ECONNRESET || e == NNG_ECONNSHUT || e == NNG_ECLOSED)
             return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                              "%s: the %s server went away during the call", what, pr->name);
-        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service: %s", what, pr->name,
-                          nng_strerror(e));
+                              "%s: the %s server at %s went away during the call", what,
+                              cl->name, be->url);
+        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what,
+                          cl->name, be->url, nng_strerror(e));
     }
     *reply = nng_aio_get_msg(cs->aio);
     nng_aio_set_msg(cs->aio, NULL);
-    slot_put(pr, cs, true);
+    call_done(cl, be, cs, true, false);
     return CHAT_OK;
 }
 
-chat_err chati_rpc_client_call(chati_rpc_client *pr, const char *what, nng_msg *req,
-                               int64_t deadline_ms, nng_msg **reply)
+chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *req,
+                               int64_t deadline_ms, unsigned flags, nng_msg **reply)
 {
     *reply = NULL;
-    size_t pipes = 0;
-    chat_err rv = prepare(pr, &pipes);
+    chat_err rv = prepare(cl);
     if (rv != CHAT_OK) {
         nng_msg_free(req);
         return rv;
     }
-    if (pipes == 0) {
+    backend *tried = NULL;
+    for (int attempt = 0;; attempt++) {
         int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
-        if (wait_pipe(pr, grace < deadline_ms ? grace : deadline_ms) == 0) {
-            char where[200];
-            pthread_mutex_lock(&pr->mu);
-            snprintf(where, sizeof where, "%s%s", pr->urls[0], pr->nurls > 1 ? ", ..." : "");
-            pthread_mutex_unlock(&pr->mu);
+        backend *be = wait_choose(cl, tried, grace < deadline_ms ? grace : deadline_ms);
+        if (be == NULL) {
             nng_msg_free(req);
+            if (rv != CHAT_OK) /* the first attempt's failure says more */
+                return rv;
+            pthread_mutex_lock(&cl->mu);
+            char where[200] = "";
+            for (size_t i = 0, n = 0; i < cl->nb; i++)
+                if (cl->b[i]->listed && n++ < 2)
+                    snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s",
+                             n > 1 ? ", " : "", cl->b[i]->url);
+            pthread_mutex_unlock(&cl->mu);
             return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no %s server reachable (%s)",
-                              pr->name, where);
+                              cl->name, where);
         }
+        /* Keep a copy while another attempt may follow. */
+        nng_msg *copy = NULL;
+        bool may_retry = attempt == 0 && (flags & CHATI_RPC_SAFE);
+        if (may_retry && nng_msg_dup(&copy, req) != 0)
+            copy = NULL;
+        rv = round_trip(cl, be, what, copy ? copy : req, deadline_ms, reply);
+        if (copy == NULL)
+            req = NULL; /* taken */
+        /* A timeout used the caller's time up: no second attempt. */
+        bool again = may_retry && req != NULL && rv == CHAT_ERR_SERVICE_UNAVAILABLE &&
+                     chati_mono_ms() < deadline_ms;
+        if (!again) {
+            nng_msg_free(req);
+            return rv;
+        }
+        tried = be;
     }
-    return round_trip(pr, what, req, deadline_ms, reply);
 }
 
+/* ---- health probes ---- */
+
+/* Probes every listed address at once; marks each up or down. */
+static void probe_round(chati_rpc_client *cl)
+{
+    pthread_mutex_lock(&cl->mu);
+    size_t n = cl->nb;
+    backend **v = chat_calloc(n ? n : 1, sizeof *v);
+    unsigned *gens = chat_calloc(n ? n : 1, sizeof *gens);
+    nng_socket *socks = chat_calloc(n ? n : 1, sizeof *socks);
+    size_t k = 0;
+    for (size_t i = 0; v && gens && socks && i < n; i++)
+        if (cl->b[i]->sock_open && cl->b[i]->listed && cl->b[i]->pipes > 0) {
+            gens[k] = cl->b[i]->gen;
+            socks[k] = cl->b[i]->sock;
+            v[k++] = cl->b[i];
+        }
+    pthread_mutex_unlock(&cl->mu);
+    bool *started = chat_calloc(k ? k : 1, sizeof *started);
+    for (size_t i = 0; started && i < k; i++) {
+        backend *be = v[i];
+        if (be->probe_aio == NULL && nng_aio_alloc(&be->probe_aio, NULL, NULL) != 0)
+            continue;
+        if (be->probe_gen != gens[i]) {
+            if (be->probe_gen != 0)
+                nng_ctx_close(be->probe_ctx);
+            be->probe_gen = 0;
+            if (nng_ctx_open(&be->probe_ctx, socks[i]) != 0)
+                continue;
+            be->probe_gen = gens[i];
+        }
+        nng_msg *m;
+        if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, cl->probe_frame, cl->probe.len) != 0)
+            continue;
+        nng_aio_set_msg(be->probe_aio, m);
+        nng_aio_set_timeout(be->probe_aio, PROBE_TIMEOUT_MS);
+        nng_ctx_send(be->probe_ctx, be->probe_aio);
+        nng_aio_wait(be->probe_aio);
+        if (nng_aio_result(be->probe_aio) != 0) {
+            nng_msg_free(nng_aio_get_msg(be->probe_aio));
+            nng_aio_set_msg(be->probe_aio, NULL);
+            continue;
+        }
+        nng_ctx_recv(be->probe_ctx, be->probe_aio); /* all in flight together */
+        started[i] = true;
+    }
+    for (size_t i = 0; started && i < k; i++) {
+        backend *be = v[i];
+        bool ok = false;
+        if (started[i]) {
+            nng_aio_wait(be->probe_aio);
+            if (nng_aio_result(be->probe_aio) == 0) {
+                nng_msg *r = nng_aio_get_msg(be->probe_aio);
+                nng_aio_set_msg(be->probe_aio, NULL);
+                ok = cl->probe.ok(cl->probe.arg, r);
+                nng_msg_free(r);
+            } else {
+                /* A context whose request got no reply is not reused. */
+                nng_ctx_close(be->probe_ctx);
+                be->probe_gen = 0;
+            }
+        }
+        pthread_mutex_lock(&cl->mu);
+        if (be->gen == gens[i] && be->pipes > 0)
+            be->down = !ok;
+        pthread_mutex_unlock(&cl->mu);
+    }
+    chat_free(started);
+    chat_free(v);
+    chat_free(gens);
+    chat_free(socks);
+}
+
+static void *probe_main(void *arg)
+{
+    chati_rpc_client *cl = arg;
+    pthread_mutex_lock(&cl->mu);
+    while (!cl->stop) {
+        int64_t next = chati_mono_ms() + PROBE_MS;
+        while (!cl->stop && chati_cond_wait_until(&cl->cv, &cl->mu, next)) {
+        }
+        if (cl->stop)
+            break;
+        pthread_mutex_unlock(&cl->mu);
+        probe_round(cl);
+        pthread_mutex_lock(&cl->mu);
+    }
+    pthread_mutex_unlock(&cl->mu);
+    return NULL;
+}
+
+/* ---- life ---- */
+
 chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, void *arg,
-                              const chati_rpc_tls *tls, chati_rpc_client **out)
+                              const chati_rpc_tls *tls, const chati_rpc_probe *probe,
+                              chati_rpc_client **out)
 {
     if (out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no output");
     *out = NULL;
-    if (name == NULL || resolve == NULL)
+    if (name == NULL || resolve == NULL ||
+        (probe && probe->frame && (probe->ok == NULL || probe->len == 0)))
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "rpc client needs a name and a resolver");
-    chati_rpc_client *pr = chat_calloc(1, sizeof *pr);
-    if (pr == NULL)
+    chati_rpc_client *cl = chat_calloc(1, sizeof *cl);
+    if (cl == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "rpc client");
-    snprintf(pr->name, sizeof pr->name, "%s", name);
-    pr->resolve = resolve;
-    pr->resolve_arg = arg;
+    snprintf(cl->name, sizeof cl->name, "%s", name);
+    cl->resolve = resolve;
+    cl->resolve_arg = arg;
+    if (probe && probe->frame) {
+        if ((cl->probe_frame = chat_malloc(probe->len)) == NULL) {
+            chat_free(cl);
+            return chati_fail(CHAT_ERR_NOMEM, "rpc client");
+        }
+        memcpy(cl->probe_frame, probe->frame, probe->len);
+        cl->probe = *probe;
+    }
+    pthread_mutex_init(&cl->mu, NULL);
+    chati_cond_init(&cl->cv);
     /* Read the files now, not under the lock at dial time. Without a usable
      * configuration, plain addresses still work; a TLS one fails to dial
      * with this reason. */
-    pr->tls_err = chati_rpc_tls_config(tls, false, "a tls+tcp:// address", &pr->tls);
-    if (pr->tls_err != CHAT_OK)
-        snprintf(pr->tls_detail, sizeof pr->tls_detail, "%s", chati_errmsg());
+    cl->tls_err = chati_rpc_tls_config(tls, false, "a tls+tcp:// address", &cl->tls);
+    if (cl->tls_err != CHAT_OK)
+        snprintf(cl->tls_detail, sizeof cl->tls_detail, "%s", chati_errmsg());
     chati_clear_errmsg();
-    pthread_mutex_init(&pr->mu, NULL);
-    chati_cond_init(&pr->pipe_cv);
-    *out = pr;
+    *out = cl;
     return CHAT_OK;
 }
 
-void chati_rpc_client_free(chati_rpc_client *pr)
+void chati_rpc_client_free(chati_rpc_client *cl)
 {
-    if (pr == NULL)
+    if (cl == NULL)
         return;
-    while (pr->free_slots) {
-        call_slot *cs = pr->free_slots;
-        pr->free_slots = cs->next;
-        slot_free(cs);
+    pthread_mutex_lock(&cl->mu);
+    cl->stop = true;
+    pthread_cond_broadcast(&cl->cv);
+    pthread_mutex_unlock(&cl->mu);
+    if (cl->probing)
+        pthread_join(cl->prober, NULL);
+    for (size_t i = 0; i < cl->nb; i++) {
+        backend *be = cl->b[i];
+        slots_free(be->free_slots);
+        if (be->probe_gen != 0)
+            nng_ctx_close(be->probe_ctx);
+        /* Without the lock: closing waits for the pipe callbacks, which take it. */
+        if (be->sock_open)
+            nng_close(be->sock);
+        if (be->probe_aio)
+            nng_aio_free(be->probe_aio);
+        chat_free(be->url);
+        chat_free(be);
     }
-    /* Without the lock: closing waits for the pipe callbacks, which take it. */
-    if (pr->open)
-        nng_close(pr->sock);
-    if (pr->tls)
-        nng_tls_config_free(pr->tls);
-    for (size_t j = 0; j < pr->nurls; j++)
-        chat_free(pr->urls[j]);
-    chat_free(pr->urls);
-    chat_free(pr->pipes);
-    pthread_cond_destroy(&pr->pipe_cv);
-    pthread_mutex_destroy(&pr->mu);
-    chat_free(pr);
+    if (cl->tls)
+        nng_tls_config_free(cl->tls);
+    chat_free(cl->b);
+    chat_free(cl->probe_frame);
+    pthread_cond_destroy(&cl->cv);
+    pthread_mutex_destroy(&cl->mu);
+    chat_free(cl);
 }

@@ -115,25 +115,51 @@ typedef chat_err (*chati_rpc_resolve_fn)(void *arg, chati_rpc_addrs *out, bool *
 
 typedef struct chati_rpc_client chati_rpc_client;
 
+/* How the client asks each server whether it is healthy: frame is sent to
+ * every address every 500 ms; ok() says whether a reply means healthy (it
+ * runs on the client's probe thread; reply is borrowed). No reply within a
+ * second is unhealthy too. */
+typedef struct chati_rpc_probe {
+    const void *frame;          /* copied */
+    size_t len;
+    bool (*ok)(void *arg, struct nng_msg *reply);
+    void *arg;                  /* must outlive the client */
+} chati_rpc_probe;
+
 /* A client of one group of servers, named name (for error messages: "the
  * <name> service"). Dials nothing until the first call. resolve and arg are
  * kept (arg must outlive the client); tls (may be NULL; its files are read
- * now) is used for tls+tcp:// addresses, which fail to dial without it. */
+ * now) is used for tls+tcp:// addresses, which fail to dial without it;
+ * probe (may be NULL: no health probes) is copied.
+ *
+ * Each address gets its own connection. A call goes to the connected,
+ * healthy address with the fewest calls in flight. An address leaves routing
+ * when a call on it loses its connection or times out, or when it fails a
+ * probe, and comes back when it passes one or connects anew; an address the
+ * resolver no longer gives takes no new call and is closed once idle. */
 chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, void *arg,
-                              const chati_rpc_tls *tls, chati_rpc_client **out);
+                              const chati_rpc_tls *tls, const chati_rpc_probe *probe,
+                              chati_rpc_client **out);
 void chati_rpc_client_free(chati_rpc_client *cl);
 
-/* Sends req (always taken) to one live server and waits for its reply, until
- * deadline_ms (chati_mono_ms() time). what names the call in errors. On
- * success *reply is the reply, owned by the caller (nng_msg_free).
+/* The request is safe to run twice (a read, or a write with an idempotency
+ * key): when its server goes away during the call, it is sent once more to
+ * another server. */
+#define CHATI_RPC_SAFE 0x1u
+
+/* Sends req (always taken) to one server and waits for its reply, until
+ * deadline_ms (chati_mono_ms() time). what names the call in errors; flags
+ * are CHATI_RPC_*. On success *reply is the reply, owned by the caller
+ * (nng_msg_free).
  *
  * Errors: what resolve returned; service_unavailable when no address is
  * known, no server connects within 300 ms, or the connection drops during
- * the call; request_timeout when no reply comes by the deadline. */
+ * the call (and, for a safe request, again on a second server);
+ * request_timeout when no reply comes by the deadline. */
 chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, struct nng_msg *req,
-                               int64_t deadline_ms, struct nng_msg **reply);
+                               int64_t deadline_ms, unsigned flags, struct nng_msg **reply);
 
-/* Live connections right now (a retry elsewhere needs at least two). */
+/* Healthy, connected servers right now (a retry elsewhere needs two). */
 size_t chati_rpc_client_live(chati_rpc_client *cl);
 
 /* -------------------------------------------------------------- frames --- */

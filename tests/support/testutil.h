@@ -29,6 +29,9 @@ char *chat_test_tmpdir(const char *tag);
 /* rm -rf path (best effort) and free it. */
 void chat_test_rmtree(char *path);
 
+/* A TCP port on 127.0.0.1 that was free a moment ago (for a server to bind). */
+int chat_test_free_port(void);
+
 /* Runs a suite with CK_ENV-controlled forking; returns the process exit code. */
 int chat_test_run(Suite *s);
 

@@ -64,20 +64,6 @@ static void sleep_ms(int ms)
         ;
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* ---- the server side: a real context and a hook around the handlers ---- */
 
 typedef struct hook {
@@ -332,8 +318,7 @@ static void roundtrip(const char *listen)
     ck_assert_str_eq(who, "-|-|0");
     free(who);
     chat_session_free(s);
-    wait_served(f.srv, 6);
-    ck_assert_uint_eq(chati_api_server_served(f.srv), 6);
+    wait_served(f.srv, 6); /* and the client's health probes, every 500 ms */
 
     chati_svc_close(svc);
     client_ctx_free(c);
@@ -707,7 +692,7 @@ END_TEST
 START_TEST(unreachable_is_unavailable_quickly)
 {
     char url[64];
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", chat_test_free_port());
     chat_ctx *c = client_ctx(url);
     chati_svc *svc = rpc_client(c);
     int timeouts[] = {1000, 100, 5000};
@@ -823,9 +808,9 @@ START_TEST(expired_in_queue_is_not_run)
     ck_assert_chat_ok(a.rv);
     /* health, the slow call, and the queued one once the handler took it. */
     wait_served(f.srv, 3);
-    /* The queued request was answered request_timeout without running. */
+    /* The queued request was answered request_timeout without running.
+     * (served may count the client's health probes too.) */
     ck_assert_int_eq(atomic_load(&f.h.calls), 1);
-    ck_assert_uint_eq(chati_api_server_served(f.srv), 3);
 
     chati_svc_close(svc);
     client_ctx_free(c);
@@ -902,7 +887,7 @@ static void child_expect(int fd, pid_t pid, char want, const char *what)
 START_TEST(server_crash_mid_call_is_unavailable)
 {
     char url[64], port[16], fdarg[16];
-    snprintf(port, sizeof port, "%d", free_port());
+    snprintf(port, sizeof port, "%d", chat_test_free_port());
     snprintf(url, sizeof url, "tcp://127.0.0.1:%s", port);
     char *dir = chat_test_tmpdir("rpc-child");
     /* The child tells through a pipe when it listens and when the call is in. */
@@ -1057,7 +1042,7 @@ START_TEST(several_addresses_and_discovery)
 
     /* Config: a dead address among live ones is skipped. */
     char list[512];
-    snprintf(list, sizeof list, "tcp://127.0.0.1:%d, %s ,%s", free_port(), a.url, b.url);
+    snprintf(list, sizeof list, "tcp://127.0.0.1:%d, %s ,%s", chat_test_free_port(), a.url, b.url);
     chat_ctx *c = client_ctx(list);
     chati_svc *svc = rpc_client(c);
     for (int i = 0; i < 100; i++)
