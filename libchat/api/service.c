@@ -9,11 +9,11 @@
 
 #include <chat/server.h>
 
+#include "api/announce.h"
 #include "api/serve.h"
 #include "domain/ctx.h"
 
 #define WORKERS 64
-#define DEFAULT_TTL_S 5
 
 /* The backends each service owns; everything else is "none" there. */
 static const struct {
@@ -31,17 +31,8 @@ static const char *const backend_keys[] = {"store.auth", "store.user", "store.ch
                                            "store.message", "broker", "blob", "presence"};
 
 struct chat_service {
-    chat_ctx *ctx;
-    char name[16];
-    char *address;              /* what is registered */
     chati_api_server *srv;
-    int ttl_s;
-
-    pthread_t announcer;
-    bool announcing;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;          /* monotonic */
-    bool stop;
+    chati_announcer *announcer; /* NULL: discovery does not take announcements */
 };
 
 chat_err chat_service_config(chat_config *cfg, const char *service)
@@ -65,45 +56,13 @@ chat_err chat_service_config(chat_config *cfg, const char *service)
     return CHAT_OK;
 }
 
-/* Renews the registration every third of its time to live, so one missed
- * renewal does not drop the service. */
-static void *announce_main(void *arg)
-{
-    chat_service *svc = arg;
-    chat_ctx *ctx = svc->ctx;
-    pthread_mutex_lock(&svc->mu);
-    while (!svc->stop) {
-        pthread_mutex_unlock(&svc->mu);
-        (void)ctx->discovery->announce(ctx->discovery_impl, svc->name, svc->address,
-                                       svc->ttl_s);
-        int64_t next = chati_mono_ms() + (int64_t)svc->ttl_s * 1000 / 3;
-        pthread_mutex_lock(&svc->mu);
-        while (!svc->stop && chati_cond_wait_until(&svc->cv, &svc->mu, next))
-            ;
-    }
-    pthread_mutex_unlock(&svc->mu);
-    return NULL;
-}
-
 void chat_service_stop(chat_service *svc)
 {
     if (svc == NULL)
         return;
-    if (svc->announcing) {
-        pthread_mutex_lock(&svc->mu);
-        svc->stop = true;
-        pthread_cond_signal(&svc->cv);
-        pthread_mutex_unlock(&svc->mu);
-        pthread_join(svc->announcer, NULL);
-        /* Withdrawn first: callers stop picking this instance while it drains. */
-        if (CHATI_HAS(svc->ctx->discovery, withdraw, CHAT_DISCOVERY_V1))
-            (void)svc->ctx->discovery->withdraw(svc->ctx->discovery_impl, svc->name,
-                                                svc->address);
-    }
+    /* Withdrawn first: callers stop picking this instance while it drains. */
+    chati_announcer_stop(svc->announcer);
     chati_api_server_stop(svc->srv);
-    pthread_cond_destroy(&svc->cv);
-    pthread_mutex_destroy(&svc->mu);
-    chat_free(svc->address);
     chat_free(svc);
 }
 
@@ -119,35 +78,21 @@ chat_err chat_service_start(chat_ctx *ctx, const char *service, const char *list
                           "a context, a service and an address to listen on are needed");
     if (chati_service_from_name(service) < 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "no service \"%.32s\"", service);
-    int64_t ttl_s, drain_ms;
+    int ttl_s;
+    int64_t drain_ms;
     chat_err rv;
-    if ((rv = chati_config_int(ctx->cfg, "server.announce_ttl", DEFAULT_TTL_S, 2, 3600,
-                               &ttl_s)) != CHAT_OK ||
+    if ((rv = chati_announce_ttl(ctx, &ttl_s)) != CHAT_OK ||
         (rv = chati_config_int(ctx->cfg, "server.drain_ms", 0, 1, 3600000, &drain_ms)) !=
             CHAT_OK)
         return rv;
     chat_service *svc = chat_calloc(1, sizeof *svc);
     if (svc == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "service");
-    svc->ctx = ctx;
-    snprintf(svc->name, sizeof svc->name, "%s", service);
-    svc->ttl_s = (int)ttl_s;
-    pthread_mutex_init(&svc->mu, NULL);
-    chati_cond_init(&svc->cv);
     chati_api_server_opts opts = {0, (int)drain_ms, NULL, NULL};
     rv = chati_api_server_start(ctx, listen_url, WORKERS, &opts, &svc->srv);
     if (rv == CHAT_OK) {
         const char *addr = advertise && *advertise ? advertise : chati_api_server_url(svc->srv);
-        if ((svc->address = chat_strdup(addr)) == NULL)
-            rv = chati_fail(CHAT_ERR_NOMEM, "service address");
-    }
-    /* A read-only discovery (no announce) leaves registration to another system. */
-    if (rv == CHAT_OK && ctx->discovery &&
-        CHATI_HAS(ctx->discovery, announce, CHAT_DISCOVERY_V1)) {
-        int e = pthread_create(&svc->announcer, NULL, announce_main, svc);
-        if (e != 0)
-            rv = chati_fail(CHAT_ERR_INTERNAL, "announcer thread: %s", strerror(e));
-        svc->announcing = e == 0;
+        rv = chati_announcer_start(ctx, service, addr, &svc->announcer);
     }
     if (rv != CHAT_OK) {
         chat_service_stop(svc);

@@ -12,6 +12,7 @@
 
 #include <chat/gateway.h>
 
+#include "api/announce.h"
 #include "api/svc.h"
 #include "core/internal.h"
 #include "pbjson.h"
@@ -59,6 +60,7 @@ struct chat_gateway {
     char *public_url;
     char *web_root_real;        /* realpath of cfg.web_root (malloc), or NULL */
     chati_svc *svc;
+    chati_announcer *announcer; /* "gateway" in discovery (remote gateways) */
     chat_ctx *events;
     nng_http_server *http;
     nng_url *url;

@@ -384,6 +384,11 @@ chat_err chat_gateway_start(const chat_gateway_config *cfg, chat_ctx *ctx, chat_
         rv = cfg->remote ? chati_svc_rpc(ctx, &g->svc) : chati_svc_direct(ctx, &g->svc);
     if (rv == CHAT_OK)
         rv = gw_setup(g);
+    /* A gateway of the distributed deployment registers too, under its own
+     * listening address (load balancers and operators find the gateways the
+     * way services find each other; the public URL is shared by all). */
+    if (rv == CHAT_OK && cfg->remote)
+        rv = chati_announcer_start(ctx, "gateway", g->listen_url, &g->announcer);
     if (rv != CHAT_OK) {
         chati_errbuf(rv, errbuf, errlen);
         chat_gateway_stop(g);
@@ -403,6 +408,7 @@ void chat_gateway_stop(chat_gateway *g)
     if (g == NULL)
         return;
     atomic_store(&g->stopping, true);
+    chati_announcer_stop(g->announcer); /* out of discovery before draining */
     gw_hub_stop(g->hub);
     gw_workers_stop(g->workers); /* running requests finish; new ones are refused */
     if (g->http) {
