@@ -55,6 +55,11 @@ typedef struct chati_method {
     const ProtobufCMessageDescriptor *req;
     const ProtobufCMessageDescriptor *resp;
     chati_handler fn;
+    /* For a write whose response is empty and that a second run refuses
+     * with this error (already_reacted, already_archived, ...): over RPC it
+     * is sent again to another instance when its server dies mid-call, and
+     * this error from that second attempt means the first one did it. */
+    chat_err done_err;
 } chati_method;
 
 /* Method id 0, "health": answered by every RPC server itself (an empty reply,

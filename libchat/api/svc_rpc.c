@@ -188,7 +188,7 @@ static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const c
     *retryable = false;
     uint64_t id = atomic_fetch_add_explicit(&cl->next_id, 1, memory_order_relaxed);
     nng_msg *msg = NULL, *reply = NULL;
-    unsigned flags = m->flags & CHATI_M_SAFE ? CHATI_RPC_SAFE : 0;
+    unsigned flags = m->flags & CHATI_M_SAFE || m->done_err != CHAT_OK ? CHATI_RPC_SAFE : 0;
     /* A write with an idempotency key is safe to repeat: the store drops the
      * second. Give one to a request that has none, on a shallow copy. */
     const ProtobufCFieldDescriptor *kf = key_field(m);
@@ -208,11 +208,20 @@ static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const c
     }
     chat_err rv = pack_request(cl->auth, m, s, req, id, deadline - chati_mono_ms(), &msg);
     chat_free(keyed); /* shallow: its strings are the caller's, and key */
+    bool resent = false;
     if (rv == CHAT_OK)
-        rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, flags, &reply);
+        rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, flags, &reply, &resent);
     if (rv == CHAT_OK) {
         rv = unpack_reply(m, reply, id, resp, retryable);
         nng_msg_free(reply);
+    }
+    if (resent && rv != CHAT_OK && rv == m->done_err) {
+        /* The first server did it before it died: the outcome the caller
+         * would have had. */
+        chati_clear_errmsg();
+        if ((*resp = chati_pb_new(m->resp)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "response");
+        rv = CHAT_OK;
     }
     return rv;
 }

@@ -455,9 +455,12 @@ static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, 
 }
 
 chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *req,
-                               int64_t deadline_ms, unsigned flags, nng_msg **reply)
+                               int64_t deadline_ms, unsigned flags, nng_msg **reply,
+                               bool *resent)
 {
     *reply = NULL;
+    if (resent)
+        *resent = false;
     chat_err rv = prepare(cl);
     if (rv != CHAT_OK) {
         nng_msg_free(req);
@@ -497,6 +500,8 @@ chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *
             return rv;
         }
         tried = be;
+        if (resent)
+            *resent = true;
     }
 }
 

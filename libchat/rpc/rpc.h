@@ -150,14 +150,16 @@ void chati_rpc_client_free(chati_rpc_client *cl);
 /* Sends req (always taken) to one server and waits for its reply, until
  * deadline_ms (chati_mono_ms() time). what names the call in errors; flags
  * are CHATI_RPC_*. On success *reply is the reply, owned by the caller
- * (nng_msg_free).
+ * (nng_msg_free). *resent (may be NULL) tells whether the reply came from a
+ * second attempt after the first server died mid-call.
  *
  * Errors: what resolve returned; service_unavailable when no address is
  * known, no server connects within 300 ms, or the connection drops during
  * the call (and, for a safe request, again on a second server);
  * request_timeout when no reply comes by the deadline. */
 chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, struct nng_msg *req,
-                               int64_t deadline_ms, unsigned flags, struct nng_msg **reply);
+                               int64_t deadline_ms, unsigned flags, struct nng_msg **reply,
+                               bool *resent);
 
 /* Healthy, connected servers right now (a retry elsewhere needs two). */
 size_t chati_rpc_client_live(chati_rpc_client *cl);

@@ -58,7 +58,12 @@ static chat_err instance_call(void *arg, chat_ctx *ctx, const chati_method *m,
             return CHAT_OK;
         }
     }
-    return chati_method_call(ctx, m, s, req, resp);
+    chat_err rv = chati_method_call(ctx, m, s, req, resp);
+    /* ROUTING_SLOW_WRITES: the write is done, then the reply waits (so that a
+     * kill lands after the change and before the answer). */
+    if (getenv("ROUTING_SLOW_WRITES") && strcmp(m->name, "reactions.add") == 0)
+        usleep(3000 * 1000);
+    return rv;
 }
 
 /* The child: no Check here. Writes 'R' to fd once it listens. */
@@ -94,18 +99,30 @@ typedef struct instance {
     pid_t pid;
     char url[64];
     char *dir;
+    bool owns_dir;              /* removed by stop() */
 } instance;
 
-static void start(instance *in)
+/* Starts an instance on dir (NULL: a fresh one), with extra_env (may be NULL)
+ * added to its environment. */
+static void start_on(instance *in, const char *dir, char *extra_env)
 {
-    in->dir = chat_test_tmpdir("routing");
+    in->dir = dir ? strdup(dir) : chat_test_tmpdir("routing");
+    in->owns_dir = dir == NULL;
     snprintf(in->url, sizeof in->url, "tcp://127.0.0.1:%d", chat_test_free_port());
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
     char fd[16];
     snprintf(fd, sizeof fd, "%d", p[1]);
     char *argv[] = {"unit_rpc_routing", "--serve", in->url, in->dir, fd, NULL};
-    ck_assert_int_eq(posix_spawn(&in->pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    ck_assert_ptr_nonnull(env);
+    memcpy(env, environ, n * sizeof *env);
+    env[n] = extra_env;
+    ck_assert_int_eq(posix_spawn(&in->pid, "/proc/self/exe", NULL, NULL, argv, env), 0);
+    free(env);
     close(p[1]);
     struct pollfd pf = {p[0], POLLIN, 0};
     char c = 0;
@@ -118,6 +135,11 @@ static void start(instance *in)
     }
 }
 
+static void start(instance *in)
+{
+    start_on(in, NULL, NULL);
+}
+
 static void stop(instance *in)
 {
     if (in->pid > 0) {
@@ -126,7 +148,10 @@ static void stop(instance *in)
         waitpid(in->pid, NULL, 0);
         in->pid = 0;
     }
-    chat_test_rmtree(in->dir);
+    if (in->owns_dir)
+        chat_test_rmtree(in->dir);
+    else
+        free(in->dir);
 }
 
 /* ---- the caller ---- */
@@ -331,6 +356,136 @@ START_TEST(discovery_adds_and_removes_instances)
 }
 END_TEST
 
+/* Kills pid after 1.5 s unless done is set first. */
+typedef struct killer {
+    pid_t pid;
+    atomic_bool done, killed;
+} killer;
+
+static void *killer_main(void *p)
+{
+    killer *k = p;
+    int64_t until = chati_mono_ms() + 1500;
+    while (!atomic_load(&k->done) && chati_mono_ms() < until)
+        usleep(10 * 1000);
+    if (!atomic_load(&k->done)) {
+        kill(k->pid, SIGKILL);
+        atomic_store(&k->killed, true);
+    }
+    return NULL;
+}
+
+/* Calls method name with req as session s; the response (to free), or NULL
+ * on an error (in *err). */
+static ProtobufCMessage *rpc(chati_svc *svc, const char *name, const chat_session *s,
+                             const ProtobufCMessage *req, chat_err *err)
+{
+    ProtobufCMessage *resp = NULL;
+    *err = chati_svc_call(svc, chati_method_by_name(name), s, req, 8000, &resp);
+    return resp;
+}
+
+START_TEST(write_done_before_a_crash_is_not_an_error)
+{
+    /* Two instances on one data directory (SQLite shares it between
+     * processes); a's reactions.add replies 3 s after doing its work. */
+    char *dir = chat_test_tmpdir("routing-shared");
+    instance a, b;
+    start_on(&a, dir, "ROUTING_SLOW_WRITES=1");
+    start_on(&b, dir, NULL);
+    char addrs[160];
+    snprintf(addrs, sizeof addrs, "%s,%s", a.url, b.url);
+    chat_ctx *c = client_ctx(addrs);
+    /* Every service is at these two addresses. */
+    char err[256];
+    static const char *const keys[] = {"rpc.user", "rpc.channel", "rpc.message", "rpc.presence"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        ck_assert_chat_ok(chat_config_set(c->cfg, keys[i], addrs, err, sizeof err));
+    chati_svc *svc = NULL;
+    ck_assert_chat_ok(chati_svc_rpc(c, &svc));
+
+    chat_err rv;
+    Chat__Api__AuthSignupRequest su = CHAT__API__AUTH_SIGNUP_REQUEST__INIT;
+    su.email = "routing@example.com";
+    su.password = "correct horse battery staple";
+    su.real_name = "Routing";
+    Chat__Api__AuthTokenResponse *tok = (void *)rpc(svc, "auth.signup", NULL, &su.base, &rv);
+    ck_assert_chat_ok(rv);
+    chat_session *s = chati_session_make(tok->user_id, tok->team_id, false);
+    Chat__Api__ConversationsListRequest lr = CHAT__API__CONVERSATIONS_LIST_REQUEST__INIT;
+    Chat__Api__ConversationsListResponse *list =
+        (void *)rpc(svc, "conversations.list", s, &lr.base, &rv);
+    ck_assert_chat_ok(rv);
+    ck_assert_uint_ge(list->n_channels, 1);
+    char channel[64];
+    snprintf(channel, sizeof channel, "%s", list->channels[0]->id);
+    Chat__Api__ChatPostMessageRequest pm = CHAT__API__CHAT_POST_MESSAGE_REQUEST__INIT;
+    pm.channel = channel;
+    pm.text = "react to me";
+    Chat__Api__ChatPostMessageResponse *posted =
+        (void *)rpc(svc, "chat.postMessage", s, &pm.base, &rv);
+    ck_assert_chat_ok(rv);
+    char ts[32];
+    snprintf(ts, sizeof ts, "%s", posted->ts);
+
+    /* reactions.add until one lands on a (b answers at once); kill a while
+     * it holds the reply: the call is sent to b, which finds it done. */
+    Chat__Api__ReactionsRequest rr = CHAT__API__REACTIONS_REQUEST__INIT;
+    rr.channel = channel;
+    rr.timestamp = ts;
+    rr.name = "tada";
+    bool landed_on_a = false;
+    for (int i = 0; i < 10 && !landed_on_a; i++) {
+        killer k = {.pid = a.pid};
+        pthread_t kt;
+        ck_assert_int_eq(pthread_create(&kt, NULL, killer_main, &k), 0);
+        int64_t t0 = chati_mono_ms();
+        ProtobufCMessage *r = rpc(svc, "reactions.add", s, &rr.base, &rv);
+        int64_t took = chati_mono_ms() - t0;
+        atomic_store(&k.done, true);
+        pthread_join(kt, NULL);
+        if (r)
+            protobuf_c_message_free_unpacked(r, NULL);
+        landed_on_a = atomic_load(&k.killed);
+        if (!landed_on_a) {
+            /* b did it: undo it, with one more call so that the next one
+             * goes to a (calls take turns among idle instances). */
+            ck_assert_chat_ok(rv);
+            r = rpc(svc, "reactions.remove", s, &rr.base, &rv);
+            ck_assert_chat_ok(rv);
+            protobuf_c_message_free_unpacked(r, NULL);
+            r = rpc(svc, "reactions.get", s, &rr.base, &rv);
+            ck_assert_chat_ok(rv);
+            protobuf_c_message_free_unpacked(r, NULL);
+            continue;
+        }
+        printf("reactions.add, its server killed after doing it: %s after %lld ms\n",
+               chat_err_name(rv), (long long)took);
+        ck_assert_msg(rv == CHAT_OK, "the caller saw %s: %s", chat_err_name(rv),
+                      chat_last_errmsg());
+    }
+    ck_assert_msg(landed_on_a, "no reactions.add reached the slow instance");
+    waitpid(a.pid, NULL, 0);
+    a.pid = 0;
+    /* Exactly one reaction. */
+    Chat__Api__ReactionsGetResponse *got = (void *)rpc(svc, "reactions.get", s, &rr.base, &rv);
+    ck_assert_chat_ok(rv);
+    ck_assert_uint_eq(got->message->n_reactions, 1);
+    ck_assert_int_eq(got->message->reactions[0]->count, 1);
+
+    protobuf_c_message_free_unpacked(&got->base, NULL);
+    protobuf_c_message_free_unpacked(&posted->base, NULL);
+    protobuf_c_message_free_unpacked(&list->base, NULL);
+    protobuf_c_message_free_unpacked(&tok->base, NULL);
+    chat_session_free(s);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    stop(&a);
+    stop(&b);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
 static Suite *routing_suite(void)
 {
     Suite *s = suite_create("rpc routing");
@@ -339,6 +494,7 @@ static Suite *routing_suite(void)
     tcase_add_test(tc, killed_instance_costs_no_error);
     tcase_add_test(tc, hung_instance_leaves_routing_and_returns);
     tcase_add_test(tc, discovery_adds_and_removes_instances);
+    tcase_add_test(tc, write_done_before_a_crash_is_not_an_error);
     suite_add_tcase(s, tc);
     return s;
 }
