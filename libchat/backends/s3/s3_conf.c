@@ -37,7 +37,7 @@ static chat_err parse_size(const char *v, size_t min, size_t max, const char *wh
 static chat_err set_param(chati_s3_conf *c, const char *name, const char *v, char **endpoint,
                           int *style)
 {
-    size_t x;
+    size_t x = 0;
     chat_err rv;
     if (strcmp(name, "endpoint") == 0) {
         if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
