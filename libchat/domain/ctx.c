@@ -131,9 +131,18 @@ static chat_err ensure_default_team(chat_ctx *ctx)
         return CHAT_OK;
     chat_team *t = NULL;
     chat_err rv = ctx->users->get_team_by_domain(ctx->users_impl, NULL, &t);
-    if (chati_not_found(rv))
+    if (chati_not_found(rv)) {
         rv = chati_team_create(ctx, cfg_or(ctx, "team.name", "My Workspace"),
                                cfg_or(ctx, "team.domain", "default"), &t);
+        /* Another instance of the user service, starting at the same time on
+         * the same store, made it first: that is the team we wanted. */
+        if (rv == CHAT_ERR_NAME_TAKEN) {
+            chati_clear_errmsg();
+            chat_team_free(t);
+            t = NULL;
+            rv = ctx->users->get_team_by_domain(ctx->users_impl, NULL, &t);
+        }
+    }
     chat_team_free(t);
     return rv;
 }

@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "api/method.h"
 #include "api/svc.h"
+#include "backends/builtin.h"
 #include "core/internal.h"
 
 #define WAIT_MS 10000
@@ -245,6 +247,59 @@ START_TEST(bad_numbers_in_the_configuration_are_refused)
 }
 END_TEST
 
+/* A user store that says, once, that the default workspace is not there
+ * although it is: what a second user service sees when another one, starting
+ * at the same time on the same store, creates it between its look and its
+ * create. */
+static chat_user_store_ops racy_users;
+static atomic_int racy_misses;
+
+static chat_err racy_get_team_by_domain(void *impl, const char *domain, chat_team **out)
+{
+    if (domain == NULL && atomic_fetch_sub(&racy_misses, 1) > 0)
+        return chati_fail(CHAT_ERR_TEAM_NOT_FOUND, "not yet (as the racing instance saw it)");
+    return chati_sqlite_user_ops.get_team_by_domain(impl, domain, out);
+}
+
+static chat_err racy_open(const char *url, const chat_config *cfg, void **impl)
+{
+    char real[4200];
+    snprintf(real, sizeof real, "sqlite:%s", url + strlen("racy:"));
+    return chati_sqlite_user_ops.open(real, cfg, impl);
+}
+
+START_TEST(user_service_finds_the_workspace_another_made)
+{
+    racy_users = chati_sqlite_user_ops;
+    racy_users.scheme = "racy";
+    racy_users.open = racy_open;
+    racy_users.get_team_by_domain = racy_get_team_by_domain;
+    ck_assert_chat_ok(chat_user_store_register(&racy_users));
+    char *dir = chat_test_tmpdir("service-racy");
+    chat_config *cfg = NULL;
+    char err[256], url[4200];
+    ck_assert_chat_ok(chat_config_new(&cfg));
+    ck_assert_chat_ok(chat_config_set(cfg, "data_dir", dir, err, sizeof err));
+    ck_assert_chat_ok(chat_config_set(cfg, "jwt.secret", "unit-service-shared-secret", err,
+                                      sizeof err));
+    /* The first instance makes the workspace. */
+    chat_ctx *first = NULL;
+    ck_assert_msg(chat_open(&first, cfg, err, sizeof err) == CHAT_OK, "%s", err);
+    /* The second one looks too early, then fails to create it. */
+    snprintf(url, sizeof url, "racy:%s/user.db", dir);
+    ck_assert_chat_ok(chat_config_set(cfg, "store.user", url, err, sizeof err));
+    atomic_store(&racy_misses, 1);
+    chat_ctx *second = NULL;
+    chat_err rv = chat_open(&second, cfg, err, sizeof err);
+    ck_assert_msg(rv == CHAT_OK, "the second instance: %s: %s", chat_err_name(rv), err);
+    ck_assert_int_le(atomic_load(&racy_misses), 0); /* it did look too early */
+    chat_close(second);
+    chat_close(first);
+    chat_config_free(cfg);
+    chat_test_rmtree(dir);
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -254,6 +309,7 @@ static Suite *service_suite(void)
     tcase_add_test(tc, start_registers_renews_and_withdraws);
     tcase_add_test(tc, advertised_address_is_registered);
     tcase_add_test(tc, bad_numbers_in_the_configuration_are_refused);
+    tcase_add_test(tc, user_service_finds_the_workspace_another_made);
     suite_add_tcase(s, tc);
     return s;
 }
