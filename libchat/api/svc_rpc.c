@@ -183,7 +183,7 @@ static void make_uuid(char out[37])
  * method. */
 static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const chat_session *s,
                            const ProtobufCMessage *req, int64_t deadline,
-                           ProtobufCMessage **resp, bool *retryable)
+                           ProtobufCMessage **resp, bool *retryable, chati_rpc_call_info *info)
 {
     *retryable = false;
     uint64_t id = atomic_fetch_add_explicit(&cl->next_id, 1, memory_order_relaxed);
@@ -208,14 +208,13 @@ static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const c
     }
     chat_err rv = pack_request(cl->auth, m, s, req, id, deadline - chati_mono_ms(), &msg);
     chat_free(keyed); /* shallow: its strings are the caller's, and key */
-    bool resent = false;
     if (rv == CHAT_OK)
-        rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, flags, &reply, &resent);
+        rv = chati_rpc_client_call(pr->client, m->name, msg, deadline, flags, &reply, info);
     if (rv == CHAT_OK) {
         rv = unpack_reply(m, reply, id, resp, retryable);
         nng_msg_free(reply);
     }
-    if (resent && rv != CHAT_OK && rv == m->done_err) {
+    if (info->resent && rv != CHAT_OK && rv == m->done_err) {
         /* The first server did it before it died: the outcome the caller
          * would have had. */
         chati_clear_errmsg();
@@ -243,10 +242,16 @@ static chat_err rpc_call(void *impl, const chati_method *m, const chat_session *
     int64_t deadline = chati_mono_ms() + timeout_ms;
     peer *pr = &cl->peers[m->service];
     bool retryable = false;
+    chati_rpc_call_info info = {NULL, NULL, false};
     for (int attempt = 0;; attempt++) {
-        chat_err rv = round_trip(cl, pr, m, s, req, deadline, resp, &retryable);
-        if (rv == CHAT_OK || !retryable || attempt >= MAX_RETRIES ||
-            chati_rpc_client_live(pr->client) < 2 || chati_mono_ms() >= deadline)
+        chat_err rv = round_trip(cl, pr, m, s, req, deadline, resp, &retryable, &info);
+        if (rv == CHAT_OK || !retryable)
+            return rv;
+        /* A stopping server: out of routing, and the call goes elsewhere. */
+        chati_rpc_client_refused(pr->client, info.server);
+        info.avoid = info.server;
+        if (attempt >= MAX_RETRIES || chati_rpc_client_live(pr->client) < 1 ||
+            chati_mono_ms() >= deadline)
             return rv;
     }
 }

@@ -454,19 +454,31 @@ static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, 
     return CHAT_OK;
 }
 
+void chati_rpc_client_refused(chati_rpc_client *cl, const void *server)
+{
+    pthread_mutex_lock(&cl->mu);
+    for (size_t i = 0; i < cl->nb; i++)
+        if (cl->b[i] == server)
+            cl->b[i]->down = true;
+    pthread_mutex_unlock(&cl->mu);
+}
+
 chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *req,
                                int64_t deadline_ms, unsigned flags, nng_msg **reply,
-                               bool *resent)
+                               chati_rpc_call_info *info)
 {
     *reply = NULL;
-    if (resent)
-        *resent = false;
+    chati_rpc_call_info none = {NULL, NULL, false};
+    if (info == NULL)
+        info = &none;
+    info->server = NULL;
+    info->resent = false;
     chat_err rv = prepare(cl);
     if (rv != CHAT_OK) {
         nng_msg_free(req);
         return rv;
     }
-    backend *tried = NULL;
+    const backend *tried = info->avoid;
     for (int attempt = 0;; attempt++) {
         int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
         backend *be = wait_choose(cl, tried, grace < deadline_ms ? grace : deadline_ms);
@@ -490,6 +502,7 @@ chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *
         if (may_retry && nng_msg_dup(&copy, req) != 0)
             copy = NULL;
         rv = round_trip(cl, be, what, copy ? copy : req, deadline_ms, reply);
+        info->server = be;
         if (copy == NULL)
             req = NULL; /* taken */
         /* A timeout used the caller's time up: no second attempt. */
@@ -500,8 +513,7 @@ chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *
             return rv;
         }
         tried = be;
-        if (resent)
-            *resent = true;
+        info->resent = true;
     }
 }
 

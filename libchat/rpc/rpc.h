@@ -147,11 +147,18 @@ void chati_rpc_client_free(chati_rpc_client *cl);
  * another server. */
 #define CHATI_RPC_SAFE 0x1u
 
+/* About one call (may be NULL). */
+typedef struct chati_rpc_call_info {
+    const void *avoid;          /* in: a server not to send to (one that refused), or NULL */
+    const void *server;         /* out: the server that answered (opaque) */
+    bool resent;                /* out: the reply came from a second attempt, after the
+                                   first server died mid-call */
+} chati_rpc_call_info;
+
 /* Sends req (always taken) to one server and waits for its reply, until
  * deadline_ms (chati_mono_ms() time). what names the call in errors; flags
  * are CHATI_RPC_*. On success *reply is the reply, owned by the caller
- * (nng_msg_free). *resent (may be NULL) tells whether the reply came from a
- * second attempt after the first server died mid-call.
+ * (nng_msg_free).
  *
  * Errors: what resolve returned; service_unavailable when no address is
  * known, no server connects within 300 ms, or the connection drops during
@@ -159,7 +166,11 @@ void chati_rpc_client_free(chati_rpc_client *cl);
  * request_timeout when no reply comes by the deadline. */
 chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, struct nng_msg *req,
                                int64_t deadline_ms, unsigned flags, struct nng_msg **reply,
-                               bool *resent);
+                               chati_rpc_call_info *info);
+
+/* The server (info->server) refused a call without running it (it is
+ * stopping): it takes no more calls until it passes a probe. */
+void chati_rpc_client_refused(chati_rpc_client *cl, const void *server);
 
 /* Healthy, connected servers right now (a retry elsewhere needs two). */
 size_t chati_rpc_client_live(chati_rpc_client *cl);

@@ -89,10 +89,18 @@ static int serve_forever(const char *url, const char *dir, int fd)
         fprintf(stderr, "serve %s: %s\n", url, chat_last_errmsg());
         return 1;
     }
+    /* SIGTERM: a clean stop (refusals, then drain), as chat-*d does. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (write(fd, "R", 1) != 1)
         return 1;
-    for (;;)
-        pause();
+    int sig = 0;
+    sigwait(&set, &sig);
+    chati_api_server_stop(srv);
+    chat_close(ctx);
+    return 0;
 }
 
 typedef struct instance {
@@ -201,6 +209,7 @@ static int call(chati_svc *svc, const char *foo, int timeout_ms, chat_err *err)
 
 typedef struct load {
     chati_svc *svc;
+    const char *what;           /* api.test's foo: "sleep:<ms>" */
     atomic_bool stop;
     atomic_int ok, errors;
     char last_error[256];
@@ -211,7 +220,7 @@ static void *load_main(void *p)
     load *l = p;
     while (!atomic_load(&l->stop)) {
         chat_err rv;
-        if (call(l->svc, "sleep:50", 5000, &rv) > 0) {
+        if (call(l->svc, l->what, 5000, &rv) > 0) {
             atomic_fetch_add(&l->ok, 1);
         } else {
             if (atomic_fetch_add(&l->errors, 1) == 0)
@@ -236,7 +245,7 @@ START_TEST(killed_instance_costs_no_error)
 
     /* 8 callers of a 50 ms method: about 4 calls are in flight on each
      * instance when one is killed. */
-    load l = {.svc = svc};
+    load l = {.svc = svc, .what = "sleep:50"};
     pthread_t t[8];
     for (int i = 0; i < 8; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, load_main, &l), 0);
@@ -258,6 +267,45 @@ START_TEST(killed_instance_costs_no_error)
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(call(svc, "pid", 2000, NULL), b.pid);
 
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    stop(&a);
+    stop(&b);
+}
+END_TEST
+
+START_TEST(clean_stop_costs_no_error)
+{
+    instance a, b;
+    start(&a);
+    start(&b);
+    char addrs[160];
+    snprintf(addrs, sizeof addrs, "%s,%s", a.url, b.url);
+    chat_ctx *c = client_ctx(addrs);
+    chati_svc *svc = NULL;
+    ck_assert_chat_ok(chati_svc_rpc(c, &svc));
+    ck_assert_int_gt(call(svc, "pid", 2000, NULL), 0);
+    /* Calls of 300 ms: the stopping instance drains for that long, refusing
+     * what comes meanwhile. */
+    load l = {.svc = svc, .what = "sleep:300"};
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, load_main, &l), 0);
+    usleep(700 * 1000);
+    int before = atomic_load(&l.ok);
+    kill(a.pid, SIGTERM);
+    int status = 0;
+    waitpid(a.pid, &status, 0);
+    a.pid = 0;
+    usleep(500 * 1000);
+    atomic_store(&l.stop, true);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    printf("instance stopped cleanly under load: %d calls before, %d after, %d errors\n",
+           before, atomic_load(&l.ok) - before, atomic_load(&l.errors));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the instance did not stop cleanly");
+    ck_assert_msg(atomic_load(&l.errors) == 0, "%d errors, the first: %s",
+                  atomic_load(&l.errors), l.last_error);
     chati_svc_close(svc);
     client_ctx_free(c);
     stop(&a);
@@ -492,6 +540,7 @@ static Suite *routing_suite(void)
     TCase *tc = tcase_create("routing");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, killed_instance_costs_no_error);
+    tcase_add_test(tc, clean_stop_costs_no_error);
     tcase_add_test(tc, hung_instance_leaves_routing_and_returns);
     tcase_add_test(tc, discovery_adds_and_removes_instances);
     tcase_add_test(tc, write_done_before_a_crash_is_not_an_error);
