@@ -77,6 +77,16 @@ extern const size_t chati_n_internal_methods;
 
 /* Lookups over both tables; NULL when unknown. */
 const chati_method *chati_method_by_name(const char *name);
+
+/* The idempotency key field of m's request (a string named client_msg_id),
+ * or NULL when it has none. */
+const ProtobufCFieldDescriptor *chati_method_key_field(const chati_method *m);
+
+/* An idempotency key in the UUID form Slack clients use for client_msg_id:
+ * derived from seed (the same seed, the same key), or random when seed is
+ * NULL. */
+#define CHATI_IDEMPOTENCY_KEY_LEN 36
+void chati_idempotency_key(const char *seed, char out[CHATI_IDEMPOTENCY_KEY_LEN + 1]);
 const chati_method *chati_method_by_id(uint32_t id);
 /* Every method, for listings and tests. */
 const chati_method *chati_methods(size_t *n);

@@ -1,6 +1,8 @@
 /* The method table: Slack method name -> service, messages, handler. Wire ids
  * are stable: append new methods with new ids, never renumber. */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,4 +247,33 @@ chat_err chati_method_call(chat_ctx *ctx, const chati_method *m, const chat_sess
     }
     *resp_out = resp;
     return CHAT_OK;
+}
+
+const ProtobufCFieldDescriptor *chati_method_key_field(const chati_method *m)
+{
+    const ProtobufCFieldDescriptor *f =
+        m && m->req ? protobuf_c_message_descriptor_get_field_by_name(m->req, "client_msg_id")
+                    : NULL;
+    return f && f->type == PROTOBUF_C_TYPE_STRING && f->label != PROTOBUF_C_LABEL_REPEATED ? f
+                                                                                          : NULL;
+}
+
+void chati_idempotency_key(const char *seed, char out[CHATI_IDEMPOTENCY_KEY_LEN + 1])
+{
+    static _Atomic uint64_t fallback;
+    uint8_t b[32];
+    if (seed != NULL) {
+        chati_sha256(seed, strlen(seed), b);
+    } else if (chati_random(b, 16) != CHAT_OK) {
+        /* No entropy: unique in this process is what matters here. */
+        uint64_t t = (uint64_t)chati_now_us(), n = atomic_fetch_add(&fallback, 1);
+        memcpy(b, &t, sizeof t);
+        memcpy(b + 8, &n, sizeof n);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | (seed ? 0x80 : 0x40)); /* version 8 (derived) or 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, CHATI_IDEMPOTENCY_KEY_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
 }

@@ -151,34 +151,6 @@ static chat_err unpack_reply(const chati_method *m, nng_msg *msg, uint64_t id,
     return rv;
 }
 
-/* The idempotency key field of m's request (a string named client_msg_id),
- * or NULL. */
-static const ProtobufCFieldDescriptor *key_field(const chati_method *m)
-{
-    const ProtobufCFieldDescriptor *f =
-        m->req ? protobuf_c_message_descriptor_get_field_by_name(m->req, "client_msg_id") : NULL;
-    return f && f->type == PROTOBUF_C_TYPE_STRING && f->label != PROTOBUF_C_LABEL_REPEATED ? f
-                                                                                          : NULL;
-}
-
-/* A random UUID (version 4), the form Slack clients use for client_msg_id. */
-static void make_uuid(char out[37])
-{
-    static _Atomic uint64_t fallback;
-    uint8_t b[16];
-    if (chati_random(b, sizeof b) != CHAT_OK) {
-        /* No entropy: unique in this process is what matters here. */
-        uint64_t t = (uint64_t)chati_now_us(), n = atomic_fetch_add(&fallback, 1);
-        memcpy(b, &t, sizeof t);
-        memcpy(b + 8, &n, sizeof n);
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
-}
-
 /* One request and its reply. *retryable: the server says it did not run the
  * method. */
 static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const chat_session *s,
@@ -191,16 +163,16 @@ static chat_err round_trip(rpc_svc *cl, peer *pr, const chati_method *m, const c
     unsigned flags = m->flags & CHATI_M_SAFE || m->done_err != CHAT_OK ? CHATI_RPC_SAFE : 0;
     /* A write with an idempotency key is safe to repeat: the store drops the
      * second. Give one to a request that has none, on a shallow copy. */
-    const ProtobufCFieldDescriptor *kf = key_field(m);
+    const ProtobufCFieldDescriptor *kf = chati_method_key_field(m);
     ProtobufCMessage *keyed = NULL;
-    char key[37];
+    char key[CHATI_IDEMPOTENCY_KEY_LEN + 1];
     if (kf) {
         char *const *v = (char *const *)((const char *)req + kf->offset);
         if (*v == NULL || **v == '\0') {
             if ((keyed = chat_malloc(m->req->sizeof_message)) == NULL)
                 return chati_fail(CHAT_ERR_NOMEM, "request");
             memcpy(keyed, req, m->req->sizeof_message);
-            make_uuid(key);
+            chati_idempotency_key(NULL, key);
             *(char **)((char *)keyed + kf->offset) = key;
             req = keyed;
         }

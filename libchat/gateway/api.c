@@ -154,6 +154,24 @@ static chat_err rtm_connect(gw *g, const chat_session *s, const char *token, cha
     return CHAT_OK;
 }
 
+/* A write with an idempotency key (client_msg_id) and none given takes one
+ * derived from the request's X-Request-Id (the load balancer sets it, and
+ * keeps it when it sends the request again to another gateway after the
+ * first died), so a resent post is recognised instead of posted twice. */
+static chat_err key_from_request_id(nng_http_req *req, const chati_method *m,
+                                    const chat_session *s, gw_args *args)
+{
+    const char *rid = nng_http_req_get_header(req, "X-Request-Id");
+    if (rid == NULL || *rid == '\0' || strlen(rid) > 200 || chati_method_key_field(m) == NULL ||
+        gw_args_get(args, "client_msg_id") != NULL)
+        return CHAT_OK;
+    char seed[300], key[CHATI_IDEMPOTENCY_KEY_LEN + 1];
+    /* Per user: one user's request id can never name another's message. */
+    snprintf(seed, sizeof seed, "%s|%s", s ? chat_session_user_id(s) : "", rid);
+    chati_idempotency_key(seed, key);
+    return gw_args_add(args, "client_msg_id", key, strlen(key));
+}
+
 void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
 {
     chati_clear_errmsg();
@@ -206,6 +224,8 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
         if (rv == CHAT_OK && !gw_ratelimit_take(g->rate, token, &retry_after))
             rv = chati_fail(CHAT_ERR_RATELIMITED, "too many requests for this token");
     }
+    if (rv == CHAT_OK && m && !is_upload)
+        rv = key_from_request_id(req, m, s, &args);
     if (rv == CHAT_OK && is_upload)
         rv = gw_files_upload_call(g, m, s, &args, upload_file, &out);
     else if (rv == CHAT_OK)
