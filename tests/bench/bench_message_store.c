@@ -138,8 +138,11 @@ static int proc_main(const char *url, int proc, int threads, int n, int channels
         chati_sleep_ms(2000);
         atomic_store(&r.posting, false);
         pthread_join(r.thread, NULL);
-        printf("process %d: relayed %" PRId64 " items, the last %.2f s after its last post\n",
-               proc, r.relayed, (double)(r.drained_us - t1) / 1e6);
+        if (r.relayed == 0)
+            printf("process %d: relayed nothing (the other process held the lease)\n", proc);
+        else
+            printf("process %d: relayed %" PRId64 " items, the last %.2f s after its last post\n",
+                   proc, r.relayed, (double)(r.drained_us - t1) / 1e6);
     }
     ops->close(impl);
     chat_config_free(cfg);

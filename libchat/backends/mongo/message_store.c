@@ -351,8 +351,10 @@ static chat_err post_dedupe(chati_mongo_conn *c, const chat_message *m, chat_mes
     return rv;
 }
 
-/* Posts racing for one place in a channel's chain: each loser retries. */
-#define MAX_CLASHES 20
+/* Posts racing for one place in a channel's chain: each loser retries,
+ * after a random pause once it has lost twice (two stores posting into one
+ * channel back to back would otherwise keep clashing). */
+#define MAX_CLASHES 30
 
 /* Under wmu: everything up to and including the commit point. */
 static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us,
@@ -401,6 +403,8 @@ static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us
                 if (v->client_msg_id != NULL && (rv = post_dedupe(c, v, dup_out)) != CHAT_OK)
                     return rv;
                 ts_forget(c->s, v->channel);
+                if (attempt > 0)
+                    chati_sleep_ms((int)(chati_mono_us() % (2 << (attempt < 6 ? attempt : 6))));
                 continue;
             }
             if (rv == CHAT_ERR_DUPLICATE)
