@@ -5,24 +5,25 @@
 #   contract_broker_kafka          the broker contract suite
 #   contract_broker_kafka_groups   one group in two broker instances (as two
 #                                  processes): Kafka splits and hands over partitions
+#   contract_broker_kafka_handover one group in two forked processes: one is
+#                                  SIGKILLed or stops cleanly mid-stream, the
+#                                  other takes its partitions (time printed, bounded)
 if(CHAT_WITH_KAFKA)
   set(chat_kafka_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh)
 
-  add_executable(contract_broker_kafka
-    ${CMAKE_CURRENT_SOURCE_DIR}/test_broker.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
-  target_link_libraries(contract_broker_kafka PRIVATE
-    chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
-  add_test(NAME contract_broker_kafka
-    COMMAND bash ${chat_kafka_fixture} exec $<TARGET_FILE:contract_broker_kafka> "{kafka}")
-  set_tests_properties(contract_broker_kafka PROPERTIES
-    TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
-
-  add_executable(contract_broker_kafka_groups
-    ${CMAKE_CURRENT_SOURCE_DIR}/test_broker_kafka_groups.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
-  target_link_libraries(contract_broker_kafka_groups PRIVATE
-    chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
-  add_test(NAME contract_broker_kafka_groups
-    COMMAND bash ${chat_kafka_fixture} exec $<TARGET_FILE:contract_broker_kafka_groups> "{kafka}")
-  set_tests_properties(contract_broker_kafka_groups PROPERTIES
-    TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
+  # contract_broker_kafka runs test_broker.c, contract_broker_kafka_NAME
+  # test_broker_kafka_NAME.c.
+  foreach(name kafka kafka_groups kafka_handover)
+    set(src ${CMAKE_CURRENT_SOURCE_DIR}/test_broker_${name}.c)
+    if(name STREQUAL "kafka")
+      set(src ${CMAKE_CURRENT_SOURCE_DIR}/test_broker.c)
+    endif()
+    add_executable(contract_broker_${name} ${src} ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
+    target_link_libraries(contract_broker_${name} PRIVATE
+      chat_test_support chat_internal PkgConfig::CHECK Threads::Threads)
+    add_test(NAME contract_broker_${name}
+      COMMAND bash ${chat_kafka_fixture} exec $<TARGET_FILE:contract_broker_${name}> "{kafka}")
+    set_tests_properties(contract_broker_${name} PROPERTIES
+      TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
+  endforeach()
 endif()

@@ -288,6 +288,10 @@ START_TEST(test_bad_urls_and_unreachable)
     open_expect("kafka://127.0.0.1:9092?nope=1", CHAT_ERR_INVALID_ARGUMENTS, "unknown option");
     open_expect("kafka://127.0.0.1:9092?partitions=0", CHAT_ERR_INVALID_ARGUMENTS,
                 "partitions");
+    open_expect("kafka://127.0.0.1:9092?session_timeout_ms=0", CHAT_ERR_INVALID_ARGUMENTS,
+                "session_timeout_ms");
+    open_expect("kafka://127.0.0.1:9092?session_timeout_ms=3000&heartbeat_interval_ms=3000",
+                CHAT_ERR_INVALID_ARGUMENTS, "must be below");
     /* Nobody listens on port 1: fails within timeout_ms, saying where it tried. */
     long long t0 = now_ms();
     open_expect("kafka://127.0.0.1:1?timeout_ms=1500", CHAT_ERR_SERVICE_UNAVAILABLE,

@@ -6,6 +6,12 @@
  * returns once the group got its partitions, positioned; a member joining a
  * group already running here shares it at once.
  *
+ * A process that dies loses its partitions to the others once Kafka has
+ * heard no heartbeat from it for the session timeout (session_timeout_ms in
+ * the URL, 6 s by default); one that closes leaves the group at once, so the
+ * others take over within a heartbeat interval. What the dead one handled and
+ * had not committed yet is handled again by the next holder.
+ *
  * Kafka keeps a group's offsets after its last member left: subscribing
  * again later resumes where it stopped (at-least-once across restarts). */
 #include <stdio.h>
@@ -89,16 +95,22 @@ static chat_err group_consumer(chati_kafka_group *g)
         {"auto.offset.reset", "latest"},
         {"enable.partition.eof", "false"},
         {"fetch.wait.max.ms", "20"},
-        {"session.timeout.ms", "10000"},
-        {"heartbeat.interval.ms", "500"},
     };
     for (size_t i = 0; rv == CHAT_OK && i < CHATI_ARRAY_LEN(fixed); i++)
         rv = chati_kafka_conf_set(conf, fixed[i][0], fixed[i][1]);
     if (rv == CHAT_OK)
         rv = chati_kafka_conf_set(conf, "group.id", gid.data);
-    snprintf(num, sizeof num, "%d", kb->opts.timeout_ms);
-    if (rv == CHAT_OK)
-        rv = chati_kafka_conf_set(conf, "socket.timeout.ms", num);
+    const struct {
+        const char *key;
+        int value;
+    } nums[] = {
+        {"session.timeout.ms", kb->opts.session_timeout_ms},
+        {"heartbeat.interval.ms", kb->opts.heartbeat_ms},
+    };
+    for (size_t i = 0; rv == CHAT_OK && i < CHATI_ARRAY_LEN(nums); i++) {
+        snprintf(num, sizeof num, "%d", nums[i].value);
+        rv = chati_kafka_conf_set(conf, nums[i].key, num);
+    }
     chati_buf_free(&gid);
     if (rv != CHAT_OK) {
         rd_kafka_conf_destroy(conf);
@@ -187,11 +199,15 @@ static chat_err group_start(chati_kafka_group *g)
         pthread_mutex_lock(&g->mu);
     }
     bool joined = g->assignments > 0;
+    char last_error[sizeof g->last_error];
+    memcpy(last_error, g->last_error, sizeof last_error);
     pthread_mutex_unlock(&g->mu);
+    /* E.g. a session timeout outside the broker's group.*.session.timeout.ms. */
     if (!joined)
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                          "kafka: group %s got no partitions from %s in %d ms", g->name,
-                          g->kb->opts.bootstrap, 3 * g->kb->opts.timeout_ms);
+                          "kafka: group %s got no partitions from %s in %d ms (last error: %s)",
+                          g->name, g->kb->opts.bootstrap, 3 * g->kb->opts.timeout_ms,
+                          last_error[0] ? last_error : "none");
     return CHAT_OK;
 }
 

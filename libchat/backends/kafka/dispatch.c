@@ -128,6 +128,16 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
     rd_kafka_topic_partition_list_destroy(ends);
 }
 
+static void note_error(chati_kafka_group *g, const char *what, rd_kafka_error_t *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&g->mu);
+    snprintf(g->last_error, sizeof g->last_error, "%s: %s", what, rd_kafka_error_string(e));
+    pthread_mutex_unlock(&g->mu);
+    rd_kafka_error_destroy(e);
+}
+
 void chati_kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -163,18 +173,24 @@ static chat_broker_consumer *pick_locked(chati_kafka_group *g)
     return NULL;
 }
 
-static size_t poll_batch(rd_kafka_t *rk, rd_kafka_message_t **batch, size_t max)
+static size_t poll_batch(chati_kafka_group *g, rd_kafka_message_t **batch, size_t max)
 {
     size_t n = 0;
-    rd_kafka_message_t *rm = rd_kafka_consumer_poll(rk, POLL_MS);
+    rd_kafka_message_t *rm = rd_kafka_consumer_poll(g->rk, POLL_MS);
     while (rm != NULL) {
-        if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_message_destroy(rm); /* a transport error: librdkafka retries */
-        else
+        if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            /* Mostly transport errors, which librdkafka retries; kept for the
+             * detail of a subscribe that never gets its partitions. */
+            pthread_mutex_lock(&g->mu);
+            snprintf(g->last_error, sizeof g->last_error, "%s", rd_kafka_message_errstr(rm));
+            pthread_mutex_unlock(&g->mu);
+            rd_kafka_message_destroy(rm);
+        } else {
             batch[n++] = rm;
+        }
         if (n == max)
             break;
-        rm = rd_kafka_consumer_poll(rk, 0);
+        rm = rd_kafka_consumer_poll(g->rk, 0);
     }
     return n;
 }
@@ -272,7 +288,7 @@ void *chati_kafka_dispatch_main(void *arg)
         if (max > cap)
             max = cap;
         /* With nobody to hand a batch to, keep the group alive without taking any. */
-        size_t n = m && max ? poll_batch(g->rk, batch, max) : 0;
+        size_t n = m && max ? poll_batch(g, batch, max) : 0;
         if (m == NULL || max == 0)
             backoff_wait(g, POLL_MS / 4);
         chat_err rv = n ? deliver(g, m, batch, n, msgs, &keys) : CHAT_OK;
@@ -285,9 +301,7 @@ void *chati_kafka_dispatch_main(void *arg)
                 rd_kafka_commit(g->rk, l, 0);
                 parts_done(g, l);
             } else {
-                rd_kafka_error_t *e = rd_kafka_seek_partitions(g->rk, l, g->kb->opts.timeout_ms);
-                if (e != NULL)
-                    rd_kafka_error_destroy(e);
+                note_error(g, "seek", rd_kafka_seek_partitions(g->rk, l, g->kb->opts.timeout_ms));
             }
             rd_kafka_topic_partition_list_destroy(l);
             for (size_t i = 0; i < n; i++)

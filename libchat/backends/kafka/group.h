@@ -46,6 +46,7 @@ struct chati_kafka_group {
     uint64_t assignments;
     held_part *parts;
     size_t n_parts;
+    char last_error[256];           /* the consumer's latest error, for details */
 };
 
 /* The dispatcher thread (arg: the group); runs until group.stop. */

@@ -35,6 +35,8 @@ typedef struct chati_kafka_opts {
     int replication;            /* likewise */
     int timeout_ms;             /* for requests: metadata, topic creation, joining */
     int message_timeout_ms;     /* a publish not acknowledged by then fails its ack */
+    int session_timeout_ms;     /* a dead consumer's partitions move after this */
+    int heartbeat_ms;           /* heartbeat.interval.ms */
 } chati_kafka_opts;
 
 /* Highest offset + 1 this process's producer saw acknowledged, per partition. */

@@ -3,7 +3,12 @@
  * keys: prefix (topic name prefix), partitions and replication (for topics we
  * create; default: the broker's), timeout_ms (requests, default 10000),
  * message_timeout_ms (default 300000: how long an unacknowledged publish waits
- * for Kafka before its ack reports failure). */
+ * for Kafka before its ack reports failure), session_timeout_ms (default
+ * 6000: a consumer process that dies loses its partitions to the others this
+ * long after its last heartbeat; 6000 is the smallest a broker accepts by
+ * default, group.min.session.timeout.ms), heartbeat_interval_ms (default 500,
+ * at most a third of the session timeout: how soon the others hear of a
+ * rebalance). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +16,8 @@
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MESSAGE_TIMEOUT_MS 300000
+#define DEFAULT_SESSION_TIMEOUT_MS 6000
+#define DEFAULT_HEARTBEAT_MS 500
 
 static bool host_char(char c)
 {
@@ -73,6 +80,10 @@ static chat_err set_opt(chati_kafka_opts *o, const char *key, const char *v)
         return int_opt(key, v, 1, &o->timeout_ms);
     if (strcmp(key, "message_timeout_ms") == 0)
         return int_opt(key, v, 1, &o->message_timeout_ms);
+    if (strcmp(key, "session_timeout_ms") == 0)
+        return int_opt(key, v, 1, &o->session_timeout_ms);
+    if (strcmp(key, "heartbeat_interval_ms") == 0)
+        return int_opt(key, v, 1, &o->heartbeat_ms);
     return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "kafka url: unknown option '%s'", key);
 }
 
@@ -83,6 +94,8 @@ chat_err chati_kafka_opts_parse(const char *url, chati_kafka_opts *o)
     o->replication = -1;
     o->timeout_ms = DEFAULT_TIMEOUT_MS;
     o->message_timeout_ms = DEFAULT_MESSAGE_TIMEOUT_MS;
+    o->session_timeout_ms = DEFAULT_SESSION_TIMEOUT_MS;
+    o->heartbeat_ms = -1;
     if (url == NULL || strncmp(url, "kafka://", 8) != 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
                           "kafka url must look like kafka://HOST:PORT[,...][?options], got '%s'",
@@ -116,6 +129,18 @@ chat_err chati_kafka_opts_parse(const char *url, chati_kafka_opts *o)
         *eq = '\0';
         rv = set_opt(o, kv, eq + 1);
     }
+    if (rv == CHAT_OK && o->heartbeat_ms < 0) {
+        int third = o->session_timeout_ms / 3;
+        o->heartbeat_ms = third < 1 ? 1 : third < DEFAULT_HEARTBEAT_MS ? third
+                                                                       : DEFAULT_HEARTBEAT_MS;
+    }
+    /* librdkafka takes a heartbeat as slow as the session without complaint;
+     * the session would then lapse between two heartbeats. */
+    if (rv == CHAT_OK && o->heartbeat_ms >= o->session_timeout_ms)
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
+                        "kafka url: heartbeat_interval_ms (%d) must be below "
+                        "session_timeout_ms (%d)",
+                        o->heartbeat_ms, o->session_timeout_ms);
     if (rv == CHAT_OK) {
         o->bootstrap = copy;
         return CHAT_OK;
