@@ -1,5 +1,7 @@
 /* The outbox relay: one thread per context moving committed events from the
- * message store to the broker, in seq order, deleting them once acknowledged. */
+ * message store to the broker, in seq order, deleting them once acknowledged.
+ * A store that several processes share (outbox_lease) has one active relay
+ * at a time: the others stand by until its lease lapses. */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +13,9 @@
 
 #define RELAY_BATCH 512
 #define RETRY_MS 500
+#define IDLE_MS 1000   /* the wait between passes with nothing to do */
+#define LEASED_MS 100  /* the same for the lease holder: others' writes do not kick it */
+#define STANDBY_MS 500 /* how often a standby asks for the lease */
 
 struct chati_outbox {
     const chat_message_store_ops *store;
@@ -31,6 +36,8 @@ struct chati_outbox {
     int64_t deleted_seq;        /* every seq <= this is deleted from the store */
     uint64_t generation;        /* bumped when a failure makes us resend */
     bool failed;
+    bool leased;                /* the store has outbox_lease */
+    bool holding;               /* and we held it at the last look */
 
     /* Seqs in flight, in publish order, with their ack state. */
     int64_t *pend;
@@ -131,6 +138,39 @@ static void timed_wait(chati_outbox *o, int ms)
     chati_cond_wait_until(&o->wake, &o->mu, chati_mono_ms() + ms);
 }
 
+/* Forgets what was in flight: the next pass fetches from the oldest
+ * unacknowledged item (acks of the old flight that still come find nothing). */
+static void restart(chati_outbox *o)
+{
+    o->head = o->tail = 0;
+    o->sent_seq = o->acked_seq = o->deleted_seq = 0;
+    o->failed = false;
+    o->generation++;
+}
+
+/* Asks for the lease (mu held; dropped during the call). False: we stand
+ * by, and the caller waits. */
+static bool lease(chati_outbox *o)
+{
+    bool held = false;
+    pthread_mutex_unlock(&o->mu);
+    if (o->store->outbox_lease(o->store_impl, &held) != CHAT_OK)
+        chati_clear_errmsg(); /* held says what we may do */
+    pthread_mutex_lock(&o->mu);
+    if (held != o->holding) {
+        /* Taken: what the last holder sent but had not acknowledged goes
+         * out again. Lost: what we sent is the new holder's to resend. */
+        restart(o);
+        o->holding = held;
+    }
+    if (!held) {
+        /* Nothing of ours to flush: the holder relays what we wrote. */
+        o->idle_epoch = o->kick_epoch;
+        pthread_cond_broadcast(&o->idle);
+    }
+    return held;
+}
+
 static void *relay_main(void *arg)
 {
     chati_outbox *o = arg;
@@ -139,6 +179,11 @@ static void *relay_main(void *arg)
     for (;;) {
         if (o->stop)
             break;
+        if (o->leased && !lease(o)) {
+            if (!o->stop)
+                timed_wait(o, STANDBY_MS);
+            continue;
+        }
         if (o->failed) {
             /* Resend everything unacknowledged; consumers drop duplicates. */
             o->failed = false;
@@ -171,7 +216,7 @@ static void *relay_main(void *arg)
         }
         if (o->kick_epoch == epoch && !o->stop && !o->failed &&
             !(o->acked_seq > o->deleted_seq))
-            timed_wait(o, 1000); /* the timeout also retries leftovers */
+            timed_wait(o, o->leased ? LEASED_MS : IDLE_MS); /* also retries leftovers */
     }
     pthread_mutex_unlock(&o->mu);
     return NULL;
@@ -189,6 +234,7 @@ chat_err chati_outbox_start(const chat_message_store_ops *store, void *store_imp
     o->broker = broker;
     o->broker_impl = broker_impl;
     o->kick_epoch = 1; /* the first pass publishes what a previous run left */
+    o->leased = CHATI_HAS(store, outbox_lease, CHAT_STORE_V2);
     pthread_mutex_init(&o->mu, NULL);
     chati_cond_init(&o->wake);
     chati_cond_init(&o->idle);

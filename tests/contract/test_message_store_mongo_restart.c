@@ -1,7 +1,7 @@
 /*
  * Integration tests of the MongoDB message store beyond the contract, against
- * FerretDB: the server killed (-9) and restarted, posts racing a kill, and an
- * outbox item left behind in a message document by a writer that died.
+ * FerretDB: the server killed (-9) and restarted, posts racing a kill, outbox
+ * items left behind by writers that died, a database of the earlier format.
  *
  * argv[1] is tests/fixtures/ferretdb.sh; the test case starts its own server
  * (in the parent process, an unchecked fixture, so it is stopped even when a
@@ -287,49 +287,71 @@ START_TEST(test_posts_racing_a_kill)
 }
 END_TEST
 
-/* A writer that died after its write and before moving the outbox item
- * leaves the item in the message document: the next store to fetch the
- * outbox delivers it, before anything newer. */
-START_TEST(test_outbox_left_in_a_document)
+/* A raw connection to the store's database, for planting what a writer of
+ * another process (or an earlier version) left behind. */
+typedef struct raw {
+    mongoc_uri_t *uri;
+    mongoc_client_t *client;
+    mongoc_collection_t *msgs, *meta;
+} raw;
+
+static void raw_open(raw *r, const char *url)
 {
-    char url[256], ts[CHAT_TS_SIZE];
+    r->uri = mongoc_uri_new(url);
+    r->client = mongoc_client_new_from_uri(r->uri);
+    const char *db = mongoc_uri_get_database(r->uri);
+    r->msgs = mongoc_client_get_collection(r->client, db, "messages");
+    r->meta = mongoc_client_get_collection(r->client, db, "meta");
+}
+
+static void raw_insert(mongoc_collection_t *coll, bson_t *doc)
+{
+    bson_error_t err;
+    ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
+    bson_destroy(doc);
+}
+
+static void raw_close(raw *r)
+{
+    mongoc_collection_destroy(r->msgs);
+    mongoc_collection_destroy(r->meta);
+    mongoc_client_destroy(r->client);
+    mongoc_uri_destroy(r->uri);
+}
+
+/* Writers that died: one right after its write leaves its outbox item
+ * (written first, as an intent) committed: the next relay delivers it
+ * before what follows it. One that died between its item and its write
+ * leaves an intent no document names: dropped once the relay has made
+ * sure the write cannot land any more (a late write fails). */
+START_TEST(test_outbox_left_by_dead_writers)
+{
+    char url[256], ts[CHAT_TS_SIZE], q[64];
     void *impl = open_store(url);
     ck_assert_chat_ok(post(impl, "before", NULL, ts));
     S->close(impl);
 
-    /* What the dead writer left: a seq taken from the counter and a
-     * message carrying its item. */
-    mongoc_uri_t *uri = mongoc_uri_new(url);
-    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
-    const char *dbname = mongoc_uri_get_database(uri);
-    mongoc_collection_t *meta = mongoc_client_get_collection(client, dbname, "meta");
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, dbname, "messages");
-    bson_error_t err;
-    bson_t reply;
-    bson_t *q = BCON_NEW("_id", BCON_UTF8("outbox"));
-    bson_t *inc = BCON_NEW("$inc", "{", "n", BCON_INT64(1), "}");
-    ck_assert_msg(mongoc_collection_find_and_modify(meta, q, NULL, inc, NULL, false, false, true,
-                                                    &reply, &err),
-                  "%s", err.message);
-    bson_iter_t it;
-    ck_assert(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "value.n", &it));
-    int64_t seq = bson_iter_as_int64(&it);
-    bson_destroy(&reply);
-    bson_t *doc = BCON_NEW("_id", BCON_UTF8("C1:1800000000000000"), "c", BCON_UTF8("C1"), "ts",
-                           BCON_INT64(INT64_C(1800000000000000)), "u", BCON_UTF8("U1"), "t",
-                           BCON_UTF8("orphan"), "k", BCON_UTF8("t:1800000000000000"), "inh",
-                           BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s",
-                           BCON_INT64(seq), "t", BCON_UTF8("message.test"), "k", BCON_UTF8("C1"),
-                           "d", BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"orphan", 6), "}",
-                           "]");
-    ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
-    bson_destroy(doc);
-    bson_destroy(inc);
-    bson_destroy(q);
-    mongoc_collection_destroy(meta);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(client);
-    mongoc_uri_destroy(uri);
+    int64_t before = 0, now = chati_now_us();
+    ck_assert(chati_ts_parse(ts, &before));
+    snprintf(q, sizeof q, "C1:%016" PRId64, before);
+    raw r;
+    raw_open(&r, url);
+    mongoc_collection_t *staged =
+        mongoc_client_get_collection(r.client, mongoc_uri_get_database(r.uri), "staged");
+    raw_insert(staged, BCON_NEW("_id", BCON_UTF8("dead.1"), "o", BCON_INT64(now), "m",
+                                BCON_UTF8("C1:1800000000000000"), "pt", BCON_BOOL(true), "t",
+                                BCON_UTF8("message.test"), "k", BCON_UTF8("C1"), "d",
+                                BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"orphan", 6)));
+    raw_insert(r.msgs,
+               BCON_NEW("_id", BCON_UTF8("C1:1800000000000000"), "c", BCON_UTF8("C1"), "ts",
+                        BCON_INT64(INT64_C(1800000000000000)), "u", BCON_UTF8("U1"), "t",
+                        BCON_UTF8("orphan"), "k", BCON_UTF8("t:1800000000000000"), "inh",
+                        BCON_BOOL(true), "v", BCON_INT64(0), "q", BCON_UTF8(q), "pi",
+                        BCON_UTF8("dead.1"), "li", BCON_UTF8("dead.1"), "lo", BCON_INT64(now)));
+    raw_insert(staged, BCON_NEW("_id", BCON_UTF8("dead.2"), "o", BCON_INT64(now + 1), "m",
+                                BCON_UTF8("C1:1700000000000000"), "pt", BCON_BOOL(true), "t",
+                                BCON_UTF8("message.test"), "k", BCON_UTF8("C1"), "d",
+                                BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"phantom", 7)));
 
     impl = open_store_at(url);
     ck_assert_chat_ok(post(impl, "after", NULL, NULL));
@@ -343,7 +365,25 @@ START_TEST(test_outbox_left_in_a_document)
     ck_assert_chat_ok(S->get(impl, "C1", "1800000000.000000", &m));
     ck_assert_str_eq(m->text, "orphan");
     chat_message_free(m);
-    /* Moved, not copied: a second store finds nothing more to deliver. */
+
+    /* The uncommitted one, once the relay stops waiting for its write. */
+    contract_sleep_ms(5500);
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 3);
+    bson_error_t err;
+    bson_t *late = BCON_NEW("_id", BCON_UTF8("C1:1700000000000000"), "c", BCON_UTF8("C1"), "ts",
+                            BCON_INT64(INT64_C(1700000000000000)), "q", BCON_UTF8("C1:late"),
+                            "k", BCON_UTF8("t:1700000000000000"), "pi", BCON_UTF8("dead.2"));
+    ck_assert(!mongoc_collection_insert_one(r.msgs, late, NULL, NULL, &err));
+    bson_destroy(late);
+    bson_t *all = bson_new();
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(staged, all, NULL, NULL);
+    const bson_t *left;
+    ck_assert_msg(!mongoc_cursor_next(cur, &left), "an intent is left behind");
+    mongoc_cursor_destroy(cur);
+    bson_destroy(all);
+    mongoc_collection_destroy(staged);
+    raw_close(&r);
+    /* Delivered once: a second store finds nothing more. */
     S->close(impl);
     impl = open_store_at(url);
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 3);
@@ -351,28 +391,56 @@ START_TEST(test_outbox_left_in_a_document)
 }
 END_TEST
 
-/* A removed message whose outbox item was not moved yet stays as a
- * tombstone holding its _id (channel + ts): a post that picks that ts must
- * move on to the next one, and the removal's event still goes out. */
+/* A database written by the earlier format (one writer, seqs from a
+ * counter, items {s, t, k, d} in documents): an item the old relay had not
+ * acknowledged is delivered, one it had is not, and new seqs start above
+ * the old counter. */
+START_TEST(test_items_of_the_earlier_format)
+{
+    char url[256];
+    void *impl = open_store(url);
+    S->close(impl);
+    raw r;
+    raw_open(&r, url);
+    raw_insert(r.meta, BCON_NEW("_id", BCON_UTF8("outbox"), "n", BCON_INT64(40)));
+    raw_insert(r.meta, BCON_NEW("_id", BCON_UTF8("acked"), "n", BCON_INT64(30)));
+    raw_insert(r.msgs,
+               BCON_NEW("_id", BCON_UTF8("C1:1700000000000000"), "c", BCON_UTF8("C1"), "ts",
+                        BCON_INT64(INT64_C(1700000000000000)), "u", BCON_UTF8("U1"), "t",
+                        BCON_UTF8("old"), "k", BCON_UTF8("t:1700000000000000"), "inh",
+                        BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s", BCON_INT64(29),
+                        "t", BCON_UTF8("message.test"), "d",
+                        BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"acked", 5), "}", "{", "s",
+                        BCON_INT64(35), "t", BCON_UTF8("message.test"), "d",
+                        BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"pending", 7), "}", "]"));
+    raw_close(&r);
+
+    impl = open_store_at(url);
+    static char datas[8][128];
+    int64_t last = 0;
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 1);
+    ck_assert_str_eq(datas[0], "pending");
+    ck_assert_int_gt(last, 40);
+    ck_assert_chat_ok(S->outbox_ack(impl, last));
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0);
+    S->close(impl);
+}
+END_TEST
+
+/* A removed message stays as a stub holding its _id (channel + ts): a post
+ * that would pick that ts moves on to the next one (ts are not reused). */
 START_TEST(test_post_past_a_tombstone)
 {
     char url[256];
     void *impl = open_store(url);
     const int64_t T = INT64_C(1900000000000000);
-    mongoc_uri_t *uri = mongoc_uri_new(url);
-    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "messages");
-    bson_error_t err;
-    bson_t *doc = BCON_NEW("_id", BCON_UTF8("C1:1900000000000000"), "c", BCON_UTF8("-C1"), "ts",
-                           BCON_INT64(T), "u", BCON_UTF8("U1"), "t", BCON_UTF8("gone"), "k",
-                           BCON_UTF8("t:1900000000000000"), "inh", BCON_BOOL(true), "v",
-                           BCON_INT64(1), "x", BCON_BOOL(true));
-    ck_assert_msg(mongoc_collection_insert_one(coll, doc, NULL, NULL, &err), "%s", err.message);
-    bson_destroy(doc);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(client);
-    mongoc_uri_destroy(uri);
+    raw r;
+    raw_open(&r, url);
+    raw_insert(r.msgs, BCON_NEW("_id", BCON_UTF8("C1:1900000000000000"), "c", BCON_UTF8("-C1"),
+                                "ts", BCON_INT64(T), "u", BCON_UTF8("U1"), "k",
+                                BCON_UTF8("t:1900000000000000"), "v", BCON_INT64(1), "x",
+                                BCON_BOOL(true)));
+    raw_close(&r);
 
     chat_message m, *out = NULL;
     memset(&m, 0, sizeof m);
@@ -389,7 +457,7 @@ START_TEST(test_post_past_a_tombstone)
 END_TEST
 
 /* Items are cleared from their message documents in batches, so a store
- * closed early leaves delivered ones behind: the next store's sweep must not
+ * closed early may leave staged ones behind: the next store's relay must not
  * deliver them again once acked. */
 START_TEST(test_acked_items_stay_acked)
 {
@@ -429,12 +497,10 @@ START_TEST(test_hot_document_stays_small)
         snprintf(name, sizeof name, "r%d", i);
         ck_assert_chat_ok(S->add_reaction(impl, "C1", ts, name, "U2", rec_outbox, NULL));
     }
-    mongoc_uri_t *uri = mongoc_uri_new(url);
-    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, mongoc_uri_get_database(uri), "messages");
+    raw r;
+    raw_open(&r, url);
     bson_t *q = BCON_NEW("t", BCON_UTF8("popular"));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, q, NULL, NULL);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(r.msgs, q, NULL, NULL);
     const bson_t *doc;
     ck_assert_msg(mongoc_cursor_next(cur, &doc), "the message document is missing");
     bson_iter_t it, ob;
@@ -446,9 +512,7 @@ START_TEST(test_hot_document_stays_small)
     ck_assert_uint_le(items, 1);
     mongoc_cursor_destroy(cur);
     bson_destroy(q);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(client);
-    mongoc_uri_destroy(uri);
+    raw_close(&r);
     S->close(impl);
 }
 END_TEST
@@ -494,7 +558,8 @@ static Suite *mongo_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_kill_restart);
     tcase_add_test(tc, test_posts_racing_a_kill);
-    tcase_add_test(tc, test_outbox_left_in_a_document);
+    tcase_add_test(tc, test_outbox_left_by_dead_writers);
+    tcase_add_test(tc, test_items_of_the_earlier_format);
     tcase_add_test(tc, test_post_past_a_tombstone);
     tcase_add_test(tc, test_acked_items_stay_acked);
     tcase_add_test(tc, test_hot_document_stays_small);

@@ -75,12 +75,25 @@ START_TEST(version_0_and_newer_versions_are_refused)
     o.version = 99;
     ck_assert_chat_err(chat_message_store_register(&o), CHAT_ERR_NOT_SUPPORTED);
     ck_assert_detail("message store \"foo\": version 99 is newer");
-    o.version = CHAT_STORE_V1 + 1;
+    o.version = CHAT_STORE_V2 + 1;
     ck_assert_chat_err(chat_message_store_register(&o), CHAT_ERR_NOT_SUPPORTED);
     ck_assert_ptr_null(chati_backend_find(CHATI_IFACE_MESSAGE, "foo:"));
     o.version = CHAT_STORE_V1;
     ck_assert_chat_ok(chat_message_store_register(&o));
     ck_assert_ptr_eq(chati_backend_find(CHATI_IFACE_MESSAGE, "foo:"), &o);
+    /* V2 appended outbox_lease, optional: a V2 table without it is fine,
+     * and the other three stores may say V2 too. */
+    static chat_message_store_ops o2;
+    o2 = full_message_store("foo2");
+    o2.version = CHAT_STORE_V2;
+    o2.outbox_lease = NULL;
+    ck_assert_chat_ok(chat_message_store_register(&o2));
+    ck_assert(!CHATI_HAS(&o2, outbox_lease, CHAT_STORE_V2));
+    static chat_auth_store_ops a2;
+    a2 = chati_sqlite_auth_ops;
+    a2.scheme = "foo2";
+    a2.version = CHAT_STORE_V2;
+    ck_assert_chat_ok(chat_auth_store_register(&a2));
 
     chat_broker_ops b = chati_inproc_broker_ops;
     b.scheme = "bar";

@@ -20,8 +20,9 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than CHAT_STORE_V1, or whose required methods
- *   are NULL; later versions only append methods (chat/backend/types.h).
+ *   whose version is 0 or newer than CHAT_STORE_V2, or whose required methods
+ *   are NULL; later versions only append methods (chat/backend/types.h), so
+ *   V1 tables are still accepted.
  */
 #ifndef CHAT_BACKEND_STORE_H
 #define CHAT_BACKEND_STORE_H
@@ -33,8 +34,11 @@
 extern "C" {
 #endif
 
-/* The newest version of the four store interfaces this header describes. */
+/* The versions of the four store interfaces this header describes. V2
+ * appended outbox_lease to the message store; the other three are the same
+ * in both, and a table may say either. */
 #define CHAT_STORE_V1 1u
+#define CHAT_STORE_V2 2u
 
 /* ---------------------------------------------------------------- auth --- */
 
@@ -190,7 +194,7 @@ CHAT_API void chat_outbox_items_free(chat_outbox_item *items, size_t n);
 typedef chat_err (*chat_outbox_fn)(void *arg, const chat_message *m, chat_outbox_item *out);
 
 typedef struct chat_message_store_ops {
-    uint32_t version;           /* CHAT_STORE_V1 */
+    uint32_t version;           /* CHAT_STORE_V2 (or V1: ends after file_set_title) */
     const char *scheme;
     chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
     void (*close)(void *impl);
@@ -273,12 +277,28 @@ typedef struct chat_message_store_ops {
      * after its bytes arrived). file_not_found when absent, file_deleted
      * when deleted. */
     chat_err (*file_set_title)(void *impl, const char *file_id, const char *title);
+
+    /* ---- CHAT_STORE_V2 ---- */
+
+    /* Optional: when NULL (or in a V1 table), every context relays the
+     * outbox it opened, which is right while one process uses the store.
+     * For a store that several processes share, each running a relay: takes
+     * the relay lease when nobody holds it or its holder stopped renewing it
+     * (for a few seconds: a dead process), renews it when this store
+     * instance holds it, and sets *held to whether it holds it now. Only the
+     * holder's outbox_fetch returns items (a standby's returns none) and only
+     * its outbox_ack acts (others fail with service_unavailable); both take
+     * or renew the lease like this call. The relay calls it before each pass;
+     * when *held turns true it starts over from the oldest unacknowledged
+     * item, so what a holder published but had not acknowledged when it died
+     * is published again (consumers drop duplicates by event id). */
+    chat_err (*outbox_lease)(void *impl, bool *held);
 } chat_message_store_ops;
 
 /* Registers a store under ops->scheme, replacing a table registered earlier
  * under that scheme (the application's own or a built-in one). ops is
  * borrowed and must outlive every context that uses it. not_supported when
- * ops->version is 0 or newer than CHAT_STORE_V1; invalid_arguments when ops,
+ * ops->version is 0 or newer than CHAT_STORE_V2; invalid_arguments when ops,
  * its scheme or a required method is NULL; the detail says which. Thread-safe. */
 CHAT_API chat_err chat_auth_store_register(const chat_auth_store_ops *ops);
 CHAT_API chat_err chat_user_store_register(const chat_user_store_ops *ops);

@@ -1,6 +1,7 @@
 /*
  * libchat/backends/mongo/conn.c - the client pool, indexes, errors, counters.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ void chati_mongo_conn_get(chati_mongo *s, chati_mongo_conn *c)
     c->client = mongoc_client_pool_pop(s->pool);
     c->msgs = mongoc_client_get_collection(c->client, s->db, "messages");
     c->files = mongoc_client_get_collection(c->client, s->db, "files");
+    c->staged = mongoc_client_get_collection(c->client, s->db, "staged");
     c->outbox = mongoc_client_get_collection(c->client, s->db, "outbox");
     c->meta = mongoc_client_get_collection(c->client, s->db, "meta");
 }
@@ -43,6 +45,7 @@ void chati_mongo_conn_put(chati_mongo_conn *c)
 {
     mongoc_collection_destroy(c->msgs);
     mongoc_collection_destroy(c->files);
+    mongoc_collection_destroy(c->staged);
     mongoc_collection_destroy(c->outbox);
     mongoc_collection_destroy(c->meta);
     if (c->client != NULL)
@@ -53,6 +56,33 @@ void chati_mongo_conn_put(chati_mongo_conn *c)
 bool chati_mongo_is_dup(const bson_error_t *e)
 {
     return e->code == 11000 || e->code == 11001;
+}
+
+void chati_mongo_array_str(bson_t *arr, uint32_t i, const char *s)
+{
+    char idx[16];
+    const char *k;
+    bson_uint32_to_string(i, &k, idx, sizeof idx);
+    bson_append_utf8(arr, k, -1, s, -1);
+}
+
+void chati_mongo_append_ids(bson_t *doc, const char *key, const char (*ids)[CHAT_ID_SIZE],
+                            size_t n)
+{
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
+    for (size_t i = 0; i < n; i++)
+        chati_mongo_array_str(&arr, (uint32_t)i, ids[i]);
+    bson_append_array_end(doc, &arr);
+}
+
+chat_err chati_mongo_cursor_end(mongoc_cursor_t *cur, chat_err rv, const char *what)
+{
+    bson_error_t err;
+    if (rv == CHAT_OK && mongoc_cursor_error(cur, &err))
+        rv = chati_mongo_err(&err, what);
+    mongoc_cursor_destroy(cur);
+    return rv;
 }
 
 /* Server replies that mean "no primary right now" (a replica set electing,
@@ -94,14 +124,22 @@ chat_err chati_mongo_err(const bson_error_t *e, const char *what)
 
 chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out)
 {
-    bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply;
+    bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply = BSON_INITIALIZER;
     bson_error_t err;
     BSON_APPEND_UTF8(&query, "_id", name);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
     BSON_APPEND_INT64(&inc, "n", by);
     bson_append_document_end(&update, &inc);
-    bool ok = mongoc_collection_find_and_modify(c->meta, &query, NULL, &update, NULL, false,
-                                                true, true, &reply, &err);
+    bool ok = false;
+    /* Two processes creating the counter at once: one upsert inserts, the
+     * other fails with a duplicate key and finds it there the second time. */
+    for (int i = 0; i < 2 && !ok; i++) {
+        bson_destroy(&reply);
+        ok = mongoc_collection_find_and_modify(c->meta, &query, NULL, &update, NULL, false,
+                                               true, true, &reply, &err);
+        if (!ok && !chati_mongo_is_dup(&err))
+            break;
+    }
     chat_err rv = CHAT_OK;
     bson_iter_t it;
     if (!ok)
@@ -116,23 +154,6 @@ chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, 
     bson_destroy(&query);
     bson_destroy(&update);
     return rv;
-}
-
-#define SEQ_BLOCK 32
-
-chat_err chati_mongo_next_seq(chati_mongo_conn *c, int64_t *seq)
-{
-    chati_mongo *s = c->s;
-    if (s->seq_next >= s->seq_end) {
-        int64_t top = 0;
-        chat_err rv = chati_mongo_counter(c, "outbox", SEQ_BLOCK, &top);
-        if (rv != CHAT_OK)
-            return rv;
-        s->seq_next = top - SEQ_BLOCK + 1;
-        s->seq_end = top + 1;
-    }
-    *seq = s->seq_next++;
-    return CHAT_OK;
 }
 
 /* One index of createIndexes: key fields as "name:1,name:-1". */
@@ -172,10 +193,15 @@ static chat_err create_indexes(chati_mongo_conn *c)
         {"messages", "channel_key", "c:1,k:1", true},
         {"messages", "thread", "c:1,th:1,ts:1", false},
         {"messages", "history", "c:1,inh:1,ts:1", false},
-        {"messages", "pending_outbox", "ob.s:1", false},
+        /* The channel's chain: q = "<channel>:<ts before>", so two posts
+         * cannot both follow one message (message_store.c). */
+        {"messages", "chain", "q:1", true},
         /* Anchored prefix regexes ("^word") on a multikey index. */
         {"messages", "search_words", "c:1,w:1", false},
         {"files", "team_created", "tm:1,cr:1,o:1", false},
+        {"staged", "order", "o:1,_id:1", false},
+        {"staged", "follows", "dp:1", false},
+        {"outbox", "item", "i:1", true},
     };
     chat_err rv = CHAT_OK;
     for (size_t i = 0; i < CHATI_ARRAY_LEN(ix) && rv == CHAT_OK; i++) {
@@ -192,6 +218,47 @@ static chat_err create_indexes(chati_mongo_conn *c)
         bson_destroy(&reply);
         bson_destroy(&cmd);
     }
+    return rv;
+}
+
+/* Documents of a database written before q (messages) and i (outbox)
+ * existed get stand-ins that no post or item uses (":" + _id), so that the
+ * unique indexes hold: MongoDB counts every missing value as the same null. */
+static chat_err fill_missing(mongoc_collection_t *coll, const char *field)
+{
+    bson_t filter = BSON_INITIALIZER, ex, opts = BSON_INITIALIZER, proj;
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, field, &ex);
+    BSON_APPEND_BOOL(&ex, "$exists", false);
+    bson_append_document_end(&filter, &ex);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "_id", 1);
+    bson_append_document_end(&opts, &proj);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+    const bson_t *doc;
+    bson_iter_t id;
+    bson_error_t err;
+    chat_err rv = CHAT_OK;
+    while (rv == CHAT_OK && mongoc_cursor_next(cur, &doc)) {
+        if (!bson_iter_init_find(&id, doc, "_id"))
+            continue;
+        char v[80];
+        if (BSON_ITER_HOLDS_UTF8(&id))
+            snprintf(v, sizeof v, ":%s", bson_iter_utf8(&id, NULL));
+        else
+            snprintf(v, sizeof v, ":%" PRId64, bson_iter_as_int64(&id));
+        bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER, set;
+        bson_append_iter(&f, "_id", -1, &id);
+        BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
+        BSON_APPEND_UTF8(&set, field, v);
+        bson_append_document_end(&u, &set);
+        if (!mongoc_collection_update_one(coll, &f, &u, NULL, NULL, &err))
+            rv = chati_mongo_err(&err, "upgrading the database");
+        bson_destroy(&f);
+        bson_destroy(&u);
+    }
+    rv = chati_mongo_cursor_end(cur, rv, "upgrading the database");
+    bson_destroy(&filter);
+    bson_destroy(&opts);
     return rv;
 }
 
@@ -257,13 +324,20 @@ chat_err chati_mongo_open(const char *url, chati_mongo **out)
     mongoc_client_pool_set_error_api(s->pool, MONGOC_ERROR_API_VERSION_2);
     mongoc_client_pool_set_appname(s->pool, "libchat");
     pthread_mutex_init(&s->wmu, NULL);
-    /* A process that died between a write and moving its outbox item left
-     * the item in its message document: the first fetch collects it. */
-    s->dirty = true;
+    uint8_t wid[8];
+    chat_err rv = chati_random(wid, sizeof wid);
+    chati_hex_encode(wid, sizeof wid, s->wid);
+    if (rv == CHAT_OK)
+        rv = chati_mongo_relay_new(s);
 
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
-    chat_err rv = create_indexes(&c);
+    if (rv == CHAT_OK)
+        rv = fill_missing(c.msgs, "q");
+    if (rv == CHAT_OK)
+        rv = fill_missing(c.outbox, "i");
+    if (rv == CHAT_OK)
+        rv = create_indexes(&c);
     chati_mongo_conn_put(&c);
     if (rv != CHAT_OK) {
         chati_mongo_close(s);

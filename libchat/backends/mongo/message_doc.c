@@ -13,9 +13,14 @@
  *        equality plus a range on an index
  *   w    search words (search_text.c)
  *   v    version, bumped by read-modify-write changes (reactions)
- *   ob   outbox items not yet moved to the outbox collection (outbox.c)
- *   x    true on a removed message whose outbox item is still pending; its
- *        c is then "-<channel>", which no query by channel matches
+ *   q    "<channel>:<ts of the message before>", unique: the channel's chain
+ *        of posts (message_store.c)
+ *   pi   id of the post's outbox item; li, lo: id and stamp of the latest
+ *        item of this message (the writes that commit them, outbox.c)
+ *   ob   outbox items of the earlier format, until a relay moves them out
+ *   x    true on a removed message: what is left of it (_id, q, ts) keeps
+ *        its place in the chain; its c is then "-<channel>", which no query
+ *        by channel matches
  *
  * Everything a message shows is in its document, so a page is one find.
  */
@@ -37,19 +42,6 @@ chat_err chati_mongo_parse_ts(const char *ts, int64_t *us, chat_err missing)
 void chati_mongo_msg_id(const char *channel, int64_t ts, char out[64])
 {
     snprintf(out, 64, "%s:%016" PRId64, channel, ts);
-}
-
-static void append_ids(bson_t *doc, const char *key, const char (*ids)[CHAT_ID_SIZE], size_t n)
-{
-    bson_t arr;
-    BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
-    for (size_t i = 0; i < n; i++) {
-        char idx[16];
-        const char *k;
-        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
-        bson_append_utf8(&arr, k, -1, ids[i], -1);
-    }
-    bson_append_array_end(doc, &arr);
 }
 
 chat_err chati_mongo_msg_doc(const chat_message *v, int64_t ts, int64_t thread, bson_t *doc)
@@ -77,8 +69,8 @@ chat_err chati_mongo_msg_doc(const chat_message *v, int64_t ts, int64_t thread, 
     BSON_APPEND_UTF8(doc, "k", k.data);
     chati_buf_free(&k);
     BSON_APPEND_INT64(doc, "rc", 0);
-    append_ids(doc, "f", (const char(*)[CHAT_ID_SIZE])v->files, v->n_files);
-    append_ids(doc, "mn", (const char(*)[CHAT_ID_SIZE])v->mentions, v->n_mentions);
+    chati_mongo_append_ids(doc, "f", (const char(*)[CHAT_ID_SIZE])v->files, v->n_files);
+    chati_mongo_append_ids(doc, "mn", (const char(*)[CHAT_ID_SIZE])v->mentions, v->n_mentions);
     BSON_APPEND_INT32(doc, "mf", (int32_t)v->mention_flags);
     BSON_APPEND_BOOL(doc, "rb", v->reply_broadcast);
     BSON_APPEND_BOOL(doc, "inh", thread == 0 || v->reply_broadcast);
@@ -234,6 +226,10 @@ chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out)
         case 'l':
             if (strcmp(k, "lr") == 0)
                 iter_ts(&it, m->latest_reply);
+            else if (strcmp(k, "li") == 0)
+                iter_fixed(&it, out->last.id, sizeof out->last.id);
+            else if (strcmp(k, "lo") == 0 && BSON_ITER_HOLDS_NUMBER(&it))
+                out->last.o = bson_iter_as_int64(&it);
             break;
         case 'f':
             if (k[1] == '\0')

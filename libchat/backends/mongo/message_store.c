@@ -4,27 +4,34 @@
  *
  * FerretDB 1.x (and a standalone MongoDB) has no multi-document
  * transactions, so every change is built around one single-document write
- * that is its commit point:
- *   - post: the insert of the message document, which carries the outbox
- *     item (outbox.c). Its _id is "<channel>:<ts>", so two posts can never
- *     both take a ts; a clash (another process) picks the next ts and
- *     retries. ts = max(now, newest in the channel + 1us), the newest kept
- *     per channel in memory under `wmu` and loaded from the collection on
- *     first use (and after a clash or a removal).
- *   - update, reactions: one update of the document ($set + $push of the
- *     outbox item); reactions are read-modify-write guarded by the version
- *     `v`, retried when another writer got in between.
- *   - remove: with an outbox item, the document first becomes a tombstone
- *     (x, c = "-<channel>", item pushed) and is deleted once the item is in
- *     the outbox collection; without one, a plain delete.
+ * that is its commit point; it names the change's outbox item, written just
+ * before as an intent (outbox.c):
+ *   - post: the insert of the message document. Any number of stores (in
+ *     any number of processes) may post into one channel, and ts must still
+ *     strictly increase in the order posts become visible. Each document
+ *     names the message before it in the channel, q = "<channel>:<its ts>",
+ *     under a unique index, and takes ts = max(now, that ts + 1us): two
+ *     posts that read the same newest message cannot both commit, the loser
+ *     reads the newest again and retries. So the posts of a channel form one
+ *     chain in ts order, and a post commits only after the one before it.
+ *     The newest message is kept per channel in memory (under `wmu`) with
+ *     its stamp, so a post is one insert while this store is the channel's
+ *     only writer; a store that wrote last costs the other one a failed
+ *     insert and a lookup.
+ *   - update, reactions: one update of the document guarded by the version
+ *     `v` (they are read-modify-write), retried when another writer got in
+ *     between.
+ *   - remove: the document becomes a stub (x, c = "-<channel>", its content
+ *     dropped) that keeps its _id and q, so the chain and the newest ts
+ *     never go back (ts are not reused after a removal).
  * What follows a commit point is repairable and never makes the call fail:
  *   - a thread parent's reply_count, latest_reply and reply_users are
  *     recounted from the replies after every reply insert and removal, so a
  *     recount lost to a crash is fixed by the thread's next change;
  *   - files gain the channel with one $addToSet.
- * Writes that allocate a ts or an outbox seq hold `wmu` across their few
- * round trips (the ordering guarantees of outbox.c need it); reads never
- * take it. This is why one store should write a given database.
+ * Writes hold `wmu` across their few round trips: it orders this store's
+ * own writes (stamps, the cache); other stores are held off by the unique
+ * indexes and the version guards, not by it. Reads never take it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +47,8 @@
 
 struct chati_mongo_ts {
     char channel[CHAT_ID_SIZE];
-    int64_t last;
+    int64_t last;               /* ts of the newest message (0: none) */
+    chati_mongo_stamp st;       /* its latest item, which a post follows */
     chati_mongo_ts *next;
 };
 
@@ -65,53 +73,84 @@ static void ts_forget(chati_mongo *s, const char *channel)
     }
 }
 
-/* The newest ts in the channel (0 when empty). Under wmu. */
-static chat_err ts_last(chati_mongo_conn *c, const char *channel, int64_t *last)
+/* The newest message of the channel, removed ones included (ts 0 when
+ * empty), by _id: "<channel>:" + 16 digits sorts by ts. Read from the
+ * primary whatever the URL says: a stale answer would only clash again.
+ * Under wmu. */
+static chat_err ts_last(chati_mongo_conn *c, const char *channel, chati_mongo_ts *out)
 {
     chati_mongo_ts **e = ts_slot(c->s, channel);
     if (*e != NULL) {
-        *last = (*e)->last;
+        *out = **e;
         return CHAT_OK;
     }
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, proj;
-    BSON_APPEND_UTF8(&filter, "c", channel);
+    char lo[CHAT_ID_SIZE + 2], hi[CHAT_ID_SIZE + 2];
+    snprintf(lo, sizeof lo, "%s:", channel);
+    snprintf(hi, sizeof hi, "%s;", channel);
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, range, sort, proj;
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &range);
+    BSON_APPEND_UTF8(&range, "$gte", lo);
+    BSON_APPEND_UTF8(&range, "$lt", hi);
+    bson_append_document_end(&filter, &range);
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "ts", -1);
+    BSON_APPEND_INT32(&sort, "_id", -1);
     bson_append_document_end(&opts, &sort);
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
     BSON_APPEND_INT32(&proj, "ts", 1);
+    BSON_APPEND_INT32(&proj, "li", 1);
+    BSON_APPEND_INT32(&proj, "lo", 1);
     bson_append_document_end(&opts, &proj);
     BSON_APPEND_INT64(&opts, "limit", 1);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, &opts, NULL);
+    mongoc_read_prefs_t *primary = mongoc_read_prefs_new(MONGOC_READ_PRIMARY);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &filter, &opts, primary);
     const bson_t *doc;
-    bson_iter_t it;
     bson_error_t err;
     chat_err rv = CHAT_OK;
-    *last = 0;
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "ts") &&
-        BSON_ITER_HOLDS_NUMBER(&it))
-        *last = bson_iter_as_int64(&it);
-    if (mongoc_cursor_error(cur, &err))
-        rv = chati_mongo_err(&err, "choosing ts");
-    mongoc_cursor_destroy(cur);
-    bson_destroy(&filter);
-    bson_destroy(&opts);
-    if (rv != CHAT_OK)
-        return rv;
     chati_mongo_ts *n = chat_calloc(1, sizeof *n);
     if (n == NULL)
-        return chati_fail(CHAT_ERR_NOMEM, "message store");
+        rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+    else if (mongoc_cursor_next(cur, &doc)) {
+        chati_mongo_msg m;
+        if ((rv = chati_mongo_msg_read(doc, &m)) == CHAT_OK) {
+            n->last = m.ts;
+            n->st = m.last;
+        }
+        chat_message_free(m.m);
+    }
+    if (rv == CHAT_OK && mongoc_cursor_error(cur, &err))
+        rv = chati_mongo_err(&err, "choosing ts");
+    mongoc_cursor_destroy(cur);
+    mongoc_read_prefs_destroy(primary);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (rv != CHAT_OK) {
+        chat_free(n);
+        return rv;
+    }
     chati_copy_fixed(n->channel, sizeof n->channel, channel);
-    n->last = *last;
+    *out = *n;
     *e = n;
     return CHAT_OK;
 }
 
-static void ts_set(chati_mongo *s, const char *channel, int64_t ts)
+/* Records a write of this store to the channel's newest message. */
+static void ts_set(chati_mongo *s, const char *channel, int64_t ts, const chati_mongo_stamp *st)
 {
     chati_mongo_ts **e = ts_slot(s, channel);
-    if (*e != NULL && (*e)->last < ts)
+    if (*e != NULL && (*e)->last <= ts) {
         (*e)->last = ts;
+        if (st->id[0] != '\0')
+            (*e)->st = *st;
+    }
+}
+
+/* A change of message ts: when it is the channel's newest, the next post
+ * follows this change's item. */
+static void ts_touch(chati_mongo *s, const char *channel, int64_t ts, const chati_mongo_stamp *st)
+{
+    chati_mongo_ts **e = ts_slot(s, channel);
+    if (*e != NULL && (*e)->last == ts)
+        (*e)->st = *st;
 }
 
 /* --------------------------------------------------------- open, close --- */
@@ -137,6 +176,7 @@ void chati_mongo_close(chati_mongo *s)
 {
     if (s == NULL)
         return;
+    chati_mongo_relay_free(s);
     for (size_t i = 0; s->ts_buckets != NULL && i < TS_BUCKETS; i++)
         while (s->ts_buckets[i] != NULL) {
             chati_mongo_ts *e = s->ts_buckets[i];
@@ -157,19 +197,6 @@ static void ms_close(void *impl)
 }
 
 /* ------------------------------------------------------------ helpers --- */
-
-static void append_ids(bson_t *doc, const char *key, const char (*ids)[CHAT_ID_SIZE], size_t n)
-{
-    bson_t arr;
-    BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
-    for (size_t i = 0; i < n; i++) {
-        char idx[16];
-        const char *k;
-        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
-        bson_append_utf8(&arr, k, -1, ids[i], -1);
-    }
-    bson_append_array_end(doc, &arr);
-}
 
 /* updateOne; *matched (may be NULL) gets whether a document matched. */
 static chat_err update_msg(chati_mongo_conn *c, const bson_t *filter, const bson_t *update,
@@ -274,7 +301,7 @@ static chat_err thread_recount(chati_mongo_conn *c, const char *channel, int64_t
         BSON_APPEND_UTF8(&f, "_id", id);
         BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
         BSON_APPEND_INT64(&set, "rc", count);
-        append_ids(&set, "ru", (const char(*)[CHAT_ID_SIZE])users, n_users);
+        chati_mongo_append_ids(&set, "ru", (const char(*)[CHAT_ID_SIZE])users, n_users);
         if (count > 0)
             BSON_APPEND_INT64(&set, "lr", latest);
         bson_append_document_end(&u, &set);
@@ -324,6 +351,11 @@ static chat_err post_dedupe(chati_mongo_conn *c, const chat_message *m, chat_mes
     return rv;
 }
 
+/* Posts racing for one place in a channel's chain: each loser retries,
+ * after a random pause once it has lost twice (two stores posting into one
+ * channel back to back would otherwise keep clashing). */
+#define MAX_CLASHES 30
+
 /* Under wmu: everything up to and including the commit point. */
 static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us,
                             chat_outbox_fn outbox, void *arg, int64_t *thread,
@@ -338,53 +370,50 @@ static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us
         chati_ts_format(*thread, v->thread_ts);
     }
     for (int attempt = 0;; attempt++) {
-        int64_t last = 0, ts, seq = 0;
-        if ((rv = ts_last(c, v->channel, &last)) != CHAT_OK)
+        chati_mongo_ts pred;
+        if ((rv = ts_last(c, v->channel, &pred)) != CHAT_OK)
             return rv;
-        ts = now_us > last ? now_us : last + 1;
+        int64_t ts = now_us > pred.last ? now_us : pred.last + 1;
         chati_ts_format(ts, v->ts);
-        bson_t doc = BSON_INITIALIZER, item = BSON_INITIALIZER, ob;
-        rv = chati_mongo_msg_doc(v, ts, *thread, &doc);
-        if (rv == CHAT_OK)
-            rv = chati_mongo_outbox_item(c, outbox, arg, v, &item, &seq);
-        if (rv == CHAT_OK && seq != 0) {
-            BSON_APPEND_ARRAY_BEGIN(&doc, "ob", &ob);
-            BSON_APPEND_DOCUMENT(&ob, "0", &item);
-            bson_append_array_end(&doc, &ob);
-        }
+        char id[64], q[64];
+        chati_mongo_msg_id(v->channel, ts, id);
+        chati_mongo_msg_id(v->channel, pred.last, q);
+        chati_mongo_stamp st;
+        chati_mongo_change ch = {id, true, 0, &pred.st};
+        bson_t doc = BSON_INITIALIZER;
         bson_error_t err;
+        rv = chati_mongo_msg_doc(v, ts, *thread, &doc);
+        BSON_APPEND_UTF8(&doc, "q", q);
+        if (rv == CHAT_OK)
+            rv = chati_mongo_intend(c, outbox, arg, v, &ch, &st);
+        if (rv == CHAT_OK && st.id[0] != '\0') {
+            BSON_APPEND_UTF8(&doc, "pi", st.id);
+            BSON_APPEND_UTF8(&doc, "li", st.id);
+            BSON_APPEND_INT64(&doc, "lo", st.o);
+        }
         if (rv == CHAT_OK && !mongoc_collection_insert_one(c->msgs, &doc, NULL, NULL, &err)) {
             rv = chati_mongo_err(&err, "storing message");
-            if (rv == CHAT_ERR_DUPLICATE && attempt < 5) {
-                /* Another writer took this ts or client_msg_id meanwhile:
-                 * look again (the outbox function runs again for the new
-                 * ts; the seq of the lost attempt stays unused). */
+            chati_mongo_unintend(c, &st, rv);
+            if (rv == CHAT_ERR_DUPLICATE && attempt < MAX_CLASHES) {
+                /* Another writer posted after pred meanwhile (or took the
+                 * client_msg_id): look again (the outbox function runs
+                 * again for the new ts). */
                 bson_destroy(&doc);
-                bson_destroy(&item);
+                chati_clear_errmsg();
                 if (v->client_msg_id != NULL && (rv = post_dedupe(c, v, dup_out)) != CHAT_OK)
                     return rv;
-                /* Newest as stored now, but past the ts that clashed (a
-                 * removed message's tombstone keeps its ts until swept). */
                 ts_forget(c->s, v->channel);
-                if ((rv = ts_last(c, v->channel, &last)) != CHAT_OK)
-                    return rv;
-                ts_set(c->s, v->channel, ts);
+                if (attempt > 0)
+                    chati_sleep_ms((int)(chati_mono_us() % (2 << (attempt < 6 ? attempt : 6))));
                 continue;
             }
             if (rv == CHAT_ERR_DUPLICATE)
                 rv = chati_fail(CHAT_ERR_STORAGE, "message %s/%" PRId64 " kept clashing",
                                 v->channel, ts);
         }
-        if (rv == CHAT_OK) {
-            ts_set(c->s, v->channel, ts);
-            if (seq != 0) {
-                char id[64];
-                chati_mongo_msg_id(v->channel, ts, id);
-                chati_mongo_outbox_flush(c, id, &item, false);
-            }
-        }
+        if (rv == CHAT_OK)
+            ts_set(c->s, v->channel, ts, &st);
         bson_destroy(&doc);
-        bson_destroy(&item);
         return rv;
     }
 }
@@ -475,41 +504,41 @@ static chat_err ms_get(void *impl, const char *channel, const char *ts, chat_mes
 }
 
 /* Applies a change to the loaded message e (in memory, as the outbox
- * function must see it) and writes `set` plus the outbox item in one
- * update, guarded by e's version. *raced: another writer changed the
- * document first (retry). Under wmu. */
+ * function must see it): writes its outbox item, then `set` in one update
+ * guarded by e's version, which commits both. *raced: another writer
+ * changed the document first (retry). Under wmu. */
 static chat_err write_change(chati_mongo_conn *c, chati_mongo_msg *e, bson_t *set,
                              chat_outbox_fn outbox, void *arg, bool *raced)
 {
     char id[64];
-    int64_t seq = 0;
-    bson_t item = BSON_INITIALIZER;
+    chati_mongo_stamp st;
+    chati_mongo_change ch = {id, false, e->version, &e->last};
     *raced = false;
     chati_mongo_msg_id(e->m->channel, e->ts, id);
-    chat_err rv = chati_mongo_outbox_item(c, outbox, arg, e->m, &item, &seq);
+    chat_err rv = chati_mongo_intend(c, outbox, arg, e->m, &ch, &st);
     if (rv == CHAT_OK) {
         bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
         BSON_APPEND_UTF8(&filter, "_id", id);
         BSON_APPEND_INT64(&filter, "v", e->version);
+        if (st.id[0] != '\0') {
+            BSON_APPEND_UTF8(set, "li", st.id);
+            BSON_APPEND_INT64(set, "lo", st.o);
+        }
         BSON_APPEND_DOCUMENT(&update, "$set", set);
         BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &sub);
         BSON_APPEND_INT64(&sub, "v", 1);
         bson_append_document_end(&update, &sub);
-        if (seq != 0) {
-            BSON_APPEND_DOCUMENT_BEGIN(&update, "$push", &sub);
-            BSON_APPEND_DOCUMENT(&sub, "ob", &item);
-            bson_append_document_end(&update, &sub);
-        }
         bool matched = false;
         rv = update_msg(c, &filter, &update, &matched, "changing message");
+        if (rv != CHAT_OK || !matched)
+            chati_mongo_unintend(c, &st, rv);
         if (rv == CHAT_OK && !matched)
             *raced = true;
-        else if (rv == CHAT_OK && seq != 0)
-            chati_mongo_outbox_flush(c, id, &item, false);
+        else if (rv == CHAT_OK && st.id[0] != '\0')
+            ts_touch(c->s, e->m->channel, e->ts, &st);
         bson_destroy(&filter);
         bson_destroy(&update);
     }
-    bson_destroy(&item);
     return rv;
 }
 
@@ -562,7 +591,7 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
         BSON_APPEND_ARRAY_BEGIN(&set, "w", &w);
         rv = chati_mongo_tokens(x->text, &w);
         bson_append_array_end(&set, &w);
-        append_ids(&set, "mn", (const char(*)[CHAT_ID_SIZE])x->mentions, x->n_mentions);
+        chati_mongo_append_ids(&set, "mn", (const char(*)[CHAT_ID_SIZE])x->mentions, x->n_mentions);
         BSON_APPEND_INT32(&set, "mf", (int32_t)x->mention_flags);
         BSON_APPEND_UTF8(&set, "eu", x->edited_user);
         if (edited != 0)
@@ -586,52 +615,55 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
 
 /* -------------------------------------------------------------- remove --- */
 
-static chat_err remove_locked(chati_mongo_conn *c, const char *channel, int64_t ts,
-                              chat_outbox_fn outbox, void *arg, int64_t *parent)
+/* Turns the message into a stub (see the top), guarded by the version read
+ * so that its item follows every earlier change. *raced: retry. */
+static chat_err remove_once(chati_mongo_conn *c, const char *channel, int64_t ts,
+                            chat_outbox_fn outbox, void *arg, int64_t *parent, bool *raced)
 {
     chati_mongo_msg e;
     chat_err rv = chati_mongo_msg_load(c, channel, ts, &e);
+    *raced = false;
     if (rv != CHAT_OK)
         return rv;
     *parent = e.thread;
-    char id[64];
+    char id[64], dead[CHAT_ID_SIZE + 2];
     chati_mongo_msg_id(channel, ts, id);
-    int64_t seq = 0;
-    bson_t item = BSON_INITIALIZER, filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
-    bson_error_t err;
+    snprintf(dead, sizeof dead, "-%s", channel);
+    chati_mongo_stamp st;
+    chati_mongo_change ch = {id, false, e.version, &e.last};
+    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
     BSON_APPEND_UTF8(&filter, "_id", id);
     BSON_APPEND_UTF8(&filter, "c", channel);
-    rv = chati_mongo_outbox_item(c, outbox, arg, e.m, &item, &seq);
-    if (rv == CHAT_OK && seq == 0) {
-        if (!mongoc_collection_delete_one(c->msgs, &filter, NULL, NULL, &err))
-            rv = chati_mongo_err(&err, "removing message");
-    } else if (rv == CHAT_OK) {
-        char dead[CHAT_ID_SIZE + 2];
-        snprintf(dead, sizeof dead, "-%s", channel);
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &sub);
-        BSON_APPEND_BOOL(&sub, "x", true);
-        BSON_APPEND_UTF8(&sub, "c", dead);
-        bson_append_document_end(&update, &sub);
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$push", &sub);
-        BSON_APPEND_DOCUMENT(&sub, "ob", &item);
-        bson_append_document_end(&update, &sub);
-        /* So that a change read before this one cannot land on the tombstone. */
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &sub);
-        BSON_APPEND_INT64(&sub, "v", 1);
-        bson_append_document_end(&update, &sub);
-        bool matched = false;
-        rv = update_msg(c, &filter, &update, &matched, "removing message");
-        if (rv == CHAT_OK && !matched)
-            rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "no message %" PRId64 " in %s", ts,
-                            channel);
-        if (rv == CHAT_OK)
-            chati_mongo_outbox_flush(c, id, &item, true);
+    BSON_APPEND_INT64(&filter, "v", e.version);
+    rv = chati_mongo_intend(c, outbox, arg, e.m, &ch, &st);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &sub);
+    BSON_APPEND_BOOL(&sub, "x", true);
+    BSON_APPEND_UTF8(&sub, "c", dead);
+    if (st.id[0] != '\0') {
+        BSON_APPEND_UTF8(&sub, "li", st.id);
+        BSON_APPEND_INT64(&sub, "lo", st.o);
     }
-    /* The channel's newest ts is looked up again, as the SQLite store does. */
-    if (rv == CHAT_OK)
-        ts_forget(c->s, channel);
+    bson_append_document_end(&update, &sub);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &sub);
+    static const char *const content[] = {"t", "w", "r", "mn", "f", "ru"};
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(content); i++)
+        BSON_APPEND_UTF8(&sub, content[i], "");
+    bson_append_document_end(&update, &sub);
+    /* So that a change read before this one cannot land on the stub. */
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &sub);
+    BSON_APPEND_INT64(&sub, "v", 1);
+    bson_append_document_end(&update, &sub);
+    bool matched = false;
+    if (rv == CHAT_OK) {
+        rv = update_msg(c, &filter, &update, &matched, "removing message");
+        if (rv != CHAT_OK || !matched)
+            chati_mongo_unintend(c, &st, rv);
+    }
+    if (rv == CHAT_OK && !matched)
+        *raced = true;
+    else if (rv == CHAT_OK && st.id[0] != '\0')
+        ts_touch(c->s, channel, ts, &st);
     chat_message_free(e.m);
-    bson_destroy(&item);
     bson_destroy(&filter);
     bson_destroy(&update);
     return rv;
@@ -650,7 +682,11 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts,
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     pthread_mutex_lock(&s->wmu);
-    rv = remove_locked(&c, channel, us, outbox, outbox_arg, &parent);
+    bool raced = true;
+    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++)
+        rv = remove_once(&c, channel, us, outbox, outbox_arg, &parent, &raced);
+    if (rv == CHAT_OK && raced)
+        rv = chati_fail(CHAT_ERR_STORAGE, "remove: message kept changing under us");
     if (rv == CHAT_OK && parent != 0 && thread_recount(&c, channel, parent) != CHAT_OK)
         chati_clear_errmsg(); /* repaired by the thread's next change */
     pthread_mutex_unlock(&s->wmu);
@@ -735,8 +771,9 @@ static chat_err react(chati_mongo *s, const char *channel, const char *ts, const
                 bson_uint32_to_string((uint32_t)k, &key, idx, sizeof idx);
                 BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &one);
                 BSON_APPEND_UTF8(&one, "n", e.m->reactions[k].name);
-                append_ids(&one, "u", (const char(*)[CHAT_ID_SIZE])e.m->reactions[k].users,
-                           e.m->reactions[k].n_users);
+                const chat_reaction *rx = &e.m->reactions[k];
+                chati_mongo_append_ids(&one, "u", (const char(*)[CHAT_ID_SIZE])rx->users,
+                                       rx->n_users);
                 bson_append_document_end(&arr, &one);
             }
             bson_append_array_end(&set, &arr);
@@ -769,7 +806,7 @@ static chat_err ms_remove_reaction(void *impl, const char *channel, const char *
 /* ---------------------------------------------------------------- ops --- */
 
 const chat_message_store_ops chati_mongo_message_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V2,
     .scheme = "mongodb",
     .open = ms_open,
     .close = ms_close,
@@ -791,4 +828,5 @@ const chat_message_store_ops chati_mongo_message_ops = {
     .outbox_add = chati_mongo_outbox_add,
     .file_complete = chati_mongo_file_complete,
     .file_set_title = chati_mongo_file_set_title,
+    .outbox_lease = chati_mongo_outbox_lease,
 };

@@ -3,16 +3,21 @@
  *
  * Internal to backends/mongo/. One chati_mongo per opened store; every
  * operation borrows a client from its pool (mongoc_client_pool_t is
- * thread-safe, a mongoc_client_t is not), so reads run in parallel. Writes
- * that allocate a ts or an outbox seq run under `wmu` (see message_store.c
- * for why: MongoDB without transactions, as FerretDB 1.x is).
+ * thread-safe, a mongoc_client_t is not), so reads run in parallel. Several
+ * stores, in several processes, may write one database: nothing here relies
+ * on being the only writer (message_store.c for ts, outbox.c and relay.c for
+ * the outbox). `wmu` only orders this store's own writes.
  *
  * Collections (names fixed; the database comes from the URL path, default
  * "chat"):
  *   messages  one document per message, see message_doc.c for its fields
  *   files     one document per file, _id = file id
- *   outbox    _id = seq (int64), t = topic, k = key, d = data (binary)
- *   meta      counters: {_id: "outbox" | "files", n: int64}
+ *   staged    outbox items written before their change, not yet relayed
+ *             (outbox.c)
+ *   outbox    items in relay order: _id = seq (int64), i = item id, t = topic,
+ *             k = key, d = data (binary)
+ *   meta      {_id: "files", n} a counter; {_id: "relay"} the relay lease
+ *             and the seq counter (relay.c)
  */
 #ifndef CHATI_MONGO_H
 #define CHATI_MONGO_H
@@ -28,36 +33,49 @@
 #include "core/internal.h"
 
 typedef struct chati_mongo_ts chati_mongo_ts;
+typedef struct chati_mongo_relay chati_mongo_relay;
+
+/* Item ids: "<store's writer id, 16 hex>.<counter>", unique across stores. */
+#define CHATI_MONGO_ITEM_ID 40
+
+/* Where a change stands among outbox items: the id of its item and its
+ * stamp, a hybrid clock value (µs) above the stamps of every item it
+ * depends on, so sorting by stamp never puts an item before one it needs. */
+typedef struct chati_mongo_stamp {
+    char id[CHATI_MONGO_ITEM_ID]; /* "" when there is no item */
+    int64_t o;
+} chati_mongo_stamp;
+
+/* A change of a message document, for its outbox item: the document, how
+ * its write is guarded (a post inserts it; any other change is an update
+ * guarded by version `guard`), and the item it follows (dep->id "" for
+ * none): the document's latest, or for a post the one of the message
+ * before it in the channel. */
+typedef struct chati_mongo_change {
+    const char *doc;
+    bool post;
+    int64_t guard;
+    const chati_mongo_stamp *dep;
+} chati_mongo_change;
 
 typedef struct chati_mongo {
     mongoc_client_pool_t *pool;
     char *db;                   /* database name */
-    pthread_mutex_t wmu;        /* serialises ts and seq allocation with their writes */
-    /* Under wmu: outbox items may still sit inside message documents (a
-     * write got in but moving its item to the outbox collection did not, or
-     * a process died in between): outbox_fetch sweeps them first. */
-    bool dirty;
-    /* Under wmu: messages whose outbox items are in the outbox collection
-     * but not yet cleared from the document; cleared UNSET_BATCH at a time
-     * with one update (on FerretDB every update by _id scans, so one per
-     * change would double the cost of a post). Dropped when dirty: the
-     * sweep clears them too. */
-    char unset_ids[32][64];
-    size_t n_unset;
-    /* Under wmu: outbox seqs reserved from the counter, next <= seq < end
-     * (reserved in blocks to save a round trip per change; a block left
-     * unused by a closed store is a gap, which the relay does not mind). */
-    int64_t seq_next, seq_end;
-    /* Under wmu: newest ts per channel, loaded from the collection on first
-     * use; see ts_last() in message_store.c. */
+    char wid[17];               /* random per open: item ids, lease owner */
+    pthread_mutex_t wmu;        /* orders this store's writes (and what follows) */
+    int64_t hlc;                /* under wmu: the last stamp handed out */
+    uint64_t n_items;           /* under wmu: item counter */
+    /* Under wmu: newest ts per channel with its stamp, loaded from the
+     * collection on first use; see ts_last() in message_store.c. */
     chati_mongo_ts **ts_buckets;
+    chati_mongo_relay *relay;   /* relay.c: lease and sequencer */
 } chati_mongo;
 
 /* One borrowed client with the collections an operation needs. */
 typedef struct chati_mongo_conn {
     chati_mongo *s;
     mongoc_client_t *client;
-    mongoc_collection_t *msgs, *files, *outbox, *meta;
+    mongoc_collection_t *msgs, *files, *staged, *outbox, *meta;
 } chati_mongo_conn;
 
 /* conn.c */
@@ -74,8 +92,14 @@ bool chati_mongo_is_dup(const bson_error_t *e);
 /* Raises counter `name` in meta by `by` and returns its new value in *out,
  * so the caller owns (*out - by, *out]; values are never handed out twice. */
 chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out);
-/* The next outbox seq (increasing, never reused). Under wmu. */
-chat_err chati_mongo_next_seq(chati_mongo_conn *c, int64_t *seq);
+/* Appends s as element i of the open array arr. */
+void chati_mongo_array_str(bson_t *arr, uint32_t i, const char *s);
+/* Appends key: [n ids] to doc. */
+void chati_mongo_append_ids(bson_t *doc, const char *key, const char (*ids)[CHAT_ID_SIZE],
+                            size_t n);
+/* Ends a cursor: rv, or when rv is CHAT_OK the cursor's error (while
+ * `what`); the cursor is destroyed. */
+chat_err chati_mongo_cursor_end(mongoc_cursor_t *cur, chat_err rv, const char *what);
 
 /* search_text.c */
 /* Appends to array `arr` (an open BSON array) the distinct search tokens of
@@ -96,10 +120,12 @@ chat_err chati_mongo_parse_ts(const char *ts, int64_t *us, chat_err missing);
 void chati_mongo_msg_id(const char *channel, int64_t ts, char out[64]);
 /* Builds the stored document of v (ts and thread already decided). */
 chat_err chati_mongo_msg_doc(const chat_message *v, int64_t ts, int64_t thread, bson_t *doc);
-/* A message read back. ts is the µs value, version the document's v. */
+/* A message read back. ts is the µs value, version the document's v, last
+ * the stamp of its latest item (li, lo). */
 typedef struct chati_mongo_msg {
     chat_message *m;
     int64_t ts, thread, version;
+    chati_mongo_stamp last;
     bool tombstone;
 } chati_mongo_msg;
 chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out);
@@ -129,24 +155,72 @@ chat_err chati_mongo_search(void *impl, const char *query,
                             const char (*channels)[CHAT_ID_SIZE], size_t n_channels,
                             const char *cursor, int limit, chat_list **out);
 
-/* outbox.c */
-/* Calls fn for m (when fn is non-NULL) and builds its outbox item into the
- * caller-initialised *item as {s: seq, t: topic, k: key, d: data}, seq taken
- * from the counter; *seq gets it, 0 when fn is NULL (item left empty). The
- * caller writes it into the message document with the change itself, which
- * makes change + event one single-document write. Under wmu. */
-chat_err chati_mongo_outbox_item(chati_mongo_conn *c, chat_outbox_fn fn, void *arg,
-                                 const chat_message *m, bson_t *item, int64_t *seq);
-/* After the write that carried item: copies it into the outbox collection
- * and clears the document's pending items (deletes a tombstone). A failure
- * only marks the store dirty: the items are safe in the document. Under wmu. */
-void chati_mongo_outbox_flush(chati_mongo_conn *c, const char *msg_id, const bson_t *item,
-                              bool tombstone);
+/* outbox.c: the writers' side */
+/* Calls fn for m (when fn is non-NULL) and writes its outbox item, with a
+ * new id and a stamp above ch->dep's, as an intent that change ch will
+ * commit. *st gets id and stamp (id "" when fn is NULL: no item). The
+ * caller's write of ch, its commit point, then sets li = st->id, lo =
+ * st->o (and pi = st->id for a post). Under wmu. */
+chat_err chati_mongo_intend(chati_mongo_conn *c, chat_outbox_fn fn, void *arg,
+                            const chat_message *m, const chati_mongo_change *ch,
+                            chati_mongo_stamp *st);
+/* The write of st's change failed with why: drops the intent, unless the
+ * write may still land (service_unavailable), which the relay finds out. */
+void chati_mongo_unintend(chati_mongo_conn *c, const chati_mongo_stamp *st, chat_err why);
+chat_err chati_mongo_outbox_add(void *impl, const chat_outbox_item *item);
 
+/* The relay's state (lease.c, relay.c), under mu. */
+#define CHATI_MONGO_RELAYED_MAX 4096 /* item ids remembered as relayed */
+#define CHATI_MONGO_WAIT_MAX 64      /* intents watched for their commit */
+struct chati_mongo_relay {
+    pthread_mutex_t mu;         /* one pass, fetch, ack, lease call at a time */
+    int64_t ep;                 /* epoch held; 0: standby */
+    int64_t renewed_ms;         /* monotonic time of the last take or renewal */
+    int64_t first_seq;          /* this tenure's seqs are >= this */
+    int64_t top_seq;            /* outbox holds no seq above this */
+    bool old_swept;             /* documents of the earlier format looked at */
+    /* Standby: the lease as last seen, since when unchanged, when read. */
+    char seen_own[24];
+    int64_t seen_ep, seen_n, seen_ms, watched_ms;
+    /* Ids relayed in this tenure: what follows them need not look. */
+    char (*ids)[CHATI_MONGO_ITEM_ID];
+    uint32_t *slots;            /* 2 * RELAYED_MAX: index + 1 into ids, 0 = free */
+    size_t n_ids;
+    /* Intents whose change was not committed yet, since when (monotonic). */
+    struct {
+        char id[CHATI_MONGO_ITEM_ID];
+        int64_t since;
+    } wait[CHATI_MONGO_WAIT_MAX];
+    size_t n_wait;
+};
+
+/* lease.c */
+chat_err chati_mongo_relay_new(chati_mongo *s);
+/* Gives the lease up (a standby takes it at once) and frees the state. */
+void chati_mongo_relay_free(chati_mongo *s);
+chat_err chati_mongo_outbox_lease(void *impl, bool *held);
+/* Takes, renews or watches the lease; *held: whether this store holds it
+ * now. Under relay->mu. */
+chat_err chati_mongo_lease_check(chati_mongo_conn *c, bool *held);
+/* Renews the lease held when due (also during a long pass). Under mu. */
+chat_err chati_mongo_lease_renew(chati_mongo_conn *c);
+/* Whether this store may act as the holder right now. */
+bool chati_mongo_holding(const chati_mongo_relay *r);
+/* The lease document's filter for this store's epoch: {_id, own, ep}. */
+void chati_mongo_lease_filter(chati_mongo *s, bson_t *f);
+/* findAndModify on meta; *value: the document after, NULL when f matched
+ * nothing (caller frees). */
+chat_err chati_mongo_lease_modify(chati_mongo_conn *c, const bson_t *f, const bson_t *update,
+                                  bson_t **value, const char *what);
+/* The number at key (0 when absent). */
+int64_t chati_mongo_doc_int(const bson_t *doc, const char *key);
+
+/* relay.c */
+/* Forgets the ids known as relayed (a new tenure). */
+void chati_mongo_relayed_clear(chati_mongo_relay *r);
 chat_err chati_mongo_outbox_fetch(void *impl, int64_t after_seq, size_t max,
                                   chat_outbox_item **items, size_t *n);
 chat_err chati_mongo_outbox_ack(void *impl, int64_t up_to);
-chat_err chati_mongo_outbox_add(void *impl, const chat_outbox_item *item);
 
 /* files.c */
 chat_err chati_mongo_file_insert(void *impl, const chat_file *f);

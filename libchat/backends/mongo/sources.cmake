@@ -7,5 +7,7 @@ list(APPEND CHAT_SOURCES
   backends/mongo/message_doc.c
   backends/mongo/message_lists.c
   backends/mongo/outbox.c
+  backends/mongo/lease.c
+  backends/mongo/relay.c
   backends/mongo/files.c
   backends/mongo/message_store.c)
