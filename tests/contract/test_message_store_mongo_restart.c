@@ -321,9 +321,9 @@ static void raw_close(raw *r)
 
 /* Writers that died: one right after its write leaves its outbox item
  * (written first, as an intent) committed: the next relay delivers it
- * before what follows it. One that died between its item and its write
- * leaves an intent no document names: dropped once the relay has made
- * sure the write cannot land any more (a late write fails). */
+ * before what follows it. Ones that died between item and write (a post,
+ * an edit) leave intents no document names: dropped once the relay has
+ * made sure the write cannot land any more (late writes fail). */
 START_TEST(test_outbox_left_by_dead_writers)
 {
     char url[256], ts[CHAT_TS_SIZE], q[64];
@@ -352,6 +352,12 @@ START_TEST(test_outbox_left_by_dead_writers)
                                 BCON_UTF8("C1:1700000000000000"), "pt", BCON_BOOL(true), "t",
                                 BCON_UTF8("message.test"), "k", BCON_UTF8("C1"), "d",
                                 BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"phantom", 7)));
+    /* And an edit of the orphan that never got written. */
+    raw_insert(staged, BCON_NEW("_id", BCON_UTF8("dead.3"), "o", BCON_INT64(now + 2), "m",
+                                BCON_UTF8("C1:1800000000000000"), "gv", BCON_INT64(0), "dp",
+                                BCON_UTF8("dead.1"), "t", BCON_UTF8("message.test"), "k",
+                                BCON_UTF8("C1"), "d",
+                                BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"unwritten", 9)));
 
     impl = open_store_at(url);
     ck_assert_chat_ok(post(impl, "after", NULL, NULL));
@@ -375,6 +381,16 @@ START_TEST(test_outbox_left_by_dead_writers)
                             "k", BCON_UTF8("t:1700000000000000"), "pi", BCON_UTF8("dead.2"));
     ck_assert(!mongoc_collection_insert_one(r.msgs, late, NULL, NULL, &err));
     bson_destroy(late);
+    bson_t *guard = BCON_NEW("_id", BCON_UTF8("C1:1800000000000000"), "v", BCON_INT64(0));
+    bson_t *edit = BCON_NEW("$set", "{", "t", BCON_UTF8("unwritten"), "li", BCON_UTF8("dead.3"),
+                            "}");
+    bson_t reply;
+    ck_assert(mongoc_collection_update_one(r.msgs, guard, edit, NULL, &reply, &err));
+    bson_iter_t it;
+    ck_assert(bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) == 0);
+    bson_destroy(&reply);
+    bson_destroy(guard);
+    bson_destroy(edit);
     bson_t *all = bson_new();
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(staged, all, NULL, NULL);
     const bson_t *left;

@@ -349,28 +349,35 @@ static void start_writer(run *r, int w, int ops, int duration_ms, bool relay)
 
 /* Reads both writers' logs into r->ops and the consumer's into r->ev, once
  * both writers are done and every op they logged has arrived. */
-static void wait_delivered(run *r, int dead)
+/* Both writers' ops into r->ops; whether both (but the dead one) are done. */
+static bool read_ops(run *r, int dead)
 {
     oplog w[2] = {{0}};
+    read_log(r->wlog[0], &w[0]);
+    read_log(r->wlog[1], &w[1]);
+    free(r->ops.v);
+    r->ops.v = calloc(w[0].n + w[1].n + 1, sizeof *r->ops.v);
+    memcpy(r->ops.v, w[0].v, w[0].n * sizeof *w[0].v);
+    memcpy(r->ops.v + w[0].n, w[1].v, w[1].n * sizeof *w[1].v);
+    r->ops.n = w[0].n + w[1].n;
+    bool done = (w[0].done || dead == 0) && (w[1].done || dead == 1);
+    free(w[0].v);
+    free(w[1].v);
+    return done;
+}
+
+static void wait_delivered(run *r, int dead)
+{
     long long deadline = contract_now_ms() + WAIT_MS;
     for (;;) {
-        read_log(r->wlog[0], &w[0]);
-        read_log(r->wlog[1], &w[1]);
-        free(r->ops.v);
-        r->ops.v = calloc(w[0].n + w[1].n + 1, sizeof *r->ops.v);
-        memcpy(r->ops.v, w[0].v, w[0].n * sizeof *w[0].v);
-        memcpy(r->ops.v + w[0].n, w[1].v, w[1].n * sizeof *w[1].v);
-        r->ops.n = w[0].n + w[1].n;
+        bool done = read_ops(r, dead);
         read_log(r->cons_log, &r->ev);
-        bool done = (w[0].done || dead == 0) && (w[1].done || dead == 1);
         if ((done && all_delivered(&r->ops, &r->ev)) || contract_now_ms() > deadline)
             break;
         contract_sleep_ms(200);
     }
     contract_sleep_ms(1500); /* a stray duplicate would show up by now */
     read_log(r->cons_log, &r->ev);
-    free(w[0].v);
-    free(w[1].v);
 }
 
 static void run_end(run *r, int dead)
@@ -448,6 +455,23 @@ static void check_history(const run *r, const oplog *ops, bool exact)
             prev = ts;
         }
         chat_list_free(l);
+        /* Every reaction acknowledged is in the shared message: concurrent
+         * changes of one message did not overwrite one another. */
+        size_t reactions = 0;
+        for (size_t i = 0; i < ops->n; i++)
+            reactions += ops->v[i].kind == 'R' && ops->v[i].channel == c;
+        char anchor[CHAT_TS_SIZE];
+        chat_message *m = NULL;
+        chati_ts_format(ANCHOR_TS, anchor);
+        ck_assert_chat_ok(S->get(impl, ch, anchor, &m));
+        size_t users = m->n_reactions > 0 ? m->reactions[0].n_users : 0;
+        if (exact)
+            ck_assert_msg(users == reactions, "%s: %zu reactions of %zu acknowledged", ch, users,
+                          reactions);
+        else
+            ck_assert_msg(users >= reactions, "%s: %zu reactions of %zu acknowledged", ch, users,
+                          reactions);
+        chat_message_free(m);
     }
     S->close(impl);
 }
@@ -530,6 +554,9 @@ START_TEST(test_relay_sees_every_seq_in_order)
         for (size_t j = 0; j < i; j++)
             ck_assert_msg(strcmp(seen[i], seen[j]) != 0, "%s fetched twice", seen[i]);
     S->close(impl);
+    for (int i = 0; i < 50 && !read_ops(&r, -1); i++)
+        contract_sleep_ms(100);
+    check_history(&r, &r.ops, true);
     run_end(&r, -1);
 }
 END_TEST
@@ -594,6 +621,10 @@ START_TEST(test_takeover_after_kill)
     count_events(&r.ops, &r.ev, times);
     size_t lost = 0, dups = 0, late_dups = 0, after = 0;
     for (size_t i = 0; i < r.ops.n; i++) {
+        if (times[i] == 0)
+            fprintf(stderr, "lost: %c C%d %s, acknowledged %" PRId64 " ms after the kill\n",
+                    r.ops.v[i].kind, r.ops.v[i].channel + 1, r.ops.v[i].id,
+                    (r.ops.v[i].at - killed_at) / 1000);
         lost += times[i] == 0;
         dups += times[i] > 1;
         after += r.ops.v[i].at > taken_at;

@@ -39,6 +39,7 @@ void chati_mongo_conn_get(chati_mongo *s, chati_mongo_conn *c)
     c->staged = mongoc_client_get_collection(c->client, s->db, "staged");
     c->outbox = mongoc_client_get_collection(c->client, s->db, "outbox");
     c->meta = mongoc_client_get_collection(c->client, s->db, "meta");
+    c->claims = mongoc_client_get_collection(c->client, s->db, "claims");
 }
 
 void chati_mongo_conn_put(chati_mongo_conn *c)
@@ -48,6 +49,7 @@ void chati_mongo_conn_put(chati_mongo_conn *c)
     mongoc_collection_destroy(c->staged);
     mongoc_collection_destroy(c->outbox);
     mongoc_collection_destroy(c->meta);
+    mongoc_collection_destroy(c->claims);
     if (c->client != NULL)
         mongoc_client_pool_push(c->s->pool, c->client);
     memset(c, 0, sizeof *c);
@@ -56,6 +58,66 @@ void chati_mongo_conn_put(chati_mongo_conn *c)
 bool chati_mongo_is_dup(const bson_error_t *e)
 {
     return e->code == 11000 || e->code == 11001;
+}
+
+#define CLAIM_MS 10000 /* a claim this old belongs to a writer that died */
+
+static void claim_id(const char *doc, int64_t version, char out[96])
+{
+    snprintf(out, 96, "%s@%" PRId64, doc, version);
+}
+
+chat_err chati_mongo_claim(chati_mongo_conn *c, const char *doc, int64_t version, bool *won)
+{
+    *won = true;
+    if (!c->s->claims)
+        return CHAT_OK;
+    char id[96];
+    claim_id(doc, version, id);
+    chat_err rv = CHAT_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bson_t rec = BSON_INITIALIZER, f = BSON_INITIALIZER, lt;
+        bson_error_t err;
+        BSON_APPEND_UTF8(&rec, "_id", id);
+        BSON_APPEND_INT64(&rec, "t", chati_now_ms());
+        bool ok = mongoc_collection_insert_one(c->claims, &rec, NULL, NULL, &err);
+        bson_destroy(&rec);
+        if (ok || !chati_mongo_is_dup(&err)) {
+            if (!ok)
+                rv = chati_mongo_err(&err, "claiming a message");
+            *won = ok;
+            return rv;
+        }
+        /* Held: taken over only when stale (both takers may delete it; one
+         * insert wins). */
+        BSON_APPEND_UTF8(&f, "_id", id);
+        BSON_APPEND_DOCUMENT_BEGIN(&f, "t", &lt);
+        BSON_APPEND_INT64(&lt, "$lt", chati_now_ms() - CLAIM_MS);
+        bson_append_document_end(&f, &lt);
+        bson_t reply;
+        bson_iter_t it;
+        bool stale = mongoc_collection_delete_one(c->claims, &f, NULL, &reply, &err) &&
+                     bson_iter_init_find(&it, &reply, "deletedCount") &&
+                     bson_iter_as_int64(&it) > 0;
+        bson_destroy(&reply);
+        bson_destroy(&f);
+        if (!stale)
+            break;
+    }
+    *won = false;
+    return rv;
+}
+
+void chati_mongo_unclaim(chati_mongo_conn *c, const char *doc, int64_t version, chat_err why)
+{
+    if (!c->s->claims || why == CHAT_ERR_SERVICE_UNAVAILABLE)
+        return;
+    char id[96];
+    claim_id(doc, version, id);
+    bson_t f = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&f, "_id", id);
+    mongoc_collection_delete_one(c->claims, &f, NULL, NULL, NULL);
+    bson_destroy(&f);
 }
 
 void chati_mongo_array_str(bson_t *arr, uint32_t i, const char *s)
@@ -262,6 +324,24 @@ static chat_err fill_missing(mongoc_collection_t *coll, const char *field)
     return rv;
 }
 
+/* Whether the server is FerretDB, whose updates are not atomic (see
+ * chati_mongo_claim): its buildInfo says so. */
+static chat_err detect_ferretdb(chati_mongo_conn *c)
+{
+    bson_t cmd = BSON_INITIALIZER, reply;
+    bson_error_t err;
+    bson_iter_t it;
+    BSON_APPEND_INT32(&cmd, "buildInfo", 1);
+    chat_err rv = CHAT_OK;
+    if (!mongoc_client_command_simple(c->client, "admin", &cmd, NULL, &reply, &err))
+        rv = chati_mongo_err(&err, "asking the server what it is");
+    else
+        c->s->claims = bson_iter_init_find(&it, &reply, "ferretdbVersion");
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+    return rv;
+}
+
 /* Defaults that make a dead server an error within seconds, not minutes
  * (the driver's own: 30 s server selection, 10 s connect, 5 min socket),
  * and majority writes. A URL that sets them keeps its own; readPreference
@@ -332,6 +412,8 @@ chat_err chati_mongo_open(const char *url, chati_mongo **out)
 
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
+    if (rv == CHAT_OK)
+        rv = detect_ferretdb(&c);
     if (rv == CHAT_OK)
         rv = fill_missing(c.msgs, "q");
     if (rv == CHAT_OK)

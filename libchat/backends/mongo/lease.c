@@ -148,7 +148,14 @@ static chat_err lease_take(chati_mongo_conn *c, const char *own, int64_t ep, int
     BSON_APPEND_DOCUMENT_BEGIN(&u, "$inc", &sub);
     BSON_APPEND_INT64(&sub, "ep", 1);
     bson_append_document_end(&u, &sub);
-    chat_err rv = chati_mongo_lease_modify(c, &f, &u, &v, "taking the relay lease");
+    /* One taker per epoch even where the compare-and-set is not atomic
+     * (FerretDB, see chati_mongo_claim). */
+    bool won = false;
+    chat_err rv = chati_mongo_claim(c, "relay", ep + 1, &won);
+    if (rv == CHAT_OK && won)
+        rv = chati_mongo_lease_modify(c, &f, &u, &v, "taking the relay lease");
+    if (won && v == NULL) /* it changed meanwhile: the epoch is not ours */
+        chati_mongo_unclaim(c, "relay", ep + 1, rv);
     if (v != NULL)
         tenure_start(r, chati_mongo_doc_int(v, "ep"), chati_mongo_doc_int(v, "sq"));
     bson_destroy(v);

@@ -215,6 +215,70 @@ static chat_err update_msg(chati_mongo_conn *c, const bson_t *filter, const bson
     return rv;
 }
 
+/* Writers that lost a race retry, the loser of the second one after a
+ * random moment (two stores changing one message, or posting into one
+ * channel, back to back would otherwise keep colliding). */
+#define MAX_RACES 30
+
+static void race_pause(int attempt)
+{
+    if (attempt > 0)
+        chati_sleep_ms((int)(chati_mono_us() % (2 << (attempt < 6 ? attempt : 6))));
+}
+
+/* Writes update u into message id. On FerretDB, whose updates rewrite the
+ * whole document (chati_mongo_claim), claimed and guarded by the version
+ * read just before, and retried while other writers get in between. */
+static chat_err update_claimed(chati_mongo_conn *c, const char *id, const bson_t *u,
+                               const char *what)
+{
+    bson_t f = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&f, "_id", id);
+    chat_err rv = CHAT_OK;
+    if (!c->s->claims) {
+        rv = update_msg(c, &f, u, NULL, what);
+        bson_destroy(&f);
+        return rv;
+    }
+    bool done = false;
+    for (int attempt = 0; rv == CHAT_OK && !done && attempt < MAX_RACES; attempt++) {
+        race_pause(attempt);
+        bson_t opts = BSON_INITIALIZER, proj, *full = NULL, inc;
+        BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+        BSON_APPEND_INT32(&proj, "v", 1);
+        bson_append_document_end(&opts, &proj);
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->msgs, &f, &opts, NULL);
+        const bson_t *doc;
+        bson_iter_t it;
+        int64_t v = -1;
+        if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "v"))
+            v = bson_iter_as_int64(&it);
+        rv = chati_mongo_cursor_end(cur, CHAT_OK, what);
+        bson_destroy(&opts);
+        bool won = false;
+        if (rv != CHAT_OK || v < 0)
+            break; /* gone: nothing to update */
+        if ((rv = chati_mongo_claim(c, id, v, &won)) != CHAT_OK || !won)
+            continue;
+        bson_t g = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&g, "_id", id);
+        BSON_APPEND_INT64(&g, "v", v);
+        full = bson_copy(u);
+        BSON_APPEND_DOCUMENT_BEGIN(full, "$inc", &inc);
+        BSON_APPEND_INT64(&inc, "v", 1);
+        bson_append_document_end(full, &inc);
+        rv = update_msg(c, &g, full, &done, what);
+        if (rv != CHAT_OK || !done)
+            chati_mongo_unclaim(c, id, v, rv);
+        bson_destroy(full);
+        bson_destroy(&g);
+    }
+    if (rv == CHAT_OK && !done)
+        rv = chati_fail(CHAT_ERR_STORAGE, "%s: message kept changing under us", what);
+    bson_destroy(&f);
+    return rv;
+}
+
 /* ------------------------------------------------------------- threads --- */
 
 /* The parent of the thread that thread_ts names: that message, or, when it
@@ -297,8 +361,7 @@ static chat_err thread_recount(chati_mongo_conn *c, const char *channel, int64_t
     if (rv == CHAT_OK) {
         char id[64];
         chati_mongo_msg_id(channel, parent, id);
-        bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER, set, unset;
-        BSON_APPEND_UTF8(&f, "_id", id);
+        bson_t u = BSON_INITIALIZER, set, unset;
         BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
         BSON_APPEND_INT64(&set, "rc", count);
         chati_mongo_append_ids(&set, "ru", (const char(*)[CHAT_ID_SIZE])users, n_users);
@@ -310,8 +373,7 @@ static chat_err thread_recount(chati_mongo_conn *c, const char *channel, int64_t
             BSON_APPEND_UTF8(&unset, "lr", "");
             bson_append_document_end(&u, &unset);
         }
-        rv = update_msg(c, &f, &u, NULL, "updating thread");
-        bson_destroy(&f);
+        rv = update_claimed(c, id, &u, "updating thread");
         bson_destroy(&u);
     }
     chat_free(users);
@@ -351,11 +413,6 @@ static chat_err post_dedupe(chati_mongo_conn *c, const chat_message *m, chat_mes
     return rv;
 }
 
-/* Posts racing for one place in a channel's chain: each loser retries,
- * after a random pause once it has lost twice (two stores posting into one
- * channel back to back would otherwise keep clashing). */
-#define MAX_CLASHES 30
-
 /* Under wmu: everything up to and including the commit point. */
 static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us,
                             chat_outbox_fn outbox, void *arg, int64_t *thread,
@@ -394,7 +451,7 @@ static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us
         if (rv == CHAT_OK && !mongoc_collection_insert_one(c->msgs, &doc, NULL, NULL, &err)) {
             rv = chati_mongo_err(&err, "storing message");
             chati_mongo_unintend(c, &st, rv);
-            if (rv == CHAT_ERR_DUPLICATE && attempt < MAX_CLASHES) {
+            if (rv == CHAT_ERR_DUPLICATE && attempt < MAX_RACES) {
                 /* Another writer posted after pred meanwhile (or took the
                  * client_msg_id): look again (the outbox function runs
                  * again for the new ts). */
@@ -403,8 +460,7 @@ static chat_err post_locked(chati_mongo_conn *c, chat_message *v, int64_t now_us
                 if (v->client_msg_id != NULL && (rv = post_dedupe(c, v, dup_out)) != CHAT_OK)
                     return rv;
                 ts_forget(c->s, v->channel);
-                if (attempt > 0)
-                    chati_sleep_ms((int)(chati_mono_us() % (2 << (attempt < 6 ? attempt : 6))));
+                race_pause(attempt);
                 continue;
             }
             if (rv == CHAT_ERR_DUPLICATE)
@@ -515,7 +571,14 @@ static chat_err write_change(chati_mongo_conn *c, chati_mongo_msg *e, bson_t *se
     chati_mongo_change ch = {id, false, e->version, &e->last};
     *raced = false;
     chati_mongo_msg_id(e->m->channel, e->ts, id);
-    chat_err rv = chati_mongo_intend(c, outbox, arg, e->m, &ch, &st);
+    bool won = false;
+    chat_err rv = chati_mongo_claim(c, id, e->version, &won);
+    if (rv == CHAT_OK && !won) {
+        *raced = true;
+        return CHAT_OK;
+    }
+    if (rv == CHAT_OK && (rv = chati_mongo_intend(c, outbox, arg, e->m, &ch, &st)) != CHAT_OK)
+        chati_mongo_unclaim(c, id, e->version, rv);
     if (rv == CHAT_OK) {
         bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
         BSON_APPEND_UTF8(&filter, "_id", id);
@@ -530,8 +593,10 @@ static chat_err write_change(chati_mongo_conn *c, chati_mongo_msg *e, bson_t *se
         bson_append_document_end(&update, &sub);
         bool matched = false;
         rv = update_msg(c, &filter, &update, &matched, "changing message");
-        if (rv != CHAT_OK || !matched)
+        if (rv != CHAT_OK || !matched) {
             chati_mongo_unintend(c, &st, rv);
+            chati_mongo_unclaim(c, id, e->version, rv);
+        }
         if (rv == CHAT_OK && !matched)
             *raced = true;
         else if (rv == CHAT_OK && st.id[0] != '\0')
@@ -541,8 +606,6 @@ static chat_err write_change(chati_mongo_conn *c, chati_mongo_msg *e, bson_t *se
     }
     return rv;
 }
-
-#define MAX_RACES 20
 
 static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outbox,
                           void *outbox_arg, chat_message **out)
@@ -562,6 +625,7 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
     bool raced = true;
     pthread_mutex_lock(&s->wmu);
     for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+        race_pause(i);
         chat_message_free(e.m);
         e.m = NULL;
         if ((rv = chati_mongo_msg_load(&c, m->channel, ts, &e)) != CHAT_OK)
@@ -629,13 +693,16 @@ static chat_err remove_once(chati_mongo_conn *c, const char *channel, int64_t ts
     char id[64], dead[CHAT_ID_SIZE + 2];
     chati_mongo_msg_id(channel, ts, id);
     snprintf(dead, sizeof dead, "-%s", channel);
-    chati_mongo_stamp st;
+    chati_mongo_stamp st = {"", 0};
     chati_mongo_change ch = {id, false, e.version, &e.last};
     bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, sub;
     BSON_APPEND_UTF8(&filter, "_id", id);
     BSON_APPEND_UTF8(&filter, "c", channel);
     BSON_APPEND_INT64(&filter, "v", e.version);
-    rv = chati_mongo_intend(c, outbox, arg, e.m, &ch, &st);
+    bool won = false;
+    rv = chati_mongo_claim(c, id, e.version, &won);
+    if (rv == CHAT_OK && won && (rv = chati_mongo_intend(c, outbox, arg, e.m, &ch, &st)) != CHAT_OK)
+        chati_mongo_unclaim(c, id, e.version, rv);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &sub);
     BSON_APPEND_BOOL(&sub, "x", true);
     BSON_APPEND_UTF8(&sub, "c", dead);
@@ -654,10 +721,12 @@ static chat_err remove_once(chati_mongo_conn *c, const char *channel, int64_t ts
     BSON_APPEND_INT64(&sub, "v", 1);
     bson_append_document_end(&update, &sub);
     bool matched = false;
-    if (rv == CHAT_OK) {
+    if (rv == CHAT_OK && won) {
         rv = update_msg(c, &filter, &update, &matched, "removing message");
-        if (rv != CHAT_OK || !matched)
+        if (rv != CHAT_OK || !matched) {
             chati_mongo_unintend(c, &st, rv);
+            chati_mongo_unclaim(c, id, e.version, rv);
+        }
     }
     if (rv == CHAT_OK && !matched)
         *raced = true;
@@ -683,8 +752,10 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts,
     chati_mongo_conn_get(s, &c);
     pthread_mutex_lock(&s->wmu);
     bool raced = true;
-    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++)
+    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+        race_pause(i);
         rv = remove_once(&c, channel, us, outbox, outbox_arg, &parent, &raced);
+    }
     if (rv == CHAT_OK && raced)
         rv = chati_fail(CHAT_ERR_STORAGE, "remove: message kept changing under us");
     if (rv == CHAT_OK && parent != 0 && thread_recount(&c, channel, parent) != CHAT_OK)
@@ -758,6 +829,7 @@ static chat_err react(chati_mongo *s, const char *channel, const char *ts, const
     bool raced = true;
     pthread_mutex_lock(&s->wmu);
     for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+        race_pause(i);
         chati_mongo_msg e;
         if ((rv = chati_mongo_msg_load(&c, channel, us, &e)) != CHAT_OK)
             break;

@@ -18,6 +18,8 @@
  *             k = key, d = data (binary)
  *   meta      {_id: "files", n} a counter; {_id: "relay"} the relay lease
  *             and the seq counter (relay.c)
+ *   claims    {_id: "<message _id>@<version>", t}: on FerretDB, who may
+ *             change a message at that version (chati_mongo_claim)
  */
 #ifndef CHATI_MONGO_H
 #define CHATI_MONGO_H
@@ -62,6 +64,7 @@ typedef struct chati_mongo {
     mongoc_client_pool_t *pool;
     char *db;                   /* database name */
     char wid[17];               /* random per open: item ids, lease owner */
+    bool claims;                /* FerretDB: updates claim their version first */
     pthread_mutex_t wmu;        /* orders this store's writes (and what follows) */
     int64_t hlc;                /* under wmu: the last stamp handed out */
     uint64_t n_items;           /* under wmu: item counter */
@@ -75,7 +78,7 @@ typedef struct chati_mongo {
 typedef struct chati_mongo_conn {
     chati_mongo *s;
     mongoc_client_t *client;
-    mongoc_collection_t *msgs, *files, *staged, *outbox, *meta;
+    mongoc_collection_t *msgs, *files, *staged, *outbox, *meta, *claims;
 } chati_mongo_conn;
 
 /* conn.c */
@@ -92,6 +95,17 @@ bool chati_mongo_is_dup(const bson_error_t *e);
 /* Raises counter `name` in meta by `by` and returns its new value in *out,
  * so the caller owns (*out - by, *out]; values are never handed out twice. */
 chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out);
+/* Claims version `version` of message doc for an update guarded by it.
+ * FerretDB 1.x updates are not atomic (it reads the document, changes it
+ * and writes it back whole), so two updates guarded by one version can
+ * both apply and one is lost; a claim is an insert, which its unique _id
+ * makes atomic, so only one writer gets a version. *won: false when another
+ * holds it (reload and retry); a claim older than 10 s is taken over (its
+ * writer died). Always won on servers whose updates are atomic (MongoDB). */
+chat_err chati_mongo_claim(chati_mongo_conn *c, const char *doc, int64_t version, bool *won);
+/* Gives a claim back after an update that certainly did not apply (why is
+ * not service_unavailable). */
+void chati_mongo_unclaim(chati_mongo_conn *c, const char *doc, int64_t version, chat_err why);
 /* Appends s as element i of the open array arr. */
 void chati_mongo_array_str(bson_t *arr, uint32_t i, const char *s);
 /* Appends key: [n ids] to doc. */
@@ -179,6 +193,7 @@ struct chati_mongo_relay {
     int64_t first_seq;          /* this tenure's seqs are >= this */
     int64_t top_seq;            /* outbox holds no seq above this */
     bool old_swept;             /* documents of the earlier format looked at */
+    int64_t tidied_ms;          /* when old claims were last deleted */
     /* Standby: the lease as last seen, since when unchanged, when read. */
     char seen_own[24];
     int64_t seen_ep, seen_n, seen_ms, watched_ms;

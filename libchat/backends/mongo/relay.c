@@ -31,6 +31,7 @@
 #define PASS_MAX 256     /* intents read per pass */
 #define FENCE_MS 5000    /* how long a change may take between intent and write */
 #define LOOKUP_MAX 8     /* documents looked up one by one (by _id, no scan) */
+#define TIDY_MS 30000    /* claims older than 2 * this are deleted this often */
 #define OUTBOX_MAX_FETCH 10000
 
 /* ------------------------------------------------------- relayed ids --- */
@@ -285,8 +286,8 @@ static void wait_drop(chati_mongo_relay *r, const char *id)
 }
 
 /* Makes sure p's write can never land: a stub takes the post's _id, or the
- * version its update was guarded by moves on. *landed: it had (it is then
- * relayed by a later pass). */
+ * version its update was guarded by moves on. *landed: it had, or may still
+ * (kept; a later pass relays it or fences again). */
 static chat_err fence(chati_mongo_conn *c, const intent *p, bool *landed)
 {
     bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER, sub, reply;
@@ -313,6 +314,15 @@ static chat_err fence(chati_mongo_conn *c, const intent *p, bool *landed)
         if (!blocked && !chati_mongo_is_dup(&err))
             rv = chati_mongo_err(&err, "fencing a post");
     } else {
+        /* Its writer's claim on that version (FerretDB) is honoured until
+         * it goes stale: the write may still be on its way. */
+        bool won = false;
+        if ((rv = chati_mongo_claim(c, p->doc, p->guard, &won)) != CHAT_OK || !won) {
+            *landed = !won;
+            bson_destroy(&f);
+            bson_destroy(&u);
+            return rv;
+        }
         BSON_APPEND_UTF8(&f, "_id", p->doc);
         BSON_APPEND_INT64(&f, "v", p->guard);
         BSON_APPEND_DOCUMENT_BEGIN(&u, "$inc", &sub);
@@ -420,12 +430,13 @@ static void record(const intent *p, bson_t *rec)
 /* One item whose batch insert failed, inserted alone. A clash on its id
  * means a record of it exists: ours from an earlier pass of this tenure
  * (kept), or a former holder's, which may have landed where our relay has
- * already passed: moved to p's seq. */
+ * already passed: moved to p's seq. A clash on the seq (another store took
+ * it: the lease was contested) fails the pass, which keeps the intent. */
 static chat_err insert_one(chati_mongo_conn *c, const intent *p)
 {
     chati_mongo_relay *r = c->s->relay;
     chat_err rv = CHAT_OK;
-    for (int attempt = 0; rv == CHAT_OK && attempt < 3; attempt++) {
+    for (int attempt = 0; rv == CHAT_OK; attempt++) {
         bson_t rec = BSON_INITIALIZER, f = BSON_INITIALIZER;
         bson_error_t err;
         record(p, &rec);
@@ -447,11 +458,14 @@ static chat_err insert_one(chati_mongo_conn *c, const intent *p)
         bson_reinit(&f);
         BSON_APPEND_INT64(&f, "_id", seq);
         bool ours = seq >= r->first_seq;
-        if (rv == CHAT_OK && !ours && seq >= 0 &&
-            !mongoc_collection_delete_one(c->outbox, &f, NULL, NULL, &err))
+        if (rv == CHAT_OK && !ours && (seq < 0 || attempt == 2))
+            rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
+                            "mongodb: outbox seq %" PRId64 " taken by another relay", p->seq);
+        else if (rv == CHAT_OK && !ours &&
+                 !mongoc_collection_delete_one(c->outbox, &f, NULL, NULL, &err))
             rv = chati_mongo_err(&err, "moving an outbox item");
         bson_destroy(&f);
-        if (ours)
+        if (rv == CHAT_OK && ours)
             break;
     }
     return rv;
@@ -606,6 +620,18 @@ static chat_err pass(chati_mongo_conn *c, size_t *moved, bool *more)
         bson_append_document_end(&f, &ex);
         rv = each(c->msgs, &f, NULL, old_items, c, "reading messages");
         r->old_swept = rv == CHAT_OK;
+        bson_destroy(&f);
+    }
+    int64_t now = chati_mono_ms();
+    if (rv == CHAT_OK && c->s->claims && now - r->tidied_ms >= TIDY_MS) {
+        bson_t f = BSON_INITIALIZER, lt;
+        bson_error_t err;
+        BSON_APPEND_DOCUMENT_BEGIN(&f, "t", &lt);
+        BSON_APPEND_INT64(&lt, "$lt", chati_now_ms() - 2 * TIDY_MS);
+        bson_append_document_end(&f, &lt);
+        if (!mongoc_collection_delete_many(c->claims, &f, NULL, NULL, &err))
+            rv = chati_mongo_err(&err, "deleting old claims");
+        r->tidied_ms = now;
         bson_destroy(&f);
     }
     if (rv == CHAT_OK)
