@@ -14,7 +14,7 @@
  * moment the survivor has handled a message of every key the other member
  * held; it is printed and bounded. argv[1] is the broker URL
  * (tests/fixtures/kafka.sh exec substitutes {kafka}); a third case takes a
- * shorter session timeout from the URL.
+ * shorter session timeout and the cooperative protocol from the URL.
  *
  * Members report through memory shared with the parent (one writer per
  * field); children never use Check and leave through _exit.
@@ -319,14 +319,14 @@ START_TEST(test_kill_hands_over)
 }
 END_TEST
 
-/* The URL's session timeout. */
+/* The URL's settings, and the cooperative protocol's incremental assignments. */
 START_TEST(test_kill_hands_over_url_settings)
 {
     const char *base = contract_begin("kafka-kill-url");
     char url[512];
-    snprintf(url, sizeof url, "%s%ssession_timeout_ms=%d", base,
+    snprintf(url, sizeof url, "%s%ssession_timeout_ms=%d&assignor=cooperative-sticky", base,
              strchr(base, '?') ? "&" : "?", URL_SESSION_MS);
-    run(url, true, URL_SESSION_MS + 3000, "kill -9, session_timeout_ms=2000");
+    run(url, true, URL_SESSION_MS + 3000, "kill -9, session_timeout_ms=2000, cooperative");
     contract_end();
 }
 END_TEST

@@ -12,4 +12,25 @@ if(CHAT_WITH_KAFKA)
             ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh "{kafka}")
   set_tests_properties(integration_kafka_outage PROPERTIES
     TIMEOUT 300 LABELS "integration;kafka" RUN_SERIAL TRUE)
+
+  # Every message event handled twice (the groups' offsets set back to 0 and
+  # libchat reopened on the same stores): unread, mention counts and last
+  # activity unchanged; on the SQLite stores, and (label postgres too) on
+  # PostgreSQL's from tests/fixtures/postgres.sh.
+  add_executable(integration_kafka_redelivery ${CMAKE_CURRENT_SOURCE_DIR}/test_kafka_redelivery.c)
+  target_link_libraries(integration_kafka_redelivery PRIVATE
+    chat_fixture PkgConfig::RDKAFKA Threads::Threads)
+  add_test(NAME integration_kafka_redelivery
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh exec
+            $<TARGET_FILE:integration_kafka_redelivery> "{kafka}")
+  set_tests_properties(integration_kafka_redelivery PROPERTIES
+    TIMEOUT 300 LABELS "integration;kafka" RUN_SERIAL TRUE)
+  if(CHAT_WITH_POSTGRES)
+    add_test(NAME integration_kafka_redelivery_postgres
+      COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fixtures/postgres.sh exec
+              bash ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh exec
+              $<TARGET_FILE:integration_kafka_redelivery> "{kafka}" "{pg}")
+    set_tests_properties(integration_kafka_redelivery_postgres PROPERTIES
+      TIMEOUT 300 LABELS "integration;kafka;postgres" RUN_SERIAL TRUE)
+  endif()
 endif()

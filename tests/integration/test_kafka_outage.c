@@ -292,6 +292,8 @@ START_TEST(test_bad_urls_and_unreachable)
                 "session_timeout_ms");
     open_expect("kafka://127.0.0.1:9092?session_timeout_ms=3000&heartbeat_interval_ms=3000",
                 CHAT_ERR_INVALID_ARGUMENTS, "must be below");
+    open_expect("kafka://127.0.0.1:9092?assignor=sticky", CHAT_ERR_INVALID_ARGUMENTS,
+                "assignor");
     /* Nobody listens on port 1: fails within timeout_ms, saying where it tried. */
     long long t0 = now_ms();
     open_expect("kafka://127.0.0.1:1?timeout_ms=1500", CHAT_ERR_SERVICE_UNAVAILABLE,

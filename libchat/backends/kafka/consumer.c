@@ -100,6 +100,8 @@ static chat_err group_consumer(chati_kafka_group *g)
         rv = chati_kafka_conf_set(conf, fixed[i][0], fixed[i][1]);
     if (rv == CHAT_OK)
         rv = chati_kafka_conf_set(conf, "group.id", gid.data);
+    if (rv == CHAT_OK && kb->opts.assignor != NULL)
+        rv = chati_kafka_conf_set(conf, "partition.assignment.strategy", kb->opts.assignor);
     const struct {
         const char *key;
         int value;

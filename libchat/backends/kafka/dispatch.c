@@ -7,7 +7,9 @@
  * group has no committed offset for starts at the first message published
  * since subscribe was called (else at its end), and that start is committed at
  * once, so "from now on" also holds when the partition later moves to another
- * member. */
+ * member. Under the cooperative protocol (assignor=cooperative-sticky) a
+ * rebalance assigns and revokes only the partitions that move; the others
+ * keep being handled. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,25 +33,53 @@ void chati_kafka_parts_clear_locked(chati_kafka_group *g)
     g->n_parts = 0;
 }
 
-static void parts_set(chati_kafka_group *g, const rd_kafka_topic_partition_list_t *l)
+static bool part_is(const held_part *p, const char *topic, int32_t partition)
 {
-    held_part *v = l && l->cnt ? chat_calloc((size_t)l->cnt, sizeof *v) : NULL;
-    size_t n = 0;
-    for (int i = 0; v != NULL && i < l->cnt; i++) {
-        v[n].topic = chat_strdup(l->elems[i].topic);
-        if (v[n].topic == NULL)
-            continue;
-        v[n].partition = l->elems[i].partition;
-        v[n].done = l->elems[i].offset >= 0 ? l->elems[i].offset : 0;
-        n++;
-    }
+    return p->partition == partition && strcmp(p->topic, topic) == 0;
+}
+
+/* l's partitions join those held (replace them when !incremental). */
+static void parts_assigned(chati_kafka_group *g, const rd_kafka_topic_partition_list_t *l,
+                           bool incremental)
+{
     pthread_mutex_lock(&g->mu);
-    chati_kafka_parts_clear_locked(g);
-    g->parts = v;
-    g->n_parts = n;
-    g->revoked = l == NULL;
-    if (l != NULL)
-        g->assignments++;
+    if (!incremental)
+        chati_kafka_parts_clear_locked(g);
+    held_part *v = l->cnt ? chat_realloc(g->parts, (g->n_parts + (size_t)l->cnt) * sizeof *v)
+                          : g->parts;
+    for (int i = 0; v != NULL && i < l->cnt; i++) {
+        bool dup = false;
+        for (size_t j = 0; !dup && j < g->n_parts; j++)
+            dup = part_is(&v[j], l->elems[i].topic, l->elems[i].partition);
+        held_part *p = &v[g->n_parts];
+        if (dup || (p->topic = chat_strdup(l->elems[i].topic)) == NULL)
+            continue;
+        p->partition = l->elems[i].partition;
+        p->done = l->elems[i].offset >= 0 ? l->elems[i].offset : 0;
+        g->n_parts++;
+    }
+    if (v != NULL)
+        g->parts = v;
+    g->revoked = false;
+    g->assignments++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* l's partitions are no longer held (all of them when l is NULL). */
+static void parts_revoked(chati_kafka_group *g, const rd_kafka_topic_partition_list_t *l)
+{
+    pthread_mutex_lock(&g->mu);
+    if (l == NULL)
+        chati_kafka_parts_clear_locked(g);
+    for (int i = 0; l != NULL && i < l->cnt; i++)
+        for (size_t j = 0; j < g->n_parts; j++)
+            if (part_is(&g->parts[j], l->elems[i].topic, l->elems[i].partition)) {
+                chat_free(g->parts[j].topic);
+                g->parts[j] = g->parts[--g->n_parts];
+                break;
+            }
+    g->revoked = true;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
@@ -59,8 +89,7 @@ static void parts_done(chati_kafka_group *g, const rd_kafka_topic_partition_list
     pthread_mutex_lock(&g->mu);
     for (int i = 0; i < l->cnt; i++)
         for (size_t j = 0; j < g->n_parts; j++)
-            if (g->parts[j].partition == l->elems[i].partition &&
-                strcmp(g->parts[j].topic, l->elems[i].topic) == 0 &&
+            if (part_is(&g->parts[j], l->elems[i].topic, l->elems[i].partition) &&
                 l->elems[i].offset > g->parts[j].done)
                 g->parts[j].done = l->elems[i].offset;
     pthread_mutex_unlock(&g->mu);
@@ -128,6 +157,23 @@ static void position(chati_kafka_group *g, rd_kafka_topic_partition_list_t *part
     rd_kafka_topic_partition_list_destroy(ends);
 }
 
+/* Messages of the batch being filled from partitions that leave (all when
+ * l is NULL): the next holder handles them, and a revoke and re-assign in one
+ * poll would otherwise hand them twice, out of order. */
+static void drop_collected(chati_kafka_group *g, const rd_kafka_topic_partition_list_t *l)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_collecting; i++) {
+        rd_kafka_message_t *m = g->collecting[i];
+        if (l == NULL ||
+            rd_kafka_topic_partition_list_find(l, rd_kafka_topic_name(m->rkt), m->partition))
+            rd_kafka_message_destroy(m);
+        else
+            g->collecting[k++] = m;
+    }
+    g->n_collecting = k;
+}
+
 static void note_error(chati_kafka_group *g, const char *what, rd_kafka_error_t *e)
 {
     if (e == NULL)
@@ -142,13 +188,23 @@ void chati_kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     chati_kafka_group *g = opaque;
+    /* Eager (the default): every rebalance takes all partitions away and
+     * gives the whole new set. */
+    bool incremental = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         position(g, parts);
-        rd_kafka_assign(rk, parts);
-        parts_set(g, parts);
+        if (incremental)
+            note_error(g, "incremental assign", rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        parts_assigned(g, parts, incremental);
     } else {
-        rd_kafka_assign(rk, NULL);
-        parts_set(g, NULL);
+        drop_collected(g, incremental ? parts : NULL);
+        if (incremental)
+            note_error(g, "incremental unassign", rd_kafka_incremental_unassign(rk, parts));
+        else
+            rd_kafka_assign(rk, NULL);
+        parts_revoked(g, incremental ? parts : NULL);
     }
 }
 
@@ -175,7 +231,8 @@ static chat_broker_consumer *pick_locked(chati_kafka_group *g)
 
 static size_t poll_batch(chati_kafka_group *g, rd_kafka_message_t **batch, size_t max)
 {
-    size_t n = 0;
+    g->collecting = batch;
+    g->n_collecting = 0;
     rd_kafka_message_t *rm = rd_kafka_consumer_poll(g->rk, POLL_MS);
     while (rm != NULL) {
         if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -186,12 +243,15 @@ static size_t poll_batch(chati_kafka_group *g, rd_kafka_message_t **batch, size_
             pthread_mutex_unlock(&g->mu);
             rd_kafka_message_destroy(rm);
         } else {
-            batch[n++] = rm;
+            batch[g->n_collecting++] = rm;
         }
-        if (n == max)
+        if (g->n_collecting == max)
             break;
         rm = rd_kafka_consumer_poll(g->rk, 0);
     }
+    size_t n = g->n_collecting;
+    g->collecting = NULL;
+    g->n_collecting = 0;
     return n;
 }
 

@@ -47,11 +47,18 @@ struct chati_kafka_group {
     held_part *parts;
     size_t n_parts;
     char last_error[256];           /* the consumer's latest error, for details */
+
+    /* The batch a poll is filling (dispatcher thread only): a revoke served
+     * inside that poll drops what it took from the partitions leaving. */
+    rd_kafka_message_t **collecting;
+    size_t n_collecting;
 };
 
 /* The dispatcher thread (arg: the group); runs until group.stop. */
 void *chati_kafka_dispatch_main(void *arg);
-/* librdkafka's rebalance callback (opaque: the group); positions and assigns. */
+/* librdkafka's rebalance callback (opaque: the group): positions and assigns
+ * what comes, unassigns what goes; incrementally under the cooperative
+ * protocol, the whole assignment under the eager one. */
 void chati_kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t *parts, void *opaque);
 /* Frees the partitions held; call with g->mu held (or g unshared). */

@@ -37,6 +37,7 @@ typedef struct chati_kafka_opts {
     int message_timeout_ms;     /* a publish not acknowledged by then fails its ack */
     int session_timeout_ms;     /* a dead consumer's partitions move after this */
     int heartbeat_ms;           /* heartbeat.interval.ms */
+    const char *assignor;       /* partition.assignment.strategy (static); NULL: default */
 } chati_kafka_opts;
 
 /* Highest offset + 1 this process's producer saw acknowledged, per partition. */

@@ -8,7 +8,14 @@
  * long after its last heartbeat; 6000 is the smallest a broker accepts by
  * default, group.min.session.timeout.ms), heartbeat_interval_ms (default 500,
  * at most a third of the session timeout: how soon the others hear of a
- * rebalance). */
+ * rebalance), assignor (partition.assignment.strategy: range, roundrobin or
+ * cooperative-sticky; default librdkafka's "range,roundrobin", the eager
+ * protocol). cooperative-sticky moves only the partitions that change hands,
+ * but librdkafka before 2.10 loses the whole assignment when a commit meets a
+ * rebalance (issue #4059: a second rebalance, and messages handled again; seen
+ * with Debian's 2.0.2 here), and before 2.4 may crash or hang closing such a
+ * consumer (#4381, #4527). One group cannot mix the two protocols: switching
+ * means stopping every instance of the service first. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +25,8 @@
 #define DEFAULT_MESSAGE_TIMEOUT_MS 300000
 #define DEFAULT_SESSION_TIMEOUT_MS 6000
 #define DEFAULT_HEARTBEAT_MS 500
+
+static const char *const assignors[] = {"range", "roundrobin", "cooperative-sticky"};
 
 static bool host_char(char c)
 {
@@ -84,6 +93,17 @@ static chat_err set_opt(chati_kafka_opts *o, const char *key, const char *v)
         return int_opt(key, v, 1, &o->session_timeout_ms);
     if (strcmp(key, "heartbeat_interval_ms") == 0)
         return int_opt(key, v, 1, &o->heartbeat_ms);
+    if (strcmp(key, "assignor") == 0) {
+        for (size_t i = 0; i < CHATI_ARRAY_LEN(assignors); i++)
+            if (strcmp(v, assignors[i]) == 0) {
+                o->assignor = assignors[i];
+                return CHAT_OK;
+            }
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
+                          "kafka url: bad assignor '%s' (range, roundrobin or "
+                          "cooperative-sticky)",
+                          v);
+    }
     return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "kafka url: unknown option '%s'", key);
 }
 
