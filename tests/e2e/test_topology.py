@@ -75,7 +75,7 @@ REQ_TIMEOUT = 15.0
 
 
 def figure(text):
-    """A "topology:" line, on the terminal whatever pytest captures."""
+    """A "topology:" line on stdout (ctest runs pytest with -s, so it shows with -V)."""
     line = f"topology: {text}"
     FIGURES.append(line)
     os.write(1, (line + "\n").encode())
