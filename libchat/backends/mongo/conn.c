@@ -60,7 +60,6 @@ bool chati_mongo_is_dup(const bson_error_t *e)
     return e->code == 11000 || e->code == 11001;
 }
 
-#define CLAIM_MS 10000 /* a claim this old belongs to a writer that died */
 
 static void claim_id(const char *doc, int64_t version, char out[96])
 {
@@ -92,7 +91,7 @@ chat_err chati_mongo_claim(chati_mongo_conn *c, const char *doc, int64_t version
          * insert wins). */
         BSON_APPEND_UTF8(&f, "_id", id);
         BSON_APPEND_DOCUMENT_BEGIN(&f, "t", &lt);
-        BSON_APPEND_INT64(&lt, "$lt", chati_now_ms() - CLAIM_MS);
+        BSON_APPEND_INT64(&lt, "$lt", chati_now_ms() - CHATI_MONGO_CLAIM_MS);
         bson_append_document_end(&f, &lt);
         bson_t reply;
         bson_iter_t it;

@@ -220,6 +220,16 @@ static chat_err update_msg(chati_mongo_conn *c, const bson_t *filter, const bson
  * channel, back to back would otherwise keep colliding). */
 #define MAX_RACES 30
 
+/* Whether a change that lost its race again may try once more: MAX_RACES
+ * times, and for as long as a claim left by a writer that died can hold the
+ * message (a change to it then waits that claim out instead of failing:
+ * the other writer of contract_message_store_mongo_two failed "kept
+ * changing under us" 2.6 s after its peer was killed holding one). */
+static bool race_again(int attempt, int64_t t0_ms)
+{
+    return attempt < MAX_RACES || chati_mono_ms() - t0_ms < CHATI_MONGO_CLAIM_MS + 1000;
+}
+
 static void race_pause(int attempt)
 {
     if (attempt > 0)
@@ -241,7 +251,8 @@ static chat_err update_claimed(chati_mongo_conn *c, const char *id, const bson_t
         return rv;
     }
     bool done = false;
-    for (int attempt = 0; rv == CHAT_OK && !done && attempt < MAX_RACES; attempt++) {
+    int64_t t0 = chati_mono_ms();
+    for (int attempt = 0; rv == CHAT_OK && !done && race_again(attempt, t0); attempt++) {
         race_pause(attempt);
         bson_t opts = BSON_INITIALIZER, proj, *full = NULL, inc;
         BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
@@ -624,7 +635,8 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
     chati_mongo_msg e = {0};
     bool raced = true;
     pthread_mutex_lock(&s->wmu);
-    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+    int64_t t0 = chati_mono_ms();
+    for (int i = 0; rv == CHAT_OK && raced && race_again(i, t0); i++) {
         race_pause(i);
         chat_message_free(e.m);
         e.m = NULL;
@@ -752,7 +764,8 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts,
     chati_mongo_conn_get(s, &c);
     pthread_mutex_lock(&s->wmu);
     bool raced = true;
-    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+    int64_t t0 = chati_mono_ms();
+    for (int i = 0; rv == CHAT_OK && raced && race_again(i, t0); i++) {
         race_pause(i);
         rv = remove_once(&c, channel, us, outbox, outbox_arg, &parent, &raced);
     }
@@ -828,7 +841,8 @@ static chat_err react(chati_mongo *s, const char *channel, const char *ts, const
     chati_mongo_conn_get(s, &c);
     bool raced = true;
     pthread_mutex_lock(&s->wmu);
-    for (int i = 0; rv == CHAT_OK && raced && i < MAX_RACES; i++) {
+    int64_t t0 = chati_mono_ms();
+    for (int i = 0; rv == CHAT_OK && raced && race_again(i, t0); i++) {
         race_pause(i);
         chati_mongo_msg e;
         if ((rv = chati_mongo_msg_load(&c, channel, us, &e)) != CHAT_OK)

@@ -100,8 +100,10 @@ chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, 
  * and writes it back whole), so two updates guarded by one version can
  * both apply and one is lost; a claim is an insert, which its unique _id
  * makes atomic, so only one writer gets a version. *won: false when another
- * holds it (reload and retry); a claim older than 10 s is taken over (its
- * writer died). Always won on servers whose updates are atomic (MongoDB). */
+ * holds it (reload and retry); a claim older than CHATI_MONGO_CLAIM_MS is
+ * taken over (its writer died). Always won on servers whose updates are
+ * atomic (MongoDB). */
+#define CHATI_MONGO_CLAIM_MS 10000 /* above the driver's 10 s socket timeout */
 chat_err chati_mongo_claim(chati_mongo_conn *c, const char *doc, int64_t version, bool *won);
 /* Gives a claim back after an update that certainly did not apply (why is
  * not service_unavailable). */
