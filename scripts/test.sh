@@ -102,8 +102,10 @@ echo "== build and test under ASan + UBSan =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The topology suite (e2e_topology: two of every server on every real
-# backend, under load) runs in the plain build only: it measures failover
-# times, which sanitizers on two cores would only blur, and takes minutes.
-SUITE_CTEST_ARGS=(-LE topology)
+# backend, under load) and the failure drills (drill_cluster: the whole
+# cluster of deploy/cluster) run in the plain build only: they measure
+# failover times, which sanitizers on two cores would only blur, and take
+# minutes.
+SUITE_CTEST_ARGS=(-LE "topology|drill")
 run_suite asan "$build/asan" -DCHAT_SANITIZE=ON
 finish "$ctest_rc"

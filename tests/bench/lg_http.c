@@ -37,6 +37,11 @@ lg_http *lg_http_new(const char *base, char *err, size_t errlen)
     return c;
 }
 
+void lg_http_set_timeout(lg_http *c, int ms)
+{
+    nng_aio_set_timeout(c->aio, ms);
+}
+
 void lg_http_free(lg_http *c)
 {
     if (c == NULL)

@@ -11,6 +11,8 @@ typedef struct lg_http lg_http;
 /* base: "http://host:port". NULL on failure, with the reason in err. */
 lg_http *lg_http_new(const char *base, char *err, size_t errlen);
 void lg_http_free(lg_http *c);
+/* How long one call may take, connect included [30000]. */
+void lg_http_set_timeout(lg_http *c, int ms);
 
 /* POSTs body (JSON text) to /api/<method> with an optional bearer token and
  * returns the parsed reply (the caller json_decref()s it), or NULL with the

@@ -40,6 +40,7 @@
 #include <jansson.h>
 #include <nng/nng.h>
 
+#include "lg_drill.h"
 #include "lg_hist.h"
 #include "lg_http.h"
 #include "lg_ws.h"
@@ -67,6 +68,8 @@ static struct {
     uint64_t max_msgs;
     int server_pid;
     bool quiet;
+    bool drill;
+    const char *report;
 } O = {
     .n = 100,
     .m = 4,
@@ -102,6 +105,11 @@ static void usage(FILE *f)
             "      --quiet-ms MS     idle time that marks the end of setup chatter [500]\n"
             "      --max-msgs X      stop sending after X messages [20000000]\n"
             "      --server-pid PID  also report that process's CPU time and peak RSS\n"
+            "      --drill           for failure drills behind a load balancer: posts over\n"
+            "                        HTTP with a client_msg_id, resent until acknowledged;\n"
+            "                        WebSockets that drop reconnect; errors are timed\n"
+            "      --report FILE     the run as JSON (channel, acknowledged ids, error\n"
+            "                        window, per-receiver duplicates, a receiver's token)\n"
             "      --check           exit 1 unless deliveries == accepted * N, nothing is\n"
             "                        missing, doubled or refused, and no client dropped\n"
             "  -q, --quiet           no per-second progress lines\n");
@@ -109,7 +117,7 @@ static void usage(FILE *f)
 
 static void parse_opts(int argc, char **argv)
 {
-    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK };
+    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT };
     static const struct option longs[] = {
         {"url", required_argument, NULL, 'u'},
         {"receivers", required_argument, NULL, 'n'},
@@ -128,6 +136,8 @@ static void parse_opts(int argc, char **argv)
         {"max-msgs", required_argument, NULL, OPT_MAX},
         {"server-pid", required_argument, NULL, OPT_PID},
         {"check", no_argument, NULL, OPT_CHECK},
+        {"drill", no_argument, NULL, OPT_DRILL},
+        {"report", required_argument, NULL, OPT_REPORT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -152,6 +162,8 @@ static void parse_opts(int argc, char **argv)
         case OPT_MAX: O.max_msgs = strtoull(optarg, NULL, 10); break;
         case OPT_PID: O.server_pid = atoi(optarg); break;
         case OPT_CHECK: O.check = true; break;
+        case OPT_DRILL: O.drill = O.http = true; break;
+        case OPT_REPORT: O.report = optarg; break;
         case 'q': O.quiet = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -159,7 +171,8 @@ static void parse_opts(int argc, char **argv)
     }
     if (O.url == NULL || optind != argc || O.n < 1 || O.m < 1 || O.rate < 0 ||
         O.duration <= 0 || O.window < 1 || O.window > MAX_WINDOW || O.size < 0 ||
-        O.size > 30000 || O.setup_threads < 1 || O.threads < 1 || O.max_msgs < 1) {
+        O.size > 30000 || O.setup_threads < 1 || O.threads < 1 || O.max_msgs < 1 ||
+        (O.drill && O.nng)) {
         usage(stderr);
         exit(2);
     }
@@ -206,6 +219,8 @@ typedef struct client {
     char *token;
     char *ws_url;
     lg_ws *ws;               /* plain-socket transport, or: */
+    lg_ws **old_ws;          /* --drill: connections that dropped (freed at the end) */
+    int n_old;
     nng_stream_dialer *dialer;
     nng_stream *st;
     nng_aio *recv_aio;
@@ -268,6 +283,7 @@ static struct {
     _Atomic uint64_t other_frames;
     _Atomic uint64_t conn_errors;
     _Atomic uint64_t error_frames;
+    _Atomic uint64_t resyncs;     /* --drill: a reconnected client told to re-read */
     pthread_mutex_t err_mu;
     char first_conn_error[256];
 } G;
@@ -409,6 +425,10 @@ static void handle_frame(client *c, const char *buf, uint64_t t)
         atomic_fetch_add(&G.hellos, 1);
         return;
     }
+    if (O.drill && strstr(buf, "\"type\":\"resync\"")) {
+        atomic_fetch_add(&G.resyncs, 1);
+        return;
+    }
     if (strncmp(buf, "{\"type\":\"error\"", 15) == 0 || strstr(buf, "\"type\":\"resync\"")) {
         atomic_fetch_add(&G.error_frames, 1);
         note_error("client %d got %.200s", c->idx, buf);
@@ -446,6 +466,12 @@ static void on_ws_frame(void *arg, char *text, size_t len, uint64_t t)
 static void on_ws_close(void *arg, const char *why)
 {
     client *c = arg;
+    if (O.drill && !atomic_load(&G.stopping)) {
+        /* A gateway died: connect again through the load balancer. */
+        lg_errwin_note(now_ns(), "client %d: WebSocket closed: %s", c->idx, why);
+        lg_reconnect_push(c);
+        return;
+    }
     atomic_store(&c->dead, true);
     atomic_fetch_add(&G.dead, 1);
     if (!atomic_load(&G.stopping)) {
@@ -576,6 +602,59 @@ static void on_tick(void *arg)
         nng_sleep_aio(1, s->timer_aio);
 }
 
+/* --drill: the post in s->sbuf, sent again with its client_msg_id after any
+ * error until it is acknowledged (the server keeps one message per id), for
+ * at most a minute. The last reply, or NULL. */
+static json_t *drill_post(lg_http *h, sender *s, uint64_t id)
+{
+    char err[512];
+    uint64_t give_up = now_ns() + 60 * 1000000000ull;
+    for (;;) {
+        json_t *r = lg_http_call(h, "chat.postMessage", s->c->token, s->sbuf, err, sizeof err);
+        if (r && json_is_true(json_object_get(r, "ok")))
+            return r;
+        char *d = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        lg_errwin_note(now_ns(), "post %" PRIu64 ": %.200s", id, d ? d : err);
+        free(d);
+        if (now_ns() > give_up)
+            return r;
+        json_decref(r);
+        sleep_ms(100);
+    }
+}
+
+/* --drill: a WebSocket that dropped connects again through the load
+ * balancer (on the reconnecting thread); false after noting the error. */
+static bool drill_reconnect(void *arg)
+{
+    client *c = arg;
+    char err[512];
+    lg_http *h = lg_http_new(O.url, err, sizeof err);
+    json_t *r = NULL;
+    if (h) {
+        lg_http_set_timeout(h, 5000);
+        r = lg_http_call(h, "rtm.connect", c->token, "{}", err, sizeof err);
+        lg_http_free(h);
+    }
+    const char *url = r ? json_string_value(json_object_get(r, "url")) : NULL;
+    lg_ws *ws = url ? lg_ws_connect(loop, url, rbuf_size(), on_ws_frame, on_ws_close, c, err,
+                                    sizeof err)
+                    : NULL;
+    json_decref(r);
+    if (ws == NULL) {
+        lg_errwin_note(now_ns(), "client %d: reconnect: %.200s", c->idx,
+                       url || !r ? err : "rtm.connect refused");
+        return false;
+    }
+    lg_ws **old = realloc(c->old_ws, (size_t)(c->n_old + 1) * sizeof *old);
+    if (old == NULL)
+        die("out of memory");
+    c->old_ws = old;
+    c->old_ws[c->n_old++] = c->ws;
+    c->ws = ws;
+    return true;
+}
+
 /* --http: one blocking chat.postMessage at a time per sender thread. */
 static void *http_sender(void *arg)
 {
@@ -586,6 +665,8 @@ static void *http_sender(void *arg)
         note_error("sender %d: %s", s->idx, err);
         return NULL;
     }
+    if (O.drill)
+        lg_http_set_timeout(h, 10000); /* a request lost with its gateway is sent again */
     for (;;) {
         uint64_t t = now_ns();
         if (t >= G.t_end)
@@ -604,12 +685,15 @@ static void *http_sender(void *arg)
             break;
         t = now_ns();
         snprintf(s->sbuf, s->sbuf_cap,
-                 "{\"channel\":\"%s\",\"text\":\"lg:%" PRIu64 ":%d:%" PRIu64 ":%s\"}", G.channel,
-                 id, s->idx, t, G.pad);
+                 "{\"channel\":\"%s\",\"client_msg_id\":\"lg-%s-%" PRIu64 "\","
+                 "\"text\":\"lg:%" PRIu64 ":%d:%" PRIu64 ":%s\"}", G.channel, G.runid, id, id,
+                 s->idx, t, G.pad);
         pthread_mutex_lock(&s->mu);
         s->issued++;
         pthread_mutex_unlock(&s->mu);
-        json_t *r = lg_http_call(h, "chat.postMessage", s->c->token, s->sbuf, err, sizeof err);
+        json_t *r = O.drill ? drill_post(h, s, id)
+                            : lg_http_call(h, "chat.postMessage", s->c->token, s->sbuf, err,
+                                           sizeof err);
         uint64_t t2 = now_ns();
         pthread_mutex_lock(&s->mu);
         lg_hist_record(&s->ack, t2 - t);
@@ -866,6 +950,37 @@ static double cpu_seconds(const struct rusage *a, const struct rusage *b)
            (double)(b->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
 }
 
+/* --report FILE: what a drill checks afterwards against the server (every
+ * acknowledged id stored once, unread counts) and what it prints. */
+static void write_report(uint64_t accepted, uint64_t rejected, uint64_t missing, uint64_t dups)
+{
+    lg_errwin w = lg_errwin_get();
+    json_t *ids = json_array(), *rx = json_array();
+    for (uint64_t id = 0; id < G.cap; id++)
+        if (atomic_load_explicit(&G.accepted_bits[id >> 6], memory_order_relaxed) &
+            (UINT64_C(1) << (id & 63)))
+            json_array_append_new(ids, json_integer((json_int_t)id));
+    for (int i = 0; i < O.n && i < 3; i++)
+        json_array_append_new(rx, json_pack("{s:s,s:I}", "token", G.clients[i].token,
+                                            "duplicates", (json_int_t)G.clients[i].dups));
+    double t0 = (double)G.t0;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "lg-%s-", G.runid);
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:I,s:I,s:o,s:I,s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I,s:o}", "runid", G.runid,
+        "channel", G.channel, "client_msg_id_prefix", prefix, "accepted", (json_int_t)accepted,
+        "refused", (json_int_t)rejected, "acked_ids", ids, "errors", (json_int_t)w.count,
+        "error_window_s", w.count ? (double)(w.last_ns - w.first_ns) / 1e9 : 0.0,
+        "first_error_at_s", w.count ? ((double)w.first_ns - t0) / 1e9 : 0.0,
+        "last_error_at_s", w.count ? ((double)w.last_ns - t0) / 1e9 : 0.0, "first_error",
+        w.first, "duplicates", (json_int_t)dups, "missing_over_socket", (json_int_t)missing,
+        "reconnects", (json_int_t)lg_reconnect_count(), "resyncs",
+        (json_int_t)atomic_load(&G.resyncs), "receivers", rx);
+    if (j == NULL || json_dump_file(j, O.report, JSON_COMPACT) != 0)
+        die("cannot write the report to %s", O.report);
+    json_decref(j);
+}
+
 int main(int argc, char **argv)
 {
     parse_opts(argc, argv);
@@ -950,6 +1065,8 @@ int main(int argc, char **argv)
         if ((loop = lg_ws_loop_new(O.threads, err, sizeof err)) == NULL)
             die("%s", err);
         lg_ws_loop_quickack(loop, O.quickack);
+        if (O.drill)
+            lg_reconnect_start(drill_reconnect, 250);
     }
     run_setup(1);
     uint64_t deadline = now_ns() + 60 * 1000000000ull;
@@ -1041,6 +1158,10 @@ int main(int argc, char **argv)
         }
         if (busy == 0 && outstanding == 0 && del >= accepted * (uint64_t)O.n)
             break;
+        /* A drill's reconnected clients re-read what they missed (resync):
+         * the run ends once deliveries have been quiet for 2 s. */
+        if (O.drill && busy == 0 && outstanding == 0 && t - last_del_ns > 2000000000u)
+            break;
         uint64_t v = del + accepted + rejected;
         if (v != progress_val) {
             progress_val = v;
@@ -1075,6 +1196,7 @@ int main(int argc, char **argv)
     }
     if (pacing)
         pthread_join(pacer_tid, NULL);
+    lg_reconnect_stop();
     lg_ws_loop_stop(loop);
     for (int i = 0; i < O.n + O.m; i++)
         if (G.clients[i].st)
@@ -1178,6 +1300,17 @@ int main(int argc, char **argv)
            ms(lg_hist_quantile(lat, 1.0)), missing, dups,
            atomic_load(&G.conn_errors) + atomic_load(&G.error_frames) + send_errors + rejected);
 
+    if (O.drill) {
+        lg_errwin w = lg_errwin_get();
+        printf("drill: errors %" PRIu64 ", error window %.2f s%s%s; reconnects %" PRIu64
+               ", resyncs %" PRIu64 "\n",
+               w.count, w.count ? (double)(w.last_ns - w.first_ns) / 1e9 : 0.0,
+               w.count ? "; first: " : "", w.first, lg_reconnect_count(),
+               atomic_load(&G.resyncs));
+    }
+    if (O.report)
+        write_report(accepted, rejected, missing, dups);
+
     int rc = 0;
     if (O.check && (accepted == 0 || del != expected || missing || dups || unexpected || ooo ||
                     bad || rejected || send_errors || outstanding ||
@@ -1191,6 +1324,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < O.n + O.m; i++) {
         client *c = &G.clients[i];
         lg_ws_free(c->ws);
+        for (int k = 0; k < c->n_old; k++)
+            lg_ws_free(c->old_ws[k]);
+        free(c->old_ws);
         if (c->st)
             nng_stream_free(c->st);
         if (c->dialer)
