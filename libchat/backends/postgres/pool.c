@@ -114,6 +114,8 @@ PGresult *chati_pg_result(chati_pg_conn *c)
             c->timed_out = true;
             return NULL;
         }
+        if (PQsocket(c->pg) < 0)
+            break; /* closed: poll() would ignore it and wait out the limit */
         struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
         int n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
         if (n < 0 && errno != EINTR)
