@@ -9,6 +9,7 @@
  *   the sync standby killed: writes go on (async turns sync), latency printed;
  *   both standbys down: a write fails within the timeout, nothing half-done;
  *   a stuck primary (SIGSTOP): clear errors in bounded time, reads go on;
+ *   a stuck standby: reads go to the other servers after one bounded wait;
  *   primary killed, sync standby promoted, async follows: no acknowledged
  *   write lost, time to the first write printed.
  * Figures go to stdout ("replicas: ..."), for ctest -V.
@@ -288,6 +289,39 @@ START_TEST(stuck_primary_bounded)
 }
 END_TEST
 
+/* A standby that stops answering: the read that meets it ends after the
+ * client's wait and is redone on another server; later reads skip it. */
+START_TEST(stuck_standby_reads_go_elsewhere)
+{
+    void *h = open_auth();
+    cred k;
+    make_cred(&k);
+    ck_assert_chat_ok(ops()->create(h, &k.c));
+    chat_credential *got = NULL;
+    /* Both standbys have pooled connections now. */
+    for (int i = 0; i < 4; i++) {
+        ck_assert_chat_ok(ops()->get(h, k.c.user_id, &got));
+        chat_credential_free(got);
+    }
+    signal_server(dir_async, "STOP");
+    long long slowest = 0, t_all = contract_now_ms();
+    for (int i = 0; i < 20; i++) {
+        long long t0 = contract_now_ms();
+        ck_assert_chat_ok(ops()->get(h, k.c.user_id, &got));
+        chat_credential_free(got);
+        if (contract_now_ms() - t0 > slowest)
+            slowest = contract_now_ms() - t0;
+    }
+    t_all = contract_now_ms() - t_all;
+    signal_server(dir_async, "CONT");
+    printf("replicas: stuck async standby: 20 reads in %lld ms, the slowest %lld ms\n", t_all,
+           slowest);
+    ck_assert_int_lt(slowest, TIMEOUT_MS + 1500);
+    ck_assert_int_lt(t_all, TIMEOUT_MS + 3000);
+    ops()->close(h);
+}
+END_TEST
+
 /* The failover drill: a writer runs while the primary is killed; the sync
  * standby is promoted, the async one follows it. */
 #define MAX_ACKED 4096
@@ -393,6 +427,7 @@ static Suite *replicas_suite(void)
     tcase_add_test(tc, sync_standby_killed_writes_continue);
     tcase_add_test(tc, both_standbys_down_write_fails_bounded);
     tcase_add_test(tc, stuck_primary_bounded);
+    tcase_add_test(tc, stuck_standby_reads_go_elsewhere);
     tcase_add_test(tc, failover_loses_no_acknowledged_write);
     suite_add_tcase(s, tc);
     return s;
