@@ -47,7 +47,7 @@
  * and is redone once on a fresh one, which finds the new primary. A server
  * that cannot be reached gives service_unavailable at once (refused) or after
  * connect_timeout (default 5 s); one that stops answering, request_timeout
- * after statement_timeout_ms (default 10 s) + 0.5 s.
+ * after statement_timeout_ms (default 4 s) + 0.5 s.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  *                   it is quoted), else in the database's default search_path
  *   pool_size=N     connections per pool, 1-64 (default 4)
  *   statement_timeout_ms=N  server statement_timeout, and the client's wait
- *                   for any answer (+0.5 s); 0 = none (default 10000)
+ *                   for any answer (+0.5 s); 0 = none (default 4000)
  * With more than one host, writes go to the one that accepts writes
  * (target_session_attrs=read-write) and reads take turns among the standbys
  * that have replayed this process's writes; see read routing in db.c.

@@ -9,7 +9,9 @@
 
 #define CHATI_PG_POOL_DEFAULT 4
 #define CHATI_PG_POOL_MAX 64
-#define CHATI_PG_STATEMENT_TIMEOUT_DEFAULT 10000
+/* Below the services' 5 s RPC deadline (api/peers_rpc.c), so a caller gets the
+ * store's own error rather than a bare timeout of the call. */
+#define CHATI_PG_STATEMENT_TIMEOUT_DEFAULT 4000
 /* The client waits this much longer than statement_timeout for an answer:
  * the server's own timeout (a clean error) normally comes first. */
 #define CHATI_PG_CLIENT_GRACE_MS 500
