@@ -384,6 +384,13 @@ START_TEST(bad_urls)
     /* libpq's own parameters reach libpq; unknown ones are refused up front. */
     snprintf(url, sizeof url, "%s?schema=x&nonsense=1", primary_url);
     ck_assert_chat_err(ops->open(url, contract_cfg(), &impl), CHAT_ERR_INVALID_CONFIG);
+    snprintf(url, sizeof url, "%s?statement_timeout_ms=-1", primary_url);
+    ck_assert_chat_err(ops->open(url, contract_cfg(), &impl), CHAT_ERR_INVALID_CONFIG);
+    snprintf(url, sizeof url, "%s?statement_timeout_ms=2s", primary_url);
+    ck_assert_chat_err(ops->open(url, contract_cfg(), &impl), CHAT_ERR_INVALID_CONFIG);
+    snprintf(url, sizeof url, "%s?schema=x&statement_timeout_ms=0", primary_url);
+    impl = open_auth(url);
+    ops->close(impl);
     snprintf(url, sizeof url, "%s?schema=x&connect_timeout=3", primary_url);
     impl = open_auth(url);
     ops->close(impl);

@@ -9,9 +9,11 @@
  *   schema=NAME     tables live in that schema (created if missing; any name,
  *                   it is quoted), else in the database's default search_path
  *   pool_size=N     connections per pool, 1-64 (default 4)
+ *   statement_timeout_ms=N  server statement_timeout, and the client's wait
+ *                   for any answer (+0.5 s); 0 = none (default 4000)
  * With more than one host, writes go to the one that accepts writes
- * (target_session_attrs=read-write) and reads prefer a standby
- * (prefer-standby); see read routing in db.c.
+ * (target_session_attrs=read-write) and reads take turns among the standbys
+ * that have replayed this process's writes; see read routing in db.c.
  *
  * Thread safety: a chati_pg is shared by every thread of the store; each call
  * takes its own connection from a pool. A chati_pg_conn belongs to one call.

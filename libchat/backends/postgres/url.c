@@ -1,7 +1,8 @@
 /*
  * libchat/backends/postgres/url.c - splits a "postgresql://" URL into what
- * libpq gets and libchat's own parameters (schema, pool_size), which libpq
- * would refuse as unknown.
+ * libpq gets and libchat's own parameters (schema, pool_size,
+ * statement_timeout_ms), which libpq would refuse as unknown, and a URL per
+ * host for the per-host read pools.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,12 @@ char *chati_pg_quote_ident(const char *name)
 
 void chati_pg_url_free(chati_pg_url *u)
 {
+    for (size_t i = 0; i < u->n_hosts; i++) {
+        chat_free(u->host_urls[i]);
+        chat_free(u->hosts[i]);
+    }
+    chat_free(u->host_urls);
+    chat_free(u->hosts);
     chat_free(u->libpq_url);
     chat_free(u->cluster);
     chat_free(u->schema);
@@ -49,19 +56,59 @@ static chat_err take_param(chati_pg_url *u, const char *p, size_t n, bool *keep)
         if (u->schema[0] == '\0' || strlen(u->schema) > 63)
             return chati_fail(CHAT_ERR_INVALID_CONFIG,
                               "postgres URL: schema must be 1-63 bytes");
-    } else if (klen == 9 && memcmp(p, "pool_size", 9) == 0) {
+    } else if ((klen == 9 && memcmp(p, "pool_size", 9) == 0) ||
+               (klen == 20 && memcmp(p, "statement_timeout_ms", 20) == 0)) {
         *keep = false;
+        bool pool = klen == 9;
+        long lo = pool ? 1 : 0, hi = pool ? CHATI_PG_POOL_MAX : 3600000;
         char num[16];
-        if (vlen == 0 || vlen >= sizeof num)
-            return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: bad pool_size");
-        memcpy(num, v, vlen);
-        num[vlen] = '\0';
         char *end = NULL;
-        long k = strtol(num, &end, 10);
-        if (*end != '\0' || k < 1 || k > CHATI_PG_POOL_MAX)
-            return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: pool_size must be 1-%d",
-                              CHATI_PG_POOL_MAX);
-        u->pool_size = (int)k;
+        long k = -1;
+        if (vlen > 0 && vlen < sizeof num) {
+            memcpy(num, v, vlen);
+            num[vlen] = '\0';
+            k = strtol(num, &end, 10);
+        }
+        if (end == NULL || *end != '\0' || k < lo || k > hi)
+            return chati_fail(CHAT_ERR_INVALID_CONFIG, "postgres URL: %s must be %ld-%ld",
+                              pool ? "pool_size" : "statement_timeout_ms", lo, hi);
+        if (pool)
+            u->pool_size = (int)k;
+        else
+            u->statement_timeout_ms = (int)k;
+    }
+    return CHAT_OK;
+}
+
+/* One URL per host of libpq_url, whose host list spans [from, to). */
+static chat_err split_hosts(chati_pg_url *u, size_t from, size_t to)
+{
+    const char *list = u->libpq_url + from;
+    size_t n = 1;
+    for (const char *p = list; p < u->libpq_url + to; p++)
+        n += *p == ',';
+    u->host_urls = chat_calloc(n, sizeof *u->host_urls);
+    u->hosts = chat_calloc(n, sizeof *u->hosts);
+    if (u->host_urls == NULL || u->hosts == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "postgres URL");
+    for (const char *p = list; u->n_hosts < n;) {
+        size_t len = strcspn(p, ",/?");
+        chati_buf b = {0};
+        chat_err rv = chati_buf_append(&b, u->libpq_url, from);
+        if (rv == CHAT_OK)
+            rv = chati_buf_append(&b, p, len);
+        if (rv == CHAT_OK)
+            rv = chati_buf_puts(&b, u->libpq_url + to);
+        u->host_urls[u->n_hosts] = rv == CHAT_OK ? chati_buf_steal(&b) : NULL;
+        chati_buf_free(&b);
+        u->hosts[u->n_hosts] = chat_malloc(len + 1);
+        if (u->host_urls[u->n_hosts] == NULL || u->hosts[u->n_hosts] == NULL) {
+            u->n_hosts++;
+            return chati_fail(CHAT_ERR_NOMEM, "postgres URL");
+        }
+        memcpy(u->hosts[u->n_hosts], p, len);
+        u->hosts[u->n_hosts++][len] = '\0';
+        p += len + 1;
     }
     return CHAT_OK;
 }
@@ -70,6 +117,7 @@ chat_err chati_pg_url_parse(const char *url, chati_pg_url *u)
 {
     memset(u, 0, sizeof *u);
     u->pool_size = CHATI_PG_POOL_DEFAULT;
+    u->statement_timeout_ms = CHATI_PG_STATEMENT_TIMEOUT_DEFAULT;
     const char *rest = NULL;
     if (url != NULL && strncmp(url, "postgresql://", 13) == 0)
         rest = url + 13;
@@ -134,6 +182,8 @@ chat_err chati_pg_url_parse(const char *url, chati_pg_url *u)
     }
     PQconninfoFree(opts);
     PQfreemem(err);
+    if (rv == CHAT_OK && u->multi_host)
+        rv = split_hosts(u, (size_t)(hosts - url), (size_t)(rest + auth_len - url));
     if (rv != CHAT_OK)
         chati_pg_url_free(u);
     return rv;
