@@ -2,6 +2,8 @@
 # redis-server through tests/fixtures/redis.sh on a free loopback port, data in
 # a temporary directory; without redis-server installed they fail, never skip.
 #   contract_presence_redis            the unchanged presence contract suite
+#   contract_presence_redis_sentinel   the same through redis+sentinel:// (reads
+#                                      from the replicas)
 #   integration_presence_redis_restart kill -9 / restart, replica reads, pub/sub
 if(CHAT_WITH_REDIS)
   set(chat_redis_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/redis.sh)
@@ -14,6 +16,12 @@ if(CHAT_WITH_REDIS)
     COMMAND bash ${chat_redis_fixture} exec $<TARGET_FILE:contract_presence_redis> "{redis}/0")
   set_tests_properties(contract_presence_redis PROPERTIES
     TIMEOUT 120 LABELS "contract;redis")
+  # The same suite through Sentinel: a primary, 2 replicas, 3 Sentinels.
+  add_test(NAME contract_presence_redis_sentinel
+    COMMAND bash ${chat_redis_fixture} exec --sentinel
+            $<TARGET_FILE:contract_presence_redis> "{redis}/0")
+  set_tests_properties(contract_presence_redis_sentinel PROPERTIES
+    TIMEOUT 180 LABELS "contract;redis")
 
   add_executable(integration_presence_redis_restart
     ${CMAKE_CURRENT_SOURCE_DIR}/test_presence_redis.c ${CMAKE_CURRENT_SOURCE_DIR}/contract.c)
