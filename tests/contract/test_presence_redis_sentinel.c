@@ -4,9 +4,10 @@
  * 2), whose environment names the URL and each server's directory. argv[1] is
  * tests/fixtures/redis.sh, to kill and restart them.
  *
- * The cases run in order on the same servers, each leaving them as it found
- * them, except the last: the primary is killed (-9) under load and Sentinel
- * fails over. It prints its figures as "sentinel: ..." lines.
+ * The cases run in order on the same servers; the last two make Sentinel fail
+ * over (the primary stopped with SIGSTOP, then the new primary killed -9
+ * under load), finding the current primary through Sentinel. Figures are
+ * printed as "sentinel: ..." lines.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -314,6 +315,79 @@ START_TEST(test_3_sentinel_down_is_skipped)
 }
 END_TEST
 
+/* The fixture directory of the server on port (primary or a replica). */
+static const char *dir_of_port(int port)
+{
+    const char *names[3] = {"CHAT_TEST_REDIS_PRIMARY_DIR", "CHAT_TEST_REDIS_REPLICA1_DIR",
+                            "CHAT_TEST_REDIS_REPLICA2_DIR"};
+    for (int i = 0; i < 3; i++)
+        if (port_of_dir(env(names[i])) == port)
+            return env(names[i]);
+    ck_abort_msg("no fixture server on port %d", port);
+    return NULL;
+}
+
+/* Until the server on port reports role (ROLE's first word). */
+static bool wait_role(int port, const char *role, int max_ms)
+{
+    long long t0 = contract_now_ms();
+    while (strcmp(contract_sh("redis-cli -p %d ROLE | head -1", port), role) != 0) {
+        if (contract_now_ms() - t0 > max_ms)
+            return false;
+        contract_sleep_ms(100);
+    }
+    return true;
+}
+
+START_TEST(test_4_stuck_primary)
+{
+    const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
+    wait_sentinels_ready();
+    int old_port = sentinel_primary(watch);
+    const char *pdir = dir_of_port(old_port);
+    void *impl = open_store("?timeout_ms=500");
+    char u[64];
+    contract_uniq("H", u, sizeof u);
+    ck_assert_chat_ok(P->heartbeat(impl, u, chati_now_ms(), 60000, NULL));
+
+    /* Stopped, not dead: connections hang instead of being refused. */
+    long long t0 = contract_now_ms(), worst = 0, t_ok = 0;
+    contract_sh("kill -STOP $(cat '%s/redis.pid')", pdir);
+    int failed = 0;
+    while (t_ok == 0 && contract_now_ms() - t0 < 30000) {
+        long long t = contract_now_ms();
+        chat_err rv = P->heartbeat(impl, u, chati_now_ms(), 60000, NULL);
+        long long dt = contract_now_ms() - t;
+        if (dt > worst)
+            worst = dt;
+        if (rv == CHAT_OK) {
+            t_ok = contract_now_ms();
+        } else {
+            ck_assert_msg(rv == CHAT_ERR_SERVICE_UNAVAILABLE, "%s (%s)", chat_err_name(rv),
+                          chat_last_errmsg());
+            failed++;
+        }
+    }
+    int new_port = sentinel_primary(watch);
+    printf("sentinel: primary stopped (SIGSTOP): %d writes failed, each within %lld ms "
+           "(timeout_ms=500); writes ok again after %lld ms, on :%d\n",
+           failed, worst, t_ok ? t_ok - t0 : -1, new_port);
+    ck_assert_msg(t_ok != 0, "writes did not resume within 30 s");
+    ck_assert_int_ne(new_port, old_port);
+    ck_assert_int_lt(worst, 2 * 500 + 500);
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", new_port, u), "1");
+
+    /* Woken up, the old primary is made a replica; writes stay on the new one. */
+    contract_sh("kill -CONT $(cat '%s/redis.pid')", pdir);
+    ck_assert_msg(wait_role(old_port, "slave", 30000), "the old primary was not demoted");
+    char v[64];
+    contract_uniq("V", v, sizeof v);
+    ck_assert_chat_ok(P->heartbeat(impl, v, chati_now_ms(), 60000, NULL));
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", new_port, v), "1");
+    P->close(impl);
+}
+END_TEST
+
 /* ---- failover under load ---- */
 
 static struct {
@@ -380,13 +454,14 @@ static void *sequential(void *arg)
     return NULL;
 }
 
-START_TEST(test_4_failover_under_load)
+START_TEST(test_5_failover_under_load)
 {
-    const char *pdir = env("CHAT_TEST_REDIS_PRIMARY_DIR");
     const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
-    int old_port = port_of_dir(pdir);
     wait_sentinels_ready();
-    ck_assert_int_eq(sentinel_primary(watch), old_port);
+    int old_port = sentinel_primary(watch);
+    const char *pdir = dir_of_port(old_port);
+    /* Both replicas linked (after test 4 one of them is the old primary). */
+    ck_assert_str_eq(contract_sh("redis-cli -p %d WAIT 2 20000", old_port), "2");
     pthread_mutex_init(&load.lock, NULL);
     load.writer = open_store("?timeout_ms=500");
     load.reader = open_store("?timeout_ms=500");
@@ -480,7 +555,8 @@ static Suite *sentinel_suite(void)
     tcase_add_test(tc, test_1_reads_spread_over_replicas);
     tcase_add_test(tc, test_2_killed_replica_is_skipped);
     tcase_add_test(tc, test_3_sentinel_down_is_skipped);
-    tcase_add_test(tc, test_4_failover_under_load);
+    tcase_add_test(tc, test_4_stuck_primary);
+    tcase_add_test(tc, test_5_failover_under_load);
     suite_add_tcase(s, tc);
     return s;
 }

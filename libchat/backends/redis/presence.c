@@ -249,7 +249,9 @@ static chat_err run_script(rstore *rs, int which, const char *what, int nkeys, i
         if (r == NULL) {
             rv = chati_rlink_io_fail(&rc, what, rc.c->errstr);
             bool reused = rc.reused;
-            chati_rlink_put(rs->link, &rc, reused ? CHATI_RPUT_DEAD_CONN : CHATI_RPUT_DEAD_NODE);
+            /* Under Sentinel any failure may be a failover: ask again. */
+            chati_rlink_put(rs->link, &rc,
+                            reused && !sentinel ? CHATI_RPUT_DEAD_CONN : CHATI_RPUT_DEAD_NODE);
             if (attempt == 0 && (reused || sentinel))
                 continue;
             return rv;
@@ -510,8 +512,9 @@ static chat_err redis_get(void *impl, const char *const *user_ids, size_t n, int
         rv = get_on(&rc, user_ids, n, now_ms, out, &io_error);
         bool reused = rc.reused;
         chati_rlink_put(rs->link, &rc,
-                        !io_error ? CHATI_RPUT_OK
-                                  : reused ? CHATI_RPUT_DEAD_CONN : CHATI_RPUT_DEAD_NODE);
+                        !io_error                ? CHATI_RPUT_OK
+                        : reused && !sentinel    ? CHATI_RPUT_DEAD_CONN
+                                                 : CHATI_RPUT_DEAD_NODE);
         if (io_error && attempt == 0 && (reused || sentinel))
             continue;
         return rv;

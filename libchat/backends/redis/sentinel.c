@@ -66,7 +66,6 @@ struct chati_rlink {
     unsigned rr;                /* round robin over the replicas */
     int64_t replicas_due_ms;    /* next SENTINEL replicas */
     bool refreshing;            /* a caller is asking for the replicas */
-    uint64_t discoveries, switches;
 };
 
 /* ---- nodes ---- */
@@ -217,8 +216,7 @@ static chat_err ask_sentinels(chati_rlink *l, const char *sub, bool (*ok)(const 
     char why[512] = "no Sentinel";
     for (size_t k = 0; k < n; k++) {
         size_t i = (first + k) % n;
-        rnode *s = &l->sentinels[i];
-        /* Sentinel addresses never change after open: read without the lock. */
+        rnode *s = &l->sentinels[i]; /* its address is fixed from open on */
         pthread_mutex_lock(&l->lock);
         redisContext *c = s->n_idle ? s->idle[--s->n_idle] : NULL;
         pthread_mutex_unlock(&l->lock);
@@ -297,12 +295,9 @@ static chat_err discover_primary(chati_rlink *l)
     redisContext *dead[POOL_IDLE_MAX];
     size_t k = 0;
     pthread_mutex_lock(&l->lock);
-    l->discoveries++;
     rnode *p = &l->primary;
     bool moved = strcmp(p->host, fresh.host) != 0 || p->port != fresh.port;
     if (moved) {
-        if (p->host[0])
-            l->switches++;
         k = node_take_idle(p, dead);
         memcpy(p->host, fresh.host, sizeof p->host);
         p->port = fresh.port;
@@ -407,18 +402,26 @@ static bool is_master(redisContext *c)
 chat_err chati_rlink_primary(chati_rlink *l, chati_rconn *rc)
 {
     chat_err rv = CHAT_OK;
-    /* Twice at most: a primary that fails or is no master is asked for again. */
+    char failed[sizeof rc->addr] = "";
+    /* Twice at most: a primary that fails or is no master is asked for again,
+     * and tried again only if the Sentinels now name another one (so a stuck
+     * primary costs one timeout here, not two). */
     for (int round = 0; round < 2; round++) {
         pthread_mutex_lock(&l->lock);
         bool known = l->primary.used;
         pthread_mutex_unlock(&l->lock);
-        if (!known && (rv = discover_primary(l)) != CHAT_OK)
-            return rv;
+        if (!known) {
+            chat_err d = discover_primary(l);
+            if (d != CHAT_OK)
+                return d;
+        }
         pthread_mutex_lock(&l->lock);
         borrow_locked(l, CHATI_RNODE_PRIMARY, rc);
         pthread_mutex_unlock(&l->lock);
         if (rc->c)
             return CHAT_OK;
+        if (round > 0 && strcmp(rc->addr, failed) == 0)
+            return rv; /* the error of round 0, detail still set */
         rv = connect_rc(l, rc);
         if (!l->sentinel || rv == CHAT_ERR_STORAGE || rv == CHAT_ERR_NOMEM)
             return rv;
@@ -426,12 +429,13 @@ chat_err chati_rlink_primary(chati_rlink *l, chati_rconn *rc)
             if (is_master(rc->c))
                 return CHAT_OK;
             rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                            "presence: redis primary %s: not a master (yet): Sentinel has not "
-                            "finished a failover",
-                            rc->addr);
+                            "presence: redis primary %s: not a master: %s", rc->addr,
+                            rc->c->err ? rc->c->errstr
+                                       : "a replica (Sentinel has not finished a failover)");
             redisFree(rc->c);
             rc->c = NULL;
         }
+        snprintf(failed, sizeof failed, "%s", rc->addr);
         forget_primary(l, rc->gen);
     }
     return rv;
@@ -532,16 +536,6 @@ chat_err chati_rlink_io_fail(const chati_rconn *rc, const char *what, const char
 bool chati_rlink_is_sentinel(const chati_rlink *l)
 {
     return l->sentinel;
-}
-
-void chati_rlink_stats(chati_rlink *l, uint64_t *discoveries, uint64_t *switches)
-{
-    pthread_mutex_lock(&l->lock);
-    if (discoveries)
-        *discoveries = l->discoveries;
-    if (switches)
-        *switches = l->switches;
-    pthread_mutex_unlock(&l->lock);
 }
 
 /* ---- URL ---- */

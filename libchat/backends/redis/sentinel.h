@@ -72,8 +72,4 @@ void chati_rlink_put(chati_rlink *l, chati_rconn *rc, chati_rput how);
 /* CHAT_ERR_SERVICE_UNAVAILABLE: "presence: redis ROLE ADDR: WHAT: WHY". */
 chat_err chati_rlink_io_fail(const chati_rconn *rc, const char *what, const char *why);
 
-/* Figures for tests and logs: how often the Sentinels were asked for the
- * primary, and how often that gave a different address. */
-void chati_rlink_stats(chati_rlink *l, uint64_t *discoveries, uint64_t *switches);
-
 #endif
