@@ -109,6 +109,19 @@ static size_t node_take_idle(rnode *n, redisContext **dead)
     return k;
 }
 
+/* An address as Sentinel gives it (ip and port apart: the ip may be IPv6). */
+static bool node_from(rnode *n, const char *ip, const char *port)
+{
+    char *end;
+    long v = strtol(port, &end, 10);
+    if (ip[0] == '\0' || strlen(ip) >= sizeof n->host || *end != '\0' || v <= 0 || v > 65535)
+        return false;
+    memcpy(n->host, ip, strlen(ip) + 1);
+    n->port = (int)v;
+    n->used = true;
+    return true;
+}
+
 static void free_all(redisContext **dead, size_t k)
 {
     for (size_t i = 0; i < k; i++)
@@ -286,12 +299,11 @@ static chat_err discover_primary(chati_rlink *l)
     if (rv != CHAT_OK)
         return rv;
     rnode fresh;
-    char hp[300];
-    snprintf(hp, sizeof hp, "%s:%s", r->element[0]->str, r->element[1]->str);
+    bool ok = node_from(&fresh, r->element[0]->str, r->element[1]->str);
     freeReplyObject(r);
-    if (!parse_hostport(&fresh, hp, strlen(hp), 6379))
+    if (!ok)
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                          "presence: redis sentinel: bad primary address \"%s\"", hp);
+                          "presence: redis sentinel: bad primary address for \"%s\"", l->master);
     redisContext *dead[POOL_IDLE_MAX];
     size_t k = 0;
     pthread_mutex_lock(&l->lock);
@@ -339,11 +351,7 @@ static void refresh_replicas(chati_rlink *l)
             else if (strcmp(k, "flags") == 0)
                 flags = v;
         }
-        char hp[300];
-        if (ip == NULL || port == NULL || replica_down(flags))
-            continue;
-        snprintf(hp, sizeof hp, "%s:%s", ip, port);
-        if (parse_hostport(&seen[n_seen], hp, strlen(hp), 6379))
+        if (ip && port && !replica_down(flags) && node_from(&seen[n_seen], ip, port))
             n_seen++;
     }
     freeReplyObject(r);
