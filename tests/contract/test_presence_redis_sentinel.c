@@ -547,6 +547,67 @@ START_TEST(test_5_failover_under_load)
 }
 END_TEST
 
+/* Asynchronous replication made visible: with both replicas cut off (as by a
+ * network partition), writes the primary acknowledged die with it; the next
+ * heartbeats heal them. */
+START_TEST(test_6_async_replication_loses_writes)
+{
+    const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
+    wait_sentinels_ready();
+    int old_port = sentinel_primary(watch);
+    const char *pdir = dir_of_port(old_port);
+    ck_assert_str_eq(contract_sh("redis-cli -p %d WAIT 2 20000", old_port), "2");
+    const char *names[3] = {"CHAT_TEST_REDIS_PRIMARY_DIR", "CHAT_TEST_REDIS_REPLICA1_DIR",
+                            "CHAT_TEST_REDIS_REPLICA2_DIR"};
+    void *impl = open_store("?timeout_ms=500");
+    enum { N = 200 };
+    static char users[N][64];
+    int64_t now = chati_now_ms();
+    for (int i = 0; i < 3; i++)
+        if (strcmp(env(names[i]), pdir) != 0)
+            contract_sh("kill -STOP $(cat '%s/redis.pid')", env(names[i]));
+    /* Stopped replicas still receive into their sockets: cut the links too
+     * (they cannot reconnect while stopped). */
+    contract_sh("redis-cli -p %d CLIENT KILL TYPE replica", old_port);
+    for (int i = 0; i < N; i++) {
+        contract_uniq("A", users[i], sizeof users[i]);
+        ck_assert_chat_ok(P->heartbeat(impl, users[i], now, 600000, NULL));
+    }
+    contract_sh("bash '%s' kill '%s'", fixture, pdir);
+    for (int i = 0; i < 3; i++)
+        if (strcmp(env(names[i]), pdir) != 0)
+            contract_sh("kill -CONT $(cat '%s/redis.pid')", env(names[i]));
+    long long t0 = contract_now_ms();
+    int new_port;
+    while ((new_port = sentinel_primary(watch)) == old_port || new_port == 0) {
+        ck_assert_msg(contract_now_ms() - t0 < 60000, "no failover within 60 s");
+        contract_sleep_ms(50);
+    }
+    int lost = 0;
+    for (int i = 0; i < N; i++)
+        lost += strcmp(contract_sh("redis-cli -p %d EXISTS presence:u:%s", new_port, users[i]),
+                       "0") == 0;
+    /* The next heartbeat writes it again, and says it changed. */
+    long long t1 = contract_now_ms();
+    int healed = 0;
+    for (int i = 0; i < N; i++) {
+        bool changed = false;
+        chat_err rv;
+        while ((rv = P->heartbeat(impl, users[i], now + 1000, 600000, &changed)) != CHAT_OK)
+            ck_assert_msg(contract_now_ms() - t1 < 10000, "%s", chat_last_errmsg());
+        healed += changed;
+        ck_assert_int_eq(get1(impl, users[i], now + 1001), CHAT_PRESENCE_ACTIVE);
+    }
+    printf("sentinel: replicas cut off, primary killed: %d of %d acknowledged heartbeats lost; "
+           "the next heartbeat restored %d (changed = true)\n",
+           lost, N, healed);
+    ck_assert_int_gt(lost, 0);
+    ck_assert_int_eq(healed, lost);
+    contract_sh("bash '%s' restart '%s'", fixture, pdir);
+    P->close(impl);
+}
+END_TEST
+
 static Suite *sentinel_suite(void)
 {
     Suite *s = suite_create("presence redis sentinel");
@@ -557,6 +618,7 @@ static Suite *sentinel_suite(void)
     tcase_add_test(tc, test_3_sentinel_down_is_skipped);
     tcase_add_test(tc, test_4_stuck_primary);
     tcase_add_test(tc, test_5_failover_under_load);
+    tcase_add_test(tc, test_6_async_replication_loses_writes);
     suite_add_tcase(s, tc);
     return s;
 }
