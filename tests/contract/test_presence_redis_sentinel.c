@@ -92,6 +92,15 @@ static int sentinel_primary(const char *sentinel_dir)
     return port;
 }
 
+/* The value of key in a flat key/value array reply, or NULL. */
+static const char *field_of(const redisReply *e, const char *key)
+{
+    for (size_t j = 0; e->type == REDIS_REPLY_ARRAY && j + 1 < e->elements; j += 2)
+        if (e->element[j]->str && strcmp(e->element[j]->str, key) == 0)
+            return e->element[j + 1]->str;
+    return NULL;
+}
+
 /* Whether Sentinel sentinel_dir flags the replica on port as down. */
 static bool sentinel_says_down(const char *sentinel_dir, int port)
 {
@@ -194,7 +203,9 @@ START_TEST(test_1_reads_spread_over_replicas)
     ck_assert_int_ge(d1, READS / 4);
     ck_assert_int_ge(d2, READS / 4);
 
-    /* The writer reads its own users from the primary (read-your-writes). */
+    /* The writer reads what it just wrote from the primary (read-your-writes,
+     * for 2 s after the write). */
+    ck_assert_chat_ok(P->heartbeat(writer, users[0], now, 600000, NULL));
     cp = calls_of(pr, "hmget");
     ck_assert_int_eq(get1(writer, users[0], now + 1), CHAT_PRESENCE_ACTIVE);
     ck_assert_int_eq(calls_of(pr, "hmget") - cp, 1);
@@ -388,6 +399,38 @@ START_TEST(test_4_stuck_primary)
 }
 END_TEST
 
+/* Until Sentinel sees two healthy replicas of the current primary (after a
+ * failover and a restart it reconfigures them within seconds). */
+static void wait_settled(void)
+{
+    wait_sentinels_ready();
+    const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
+    long long t0 = contract_now_ms();
+    for (;;) {
+        int primary = sentinel_primary(watch), good = 0;
+        redisContext *c = connect_port(port_of_dir(watch));
+        redisReply *r = redisCommand(c, "SENTINEL replicas chat");
+        for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            const char *flags = field_of(r->element[i], "flags");
+            const char *link = field_of(r->element[i], "master-link-status");
+            const char *mport = field_of(r->element[i], "master-port");
+            const char *port = field_of(r->element[i], "port");
+            bool ok = flags && strcmp(flags, "slave") == 0 && link && strcmp(link, "ok") == 0 &&
+                      mport && atoi(mport) == primary && port &&
+                      strcmp(contract_sh("redis-cli -p %s ROLE | head -1", port), "slave") == 0;
+            good += ok;
+        }
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+        if (good == 2)
+            return;
+        ck_assert_msg(contract_now_ms() - t0 < 40000, "Sentinel did not settle: %d good replicas",
+                      good);
+        contract_sleep_ms(200);
+    }
+}
+
 /* ---- failover under load ---- */
 
 static struct {
@@ -457,7 +500,7 @@ static void *sequential(void *arg)
 START_TEST(test_5_failover_under_load)
 {
     const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
-    wait_sentinels_ready();
+    wait_settled();
     int old_port = sentinel_primary(watch);
     const char *pdir = dir_of_port(old_port);
     /* Both replicas linked (after test 4 one of them is the old primary). */
@@ -553,7 +596,7 @@ END_TEST
 START_TEST(test_6_async_replication_loses_writes)
 {
     const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
-    wait_sentinels_ready();
+    wait_settled();
     int old_port = sentinel_primary(watch);
     const char *pdir = dir_of_port(old_port);
     ck_assert_str_eq(contract_sh("redis-cli -p %d WAIT 2 20000", old_port), "2");
@@ -608,6 +651,70 @@ START_TEST(test_6_async_replication_loses_writes)
 }
 END_TEST
 
+/* SENTINEL FAILOVER (what an operator runs): the old primary is demoted in
+ * place, so pooled connections to it get READONLY; writes move over. */
+START_TEST(test_7_manual_failover)
+{
+    const char *watch = env("CHAT_TEST_REDIS_SENTINEL2_DIR");
+    wait_settled();
+    int old_port = sentinel_primary(watch);
+    ck_assert_str_eq(contract_sh("redis-cli -p %d WAIT 2 20000", old_port), "2");
+    void *impl = open_store("?timeout_ms=1000");
+    char u[64];
+    contract_uniq("M", u, sizeof u);
+    ck_assert_chat_ok(P->heartbeat(impl, u, chati_now_ms(), 60000, NULL));
+
+    ck_assert_str_eq(contract_sh("redis-cli -p %d SENTINEL FAILOVER chat", port_of_dir(watch)),
+                     "OK");
+    long long t0 = contract_now_ms(), first_fail = 0, last_fail = 0, asked = t0;
+    int new_port = old_port, failed = 0, ok_after = 0;
+    while (ok_after < 50 && contract_now_ms() - t0 < 40000) {
+        /* Sentinel may abort a promotion that overruns failover-timeout on a
+         * loaded machine: ask again (what an operator would do). */
+        if (new_port == old_port && contract_now_ms() - asked > 10000) {
+            fprintf(stderr, "sentinel: SENTINEL FAILOVER again: %s\n",
+                   contract_sh("redis-cli -p %d SENTINEL FAILOVER chat", port_of_dir(watch)));
+            asked = contract_now_ms();
+        }
+        chat_err rv = P->heartbeat(impl, u, chati_now_ms(), 60000, NULL);
+        long long now = contract_now_ms();
+        if (rv != CHAT_OK) {
+            failed++;
+            last_fail = now;
+            if (first_fail == 0)
+                first_fail = now;
+        }
+        if (new_port == old_port) {
+            new_port = sentinel_primary(watch);
+            new_port = new_port ? new_port : old_port;
+        } else if (rv == CHAT_OK) {
+            ok_after++;
+        }
+        contract_sleep_ms(5);
+    }
+    const char *ro = contract_sh("redis-cli -p %d INFO errorstats | grep -o "
+                                 "'READONLY:count=[0-9]*' || echo none",
+                                 old_port);
+    printf("sentinel: SENTINEL FAILOVER: switched to :%d; %d writes failed, error window %lld "
+           "ms; READONLY replies from the old primary: %s\n",
+           new_port, failed, first_fail ? last_fail - first_fail : 0, ro);
+    if (new_port == old_port) /* why not, for the log */
+        system(contract_sh("echo 'for d in \"$CHAT_TEST_REDIS_SENTINEL1_DIR\" "
+                           "\"$CHAT_TEST_REDIS_SENTINEL2_DIR\" \"$CHAT_TEST_REDIS_SENTINEL3_DIR\"; "
+                           "do tail -15 $d/redis.log >&2; done'"));
+    ck_assert_int_ne(new_port, old_port);
+    ck_assert_int_eq(ok_after, 50);
+    ck_assert_int_lt(first_fail ? last_fail - first_fail : 0, 5000);
+    /* The old primary is a replica now and got none of the later writes. */
+    ck_assert(wait_role(old_port, "slave", 20000));
+    char v[64];
+    contract_uniq("N", v, sizeof v);
+    ck_assert_chat_ok(P->heartbeat(impl, v, chati_now_ms(), 60000, NULL));
+    ck_assert_str_eq(contract_sh("redis-cli -p %d EXISTS presence:u:%s", new_port, v), "1");
+    P->close(impl);
+}
+END_TEST
+
 static Suite *sentinel_suite(void)
 {
     Suite *s = suite_create("presence redis sentinel");
@@ -619,6 +726,7 @@ static Suite *sentinel_suite(void)
     tcase_add_test(tc, test_4_stuck_primary);
     tcase_add_test(tc, test_5_failover_under_load);
     tcase_add_test(tc, test_6_async_replication_loses_writes);
+    tcase_add_test(tc, test_7_manual_failover);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,15 +2,16 @@
  * Where the Redis primary and replicas are, and connection pools to them
  * (see sentinel.h). hiredis has no Sentinel client, so this is one:
  *
- * Primary: under Sentinel its address is unknown until a Sentinel answers
- * SENTINEL get-master-addr-by-name MASTER. The Sentinels are asked in turn,
- * starting with the last one that answered; one that is down or does not know
- * MASTER is passed over. A new connection to the primary is checked with ROLE:
- * right after a failover the old primary may come back as a replica, or a
- * Sentinel may still name the dead one. The address is forgotten (and asked
- * for again by the next call) when the primary cannot be reached, is not a
- * master, or refuses a write (READONLY), so a call made after Sentinel
- * switched the master finds the new one: within one call, no polling.
+ * Primary: under Sentinel its address is unknown until the Sentinels are
+ * asked (SENTINEL master MASTER); the answer of the highest config-epoch wins,
+ * because right after a failover the Sentinels other than the leader still
+ * name the old primary for a moment, and that one may be back, empty and a
+ * master until Sentinel demotes it. A Sentinel that could not be reached is
+ * passed over for a second. A new connection to the primary is checked with
+ * ROLE. The address is forgotten (and asked for again by the next call) when
+ * the primary cannot be reached, is not a master, or refuses a write
+ * (READONLY), so a call made after Sentinel switched the master finds the new
+ * one: within one call, no polling.
  *
  * Replicas: under Sentinel, SENTINEL replicas MASTER at most once a second
  * (by one caller at a time; the others use the list they have), skipping the
@@ -22,8 +23,8 @@
  * Every address has a generation, bumped when it changes or is forgotten: a
  * borrowed connection of an older generation is closed when it comes back.
  * One mutex guards the addresses and pools; connecting and every command run
- * without it. Concurrent callers that find the primary unknown each ask a
- * Sentinel (cheap, and none waits on another).
+ * without it. Concurrent callers that find the primary unknown each ask the
+ * Sentinels (cheap, and none waits on another).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #define POOL_IDLE_MAX 8
 #define REPLICA_BACKOFF_MS 1000
 #define REPLICA_REFRESH_MS 1000
+#define SENTINEL_BACKOFF_MS 1000
 #define MAX_REPLICAS 16
 #define MAX_SENTINELS 16
 
@@ -218,92 +220,120 @@ static void skip_replica(chati_rlink *l, int node, uint64_t gen)
 
 /* ---- asking the Sentinels ---- */
 
-/* Runs SENTINEL <sub> MASTER on the Sentinels in turn until one answers with
- * a reply accepted by ok(). *out is that reply (caller frees). */
-static chat_err ask_sentinels(chati_rlink *l, const char *sub, bool (*ok)(const redisReply *),
-                              redisReply **out)
+/* Runs SENTINEL <sub> MASTER on Sentinel i. The reply (caller frees), or
+ * NULL with why[] filled in. */
+static redisReply *ask_one(chati_rlink *l, size_t i, const char *sub, char *why, size_t whylen)
 {
+    rnode *s = &l->sentinels[i]; /* its address is fixed from open on */
     pthread_mutex_lock(&l->lock);
-    size_t first = l->sentinel_first, n = l->n_sentinels;
+    redisContext *c = s->n_idle ? s->idle[--s->n_idle] : NULL;
     pthread_mutex_unlock(&l->lock);
-    char why[512] = "no Sentinel";
-    for (size_t k = 0; k < n; k++) {
-        size_t i = (first + k) % n;
-        rnode *s = &l->sentinels[i]; /* its address is fixed from open on */
-        pthread_mutex_lock(&l->lock);
-        redisContext *c = s->n_idle ? s->idle[--s->n_idle] : NULL;
-        pthread_mutex_unlock(&l->lock);
-        bool reused = c != NULL;
+    bool reused = c != NULL;
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++) {
         if (c == NULL && connect_to(l, s->host, s->port, "sentinel", false, &c) != CHAT_OK) {
-            snprintf(why, sizeof why, "%s", chat_last_errmsg());
-            continue;
+            snprintf(why, whylen, "%s", chat_last_errmsg());
+            pthread_mutex_lock(&l->lock);
+            s->skip_until_ms = chati_mono_ms() + SENTINEL_BACKOFF_MS;
+            pthread_mutex_unlock(&l->lock);
+            return NULL;
         }
-        redisReply *r = redisCommand(c, "SENTINEL %s %s", sub, l->master);
-        if (r == NULL && reused) {
-            /* An idle connection that died (Sentinel restarted): once afresh. */
-            redisFree(c);
-            if (connect_to(l, s->host, s->port, "sentinel", false, &c) != CHAT_OK) {
-                snprintf(why, sizeof why, "%s", chat_last_errmsg());
-                continue;
-            }
-            r = redisCommand(c, "SENTINEL %s %s", sub, l->master);
-        }
+        r = redisCommand(c, "SENTINEL %s %s", sub, l->master);
         if (r == NULL) {
-            snprintf(why, sizeof why, "presence: redis sentinel %s:%d: %s", s->host, s->port,
+            snprintf(why, whylen, "presence: redis sentinel %s:%d: %s", s->host, s->port,
                      c->errstr[0] ? c->errstr : "connection lost");
             redisFree(c);
-            continue;
-        }
-        pthread_mutex_lock(&l->lock);
-        if (s->n_idle < POOL_IDLE_MAX) {
-            s->idle[s->n_idle++] = c;
             c = NULL;
+            if (!reused) /* an idle connection that died (a restart): once afresh */
+                return NULL;
         }
-        pthread_mutex_unlock(&l->lock);
-        if (c)
-            redisFree(c);
-        if (!ok(r)) {
-            snprintf(why, sizeof why, "presence: redis sentinel %s:%d: SENTINEL %s %s: %s",
-                     s->host, s->port, sub, l->master,
-                     r->type == REDIS_REPLY_ERROR ? r->str : "no such master");
-            freeReplyObject(r);
-            continue;
-        }
-        pthread_mutex_lock(&l->lock);
-        l->sentinel_first = i;
-        pthread_mutex_unlock(&l->lock);
-        *out = r;
-        return CHAT_OK;
     }
+    if (r == NULL)
+        return NULL;
+    pthread_mutex_lock(&l->lock);
+    if (s->n_idle < POOL_IDLE_MAX) {
+        s->idle[s->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (c)
+        redisFree(c);
+    if (r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_NIL) {
+        snprintf(why, whylen, "presence: redis sentinel %s:%d: SENTINEL %s %s: %s", s->host,
+                 s->port, sub, l->master, r->type == REDIS_REPLY_ERROR ? r->str : "no such master");
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+static chat_err none_answered(chati_rlink *l, const char *why)
+{
     return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                      "presence: redis sentinel: none of %zu answered for \"%s\" (last: %s)", n,
-                      l->master, why);
+                      "presence: redis sentinel: none of %zu answered for \"%s\" (last: %s)",
+                      l->n_sentinels, l->master, why);
 }
 
-static bool master_reply_ok(const redisReply *r)
+/* The value of key in a flat key/value array reply, or NULL. */
+static const char *field(const redisReply *r, const char *key)
 {
-    return r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-           r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
+    for (size_t j = 0; r->type == REDIS_REPLY_ARRAY && j + 1 < r->elements; j += 2)
+        if (r->element[j]->str && r->element[j + 1]->str && strcmp(r->element[j]->str, key) == 0)
+            return r->element[j + 1]->str;
+    return NULL;
 }
 
-static bool replicas_reply_ok(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ARRAY;
-}
-
-/* Asks where the primary is and installs the answer. */
+/* Asks every Sentinel where the primary is and installs the newest answer.
+ * One Sentinel is not enough: right after a failover the others learn of it
+ * only from the leader's hello messages (up to 2 s), and meanwhile name the
+ * old primary, which may be back, empty and a master until Sentinel demotes
+ * it. Newest: the highest config-epoch (SENTINEL master); a Sentinel whose
+ * get-master-addr-by-name already differs from its master record is the
+ * leader of a failover that promoted a replica, which is newer than any
+ * record of the same epoch (it names the promoted replica ~1 s before the
+ * failover ends, and writes work there from then on). */
 static chat_err discover_primary(chati_rlink *l)
 {
-    redisReply *r;
-    chat_err rv = ask_sentinels(l, "get-master-addr-by-name", master_reply_ok, &r);
-    if (rv != CHAT_OK)
-        return rv;
+    char why[512] = "no Sentinel";
     rnode fresh;
-    bool ok = node_from(&fresh, r->element[0]->str, r->element[1]->str);
-    freeReplyObject(r);
-    if (!ok)
-        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
-                          "presence: redis sentinel: bad primary address for \"%s\"", l->master);
+    long long best = -1;
+    /* Those that could not be reached lately only if no other answers (a
+     * Sentinel that drops packets would cost a timeout each time). */
+    for (size_t i = 0; i < 2 * l->n_sentinels && !(i == l->n_sentinels && best >= 0); i++) {
+        size_t at = i % l->n_sentinels;
+        pthread_mutex_lock(&l->lock);
+        bool skipped = l->sentinels[at].skip_until_ms > chati_mono_ms();
+        pthread_mutex_unlock(&l->lock);
+        if (skipped != (i >= l->n_sentinels))
+            continue;
+        redisReply *m = ask_one(l, at, "master", why, sizeof why);
+        if (m == NULL)
+            continue;
+        redisReply *a = ask_one(l, at, "get-master-addr-by-name", why, sizeof why);
+        const char *ip = field(m, "ip"), *port = field(m, "port"), *ep = field(m, "config-epoch");
+        long long rank = 2 * (ep ? strtoll(ep, NULL, 10) : 0);
+        if (a && a->type == REDIS_REPLY_ARRAY && a->elements == 2 && a->element[0]->str &&
+            a->element[1]->str && ip && port &&
+            (strcmp(a->element[0]->str, ip) != 0 || strcmp(a->element[1]->str, port) != 0)) {
+            ip = a->element[0]->str; /* mid-failover: the promoted replica */
+            port = a->element[1]->str;
+            rank++;
+        }
+        rnode cand;
+        if (ip && port && node_from(&cand, ip, port)) {
+            if (rank > best) {
+                best = rank;
+                fresh = cand;
+            }
+        } else {
+            snprintf(why, sizeof why, "presence: redis sentinel: no address for \"%s\"", l->master);
+        }
+        if (a)
+            freeReplyObject(a);
+        freeReplyObject(m);
+    }
+    if (best < 0)
+        return none_answered(l, why);
     redisContext *dead[POOL_IDLE_MAX];
     size_t k = 0;
     pthread_mutex_lock(&l->lock);
@@ -322,6 +352,28 @@ static chat_err discover_primary(chati_rlink *l)
     return CHAT_OK;
 }
 
+/* Runs SENTINEL <sub> MASTER on the Sentinels in turn, starting with the last
+ * one that answered, until one answers. *out is the reply (caller frees). */
+static chat_err ask_sentinels(chati_rlink *l, const char *sub, redisReply **out)
+{
+    pthread_mutex_lock(&l->lock);
+    size_t first = l->sentinel_first, n = l->n_sentinels;
+    pthread_mutex_unlock(&l->lock);
+    char why[512] = "no Sentinel";
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (first + k) % n;
+        redisReply *r = ask_one(l, i, sub, why, sizeof why);
+        if (r == NULL)
+            continue;
+        pthread_mutex_lock(&l->lock);
+        l->sentinel_first = i;
+        pthread_mutex_unlock(&l->lock);
+        *out = r;
+        return CHAT_OK;
+    }
+    return none_answered(l, why);
+}
+
 /* "flags" of one SENTINEL replicas entry say it cannot serve. */
 static bool replica_down(const char *flags)
 {
@@ -335,7 +387,7 @@ static void refresh_replicas(chati_rlink *l)
     redisReply *r;
     rnode seen[MAX_REPLICAS];
     size_t n_seen = 0;
-    if (ask_sentinels(l, "replicas", replicas_reply_ok, &r) != CHAT_OK)
+    if (ask_sentinels(l, "replicas", &r) != CHAT_OK)
         return;
     for (size_t i = 0; i < r->elements && n_seen < MAX_REPLICAS; i++) {
         const redisReply *e = r->element[i];
