@@ -499,6 +499,8 @@ static void *sequential(void *arg)
             pthread_mutex_lock(&load.lock);
             load.acked_at[load.acked++] = contract_now_ms();
             pthread_mutex_unlock(&load.lock);
+        } else {
+            contract_sleep_ms(1); /* failures come at once: do not spin */
         }
     }
     return NULL;

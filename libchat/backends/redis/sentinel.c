@@ -23,8 +23,8 @@
  * Every address has a generation, bumped when it changes or is forgotten: a
  * borrowed connection of an older generation is closed when it comes back.
  * One mutex guards the addresses and pools; connecting and every command run
- * without it. Concurrent callers that find the primary unknown each ask the
- * Sentinels (cheap, and none waits on another).
+ * without it. A store asks for the primary at most every DISCOVER_GAP_MS;
+ * callers in between fail at once rather than wait on another's answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,7 @@
 #define REPLICA_BACKOFF_MS 1000
 #define REPLICA_REFRESH_MS 1000
 #define SENTINEL_BACKOFF_MS 1000
+#define DISCOVER_GAP_MS 50
 #define MAX_REPLICAS 16
 #define MAX_SENTINELS 16
 
@@ -68,6 +69,8 @@ struct chati_rlink {
     unsigned rr;                /* round robin over the replicas */
     int64_t replicas_due_ms;    /* next SENTINEL replicas */
     bool refreshing;            /* a caller is asking for the replicas */
+    int64_t discover_at_ms;     /* no asking for the primary before this */
+    char last_err[300];         /* why the primary was not reached, meanwhile */
 };
 
 /* ---- nodes ---- */
@@ -459,6 +462,15 @@ static bool is_master(redisContext *c)
     return m;
 }
 
+/* Keeps the detail of err for the calls that fail without asking. */
+static chat_err remember_err(chati_rlink *l, chat_err err)
+{
+    pthread_mutex_lock(&l->lock);
+    snprintf(l->last_err, sizeof l->last_err, "%s", chat_last_errmsg());
+    pthread_mutex_unlock(&l->lock);
+    return err;
+}
+
 chat_err chati_rlink_primary(chati_rlink *l, chati_rconn *rc)
 {
     chat_err rv = CHAT_OK;
@@ -471,9 +483,23 @@ chat_err chati_rlink_primary(chati_rlink *l, chati_rconn *rc)
         bool known = l->primary.used;
         pthread_mutex_unlock(&l->lock);
         if (!known) {
+            /* While there is no primary, every call would ask every Sentinel:
+             * one store asks at most every DISCOVER_GAP_MS, the calls between
+             * fail at once with the last reason. */
+            pthread_mutex_lock(&l->lock);
+            int64_t now = chati_mono_ms();
+            bool may = now >= l->discover_at_ms;
+            if (may)
+                l->discover_at_ms = now + DISCOVER_GAP_MS;
+            char why[sizeof l->last_err];
+            memcpy(why, l->last_err, sizeof why);
+            pthread_mutex_unlock(&l->lock);
+            if (!may)
+                return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s",
+                                  why[0] ? why : "presence: redis primary: not known yet");
             chat_err d = discover_primary(l);
             if (d != CHAT_OK)
-                return d;
+                return remember_err(l, d);
         }
         pthread_mutex_lock(&l->lock);
         borrow_locked(l, CHATI_RNODE_PRIMARY, rc);
@@ -496,6 +522,7 @@ chat_err chati_rlink_primary(chati_rlink *l, chati_rconn *rc)
             rc->c = NULL;
         }
         snprintf(failed, sizeof failed, "%s", rc->addr);
+        remember_err(l, rv);
         forget_primary(l, rc->gen);
     }
     return rv;
