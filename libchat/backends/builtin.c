@@ -21,6 +21,7 @@ static const struct {
     {CHATI_IFACE_DISCOVERY, "static", &chati_static_discovery_ops},
 #ifdef CHAT_WITH_REDIS
     {CHATI_IFACE_PRESENCE, "redis", &chati_redis_presence_ops},
+    {CHATI_IFACE_PRESENCE, "redis+sentinel", &chati_redis_presence_ops},
 #endif
 #ifdef CHAT_WITH_POSTGRES
     {CHATI_IFACE_AUTH, "postgresql", &chati_pg_auth_ops},

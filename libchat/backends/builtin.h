@@ -27,7 +27,8 @@ extern const chat_presence_store_ops chati_mem_presence_ops;  /* "mem:" */
 extern const chat_discovery_ops chati_static_discovery_ops;   /* "static:[/file]" */
 
 /* heavy backends, each built when its CHAT_WITH_* option is on */
-extern const chat_presence_store_ops chati_redis_presence_ops; /* "redis://host:port[/db]" */
+/* "redis://host:port[/db]", "redis+sentinel://s1:p1,s2:p2/master[/db]" */
+extern const chat_presence_store_ops chati_redis_presence_ops;
 /* "postgresql://..." (libpq URIs; backends/postgres/) */
 extern const chat_auth_store_ops chati_pg_auth_ops;
 extern const chat_user_store_ops chati_pg_user_ops;

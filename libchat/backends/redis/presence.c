@@ -1,5 +1,8 @@
 /*
- * The Redis presence store ("redis://HOST:PORT[/DB][?replica=HOST:PORT&timeout_ms=N]").
+ * The Redis presence store:
+ *   redis://HOST:PORT[/DB][?replica=HOST:PORT&timeout_ms=N]
+ *   redis+sentinel://S1:P1[,S2:P2...]/MASTER[/DB][?timeout_ms=N&read=replicas|primary]
+ * (where the servers are, and the connections to them: sentinel.c).
  *
  * Data, all in database DB of the primary:
  *   presence:u:<user>   hash {exp = heartbeat expiry in ms (caller's clock), away = 0|1}
@@ -26,10 +29,10 @@
  * user. This is for consumers outside libchat; libchat itself announces
  * presence through its event broker.
  *
- * Replica: writes and expired() go to the primary; get() reads from the
- * replica when one is given (eventually consistent: a write may take a moment
- * to show) and falls back to the primary while the replica is unreachable or
- * refuses the read (then the replica is skipped for REPLICA_BACKOFF_MS).
+ * Replicas: writes and expired() go to the primary; get() reads from the
+ * replicas (the one given, or those Sentinel lists, in turn; eventually
+ * consistent: a write may take a moment to show) and falls back to the
+ * primary while none is reachable (one that fails is skipped for a second).
  * Read-your-writes: a get() that names a user this store wrote in the last
  * RYW_WINDOW_MS reads the primary, so the presence the domain announces right
  * after a heartbeat is the one the heartbeat made, not the replica's stale
@@ -37,14 +40,17 @@
  * collision only sends a read to the primary, and losing a slot to a later
  * write is harmless outside the moment right after the write.
  *
- * Connections: one small pool per role. A call takes an idle connection (or
- * connects a new one, with a connect and command timeout) and gives it back
- * afterwards; a connection that saw an I/O error is dropped, the idle ones
- * with it (they are as stale after a restart), and a call whose reused
- * connection failed is retried once on a fresh one. So after Redis restarts
- * the very next call works; while Redis is down, calls fail within the
- * timeout with CHAT_ERR_SERVICE_UNAVAILABLE and the reason in the detail.
- * Errors Redis itself returns are CHAT_ERR_STORAGE.
+ * Connections: one small pool per server. A call takes an idle connection
+ * (or connects a new one, with a connect and command timeout) and gives it
+ * back afterwards; a connection that saw an I/O error is dropped, the idle
+ * ones with it (they are as stale after a restart), and a call whose reused
+ * connection failed is retried once on a fresh one. Under Sentinel a call
+ * whose primary failed or answered READONLY is retried once after asking the
+ * Sentinels where the primary is now. So after Redis restarts, or once
+ * Sentinel has promoted a replica, the very next call works; while there is
+ * no primary, calls fail within the timeout with CHAT_ERR_SERVICE_UNAVAILABLE
+ * and the reason in the detail. Errors Redis itself returns are
+ * CHAT_ERR_STORAGE.
  *
  * Thread safety: the pools are mutex-guarded; a connection is used by one
  * thread at a time. No lock is held during I/O.
@@ -59,12 +65,10 @@
 #include <hiredis/hiredis.h>
 
 #include "backends/builtin.h"
+#include "backends/redis/sentinel.h"
 #include "core/internal.h"
 
 #define MARGIN_MS 60000
-#define DEFAULT_TIMEOUT_MS 1000
-#define POOL_IDLE_MAX 8
-#define REPLICA_BACKOFF_MS 1000
 #define RYW_WINDOW_MS 2000
 #define RYW_SLOTS 1024
 #define EXPIRED_BATCH 500
@@ -140,24 +144,10 @@ static const char EXPIRED_LUA[] =
 
 enum { SCRIPT_HEARTBEAT, SCRIPT_SET_AWAY, SCRIPT_EXPIRED, SCRIPT__COUNT };
 
-/* ---- connection pools ---- */
-
-typedef struct pool {
-    char host[256];
-    int port;
-    const char *role;           /* "primary", "replica" */
-    pthread_mutex_t lock;
-    redisContext *idle[POOL_IDLE_MAX];
-    size_t n_idle;
-    int64_t skip_until_ms;      /* replica only: backoff after a failure */
-} pool;
+/* ---- the store's state ---- */
 
 typedef struct rstore {
-    pool primary;
-    pool replica;
-    bool has_replica;
-    int db;
-    struct timeval timeout;
+    chati_rlink *link;          /* where the servers are (sentinel.c) */
     char *scripts[SCRIPT__COUNT];
     char sha[SCRIPT__COUNT][41];
     pthread_mutex_t sha_lock;
@@ -190,128 +180,6 @@ static bool ryw_recent(rstore *rs, const char *const *user_ids, size_t n)
     }
     pthread_mutex_unlock(&rs->ryw_lock);
     return recent;
-}
-
-static bool pool_init(pool *p, const char *hostport, size_t len, const char *role)
-{
-    const char *colon = memchr(hostport, ':', len);
-    size_t hl = colon ? (size_t)(colon - hostport) : len;
-    if (hl == 0)
-        memcpy(p->host, "127.0.0.1", sizeof "127.0.0.1");
-    else if (hl >= sizeof p->host)
-        return false;
-    else {
-        memcpy(p->host, hostport, hl);
-        p->host[hl] = '\0';
-    }
-    p->port = 6379;
-    if (colon) {
-        char buf[16];
-        size_t pl = len - hl - 1;
-        if (pl == 0 || pl >= sizeof buf)
-            return false;
-        memcpy(buf, colon + 1, pl);
-        buf[pl] = '\0';
-        char *end;
-        long v = strtol(buf, &end, 10);
-        if (*end != '\0' || v <= 0 || v > 65535)
-            return false;
-        p->port = (int)v;
-    }
-    p->role = role;
-    p->n_idle = 0;
-    p->skip_until_ms = 0;
-    return pthread_mutex_init(&p->lock, NULL) == 0;
-}
-
-static void pool_drain(pool *p)
-{
-    redisContext *dead[POOL_IDLE_MAX];
-    pthread_mutex_lock(&p->lock);
-    size_t n = p->n_idle;
-    memcpy(dead, p->idle, n * sizeof dead[0]);
-    p->n_idle = 0;
-    pthread_mutex_unlock(&p->lock);
-    for (size_t i = 0; i < n; i++)
-        redisFree(dead[i]);
-}
-
-static void pool_destroy(pool *p)
-{
-    pool_drain(p);
-    pthread_mutex_destroy(&p->lock);
-}
-
-static chat_err io_fail(const pool *p, const char *what, const char *why)
-{
-    return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "presence: redis %s %s:%d: %s: %s", p->role,
-                      p->host, p->port, what, why && why[0] ? why : "connection lost");
-}
-
-/* A fresh connection (with SELECT db), or service_unavailable. */
-static chat_err pool_connect(rstore *rs, pool *p, redisContext **out)
-{
-    redisContext *c = redisConnectWithTimeout(p->host, p->port, rs->timeout);
-    if (c == NULL)
-        return io_fail(p, "connect", "out of memory");
-    if (c->err) {
-        chat_err rv = io_fail(p, "connect", c->errstr);
-        redisFree(c);
-        return rv;
-    }
-    if (redisSetTimeout(c, rs->timeout) != REDIS_OK) {
-        chat_err rv = io_fail(p, "set timeout", c->errstr);
-        redisFree(c);
-        return rv;
-    }
-    if (rs->db != 0) {
-        redisReply *r = redisCommand(c, "SELECT %d", rs->db);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            chat_err rv = r ? chati_fail(CHAT_ERR_STORAGE, "presence: redis %s SELECT %d: %s",
-                                         p->role, rs->db, r->str)
-                            : io_fail(p, "SELECT", c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return rv;
-        }
-        freeReplyObject(r);
-    }
-    *out = c;
-    return CHAT_OK;
-}
-
-/* An idle connection (*reused = true) or a new one. */
-static chat_err pool_get(rstore *rs, pool *p, redisContext **out, bool *reused)
-{
-    pthread_mutex_lock(&p->lock);
-    redisContext *c = p->n_idle ? p->idle[--p->n_idle] : NULL;
-    pthread_mutex_unlock(&p->lock);
-    if (c) {
-        *out = c;
-        *reused = true;
-        return CHAT_OK;
-    }
-    *reused = false;
-    return pool_connect(rs, p, out);
-}
-
-/* Returns c to the pool, or frees it (and the other idle ones) when broken. */
-static void pool_put(pool *p, redisContext *c)
-{
-    if (c->err) {
-        redisFree(c);
-        pool_drain(p);
-        return;
-    }
-    pthread_mutex_lock(&p->lock);
-    if (p->n_idle < POOL_IDLE_MAX) {
-        p->idle[p->n_idle++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&p->lock);
-    if (c)
-        redisFree(c);
 }
 
 /* ---- running scripts ---- */
@@ -363,116 +231,46 @@ static redisReply *eval_on(rstore *rs, redisContext *c, int which, int nkeys, in
     return redisCommandArgv(c, argc, argv, NULL);
 }
 
-/* Runs a script on the primary, retrying once on a fresh connection when a
- * pooled one turns out dead. On success *out is the reply (caller frees). */
+/* Runs a script on the primary. A call is retried once on a fresh
+ * connection when a pooled one turns out dead and, under Sentinel, when the
+ * primary failed or refused the write as a replica (READONLY: a failover
+ * demoted it): the retry asks the Sentinels where the primary is now. On
+ * success *out is the reply (caller frees). */
 static chat_err run_script(rstore *rs, int which, const char *what, int nkeys, int argc,
                            const char **argv, redisReply **out)
 {
-    pool *p = &rs->primary;
+    bool sentinel = chati_rlink_is_sentinel(rs->link);
     for (int attempt = 0;; attempt++) {
-        redisContext *c;
-        bool reused;
-        chat_err rv = pool_get(rs, p, &c, &reused);
+        chati_rconn rc;
+        chat_err rv = chati_rlink_primary(rs->link, &rc);
         if (rv != CHAT_OK)
             return rv;
-        redisReply *r = eval_on(rs, c, which, nkeys, argc, argv);
+        redisReply *r = eval_on(rs, rc.c, which, nkeys, argc, argv);
         if (r == NULL) {
-            rv = io_fail(p, what, c->errstr);
-            pool_put(p, c);
-            if (reused && attempt == 0)
+            rv = chati_rlink_io_fail(&rc, what, rc.c->errstr);
+            bool reused = rc.reused;
+            /* Under Sentinel any failure may be a failover: ask again. */
+            chati_rlink_put(rs->link, &rc,
+                            reused && !sentinel ? CHATI_RPUT_DEAD_CONN : CHATI_RPUT_DEAD_NODE);
+            if (attempt == 0 && (reused || sentinel))
                 continue;
             return rv;
         }
-        pool_put(p, c);
         if (r->type == REDIS_REPLY_ERROR) {
+            bool demoted = strncmp(r->str, "READONLY", 8) == 0;
             rv = chati_fail(is_unavailable_error(r->str) ? CHAT_ERR_SERVICE_UNAVAILABLE
                                                          : CHAT_ERR_STORAGE,
-                            "presence: redis %s %s: %s", p->role, what, r->str);
+                            "presence: redis %s %s: %s: %s", rc.role, rc.addr, what, r->str);
             freeReplyObject(r);
+            chati_rlink_put(rs->link, &rc, demoted ? CHATI_RPUT_DEAD_NODE : CHATI_RPUT_OK);
+            if (demoted && sentinel && attempt == 0)
+                continue;
             return rv;
         }
+        chati_rlink_put(rs->link, &rc, CHATI_RPUT_OK);
         *out = r;
         return CHAT_OK;
     }
-}
-
-/* ---- URL ---- */
-
-static bool query_param(const char *q, const char *name, const char **val, size_t *len)
-{
-    size_t nl = strlen(name);
-    while (q && *q) {
-        size_t seg = strcspn(q, "&");
-        if (seg > nl && strncmp(q, name, nl) == 0 && q[nl] == '=') {
-            *val = q + nl + 1;
-            *len = seg - nl - 1;
-            return true;
-        }
-        q += seg;
-        if (*q == '&')
-            q++;
-    }
-    return false;
-}
-
-static chat_err parse_url(rstore *rs, const char *url)
-{
-    const char *rest = chati_url_rest(url);
-    size_t hp = strcspn(rest, "/?");
-    if (!pool_init(&rs->primary, rest, hp, "primary"))
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "presence: bad redis address in \"%s\"",
-                          url);
-    const char *p = rest + hp;
-    rs->db = 0;
-    if (*p == '/') {
-        p++;
-        size_t dl = strcspn(p, "?");
-        if (dl > 0) {
-            char buf[16];
-            char *end;
-            if (dl >= sizeof buf)
-                goto bad_db;
-            memcpy(buf, p, dl);
-            buf[dl] = '\0';
-            long v = strtol(buf, &end, 10);
-            if (*end != '\0' || v < 0 || v > 1000000)
-                goto bad_db;
-            rs->db = (int)v;
-        }
-        p += dl;
-    }
-    long tmo = DEFAULT_TIMEOUT_MS;
-    rs->has_replica = false;
-    if (*p == '?') {
-        const char *q = p + 1, *v;
-        size_t vl;
-        if (query_param(q, "timeout_ms", &v, &vl)) {
-            char buf[16];
-            char *end;
-            if (vl == 0 || vl >= sizeof buf)
-                goto bad_query;
-            memcpy(buf, v, vl);
-            buf[vl] = '\0';
-            tmo = strtol(buf, &end, 10);
-            if (*end != '\0' || tmo <= 0 || tmo > 600000)
-                goto bad_query;
-        }
-        if (query_param(q, "replica", &v, &vl) && vl > 0) {
-            if (!pool_init(&rs->replica, v, vl, "replica"))
-                goto bad_query;
-            rs->has_replica = true;
-        }
-    }
-    rs->timeout.tv_sec = tmo / 1000;
-    rs->timeout.tv_usec = (tmo % 1000) * 1000;
-    return CHAT_OK;
-bad_db:
-    pthread_mutex_destroy(&rs->primary.lock);
-    return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "presence: bad redis database in \"%s\"", url);
-bad_query:
-    pthread_mutex_destroy(&rs->primary.lock);
-    return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "presence: bad redis URL options in \"%s\"",
-                      url);
 }
 
 /* ---- the store ---- */
@@ -519,9 +317,7 @@ static void redis_close(void *impl)
     rstore *rs = impl;
     if (rs == NULL)
         return;
-    pool_destroy(&rs->primary);
-    if (rs->has_replica)
-        pool_destroy(&rs->replica);
+    chati_rlink_close(rs->link);
     for (int i = 0; i < SCRIPT__COUNT; i++)
         chat_free(rs->scripts[i]);
     pthread_mutex_destroy(&rs->sha_lock);
@@ -537,7 +333,7 @@ static chat_err redis_open(const char *url, const chat_config *cfg, void **impl)
     rstore *rs = chat_calloc(1, sizeof *rs);
     if (rs == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "presence: out of memory");
-    chat_err rv = parse_url(rs, url);
+    chat_err rv = chati_rlink_open(url, &rs->link);
     if (rv != CHAT_OK) {
         chat_free(rs);
         return rv;
@@ -552,13 +348,14 @@ static chat_err redis_open(const char *url, const chat_config *cfg, void **impl)
             redis_close(rs);
             return chati_fail(CHAT_ERR_NOMEM, "presence: out of memory");
         }
-    /* Fail early on a wrong address or database, but keep one connection. */
-    redisContext *c;
-    if ((rv = pool_connect(rs, &rs->primary, &c)) != CHAT_OK) {
+    /* Fail early on a wrong address or database (or no Sentinel that knows
+     * the master), but keep one connection. */
+    chati_rconn rc;
+    if ((rv = chati_rlink_primary(rs->link, &rc)) != CHAT_OK) {
         redis_close(rs);
         return rv;
     }
-    pool_put(&rs->primary, c);
+    chati_rlink_put(rs->link, &rc, CHATI_RPUT_OK);
     *impl = rs;
     return CHAT_OK;
 }
@@ -632,59 +429,52 @@ static chat_presence state_of(const redisReply *r, int64_t now_ms)
     return away ? CHAT_PRESENCE_AWAY : CHAT_PRESENCE_ACTIVE;
 }
 
-/* One pipelined HMGET per user on one connection of pool p. */
-static chat_err get_from(rstore *rs, pool *p, const char *const *user_ids, size_t n,
-                         int64_t now_ms, chat_presence *out)
+/* One pipelined HMGET per user on the borrowed connection rc. *io_error
+ * tells a dead connection from an error reply. */
+static chat_err get_on(chati_rconn *rc, const char *const *user_ids, size_t n, int64_t now_ms,
+                       chat_presence *out, bool *io_error)
 {
-    for (int attempt = 0;; attempt++) {
-        redisContext *c;
-        bool reused;
-        chat_err rv = pool_get(rs, p, &c, &reused);
-        if (rv != CHAT_OK)
-            return rv;
-        rv = CHAT_OK;
-        size_t sent = 0;
-        for (; sent < n; sent++) {
-            char *key = user_key(user_ids[sent]);
-            if (key == NULL) {
-                rv = chati_fail(CHAT_ERR_NOMEM, "presence: out of memory");
-                break;
-            }
-            const char *argv[] = {"HMGET", key, "exp", "away"};
-            int ok = redisAppendCommandArgv(c, 4, argv, NULL);
-            chat_free(key);
-            if (ok != REDIS_OK) {
-                rv = io_fail(p, "get", c->errstr);
-                break;
-            }
+    redisContext *c = rc->c;
+    chat_err rv = CHAT_OK;
+    size_t sent = 0;
+    *io_error = false;
+    for (; sent < n; sent++) {
+        char *key = user_key(user_ids[sent]);
+        if (key == NULL) {
+            rv = chati_fail(CHAT_ERR_NOMEM, "presence: out of memory");
+            break;
         }
-        /* Read every reply that was queued, even after a failure, so the
-         * connection stays in step (or is marked broken). */
-        bool io_error = false;
-        for (size_t i = 0; i < sent; i++) {
-            void *vr = NULL;
-            if (redisGetReply(c, &vr) != REDIS_OK || vr == NULL) {
-                if (rv == CHAT_OK)
-                    rv = io_fail(p, "get", c->errstr);
-                io_error = true;
-                break;
-            }
-            redisReply *r = vr;
-            if (r->type == REDIS_REPLY_ERROR) {
-                if (rv == CHAT_OK)
-                    rv = chati_fail(is_unavailable_error(r->str) ? CHAT_ERR_SERVICE_UNAVAILABLE
-                                                                 : CHAT_ERR_STORAGE,
-                                    "presence: redis %s get: %s", p->role, r->str);
-            } else if (rv == CHAT_OK) {
-                out[i] = state_of(r, now_ms);
-            }
-            freeReplyObject(r);
+        const char *argv[] = {"HMGET", key, "exp", "away"};
+        int ok = redisAppendCommandArgv(c, 4, argv, NULL);
+        chat_free(key);
+        if (ok != REDIS_OK) {
+            rv = chati_rlink_io_fail(rc, "get", c->errstr);
+            *io_error = true;
+            break;
         }
-        pool_put(p, c);
-        if (io_error && reused && attempt == 0)
-            continue;
-        return rv;
     }
+    /* Read every reply that was queued, even after a failure, so the
+     * connection stays in step (or is marked broken). */
+    for (size_t i = 0; i < sent; i++) {
+        void *vr = NULL;
+        if (redisGetReply(c, &vr) != REDIS_OK || vr == NULL) {
+            if (rv == CHAT_OK)
+                rv = chati_rlink_io_fail(rc, "get", c->errstr);
+            *io_error = true;
+            break;
+        }
+        redisReply *r = vr;
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (rv == CHAT_OK)
+                rv = chati_fail(is_unavailable_error(r->str) ? CHAT_ERR_SERVICE_UNAVAILABLE
+                                                             : CHAT_ERR_STORAGE,
+                                "presence: redis %s %s: get: %s", rc->role, rc->addr, r->str);
+        } else if (rv == CHAT_OK) {
+            out[i] = state_of(r, now_ms);
+        }
+        freeReplyObject(r);
+    }
+    return rv;
 }
 
 static chat_err redis_get(void *impl, const char *const *user_ids, size_t n, int64_t now_ms,
@@ -698,21 +488,37 @@ static chat_err redis_get(void *impl, const char *const *user_ids, size_t n, int
             return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "presence: NULL user id");
     if (n == 0)
         return CHAT_OK;
-    if (rs->has_replica && !ryw_recent(rs, user_ids, n)) {
-        pool *rp = &rs->replica;
-        pthread_mutex_lock(&rp->lock);
-        bool skip = chati_mono_ms() < rp->skip_until_ms;
-        pthread_mutex_unlock(&rp->lock);
-        if (!skip) {
-            chat_err rv = get_from(rs, rp, user_ids, n, now_ms, out);
-            if (rv != CHAT_ERR_SERVICE_UNAVAILABLE)
+    chati_rconn rc;
+    bool io_error;
+    chat_err rv;
+    /* Replicas in turn (one that fails is skipped for a while), then the
+     * primary; a user this store wrote lately is read from the primary. */
+    if (!ryw_recent(rs, user_ids, n)) {
+        for (int tries = 0; tries < 4 && chati_rlink_replica(rs->link, &rc); tries++) {
+            rv = get_on(&rc, user_ids, n, now_ms, out, &io_error);
+            if (rv != CHAT_ERR_SERVICE_UNAVAILABLE) {
+                chati_rlink_put(rs->link, &rc, CHATI_RPUT_OK);
                 return rv;
-            pthread_mutex_lock(&rp->lock);
-            rp->skip_until_ms = chati_mono_ms() + REPLICA_BACKOFF_MS;
-            pthread_mutex_unlock(&rp->lock);
+            }
+            /* A pooled connection that died (a restart) gets one more try. */
+            chati_rlink_put(rs->link, &rc,
+                            io_error && rc.reused ? CHATI_RPUT_DEAD_CONN : CHATI_RPUT_DEAD_NODE);
         }
     }
-    return get_from(rs, &rs->primary, user_ids, n, now_ms, out);
+    bool sentinel = chati_rlink_is_sentinel(rs->link);
+    for (int attempt = 0;; attempt++) {
+        if ((rv = chati_rlink_primary(rs->link, &rc)) != CHAT_OK)
+            return rv;
+        rv = get_on(&rc, user_ids, n, now_ms, out, &io_error);
+        bool reused = rc.reused;
+        chati_rlink_put(rs->link, &rc,
+                        !io_error                ? CHATI_RPUT_OK
+                        : reused && !sentinel    ? CHATI_RPUT_DEAD_CONN
+                                                 : CHATI_RPUT_DEAD_NODE);
+        if (io_error && attempt == 0 && (reused || sentinel))
+            continue;
+        return rv;
+    }
 }
 
 static chat_err redis_expired(void *impl, int64_t now_ms, chat_list **out)
