@@ -8,6 +8,9 @@
 #   contract_broker_kafka_handover one group in two forked processes: one is
 #                                  SIGKILLed or stops cleanly mid-stream, the
 #                                  other takes its partitions (time printed, bounded)
+#   contract_broker_kafka_cluster  the broker contract suite on a 3-broker
+#                                  cluster (kafka.sh exec --brokers 3), topics
+#                                  with replication=3 and min.insync.replicas=2
 if(CHAT_WITH_KAFKA)
   set(chat_kafka_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh)
 
@@ -26,4 +29,10 @@ if(CHAT_WITH_KAFKA)
     set_tests_properties(contract_broker_${name} PROPERTIES
       TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
   endforeach()
+
+  add_test(NAME contract_broker_kafka_cluster
+    COMMAND bash ${chat_kafka_fixture} exec --brokers 3 $<TARGET_FILE:contract_broker_kafka>
+            "{kafka}?replication=3")
+  set_tests_properties(contract_broker_kafka_cluster PROPERTIES
+    TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
 endif()

@@ -5,6 +5,13 @@
 # scripts/deps-server-ferretdb.sh); without it they fail, never skip.
 #   contract_message_store_mongo          the unchanged message store contract
 #                                         suite, one database per test ({uniq})
+#   contract_message_store_mongo_secondary  the same suite with a URL that
+#                                         asks for reads from secondaries (tags,
+#                                         max staleness): accepted, and every
+#                                         check passes (FerretDB has no replica
+#                                         set, so every read lands on its one
+#                                         server; where each read goes is
+#                                         unit_mongo_reads)
 #   integration_message_store_mongo_restart  server killed / restarted
 if(CHAT_WITH_MONGO)
   set(chat_ferretdb_fixture ${PROJECT_SOURCE_DIR}/tests/fixtures/ferretdb.sh)
@@ -24,6 +31,12 @@ if(CHAT_WITH_MONGO)
   # scans collections) the 1700-post tests take a good part of that on a busy
   # machine, hence the multiplier.
   set_tests_properties(contract_message_store_mongo PROPERTIES
+    TIMEOUT 400 LABELS "contract;mongodb" ENVIRONMENT "CK_TIMEOUT_MULTIPLIER=3")
+
+  add_test(NAME contract_message_store_mongo_secondary
+    COMMAND bash ${chat_ferretdb_fixture} exec $<TARGET_FILE:contract_message_store_mongo>
+            "{mongo}/{uniq}?readPreference=secondaryPreferred&maxStalenessSeconds=90&readPreferenceTags=dc:east&readPreferenceTags=")
+  set_tests_properties(contract_message_store_mongo_secondary PROPERTIES
     TIMEOUT 400 LABELS "contract;mongodb" ENVIRONMENT "CK_TIMEOUT_MULTIPLIER=3")
 
   add_executable(integration_message_store_mongo_restart

@@ -34,3 +34,20 @@ if(CHAT_WITH_KAFKA)
       TIMEOUT 300 LABELS "integration;kafka;postgres" RUN_SERIAL TRUE)
   endif()
 endif()
+
+# On a 3-broker cluster (tests/fixtures/kafka.sh exec --brokers 3; libchat's
+# topics with replication=3, min.insync.replicas=2): one broker killed -9
+# while posts go out and consumers consume; no acknowledged event lost, the
+# counts exact, the error window printed, the broker restarted and back in
+# every ISR.
+if(CHAT_WITH_KAFKA)
+  add_executable(integration_kafka_cluster ${CMAKE_CURRENT_SOURCE_DIR}/test_kafka_cluster.c)
+  target_link_libraries(integration_kafka_cluster PRIVATE
+    chat_fixture PkgConfig::RDKAFKA Threads::Threads)
+  add_test(NAME integration_kafka_cluster
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh exec --brokers 3
+            $<TARGET_FILE:integration_kafka_cluster>
+            ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh "{kafka}")
+  set_tests_properties(integration_kafka_cluster PROPERTIES
+    TIMEOUT 180 LABELS "integration;kafka" RUN_SERIAL TRUE)
+endif()

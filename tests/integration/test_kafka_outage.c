@@ -294,6 +294,8 @@ START_TEST(test_bad_urls_and_unreachable)
                 CHAT_ERR_INVALID_ARGUMENTS, "must be below");
     open_expect("kafka://127.0.0.1:9092?assignor=sticky", CHAT_ERR_INVALID_ARGUMENTS,
                 "assignor");
+    open_expect("kafka://127.0.0.1:9092?replication=2&min_insync=3", CHAT_ERR_INVALID_ARGUMENTS,
+                "min_insync");
     /* Nobody listens on port 1: fails within timeout_ms, saying where it tried. */
     long long t0 = now_ms();
     open_expect("kafka://127.0.0.1:1?timeout_ms=1500", CHAT_ERR_SERVICE_UNAVAILABLE,

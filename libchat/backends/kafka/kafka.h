@@ -33,6 +33,8 @@ typedef struct chati_kafka_opts {
     char *prefix;               /* prepended to every libchat topic ("" by default) */
     int partitions;             /* for topics we create; -1 = the broker's default */
     int replication;            /* likewise */
+    int min_insync;             /* min.insync.replicas of topics we create; -1: 2 when
+                                 * replication >= 3, else the broker's default */
     int timeout_ms;             /* for requests: metadata, topic creation, joining */
     int message_timeout_ms;     /* a publish not acknowledged by then fails its ack */
     int session_timeout_ms;     /* a dead consumer's partitions move after this */

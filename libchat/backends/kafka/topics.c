@@ -109,8 +109,15 @@ static chat_err create(chati_kafka *kb, const char *const *names, size_t n)
     for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
         nt[i] = rd_kafka_NewTopic_new(names[i], kb->opts.partitions, kb->opts.replication,
                                       errstr, sizeof errstr);
-        if (nt[i] == NULL)
+        if (nt[i] == NULL) {
             rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "kafka: topic %s: %s", names[i], errstr);
+        } else if (kb->opts.min_insync > 0) {
+            char isr[16];
+            snprintf(isr, sizeof isr, "%d", kb->opts.min_insync);
+            if (rd_kafka_NewTopic_set_config(nt[i], "min.insync.replicas", isr) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+                rv = chati_fail(CHAT_ERR_NOMEM, "kafka: topic %s config", names[i]);
+        }
     }
     if (rv == CHAT_OK) {
         rd_kafka_AdminOptions_set_request_timeout(ao, kb->opts.timeout_ms, NULL, 0);

@@ -1,7 +1,10 @@
 /* Parses the Kafka broker's URL:
  *   kafka://HOST[:PORT][,HOST[:PORT]...][?KEY=VALUE&...]
  * keys: prefix (topic name prefix), partitions and replication (for topics we
- * create; default: the broker's), timeout_ms (requests, default 10000),
+ * create; default: the broker's), min_insync (min.insync.replicas of topics we
+ * create, at most replication; default 2 when replication >= 3, so that with
+ * acks=all an acknowledged event is on two brokers and one broker may die,
+ * else the broker's default), timeout_ms (requests, default 10000),
  * message_timeout_ms (default 300000: how long an unacknowledged publish waits
  * for Kafka before its ack reports failure), session_timeout_ms (default
  * 6000: a consumer process that dies loses its partitions to the others this
@@ -85,6 +88,8 @@ static chat_err set_opt(chati_kafka_opts *o, const char *key, const char *v)
         return int_opt(key, v, 1, &o->partitions);
     if (strcmp(key, "replication") == 0)
         return int_opt(key, v, 1, &o->replication);
+    if (strcmp(key, "min_insync") == 0)
+        return int_opt(key, v, 1, &o->min_insync);
     if (strcmp(key, "timeout_ms") == 0)
         return int_opt(key, v, 1, &o->timeout_ms);
     if (strcmp(key, "message_timeout_ms") == 0)
@@ -112,6 +117,7 @@ chat_err chati_kafka_opts_parse(const char *url, chati_kafka_opts *o)
     memset(o, 0, sizeof *o);
     o->partitions = -1;
     o->replication = -1;
+    o->min_insync = -1;
     o->timeout_ms = DEFAULT_TIMEOUT_MS;
     o->message_timeout_ms = DEFAULT_MESSAGE_TIMEOUT_MS;
     o->session_timeout_ms = DEFAULT_SESSION_TIMEOUT_MS;
@@ -161,6 +167,14 @@ chat_err chati_kafka_opts_parse(const char *url, chati_kafka_opts *o)
                         "kafka url: heartbeat_interval_ms (%d) must be below "
                         "session_timeout_ms (%d)",
                         o->heartbeat_ms, o->session_timeout_ms);
+    if (rv == CHAT_OK && o->min_insync > 0 && o->replication > 0 &&
+        o->min_insync > o->replication)
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
+                        "kafka url: min_insync (%d) is above replication (%d): no write "
+                        "could be acknowledged",
+                        o->min_insync, o->replication);
+    if (rv == CHAT_OK && o->min_insync < 0 && o->replication >= 3)
+        o->min_insync = 2;
     if (rv == CHAT_OK) {
         o->bootstrap = copy;
         return CHAT_OK;

@@ -343,9 +343,9 @@ static chat_err detect_ferretdb(chati_mongo_conn *c)
 
 /* Defaults that make a dead server an error within seconds, not minutes
  * (the driver's own: 30 s server selection, 10 s connect, 5 min socket),
- * and majority writes. A URL that sets them keeps its own; readPreference
- * and the rest pass through (reads go to the primary unless it says
- * otherwise, so history right after a post sees the post). */
+ * and majority writes. A URL that sets them keeps its own; the rest passes
+ * through, readPreference and its companions to the reads that may be
+ * stale only (reads.c). */
 static void uri_defaults(mongoc_uri_t *uri)
 {
     static const struct {
@@ -393,9 +393,13 @@ chat_err chati_mongo_open(const char *url, chati_mongo **out)
         mongoc_uri_destroy(uri);
         return chati_fail(CHAT_ERR_NOMEM, "message store");
     }
+    /* Reads that may be stale take the URL's read preference; the pool's
+     * (everything else) is the primary's. */
+    chati_mongo_reads_init(s, uri);
     s->pool = mongoc_client_pool_new(uri);
     mongoc_uri_destroy(uri);
     if (s->pool == NULL) {
+        chati_mongo_reads_free(s);
         chat_free(s->db);
         chat_free(s);
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "MongoDB URL \"%s\" not usable", url);

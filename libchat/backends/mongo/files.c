@@ -26,6 +26,7 @@ chat_err chati_mongo_file_insert(void *impl, const chat_file *f)
     if (f == NULL || f->id[0] == '\0')
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_insert: no id");
     chati_mongo_conn c;
+    chati_mongo_wrote(s, NULL);
     chati_mongo_conn_get(s, &c);
     int64_t order = 0;
     chat_err rv = chati_mongo_counter(&c, "files", 1, &order);
@@ -246,7 +247,9 @@ chat_err chati_mongo_file_list(void *impl, const char *team_id, const char *chan
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     mongoc_cursor_t *cur =
-        l != NULL ? mongoc_collection_find_with_opts(c.files, &f, &opts, NULL) : NULL;
+        l != NULL ? mongoc_collection_find_with_opts(c.files, &f, &opts,
+                                                     chati_mongo_reads(s, NULL))
+                  : NULL;
     const bson_t *doc;
     int n = 0;
     bool more = false;
@@ -319,6 +322,7 @@ chat_err chati_mongo_file_delete(void *impl, const char *file_id)
     if (file_id == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_delete: no id");
     chati_mongo_conn c;
+    chati_mongo_wrote(s, NULL);
     chati_mongo_conn_get(s, &c);
     bson_t filter = BSON_INITIALIZER, set = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "_id", file_id);
@@ -355,6 +359,7 @@ chat_err chati_mongo_file_complete(void *impl, const char *file_id, int64_t size
     if (file_id == NULL || sha256_hex == NULL || !is_sha256_hex(sha256_hex) || size < 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_complete: bad id, size or checksum");
     chati_mongo_conn c;
+    chati_mongo_wrote(s, NULL);
     chati_mongo_conn_get(s, &c);
     bson_t filter = BSON_INITIALIZER, set = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "_id", file_id);
@@ -381,6 +386,7 @@ chat_err chati_mongo_file_set_title(void *impl, const char *file_id, const char 
     if (file_id == NULL || title == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "file_set_title: no id or title");
     chati_mongo_conn c;
+    chati_mongo_wrote(s, NULL);
     chati_mongo_conn_get(s, &c);
     bson_t filter = BSON_INITIALIZER, set = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "_id", file_id);

@@ -265,11 +265,11 @@ chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out)
     return CHAT_OK;
 }
 
-chat_err chati_mongo_find_page(mongoc_collection_t *coll, const bson_t *filter,
-                               const bson_t *opts, int limit, chat_list *l, int64_t *last_ts,
-                               bool *more, const char *what)
+chat_err chati_mongo_find_page(mongoc_collection_t *coll, const mongoc_read_prefs_t *prefs,
+                               const bson_t *filter, const bson_t *opts, int limit, chat_list *l,
+                               int64_t *last_ts, bool *more, const char *what)
 {
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, prefs);
     const bson_t *doc;
     chat_err rv = CHAT_OK;
     size_t n = 0;

@@ -56,8 +56,8 @@ chat_err chati_mongo_history(void *impl, const char *channel, const char *latest
     chati_mongo_conn_get(s, &c);
     int64_t last = 0;
     bool more = false;
-    rv = chati_mongo_find_page(c.msgs, &filter, &opts, limit, l, &last, &more,
-                               "reading history");
+    rv = chati_mongo_find_page(c.msgs, chati_mongo_reads(s, channel), &filter, &opts, limit, l,
+                               &last, &more, "reading history");
     chati_mongo_conn_put(&c);
     bson_destroy(&filter);
     bson_destroy(&opts);
@@ -110,8 +110,8 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
         ts_range(&filter, lo, hi);
         int room = limit - (int)chat_list_count(l);
         sort_opts(&opts, 1, room + 1);
-        rv = chati_mongo_find_page(c.msgs, &filter, &opts, room, l, &last, &more,
-                                   "reading replies");
+        rv = chati_mongo_find_page(c.msgs, chati_mongo_reads(s, channel), &filter, &opts, room,
+                                   l, &last, &more, "reading replies");
         bson_destroy(&filter);
         bson_destroy(&opts);
     }
@@ -199,7 +199,8 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     chati_mongo_conn_get(s, &c);
     int64_t last = 0;
     bool more = false;
-    rv = chati_mongo_find_page(c.msgs, &filter, &opts, limit, l, &last, &more, "searching");
+    rv = chati_mongo_find_page(c.msgs, chati_mongo_reads_any(s, NULL, 0, channels, n_channels),
+                               &filter, &opts, limit, l, &last, &more, "searching");
     chati_mongo_conn_put(&c);
     if (rv == CHAT_OK && more) {
         size_t n = chat_list_count(l);

@@ -186,6 +186,7 @@ void chati_mongo_close(chati_mongo *s)
     chat_free(s->ts_buckets);
     if (s->pool != NULL)
         mongoc_client_pool_destroy(s->pool);
+    chati_mongo_reads_free(s);
     pthread_mutex_destroy(&s->wmu);
     chat_free(s->db);
     chat_free(s);
@@ -406,7 +407,7 @@ static chat_err post_dedupe(chati_mongo_conn *c, const chat_message *m, chat_mes
     BSON_APPEND_INT64(&opts, "limit", 1);
     chat_list *l = chat_list_new(CHAT_LIST_MESSAGES);
     chat_err rv = l == NULL ? chati_fail(CHAT_ERR_NOMEM, "message store")
-                            : chati_mongo_find_page(c->msgs, &filter, &opts, 1, l, NULL, NULL,
+                            : chati_mongo_find_page(c->msgs, NULL, &filter, &opts, 1, l, NULL, NULL,
                                                     "checking client_msg_id");
     if (rv == CHAT_OK && chat_list_count(l) > 0) {
         chat_message *dup = chat_list_take(l, 0);
@@ -519,6 +520,9 @@ static chat_err ms_post(void *impl, const chat_message *m, int64_t now_us,
         v.subtype = NULL;
     v.reply_broadcast = m->reply_broadcast && m->thread_ts[0] != '\0';
 
+    chati_mongo_wrote(s, v.channel);
+    if (v.n_files > 0)
+        chati_mongo_wrote(s, NULL);
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     chat_message *dup = NULL;
@@ -630,6 +634,7 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
         return rv;
     if (m->edited_ts[0] != '\0' && !chati_ts_parse(m->edited_ts, &edited))
         return chati_fail(CHAT_ERR_INVALID_TS, "invalid edited_ts \"%s\"", m->edited_ts);
+    chati_mongo_wrote(s, m->channel);
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     chati_mongo_msg e = {0};
@@ -760,6 +765,7 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts,
     chat_err rv = chati_mongo_parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
     if (rv != CHAT_OK)
         return rv;
+    chati_mongo_wrote(s, channel);
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     pthread_mutex_lock(&s->wmu);
@@ -837,6 +843,7 @@ static chat_err react(chati_mongo *s, const char *channel, const char *ts, const
     chat_err rv = chati_mongo_parse_ts(ts, &us, CHAT_ERR_MESSAGE_NOT_FOUND);
     if (rv != CHAT_OK)
         return rv;
+    chati_mongo_wrote(s, channel);
     chati_mongo_conn c;
     chati_mongo_conn_get(s, &c);
     bool raced = true;

@@ -36,6 +36,7 @@
 
 typedef struct chati_mongo_ts chati_mongo_ts;
 typedef struct chati_mongo_relay chati_mongo_relay;
+typedef struct chati_mongo_recent chati_mongo_recent;
 
 /* Item ids: "<store's writer id, 16 hex>.<counter>", unique across stores. */
 #define CHATI_MONGO_ITEM_ID 40
@@ -72,6 +73,15 @@ typedef struct chati_mongo {
      * collection on first use; see ts_last() in message_store.c. */
     chati_mongo_ts **ts_buckets;
     chati_mongo_relay *relay;   /* relay.c: lease and sequencer */
+    /* reads.c: the URL's read preference for reads that may be stale (NULL:
+     * primary; the pool's is always primary), and the channels this store
+     * wrote in the last fresh_ms, read from the primary meanwhile. */
+    mongoc_read_prefs_t *reads;
+    int64_t fresh_ms;
+    pthread_mutex_t rmu;        /* guards what follows */
+    chati_mongo_recent *recent;
+    size_t n_recent, cap_recent;
+    int64_t all_primary_until;  /* every read primary until then (no memory to track) */
 } chati_mongo;
 
 /* One borrowed client with the collections an operation needs. */
@@ -117,6 +127,24 @@ void chati_mongo_append_ids(bson_t *doc, const char *key, const char (*ids)[CHAT
  * `what`); the cursor is destroyed. */
 chat_err chati_mongo_cursor_end(mongoc_cursor_t *cur, chat_err rv, const char *what);
 
+/* reads.c */
+/* Takes the URL's read preference into s and sets uri's to primary (before
+ * the pool is made from it); chati_mongo_reads_free undoes it. */
+void chati_mongo_reads_init(chati_mongo *s, mongoc_uri_t *uri);
+void chati_mongo_reads_free(chati_mongo *s);
+/* This store is about to change channel (NULL: a file). */
+void chati_mongo_wrote(chati_mongo *s, const char *channel);
+/* The read preference for a read that may be stale, of channel (NULL: the
+ * file lists): NULL, the primary, when the URL names none or this store
+ * wrote it lately; else the URL's (owned by s). */
+const mongoc_read_prefs_t *chati_mongo_reads(chati_mongo *s, const char *channel);
+/* Likewise for a read of several: keys (NULL entries: files) and channels;
+ * with neither, the file lists. */
+const mongoc_read_prefs_t *chati_mongo_reads_any(chati_mongo *s, const char *const *keys,
+                                                 size_t n_keys,
+                                                 const char (*channels)[CHAT_ID_SIZE],
+                                                 size_t n_channels);
+
 /* search_text.c */
 /* Appends to array `arr` (an open BSON array) the distinct search tokens of
  * text: words case- and diacritic-folded (matched as prefixes). */
@@ -147,7 +175,8 @@ typedef struct chati_mongo_msg {
 chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out);
 /* Runs find and appends each message to l (up to limit; *more when one more
  * came back). l may be NULL for a plain count of nothing. */
-chat_err chati_mongo_find_page(mongoc_collection_t *coll, const bson_t *filter,
+chat_err chati_mongo_find_page(mongoc_collection_t *coll, const mongoc_read_prefs_t *prefs,
+                               const bson_t *filter,
                                const bson_t *opts, int limit, chat_list *l, int64_t *last_ts,
                                bool *more, const char *what);
 /* Loads message (channel, ts); message_not_found when absent or removed. */

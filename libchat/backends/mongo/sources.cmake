@@ -3,6 +3,7 @@
 # libmongoc). Tested against FerretDB: tests/contract/mongo_message_store.cmake.
 list(APPEND CHAT_SOURCES
   backends/mongo/conn.c
+  backends/mongo/reads.c
   backends/mongo/search_text.c
   backends/mongo/message_doc.c
   backends/mongo/message_lists.c
