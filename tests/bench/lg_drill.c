@@ -23,6 +23,16 @@ void lg_errwin_note(uint64_t t_ns, const char *fmt, ...)
     }
     if (t_ns > win.last_ns)
         win.last_ns = t_ns;
+    if (t_ns > win.end_ns)
+        win.end_ns = t_ns;
+    pthread_mutex_unlock(&err_mu);
+}
+
+void lg_errwin_recovered(uint64_t t_ns)
+{
+    pthread_mutex_lock(&err_mu);
+    if (win.count > 0 && t_ns > win.end_ns)
+        win.end_ns = t_ns;
     pthread_mutex_unlock(&err_mu);
 }
 

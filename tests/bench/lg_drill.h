@@ -10,12 +10,16 @@
 
 typedef struct lg_errwin {
     uint64_t first_ns, last_ns; /* CLOCK_MONOTONIC; 0 while there was none */
+    uint64_t end_ns;            /* the last error or the last recovery after one */
     uint64_t count;
     char first[256];
 } lg_errwin;
 
 /* Records one error (a refused or failed request, a lost connection) at t_ns. */
 void lg_errwin_note(uint64_t t_ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A request or a connection that had failed succeeded at t_ns: the window
+ * lasts until the last such recovery (or the last error, if later). */
+void lg_errwin_recovered(uint64_t t_ns);
 /* A copy of the window so far. */
 lg_errwin lg_errwin_get(void);
 

@@ -33,6 +33,8 @@ if(CHAT_WITH_KAFKA)
   add_test(NAME contract_broker_kafka_cluster
     COMMAND bash ${chat_kafka_fixture} exec --brokers 3 $<TARGET_FILE:contract_broker_kafka>
             "{kafka}?replication=3")
+  # "heavy": the plain build only (scripts/test.sh); the broker's C code is
+  # the one contract_broker_kafka runs under the sanitizers.
   set_tests_properties(contract_broker_kafka_cluster PROPERTIES
-    TIMEOUT 300 LABELS "contract;kafka" RUN_SERIAL TRUE)
+    TIMEOUT 300 LABELS "contract;kafka;heavy" RUN_SERIAL TRUE)
 endif()

@@ -36,8 +36,10 @@ if(CHAT_WITH_MONGO)
   add_test(NAME contract_message_store_mongo_secondary
     COMMAND bash ${chat_ferretdb_fixture} exec $<TARGET_FILE:contract_message_store_mongo>
             "{mongo}/{uniq}?readPreference=secondaryPreferred&maxStalenessSeconds=90&readPreferenceTags=dc:east&readPreferenceTags=")
+  # "heavy": the plain build only (scripts/test.sh); reads.c runs under the
+  # sanitizers in unit_mongo_reads.
   set_tests_properties(contract_message_store_mongo_secondary PROPERTIES
-    TIMEOUT 400 LABELS "contract;mongodb" ENVIRONMENT "CK_TIMEOUT_MULTIPLIER=3")
+    TIMEOUT 400 LABELS "contract;mongodb;heavy" ENVIRONMENT "CK_TIMEOUT_MULTIPLIER=3")
 
   add_executable(integration_message_store_mongo_restart
     ${CMAKE_CURRENT_SOURCE_DIR}/test_message_store_mongo_restart.c

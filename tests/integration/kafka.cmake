@@ -48,6 +48,7 @@ if(CHAT_WITH_KAFKA)
     COMMAND bash ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh exec --brokers 3
             $<TARGET_FILE:integration_kafka_cluster>
             ${PROJECT_SOURCE_DIR}/tests/fixtures/kafka.sh "{kafka}")
+  # "heavy": the plain build only (scripts/test.sh): it drills a broker's death.
   set_tests_properties(integration_kafka_cluster PROPERTIES
-    TIMEOUT 180 LABELS "integration;kafka" RUN_SERIAL TRUE)
+    TIMEOUT 180 LABELS "integration;kafka;heavy" RUN_SERIAL TRUE)
 endif()
