@@ -387,7 +387,7 @@ static bool replica_down(const char *flags)
  * the list it had). */
 static void refresh_replicas(chati_rlink *l)
 {
-    redisReply *r;
+    redisReply *r = NULL;
     rnode seen[MAX_REPLICAS];
     size_t n_seen = 0;
     if (ask_sentinels(l, "replicas", &r) != CHAT_OK)
