@@ -2,6 +2,7 @@
 leaves every part running and healthy, the roles are the seed's, and a Slack
 SDK talks to the load balancer."""
 import os
+import time
 
 from slack_sdk import WebClient
 
@@ -53,3 +54,26 @@ def test_logs_in_one_folder(cluster):
     for name in ("gateway1.log", "auth1.log", "lb.log", "pg-auth1.log", "kafka1.log",
                  "etcd1.log", "redis1.log", "mongo.log", "s3.log"):
         assert name in files, sorted(files)
+
+
+def redis_primary(cluster):
+    rows, _ = cluster.status()
+    masters = [n for n in ("redis1", "redis2", "redis3") if " master " in rows[n]]
+    return masters[0] if len(masters) == 1 else None
+
+
+def test_failover_redis(cluster):
+    """`failover redis` asks Sentinel to promote a replica: another server is
+    the primary afterwards, and presence still answers through the cluster."""
+    before = redis_primary(cluster)
+    assert before, "no single Redis primary"
+    r = cluster.run("failover", "redis")
+    assert "the primary is" in r.stderr, r.stderr
+    deadline = time.monotonic() + 30
+    while redis_primary(cluster) in (before, None):
+        assert time.monotonic() < deadline, f"{before} is still the primary 30 s later"
+        time.sleep(0.5)
+    j = cluster.api("auth.signup", email="presence@drill.example", password=PASSWORD)
+    assert cluster.api("users.setPresence", j["token"], presence="away")["ok"]
+    got = cluster.api("users.getPresence", j["token"])
+    assert got["ok"] and got["presence"] == "away", got

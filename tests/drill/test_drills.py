@@ -31,6 +31,11 @@ def pg_role(cluster, svc, role):
         return json.load(f)["pg"][svc][role]
 
 
+def redis_primary(cluster):
+    rows, _ = cluster.status()
+    return next(n for n in ("redis1", "redis2", "redis3") if " master " in rows[n])
+
+
 # (scenario, what to kill, what to do right after). Names are resolved when
 # the drill runs: after the failover another server is the primary.
 SCENARIOS = [
@@ -44,7 +49,7 @@ SCENARIOS = [
     ("PostgreSQL asynchronous standby (user)", lambda c: pg_role(c, "user", "async"), None),
     ("PostgreSQL primary (user), then failover", lambda c: pg_role(c, "user", "primary"),
      ("failover", "pg-user")),
-    ("Redis primary (Sentinel fails over)", lambda c: "redis1", None),
+    ("Redis primary (Sentinel fails over)", lambda c: redis_primary(c), None),
     ("Kafka broker (1 of 3)", lambda c: "kafka2", None),
     ("etcd member (1 of 3)", lambda c: "etcd1", None),
 ]
