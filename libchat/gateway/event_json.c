@@ -143,8 +143,8 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         /* Slack's presence is active or away; offline shows as away. */
         put_str(b, "presence",
                 chat_event_presence(ev) == CHAT_PRESENCE_ACTIVE ? "active" : "away");
-        *scope = GW_SCOPE_TEAM;
-        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
+        *scope = GW_SCOPE_PRESENCE;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_user_id(ev));
         break;
     case CHAT_EVENT_USER_TYPING:
         chati_buf_puts(b, "{\"type\":\"user_typing\"");

@@ -12,7 +12,9 @@
 typedef enum gw_scope {
     GW_SCOPE_CHANNEL,   /* members of scope_id (a channel) */
     GW_SCOPE_TEAM,      /* everyone in scope_id (a team; "" = every team) */
-    GW_SCOPE_USER       /* only scope_id (a user) */
+    GW_SCOPE_USER,      /* only scope_id (a user) */
+    GW_SCOPE_PRESENCE   /* scope_id's (a user's) own connections and those that
+                         * subscribed to them (presence_sub), as Slack does */
 } gw_scope;
 
 /* Writes ev as one JSON object with "seq":seq, and says who may see it.

@@ -28,6 +28,7 @@
 #define DRAIN_TURN 16           /* messages a worker handles before yielding */
 #define REVERIFY_MS 10000       /* how stale a connection's token check may be */
 #define CONNECT_PAGE 1000
+#define MAX_WATCH 5000          /* users one connection may follow the presence of */
 
 /* ------------------------------------------------------------- frames --- */
 
@@ -36,6 +37,7 @@ typedef struct frame {
     uint64_t seq;
     gw_scope scope;
     char scope_id[CHAT_ID_SIZE];
+    char team_id[CHAT_ID_SIZE]; /* the event's team, "" when it has none */
     size_t len;
     char data[];
 } frame;
@@ -49,6 +51,7 @@ static frame *frame_new(const char *data, size_t len)
     f->seq = 0;
     f->scope = GW_SCOPE_USER;
     f->scope_id[0] = '\0';
+    f->team_id[0] = '\0';
     f->len = len;
     memcpy(f->data, data, len);
     f->data[len] = '\0';
@@ -96,6 +99,8 @@ typedef struct conn {
     bool draining, recv_paused;
     char (*channels)[CHAT_ID_SIZE]; /* what this client may see, sorted */
     size_t n_channels, cap_channels;
+    char (*watch)[CHAT_ID_SIZE]; /* users whose presence it follows, sorted */
+    size_t n_watch;
     struct conn *next, *prev;   /* hub->conns */
 } conn;
 
@@ -203,6 +208,7 @@ struct gw_hub {
     pthread_mutex_t mu;         /* everything below; taken before a conn's mu */
     conn *conns;
     index_t by_channel, by_user;
+    index_t by_watch;           /* user -> connections following their presence */
     frame **ring;
     size_t ring_cap;
     uint64_t seq;               /* last assigned */
@@ -217,12 +223,17 @@ const char *gw_hub_ws_url(const gw_hub *h)
     return h->ws_url;
 }
 
-static bool has_channel(const conn *c, const char *id)
+static int id_cmp(const void *a, const void *b)
 {
-    size_t lo = 0, hi = c->n_channels;
+    return strcmp(a, b);
+}
+
+static bool sorted_has(char (*ids)[CHAT_ID_SIZE], size_t n, const char *id)
+{
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int r = strcmp(c->channels[mid], id);
+        int r = strcmp(ids[mid], id);
         if (r == 0)
             return true;
         if (r < 0)
@@ -231,6 +242,21 @@ static bool has_channel(const conn *c, const char *id)
             hi = mid;
     }
     return false;
+}
+
+static bool has_channel(const conn *c, const char *id)
+{
+    return sorted_has(c->channels, c->n_channels, id);
+}
+
+/* Whether c hears f, a presence change: its own user's, or a user it follows
+ * in its own team. */
+static bool presence_for(const conn *c, const frame *f)
+{
+    if (strcmp(chat_session_user_id(c->s), f->scope_id) == 0)
+        return true;
+    return sorted_has(c->watch, c->n_watch, f->scope_id) &&
+           (f->team_id[0] == '\0' || strcmp(chat_session_team_id(c->s), f->team_id) == 0);
 }
 
 /* Adds a channel to a connection's set and the index. Hub lock held. */
@@ -277,6 +303,8 @@ static bool conn_may_see(const conn *c, const frame *f)
         return f->scope_id[0] == '\0' || strcmp(chat_session_team_id(c->s), f->scope_id) == 0;
     case GW_SCOPE_USER:
         return strcmp(chat_session_user_id(c->s), f->scope_id) == 0;
+    case GW_SCOPE_PRESENCE:
+        return presence_for(c, f);
     }
     return false;
 }
@@ -450,6 +478,7 @@ static chat_err on_event(void *arg, const chat_event *ev)
     f->seq = seq;
     f->scope = scope;
     memcpy(f->scope_id, scope_id, CHAT_ID_SIZE);
+    chati_copy_fixed(f->team_id, CHAT_ID_SIZE, chat_event_team_id(ev));
     size_t slot = seq % h->ring_cap;
     frame_unref(h->ring[slot]);
     h->ring[slot] = f; /* the ring keeps the creation reference */
@@ -459,10 +488,17 @@ static chat_err on_event(void *arg, const chat_event *ev)
         entry *e = index_find(&h->by_channel, scope_id);
         for (size_t i = 0; e && i < e->n; i++)
             conn_push(e->conns[i], f);
-    } else if (scope == GW_SCOPE_USER) {
+    } else if (scope == GW_SCOPE_USER || scope == GW_SCOPE_PRESENCE) {
         entry *e = index_find(&h->by_user, scope_id);
         for (size_t i = 0; e && i < e->n; i++)
             conn_push(e->conns[i], f);
+        /* Presence goes to followers only: to everyone, a burst of N
+         * connections would cost N^2 frames. Own connections had it above. */
+        e = scope == GW_SCOPE_PRESENCE ? index_find(&h->by_watch, scope_id) : NULL;
+        for (size_t i = 0; e && i < e->n; i++)
+            if (strcmp(chat_session_user_id(e->conns[i]->s), scope_id) != 0 &&
+                presence_for(e->conns[i], f))
+                conn_push(e->conns[i], f);
     } else {
         for (conn *c = h->conns; c; c = c->next)
             if (c->registered && conn_may_see(c, f))
@@ -493,6 +529,7 @@ static void conn_free(void *arg)
         chat_free(in);
     }
     chat_free(c->channels);
+    chat_free(c->watch);
     chat_free(c->recv_buf);
     chat_free(c->token);
     chat_free(c->uri);
@@ -544,6 +581,8 @@ static void conn_close(conn *c)
         for (size_t i = 0; i < c->n_channels; i++)
             index_remove(&h->by_channel, c->channels[i], c);
         index_remove(&h->by_user, chat_session_user_id(c->s), c);
+        for (size_t i = 0; i < c->n_watch; i++)
+            index_remove(&h->by_watch, c->watch[i], c);
         c->registered = false;
     }
     if (first) {
@@ -849,6 +888,55 @@ static bool still_authorized(conn *c)
     return false;
 }
 
+/* {"type":"presence_sub","ids":[...]}: from now on the connection hears the
+ * presence changes of exactly these users (Slack's presence subscriptions;
+ * an empty list stops them). Answers nothing when it succeeds, as Slack. */
+static void presence_sub(conn *c, long long id, const gw_args *args)
+{
+    const gw_arg *a = gw_args_find(args, "ids");
+    json_t *ids = a ? a->json : NULL;
+    size_t n = ids ? json_array_size(ids) : 0;
+    if (ids == NULL || !json_is_array(ids) || n > MAX_WATCH) {
+        reply_error(c, id, "invalid_array_arg");
+        return;
+    }
+    char (*watch)[CHAT_ID_SIZE] = n ? chat_malloc(n * CHAT_ID_SIZE) : NULL;
+    if (n && watch == NULL) {
+        reply_error(c, id, "internal_error");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *u = json_string_value(json_array_get(ids, i));
+        if (u == NULL || !chati_id_valid(u, 0)) {
+            chat_free(watch);
+            reply_error(c, id, "invalid_user_id");
+            return;
+        }
+        chati_copy_fixed(watch[i], CHAT_ID_SIZE, u);
+    }
+    qsort(watch, n, CHAT_ID_SIZE, id_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kept == 0 || strcmp(watch[kept - 1], watch[i]) != 0)
+            memmove(watch[kept++], watch[i], CHAT_ID_SIZE);
+    gw_hub *h = c->hub;
+    pthread_mutex_lock(&h->mu);
+    if (c->registered) {
+        for (size_t i = 0; i < c->n_watch; i++)
+            index_remove(&h->by_watch, c->watch[i], c);
+        for (size_t i = 0; i < kept; i++)
+            index_add(&h->by_watch, watch[i], c);
+    }
+    /* fan-out reads the list under the hub lock: swap it under both */
+    pthread_mutex_lock(&c->mu);
+    char (*old)[CHAT_ID_SIZE] = c->watch;
+    c->watch = watch;
+    c->n_watch = kept;
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&h->mu);
+    chat_free(old);
+}
+
 static void handle_one(conn *c, const char *text)
 {
     gw_hub *h = c->hub;
@@ -871,6 +959,8 @@ static void handle_one(conn *c, const char *text)
     } else if (type && (strcmp(type, "typing") == 0 || strcmp(type, "message") == 0) &&
                !gw_ratelimit_take(h->g->rate, c->token, NULL)) {
         reply_error(c, id, "ratelimited"); /* the same budget as the token's API calls */
+    } else if (type && strcmp(type, "presence_sub") == 0) {
+        presence_sub(c, id, &args);
     } else if (type && strcmp(type, "typing") == 0) {
         gw_call_json(h->g, chati_method_by_name("rtm.typing"), c->s, &args, &out);
     } else if (type && strcmp(type, "message") == 0) {
@@ -1067,6 +1157,7 @@ void gw_hub_stop(gw_hub *h)
     chat_free(h->ring);
     index_clear(&h->by_channel);
     index_clear(&h->by_user);
+    index_clear(&h->by_watch);
     pthread_cond_destroy(&h->gone);
     pthread_mutex_destroy(&h->mu);
     chat_free(h->ws_url);

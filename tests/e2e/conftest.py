@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -28,6 +29,16 @@ import websocket  # websocket-client
 # Generous: the same suite runs under AddressSanitizer, several tests at once.
 START_TIMEOUT = float(os.environ.get("CHAT_E2E_START_TIMEOUT", "60"))
 STOP_TIMEOUT = 30.0
+
+
+def dump_stuck(p):
+    """Says which process did not stop on SIGTERM, with its threads' stacks
+    (gdb, when installed), before it is killed: the failure names its cause."""
+    sys.stderr.write(f"\n{p.args[0]} (pid {p.pid}) did not stop within {STOP_TIMEOUT} s\n")
+    if shutil.which("gdb"):
+        r = subprocess.run(["gdb", "-batch", "-p", str(p.pid), "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=60)
+        sys.stderr.write(r.stdout[-20000:])
 HTTP_TIMEOUT = 30.0
 EVENT_TIMEOUT = float(os.environ.get("CHAT_E2E_EVENT_TIMEOUT", "15"))
 
@@ -256,6 +267,7 @@ class Chatd:
         try:
             return self.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            dump_stuck(self.proc)
             self.proc.kill()
             self.proc.wait()
             return None
@@ -427,6 +439,7 @@ class Distributed(Chatd):
             try:
                 code = p.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                dump_stuck(p)
                 p.kill()
                 p.wait()
                 code = None

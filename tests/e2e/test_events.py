@@ -202,6 +202,9 @@ def test_user_typing_from_the_socket(server, alice, bob, rtms):
 
 def test_presence_change(server, alice, bob, rtms):
     wb = rtms(server, bob)
+    wb.send({"type": "presence_sub", "ids": [alice.user_id]})
+    wb.send({"type": "ping", "id": 7})
+    wb.wait_type("pong")  # the subscription is in place
     rtms(server, alice)  # alice comes online
     ev = wb.wait_type("presence_change", user=alice.user_id)
     assert ev["presence"] == "active", ev
@@ -211,12 +214,55 @@ def test_presence_change(server, alice, bob, rtms):
     assert wb.wait_type("presence_change", user=alice.user_id)["presence"] == "active"
 
 
+def test_presence_goes_to_subscribers_only(server, alice, bob, rtms):
+    """As Slack since 2018: a socket hears the presence of the users it named
+    in its last presence_sub (and its own user's), so N connections coming
+    online cost N frames, not N squared."""
+    carol = server.signup("carol")
+    wb, wc = rtms(server, bob), rtms(server, carol)
+    wb.send({"type": "presence_sub", "ids": [alice.user_id, alice.user_id]})
+    wc.send({"type": "presence_sub", "ids": [bob.user_id]})  # not alice
+    for w in (wb, wc):
+        w.send({"type": "ping", "id": 1})
+        w.wait_type("pong")
+    wa = rtms(server, alice)
+    assert wa.wait_type("presence_change", user=alice.user_id)["presence"] == "active"
+    assert wb.wait_type("presence_change", user=alice.user_id)["presence"] == "active"
+    alice.ok("users.setPresence", presence="away")
+    assert wb.wait_type("presence_change", user=alice.user_id)["presence"] == "away"
+    assert wa.wait_type("presence_change", user=alice.user_id)["presence"] == "away"
+    # an empty list ends the subscription
+    wb.send({"type": "presence_sub", "ids": []})
+    wb.send({"type": "ping", "id": 2})
+    wb.wait_type("pong", reply_to=2)
+    alice.ok("users.setPresence", presence="auto")
+    assert wa.wait_type("presence_change", user=alice.user_id)["presence"] == "active"
+    marker = unique("marker")
+    c = channel_with(alice, bob, carol)
+    alice.post(c, marker)
+    message_event(wb, c, marker)
+    message_event(wc, c, marker)
+    after_away = [e for e in wb.seen if e.get("type") == "presence_change"
+                  and e["user"] == alice.user_id]
+    assert [e["presence"] for e in after_away] == ["active", "away"], after_away
+    assert not [e for e in wc.seen if e.get("type") == "presence_change"
+                and e["user"] == alice.user_id], wc.seen
+    # bad lists are refused with a reason
+    wb.send({"type": "presence_sub", "ids": "U123", "id": 3})
+    assert wb.wait_type(None, reply_to=3)["error"]["code"] == "invalid_array_arg"
+    wb.send({"type": "presence_sub", "ids": ["not an id"], "id": 4})
+    assert wb.wait_type(None, reply_to=4)["error"]["code"] == "invalid_user_id"
+
+
 def test_presence_expires_without_heartbeats(make_server):
     """With presence.ttl=2 s: pings keep a user active; once the socket is gone
     the sweeper announces them away (offline reads as away)."""
     srv = make_server(*NO_RATE_LIMIT, "--set", "presence.ttl=2", name="presence")
     a, b = srv.signup("pa"), srv.signup("pb")
     wb = srv.rtm(b)
+    wb.send({"type": "presence_sub", "ids": [a.user_id]})
+    wb.send({"type": "ping", "id": 1})
+    wb.wait_type("pong")
     wa = srv.rtm(a)
     try:
         assert wb.wait_type("presence_change", user=a.user_id)["presence"] == "active"

@@ -4,7 +4,26 @@
 import { $$ } from './dom.js';
 
 export const presenceMethods = {
+  // Follows the presence of these users from now on (with those followed
+  // already, the newest 5,000 at most), in one presence_sub per burst of calls.
+  watchPresence(ids) {
+    if (!this.presenceWatch) this.presenceWatch = new Set();
+    for (const id of ids) {
+      this.presenceWatch.delete(id);
+      this.presenceWatch.add(id);
+    }
+    while (this.presenceWatch.size > 5000) this.presenceWatch.delete(this.presenceWatch.values().next().value);
+    if (this.presenceSubQueued) return;
+    this.presenceSubQueued = true;
+    // before any users.getPresence answer: no change falls between the two
+    queueMicrotask(() => {
+      this.presenceSubQueued = false;
+      if (this.rtm) this.rtm.subscribePresence(Array.from(this.presenceWatch));
+    });
+  },
+
   async loadPresence(ids) {
+    this.watchPresence(ids);
     const todo = ids.filter((id) => !this.store.presence.has(id) && !this.presenceLoads.has(id));
     for (const id of todo) this.presenceLoads.add(id);
     for (let i = 0; i < todo.length; i += 6) {

@@ -63,6 +63,13 @@ export class Rtm {
     return true;
   }
 
+  // Slack sends presence changes only for the users a socket subscribes to
+  // (presence_sub); the list is sent again on every (re)connect.
+  subscribePresence(ids) {
+    this.presenceIds = ids;
+    this.send({ type: 'presence_sub', ids });
+  }
+
   reconnectNow() {
     if (this.stopped || this.ws || this.connecting) return;
     clearTimeout(this.timer);
@@ -141,6 +148,7 @@ export class Rtm {
       if (fresh || epochChanged) this.seq = f.seq; // nothing will be replayed
       this.setStatus('online');
       this.startPing();
+      if (this.presenceIds && this.presenceIds.length) this.send({ type: 'presence_sub', ids: this.presenceIds });
       // A restarted server has a new epoch: nothing can be replayed.
       this.onSync({ fresh, resync: epochChanged });
       return;
