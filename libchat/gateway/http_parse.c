@@ -201,8 +201,6 @@ int gw_http_parse_head(char *buf, size_t len, size_t max_head, gw_http_head *h)
     p = start;
     nl = line_end(p, end);
     size_t n = line_len(p, nl);
-    if (memchr(p, '\0', n) != NULL)
-        return GW_HTTP_BAD;
     int rv = parse_request_line(p, n, h);
     if (rv != 0)
         return rv;

@@ -58,6 +58,10 @@ START_TEST(accept_key)
         "dGhlIHNhbXBsZSBub25jZQ===", /* 25 */
         "dGhlIHNhbXBsZSBub25jZQ= ",
         "dGhlIHNhbXBsZSBub25j!Q==",
+        "dGhlIHNhbXBs ZSBub25jZQ=",
+        "dGhlIHNhbXBsZSBu\r\n25jZQ=",
+        "dGhlIHNhbXBsZSBub25jZQ=A",
+        "dGhlIHNhbXBsZSBub25jZ===",
         "AAAAAAAAAAAAAAAAAAAAAAAA",  /* 18 bytes */
         "AAAAAAAAAAAAAAAAAAAAAAA=",  /* 17 bytes */
         "dGhlIHNhbXBsZSBub25jZQ==dGhl",
