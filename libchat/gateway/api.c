@@ -85,45 +85,26 @@ chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const
     return rv;
 }
 
-void gw_reply(nng_aio *aio, uint16_t status, const char *content_type, chati_buf *body,
+void gw_reply(gw_req *r, uint16_t status, const char *content_type, chati_buf *body,
               const char *extra_header, const char *extra_value)
 {
-    nng_http_res *res = NULL;
-    if (nng_http_res_alloc(&res) != 0) {
-        chati_buf_free(body);
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    nng_http_res_set_status(res, status);
-    nng_http_res_set_header(res, "Content-Type", content_type);
-    nng_http_res_set_header(res, "Cache-Control", "no-store");
-    if (extra_header)
-        nng_http_res_set_header(res, extra_header, extra_value);
-    /* copy_data: nng frees its copy with the response; ours goes now. */
-    if (nng_http_res_copy_data(res, body->data ? body->data : "", body->len) != 0) {
-        nng_http_res_free(res);
-        chati_buf_free(body);
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
+    const char *h[] = {"Cache-Control", "no-store", extra_header, extra_value};
+    gw_respond(r, status, content_type, body->data, body->len, h, extra_header ? 2 : 1);
     chati_buf_free(body);
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
 }
 
 /* Reads query string and body into args. */
-static chat_err read_args(gw *g, nng_http_req *req, const char *query, gw_args *args)
+static chat_err read_args(gw *g, gw_req *req, const char *query, gw_args *args)
 {
     chat_err rv = query ? gw_args_parse_form(query, strlen(query), args) : CHAT_OK;
-    void *body = NULL;
     size_t len = 0;
-    nng_http_req_get_data(req, &body, &len);
+    const char *body = gw_req_body(req, &len);
     if (rv != CHAT_OK || len == 0)
         return rv == CHAT_ERR_INVALID_UTF8 ? rv : rv ? CHAT_ERR_INVALID_FORM_DATA : CHAT_OK;
     if (len > g->cfg.max_body)
         return chati_fail(CHAT_ERR_REQUEST_TOO_LARGE, "bodies are limited to %zu bytes",
                           g->cfg.max_body);
-    const char *ct = nng_http_req_get_header(req, "Content-Type");
+    const char *ct = gw_req_header(req, "Content-Type");
     gw_args body_args = GW_ARGS_INIT;
     if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
         rv = gw_args_parse_form(body, len, &body_args);
@@ -158,10 +139,10 @@ static chat_err rtm_connect(gw *g, const chat_session *s, const char *token, cha
  * derived from the request's X-Request-Id (the load balancer sets it, and
  * keeps it when it sends the request again to another gateway after the
  * first died), so a resent post is recognised instead of posted twice. */
-static chat_err key_from_request_id(nng_http_req *req, const chati_method *m,
+static chat_err key_from_request_id(gw_req *req, const chati_method *m,
                                     const chat_session *s, gw_args *args)
 {
-    const char *rid = nng_http_req_get_header(req, "X-Request-Id");
+    const char *rid = gw_req_header(req, "X-Request-Id");
     if (rid == NULL || *rid == '\0' || strlen(rid) > 200 || chati_method_key_field(m) == NULL ||
         gw_args_get(args, "client_msg_id") != NULL)
         return CHAT_OK;
@@ -172,7 +153,7 @@ static chat_err key_from_request_id(nng_http_req *req, const chati_method *m,
     return gw_args_add(args, "client_msg_id", key, strlen(key));
 }
 
-void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
+void gw_api_serve(gw *g, gw_req *req)
 {
     chati_clear_errmsg();
     chati_buf out = {0};
@@ -182,8 +163,8 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
     int retry_after = 0;
     chat_err rv = CHAT_OK;
 
-    const char *verb = nng_http_req_get_method(req);
-    const char *uri = nng_http_req_get_uri(req);
+    const char *verb = gw_req_method(req);
+    const char *uri = gw_req_uri(req);
     char name[128] = "";
     const char *query = NULL;
     if (strncmp(uri, API_PREFIX, strlen(API_PREFIX)) == 0) {
@@ -207,12 +188,12 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
         rv = chati_fail(CHAT_ERR_METHOD_NOT_ALLOWED, "use GET or POST");
     else if (!is_rtm && !is_upload && (m == NULL || (m->flags & CHATI_M_INTERNAL)))
         rv = chati_fail(CHAT_ERR_UNKNOWN_METHOD, "no method \"%.60s\"", name);
-    if (rv == CHAT_OK && is_upload && gw_is_multipart(nng_http_req_get_header(req, "Content-Type")))
+    if (rv == CHAT_OK && is_upload && gw_is_multipart(gw_req_header(req, "Content-Type")))
         rv = gw_files_upload_args(g, req, query, &args, &upload_parts, &upload_file);
     else if (rv == CHAT_OK)
         rv = read_args(g, req, query, &args);
     if (rv == CHAT_OK) {
-        const char *t = gw_bearer_token(nng_http_req_get_header(req, "Authorization"));
+        const char *t = gw_bearer_token(gw_req_header(req, "Authorization"));
         if (t == NULL)
             t = gw_args_get(&args, "token");
         token = chat_strdup(t);
@@ -235,7 +216,7 @@ void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req)
 
     char retry[16];
     snprintf(retry, sizeof retry, "%d", retry_after);
-    gw_reply(aio, http_status(rv), "application/json; charset=utf-8", &out,
+    gw_reply(req, http_status(rv), "application/json; charset=utf-8", &out,
              rv == CHAT_ERR_RATELIMITED ? "Retry-After" : NULL, retry);
     gw_args_free(&args);
     gw_multipart_free(&upload_parts);

@@ -20,38 +20,19 @@ size_t gw_files_max_bytes(const gw *g)
 }
 
 /* A response with any number of extra headers (name, value pairs); takes
- * nothing: data is copied into the response (nng frees its copy). */
-static void reply(nng_aio *aio, uint16_t status, const char *content_type, const void *data,
+ * nothing: data is copied into the response. */
+static void reply(gw_req *req, uint16_t status, const char *content_type, const void *data,
                   size_t len, const char *const *headers, size_t n_headers)
 {
-    nng_http_res *res = NULL;
-    if (nng_http_res_alloc(&res) != 0) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    int e = nng_http_res_set_status(res, status);
-    if (e == 0)
-        e = nng_http_res_set_header(res, "Content-Type", content_type);
-    for (size_t i = 0; e == 0 && i + 1 < 2 * n_headers; i += 2)
-        e = nng_http_res_set_header(res, headers[i], headers[i + 1]);
-    /* nng cannot copy zero bytes (no allocation): an empty body is set. */
-    if (e == 0)
-        e = len ? nng_http_res_copy_data(res, data, len) : nng_http_res_set_data(res, "", 0);
-    if (e != 0) {
-        nng_http_res_free(res);
-        nng_aio_finish(aio, e);
-        return;
-    }
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
+    gw_respond(req, status, content_type, data, len, headers, n_headers);
 }
 
-static void reply_error(nng_aio *aio, uint16_t status, chat_err err, const char *detail)
+static void reply_error(gw_req *req, uint16_t status, chat_err err, const char *detail)
 {
     chati_buf b = {0};
     gw_error_json(&b, err, detail);
     static const char *const h[] = {"Cache-Control", "no-store"};
-    reply(aio, status, "application/json; charset=utf-8", b.data, b.len, h, 1);
+    reply(req, status, "application/json; charset=utf-8", b.data, b.len, h, 1);
     chati_buf_free(&b);
 }
 
@@ -104,19 +85,18 @@ static uint16_t upload_status(chat_err err)
     }
 }
 
-void gw_upload_serve(gw *g, nng_aio *aio, nng_http_req *req)
+void gw_upload_serve(gw *g, gw_req *req)
 {
     chati_clear_errmsg();
     static const chati_method *m;
     if (m == NULL)
         m = chati_method_by_name("files.uploadBytes");
-    const char *uri = nng_http_req_get_uri(req);
+    const char *uri = gw_req_uri(req);
     char id[CHAT_ID_SIZE];
     gw_args args = GW_ARGS_INIT;
     gw_multipart mp = {0};
-    void *body = NULL;
     size_t len = 0;
-    nng_http_req_get_data(req, &body, &len);
+    const char *body = gw_req_body(req, &len);
     chat_err rv = CHAT_OK;
     if (m == NULL)
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "uploads are not available");
@@ -128,7 +108,7 @@ void gw_upload_serve(gw *g, nng_aio *aio, nng_http_req *req)
         rv = chati_fail(CHAT_ERR_FILE_TOO_LARGE, "files are at most %zu bytes",
                         gw_files_max_bytes(g));
     const char *data = body;
-    const char *ct = nng_http_req_get_header(req, "Content-Type");
+    const char *ct = gw_req_header(req, "Content-Type");
     if (rv == CHAT_OK && gw_is_multipart(ct)) {
         /* Some SDK versions send the bytes as a form with a "file" part. */
         rv = gw_multipart_parse(body, len, ct, &mp);
@@ -154,11 +134,11 @@ void gw_upload_serve(gw *g, nng_aio *aio, nng_http_req *req)
     if (rv == CHAT_OK) {
         char ok[48];
         int n = snprintf(ok, sizeof ok, "OK - %zu", len);
-        reply(aio, 200, "text/plain; charset=utf-8", ok, (size_t)n, NULL, 0);
+        reply(req, 200, "text/plain; charset=utf-8", ok, (size_t)n, NULL, 0);
     } else {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", chati_errmsg());
-        reply_error(aio, upload_status(rv), rv, detail);
+        reply_error(req, upload_status(rv), rv, detail);
     }
     gw_multipart_free(&mp);
     gw_args_free(&args);
@@ -201,13 +181,13 @@ static chat_err disposition(const char *name, bool attachment, chati_buf *out)
     return rv;
 }
 
-void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
+void gw_download_serve(gw *g, gw_req *req)
 {
     chati_clear_errmsg();
     static const chati_method *m;
     if (m == NULL)
         m = chati_method_by_name("files.download");
-    const char *uri = nng_http_req_get_uri(req);
+    const char *uri = gw_req_uri(req);
     char id[CHAT_ID_SIZE];
     gw_args args = GW_ARGS_INIT;
     chat_session *s = NULL;
@@ -218,7 +198,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
         rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "downloads are not available");
     else if (!file_id_from_uri(uri, "/files/", id) || query_args(uri, &args) != CHAT_OK)
         rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "not a file URL");
-    const char *token = gw_bearer_token(nng_http_req_get_header(req, "Authorization"));
+    const char *token = gw_bearer_token(gw_req_header(req, "Authorization"));
     if (token == NULL)
         token = gw_args_get(&args, "token");
     if (rv == CHAT_OK)
@@ -242,7 +222,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
         chati_buf cd = {0};
         if (disposition(name, attachment, &cd) != CHAT_OK) {
             chati_buf_free(&cd);
-            nng_aio_finish(aio, NNG_ENOMEM);
+            reply_error(req, 500, CHAT_ERR_NOMEM, NULL);
         } else {
             /* The sandbox keeps an uploaded page or image from running as
              * the web client's origin, whatever a browser makes of it. */
@@ -250,7 +230,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
                                      "X-Content-Type-Options", "nosniff",
                                      "Content-Security-Policy", "sandbox; default-src 'none'",
                                      "Cache-Control", "private, no-store"};
-            reply(aio, 200, type, d->content.data, d->content.len, h, 4);
+            reply(req, 200, type, d->content.data, d->content.len, h, 4);
             chati_buf_free(&cd);
         }
     } else if (rv == CHAT_ERR_RATELIMITED) {
@@ -259,7 +239,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
         chati_buf b = {0};
         gw_error_json(&b, rv, NULL);
         const char *const h[] = {"Retry-After", retry};
-        reply(aio, 429, "application/json; charset=utf-8", b.data, b.len, h, 1);
+        reply(req, 429, "application/json; charset=utf-8", b.data, b.len, h, 1);
         chati_buf_free(&b);
     } else {
         /* Whether the file exists is nobody else's business: every refusal
@@ -271,9 +251,9 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
                               ? 500
                               : 404;
         if (status == 404)
-            reply_error(aio, 404, CHAT_ERR_FILE_NOT_FOUND, NULL);
+            reply_error(req, 404, CHAT_ERR_FILE_NOT_FOUND, NULL);
         else
-            reply_error(aio, status, rv, chati_errmsg());
+            reply_error(req, status, rv, chati_errmsg());
     }
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
@@ -283,13 +263,12 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req)
 
 /* -------------------------------------------------------- files.upload --- */
 
-chat_err gw_files_upload_args(gw *g, nng_http_req *req, const char *query, gw_args *args,
+chat_err gw_files_upload_args(gw *g, gw_req *req, const char *query, gw_args *args,
                               gw_multipart *mp, const gw_mp_part **file)
 {
     *file = NULL;
-    void *body = NULL;
     size_t len = 0;
-    nng_http_req_get_data(req, &body, &len);
+    const char *body = gw_req_body(req, &len);
     chat_err rv = query ? gw_args_parse_form(query, strlen(query), args) : CHAT_OK;
     if (rv != CHAT_OK && rv != CHAT_ERR_INVALID_UTF8)
         rv = chati_fail(CHAT_ERR_INVALID_FORM_DATA, "the query string could not be read");
@@ -297,7 +276,7 @@ chat_err gw_files_upload_args(gw *g, nng_http_req *req, const char *query, gw_ar
         rv = chati_fail(CHAT_ERR_FILE_TOO_LARGE, "files are at most %zu bytes",
                         gw_files_max_bytes(g));
     if (rv == CHAT_OK)
-        rv = gw_multipart_parse(body, len, nng_http_req_get_header(req, "Content-Type"), mp);
+        rv = gw_multipart_parse(body, len, gw_req_header(req, "Content-Type"), mp);
     if (rv != CHAT_OK)
         return rv;
     const gw_mp_part *f = gw_multipart_file(mp);

@@ -12,8 +12,8 @@
  *                                       404 {"ok":false,"error":"file_not_found"}
  *                                       for anyone else.
  *
- * The serve functions run on a worker thread and finish the aio. Request
- * bodies are the ones nng collected; file bytes are passed on without a copy.
+ * The serve functions run on a worker thread and answer the request. Request
+ * bodies are read whole by httpd.c; file bytes are passed on without a copy.
  */
 #ifndef CHAT_GW_FILES_H
 #define CHAT_GW_FILES_H
@@ -27,8 +27,8 @@
 /* files.max_bytes (100 MiB unless configured): the largest file accepted. */
 size_t gw_files_max_bytes(const gw *g);
 
-void gw_upload_serve(gw *g, nng_aio *aio, nng_http_req *req);
-void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req);
+void gw_upload_serve(gw *g, gw_req *req);
+void gw_download_serve(gw *g, gw_req *req);
 
 /*
  * files.upload with a multipart body: the query's arguments and the text
@@ -36,7 +36,7 @@ void gw_download_serve(gw *g, nng_aio *aio, nng_http_req *req);
  * mp holds the parts (free with gw_multipart_free; they point into req's
  * body). A file part's name becomes "filename" unless one is given.
  */
-chat_err gw_files_upload_args(gw *g, nng_http_req *req, const char *query, gw_args *args,
+chat_err gw_files_upload_args(gw *g, gw_req *req, const char *query, gw_args *args,
                               gw_multipart *mp, const gw_mp_part **file);
 
 /*

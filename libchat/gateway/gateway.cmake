@@ -4,7 +4,7 @@
 set(GW_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(GW_SOURCES pbjson.c api.c auth.c event_json.c hooks.c http.c hub.c ratelimit.c workers.c
   multipart.c files.c http_parse.c ws_codec.c)
-list(APPEND GW_SOURCES net.c)
+list(APPEND GW_SOURCES net.c net_tls.c httpd.c)
 list(TRANSFORM GW_SOURCES PREPEND ${GW_DIR}/)
 
 add_library(chat_gateway STATIC ${GW_SOURCES})

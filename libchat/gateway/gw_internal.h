@@ -8,13 +8,13 @@
 #include <stdatomic.h>
 
 #include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
 
 #include <chat/gateway.h>
 
 #include "api/announce.h"
 #include "api/svc.h"
 #include "core/internal.h"
+#include "httpd.h"
 #include "pbjson.h"
 
 /* Inside the gateway, its handle and configuration are gw and gw_config. */
@@ -45,6 +45,10 @@ chat_err gw_hub_start(gw *g, gw_hub **out);
 void gw_hub_stop(gw_hub *h);
 /* The WebSocket URL a client connects to (for rtm.connect). */
 const char *gw_hub_ws_url(const gw_hub *h);
+/* Takes over a socket whose request r (GET /rtm) asks for a WebSocket:
+ * answers 101 and speaks WebSocket on it from now on. false: not a valid
+ * upgrade (the caller answers 400). Loop thread. */
+bool gw_hub_attach(gw_hub *h, gw_sock *s, const gw_req *r);
 
 /* ---- a verified caller (auth.c) ---- */
 /* Verifies a token through the auth service. On success *out is a session to
@@ -62,8 +66,14 @@ struct chat_gateway {
     chati_svc *svc;
     chati_announcer *announcer; /* "gateway" in discovery (remote gateways) */
     chat_ctx *events;
-    nng_http_server *http;
-    nng_url *url;
+    struct httpd *httpd;
+    gw_route routes[10];        /* what httpd serves, first match first */
+    size_t n_routes;
+    nng_url *url;               /* the listening address, parsed */
+    char *listen_host;
+    int listen_port;
+    char *tls_cert_pem;         /* https: the PEM text of the files configured */
+    char *tls_key_pem;
     gw_workers *workers;
     gw_ratelimit *rate;
     gw_hub *hub;
@@ -73,8 +83,8 @@ struct chat_gateway {
 /* ---- the Web API (api.c) ---- */
 /* Replaces out's contents with {"ok":false,"error":<err's name>[,"detail":...]}. */
 void gw_error_json(chati_buf *out, chat_err err, const char *detail);
-/* Serves one /api/<method> request on a worker thread and finishes the aio. */
-void gw_api_serve(gw *g, nng_aio *aio, nng_http_req *req);
+/* Serves one /api/<method> request on a worker thread. */
+void gw_api_serve(gw *g, gw_req *r);
 /* Writes the Slack JSON reply of a call's result into out: {"ok":true,...}
  * with resp's fields when rv is CHAT_OK, else {"ok":false,"error":...} with
  * the thread's error detail. Returns rv, or the error building the JSON. */
@@ -85,9 +95,9 @@ chat_err gw_result_json(chat_err rv, const ProtobufCMessage *resp, chati_buf *ou
 chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
                       chati_buf *out);
 /* POST /hooks/<id>: an incoming webhook (hooks.c). */
-void gw_hook_serve(gw *g, nng_aio *aio, nng_http_req *req);
-/* Sends a finished response on aio (takes body). */
-void gw_reply(nng_aio *aio, uint16_t status, const char *content_type, chati_buf *body,
+void gw_hook_serve(gw *g, gw_req *r);
+/* Answers r with body (freed) and at most one extra header. */
+void gw_reply(gw_req *r, uint16_t status, const char *content_type, chati_buf *body,
               const char *extra_header, const char *extra_value);
 
 #endif

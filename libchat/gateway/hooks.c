@@ -8,22 +8,22 @@
 
 #define HOOK_PREFIX "/hooks/"
 
-static void reply_text(nng_aio *aio, uint16_t status, const char *text)
+static void reply_text(gw_req *req, uint16_t status, const char *text)
 {
     chati_buf body = {0};
     chati_buf_puts(&body, text);
-    gw_reply(aio, status, "text/plain; charset=utf-8", &body, NULL, NULL);
+    gw_reply(req, status, "text/plain; charset=utf-8", &body, NULL, NULL);
 }
 
 /* Slack's webhook error words for our codes. */
-static void reply_error(nng_aio *aio, chat_err rv)
+static void reply_error(gw_req *req, chat_err rv)
 {
     switch (rv) {
     case CHAT_ERR_INVALID_AUTH:
-        reply_text(aio, 404, "no_service");
+        reply_text(req, 404, "no_service");
         break;
     case CHAT_ERR_NO_TEXT:
-        reply_text(aio, 400, "no_text");
+        reply_text(req, 400, "no_text");
         break;
     case CHAT_ERR_INVALID_JSON:
     case CHAT_ERR_INVALID_UTF8:
@@ -34,33 +34,32 @@ static void reply_error(nng_aio *aio, chat_err rv)
     case CHAT_ERR_INVALID_TS:
     case CHAT_ERR_THREAD_NOT_FOUND:
     case CHAT_ERR_REQUEST_TOO_LARGE:
-        reply_text(aio, 400, "invalid_payload");
+        reply_text(req, 400, "invalid_payload");
         break;
     case CHAT_ERR_IS_ARCHIVED:
-        reply_text(aio, 410, "channel_is_archived");
+        reply_text(req, 410, "channel_is_archived");
         break;
     case CHAT_ERR_CHANNEL_NOT_FOUND:
     case CHAT_ERR_NOT_IN_CHANNEL:
-        reply_text(aio, 404, "channel_not_found");
+        reply_text(req, 404, "channel_not_found");
         break;
     case CHAT_ERR_ACCOUNT_INACTIVE:
     case CHAT_ERR_RESTRICTED_ACTION:
-        reply_text(aio, 403, "action_prohibited");
+        reply_text(req, 403, "action_prohibited");
         break;
     default:
-        reply_text(aio, 500, "internal_error");
+        reply_text(req, 500, "internal_error");
     }
 }
 
 /* The payload's fields, whichever way they came. */
-static chat_err read_payload(gw *g, nng_http_req *req, gw_args *args)
+static chat_err read_payload(gw *g, gw_req *req, gw_args *args)
 {
-    void *body = NULL;
     size_t len = 0;
-    nng_http_req_get_data(req, &body, &len);
+    const char *body = gw_req_body(req, &len);
     if (len > g->cfg.max_body)
         return CHAT_ERR_REQUEST_TOO_LARGE;
-    const char *ct = nng_http_req_get_header(req, "Content-Type");
+    const char *ct = gw_req_header(req, "Content-Type");
     if (ct && strncasecmp(ct, "application/json", 16) == 0)
         return gw_args_parse_json(body, len, args);
     gw_args form = GW_ARGS_INIT;
@@ -73,10 +72,10 @@ static chat_err read_payload(gw *g, nng_http_req *req, gw_args *args)
     return rv;
 }
 
-void gw_hook_serve(gw *g, nng_aio *aio, nng_http_req *req)
+void gw_hook_serve(gw *g, gw_req *req)
 {
     chati_clear_errmsg();
-    const char *uri = nng_http_req_get_uri(req);
+    const char *uri = gw_req_uri(req);
     const char *id = strncmp(uri, HOOK_PREFIX, strlen(HOOK_PREFIX)) == 0
                          ? uri + strlen(HOOK_PREFIX)
                          : "";
@@ -94,7 +93,7 @@ void gw_hook_serve(gw *g, nng_aio *aio, nng_http_req *req)
     }
     gw_args_free(&args);
     if (rv == CHAT_OK)
-        reply_text(aio, 200, "ok");
+        reply_text(req, 200, "ok");
     else
-        reply_error(aio, rv);
+        reply_error(req, rv);
 }

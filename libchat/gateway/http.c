@@ -11,62 +11,6 @@
 #include "api/svc.h"
 #include "rpc.pb-c.h"
 
-#include <nng/supplemental/tls/tls.h>
-
-/* Every route hands its request to a worker: nng's own threads must never
- * block on a service call. */
-typedef void (*serve_fn)(gw *g, nng_aio *aio, nng_http_req *req);
-
-typedef struct job {
-    gw *g;
-    nng_aio *aio;
-    nng_http_req *req;
-    serve_fn serve;
-} job;
-
-static void job_run(void *arg)
-{
-    job *j = arg;
-    j->serve(j->g, j->aio, j->req);
-    chat_free(j);
-}
-
-static void submit(nng_aio *aio, serve_fn serve)
-{
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    gw *g = nng_http_handler_get_data(h);
-    job *j = chat_malloc(sizeof *j);
-    if (j == NULL) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    *j = (job){g, aio, req, serve};
-    if (!gw_workers_submit(g->workers, job_run, j)) {
-        chat_free(j);
-        nng_aio_finish(aio, NNG_ECLOSED);
-    }
-}
-
-static void on_api(nng_aio *aio)
-{
-    submit(aio, gw_api_serve);
-}
-
-static void on_upload(nng_aio *aio)
-{
-    submit(aio, gw_upload_serve);
-}
-
-static void on_download(nng_aio *aio)
-{
-    submit(aio, gw_download_serve);
-}
-
-static void on_hook(nng_aio *aio)
-{
-    submit(aio, gw_hook_serve);
-}
 
 /* ------------------------------------------------------------ web root --- */
 
@@ -149,22 +93,21 @@ static bool web_path(const char *uri, char *out, size_t n)
     return true;
 }
 
-static void web_not_found(nng_aio *aio)
+static void web_not_found(gw_req *req)
 {
     chati_buf b = {0};
     chati_buf_puts(&b, "not found\n");
-    gw_reply(aio, 404, "text/plain; charset=utf-8", &b, NULL, NULL);
+    gw_reply(req, 404, "text/plain; charset=utf-8", &b, NULL, NULL);
 }
 
 /* GET of anything no other route takes: the web client's files, from inside
- * the web root only (nng's directory handler follows "..", and claims the
- * whole tree so that /health and /files collide with it). */
-static void gw_web_serve(gw *g, nng_aio *aio, nng_http_req *req)
+ * the web root only. */
+static void gw_web_serve(gw *g, gw_req *req)
 {
     char rel[1024], path[PATH_MAX + 1100], real[PATH_MAX];
     struct stat st;
-    if (!web_path(nng_http_req_get_uri(req), rel, sizeof rel)) {
-        web_not_found(aio);
+    if (!web_path(gw_req_uri(req), rel, sizeof rel)) {
+        web_not_found(req);
         return;
     }
     snprintf(path, sizeof path, "%s/%s", g->web_root_real, rel);
@@ -178,7 +121,7 @@ static void gw_web_serve(gw *g, nng_aio *aio, nng_http_req *req)
     if (realpath(path, real) == NULL || strncmp(real, g->web_root_real, rl) != 0 ||
         real[rl] != '/' || stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
         (size_t)st.st_size > WEB_MAX_FILE || (f = fopen(real, "rb")) == NULL) {
-        web_not_found(aio);
+        web_not_found(req);
         return;
     }
     chati_buf body = {0};
@@ -187,44 +130,20 @@ static void gw_web_serve(gw *g, nng_aio *aio, nng_http_req *req)
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
         chati_buf_append(&body, chunk, got);
     fclose(f);
-    nng_http_res *res = NULL;
-    int e = nng_http_res_alloc(&res);
-    if (e == 0)
-        e = nng_http_res_set_header(res, "Content-Type", web_type(real));
-    if (e == 0)
-        e = nng_http_res_set_header(res, "Cache-Control", "no-cache");
-    if (e == 0)
-        e = nng_http_res_set_header(res, "X-Content-Type-Options", "nosniff");
-    if (e == 0)
-        e = nng_http_res_set_header(res, "Referrer-Policy", "no-referrer");
-    if (e == 0)
-        e = nng_http_res_set_header(res, "Content-Security-Policy", "frame-ancestors 'none'");
-    if (e == 0)
-        e = nng_http_res_copy_data(res, body.data ? body.data : "", body.len);
+    static const char *const h[] = {"Cache-Control", "no-cache",
+                                    "X-Content-Type-Options", "nosniff",
+                                    "Referrer-Policy", "no-referrer",
+                                    "Content-Security-Policy", "frame-ancestors 'none'"};
+    gw_respond(req, 200, web_type(real), body.data, body.len, h, 4);
     chati_buf_free(&body);
-    if (e != 0) {
-        if (res)
-            nng_http_res_free(res);
-        nng_aio_finish(aio, e);
-        return;
-    }
-    nng_http_res_set_status(res, 200);
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
-}
-
-static void on_web(nng_aio *aio)
-{
-    submit(aio, gw_web_serve);
 }
 
 /* GET /health answers for the gateway alone (a load balancer's liveness
  * check). GET /health?services=1 is readiness: it asks every service for its
  * RPC health and answers 503 naming the first that does not answer, so a
  * deployment (or a test) can wait until each service has opened its backends. */
-static void health_services(gw *g, nng_aio *aio, nng_http_req *req)
+static void health_services(gw *g, gw_req *req)
 {
-    CHATI_UNUSED(req);
     chati_buf body = {0};
     for (int svc = 0; svc < CHATI_SVC__COUNT; svc++) {
         ProtobufCMessage *resp = NULL;
@@ -238,71 +157,44 @@ static void health_services(gw *g, nng_aio *aio, nng_http_req *req)
             snprintf(detail, sizeof detail, "%s service: %s",
                      chati_service_name((chati_service)svc), chati_errmsg());
             gw_error_json(&body, CHAT_ERR_SERVICE_UNAVAILABLE, detail);
-            gw_reply(aio, 503, "application/json", &body, NULL, NULL);
+            gw_reply(req, 503, "application/json", &body, NULL, NULL);
             return;
         }
     }
     chati_buf_puts(&body, "{\"ok\":true}");
-    gw_reply(aio, 200, "application/json", &body, NULL, NULL);
+    gw_reply(req, 200, "application/json", &body, NULL, NULL);
 }
 
-static void on_health(nng_aio *aio)
+static void health(gw *g, gw_req *req)
 {
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    const char *q = strchr(nng_http_req_get_uri(req), '?');
+    const char *q = strchr(gw_req_uri(req), '?');
     if (q && strstr(q, "services=1")) {
-        submit(aio, health_services);
+        health_services(g, req);
         return;
     }
     chati_buf body = {0};
     chati_buf_puts(&body, "{\"ok\":true}");
-    gw_reply(aio, 200, "application/json", &body, NULL, NULL);
+    gw_reply(req, 200, "application/json", &body, NULL, NULL);
 }
 
-static chat_err add_handler(gw *g, const char *path, void (*cb)(nng_aio *), bool tree,
-                            const char *method, size_t body_max)
+static void add_route(gw *g, const char *path, bool tree, const char *method,
+                      size_t max_body, gw_serve_fn serve)
 {
-    nng_http_handler *h;
-    int e = nng_http_handler_alloc(&h, path, cb);
-    if (e == 0 && tree)
-        e = nng_http_handler_set_tree(h);
-    if (e == 0)
-        e = nng_http_handler_set_method(h, method);
-    if (e == 0)
-        e = nng_http_handler_collect_body(h, body_max > 0, body_max);
-    if (e == 0)
-        e = nng_http_handler_set_data(h, g, NULL);
-    if (e == 0)
-        e = nng_http_server_add_handler(g->http, h);
-    if (e != 0) {
-        nng_http_handler_free(h);
-        return chati_fail(CHAT_ERR_INTERNAL, "handler %s: %s", path, nng_strerror(e));
-    }
-    return CHAT_OK;
+    g->routes[g->n_routes++] = (gw_route){path, tree, method, max_body, serve};
 }
 
+/* Reads the certificate and key (checked when the server starts). */
 static chat_err setup_tls(gw *g)
 {
     if (g->cfg.tls_cert == NULL && g->cfg.tls_key == NULL)
         return CHAT_OK;
     if (g->cfg.tls_cert == NULL || g->cfg.tls_key == NULL)
         return chati_fail(CHAT_ERR_INVALID_CONFIG, "TLS needs both a certificate and a key");
-    char *cert = chati_read_small_file(g->cfg.tls_cert, 1u << 20);
-    char *key = chati_read_small_file(g->cfg.tls_key, 1u << 20);
-    nng_tls_config *tls = NULL;
-    chat_err rv = CHAT_OK;
-    int e;
-    if (cert == NULL || key == NULL)
-        rv = chati_fail(CHAT_ERR_INVALID_CONFIG, "cannot read the TLS certificate or key");
-    else if ((e = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) != 0 ||
-             (e = nng_tls_config_own_cert(tls, cert, key, NULL)) != 0 ||
-             (e = nng_http_server_set_tls(g->http, tls)) != 0)
-        rv = chati_fail(CHAT_ERR_INVALID_CONFIG, "TLS: %s", nng_strerror(e));
-    if (tls)
-        nng_tls_config_free(tls); /* the server holds its own reference */
-    chat_free(cert);
-    chat_free(key);
-    return rv;
+    g->tls_cert_pem = chati_read_small_file(g->cfg.tls_cert, 1u << 20);
+    g->tls_key_pem = chati_read_small_file(g->cfg.tls_key, 1u << 20);
+    if (g->tls_cert_pem == NULL || g->tls_key_pem == NULL)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG, "cannot read the TLS certificate or key");
+    return CHAT_OK;
 }
 
 static chat_err gw_setup(gw *g)
@@ -317,38 +209,35 @@ static chat_err gw_setup(gw *g)
     if ((rv = gw_workers_start(g->cfg.workers, &g->workers)) != CHAT_OK ||
         (rv = gw_ratelimit_new(g->cfg.rate_per_sec, g->cfg.rate_burst, &g->rate)) != CHAT_OK)
         return rv;
-    if ((e = nng_http_server_hold(&g->http, g->url)) != 0)
-        return chati_fail(CHAT_ERR_INTERNAL, "http server: %s", nng_strerror(e));
+    g->listen_host = chat_strdup(g->url->u_hostname);
+    g->listen_port = atoi(g->url->u_port);
+    if (g->listen_host == NULL)
+        return CHAT_ERR_NOMEM;
     if ((rv = setup_tls(g)) != CHAT_OK)
         return rv;
-    /* nng answers 400 above the collect limit; collect more than we accept so
-     * that we can answer 413 ourselves. */
-    if ((rv = add_handler(g, "/api", on_api, true, NULL, g->cfg.max_body * 4 + 4096)) ||
-        (rv = add_handler(g, "/health", on_health, false, "GET", 0)))
-        return rv;
-    /* Files: upload_url bodies up to files.max_bytes (one byte more is
-     * collected so that we answer 413 rather than nng's 400), downloads, and
-     * multipart files.upload with room for its other fields. */
+    /* First match wins. Bodies above a route's limit get 413 unread; the
+     * handlers check the tighter limits (max_body) themselves. */
     size_t max_file = gw_files_max_bytes(g);
-    if ((rv = add_handler(g, "/upload", on_upload, true, "POST", max_file + 1)) ||
-        (rv = add_handler(g, "/files", on_download, true, "GET", 0)) ||
-        (rv = add_handler(g, "/hooks", on_hook, true, "POST", g->cfg.max_body + 4096)) ||
-        (rv = add_handler(g, "/api/files.upload", on_api, false, NULL,
-                          max_file + GW_UPLOAD_FORM_OVERHEAD)))
-        return rv;
-    /* The web client: a tree at "/" that every longer route comes before. */
+    add_route(g, "/api/files.upload", false, NULL, max_file + GW_UPLOAD_FORM_OVERHEAD,
+              gw_api_serve);
+    add_route(g, "/api", true, NULL, g->cfg.max_body * 4 + 4096, gw_api_serve);
+    add_route(g, "/health", false, "GET", 0, health);
+    add_route(g, "/upload", true, "POST", max_file + 1, gw_upload_serve);
+    add_route(g, "/files", true, "GET", 0, gw_download_serve);
+    add_route(g, "/hooks", true, "POST", g->cfg.max_body + 4096, gw_hook_serve);
+    add_route(g, "/rtm", false, "GET", 0, NULL);
+    /* The web client: everything no longer route took. */
     if (g->cfg.web_root) {
         if ((g->web_root_real = realpath(g->cfg.web_root, NULL)) == NULL)
             return chati_fail(CHAT_ERR_INVALID_CONFIG, "web root %s: not a directory",
                               g->cfg.web_root);
-        if ((rv = add_handler(g, "/", on_web, true, "GET", 0)) != CHAT_OK)
-            return rv;
+        add_route(g, "/", true, "GET", 0, gw_web_serve);
     }
     if ((rv = gw_hub_start(g, &g->hub)) != CHAT_OK)
         return rv;
-    if ((e = nng_http_server_start(g->http)) != 0)
+    if ((rv = gw_httpd_start(g, g->routes, g->n_routes)) != CHAT_OK)
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "cannot listen on %s: %s",
-                          g->listen_url, nng_strerror(e));
+                          g->listen_url, chati_errmsg());
     return CHAT_OK;
 }
 
@@ -411,15 +300,15 @@ void chat_gateway_stop(chat_gateway *g)
     chati_announcer_stop(g->announcer); /* out of discovery before draining */
     gw_hub_stop(g->hub);
     gw_workers_stop(g->workers); /* running requests finish; new ones are refused */
-    if (g->http) {
-        nng_http_server_stop(g->http);
-        nng_http_server_release(g->http);
-    }
+    gw_httpd_stop(g);
     gw_workers_free(g->workers); /* no handler can submit any more */
     gw_ratelimit_free(g->rate);
     if (g->url)
         nng_url_free(g->url);
     chat_free(g->listen_url);
+    chat_free(g->listen_host);
+    chat_free(g->tls_cert_pem);
+    chat_free(g->tls_key_pem);
     chat_free(g->public_url);
     free(g->web_root_real);
     chati_svc_close(g->svc);

@@ -14,14 +14,17 @@
 #include "api.pb-c.h"
 #include "event_json.h"
 #include "gw_internal.h"
+#include "net.h"
+#include "ws_codec.h"
 
 /* Largest frame a client may send: 40,000 characters written as JSON escapes
  * (an emoji is "\ud83d\ude00", 12 bytes) plus the envelope. */
 #define MAX_FRAME (512 * 1024)
-/* Largest frame we send: one event is one frame, and with reactions an event
- * has no small bound. */
-#define MAX_SEND_FRAME (16 * 1024 * 1024)
-#define MAX_QUEUE 8192          /* frames a slow client may lag before we drop it */
+/* What a client may lag behind by before it is dropped (it resumes by seq, or
+ * is told to resync): memory stays bounded, and one slow reader never holds
+ * up the others. */
+#define MAX_QUEUED_BYTES ((size_t)1 << 20)
+#define MAX_REPLAY 4096         /* frames replayed to a resuming client at most */
 #define BUCKETS 4096
 #define MAX_PENDING 256         /* client messages queued per connection */
 #define MAX_PENDING_BYTES (1024 * 1024) /* ... and their bytes */
@@ -38,6 +41,8 @@ typedef struct frame {
     gw_scope scope;
     char scope_id[CHAT_ID_SIZE];
     char team_id[CHAT_ID_SIZE]; /* the event's team, "" when it has none */
+    unsigned char hdr[10];      /* the WebSocket header: the same for every reader */
+    uint8_t hdr_len;
     size_t len;
     char data[];
 } frame;
@@ -52,6 +57,7 @@ static frame *frame_new(const char *data, size_t len)
     f->scope = GW_SCOPE_USER;
     f->scope_id[0] = '\0';
     f->team_id[0] = '\0';
+    f->hdr_len = (uint8_t)gw_ws_frame_header(f->hdr, GW_WS_TEXT, len);
     f->len = len;
     memcpy(f->data, data, len);
     f->data[len] = '\0';
@@ -69,6 +75,11 @@ static void frame_unref(frame *f)
         chat_free(f);
 }
 
+static void frame_release(void *f)
+{
+    frame_unref(f);
+}
+
 /* -------------------------------------------------------- connections --- */
 
 /* A message from a client, waiting for a worker. */
@@ -79,18 +90,15 @@ typedef struct incoming {
 
 typedef struct conn {
     struct gw_hub *hub;
-    nng_stream *st;
+    gw_sock *sock;              /* referenced */
     chat_session *s;
     char *token;
     char *uri;
-    nng_aio *recv_aio, *send_aio;
-    nng_iov recv_iov;
-    char *recv_buf;
-    atomic_int refs;            /* the hub's link + one per job in flight */
-    pthread_mutex_t mu;         /* queue and state */
-    frame **q;
-    size_t qhead, qlen, qcap;
-    bool sending, closed, registered, unlinked, close_after_send;
+    char *authorization;        /* the upgrade request's header, or NULL */
+    gw_ws_message msg;          /* a message being reassembled (loop thread) */
+    atomic_int refs;            /* the hub's link + the socket's + one per job */
+    pthread_mutex_t mu;         /* state below */
+    bool closed, registered, unlinked;
     /* Client messages waiting for a worker, handled in arrival order by one
      * worker at a time; receiving goes on meanwhile up to MAX_PENDING. */
     struct incoming *in_head, *in_tail;
@@ -200,8 +208,6 @@ static void index_clear(index_t *ix)
 
 struct gw_hub {
     gw *g;
-    nng_stream_listener *ls;
-    nng_aio *accept_aio;
     char *ws_url;
     chat_subscription *sub;
     char epoch[24];
@@ -309,93 +315,21 @@ static bool conn_may_see(const conn *c, const frame *f)
     return false;
 }
 
-static void send_next(conn *c);
 static void conn_close(conn *c);
-static void hang_up_later(conn *c);
 static void conn_ref(conn *c);
 static void conn_unref(conn *c);
 
-/* Queues a frame on a connection and starts sending. Takes a reference. */
-static void conn_push(conn *c, frame *f)
+/* Queues a frame on a connection: written by the socket's loop with what
+ * else is queued (fan-out), or at once by this thread (replies). A reader
+ * too far behind is hung up: it resumes by seq, or is told to resync. */
+static void conn_push(conn *c, frame *f, gw_send_mode mode)
 {
-    pthread_mutex_lock(&c->mu);
-    if (c->closed) {
-        pthread_mutex_unlock(&c->mu);
-        return;
-    }
-    if (c->qlen >= MAX_QUEUE) {
-        /* Too far behind to catch up live: drop it; it can resume by seq. */
-        c->closed = true;
-        pthread_mutex_unlock(&c->mu);
-        hang_up_later(c);
-        return;
-    }
-    if (c->qlen == c->qcap) {
-        size_t cap = c->qcap ? c->qcap * 2 : 32;
-        frame **q = chat_malloc(cap * sizeof *q);
-        if (q == NULL) {
-            /* A silent gap would be worse than a reconnect that resumes. */
-            c->closed = true;
-            pthread_mutex_unlock(&c->mu);
-            hang_up_later(c);
-            return;
-        }
-        for (size_t i = 0; i < c->qlen; i++)
-            q[i] = c->q[(c->qhead + i) % c->qcap];
-        chat_free(c->q);
-        c->q = q;
-        c->qhead = 0;
-        c->qcap = cap;
-    }
     frame_ref(f);
-    c->q[(c->qhead + c->qlen++) % c->qcap] = f;
-    if (!c->sending)
-        send_next(c);
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* conn->mu held. */
-static void send_next(conn *c)
-{
-    if (c->qlen == 0 || c->closed) {
-        c->sending = false;
-        return;
-    }
-    frame *f = c->q[c->qhead];
-    nng_iov iov = {f->data, f->len};
-    nng_aio_set_iov(c->send_aio, 1, &iov);
-    c->sending = true;
-    conn_ref(c); /* the pending send's; on_sent drops it */
-    nng_stream_send(c->st, c->send_aio);
-}
-
-static void on_sent(void *arg)
-{
-    conn *c = arg;
-    int e = nng_aio_result(c->send_aio);
-    pthread_mutex_lock(&c->mu);
-    frame *done = c->qlen ? c->q[c->qhead] : NULL;
-    if (c->qlen) {
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-    }
-    /* A short send would leave the client a cut frame it cannot parse:
-     * better to hang up and let it resume by seq. */
-    if (e != 0 || (done && nng_aio_count(c->send_aio) < done->len)) {
-        c->sending = false;
-        pthread_mutex_unlock(&c->mu);
-        frame_unref(done);
-        conn_close(c);
-        conn_unref(c);
-        return;
-    }
-    send_next(c);
-    bool hang_up = !c->sending && c->close_after_send;
-    pthread_mutex_unlock(&c->mu);
-    frame_unref(done);
-    if (hang_up)
-        conn_close(c);
-    conn_unref(c);
+    gw_out o = {.data = f->data, .len = f->len, .release = frame_release, .ref = f};
+    memcpy(o.head, f->hdr, f->hdr_len);
+    o.head_len = f->hdr_len;
+    if (!gw_sock_send(c->sock, &o, MAX_QUEUED_BYTES, mode))
+        gw_sock_close(c->sock, false); /* on_close unlinks it */
 }
 
 /* Sends a frame made for this connection only (hello, pong, replies). */
@@ -403,9 +337,16 @@ static void conn_send_text(conn *c, const char *text, size_t len)
 {
     frame *f = frame_new(text, len);
     if (f) {
-        conn_push(c, f);
+        conn_push(c, f, GW_SEND_NOW);
         frame_unref(f);
     }
+}
+
+/* Says why, then hangs up once it is written. */
+static void conn_send_final(conn *c, const char *text, size_t len)
+{
+    conn_send_text(c, text, len);
+    gw_sock_close(c->sock, true);
 }
 
 /* ------------------------------------------------------ fan-out --- */
@@ -487,22 +428,22 @@ static chat_err on_event(void *arg, const chat_event *ev)
     if (scope == GW_SCOPE_CHANNEL) {
         entry *e = index_find(&h->by_channel, scope_id);
         for (size_t i = 0; e && i < e->n; i++)
-            conn_push(e->conns[i], f);
+            conn_push(e->conns[i], f, GW_SEND_DEFER);
     } else if (scope == GW_SCOPE_USER || scope == GW_SCOPE_PRESENCE) {
         entry *e = index_find(&h->by_user, scope_id);
         for (size_t i = 0; e && i < e->n; i++)
-            conn_push(e->conns[i], f);
+            conn_push(e->conns[i], f, GW_SEND_DEFER);
         /* Presence goes to followers only: to everyone, a burst of N
          * connections would cost N^2 frames. Own connections had it above. */
         e = scope == GW_SCOPE_PRESENCE ? index_find(&h->by_watch, scope_id) : NULL;
         for (size_t i = 0; e && i < e->n; i++)
             if (strcmp(chat_session_user_id(e->conns[i]->s), scope_id) != 0 &&
                 presence_for(e->conns[i], f))
-                conn_push(e->conns[i], f);
+                conn_push(e->conns[i], f, GW_SEND_DEFER);
     } else {
         for (conn *c = h->conns; c; c = c->next)
             if (c->registered && conn_may_see(c, f))
-                conn_push(c, f);
+                conn_push(c, f, GW_SEND_DEFER);
     }
     apply_departure(h, ev); /* the one who left still hears that they left */
     pthread_mutex_unlock(&h->mu);
@@ -511,28 +452,20 @@ static chat_err on_event(void *arg, const chat_event *ev)
 
 /* ---------------------------------------------------- connection life --- */
 
-static void conn_free(void *arg)
+static void conn_free(conn *c)
 {
-    conn *c = arg;
-    /* Not inside an aio callback: a worker, or the stopping thread. */
-    nng_aio_stop(c->recv_aio);
-    nng_aio_stop(c->send_aio);
-    nng_aio_free(c->recv_aio);
-    nng_aio_free(c->send_aio);
-    nng_stream_free(c->st);
-    for (size_t i = 0; i < c->qlen; i++)
-        frame_unref(c->q[(c->qhead + i) % c->qcap]);
-    chat_free(c->q);
+    gw_sock_unref(c->sock);
     for (incoming *in = c->in_head, *next; in; in = next) {
         next = in->next;
         chat_free(in->text);
         chat_free(in);
     }
+    gw_ws_message_free(&c->msg);
     chat_free(c->channels);
     chat_free(c->watch);
-    chat_free(c->recv_buf);
     chat_free(c->token);
     chat_free(c->uri);
+    chat_free(c->authorization);
     chat_session_free(c->s);
     pthread_mutex_destroy(&c->mu);
     gw_hub *h = c->hub;
@@ -549,14 +482,11 @@ static void conn_ref(conn *c)
     atomic_fetch_add(&c->refs, 1);
 }
 
-/* Drops a reference; the last one frees the connection on a worker thread,
- * since nng_aio_stop must not run inside the aio's own callback. */
+/* Never called with the hub lock held: freeing takes it. */
 static void conn_unref(conn *c)
 {
-    if (atomic_fetch_sub(&c->refs, 1) != 1)
-        return;
-    if (!gw_workers_submit(c->hub->g->workers, conn_free, c))
-        conn_free(c); /* stopping: called from gw_hub_stop, not a callback */
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
+        conn_free(c);
 }
 
 /* Runs fn(c) on a worker holding a reference. */
@@ -598,7 +528,7 @@ static void conn_close(conn *c)
     pthread_mutex_unlock(&h->mu);
     if (!first)
         return;
-    nng_stream_close(c->st);
+    gw_sock_close(c->sock, false);
     conn_unref(c); /* the hub's link */
 }
 
@@ -607,15 +537,6 @@ static void close_job(void *arg)
     conn *c = arg;
     conn_close(c);
     conn_unref(c);
-}
-
-/* conn_close needs the hub lock, which fan-out holds: unlink the connection
- * from a worker instead; until then it receives nothing more. */
-static void hang_up_later(conn *c)
-{
-    nng_stream_close(c->st);
-    if (!conn_submit(c, close_job))
-        nng_stream_close(c->st); /* stopping: gw_hub_stop closes it */
 }
 
 static void query_param(const char *uri, const char *name, char *out, size_t n)
@@ -640,45 +561,22 @@ static void query_param(const char *uri, const char *name, char *out, size_t n)
 
 static void drain_incoming(void *arg);
 
-static void start_recv(conn *c)
+/* Queues a received message for the workers. false when the queue is full:
+ * the socket pauses (bounded by count and by bytes: a client that sends
+ * faster than it is served waits instead of growing the queue) until a
+ * worker has drained half. Loop thread. */
+static bool queue_incoming(conn *c, const char *text, size_t len)
 {
-    /* Under the connection's lock, like sends: closing marks the connection
-     * closed under it before closing the stream, so a receive is either
-     * pending when the stream closes (and fails) or never started. */
-    pthread_mutex_lock(&c->mu);
-    if (!c->closed) {
-        conn_ref(c); /* the pending receive's; on_recv drops it */
-        c->recv_iov.iov_buf = c->recv_buf;
-        c->recv_iov.iov_len = MAX_FRAME;
-        nng_aio_set_iov(c->recv_aio, 1, &c->recv_iov);
-        nng_stream_recv(c->st, c->recv_aio);
-    }
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* Queues a received message and keeps receiving: a client that pipelines
- * sends is not held to one round trip per message. One worker drains a
- * connection's queue at a time, so its messages are handled in order. */
-static void on_recv(void *arg)
-{
-    conn *c = arg;
-    if (nng_aio_result(c->recv_aio) != 0) {
-        conn_close(c);
-        conn_unref(c);
-        return;
-    }
-    size_t n = nng_aio_count(c->recv_aio);
     incoming *in = chat_malloc(sizeof *in);
-    char *text = chat_strndup(c->recv_buf, n);
-    if (in == NULL || text == NULL) {
+    char *copy = chat_strndup(text, len);
+    if (in == NULL || copy == NULL) {
         chat_free(in);
-        chat_free(text);
-        conn_close(c);
-        conn_unref(c);
-        return;
+        chat_free(copy);
+        gw_sock_close(c->sock, false);
+        return false;
     }
     in->next = NULL;
-    in->text = text;
+    in->text = copy;
     pthread_mutex_lock(&c->mu);
     if (c->in_tail)
         c->in_tail->next = in;
@@ -686,20 +584,102 @@ static void on_recv(void *arg)
         c->in_head = in;
     c->in_tail = in;
     c->n_in++;
-    c->in_bytes += strlen(text);
+    c->in_bytes += len;
     bool start = !c->draining;
     c->draining = true;
-    /* Bounded by count and by bytes: a client that sends faster than it is
-     * served waits for the queue to drain instead of growing it. */
-    bool more = c->n_in < MAX_PENDING && c->in_bytes < MAX_PENDING_BYTES && !c->closed;
+    bool more = c->n_in < MAX_PENDING && c->in_bytes < MAX_PENDING_BYTES;
     c->recv_paused = !more;
     pthread_mutex_unlock(&c->mu);
     if (start && !conn_submit(c, drain_incoming))
-        conn_close(c);
-    else if (more)
-        start_recv(c);
-    conn_unref(c);
+        gw_sock_close(c->sock, false);
+    return more;
 }
+
+/* A control frame (pong, close) for this socket alone. */
+static void ws_control(conn *c, int opcode, const void *payload, size_t len)
+{
+    unsigned char buf[10 + 125];
+    if (len > 125)
+        len = 125;
+    size_t hl = gw_ws_frame_header(buf, opcode, len);
+    memcpy(buf + hl, payload, len);
+    gw_sock_send_copy(c->sock, buf, hl + len);
+}
+
+static void ws_fail(conn *c, uint16_t code)
+{
+    unsigned char p[2] = {(unsigned char)(code >> 8), (unsigned char)code};
+    ws_control(c, GW_WS_CLOSE, p, 2);
+    gw_sock_close(c->sock, true);
+}
+
+/* Frames from the client: control frames answered here, messages
+ * reassembled and queued for the workers, in order. Loop thread. */
+static size_t ws_on_data(gw_sock *s, char *data, size_t len)
+{
+    conn *c = gw_sock_data(s);
+    size_t used = 0;
+    while (used < len) {
+        gw_ws_frame f;
+        uint16_t code = GW_WS_CLOSE_PROTOCOL;
+        long n = gw_ws_parse_frame((unsigned char *)data + used, len - used, MAX_FRAME, &f, &code);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            ws_fail(c, code);
+            return len;
+        }
+        used += (size_t)n;
+        switch (f.opcode) {
+        case GW_WS_PING:
+            ws_control(c, GW_WS_PONG, f.payload, f.len);
+            break;
+        case GW_WS_PONG:
+            break;
+        case GW_WS_CLOSE:
+            /* echo the client's code, as the close handshake asks */
+            ws_control(c, GW_WS_CLOSE, f.payload, f.len >= 2 ? 2 : 0);
+            gw_sock_close(s, true);
+            return len;
+        default: {
+            int r = gw_ws_message_add(&c->msg, &f, MAX_FRAME, &code);
+            if (r == GW_WS_MSG_ERROR) {
+                ws_fail(c, code);
+                return len;
+            }
+            if (r == GW_WS_MSG_DONE) {
+                if (c->msg.opcode != GW_WS_TEXT) {
+                    ws_fail(c, GW_WS_CLOSE_UNSUPPORTED); /* the API is JSON text */
+                    return len;
+                }
+                bool more = queue_incoming(c, c->msg.data.data ? c->msg.data.data : "",
+                                           c->msg.data.len);
+                gw_ws_message_reset(&c->msg);
+                if (!more) {
+                    gw_sock_pause(s);
+                    return used;
+                }
+            }
+        }
+        }
+    }
+    return used;
+}
+
+/* The socket is gone: unlink the connection on a worker (the hub lock may be
+ * held long by a fan-out; the loop must not wait for it). */
+static void ws_on_close(gw_sock *s)
+{
+    conn *c = gw_sock_data(s);
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    pthread_mutex_unlock(&c->mu);
+    if (!conn_submit(c, close_job))
+        conn_close(c); /* stopping: no worker left, and no fan-out either */
+    conn_unref(c); /* the socket's link */
+}
+
+static const gw_sock_ops ws_ops = {ws_on_data, ws_on_close, NULL, NULL};
 
 /* Loads the caller's conversations: the channels whose events they get. */
 static chat_err load_channels(gw_hub *h, conn *c, char (**ids)[CHAT_ID_SIZE], size_t *n)
@@ -759,15 +739,11 @@ static void conn_start(void *arg)
     query_param(c->uri, "token", token, sizeof token);
     query_param(c->uri, "since", since_s, sizeof since_s);
     query_param(c->uri, "epoch", epoch, sizeof epoch);
-    if (token[0] == '\0') {
+    if (token[0] == '\0' && c->authorization) {
         /* Non-browser clients may send the header instead. */
-        char *auth = NULL;
-        if (nng_stream_get_string(c->st, NNG_OPT_WS_REQUEST_HEADER "Authorization", &auth) == 0) {
-            const char *t = gw_bearer_token(auth);
-            if (t)
-                snprintf(token, sizeof token, "%s", t);
-            nng_strfree(auth);
-        }
+        const char *t = gw_bearer_token(c->authorization);
+        if (t)
+            snprintf(token, sizeof token, "%s", t);
     }
     char (*ids)[CHAT_ID_SIZE] = NULL;
     size_t n = 0;
@@ -796,11 +772,7 @@ static void conn_start(void *arg)
         int len = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}",
                            chat_err_name(rv));
         chat_free(ids);
-        /* Say why, then hang up once it is sent. */
-        pthread_mutex_lock(&c->mu);
-        c->close_after_send = true;
-        pthread_mutex_unlock(&c->mu);
-        conn_send_text(c, msg, (size_t)len);
+        conn_send_final(c, msg, (size_t)len);
         conn_unref(c);
         return;
     }
@@ -838,20 +810,20 @@ static void conn_start(void *arg)
         /* Too far behind to replay without overflowing the send queue is as
          * good as expired. */
         if (strcmp(epoch, h->epoch) != 0 || since > h->seq || since + 1 < oldest ||
-            h->seq - since > MAX_QUEUE / 2) {
+            h->seq - since > MAX_REPLAY) {
             static const char resync[] = "{\"type\":\"resync\",\"reason\":\"events_expired\"}";
             conn_send_text(c, resync, sizeof resync - 1);
         } else {
             for (uint64_t s = since + 1; s <= h->seq; s++) {
                 frame *f = h->ring[s % h->ring_cap];
                 if (f && f->seq == s && conn_may_see(c, f))
-                    conn_push(c, f);
+                    conn_push(c, f, GW_SEND_DEFER);
             }
         }
     }
     pthread_mutex_unlock(&h->mu);
     heartbeat(h, c);
-    start_recv(c);
+    gw_sock_resume(c->sock); /* paused since the upgrade */
     conn_unref(c);
 }
 
@@ -881,10 +853,7 @@ static bool still_authorized(conn *c)
     char msg[160];
     int len = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}",
                        chat_err_name(rv));
-    pthread_mutex_lock(&c->mu);
-    c->close_after_send = true;
-    pthread_mutex_unlock(&c->mu);
-    conn_send_text(c, msg, (size_t)len);
+    conn_send_final(c, msg, (size_t)len);
     return false;
 }
 
@@ -1000,7 +969,7 @@ static void drain_incoming(void *arg)
             c->recv_paused = false;
             pthread_mutex_unlock(&c->mu);
             if (resume)
-                start_recv(c);
+                gw_sock_resume(c->sock);
             break;
         }
         c->in_head = in->next;
@@ -1014,7 +983,7 @@ static void drain_incoming(void *arg)
             c->recv_paused = false;
         pthread_mutex_unlock(&c->mu);
         if (resume)
-            start_recv(c);
+            gw_sock_resume(c->sock);
         handle_one(c, in->text);
         chat_free(in->text);
         chat_free(in);
@@ -1022,45 +991,47 @@ static void drain_incoming(void *arg)
     conn_unref(c);
 }
 
-static void on_accept(void *arg)
+bool gw_hub_attach(gw_hub *h, gw_sock *s, const gw_req *r)
 {
-    gw_hub *h = arg;
-    if (nng_aio_result(h->accept_aio) != 0)
-        return; /* listener closed */
-    nng_stream *st = nng_aio_get_output(h->accept_aio, 0);
+    const char *key = gw_req_header(r, "Sec-WebSocket-Key");
+    const char *version = gw_req_header(r, "Sec-WebSocket-Version");
+    const char *auth = gw_req_header(r, "Authorization");
+    char accept[29];
+    if (key == NULL || version == NULL || strcmp(version, "13") != 0 ||
+        !gw_ws_accept_key(key, accept))
+        return false;
     conn *c = chat_calloc(1, sizeof *c);
-    char *uri = NULL;
-    if (c == NULL || (c->recv_buf = chat_malloc(MAX_FRAME)) == NULL ||
-        nng_aio_alloc(&c->recv_aio, on_recv, c) != 0 ||
-        nng_aio_alloc(&c->send_aio, on_sent, c) != 0 ||
-        nng_stream_get_string(st, NNG_OPT_WS_REQUEST_URI, &uri) != 0 ||
-        (c->uri = chat_strdup(uri)) == NULL) {
-        if (c) {
-            nng_aio_free(c->recv_aio);
-            nng_aio_free(c->send_aio);
-            chat_free(c->recv_buf);
-            chat_free(c);
-        }
-        if (uri)
-            nng_strfree(uri);
-        nng_stream_free(st);
-    } else {
-        nng_strfree(uri);
-        c->hub = h;
-        c->st = st;
-        atomic_init(&c->refs, 1); /* the hub's link */
-        pthread_mutex_init(&c->mu, NULL);
-        pthread_mutex_lock(&h->mu);
-        h->live++;
-        c->next = h->conns;
-        if (h->conns)
-            h->conns->prev = c;
-        h->conns = c;
-        pthread_mutex_unlock(&h->mu);
-        if (!conn_submit(c, conn_start))
-            conn_close(c);
+    if (c == NULL || (c->uri = chat_strdup(gw_req_uri(r))) == NULL ||
+        (auth && (c->authorization = chat_strdup(auth)) == NULL)) {
+        if (c)
+            chat_free(c->uri);
+        chat_free(c);
+        return false;
     }
-    nng_stream_listener_accept(h->ls, h->accept_aio);
+    c->hub = h;
+    c->sock = s;
+    gw_sock_ref(s);
+    atomic_init(&c->refs, 2); /* the hub's link and the socket's */
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_lock(&h->mu);
+    h->live++;
+    c->next = h->conns;
+    if (h->conns)
+        h->conns->prev = c;
+    h->conns = c;
+    pthread_mutex_unlock(&h->mu);
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    gw_sock_send_copy(s, resp, (size_t)n);
+    gw_sock_set_ops(s, &ws_ops, c);
+    gw_sock_set_idle_timeout(s, 0); /* clients ping; presence notices who is gone */
+    gw_sock_pause(s); /* until conn_start has registered it */
+    if (!conn_submit(c, conn_start))
+        gw_sock_close(s, false);
+    return true;
 }
 
 chat_err gw_hub_start(gw *g, gw_hub **out)
@@ -1079,11 +1050,6 @@ chat_err gw_hub_start(gw *g, gw_hub **out)
         return chati_fail(CHAT_ERR_NOMEM, "hub");
     chati_hex_encode(rnd, sizeof rnd, h->epoch);
 
-    /* The WebSocket shares the HTTP server's port: same host spelling. */
-    const nng_url *u = g->url;
-    bool tls = strcmp(u->u_scheme, "https") == 0;
-    chati_buf url = {0};
-    chati_buf_printf(&url, "%s://%s:%s/rtm", tls ? "wss" : "ws", u->u_hostname, u->u_port);
     chati_buf pub = {0};
     const char *p = g->public_url;
     bool pub_tls = strncmp(p, "https://", 8) == 0;
@@ -1094,27 +1060,6 @@ chat_err gw_hub_start(gw *g, gw_hub **out)
         hl--;
     chati_buf_printf(&pub, "%s://%.*s/rtm", pub_tls ? "wss" : "ws", (int)hl, host);
     h->ws_url = chati_buf_steal(&pub);
-    int e;
-    if ((e = nng_stream_listener_alloc(&h->ls, url.data)) != 0) {
-        chati_buf_free(&url);
-        return chati_fail(CHAT_ERR_INTERNAL, "websocket listener: %s", nng_strerror(e));
-    }
-    chati_buf_free(&url);
-    nng_stream_listener_set_bool(h->ls, NNG_OPT_WS_RECV_TEXT, true);
-    nng_stream_listener_set_bool(h->ls, NNG_OPT_WS_SEND_TEXT, true);
-    nng_stream_listener_set_size(h->ls, NNG_OPT_WS_RECVMAXFRAME, MAX_FRAME);
-    /* One event is one frame: nng would otherwise send only the first 64 KiB
-     * of a long message per send. */
-    nng_stream_listener_set_size(h->ls, NNG_OPT_WS_SENDMAXFRAME, MAX_SEND_FRAME);
-    /* Replies and events are small and must not wait for the peer's delayed
-     * ACK (Nagle): measured 10-40 ms per reply without this. */
-    int nd = nng_stream_listener_set_bool(h->ls, NNG_OPT_TCP_NODELAY, true);
-    if (nd != 0 && getenv("CHAT_LOG_LEVEL"))
-        fprintf(stderr, "chat-gateway: TCP_NODELAY: %s\n", nng_strerror(nd));
-    if ((e = nng_aio_alloc(&h->accept_aio, on_accept, h)) != 0 ||
-        (e = nng_stream_listener_listen(h->ls)) != 0)
-        return chati_fail(CHAT_ERR_INTERNAL, "websocket listen: %s", nng_strerror(e));
-    nng_stream_listener_accept(h->ls, h->accept_aio);
     /* A group of its own: every gateway hears every event. */
     char group[64];
     snprintf(group, sizeof group, "gateway-%s", h->epoch);
@@ -1126,10 +1071,6 @@ void gw_hub_stop(gw_hub *h)
     if (h == NULL)
         return;
     chat_unsubscribe(h->sub);
-    if (h->ls)
-        nng_stream_listener_close(h->ls);
-    if (h->accept_aio)
-        nng_aio_stop(h->accept_aio);
     pthread_mutex_lock(&h->mu);
     h->stopping = true;
     pthread_mutex_unlock(&h->mu);
@@ -1150,8 +1091,6 @@ void gw_hub_stop(gw_hub *h)
         chati_cond_wait_until(&h->gone, &h->mu, step < deadline ? step : deadline);
     }
     pthread_mutex_unlock(&h->mu);
-    nng_aio_free(h->accept_aio);
-    nng_stream_listener_free(h->ls);
     for (size_t i = 0; h->ring && i < h->ring_cap; i++)
         frame_unref(h->ring[i]);
     chat_free(h->ring);

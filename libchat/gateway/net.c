@@ -17,12 +17,14 @@
 
 #include "core/internal.h"
 #include "net.h"
+#include "net_tls.h"
 
 #define SCRATCH (64 * 1024)     /* one read; per loop, not per socket */
 #define MAX_INPUT (2u << 20)    /* unconsumed input a protocol may keep */
 #define IOV_BATCH 64            /* pieces per sendmsg */
 #define ACCEPT_BATCH 64         /* accepts per wake-up, for fairness */
 #define TICK_MS 1000            /* how often idle timeouts are looked at */
+#define TLS_STAGE 16384         /* plaintext gathered into one TLS record */
 
 enum { PEND_FLUSH = 1, PEND_RESUME = 2, PEND_CLOSE = 4 };
 
@@ -49,6 +51,7 @@ struct gw_net {
     void *arg;
     int n_loops;
     loop *loops;
+    gw_tls *tls;                /* NULL: plain TCP */
 };
 
 struct gw_sock {
@@ -58,6 +61,11 @@ struct gw_sock {
     const gw_sock_ops *ops;
     void *data;
     char peer[INET6_ADDRSTRLEN];
+    /* TLS: every read and write on the loop thread */
+    gw_tls_conn *tls;
+    char *stage;                /* plaintext taken from the queue, being written */
+    size_t stage_len, stage_off;
+    bool tls_read_wants_out;    /* a read (handshake) waits for EPOLLOUT */
 
     /* loop thread only */
     char *in;                   /* unconsumed input */
@@ -135,8 +143,14 @@ static void schedule(gw_sock *s, unsigned what)
 
 /* Writes the queue until it is empty or the kernel's buffer is full. The
  * caller has claimed s->writing under s->mu and released the lock. */
+static void write_out_tls(gw_sock *s);
+
 static void write_out(gw_sock *s)
 {
+    if (s->tls) {
+        write_out_tls(s);
+        return;
+    }
     gw_out done[IOV_BATCH];
     size_t nd = 0;
     bool failed = false;
@@ -223,10 +237,93 @@ static void write_out(gw_sock *s)
         schedule(s, PEND_CLOSE);
 }
 
+/* Moves queued plaintext into the stage (up to one record), releasing the
+ * pieces it empties. s->mu held. */
+static size_t fill_stage(gw_sock *s, gw_out *done, size_t *nd)
+{
+    while (s->qlen > 0 && s->stage_len < TLS_STAGE && *nd < IOV_BATCH) {
+        gw_out *o = &s->q[s->qhead];
+        size_t total = out_len(o);
+        while (s->off < total && s->stage_len < TLS_STAGE) {
+            const char *src;
+            size_t n;
+            if (s->off < o->head_len) {
+                src = (const char *)o->head + s->off;
+                n = o->head_len - s->off;
+            } else {
+                src = o->data + (s->off - o->head_len);
+                n = total - s->off;
+            }
+            if (n > TLS_STAGE - s->stage_len)
+                n = TLS_STAGE - s->stage_len;
+            memcpy(s->stage + s->stage_len, src, n);
+            s->stage_len += n;
+            s->off += n;
+            s->q_bytes -= n;
+        }
+        if (s->off < total)
+            break;
+        s->off = 0;
+        done[(*nd)++] = *o;
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+    }
+    return s->stage_len;
+}
+
+/* write_out for TLS, on the loop thread: the queue goes through a stage of
+ * one record at a time (mbed TLS wants the same bytes again after WANT_WRITE). */
+static void write_out_tls(gw_sock *s)
+{
+    gw_out done[IOV_BATCH];
+    size_t nd = 0;
+    bool failed = false, again = false;
+    for (;;) {
+        for (size_t i = 0; i < nd; i++)
+            release(&done[i]);
+        nd = 0;
+        if (s->stage_off == s->stage_len) {
+            s->stage_len = s->stage_off = 0;
+            pthread_mutex_lock(&s->mu);
+            if (s->stage == NULL && s->qlen > 0)
+                s->stage = chat_malloc(TLS_STAGE);
+            size_t n = s->stage && !s->dead ? fill_stage(s, done, &nd) : 0;
+            pthread_mutex_unlock(&s->mu);
+            if (n == 0)
+                break;
+        }
+        long w = gw_tls_write(s->tls, s->stage + s->stage_off, s->stage_len - s->stage_off);
+        if (w == GW_TLS_WANT_WRITE || w == GW_TLS_WANT_READ) {
+            again = true;
+            break;
+        }
+        if (w < 0) {
+            failed = true;
+            break;
+        }
+        s->stage_off += (size_t)w;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->writing = false;
+    if (again)
+        s->want_out = true;
+    if (!again && s->qlen == 0) { /* an idle socket keeps no stage */
+        chat_free(s->stage);
+        s->stage = NULL;
+        s->stage_len = s->stage_off = 0;
+    }
+    bool close_now = failed || (s->closing && s->qlen == 0 && s->stage_len == 0) || s->dead;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < nd; i++)
+        release(&done[i]);
+    if (close_now)
+        schedule(s, PEND_CLOSE);
+}
+
 /* Claims the writer's turn if free and nothing waits on EPOLLOUT. s->mu held. */
 static bool claim_write(gw_sock *s)
 {
-    if (s->writing || s->want_out || s->dead || s->qlen == 0)
+    if (s->writing || s->want_out || s->dead || (s->qlen == 0 && s->stage_off == s->stage_len))
         return false;
     s->writing = true;
     return true;
@@ -257,6 +354,8 @@ bool gw_sock_send(gw_sock *s, const gw_out *o, size_t max_queued, gw_send_mode m
     }
     s->q[(s->qhead + s->qlen++) % s->qcap] = *o;
     s->q_bytes += out_len(o);
+    if (s->tls && current_loop != s->lp)
+        mode = GW_SEND_DEFER; /* mbed TLS: one thread per connection */
     bool write_here = mode == GW_SEND_NOW && claim_write(s);
     bool defer = mode == GW_SEND_DEFER && !s->writing && !s->want_out && s->qlen == 1;
     pthread_mutex_unlock(&s->mu);
@@ -305,6 +404,10 @@ void gw_sock_unref(gw_sock *s)
         release(&s->q[(s->qhead + i) % s->qcap]);
     chat_free(s->q);
     chat_free(s->in);
+    chat_free(s->stage);
+    gw_tls_conn_free(s->tls);
+    if (s->ops && s->ops->on_free)
+        s->ops->on_free(s->data);
     pthread_mutex_destroy(&s->mu);
     chat_free(s);
 }
@@ -387,6 +490,8 @@ static void do_close(gw_sock *s)
     if (s->next)
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
+    gw_tls_conn_free(s->tls);
+    s->tls = NULL;
     close(s->fd); /* leaves the epoll set too */
     s->fd = -1;
     chat_free(s->in);
@@ -453,7 +558,23 @@ static void read_in(gw_sock *s, bool hup)
             dst = s->in + s->in_len;
             room = s->in_cap - s->in_len;
         }
-        ssize_t r = recv(s->fd, dst, room, MSG_DONTWAIT);
+        ssize_t r;
+        if (s->tls) {
+            long t = gw_tls_read(s->tls, dst, room);
+            if (t == GW_TLS_WANT_READ)
+                return;
+            if (t == GW_TLS_WANT_WRITE) { /* a handshake message waits for room */
+                s->tls_read_wants_out = true;
+                return;
+            }
+            if (t == GW_TLS_FAILED) {
+                do_close(s);
+                return;
+            }
+            r = t;
+        } else {
+            r = recv(s->fd, dst, room, MSG_DONTWAIT);
+        }
         if (r == 0) { /* the peer is done sending; it may still read */
             if (s->ops->on_eof)
                 s->ops->on_eof(s);
@@ -498,12 +619,15 @@ static void read_in(gw_sock *s, bool hup)
         }
         s->in_len = rest;
         if (s->paused) {
-            s->readable = true; /* more may wait in the kernel */
+            /* A full read may have left bytes in the kernel for the resume;
+             * after a short one the next edge tells. */
+            s->readable = (size_t)r == room || s->hup || s->tls != NULL;
             return;
         }
         /* A short read drained the socket and the next edge says when more
          * comes, unless the peer's FIN came with this edge: read on to it. */
-        if (((size_t)r < room && !s->hup) || closing(s))
+        /* (TLS reads on to WANT_READ: records may wait inside mbed TLS) */
+        if (((size_t)r < room && !s->hup && !s->tls) || closing(s))
             return;
     }
 }
@@ -528,6 +652,12 @@ static void on_resume(gw_sock *s)
 
 static void on_writable(gw_sock *s)
 {
+    if (s->tls_read_wants_out) {
+        s->tls_read_wants_out = false;
+        read_in(s, false);
+        if (!s->open)
+            return;
+    }
     pthread_mutex_lock(&s->mu);
     if (s->writing) {
         s->out_edge = true;
@@ -587,6 +717,10 @@ static void accept_some(loop *lp)
         if (lp->socks)
             lp->socks->prev = s;
         lp->socks = s;
+        if (n->tls && (s->tls = gw_tls_conn_new(n->tls, fd)) == NULL) {
+            do_close(s);
+            continue;
+        }
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                                  .data.ptr = s};
         n->on_accept(n->arg, s);
@@ -746,7 +880,11 @@ chat_err gw_net_start(const gw_net_config *cfg, gw_net **out)
         pthread_mutex_init(&lp->mu, NULL);
         atomic_init(&lp->stop, false);
     }
-    chat_err rv = listen_on(n, cfg->host, cfg->port);
+    chat_err rv = cfg->tls_cert ? gw_tls_new(cfg->tls_cert, cfg->tls_key ? cfg->tls_key : "",
+                                              &n->tls)
+                                : CHAT_OK;
+    if (rv == CHAT_OK)
+        rv = listen_on(n, cfg->host, cfg->port);
     for (int i = 0; rv == CHAT_OK && i < n->n_loops; i++) {
         loop *lp = &n->loops[i];
         lp->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -811,5 +949,6 @@ void gw_net_stop(gw_net *n)
         pthread_mutex_destroy(&lp->mu);
     }
     chat_free(n->loops);
+    gw_tls_free(n->tls);
     chat_free(n);
 }

@@ -42,6 +42,10 @@ typedef struct gw_sock_ops {
     /* The peer shut its sending side (it may still read): e.g. close once
      * the reply is out. NULL: close at once. */
     void (*on_eof)(gw_sock *s);
+    /* The last reference is gone: free data (gw_sock_data). Whoever holds a
+     * reference may use the data until then, even after on_close. May be
+     * NULL. */
+    void (*on_free)(void *data);
 } gw_sock_ops;
 
 /* Called on a loop thread for each accepted socket: sets its protocol with
@@ -54,6 +58,8 @@ typedef struct gw_net_config {
     int threads;                /* loop threads, >= 1 */
     gw_accept_fn on_accept;
     void *arg;
+    const char *tls_cert;       /* PEM text of the chain and the key: TLS on */
+    const char *tls_key;        /* every socket; NULL: plain TCP */
 } gw_net_config;
 
 /* Listens and starts the loops. */
@@ -66,7 +72,8 @@ void gw_net_stop(gw_net *n);
 
 /* ---- one socket ---- */
 
-/* Sets the protocol and its state (gw_sock_data). Loop thread only. */
+/* Sets the protocol and its state (gw_sock_data). Loop thread only; when it
+ * replaces another, the old state is the caller's to free. */
 void gw_sock_set_ops(gw_sock *s, const gw_sock_ops *ops, void *data);
 void *gw_sock_data(const gw_sock *s);
 /* The peer's address as text ("127.0.0.1"). */

@@ -50,4 +50,7 @@ void gw_setup_config(chat_config *cfg, chat_gateway_config *gc)
     const char *burst = chat_config_get(cfg, "ratelimit.burst");
     if (burst)
         gc->rate_burst = atof(burst);
+    const char *io = chat_config_get(cfg, "server.io_threads");
+    if (io)
+        gc->io_threads = atoi(io);
 }

@@ -70,6 +70,7 @@ static struct {
     bool quiet;
     bool drill;
     const char *report;
+    bool scan;
 } O = {
     .n = 100,
     .m = 4,
@@ -113,12 +114,14 @@ static void usage(FILE *f)
             "                        window, per-receiver duplicates, a receiver's token)\n"
             "      --check           exit 1 unless deliveries == accepted * N, nothing is\n"
             "                        missing, doubled or refused, and no client dropped\n"
+            "      --scan            find each event's text with strstr instead of parsing\n"
+            "                        every frame as JSON (what a real client does)\n"
             "  -q, --quiet           no per-second progress lines\n");
 }
 
 static void parse_opts(int argc, char **argv)
 {
-    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT };
+    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT, OPT_SCAN };
     static const struct option longs[] = {
         {"url", required_argument, NULL, 'u'},
         {"receivers", required_argument, NULL, 'n'},
@@ -139,6 +142,7 @@ static void parse_opts(int argc, char **argv)
         {"check", no_argument, NULL, OPT_CHECK},
         {"drill", no_argument, NULL, OPT_DRILL},
         {"report", required_argument, NULL, OPT_REPORT},
+        {"scan", no_argument, NULL, OPT_SCAN},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -165,6 +169,7 @@ static void parse_opts(int argc, char **argv)
         case OPT_CHECK: O.check = true; break;
         case OPT_DRILL: O.drill = O.http = true; break;
         case OPT_REPORT: O.report = optarg; break;
+        case OPT_SCAN: O.scan = true; break;
         case 'q': O.quiet = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -414,12 +419,28 @@ static void handle_frame(client *c, const char *buf, uint64_t t)
         on_reply(c->snd, buf, buf + sizeof refused - 1, t);
         return;
     }
-    /* The hot path: no JSON parse, just find our own text. */
-    const char *p = strstr(buf, "\"text\":\"lg:");
-    if (p) {
-        if (c->snd == NULL)
-            deliver(c, p + 11, t);
-        return; /* senders are members too and hear their channel */
+    if (!O.scan) {
+        /* As a real client: every frame parsed whole, the text taken from it. */
+        json_t *j = json_loads(buf, 0, NULL);
+        if (j == NULL) {
+            c->bad++;
+            return;
+        }
+        const char *text = json_string_value(json_object_get(j, "text"));
+        bool ours = text && strncmp(text, "lg:", 3) == 0;
+        if (ours && c->snd == NULL)
+            deliver(c, text + 3, t);
+        json_decref(j);
+        if (ours)
+            return;
+    } else {
+        /* --scan: no JSON parse, just find our own text. */
+        const char *p = strstr(buf, "\"text\":\"lg:");
+        if (p) {
+            if (c->snd == NULL)
+                deliver(c, p + 11, t);
+            return; /* senders are members too and hear their channel */
+        }
     }
     if (!c->hello && strncmp(buf, "{\"type\":\"hello\"", 15) == 0) {
         c->hello = true;

@@ -160,17 +160,24 @@ def test_oversized_body(server, user):
 
 
 def test_huge_body_is_refused_before_it_is_read(server, user):
-    """Far past the limit (here 64 MiB announced), the server answers without
-    waiting for the body. nng's HTTP server answers these itself, with an HTML
-    400, above about 4 MiB (libchat/gateway/http.c collects 4x the limit so
-    that it can say 413 below that)."""
+    """Far past the limit (here 64 MiB announced), the server answers 413
+    without waiting for the body, and closes (libchat/gateway/httpd.c refuses
+    above 4x the limit; the method refuses what lies between)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
         # headers only: the answer must come without the body
         s.sendall((f"POST /api/chat.postMessage HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    f"Authorization: Bearer {user.token}\r\nContent-Type: {FORM}\r\n"
                    f"Content-Length: {64 << 20}\r\n\r\n").encode())
-        head = s.recv(4096).split(b"\r\n", 1)[0]
-    assert head in (b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 413 Request Entity Too Large"), head
+        answer = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 413 "), head
+    assert b"Connection: close" in head, head
+    assert json.loads(body) == {"ok": False, "error": "request_too_large"}, body
 
 
 # ---------------------------------------------------------------- UTF-8 ---

@@ -36,6 +36,7 @@ typedef struct chat_gateway_config {
     bool remote;                /* methods go over RPC to the chat-*d services
                                    (addresses from rpc.<service> or discovery),
                                    not into the context */
+    int io_threads;             /* threads reading and writing sockets; 0: 1 */
 } chat_gateway_config;
 
 typedef struct chat_gateway chat_gateway;
