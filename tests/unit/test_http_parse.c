@@ -305,6 +305,45 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Whether tmpl with its one 'Q' replaced by the byte c parses whole. */
+static bool parses_with(const char *tmpl, int c)
+{
+    char req[64];
+    size_t n = strlen(tmpl);
+    ck_assert_uint_lt(n, sizeof req);
+    memcpy(req, tmpl, n);
+    req[strchr(tmpl, 'Q') - tmpl] = (char)c;
+    gw_http_head h;
+    char *buf;
+    int rv = parse_n(req, n, MAX_HEAD, &h, &buf);
+    free(buf);
+    ck_assert_msg(rv == (int)n || rv == GW_HTTP_BAD, "byte %d in \"%s\" -> %d", c, tmpl, rv);
+    return rv == (int)n;
+}
+
+/* Every byte value in a header name, a header value and the target. */
+START_TEST(every_byte)
+{
+    static const char tchars[] = "!#$%&'*+-.^_`|~";
+    for (int c = 0; c < 256; c++) {
+        bool tchar = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                     (c >= 'a' && c <= 'z') || (c != 0 && strchr(tchars, c) != NULL);
+        /* with ':' the name is "X" and the value "Y: v" */
+        ck_assert_msg(parses_with("GET / HTTP/1.1\r\nHost: a\r\nXQY: v\r\n\r\n", c) ==
+                          (tchar || c == ':'),
+                      "name byte %d", c);
+        /* values: visible ASCII, SP, HTAB and obs-text */
+        ck_assert_msg(parses_with("GET / HTTP/1.1\r\nHost: a\r\nX: aQb\r\n\r\n", c) ==
+                          ((c >= 0x20 && c < 0x7F) || c == '\t' || c >= 0x80),
+                      "value byte %d", c);
+        /* the target: anything but controls and blanks */
+        ck_assert_msg(parses_with("GET /aQb HTTP/1.1\r\nHost: a\r\n\r\n", c) ==
+                          (c > 0x20 && c != 0x7F),
+                      "target byte %d", c);
+    }
+}
+END_TEST
+
 START_TEST(too_large)
 {
     char req[16384];
@@ -715,6 +754,7 @@ static Suite *net_codec_suite(void)
     tcase_add_test(tc, bare_lf_and_leading_empty_lines);
     tcase_add_test(tc, content_length_values);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, every_byte);
     tcase_add_test(tc, too_large);
     tcase_add_test(tc, byte_at_a_time);
     tcase_add_test(tc, pipelined);
