@@ -421,6 +421,13 @@ START_TEST(ws_fuzz)
             ck_assert(code == GW_WS_CLOSE_PROTOCOL || code == GW_WS_CLOSE_TOO_BIG);
         } else if (rv > 0) {
             ck_assert_uint_le((size_t)rv, len);
+            /* any shorter prefix is an incomplete frame */
+            size_t k = ws_rnd() % (size_t)rv;
+            unsigned char *pre = malloc(k ? k : 1);
+            memcpy(pre, tmp, k);
+            gw_ws_frame g;
+            ck_assert_int_eq(gw_ws_parse_frame(pre, k, max, &g, &code), 0);
+            free(pre);
             ck_assert_uint_le(f.len, max);
             ck_assert((unsigned char *)f.payload + f.len == buf + rv);
             ck_assert(f.opcode <= 2 || (f.opcode >= 8 && f.opcode <= 10));
