@@ -137,6 +137,7 @@ START_TEST(round_trip)
                 continue;
             memcpy(buf, frame, n);
             ck_assert_int_eq(gw_ws_parse_frame(buf, probes[p], BIG, &f, &code), 0);
+            ck_assert_int_eq(memcmp(buf, frame, n), 0); /* still masked */
         }
         /* Exactly max_payload is fine; one byte less is too big. */
         memcpy(buf, frame, n);
