@@ -305,6 +305,45 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Whether tmpl with its one 'Q' replaced by the byte c parses whole. */
+static bool parses_with(const char *tmpl, int c)
+{
+    char req[64];
+    size_t n = strlen(tmpl);
+    ck_assert_uint_lt(n, sizeof req);
+    memcpy(req, tmpl, n);
+    req[strchr(tmpl, 'Q') - tmpl] = (char)c;
+    gw_http_head h;
+    char *buf;
+    int rv = parse_n(req, n, MAX_HEAD, &h, &buf);
+    free(buf);
+    ck_assert_msg(rv == (int)n || rv == GW_HTTP_BAD, "byte %d in \"%s\" -> %d", c, tmpl, rv);
+    return rv == (int)n;
+}
+
+/* Every byte value in a header name, a header value and the target. */
+START_TEST(every_byte)
+{
+    static const char tchars[] = "!#$%&'*+-.^_`|~";
+    for (int c = 0; c < 256; c++) {
+        bool tchar = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                     (c >= 'a' && c <= 'z') || (c != 0 && strchr(tchars, c) != NULL);
+        /* with ':' the name is "X" and the value "Y: v" */
+        ck_assert_msg(parses_with("GET / HTTP/1.1\r\nHost: a\r\nXQY: v\r\n\r\n", c) ==
+                          (tchar || c == ':'),
+                      "name byte %d", c);
+        /* values: visible ASCII, SP, HTAB and obs-text */
+        ck_assert_msg(parses_with("GET / HTTP/1.1\r\nHost: a\r\nX: aQb\r\n\r\n", c) ==
+                          ((c >= 0x20 && c < 0x7F) || c == '\t' || c >= 0x80),
+                      "value byte %d", c);
+        /* the target: anything but controls and blanks */
+        ck_assert_msg(parses_with("GET /aQb HTTP/1.1\r\nHost: a\r\n\r\n", c) ==
+                          (c > 0x20 && c != 0x7F),
+                      "target byte %d", c);
+    }
+}
+END_TEST
+
 START_TEST(too_large)
 {
     char req[16384];
@@ -361,6 +400,8 @@ START_TEST(byte_at_a_time)
         int rv = parse_n(sample, k, MAX_HEAD, &h, &buf);
         if (k < head) {
             ck_assert_msg(rv == GW_HTTP_MORE, "prefix %zu -> %d", k, rv);
+            /* untouched, so the loop can offer the same bytes again */
+            ck_assert_int_eq(memcmp(buf, sample, k), 0);
         } else {
             ck_assert_msg(rv == (int)head, "prefix %zu -> %d", k, rv);
             ck_assert_str_eq(h.method, want.method);
@@ -644,6 +685,7 @@ START_TEST(fuzz)
         "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
         chunked_body,
+        "3\nabc\n1;e\nd\n0\nT: 1\n\n",
     };
     char tmp[512];
     for (int iter = 0; iter < 200000; iter++) {
@@ -653,7 +695,7 @@ START_TEST(fuzz)
             for (size_t i = 0; i < len; i++)
                 tmp[i] = rnd() % 2 ? interesting() : (char)rnd();
         } else {
-            const char *seed = seeds[rnd() % 4];
+            const char *seed = seeds[rnd() % (sizeof seeds / sizeof seeds[0])];
             len = strlen(seed);
             memcpy(tmp, seed, len);
             mutate(tmp, len);
@@ -682,24 +724,45 @@ START_TEST(fuzz)
         }
         free(buf);
 
-        /* The same bytes as a chunked body, in two pieces. */
+        /* A head that parses is MORE in any shorter prefix. */
+        if (rv > 0) {
+            size_t k = rnd() % (size_t)rv;
+            buf = malloc(k ? k : 1);
+            memcpy(buf, tmp, k);
+            ck_assert_int_eq(gw_http_parse_head(buf, k, max_head, &h), GW_HTTP_MORE);
+            free(buf);
+        }
+
+        /* The same bytes as a chunked body: whole, and in two pieces, with
+         * the same outcome. */
+        size_t max_body = rnd() % 64, cut = rnd() % (len + 1);
+        gw_http_chunked whole = {0};
+        chati_buf wbody = {0};
+        bool wbig = false;
+        long rw = gw_http_chunked_feed(&whole, tmp, len, max_body, &wbody, &wbig);
+        ck_assert(rw == -1 || (rw >= 0 && (size_t)rw <= len));
+        ck_assert(rw == -1 || whole.done || (size_t)rw == len);
+        ck_assert(!wbig || rw == -1);
+        ck_assert_uint_le(wbody.len, max_body);
+
         buf = malloc(len ? len : 1);
         memcpy(buf, tmp, len);
         gw_http_chunked c = {0};
         chati_buf body = {0};
-        bool big;
-        size_t max_body = rnd() % 64, cut = len ? rnd() % (len + 1) : 0;
-        long r1 = gw_http_chunked_feed(&c, buf, cut, max_body, &body, &big);
-        ck_assert(r1 == -1 || (r1 >= 0 && (size_t)r1 <= cut));
-        if (r1 >= 0 && !c.done) {
-            ck_assert_int_eq(r1, (long)cut);
+        bool big = false;
+        long used = gw_http_chunked_feed(&c, buf, cut, max_body, &body, &big);
+        if (used >= 0 && !c.done) {
+            ck_assert_int_eq(used, (long)cut);
             long r2 = gw_http_chunked_feed(&c, buf + cut, len - cut, max_body, &body, &big);
-            ck_assert(r2 == -1 || (r2 >= 0 && (size_t)r2 <= len - cut));
-            if (r2 >= 0 && !c.done)
-                ck_assert_int_eq(r2, (long)(len - cut));
+            used = r2 < 0 ? -1 : used + r2;
         }
-        ck_assert_uint_le(body.len, max_body);
+        ck_assert_int_eq(used, rw);
+        ck_assert(c.done == whole.done);
+        ck_assert(big == wbig);
+        ck_assert_uint_eq(body.len, wbody.len);
+        ck_assert(body.len == 0 || memcmp(body.data, wbody.data, body.len) == 0);
         chati_buf_free(&body);
+        chati_buf_free(&wbody);
         free(buf);
     }
 }
@@ -715,6 +778,7 @@ static Suite *net_codec_suite(void)
     tcase_add_test(tc, bare_lf_and_leading_empty_lines);
     tcase_add_test(tc, content_length_values);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, every_byte);
     tcase_add_test(tc, too_large);
     tcase_add_test(tc, byte_at_a_time);
     tcase_add_test(tc, pipelined);

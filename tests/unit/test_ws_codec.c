@@ -137,6 +137,7 @@ START_TEST(round_trip)
                 continue;
             memcpy(buf, frame, n);
             ck_assert_int_eq(gw_ws_parse_frame(buf, probes[p], BIG, &f, &code), 0);
+            ck_assert_int_eq(memcmp(buf, frame, n), 0); /* still masked */
         }
         /* Exactly max_payload is fine; one byte less is too big. */
         memcpy(buf, frame, n);
@@ -421,6 +422,13 @@ START_TEST(ws_fuzz)
             ck_assert(code == GW_WS_CLOSE_PROTOCOL || code == GW_WS_CLOSE_TOO_BIG);
         } else if (rv > 0) {
             ck_assert_uint_le((size_t)rv, len);
+            /* any shorter prefix is an incomplete frame */
+            size_t k = ws_rnd() % (size_t)rv;
+            unsigned char *pre = malloc(k ? k : 1);
+            memcpy(pre, tmp, k);
+            gw_ws_frame g;
+            ck_assert_int_eq(gw_ws_parse_frame(pre, k, max, &g, &code), 0);
+            free(pre);
             ck_assert_uint_le(f.len, max);
             ck_assert((unsigned char *)f.payload + f.len == buf + rv);
             ck_assert(f.opcode <= 2 || (f.opcode >= 8 && f.opcode <= 10));
