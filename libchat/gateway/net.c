@@ -159,13 +159,17 @@ static void write_out(gw_sock *s)
             release(&done[i]);
         nd = 0;
         struct iovec iov[IOV_BATCH];
-        size_t n = 0, total = 0;
+        /* Heads live in the ring, which a sender may grow (and move) while
+         * this thread writes unlocked: copied here. Data is stable. */
+        unsigned char heads[IOV_BATCH][sizeof done[0].head];
+        size_t n = 0, nh = 0, total = 0;
         pthread_mutex_lock(&s->mu);
         size_t skip = s->off;
         for (size_t i = 0; i < s->qlen && n + 2 <= IOV_BATCH; i++) {
             const gw_out *o = &s->q[(s->qhead + i) % s->qcap];
             if (skip < o->head_len) {
-                iov[n++] = (struct iovec){(char *)o->head + skip, o->head_len - skip};
+                memcpy(heads[nh], o->head + skip, o->head_len - skip);
+                iov[n++] = (struct iovec){heads[nh++], o->head_len - skip};
                 skip = 0;
             } else {
                 skip -= o->head_len;
