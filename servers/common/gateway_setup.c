@@ -9,6 +9,7 @@ const srv_flag gw_setup_flags[] = {
     {"--tls-cert", "server.tls_cert", "PEM certificate: serve HTTPS/WSS (with --tls-key)"},
     {"--tls-key", "server.tls_key", "PEM private key"},
     {"--web-root", "server.web_root", "directory of the web client ('' for none) [built in]"},
+    {"--io-threads", "server.io_threads", "threads reading and writing sockets [1]"},
     {NULL, NULL, NULL},
 };
 
