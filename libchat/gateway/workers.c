@@ -1,4 +1,4 @@
-/* A job queue with a fixed set of threads: nng's own threads must not block on
+/* A job queue with a fixed set of threads: the socket loops must not block on
  * storage or password hashing, so requests are handed over to these. */
 #include <string.h>
 
