@@ -23,7 +23,7 @@
 /* What a client may lag behind by before it is dropped (it resumes by seq, or
  * is told to resync): memory stays bounded, and one slow reader never holds
  * up the others. */
-#define MAX_QUEUED_BYTES ((size_t)1 << 20)
+#define MAX_QUEUED_BYTES ((size_t)4 << 20)
 #define MAX_REPLAY 4096         /* frames replayed to a resuming client at most */
 #define BUCKETS 4096
 #define MAX_PENDING 256         /* client messages queued per connection */
@@ -322,14 +322,19 @@ static void conn_unref(conn *c);
 /* Queues a frame on a connection: written by the socket's loop with what
  * else is queued (fan-out), or at once by this thread (replies). A reader
  * too far behind is hung up: it resumes by seq, or is told to resync. */
-static void conn_push(conn *c, frame *f, gw_send_mode mode)
+static void conn_push_max(conn *c, frame *f, gw_send_mode mode, size_t max_queued)
 {
     frame_ref(f);
     gw_out o = {.data = f->data, .len = f->len, .release = frame_release, .ref = f};
     memcpy(o.head, f->hdr, f->hdr_len);
     o.head_len = f->hdr_len;
-    if (!gw_sock_send(c->sock, &o, MAX_QUEUED_BYTES, mode))
+    if (!gw_sock_send(c->sock, &o, max_queued, mode))
         gw_sock_close(c->sock, false); /* on_close unlinks it */
+}
+
+static void conn_push(conn *c, frame *f, gw_send_mode mode)
+{
+    conn_push_max(c, f, mode, MAX_QUEUED_BYTES);
 }
 
 /* Sends a frame made for this connection only (hello, pong, replies). */
@@ -808,16 +813,25 @@ static void conn_start(void *arg)
     if (want_resume) {
         uint64_t oldest = h->seq >= h->ring_cap ? h->seq - h->ring_cap + 1 : 1;
         /* Too far behind to replay without overflowing the send queue is as
-         * good as expired. */
-        if (strcmp(epoch, h->epoch) != 0 || since > h->seq || since + 1 < oldest ||
-            h->seq - since > MAX_REPLAY) {
+         * good as expired: by count, and by bytes (a replay the live bound
+         * would cut off again at once). */
+        size_t bytes = 0;
+        bool expired = strcmp(epoch, h->epoch) != 0 || since > h->seq || since + 1 < oldest ||
+                       h->seq - since > MAX_REPLAY;
+        for (uint64_t s = since + 1; !expired && s <= h->seq; s++) {
+            frame *f = h->ring[s % h->ring_cap];
+            if (f && f->seq == s && conn_may_see(c, f))
+                bytes += f->len;
+            expired = bytes > MAX_QUEUED_BYTES / 2;
+        }
+        if (expired) {
             static const char resync[] = "{\"type\":\"resync\",\"reason\":\"events_expired\"}";
             conn_send_text(c, resync, sizeof resync - 1);
         } else {
             for (uint64_t s = since + 1; s <= h->seq; s++) {
                 frame *f = h->ring[s % h->ring_cap];
                 if (f && f->seq == s && conn_may_see(c, f))
-                    conn_push(c, f, GW_SEND_DEFER);
+                    conn_push_max(c, f, GW_SEND_DEFER, 0); /* counted above */
             }
         }
     }

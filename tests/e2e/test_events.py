@@ -1,6 +1,7 @@
 """The WebSocket event stream end to end: what each client hears, and what it
 must not; sending over the socket; resuming after a disconnect."""
 import json
+import socket
 import threading
 import time
 
@@ -649,3 +650,62 @@ def test_websocket_with_a_revoked_token(server):
             r.next(10)
     finally:
         r.close()
+
+
+def test_a_reader_that_cannot_keep_up_is_dropped_not_waited_for(make_server):
+    """Backpressure: a socket that reads nothing while 9 MB of events pile up
+    is hung up once it lags past the server's bound (its kernel buffers plus
+    4 MiB queued); another reader of the same user gets every message
+    meanwhile, and the dropped one, resuming, is told to resync."""
+    srv = make_server(*NO_RATE_LIMIT, name="slow")
+    a, b = srv.signup("sa"), srv.signup("sb")
+    c = channel_with(a, b)
+    # a small receive buffer, so the backlog stays on the server's side
+    slow = websocket.create_connection(
+        srv.ws_url(b.token), timeout=10,
+        sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+    hello = json.loads(slow.recv())
+    fast = srv.rtm(b)
+    big = "x" * 30000
+    n = 300
+    got = []
+
+    def read_fast():  # a reader that keeps up, while the posts go out
+        while len(got) < n:
+            got.append(int(fast.wait_type("message", timeout=30)["text"].split()[0]))
+
+    reader = threading.Thread(target=read_fast)
+    reader.start()
+    for i in range(n):
+        a.post(c, f"{i} {big}")
+    reader.join(60)
+    assert got == list(range(n))  # the fast reader was not held up
+    # Now the slow one reads: whole frames, then the end of the stream.
+    seen, last_seq, ended = [], 0, False
+    slow.settimeout(5)
+    try:
+        while True:
+            op, data = slow.recv_data()
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                ended = True
+                break
+            ev = json.loads(data)
+            last_seq = ev.get("seq", last_seq)
+            if ev.get("type") == "message" and ev.get("channel") == c:
+                seen.append(int(ev["text"].split()[0]))
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, ValueError):
+        ended = True  # cut off, perhaps inside a frame
+    except websocket.WebSocketTimeoutException:
+        pass
+    slow.close()
+    assert ended, f"never hung up; read {len(seen)} of {n}"
+    assert len(seen) < n and seen == list(range(len(seen))), seen[-5:]
+    # It resumes where it was: what it missed is more than a replay may be
+    # (half the live bound), so it is told to resync, and the history has it all.
+    w = Rtm(srv.ws_url(b.token) + f"&since={last_seq}&epoch={hello['epoch']}")
+    try:
+        assert w.next()["type"] == "resync"
+    finally:
+        w.close()
+    texts = [m["text"] for m in b.ok("conversations.history", channel=c, limit=1000)["messages"]]
+    assert sorted(int(t.split()[0]) for t in texts if t.endswith(big)) == list(range(n))
