@@ -44,6 +44,7 @@
 #include "lg_hist.h"
 #include "lg_http.h"
 #include "lg_json.h"
+#include "lg_post.h"
 #include "lg_ws.h"
 
 #define MAX_WINDOW 4096
@@ -689,8 +690,14 @@ static void *http_sender(void *arg)
     sender *s = arg;
     char err[512];
     lg_http *h = lg_http_new(O.url, err, sizeof err);
+    /* Posts go over a plain keep-alive socket, as most clients' do; drills
+     * (timeouts, resends) and https keep nng's client. */
+    lg_post *raw = !O.drill && strncmp(O.url, "http://", 7) == 0
+                       ? lg_post_new(O.url, err, sizeof err)
+                       : NULL;
     if (h == NULL) {
         note_error("sender %d: %s", s->idx, err);
+        lg_post_free(raw);
         return NULL;
     }
     if (O.drill)
@@ -720,8 +727,10 @@ static void *http_sender(void *arg)
         s->issued++;
         pthread_mutex_unlock(&s->mu);
         json_t *r = O.drill ? drill_post(h, s, id)
-                            : lg_http_call(h, "chat.postMessage", s->c->token, s->sbuf, err,
-                                           sizeof err);
+                    : raw ? lg_post_call(raw, "chat.postMessage", s->c->token, s->sbuf, err,
+                                         sizeof err)
+                          : lg_http_call(h, "chat.postMessage", s->c->token, s->sbuf, err,
+                                         sizeof err);
         uint64_t t2 = now_ns();
         pthread_mutex_lock(&s->mu);
         lg_hist_record(&s->ack, t2 - t);
@@ -748,6 +757,7 @@ static void *http_sender(void *arg)
     s->done = true;
     pthread_mutex_unlock(&s->mu);
     lg_http_free(h);
+    lg_post_free(raw);
     return NULL;
 }
 
