@@ -43,6 +43,7 @@
 #include "lg_drill.h"
 #include "lg_hist.h"
 #include "lg_http.h"
+#include "lg_history.h"
 #include "lg_json.h"
 #include "lg_post.h"
 #include "lg_ws.h"
@@ -73,6 +74,7 @@ static struct {
     bool drill;
     const char *report;
     bool scan;
+    int history;
 } O = {
     .n = 100,
     .m = 4,
@@ -116,6 +118,9 @@ static void usage(FILE *f)
             "                        window, per-receiver duplicates, a receiver's token)\n"
             "      --check           exit 1 unless deliveries == accepted * N, nothing is\n"
             "                        missing, doubled or refused, and no client dropped\n"
+            "      --history N       instead of the send phase: the senders post N messages,\n"
+            "                        then read pages of 50 (latest, and from the middle) for\n"
+            "                        the duration, closed-loop (lg_history.c)\n"
             "      --scan            find each event's text with strstr instead of checking\n"
             "                        every frame as JSON (what a real client does)\n"
             "  -q, --quiet           no per-second progress lines\n");
@@ -123,7 +128,7 @@ static void usage(FILE *f)
 
 static void parse_opts(int argc, char **argv)
 {
-    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT, OPT_SCAN };
+    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT, OPT_SCAN, OPT_HISTORY };
     static const struct option longs[] = {
         {"url", required_argument, NULL, 'u'},
         {"receivers", required_argument, NULL, 'n'},
@@ -145,6 +150,7 @@ static void parse_opts(int argc, char **argv)
         {"drill", no_argument, NULL, OPT_DRILL},
         {"report", required_argument, NULL, OPT_REPORT},
         {"scan", no_argument, NULL, OPT_SCAN},
+        {"history", required_argument, NULL, OPT_HISTORY},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -172,6 +178,7 @@ static void parse_opts(int argc, char **argv)
         case OPT_DRILL: O.drill = O.http = true; break;
         case OPT_REPORT: O.report = optarg; break;
         case OPT_SCAN: O.scan = true; break;
+        case OPT_HISTORY: O.history = atoi(optarg); break;
         case 'q': O.quiet = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -1140,6 +1147,21 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru0);
     unsigned long long srv_ticks0 = 0, srv_ticks1 = 0;
     bool srv_cpu = O.server_pid > 0 && proc_cpu_ticks(O.server_pid, &srv_ticks0);
+    if (O.history > 0) {
+        uint64_t h0 = now_ns();
+        int rc = lg_history_run(O.url, G.clients[O.n].token, G.channel, O.history, O.m,
+                                O.duration);
+        getrusage(RUSAGE_SELF, &ru1);
+        double span = (double)(now_ns() - h0) / 1e9, cli = cpu_seconds(&ru0, &ru1);
+        printf("loadgen: %.2f CPU s over %.2f s (%.0f%% of one core)\n", cli, span,
+               100 * cli / span);
+        if (srv_cpu && proc_cpu_ticks(O.server_pid, &srv_ticks1)) {
+            double s = (double)(srv_ticks1 - srv_ticks0) / (double)sysconf(_SC_CLK_TCK);
+            printf("server pid %d: %.2f CPU s over %.2f s (%.0f%% of one core)\n", O.server_pid,
+                   s, span, 100 * s / span);
+        }
+        return rc;
+    }
     long srv_rss_peak = O.server_pid > 0 ? proc_rss_kib(O.server_pid) : -1;
     long srv_rss_before = srv_rss_peak;
 

@@ -34,6 +34,8 @@ WORKLOADS = [
      ["-n", "1000", "-m", "8", "-r", "0", "-d", "10", "--http"]),
     ("idle", "10,000 WebSockets, each its own new user (then 10 msgs/s)",
      ["-n", "10000", "-m", "1", "-r", "10", "-d", "3", "--setup-threads", "32"]),
+    ("history", "history: pages of 50, latest and from the middle of 20,000, 4 readers",
+     ["-n", "1", "-m", "4", "-d", "10", "--history", "20000"]),
 ]
 
 
@@ -70,6 +72,8 @@ def run(args, workload):
         "rss_peak": grab(r"peak ([\d.]+) MiB during", out),
         "connect_s": grab(r"WebSockets connected in ([\d.]+) s", out),
         "n": grab(r"^RESULT n=(\d+)", out, int, 0),
+        "pages": grab(r"pages_per_s=([\d.]+)", out),
+        "fill": grab(r"^history: \d+ messages posted in [\d.]+ s \(([\d.]+)/s\)", out),
     }
     return r
 
@@ -99,13 +103,15 @@ def main():
             continue
         r = run(args, workload)
         per = None
-        if r["srv_cpu"] is not None and r["accepted"]:
+        if r["srv_cpu"] is not None and r["accepted"] and r["pages"] is None:
             per = r["srv_cpu"] / r["accepted"] * 1000
         notes = []
         if r["connect_s"] is not None and name == "idle":
             notes.append(f"{r['n']:,} connected in {r['connect_s']:.2f} s")
             if r["rss_peak"] is not None and r["rss_before"] is not None and r["n"]:
                 notes.append(f"RSS {r['rss_peak']:.0f} MiB with them")
+        if r["pages"] is not None:
+            notes.append(f"{r['pages']:,.0f} pages/s; filled at {r['fill']:,.0f} msgs/s")
         if r["errors"] or r["missing"] or r["dups"] or r["rc"]:
             notes.append(f"errors {r['errors']}, missing {r['missing']}, dups {r['dups']}, "
                          f"exit {r['rc']}")
