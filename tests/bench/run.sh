@@ -103,8 +103,17 @@ echo 0 >"$tmp/rss.peak"
 ) &
 sampler=$!
 
+# Context switches of all chatd's threads: lock waits and hand-offs show up
+# here even when a busy machine hides them in the throughput.
+switches() {
+    cat /proc/"$pid"/task/*/status 2>/dev/null |
+        awk '/^(non)?voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
+}
+cs0=$(switches)
 rc=0
 "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$pid" "$@" || rc=$?
+cs1=$(switches)
+echo "chatd context switches: $((cs1 - cs0))"
 
 rss_end=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
 kill "$sampler" 2>/dev/null || true

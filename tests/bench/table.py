@@ -72,6 +72,7 @@ def run(args, workload):
         "rss_peak": grab(r"peak ([\d.]+) MiB during", out),
         "connect_s": grab(r"WebSockets connected in ([\d.]+) s", out),
         "n": grab(r"^RESULT n=(\d+)", out, int, 0),
+        "switches": grab(r"^chatd context switches: (\d+)", out, int),
         "pages": grab(r"pages_per_s=([\d.]+)", out),
         "fill": grab(r"^history: \d+ messages posted in [\d.]+ s \(([\d.]+)/s\)", out),
     }
@@ -110,6 +111,8 @@ def main():
             notes.append(f"{r['n']:,} connected in {r['connect_s']:.2f} s")
             if r["rss_peak"] is not None and r["rss_before"] is not None and r["n"]:
                 notes.append(f"RSS {r['rss_peak']:.0f} MiB with them")
+        if r["switches"] is not None and r["accepted"] and r["pages"] is None:
+            notes.append(f"{r['switches'] / r['accepted']:.1f} context switches/msg")
         if r["pages"] is not None:
             notes.append(f"{r['pages']:,.0f} pages/s; filled at {r['fill']:,.0f} msgs/s")
         if r["errors"] or r["missing"] or r["dups"] or r["rc"]:
