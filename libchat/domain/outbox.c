@@ -28,6 +28,7 @@ struct chati_outbox {
     pthread_cond_t wake;        /* relay: new items, acks, stop */
     pthread_cond_t idle;        /* flush waiters */
     bool stop;
+    bool sleeping;              /* relay is in timed_wait: only then is a signal needed */
     uint64_t kick_epoch;        /* bumped by every kick */
     uint64_t idle_epoch;        /* kick epoch of the last pass that found nothing left */
 
@@ -66,8 +67,10 @@ static void on_ack(void *arg, int64_t seq, chat_err ok)
         while (o->head < o->tail && o->done[o->head])
             o->acked_seq = o->pend[o->head++];
     }
-    pthread_cond_signal(&o->wake);
+    bool wake = o->sleeping;
     pthread_mutex_unlock(&o->mu);
+    if (wake)
+        pthread_cond_signal(&o->wake); /* after the unlock: no waking into a held lock */
 }
 
 static chat_err pend_reserve(chati_outbox *o, size_t extra)
@@ -135,7 +138,9 @@ static size_t relay_batch(chati_outbox *o, int64_t after)
 
 static void timed_wait(chati_outbox *o, int ms)
 {
+    o->sleeping = true;
     chati_cond_wait_until(&o->wake, &o->mu, chati_mono_ms() + ms);
+    o->sleeping = false;
 }
 
 /* Forgets what was in flight: the next pass fetches from the oldest
@@ -250,12 +255,16 @@ chat_err chati_outbox_start(const chat_message_store_ops *store, void *store_imp
     return CHAT_OK;
 }
 
+/* Once per posted message: the relay is signalled only when asleep, and
+ * after the unlock, so a busy relay costs the poster no context switch. */
 void chati_outbox_kick(chati_outbox *o)
 {
     pthread_mutex_lock(&o->mu);
     o->kick_epoch++;
-    pthread_cond_signal(&o->wake);
+    bool wake = o->sleeping;
     pthread_mutex_unlock(&o->mu);
+    if (wake)
+        pthread_cond_signal(&o->wake);
 }
 
 chat_err chati_outbox_flush(chati_outbox *o, int timeout_ms)

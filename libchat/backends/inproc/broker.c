@@ -129,16 +129,18 @@ static void member_free(member *m)
     chat_free(m);
 }
 
-/* Called with broker.mu held. */
-static void ackq_push_locked(broker *b, imsg *msg)
+/* Called with broker.mu held. Returns whether the ack thread needs waking:
+ * only when its queue was empty (else it is awake, or already signalled). */
+static bool ackq_push_locked(broker *b, imsg *msg)
 {
     msg->ack_next = NULL;
+    bool was_empty = b->ackq_head == NULL;
     if (b->ackq_tail)
         b->ackq_tail->ack_next = msg;
     else
         b->ackq_head = msg;
     b->ackq_tail = msg;
-    pthread_cond_signal(&b->ack_cv);
+    return was_empty;
 }
 
 /* One group is finished with msg (handled it, or dropped it). The last one
@@ -148,8 +150,12 @@ static void msg_group_done(broker *b, imsg *msg)
     if (atomic_fetch_sub(&msg->pending, 1) != 1)
         return;
     pthread_mutex_lock(&b->mu);
-    ackq_push_locked(b, msg);
+    bool wake = ackq_push_locked(b, msg);
     pthread_mutex_unlock(&b->mu);
+    /* after the unlock: the ack thread does not wake into a held lock (the
+     * broker, and its condition, outlive every publish) */
+    if (wake)
+        pthread_cond_signal(&b->ack_cv);
 }
 
 /* ---- ack thread ---- */
@@ -596,20 +602,25 @@ static chat_err inproc_publish(void *impl, const chat_broker_msg *msgs, size_t n
         else
             b->inflight_head = m;
         b->inflight_tail = m;
-        if (atomic_load(&m->pending) == 0)
-            ackq_push_locked(b, m); /* nobody subscribed: done already */
+        if (atomic_load(&m->pending) == 0 && ackq_push_locked(b, m))
+            pthread_cond_signal(&b->ack_cv); /* nobody subscribed: done already */
     }
     for (group *g = b->groups; g; g = g->next) {
         bool any = false;
         pthread_mutex_lock(&g->mu);
+        /* The dispatcher waits only on an empty queue (or for a member, or a
+         * retry, which wake it otherwise): with messages queued it is awake
+         * or already signalled. Broadcast, since an unsubscribe may wait on
+         * the same condition. */
+        bool was_empty = g->qlen == 0;
         for (size_t i = 0; i < n; i++) {
             if (group_wants(g, copies[i]->m.topic)) {
                 q_push(g, copies[i]);
                 any = true;
             }
         }
-        if (any)
-            pthread_cond_signal(&g->cv);
+        if (any && was_empty)
+            pthread_cond_broadcast(&g->cv);
         pthread_mutex_unlock(&g->mu);
     }
     pthread_mutex_unlock(&b->mu);
