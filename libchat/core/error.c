@@ -41,9 +41,14 @@ chat_err chat_err_from_name(const char *name)
     return CHAT_ERR_INTERNAL;
 }
 
+/* Formatted aside first: callers may wrap the previous detail
+ * ("cannot listen on %s: %s", ..., chati_errmsg()), and vsnprintf into the
+ * buffer it reads from is undefined (it printed garbage). */
 static void set_detail_v(const char *fmt, va_list ap)
 {
-    vsnprintf(last_detail, sizeof last_detail, fmt, ap);
+    char tmp[sizeof last_detail];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(last_detail, tmp, sizeof tmp);
 }
 
 void chat_set_errmsg(const char *fmt, ...)

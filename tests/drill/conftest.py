@@ -17,10 +17,18 @@ CLUSTER = os.path.join(REPO, "deploy", "cluster")
 
 
 def free_port():
+    """Below the ephemeral range, as in tests/e2e/conftest.py."""
+    import random
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(200):
+        port = random.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 class Cluster:

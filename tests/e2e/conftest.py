@@ -75,9 +75,20 @@ def _die_with_parent():
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port to hand a server that binds it later. Taken below the kernel's
+    ephemeral range: a port from bind(0) lies inside it, and under load an
+    outgoing connection of another process could take it as its local port
+    before the server binds (the topology's gateway once failed so)."""
+    import random
+    for _ in range(200):
+        port = random.randrange(20000, 32768)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 # --------------------------------------------------------------- HTTP ---
