@@ -345,12 +345,19 @@ static size_t on_data(gw_sock *s, char *data, size_t len)
 {
     hconn *h = gw_sock_data(s);
     size_t used = 0;
+    /* Once a request is dispatched (h->req back to NULL) the turn is the
+     * worker's: stop here. Not h->busy, which the worker clears before its
+     * response is queued: the next request would be dispatched meanwhile and
+     * answered first (and the worker's resume would unpause the socket with
+     * that one still out). */
     while (used < len && !h->busy) {
         if (h->in_body) {
             long k = body_bytes(s, h, data + used, len - used);
             if (k < 0)
                 return len;
             used += (size_t)k;
+            if (h->req == NULL)
+                break;
             continue;
         }
         size_t n = head_end(data + used, len - used);
@@ -368,6 +375,8 @@ static size_t on_data(gw_sock *s, char *data, size_t len)
             return len;
         }
         used += n;
+        if (how == BEGUN && h->req == NULL)
+            break;
     }
     return used;
 }

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import urllib.parse
 
 import pytest
@@ -150,6 +151,40 @@ def test_pipelined_requests_answered_in_order(raw):
     assert status == 200 and json.loads(body)["args"]["foo"] == "second", body
     status, _, body = c.read_response()
     assert (status, json.loads(body)) == (200, {"ok": True})
+
+
+def test_pipelined_answers_never_overtake(server):
+    """Thousands of pipelined requests on a few connections at once: each
+    answer in its request's place. A worker that answered quickly used to
+    let the loop dispatch the next request before its own answer was queued,
+    so the next one could overtake it (seen within a few hundred requests)."""
+    n, conns = 3000, 6
+    wrong = []
+
+    def one():
+        c = Raw(server)
+        try:
+            reqs = b"".join(get(f"/api/api.test?foo=n{i}") if i % 3 else get("/health")
+                            for i in range(n))
+            sender = threading.Thread(target=c.send, args=(reqs,))
+            sender.start()
+            for i in range(n):
+                _, _, body = c.read_response()
+                want = {"ok": True} if i % 3 == 0 else {"ok": True, "args": {"foo": f"n{i}"}}
+                if json.loads(body) != want:
+                    wrong.append((i, body[:60]))
+            sender.join()
+        except (OSError, EOFError, ValueError) as e:
+            wrong.append(repr(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=one) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:10]
 
 
 def test_pipelined_posts_with_bodies(raw):
