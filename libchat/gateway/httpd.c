@@ -392,8 +392,16 @@ static void on_eof(gw_sock *s)
 {
     hconn *h = gw_sock_data(s);
     h->eof = true;
-    if (!h->busy && h->req == NULL)
+    if (h->req != NULL) {
+        /* Its body can no longer come: say so now rather than hold the
+         * connection until the idle timeout. */
+        gw_req_free(h->req);
+        h->req = NULL;
+        h->in_body = false;
+        refuse(s, 400);
+    } else if (!h->busy) {
         gw_sock_close(s, true);
+    }
 }
 
 static const gw_sock_ops http_ops = {on_data, on_close, on_eof, chat_free};

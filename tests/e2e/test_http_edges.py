@@ -390,6 +390,23 @@ def test_half_close_still_gets_the_whole_response(raw):
         assert c.at_eof()
 
 
+def test_half_close_in_the_middle_of_a_body(server):
+    """The body can no longer come: 400 and the end at once, not after the
+    idle timeout (120 s; this waits 10)."""
+    for body_start in (f"Content-Length: 10\r\n\r\nfoo",
+                       "Transfer-Encoding: chunked\r\n\r\n5\r\nfoo"):
+        c = Raw(server, timeout=10)
+        try:
+            c.send(f"POST /api/api.test HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Content-Type: {FORM}\r\n{body_start}")
+            c.sock.shutdown(socket.SHUT_WR)
+            status, headers, _ = c.read_response()
+            assert status == 400 and headers.get("connection") == "close", headers
+            assert c.at_eof(10)
+        finally:
+            c.close()
+
+
 # ---------------------------------------------------------- WebSocket ---
 
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
