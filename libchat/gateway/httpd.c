@@ -370,9 +370,12 @@ static size_t on_data(gw_sock *s, char *data, size_t len)
         }
         int how = begin(s, h, data + used, n);
         if (how == ENDED) {
-            if (gw_sock_data(s) != h)
-                chat_free(h); /* upgraded: the hub's state replaced ours */
-            return len;
+            if (gw_sock_data(s) == h)
+                return len;
+            /* Upgraded: the hub's state replaced ours, and frames sent
+             * right behind the handshake are the hub's to read. */
+            chat_free(h);
+            return used + n;
         }
         used += n;
         if (how == BEGUN && h->req == NULL)

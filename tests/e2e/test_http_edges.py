@@ -479,10 +479,10 @@ class RawWs:
         self.c.send(b"".join(frames))
 
 
-def ws_handshake(srv, c, token, version="13", key=WS_KEY):
+def ws_handshake(srv, c, token, version="13", key=WS_KEY, frames=b""):
     c.send(f"GET /rtm?token={urllib.parse.quote(token)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-           f"Sec-WebSocket-Version: {version}\r\n\r\n")
+           f"Sec-WebSocket-Version: {version}\r\n\r\n".encode() + frames)
 
 
 @pytest.fixture
@@ -530,6 +530,20 @@ def test_ws_fragmented_message_with_a_ping_between(ws):
     # the connection goes on
     w.send(ws_frame(0x1, json.dumps({"type": "ping", "id": 6})))
     assert w.reply(6) == {"type": "pong", "reply_to": 6}
+
+
+def test_ws_frames_right_behind_the_handshake(server, raw):
+    """Frames in the same packet as the upgrade request are read, not dropped
+    with the rest of the HTTP buffer."""
+    user = server.signup("eager")
+    c = raw()
+    c.sock.settimeout(10)
+    ws_handshake(server, c, user.token,
+                 frames=ws_frame(0x1, json.dumps({"type": "ping", "id": 11})) +
+                 ws_frame(0x9, b"early"))
+    assert c.read_head()[0] == 101
+    w = RawWs(c)
+    assert w.reply(11) == {"type": "pong", "reply_to": 11}
 
 
 def test_ws_close_handshake_echoes_the_code(ws):
