@@ -533,6 +533,11 @@ static void read_in(gw_sock *s, bool hup)
         s->readable = true;
         return;
     }
+    /* After gw_sock_close nothing more is read, even while a lingering
+     * close waits for its output: bytes behind a refused request are not
+     * a request to serve. */
+    if (closing(s))
+        return;
     s->readable = false;
     while (s->open && !s->paused) {
         char *dst;
@@ -634,7 +639,7 @@ static void read_in(gw_sock *s, bool hup)
 
 static void on_resume(gw_sock *s)
 {
-    if (!s->open)
+    if (!s->open || closing(s))
         return;
     s->paused = false;
     if (s->in_len > 0) {

@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -335,6 +336,27 @@ def test_malformed_request_line_is_400(raw, line):
     c.send(f"{line}\r\nHost: 127.0.0.1\r\n\r\n")
     body = expect_refused(c, 400)
     assert json.loads(body) == {"ok": False, "error": "invalid_request"}
+
+
+def test_nothing_is_read_after_a_refusal(server, raw):
+    """After a refused request nothing more on the connection is served, even
+    while the refusal waits behind unread answers: here a client pipelines
+    ~28 MiB of answers without reading them, sends a bad request, then a
+    valid chat.postMessage, which must not be posted."""
+    user = server.signup("smuggler")
+    gen = general(user)
+    c = raw()
+    c.send(get("/style.css") * 1000)
+    time.sleep(0.5)  # answered (queued) before the next bytes come
+    c.send(b"GARBAGE\r\n\r\n")
+    time.sleep(0.5)  # refused before the next bytes come: they are a new read
+    text = unique("after the refusal ")
+    c.send(post("/api/chat.postMessage", urllib.parse.urlencode({"channel": gen, "text": text}),
+                f"Authorization: Bearer {user.token}\r\n"))
+    time.sleep(1.0)  # what a worker would need to post it
+    c.close()
+    texts = [m["text"] for m in user.ok("conversations.history", channel=gen)["messages"]]
+    assert text not in texts
 
 
 def test_content_length_with_transfer_encoding_is_400(raw):
