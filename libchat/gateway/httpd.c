@@ -10,6 +10,9 @@
 
 #define MAX_HEAD (16 * 1024)    /* request line and headers */
 #define IDLE_MS 120000          /* a keep-alive connection silent this long goes */
+#define MAX_UNSENT (1u << 20)   /* answers unread by the peer before the next
+                                 * request is read: pipelining without reading
+                                 * must not grow our memory without end */
 
 struct gw_req {
     gw *g;
@@ -143,7 +146,7 @@ static void send_response(gw_sock *s, bool keep_alive, bool resume, bool head_on
     if (!keep_alive)
         gw_sock_close(s, true);
     else if (resume)
-        gw_sock_resume(s);
+        gw_sock_resume_below(s, MAX_UNSENT);
 }
 
 void gw_respond(gw_req *r, uint16_t status, const char *content_type, const void *data,

@@ -91,6 +91,8 @@ struct gw_sock {
     bool writing;               /* a thread is writing; no one else may */
     bool want_out;              /* the kernel's buffer was full: wait for EPOLLOUT */
     bool out_edge;              /* EPOLLOUT came while someone was writing */
+    bool resume_wait;           /* gw_sock_resume_below: resume once */
+    size_t resume_below;        /* q_bytes is down to this */
     bool closing, linger;       /* gw_sock_close was called */
     bool dead;                  /* closed: sends are refused */
 };
@@ -140,6 +142,15 @@ static void schedule(gw_sock *s, unsigned what)
 }
 
 /* ---------------------------------------------------------- writing --- */
+
+/* Whether a gw_sock_resume_below waits no more (and clears it). s->mu held. */
+static bool drained(gw_sock *s)
+{
+    if (!s->resume_wait || s->q_bytes > s->resume_below)
+        return false;
+    s->resume_wait = false;
+    return true;
+}
 
 /* Writes the queue until it is empty or the kernel's buffer is full. The
  * caller has claimed s->writing under s->mu and released the lock. */
@@ -230,11 +241,14 @@ static void write_out(gw_sock *s)
     /* locked */
     s->writing = false;
     bool close_now = failed || (s->closing && s->qlen == 0) || s->dead;
+    bool resume = drained(s);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < nd; i++)
         release(&done[i]);
     if (close_now)
         schedule(s, PEND_CLOSE);
+    if (resume)
+        schedule(s, PEND_RESUME);
 }
 
 /* Moves queued plaintext into the stage (up to one record), releasing the
@@ -313,11 +327,14 @@ static void write_out_tls(gw_sock *s)
         s->stage_len = s->stage_off = 0;
     }
     bool close_now = failed || (s->closing && s->qlen == 0 && s->stage_len == 0) || s->dead;
+    bool resume = drained(s);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < nd; i++)
         release(&done[i]);
     if (close_now)
         schedule(s, PEND_CLOSE);
+    if (resume)
+        schedule(s, PEND_RESUME);
 }
 
 /* Claims the writer's turn if free and nothing waits on EPOLLOUT. s->mu held. */
@@ -436,6 +453,19 @@ void gw_sock_pause(gw_sock *s)
 void gw_sock_resume(gw_sock *s)
 {
     schedule(s, PEND_RESUME);
+}
+
+void gw_sock_resume_below(gw_sock *s, size_t bytes)
+{
+    pthread_mutex_lock(&s->mu);
+    /* Otherwise a writer is at work or EPOLLOUT is awaited: the write that
+     * brings the queue down resumes. */
+    bool now = s->q_bytes <= bytes || s->dead;
+    s->resume_wait = !now;
+    s->resume_below = bytes;
+    pthread_mutex_unlock(&s->mu);
+    if (now)
+        schedule(s, PEND_RESUME);
 }
 
 void gw_sock_set_idle_timeout(gw_sock *s, int ms)

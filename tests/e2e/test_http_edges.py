@@ -359,6 +359,45 @@ def test_nothing_is_read_after_a_refusal(server, raw):
     assert text not in texts
 
 
+def rss_kib(srv):
+    with open(f"/proc/{srv.proc.pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+
+def test_answers_left_unread_stop_the_reading(server):
+    """A client that pipelines requests and reads none of the answers: the
+    server stops reading once 1 MiB of answers wait (httpd.c MAX_UNSENT)
+    instead of queueing them all (here 3,000 x 28 KiB = 84 MiB); every
+    answer still comes, in order, once the client reads."""
+    n = 3000
+    css = http_get_len(server, "/style.css")
+    c = Raw(server)
+    try:
+        before = rss_kib(server)
+        sender = threading.Thread(target=c.send, args=(get("/style.css") * n,), daemon=True)
+        sender.start()
+        time.sleep(2.0)  # what the server would need to queue them all
+        grown = rss_kib(server) - before
+        assert grown < 32 * 1024, f"the server grew by {grown} KiB for answers nobody reads"
+        for i in range(n):
+            status, _, body = c.read_response()
+            assert status == 200 and len(body) == css, (i, status, len(body))
+        sender.join(10)
+    finally:
+        c.close()
+
+
+def http_get_len(srv, path):
+    c = Raw(srv)
+    try:
+        c.send(get(path))
+        status, _, body = c.read_response()
+        assert status == 200
+        return len(body)
+    finally:
+        c.close()
+
+
 def test_content_length_with_transfer_encoding_is_400(raw):
     c = raw()
     c.send(f"POST /api/api.test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {FORM}\r\n"
