@@ -170,13 +170,18 @@ static void write_out(gw_sock *s)
             release(&done[i]);
         nd = 0;
         struct iovec iov[IOV_BATCH];
+        /* Headers are copied out: they live in the ring, which a sender may
+         * grow (and free) while sendmsg runs unlocked. */
+        unsigned char heads[IOV_BATCH][sizeof s->q->head];
         size_t n = 0, total = 0;
         pthread_mutex_lock(&s->mu);
         size_t skip = s->off;
         for (size_t i = 0; i < s->qlen && n + 2 <= IOV_BATCH; i++) {
             const gw_out *o = &s->q[(s->qhead + i) % s->qcap];
             if (skip < o->head_len) {
-                iov[n++] = (struct iovec){(char *)o->head + skip, o->head_len - skip};
+                memcpy(heads[n], o->head + skip, o->head_len - skip);
+                iov[n] = (struct iovec){heads[n], o->head_len - skip};
+                n++;
                 skip = 0;
             } else {
                 skip -= o->head_len;
