@@ -614,6 +614,21 @@ def test_ws_close_handshake_echoes_the_code(ws):
         assert w.close_code() == code
 
 
+@pytest.mark.parametrize("payload", [
+    b"\x03",                                   # one byte: half a code
+    struct.pack(">H", 1005),                   # "no code": never sent in a frame
+    struct.pack(">H", 1006),
+    struct.pack(">H", 1015),
+    struct.pack(">H", 999),
+    struct.pack(">H", 2999),                   # unassigned
+    struct.pack(">H", 1000) + b"\xc3\x28",     # a reason that is not UTF-8
+])
+def test_ws_invalid_close_is_1002(ws, payload):
+    w = ws()
+    w.send(ws_frame(0x8, payload))
+    assert w.close_code() == 1002
+
+
 def test_ws_binary_frame_is_1003(ws):
     w = ws()
     w.send(ws_frame(0x2, b"\x00\x01\x02"))
