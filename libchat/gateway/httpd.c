@@ -243,7 +243,7 @@ static size_t head_end(const char *data, size_t len)
 }
 
 /* What begin() did with a head. */
-enum { BEGUN, ANSWERED, ENDED };
+enum { BEGUN, ANSWERED, ANSWERED_PAUSED, ENDED };
 
 /* Starts a request from its head, data[0..n). */
 static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
@@ -282,7 +282,15 @@ static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
         send_response(s, keep, false, r->head_only, status, "text/plain; charset=utf-8", body,
                       (size_t)bl, NULL, 0);
         gw_req_free(r);
-        return keep ? ANSWERED : ENDED;
+        if (!keep)
+            return ENDED;
+        if (gw_sock_queued(s) > MAX_UNSENT) {
+            /* a client pipelining into 404s without reading: as gw_respond */
+            gw_sock_pause(s);
+            gw_sock_resume_below(s, MAX_UNSENT);
+            return ANSWERED_PAUSED;
+        }
+        return ANSWERED;
     }
     if (r->route->serve == NULL) { /* GET /rtm: the WebSocket */
         bool ok = r->head.upgrade_websocket && strcmp(r->head.method, "GET") == 0 && !has_body &&
@@ -381,7 +389,7 @@ static size_t on_data(gw_sock *s, char *data, size_t len)
             return used + n;
         }
         used += n;
-        if (how == BEGUN && h->req == NULL)
+        if ((how == BEGUN && h->req == NULL) || how == ANSWERED_PAUSED)
             break;
     }
     return used;
