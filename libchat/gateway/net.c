@@ -76,6 +76,8 @@ struct gw_sock {
     bool open;                  /* in the loop's list; on_close not yet run */
     atomic_int idle_ms;
     int64_t last_rx;
+    _Atomic int64_t last_tx;    /* the last write that made progress: a slow
+                                 * reader of a long answer is not idle */
     gw_sock *next, *prev;       /* loop->socks */
 
     /* under lp->mu */
@@ -218,6 +220,8 @@ static void write_out(gw_sock *s)
             break; /* locked */
         }
         size_t left = (size_t)w;
+        if (w > 0)
+            atomic_store(&s->last_tx, chati_mono_ms());
         s->q_bytes -= left;
         while (left > 0) {
             gw_out *o = &s->q[s->qhead];
@@ -321,6 +325,8 @@ static void write_out_tls(gw_sock *s)
             break;
         }
         s->stage_off += (size_t)w;
+        if (w > 0)
+            atomic_store(&s->last_tx, chati_mono_ms());
     }
     pthread_mutex_lock(&s->mu);
     s->writing = false;
@@ -803,7 +809,8 @@ static void tick(loop *lp, int64_t now)
     for (gw_sock *s = lp->socks, *next; s; s = next) {
         next = s->next;
         int idle = atomic_load(&s->idle_ms);
-        if (idle > 0 && now - s->last_rx > idle)
+        int64_t tx = atomic_load(&s->last_tx);
+        if (idle > 0 && now - (tx > s->last_rx ? tx : s->last_rx) > idle)
             do_close(s);
     }
 }

@@ -132,8 +132,9 @@ void gw_sock_resume_below(gw_sock *s, size_t bytes);
  * at once. on_close runs on the loop thread. Idempotent. Any thread. */
 void gw_sock_close(gw_sock *s, bool linger);
 
-/* Closes the socket if no byte arrives for ms milliseconds (0: never): a
- * slow or silent peer does not hold a socket forever. Any thread. */
+/* Closes the socket if no byte arrives or leaves for ms milliseconds (0:
+ * never): a silent peer, or one that reads nothing of what it is sent, does
+ * not hold a socket forever. Any thread. */
 void gw_sock_set_idle_timeout(gw_sock *s, int ms);
 
 #endif

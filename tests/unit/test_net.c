@@ -445,6 +445,38 @@ START_TEST(test_close_at_once_and_idle_timeout)
 }
 END_TEST
 
+/* A peer that reads a long answer slowly, sending nothing meanwhile, is not
+ * idle: 16 MiB read over ~5 s with a 1 s idle timeout. */
+START_TEST(test_slow_reader_of_a_long_answer_is_not_idle)
+{
+    server *sv = start(1);
+    int fd = dial(sv);
+    put(fd, "x\n");
+    expect(fd, "got 1\n");
+    gw_sock *s = last_sock(sv);
+    gw_sock_set_idle_timeout(s, 1000);
+    enum { PIECE = 65536, N = 256 };
+    for (int i = 0; i < N; i++) {
+        char *p = malloc(PIECE);
+        memset(p, 'a' + i % 26, PIECE);
+        gw_out o = {.data = p, .len = PIECE, .release = free, .ref = p};
+        ck_assert(gw_sock_send(s, &o, 0, GW_SEND_NOW));
+    }
+    char *buf = malloc(PIECE);
+    for (int i = 0; i < N; i++) {
+        get_n(fd, buf, PIECE);
+        ck_assert_int_eq(buf[PIECE - 1], 'a' + i % 26);
+        usleep(20000);
+    }
+    free(buf);
+    /* and once nothing moves either way, it is idle */
+    ck_assert(closed_within(fd, 3000));
+    gw_sock_unref(s);
+    close(fd);
+    stop(sv);
+}
+END_TEST
+
 START_TEST(test_half_close_still_gets_the_reply)
 {
     server *sv = start(1);
@@ -505,6 +537,7 @@ int main(void)
     tcase_add_test(tc, test_big_queue_to_a_slow_reader_and_the_limit);
     tcase_add_test(tc, test_close_with_linger_writes_the_queue_first);
     tcase_add_test(tc, test_close_at_once_and_idle_timeout);
+    tcase_add_test(tc, test_slow_reader_of_a_long_answer_is_not_idle);
     tcase_add_test(tc, test_half_close_still_gets_the_reply);
     tcase_add_test(tc, test_stop_with_sockets_open);
     tcase_add_test(tc, test_bad_listen_address);
