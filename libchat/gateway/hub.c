@@ -888,7 +888,8 @@ static void presence_sub(conn *c, long long id, const gw_args *args)
         }
         chati_copy_fixed(watch[i], CHAT_ID_SIZE, u);
     }
-    qsort(watch, n, CHAT_ID_SIZE, id_cmp);
+    if (n > 1) /* an empty list is NULL, which qsort may not be given */
+        qsort(watch, n, CHAT_ID_SIZE, id_cmp);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
         if (kept == 0 || strcmp(watch[kept - 1], watch[i]) != 0)
