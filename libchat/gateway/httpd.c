@@ -123,9 +123,10 @@ static const char *reason(uint16_t status)
 
 /* Writes the response, then ends the connection or (resume) lets the loop
  * read the next request. Any thread. */
-static void send_response(gw_sock *s, bool keep_alive, bool resume, bool head_only,
-                          uint16_t status, const char *content_type, const void *data,
-                          size_t len, const char *const *headers, size_t n_headers)
+static void send_response(gw_sock *s, bool keep_alive, bool http10, bool resume,
+                          bool head_only, uint16_t status, const char *content_type,
+                          const void *data, size_t len, const char *const *headers,
+                          size_t n_headers)
 {
     chati_buf b = {0};
     chati_buf_printf(&b, "HTTP/1.1 %u %s\r\n", status, reason(status));
@@ -133,8 +134,11 @@ static void send_response(gw_sock *s, bool keep_alive, bool resume, bool head_on
         chati_buf_printf(&b, "Content-Type: %s\r\n", content_type);
     for (size_t i = 0; i < n_headers; i++)
         chati_buf_printf(&b, "%s: %s\r\n", headers[2 * i], headers[2 * i + 1]);
+    /* An HTTP/1.0 client keeps the connection only when told (RFC 9112 C.2.2). */
     chati_buf_printf(&b, "Content-Length: %zu\r\n%s\r\n", len,
-                     keep_alive ? "" : "Connection: close\r\n");
+                     !keep_alive ? "Connection: close\r\n"
+                     : http10    ? "Connection: keep-alive\r\n"
+                                 : "");
     if (!head_only && len > 0)
         chati_buf_append(&b, data, len);
     if (b.data == NULL) { /* out of memory: all we can do is hang up */
@@ -157,8 +161,8 @@ void gw_respond(gw_req *r, uint16_t status, const char *content_type, const void
     hconn *h = gw_sock_data(r->sock);
     bool keep = r->keep_alive && !h->eof;
     h->busy = false;
-    send_response(r->sock, keep, true, r->head_only, status, content_type, data, len, headers,
-                  n_headers);
+    send_response(r->sock, keep, r->head.minor == 0, true, r->head_only, status, content_type,
+                  data, len, headers, n_headers);
     gw_req_free(r);
 }
 
@@ -205,7 +209,7 @@ static void refuse(gw_sock *s, uint16_t status)
                                        : "invalid_request";
     char body[96];
     int n = snprintf(body, sizeof body, "{\"ok\":false,\"error\":\"%s\"}", name);
-    send_response(s, false, false, false, status, "application/json; charset=utf-8", body,
+    send_response(s, false, false, false, false, status, "application/json; charset=utf-8", body,
                   (size_t)n, NULL, 0);
 }
 
@@ -279,7 +283,8 @@ static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
         bool keep = r->keep_alive && !has_body;
         char body[64];
         int bl = snprintf(body, sizeof body, "%u %s\n", status, reason(status));
-        send_response(s, keep, false, r->head_only, status, "text/plain; charset=utf-8", body,
+        send_response(s, keep, r->head.minor == 0, false, r->head_only, status,
+                      "text/plain; charset=utf-8", body,
                       (size_t)bl, NULL, 0);
         gw_req_free(r);
         if (!keep)

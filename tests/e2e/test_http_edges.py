@@ -467,6 +467,16 @@ def test_connection_close(raw):
     assert c.at_eof()
 
 
+def test_http10_keep_alive_is_confirmed(raw):
+    """An HTTP/1.0 client asking for keep-alive keeps the connection only
+    when the answer says so."""
+    c = raw()
+    for path in ("/health", "/no/such/thing", "/health"):
+        c.send(f"GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        status, headers, _ = c.read_response()
+        assert status in (200, 404) and headers.get("connection") == "keep-alive", headers
+
+
 def test_half_close_still_gets_the_whole_response(raw):
     """A client that sends its request and shuts its sending side: the answer,
     here larger than a socket buffer, comes whole, then the server closes."""
