@@ -179,10 +179,13 @@ static bool path_matches(const gw_route *rt, const char *target)
     return rt->tree && (c == '/' || rt->path[n - 1] == '/');
 }
 
-/* The route for a request, or NULL with *status (404 or 405). */
-static const gw_route *route_for(const httpd *d, const gw_http_head *h, uint16_t *status)
+/* The route for a request, or NULL with *status (404 or 405); for a 405,
+ * allow[0..n) lists the methods the path takes (RFC 9110 15.5.6). */
+static const gw_route *route_for(const httpd *d, const gw_http_head *h, uint16_t *status,
+                                 char *allow, size_t n)
 {
     *status = 404;
+    allow[0] = '\0';
     for (size_t i = 0; i < d->n_routes; i++) {
         const gw_route *rt = &d->routes[i];
         if (!path_matches(rt, h->target))
@@ -191,6 +194,10 @@ static const gw_route *route_for(const httpd *d, const gw_http_head *h, uint16_t
             (strcmp(rt->method, "GET") == 0 && strcmp(h->method, "HEAD") == 0))
             return rt;
         *status = 405;
+        const char *m = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
+        size_t used = strlen(allow);
+        if (strstr(allow, m) == NULL)
+            snprintf(allow + used, n - used, "%s%s", used ? ", " : "", m);
     }
     return NULL;
 }
@@ -276,16 +283,17 @@ static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
     r->keep_alive = r->head.keep_alive;
     r->head_only = strcmp(r->head.method, "HEAD") == 0;
     uint16_t status;
-    r->route = route_for(d, &r->head, &status);
+    char allow[64];
+    r->route = route_for(d, &r->head, &status, allow, sizeof allow);
     bool has_body = r->head.content_length > 0 || r->head.chunked;
     if (r->route == NULL) {
         /* a body we would have to skip: simpler to end the connection */
         bool keep = r->keep_alive && !has_body;
         char body[64];
         int bl = snprintf(body, sizeof body, "%u %s\n", status, reason(status));
+        const char *const hdr[] = {"Allow", allow};
         send_response(s, keep, r->head.minor == 0, false, r->head_only, status,
-                      "text/plain; charset=utf-8", body,
-                      (size_t)bl, NULL, 0);
+                      "text/plain; charset=utf-8", body, (size_t)bl, hdr, status == 405);
         gw_req_free(r);
         if (!keep)
             return ENDED;
