@@ -10,6 +10,9 @@
 
 #define MAX_HEAD (16 * 1024)    /* request line and headers */
 #define IDLE_MS 120000          /* a keep-alive connection silent this long goes */
+#define MAX_UNSENT (1u << 20)   /* answers unread by the peer before the next
+                                 * request is read: pipelining without reading
+                                 * must not grow our memory without end */
 
 struct gw_req {
     gw *g;
@@ -120,9 +123,10 @@ static const char *reason(uint16_t status)
 
 /* Writes the response, then ends the connection or (resume) lets the loop
  * read the next request. Any thread. */
-static void send_response(gw_sock *s, bool keep_alive, bool resume, bool head_only,
-                          uint16_t status, const char *content_type, const void *data,
-                          size_t len, const char *const *headers, size_t n_headers)
+static void send_response(gw_sock *s, bool keep_alive, bool http10, bool resume,
+                          bool head_only, uint16_t status, const char *content_type,
+                          const void *data, size_t len, const char *const *headers,
+                          size_t n_headers)
 {
     chati_buf b = {0};
     chati_buf_printf(&b, "HTTP/1.1 %u %s\r\n", status, reason(status));
@@ -130,8 +134,11 @@ static void send_response(gw_sock *s, bool keep_alive, bool resume, bool head_on
         chati_buf_printf(&b, "Content-Type: %s\r\n", content_type);
     for (size_t i = 0; i < n_headers; i++)
         chati_buf_printf(&b, "%s: %s\r\n", headers[2 * i], headers[2 * i + 1]);
+    /* An HTTP/1.0 client keeps the connection only when told (RFC 9112 C.2.2). */
     chati_buf_printf(&b, "Content-Length: %zu\r\n%s\r\n", len,
-                     keep_alive ? "" : "Connection: close\r\n");
+                     !keep_alive ? "Connection: close\r\n"
+                     : http10    ? "Connection: keep-alive\r\n"
+                                 : "");
     if (!head_only && len > 0)
         chati_buf_append(&b, data, len);
     if (b.data == NULL) { /* out of memory: all we can do is hang up */
@@ -143,7 +150,7 @@ static void send_response(gw_sock *s, bool keep_alive, bool resume, bool head_on
     if (!keep_alive)
         gw_sock_close(s, true);
     else if (resume)
-        gw_sock_resume(s);
+        gw_sock_resume_below(s, MAX_UNSENT);
 }
 
 void gw_respond(gw_req *r, uint16_t status, const char *content_type, const void *data,
@@ -154,8 +161,8 @@ void gw_respond(gw_req *r, uint16_t status, const char *content_type, const void
     hconn *h = gw_sock_data(r->sock);
     bool keep = r->keep_alive && !h->eof;
     h->busy = false;
-    send_response(r->sock, keep, true, r->head_only, status, content_type, data, len, headers,
-                  n_headers);
+    send_response(r->sock, keep, r->head.minor == 0, true, r->head_only, status, content_type,
+                  data, len, headers, n_headers);
     gw_req_free(r);
 }
 
@@ -172,10 +179,13 @@ static bool path_matches(const gw_route *rt, const char *target)
     return rt->tree && (c == '/' || rt->path[n - 1] == '/');
 }
 
-/* The route for a request, or NULL with *status (404 or 405). */
-static const gw_route *route_for(const httpd *d, const gw_http_head *h, uint16_t *status)
+/* The route for a request, or NULL with *status (404 or 405); for a 405,
+ * allow[0..n) lists the methods the path takes (RFC 9110 15.5.6). */
+static const gw_route *route_for(const httpd *d, const gw_http_head *h, uint16_t *status,
+                                 char *allow, size_t n)
 {
     *status = 404;
+    allow[0] = '\0';
     for (size_t i = 0; i < d->n_routes; i++) {
         const gw_route *rt = &d->routes[i];
         if (!path_matches(rt, h->target))
@@ -184,6 +194,10 @@ static const gw_route *route_for(const httpd *d, const gw_http_head *h, uint16_t
             (strcmp(rt->method, "GET") == 0 && strcmp(h->method, "HEAD") == 0))
             return rt;
         *status = 405;
+        const char *m = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
+        size_t used = strlen(allow);
+        if (strstr(allow, m) == NULL)
+            snprintf(allow + used, n - used, "%s%s", used ? ", " : "", m);
     }
     return NULL;
 }
@@ -202,7 +216,7 @@ static void refuse(gw_sock *s, uint16_t status)
                                        : "invalid_request";
     char body[96];
     int n = snprintf(body, sizeof body, "{\"ok\":false,\"error\":\"%s\"}", name);
-    send_response(s, false, false, false, status, "application/json; charset=utf-8", body,
+    send_response(s, false, false, false, false, status, "application/json; charset=utf-8", body,
                   (size_t)n, NULL, 0);
 }
 
@@ -240,7 +254,7 @@ static size_t head_end(const char *data, size_t len)
 }
 
 /* What begin() did with a head. */
-enum { BEGUN, ANSWERED, ENDED };
+enum { BEGUN, ANSWERED, ANSWERED_PAUSED, ENDED };
 
 /* Starts a request from its head, data[0..n). */
 static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
@@ -269,17 +283,27 @@ static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
     r->keep_alive = r->head.keep_alive;
     r->head_only = strcmp(r->head.method, "HEAD") == 0;
     uint16_t status;
-    r->route = route_for(d, &r->head, &status);
+    char allow[64];
+    r->route = route_for(d, &r->head, &status, allow, sizeof allow);
     bool has_body = r->head.content_length > 0 || r->head.chunked;
     if (r->route == NULL) {
         /* a body we would have to skip: simpler to end the connection */
         bool keep = r->keep_alive && !has_body;
         char body[64];
         int bl = snprintf(body, sizeof body, "%u %s\n", status, reason(status));
-        send_response(s, keep, false, r->head_only, status, "text/plain; charset=utf-8", body,
-                      (size_t)bl, NULL, 0);
+        const char *const hdr[] = {"Allow", allow};
+        send_response(s, keep, r->head.minor == 0, false, r->head_only, status,
+                      "text/plain; charset=utf-8", body, (size_t)bl, hdr, status == 405);
         gw_req_free(r);
-        return keep ? ANSWERED : ENDED;
+        if (!keep)
+            return ENDED;
+        if (gw_sock_queued(s) > MAX_UNSENT) {
+            /* a client pipelining into 404s without reading: as gw_respond */
+            gw_sock_pause(s);
+            gw_sock_resume_below(s, MAX_UNSENT);
+            return ANSWERED_PAUSED;
+        }
+        return ANSWERED;
     }
     if (r->route->serve == NULL) { /* GET /rtm: the WebSocket */
         bool ok = r->head.upgrade_websocket && strcmp(r->head.method, "GET") == 0 && !has_body &&
@@ -345,12 +369,19 @@ static size_t on_data(gw_sock *s, char *data, size_t len)
 {
     hconn *h = gw_sock_data(s);
     size_t used = 0;
+    /* Once a request is dispatched (h->req back to NULL) the turn is the
+     * worker's: stop here. Not h->busy, which the worker clears before its
+     * response is queued: the next request would be dispatched meanwhile and
+     * answered first (and the worker's resume would unpause the socket with
+     * that one still out). */
     while (used < len && !h->busy) {
         if (h->in_body) {
             long k = body_bytes(s, h, data + used, len - used);
             if (k < 0)
                 return len;
             used += (size_t)k;
+            if (h->req == NULL)
+                break;
             continue;
         }
         size_t n = head_end(data + used, len - used);
@@ -363,11 +394,16 @@ static size_t on_data(gw_sock *s, char *data, size_t len)
         }
         int how = begin(s, h, data + used, n);
         if (how == ENDED) {
-            if (gw_sock_data(s) != h)
-                chat_free(h); /* upgraded: the hub's state replaced ours */
-            return len;
+            if (gw_sock_data(s) == h)
+                return len;
+            /* Upgraded: the hub's state replaced ours, and frames sent
+             * right behind the handshake are the hub's to read. */
+            chat_free(h);
+            return used + n;
         }
         used += n;
+        if ((how == BEGUN && h->req == NULL) || how == ANSWERED_PAUSED)
+            break;
     }
     return used;
 }
@@ -383,8 +419,16 @@ static void on_eof(gw_sock *s)
 {
     hconn *h = gw_sock_data(s);
     h->eof = true;
-    if (!h->busy && h->req == NULL)
+    if (h->req != NULL) {
+        /* Its body can no longer come: say so now rather than hold the
+         * connection until the idle timeout. */
+        gw_req_free(h->req);
+        h->req = NULL;
+        h->in_body = false;
+        refuse(s, 400);
+    } else if (!h->busy) {
         gw_sock_close(s, true);
+    }
 }
 
 static const gw_sock_ops http_ops = {on_data, on_close, on_eof, chat_free};

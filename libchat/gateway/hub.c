@@ -642,7 +642,12 @@ static size_t ws_on_data(gw_sock *s, char *data, size_t len)
         case GW_WS_PONG:
             break;
         case GW_WS_CLOSE:
-            /* echo the client's code, as the close handshake asks */
+            /* echo the client's code, as the close handshake asks; never a
+             * code that may not be sent (1005, 1006, 1015) */
+            if (!gw_ws_close_valid(f.payload, f.len)) {
+                ws_fail(c, GW_WS_CLOSE_PROTOCOL);
+                return len;
+            }
             ws_control(c, GW_WS_CLOSE, f.payload, f.len >= 2 ? 2 : 0);
             gw_sock_close(s, true);
             return len;
@@ -897,7 +902,7 @@ static void presence_sub(conn *c, long long id, const gw_args *args)
         }
         chati_copy_fixed(watch[i], CHAT_ID_SIZE, u);
     }
-    if (n > 1)
+    if (n > 1) /* an empty list is NULL, which qsort may not be given */
         qsort(watch, n, CHAT_ID_SIZE, id_cmp);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)

@@ -76,6 +76,8 @@ struct gw_sock {
     bool open;                  /* in the loop's list; on_close not yet run */
     atomic_int idle_ms;
     int64_t last_rx;
+    _Atomic int64_t last_tx;    /* the last write that made progress: a slow
+                                 * reader of a long answer is not idle */
     gw_sock *next, *prev;       /* loop->socks */
 
     /* under lp->mu */
@@ -91,6 +93,8 @@ struct gw_sock {
     bool writing;               /* a thread is writing; no one else may */
     bool want_out;              /* the kernel's buffer was full: wait for EPOLLOUT */
     bool out_edge;              /* EPOLLOUT came while someone was writing */
+    bool resume_wait;           /* gw_sock_resume_below: resume once */
+    size_t resume_below;        /* q_bytes is down to this */
     bool closing, linger;       /* gw_sock_close was called */
     bool dead;                  /* closed: sends are refused */
 };
@@ -140,6 +144,15 @@ static void schedule(gw_sock *s, unsigned what)
 }
 
 /* ---------------------------------------------------------- writing --- */
+
+/* Whether a gw_sock_resume_below waits no more (and clears it). s->mu held. */
+static bool drained(gw_sock *s)
+{
+    if (!s->resume_wait || s->q_bytes > s->resume_below)
+        return false;
+    s->resume_wait = false;
+    return true;
+}
 
 /* Writes the queue until it is empty or the kernel's buffer is full. The
  * caller has claimed s->writing under s->mu and released the lock. */
@@ -206,6 +219,8 @@ static void write_out(gw_sock *s)
             break; /* locked */
         }
         size_t left = (size_t)w;
+        if (w > 0)
+            atomic_store(&s->last_tx, chati_mono_ms());
         s->q_bytes -= left;
         while (left > 0) {
             gw_out *o = &s->q[s->qhead];
@@ -234,11 +249,14 @@ static void write_out(gw_sock *s)
     /* locked */
     s->writing = false;
     bool close_now = failed || (s->closing && s->qlen == 0) || s->dead;
+    bool resume = drained(s);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < nd; i++)
         release(&done[i]);
     if (close_now)
         schedule(s, PEND_CLOSE);
+    if (resume)
+        schedule(s, PEND_RESUME);
 }
 
 /* Moves queued plaintext into the stage (up to one record), releasing the
@@ -306,6 +324,8 @@ static void write_out_tls(gw_sock *s)
             break;
         }
         s->stage_off += (size_t)w;
+        if (w > 0)
+            atomic_store(&s->last_tx, chati_mono_ms());
     }
     pthread_mutex_lock(&s->mu);
     s->writing = false;
@@ -317,11 +337,14 @@ static void write_out_tls(gw_sock *s)
         s->stage_len = s->stage_off = 0;
     }
     bool close_now = failed || (s->closing && s->qlen == 0 && s->stage_len == 0) || s->dead;
+    bool resume = drained(s);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < nd; i++)
         release(&done[i]);
     if (close_now)
         schedule(s, PEND_CLOSE);
+    if (resume)
+        schedule(s, PEND_RESUME);
 }
 
 /* Claims the writer's turn if free and nothing waits on EPOLLOUT. s->mu held. */
@@ -442,6 +465,19 @@ void gw_sock_resume(gw_sock *s)
     schedule(s, PEND_RESUME);
 }
 
+void gw_sock_resume_below(gw_sock *s, size_t bytes)
+{
+    pthread_mutex_lock(&s->mu);
+    /* Otherwise a writer is at work or EPOLLOUT is awaited: the write that
+     * brings the queue down resumes. */
+    bool now = s->q_bytes <= bytes || s->dead;
+    s->resume_wait = !now;
+    s->resume_below = bytes;
+    pthread_mutex_unlock(&s->mu);
+    if (now)
+        schedule(s, PEND_RESUME);
+}
+
 void gw_sock_set_idle_timeout(gw_sock *s, int ms)
 {
     atomic_store(&s->idle_ms, ms);
@@ -537,6 +573,11 @@ static void read_in(gw_sock *s, bool hup)
         s->readable = true;
         return;
     }
+    /* After gw_sock_close nothing more is read, even while a lingering
+     * close waits for its output: bytes behind a refused request are not
+     * a request to serve. */
+    if (closing(s))
+        return;
     s->readable = false;
     while (s->open && !s->paused) {
         char *dst;
@@ -638,7 +679,7 @@ static void read_in(gw_sock *s, bool hup)
 
 static void on_resume(gw_sock *s)
 {
-    if (!s->open)
+    if (!s->open || closing(s))
         return;
     s->paused = false;
     if (s->in_len > 0) {
@@ -767,7 +808,8 @@ static void tick(loop *lp, int64_t now)
     for (gw_sock *s = lp->socks, *next; s; s = next) {
         next = s->next;
         int idle = atomic_load(&s->idle_ms);
-        if (idle > 0 && now - s->last_rx > idle)
+        int64_t tx = atomic_load(&s->last_tx);
+        if (idle > 0 && now - (tx > s->last_rx ? tx : s->last_rx) > idle)
             do_close(s);
     }
 }

@@ -122,12 +122,19 @@ void gw_sock_pause(gw_sock *s);
  * thread. */
 void gw_sock_resume(gw_sock *s);
 
+/* gw_sock_resume once no more than `bytes` wait to be written (at once if
+ * that is already so): a peer that does not read what it is sent stops
+ * being read, so it cannot make the queue grow without end (pipelined
+ * requests). Any thread. */
+void gw_sock_resume_below(gw_sock *s, size_t bytes);
+
 /* Closes the socket once what is queued has been written (linger=true) or
  * at once. on_close runs on the loop thread. Idempotent. Any thread. */
 void gw_sock_close(gw_sock *s, bool linger);
 
-/* Closes the socket if no byte arrives for ms milliseconds (0: never): a
- * slow or silent peer does not hold a socket forever. Any thread. */
+/* Closes the socket if no byte arrives or leaves for ms milliseconds (0:
+ * never): a silent peer, or one that reads nothing of what it is sent, does
+ * not hold a socket forever. Any thread. */
 void gw_sock_set_idle_timeout(gw_sock *s, int ms);
 
 #endif

@@ -200,3 +200,16 @@ void gw_ws_message_free(gw_ws_message *m)
     chati_buf_free(&m->data);
     m->opcode = 0;
 }
+
+bool gw_ws_close_valid(const char *payload, size_t len)
+{
+    if (len == 0)
+        return true;
+    if (len == 1)
+        return false;
+    unsigned code = (unsigned)(unsigned char)payload[0] << 8 | (unsigned char)payload[1];
+    bool known = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
+    if (!known && (code < 3000 || code > 4999))
+        return false;
+    return text_valid(payload + 2, len - 2);
+}

@@ -94,4 +94,9 @@ void gw_ws_message_reset(gw_ws_message *m);
 
 void gw_ws_message_free(gw_ws_message *m);
 
+/* Whether a Close frame's payload (code and reason) is one a peer may send:
+ * empty, or a code of RFC 6455 7.4 that is not reserved for local use
+ * (1005, 1006, 1015) followed by UTF-8. */
+bool gw_ws_close_valid(const char *payload, size_t len);
+
 #endif

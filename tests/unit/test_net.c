@@ -211,7 +211,7 @@ START_TEST(test_many_clients)
             expect(fds[i], want);
         }
     }
-    ck_assert_int_eq(atomic_load(&sv->lines), N * 5);
+    wait_count(&sv->lines, N * 5); /* counted after the reply is sent */
     for (int i = 0; i < N; i++)
         close(fds[i]);
     wait_count(&sv->closed, N);
@@ -248,6 +248,7 @@ typedef struct sender {
     gw_sock *s;
     int id;
     int count;
+    int head_every;             /* a header piece in front of every nth line */
     gw_send_mode mode;
 } sender;
 
@@ -260,7 +261,7 @@ static void *send_lines(void *arg)
         char *copy = malloc((size_t)n);
         memcpy(copy, line, (size_t)n);
         gw_out o = {.data = copy, .len = (size_t)n, .release = free, .ref = copy};
-        if (i % 3 == 0) { /* a header piece in front, like a WebSocket frame */
+        if (i % x->head_every == 0) { /* like a WebSocket frame's header */
             o.head[0] = '>';
             o.head_len = 1;
         }
@@ -269,20 +270,16 @@ static void *send_lines(void *arg)
     return NULL;
 }
 
-/* Four threads send 20,000 lines each, half now and half deferred: every
- * line arrives once, whole, and each thread's lines in order. */
-START_TEST(test_sends_from_threads_arrive_whole_and_in_order)
+/* T threads send C lines each on s, half now and half deferred; reads them
+ * from fd: every line arrives once, whole, and each thread's in order. */
+static void sends_arrive_in_order(int fd, gw_sock *s, int head_every)
 {
-    server *sv = start(2);
-    int fd = dial(sv);
-    put(fd, "x\n");
-    expect(fd, "got 1\n");
-    gw_sock *s = last_sock(sv);
-    enum { T = 4, C = 20000 };
+    enum { T = 4 };
+    const int C = head_every == 1 ? 400 : 20000;
     pthread_t th[T];
     sender xs[T];
     for (int t = 0; t < T; t++) {
-        xs[t] = (sender){s, t, C, t % 2 ? GW_SEND_DEFER : GW_SEND_NOW};
+        xs[t] = (sender){s, t, C, head_every, t % 2 ? GW_SEND_DEFER : GW_SEND_NOW};
         pthread_create(&th[t], NULL, send_lines, &xs[t]);
     }
     int next[T] = {0};
@@ -301,7 +298,7 @@ START_TEST(test_sends_from_threads_arrive_whole_and_in_order)
             if (*line == '>')
                 line++;
             int t, i;
-            ck_assert_int_eq(sscanf(line, "%d:%d", &t, &i), 2);
+            ck_assert_msg(sscanf(line, "%d:%d", &t, &i) == 2, "not a line: %.16s", buf + at);
             ck_assert_msg(t >= 0 && t < T && i == next[t], "thread %d line %d, wanted %d", t, i,
                           t >= 0 && t < T ? next[t] : -1);
             next[t]++;
@@ -312,9 +309,44 @@ START_TEST(test_sends_from_threads_arrive_whole_and_in_order)
     }
     for (int t = 0; t < T; t++)
         pthread_join(th[t], NULL);
+    /* the writer counts what it wrote once sendmsg is back: maybe after we read it */
+    for (int i = 0; i < 200 && gw_sock_queued(s) > 0; i++)
+        usleep(5000);
     ck_assert_uint_eq(gw_sock_queued(s), 0);
+}
+
+/* Four threads send 20,000 lines each, half now and half deferred: every
+ * line arrives once, whole, and each thread's lines in order. */
+START_TEST(test_sends_from_threads_arrive_whole_and_in_order)
+{
+    server *sv = start(2);
+    int fd = dial(sv);
+    put(fd, "x\n");
+    expect(fd, "got 1\n");
+    gw_sock *s = last_sock(sv);
+    sends_arrive_in_order(fd, s, 3);
     gw_sock_unref(s);
     close(fd);
+    stop(sv);
+}
+END_TEST
+
+/* The queue's ring grows (and the old one is freed) while another thread
+ * writes from it: what the writer hands the kernel must not point into the
+ * old ring (a piece's header lives there). Fresh sockets, so that the ring
+ * grows again and again under a writer. */
+START_TEST(test_queue_grows_under_a_writer)
+{
+    server *sv = start(2);
+    for (int round = 0; round < 300; round++) {
+        int fd = dial(sv);
+        put(fd, "x\n");
+        expect(fd, "got 1\n");
+        gw_sock *s = last_sock(sv);
+        sends_arrive_in_order(fd, s, 1);
+        gw_sock_unref(s);
+        close(fd);
+    }
     stop(sv);
 }
 END_TEST
@@ -413,6 +445,38 @@ START_TEST(test_close_at_once_and_idle_timeout)
 }
 END_TEST
 
+/* A peer that reads a long answer slowly, sending nothing meanwhile, is not
+ * idle: 16 MiB read over ~5 s with a 1 s idle timeout. */
+START_TEST(test_slow_reader_of_a_long_answer_is_not_idle)
+{
+    server *sv = start(1);
+    int fd = dial(sv);
+    put(fd, "x\n");
+    expect(fd, "got 1\n");
+    gw_sock *s = last_sock(sv);
+    gw_sock_set_idle_timeout(s, 1000);
+    enum { PIECE = 65536, N = 256 };
+    for (int i = 0; i < N; i++) {
+        char *p = malloc(PIECE);
+        memset(p, 'a' + i % 26, PIECE);
+        gw_out o = {.data = p, .len = PIECE, .release = free, .ref = p};
+        ck_assert(gw_sock_send(s, &o, 0, GW_SEND_NOW));
+    }
+    char *buf = malloc(PIECE);
+    for (int i = 0; i < N; i++) {
+        get_n(fd, buf, PIECE);
+        ck_assert_int_eq(buf[PIECE - 1], 'a' + i % 26);
+        usleep(20000);
+    }
+    free(buf);
+    /* and once nothing moves either way, it is idle */
+    ck_assert(closed_within(fd, 3000));
+    gw_sock_unref(s);
+    close(fd);
+    stop(sv);
+}
+END_TEST
+
 START_TEST(test_half_close_still_gets_the_reply)
 {
     server *sv = start(1);
@@ -469,9 +533,11 @@ int main(void)
     tcase_add_test(tc, test_many_clients);
     tcase_add_test(tc, test_pause_and_resume_from_another_thread);
     tcase_add_test(tc, test_sends_from_threads_arrive_whole_and_in_order);
+    tcase_add_test(tc, test_queue_grows_under_a_writer);
     tcase_add_test(tc, test_big_queue_to_a_slow_reader_and_the_limit);
     tcase_add_test(tc, test_close_with_linger_writes_the_queue_first);
     tcase_add_test(tc, test_close_at_once_and_idle_timeout);
+    tcase_add_test(tc, test_slow_reader_of_a_long_answer_is_not_idle);
     tcase_add_test(tc, test_half_close_still_gets_the_reply);
     tcase_add_test(tc, test_stop_with_sockets_open);
     tcase_add_test(tc, test_bad_listen_address);
