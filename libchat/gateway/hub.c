@@ -347,10 +347,14 @@ static void conn_send_text(conn *c, const char *text, size_t len)
     }
 }
 
-/* Says why, then hangs up once it is written. */
+/* Says why, then hangs up once it is written (nothing else after it). */
 static void conn_send_final(conn *c, const char *text, size_t len)
 {
-    conn_send_text(c, text, len);
+    frame *f = frame_new(text, len);
+    if (f) {
+        conn_push(c, f, GW_SEND_LAST);
+        frame_unref(f);
+    }
     gw_sock_close(c->sock, true);
 }
 
@@ -600,7 +604,9 @@ static bool queue_incoming(conn *c, const char *text, size_t len)
     return more;
 }
 
-/* A control frame (pong, close) for this socket alone. */
+/* A control frame (pong, close) for this socket alone. A close is the last
+ * frame: queued and the socket closed in one step, so that no event a
+ * fan-out sends meanwhile can follow it. */
 static void ws_control(conn *c, int opcode, const void *payload, size_t len)
 {
     unsigned char buf[10 + 125];
@@ -608,14 +614,17 @@ static void ws_control(conn *c, int opcode, const void *payload, size_t len)
         len = 125;
     size_t hl = gw_ws_frame_header(buf, opcode, len);
     memcpy(buf + hl, payload, len);
-    gw_sock_send_copy(c->sock, buf, hl + len);
+    if (opcode == GW_WS_CLOSE)
+        gw_sock_send_last_copy(c->sock, buf, hl + len);
+    else
+        gw_sock_send_copy(c->sock, buf, hl + len);
 }
 
 static void ws_fail(conn *c, uint16_t code)
 {
     unsigned char p[2] = {(unsigned char)(code >> 8), (unsigned char)code};
     ws_control(c, GW_WS_CLOSE, p, 2);
-    gw_sock_close(c->sock, true);
+    gw_sock_close(c->sock, true); /* also when the frame could not be queued */
 }
 
 /* Frames from the client: control frames answered here, messages

@@ -381,6 +381,13 @@ bool gw_sock_send(gw_sock *s, const gw_out *o, size_t max_queued, gw_send_mode m
     }
     s->q[(s->qhead + s->qlen++) % s->qcap] = *o;
     s->q_bytes += out_len(o);
+    if (mode == GW_SEND_LAST) {
+        /* as gw_sock_close(s, true), under the same lock as the queueing:
+         * the writer that empties the queue schedules the close */
+        s->closing = true;
+        s->linger = true;
+        mode = GW_SEND_NOW;
+    }
     if (s->tls && current_loop != s->lp)
         mode = GW_SEND_DEFER; /* mbed TLS: one thread per connection */
     bool write_here = mode == GW_SEND_NOW && claim_write(s);
@@ -398,14 +405,24 @@ static void free_bytes(void *p)
     chat_free(p);
 }
 
-bool gw_sock_send_copy(gw_sock *s, const void *data, size_t len)
+static bool send_copy(gw_sock *s, const void *data, size_t len, gw_send_mode mode)
 {
     char *copy = chat_malloc(len ? len : 1);
     if (copy == NULL)
         return false;
     memcpy(copy, data, len);
     gw_out o = {.data = copy, .len = len, .release = free_bytes, .ref = copy};
-    return gw_sock_send(s, &o, 0, GW_SEND_NOW);
+    return gw_sock_send(s, &o, 0, mode);
+}
+
+bool gw_sock_send_copy(gw_sock *s, const void *data, size_t len)
+{
+    return send_copy(s, data, len, GW_SEND_NOW);
+}
+
+bool gw_sock_send_last_copy(gw_sock *s, const void *data, size_t len)
+{
+    return send_copy(s, data, len, GW_SEND_LAST);
 }
 
 size_t gw_sock_queued(gw_sock *s)

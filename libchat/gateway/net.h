@@ -101,9 +101,12 @@ typedef struct gw_out {
 typedef enum gw_send_mode {
     GW_SEND_NOW,    /* the calling thread writes when no one else is writing:
                      * a reply goes out without waking a loop */
-    GW_SEND_DEFER   /* the socket's loop writes it soon, with whatever else
+    GW_SEND_DEFER,  /* the socket's loop writes it soon, with whatever else
                      * was queued meanwhile in the same writev: for fan-out,
                      * where one event goes to thousands of sockets */
+    GW_SEND_LAST    /* as NOW, and the socket closes once it is written: in
+                     * the same step, so no other thread's send can follow it
+                     * (a WebSocket close frame must be the last frame) */
 } gw_send_mode;
 
 /* Queues o. Takes o's reference in every case: false (and o released) when
@@ -112,6 +115,8 @@ typedef enum gw_send_mode {
 bool gw_sock_send(gw_sock *s, const gw_out *o, size_t max_queued, gw_send_mode mode);
 /* Queues a copy of data[0..len): for replies made on the stack. */
 bool gw_sock_send_copy(gw_sock *s, const void *data, size_t len);
+/* The same, as the last thing the socket sends (GW_SEND_LAST). */
+bool gw_sock_send_last_copy(gw_sock *s, const void *data, size_t len);
 /* Bytes queued and not yet written. */
 size_t gw_sock_queued(gw_sock *s);
 

@@ -74,6 +74,7 @@ class Raw:
             rest = self.sock.recv(65536)
         except ConnectionResetError:
             rest = b""
+        self.after_eof = self.buf + rest  # what came instead, for the message
         return rest == b"" and self.buf == b""
 
     def close(self):
@@ -573,7 +574,7 @@ class RawWs:
             op, _, payload = self.frame()
             if op == 0x8:
                 assert len(payload) >= 2, payload
-                assert self.c.at_eof(), "the server should hang up after its close"
+                assert self.c.at_eof(), f"the server should hang up after its close: {self.c.after_eof[:200]!r}"
                 return struct.unpack(">H", payload[:2])[0]
             assert op in (0x1, 0x9, 0xA), (op, payload)
 

@@ -417,6 +417,30 @@ START_TEST(test_close_with_linger_writes_the_queue_first)
 }
 END_TEST
 
+/* GW_SEND_LAST: what is queued before it goes out, it goes out, and nothing
+ * after it (the hub's WebSocket close frame, with fan-out threads sending). */
+START_TEST(test_a_last_send_is_the_last)
+{
+    server *sv = start(1);
+    int fd = dial(sv);
+    put(fd, "x\n");
+    expect(fd, "got 1\n");
+    gw_sock *s = last_sock(sv);
+    ck_assert(gw_sock_send_copy(s, "one\n", 4));
+    ck_assert(gw_sock_send_last_copy(s, "last\n", 5));
+    ck_assert(!gw_sock_send_copy(s, "after\n", 6));
+    gw_out late = {.data = "late", .len = 4};
+    ck_assert(!gw_sock_send(s, &late, 0, GW_SEND_DEFER));
+    ck_assert(!gw_sock_send_last_copy(s, "again\n", 6));
+    expect(fd, "one\nlast\n");
+    ck_assert(closed_within(fd, 2000));
+    wait_count(&sv->closed, 1);
+    gw_sock_unref(s);
+    close(fd);
+    stop(sv);
+}
+END_TEST
+
 START_TEST(test_close_at_once_and_idle_timeout)
 {
     server *sv = start(1);
@@ -536,6 +560,7 @@ int main(void)
     tcase_add_test(tc, test_queue_grows_under_a_writer);
     tcase_add_test(tc, test_big_queue_to_a_slow_reader_and_the_limit);
     tcase_add_test(tc, test_close_with_linger_writes_the_queue_first);
+    tcase_add_test(tc, test_a_last_send_is_the_last);
     tcase_add_test(tc, test_close_at_once_and_idle_timeout);
     tcase_add_test(tc, test_slow_reader_of_a_long_answer_is_not_idle);
     tcase_add_test(tc, test_half_close_still_gets_the_reply);
