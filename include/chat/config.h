@@ -11,6 +11,11 @@
  *   store.user          user store URL        [sqlite:{data}/user.db]
  *   store.channel       channel store URL     [sqlite:{data}/channel.db]
  *   store.message       message store URL     [sqlite:{data}/message.db]
+ *   sqlite.locking      shared or exclusive [shared; chatd: exclusive]: an
+ *                       exclusive process keeps its SQLite stores' file locks
+ *                       (no other process may open them meanwhile; about a
+ *                       tenth less CPU per durable send). The sqlite: broker
+ *                       is always shared.
  *   broker              event broker URL      [inproc:]; sqlite:/path/events.db
  *                       shares events between the processes of one machine
  *   blob                blob store URL        [file:{data}/blobs]

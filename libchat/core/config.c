@@ -20,7 +20,7 @@ static const char *const known_keys[] = {
     "presence", "discovery", "jwt.secret", "jwt.issuer", "jwt.ttl", "files.max_bytes",
     "presence.ttl", "team.name", "team.domain", "argon2.t_cost", "argon2.m_cost_kib",
     "argon2.parallelism", "ratelimit.", "server.", "gateway.", "rpc.", "postgres.", "mongo.",
-    "redis.", "kafka.", "s3.", "etcd.", "log.",
+    "redis.", "kafka.", "s3.", "etcd.", "log.", "sqlite.locking",
 };
 
 static bool key_known(const char *key)

@@ -3,6 +3,7 @@ test here ends by checking that the server still answers and is alive."""
 import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
@@ -265,3 +266,30 @@ def test_server_survived_everything(server):
     gen = general(server, a)
     ts = a.post(gen, "still here")["ts"]
     assert a.ok("conversations.history", channel=gen, limit=1)["messages"][0]["ts"] == ts
+
+
+# ------------------------------------------------------- the data dir ---
+
+
+def _second_chatd(server, *args):
+    from conftest import chatd_path, free_port
+    return subprocess.run([chatd_path(), "--data", server.data_dir, "--listen",
+                           f"http://127.0.0.1:{free_port()}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_chatd_on_the_same_data_dir_is_refused(server, user):
+    """chatd keeps the locks of its SQLite files (sqlite.locking = exclusive):
+    a second one on the same directory says why and exits, and the first
+    keeps serving what it had."""
+    before = user.ok("conversations.history", channel=general(server, user))
+    p = _second_chatd(server)
+    assert p.returncode != 0, p.stdout + p.stderr
+    assert "is in use by another process (sqlite.locking is exclusive)" in p.stderr, p.stderr
+    assert user.ok("conversations.history", channel=general(server, user)) == before
+
+
+def test_a_bad_sqlite_locking_is_a_config_error(server):
+    p = _second_chatd(server, "--set", "sqlite.locking=sometimes")
+    assert p.returncode != 0
+    assert 'sqlite.locking is "sometimes": exclusive or shared' in p.stderr, p.stderr

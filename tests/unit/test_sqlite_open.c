@@ -42,7 +42,7 @@ START_TEST(concurrent_opens_of_a_new_file_all_succeed)
                 if (read(go[0], &c, 1) < 0)
                     _exit(3);
                 chati_db *d = NULL;
-                chat_err rv = chati_db_open(path, migs, 1, &d);
+                chat_err rv = chati_db_open(path, false, migs, 1, &d);
                 if (rv != CHAT_OK)
                     fprintf(stderr, "open %d: %s: %s\n", i, chat_err_name(rv),
                             chati_errmsg());

@@ -29,11 +29,13 @@ static const chati_migration auth_migrations[] = {
 
 static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
 {
-    CHATI_UNUSED(cfg);
     if (url == NULL || impl == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite auth store: no URL");
+    bool exclusive = false;
+    if (chati_db_locking(cfg, &exclusive) != CHAT_OK)
+        return CHAT_ERR_INVALID_CONFIG;
     chati_db *d = NULL;
-    chat_err rv = chati_db_open(chati_url_rest(url), auth_migrations,
+    chat_err rv = chati_db_open(chati_url_rest(url), exclusive, auth_migrations,
                                 CHATI_ARRAY_LEN(auth_migrations), &d);
     if (rv == CHAT_OK)
         rv = chati_db_require_table(d, "credentials");

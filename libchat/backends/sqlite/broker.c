@@ -737,7 +737,7 @@ static int busy_retry(void *arg, int count)
 static chat_err open_db(const char *path, consumer *c, chati_db **out)
 {
     chati_db *d = NULL;
-    chat_err rv = chati_db_open(path, migrations, CHATI_ARRAY_LEN(migrations), &d);
+    chat_err rv = chati_db_open(path, false, migrations, CHATI_ARRAY_LEN(migrations), &d);
     if (rv == CHAT_OK)
         rv = chati_db_require_table(d, "events");
     if (rv != CHAT_OK) {

@@ -76,11 +76,13 @@ static bool type_valid(int t)
 
 static chat_err cs_open(const char *url, const chat_config *cfg, void **impl)
 {
-    CHATI_UNUSED(cfg);
     if (url == NULL || impl == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite channel store: no URL");
+    bool exclusive = false;
+    if (chati_db_locking(cfg, &exclusive) != CHAT_OK)
+        return CHAT_ERR_INVALID_CONFIG;
     chati_db *d = NULL;
-    chat_err rv = chati_db_open(chati_url_rest(url), channel_migrations,
+    chat_err rv = chati_db_open(chati_url_rest(url), exclusive, channel_migrations,
                                 CHATI_ARRAY_LEN(channel_migrations), &d);
     if (rv == CHAT_OK)
         rv = chati_db_require_table(d, "members");

@@ -377,14 +377,22 @@ static chat_err set_wal(chati_db *d)
     }
 }
 
-static chat_err configure(chati_db *d, bool memory)
+static chat_err configure(chati_db *d, bool memory, bool exclusive)
 {
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, DB_BUSY_TIMEOUT_MS);
     chat_err rv = CHAT_OK;
+    /* Before WAL is first entered: then SQLite keeps the WAL index in the
+     * heap and never maps the -shm file. */
+    if (!memory && exclusive)
+        rv = pragma(d, "PRAGMA locking_mode = EXCLUSIVE");
     /* An in-memory database has no WAL; its journal stays "memory". */
-    if (!memory)
+    if (rv == CHAT_OK && !memory)
         rv = set_wal(d);
+    if (rv == CHAT_ERR_TIMEOUT && exclusive)
+        return chati_fail(CHAT_ERR_STORAGE,
+                          "%s is in use by another process (sqlite.locking is exclusive)",
+                          d->path);
     if (rv == CHAT_OK)
         rv = pragma(d, "PRAGMA synchronous = NORMAL");
     if (rv == CHAT_OK)
@@ -392,7 +400,17 @@ static chat_err configure(chati_db *d, bool memory)
     return rv;
 }
 
-chat_err chati_db_open(const char *path, const chati_migration *migs, size_t n,
+chat_err chati_db_locking(const chat_config *cfg, bool *exclusive)
+{
+    const char *v = cfg ? chat_config_get(cfg, "sqlite.locking") : NULL;
+    *exclusive = v != NULL && strcmp(v, "exclusive") == 0;
+    if (v != NULL && !*exclusive && strcmp(v, "shared") != 0)
+        return chati_fail(CHAT_ERR_INVALID_CONFIG,
+                          "sqlite.locking is \"%s\": exclusive or shared", v);
+    return CHAT_OK;
+}
+
+chat_err chati_db_open(const char *path, bool exclusive, const chati_migration *migs, size_t n,
                        chati_db **out)
 {
     if (out == NULL)
@@ -438,7 +456,7 @@ chat_err chati_db_open(const char *path, const chati_migration *migs, size_t n,
     if (rv == CHAT_OK && !existed)
         chmod(path, 0600);
     if (rv == CHAT_OK)
-        rv = configure(d, memory);
+        rv = configure(d, memory, exclusive);
     if (rv == CHAT_OK)
         rv = migrate(d, migs, n);
     if (rv != CHAT_OK) {

@@ -197,13 +197,15 @@ static chat_err thread_recount(chati_sqlite_msgs *s, const char *channel, int64_
 
 static chat_err ms_open(const char *url, const chat_config *cfg, void **impl)
 {
-    CHATI_UNUSED(cfg);
     if (url == NULL || impl == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "message store: no URL");
+    bool exclusive = false;
+    if (chati_db_locking(cfg, &exclusive) != CHAT_OK)
+        return CHAT_ERR_INVALID_CONFIG;
     chati_sqlite_msgs *s = chat_calloc(1, sizeof *s);
     if (s == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "message store");
-    chat_err rv = chati_db_open(chati_url_rest(url), migrations, CHATI_ARRAY_LEN(migrations),
+    chat_err rv = chati_db_open(chati_url_rest(url), exclusive, migrations, CHATI_ARRAY_LEN(migrations),
                                 &s->db);
     if (rv != CHAT_OK) {
         chat_free(s);

@@ -107,13 +107,15 @@ static bool bad_id(const char *id)
 
 static chat_err us_open(const char *url, const chat_config *cfg, void **impl)
 {
-    CHATI_UNUSED(cfg);
     if (url == NULL || impl == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "sqlite user store: no URL");
+    bool exclusive = false;
+    if (chati_db_locking(cfg, &exclusive) != CHAT_OK)
+        return CHAT_ERR_INVALID_CONFIG;
     user_store *s = chat_calloc(1, sizeof *s);
     if (s == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "user store");
-    chat_err rv = chati_db_open(chati_url_rest(url), user_migrations,
+    chat_err rv = chati_db_open(chati_url_rest(url), exclusive, user_migrations,
                                 CHATI_ARRAY_LEN(user_migrations), &s->db);
     if (rv == CHAT_OK)
         rv = chati_db_require_table(s->db, "activity");
