@@ -125,6 +125,7 @@ static const method broker_methods[] = {
     REQ(chat_broker_ops, subscribe, CHAT_BROKER_V1),
     REQ(chat_broker_ops, unsubscribe, CHAT_BROKER_V1),
     REQ(chat_broker_ops, flush, CHAT_BROKER_V1),
+    OPT(chat_broker_ops, subscribe_batched, CHAT_BROKER_V2),
 };
 METHODS_COVER(chat_broker_ops, broker_methods);
 
@@ -163,7 +164,7 @@ static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
     [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V2, user_methods),
     [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V2, channel_methods),
     [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V2, message_methods),
-    [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V1, broker_methods),
+    [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V2, broker_methods),
     [CHATI_IFACE_BLOB] = DESC("blob store", CHAT_BLOB_V1, blob_methods),
     [CHATI_IFACE_PRESENCE] = DESC("presence store", CHAT_PRESENCE_STORE_V1, presence_methods),
     [CHATI_IFACE_DISCOVERY] = DESC("discovery", CHAT_DISCOVERY_V1, discovery_methods),

@@ -809,6 +809,117 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* ---- V2: subscribe_batched (skipped for a broker without it) ---- */
+
+static bool has_batched(void)
+{
+    return CHATI_HAS(B, subscribe_batched, CHAT_BROKER_V2);
+}
+
+static chat_broker_consumer *sub_linger(const char *group, const char *topic, size_t max_batch,
+                                        int linger_ms, rec *r)
+{
+    const char *topics[1] = {topic};
+    chat_broker_consumer *c = NULL;
+    ck_assert_chat_ok(B->subscribe_batched(impl, group, topics, 1, max_batch, linger_ms,
+                                           rec_handler, r, &c));
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static void expect_in_order(rec *r, int n)
+{
+    entry **v;
+    ck_assert_uint_eq(rec_ok(r, &v), (size_t)n);
+    for (int i = 0; i < n; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "m%d", i);
+        ck_assert_str_eq(v[i]->data, want);
+    }
+    free(v);
+}
+
+START_TEST(test_linger_gathers_one_batch)
+{
+    if (!has_batched())
+        return;
+    char topic[64], g[64];
+    contract_uniq("t", topic, sizeof topic);
+    contract_uniq("g", g, sizeof g);
+    rec *r = rec_new();
+    chat_broker_consumer *c = sub_linger(g, topic, 64, 1500, r);
+    for (int i = 0; i < 20; i++)
+        pub(topic, "k", "m%d", i); /* one at a time, well within the linger */
+    ck_assert_uint_eq(rec_wait(r, 20), 20);
+    ck_assert_uint_eq(r->calls, 1);
+    expect_in_order(r, 20);
+    unsub(c, r);
+    rec_free(r);
+}
+END_TEST
+
+START_TEST(test_linger_ends_when_the_batch_is_full)
+{
+    if (!has_batched())
+        return;
+    char topic[64], g[64];
+    contract_uniq("t", topic, sizeof topic);
+    contract_uniq("g", g, sizeof g);
+    rec *r = rec_new();
+    chat_broker_consumer *c = sub_linger(g, topic, 5, 600000, r); /* 10 minutes */
+    for (int i = 0; i < 10; i++)
+        pub(topic, "k", "m%d", i);
+    ck_assert_uint_eq(rec_wait(r, 10), 10);
+    ck_assert_uint_eq(r->calls, 2);
+    expect_in_order(r, 10);
+    unsub(c, r);
+    rec_free(r);
+}
+END_TEST
+
+START_TEST(test_flush_cuts_a_linger_short_and_others_never_wait)
+{
+    if (!has_batched())
+        return;
+    char topic[64], g[64], h[64];
+    contract_uniq("t", topic, sizeof topic);
+    contract_uniq("g", g, sizeof g);
+    contract_uniq("h", h, sizeof h);
+    rec *slow = rec_new(), *plain = rec_new();
+    chat_broker_consumer *cs = sub_linger(g, topic, 64, 600000, slow);
+    chat_broker_consumer *cp = sub(h, topic, 64, plain);
+    for (int i = 0; i < 3; i++)
+        pub(topic, "k", "m%d", i);
+    /* the consumer that asked for no linger gets them now; the other waits */
+    ck_assert_uint_eq(rec_wait(plain, 3), 3);
+    contract_sleep_ms(100);
+    ck_assert_uint_eq(slow->n_ok, 0);
+    ck_assert_chat_ok(B->flush(impl, FLUSH_MS));
+    ck_assert_uint_eq(slow->n_ok, 3);
+    expect_in_order(slow, 3);
+    unsub(cs, slow);
+    unsub(cp, plain);
+    rec_free(slow);
+    rec_free(plain);
+}
+END_TEST
+
+START_TEST(test_linger_bad_arguments)
+{
+    if (!has_batched())
+        return;
+    char g[64];
+    contract_uniq("g", g, sizeof g);
+    const char *topics[1] = {"t"};
+    rec *r = rec_new();
+    chat_broker_consumer *c = NULL;
+    ck_assert_int_eq(B->subscribe_batched(impl, g, topics, 1, 8, -1, rec_handler, r, &c),
+                     CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_ptr_null(c);
+    rec_free(r);
+}
+END_TEST
+
 static Suite *broker_suite(void)
 {
     Suite *s = suite_create("broker contract");
@@ -828,6 +939,10 @@ static Suite *broker_suite(void)
     tcase_add_test(tc, test_sees_only_later_messages);
     tcase_add_test(tc, test_topics_keys_and_binary_data);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_linger_gathers_one_batch);
+    tcase_add_test(tc, test_linger_ends_when_the_batch_is_full);
+    tcase_add_test(tc, test_flush_cuts_a_linger_short_and_others_never_wait);
+    tcase_add_test(tc, test_linger_bad_arguments);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,11 @@
  * group ends and what it still held counts as handled by it. max_batch 0
  * means 64; flush(timeout_ms < 0) waits without limit.
  *
+ * A group whose members all subscribed with a linger (subscribe_batched)
+ * lets its oldest queued message wait up to the shortest linger for the
+ * queue to fill a batch: consumers that pay per batch (one transaction) then
+ * pay it once for many messages. A flush cuts the wait short.
+ *
  * Thread safety: every op may be called from any thread, except unsubscribe
  * from inside that consumer's own handler (it waits for the handler), and
  * close, which must not race other calls and frees consumers still
@@ -50,6 +55,7 @@ struct imsg {
     atomic_int pending;         /* groups yet to handle it: the refcount */
     atomic_bool failed;         /* dropped unhandled at close */
     uint64_t seq;
+    int64_t queued_ms;          /* monotonic, when published: for the linger */
     int64_t tag;
     chat_broker_ack ack;
     void *ack_arg;
@@ -62,6 +68,7 @@ struct member {
     char **topics;
     size_t n_topics;
     size_t max_batch;
+    int linger_ms;
     chat_broker_handler handler;
     void *arg;
 };
@@ -85,6 +92,8 @@ struct group {
     size_t retry_n;
     int backoff_ms;
     int64_t retry_at;           /* monotonic ms, 0 when not backing off */
+    int linger_ms;              /* the members' shortest linger (0 if one has none) */
+    size_t fill;                /* and their smallest batch: a full queue stops the wait */
     bool stop;
 };
 
@@ -96,6 +105,7 @@ struct broker {
     imsg *inflight_head, *inflight_tail;
     imsg *ackq_head, *ackq_tail;
     uint64_t next_seq;
+    atomic_int flushing;        /* flush() callers waiting: nobody lingers */
     bool closing;
     bool ack_stop;
     pthread_t ack_thread;
@@ -244,6 +254,14 @@ static void *group_main(void *arg)
         if (g->qlen == 0 || g->n_members == 0) {
             pthread_cond_wait(&g->cv, &g->mu);
             continue;
+        }
+        if (g->linger_ms > 0 && g->qlen < g->fill && g->retry_at == 0 &&
+            atomic_load(&g->b->flushing) == 0) {
+            int64_t until = q_at(g, 0)->queued_ms + g->linger_ms;
+            if (chati_mono_ms() < until) {
+                chati_cond_wait_until(&g->cv, &g->mu, until);
+                continue; /* woken by a full queue, a flush, a stop, or the time */
+            }
         }
         if (g->retry_at != 0) {
             if (chati_mono_ms() < g->retry_at) {
@@ -573,6 +591,7 @@ static chat_err inproc_publish(void *impl, const chat_broker_msg *msgs, size_t n
         rv = chati_fail(CHAT_ERR_CLOSED, "inproc broker: closing");
         goto out_free;
     }
+    int64_t now_ms = chati_mono_ms();
     /* Set every refcount before any group can see the message. */
     for (size_t i = 0; i < n; i++) {
         int cnt = 0;
@@ -596,6 +615,7 @@ static chat_err inproc_publish(void *impl, const chat_broker_msg *msgs, size_t n
     for (size_t i = 0; i < n; i++) {
         imsg *m = copies[i];
         m->seq = b->next_seq++;
+        m->queued_ms = now_ms;
         m->prev = b->inflight_tail;
         if (b->inflight_tail)
             b->inflight_tail->next = m;
@@ -608,18 +628,19 @@ static chat_err inproc_publish(void *impl, const chat_broker_msg *msgs, size_t n
     for (group *g = b->groups; g; g = g->next) {
         bool any = false;
         pthread_mutex_lock(&g->mu);
-        /* The dispatcher waits only on an empty queue (or for a member, or a
-         * retry, which wake it otherwise): with messages queued it is awake
-         * or already signalled. Broadcast, since an unsubscribe may wait on
-         * the same condition. */
-        bool was_empty = g->qlen == 0;
+        /* The dispatcher waits only on an empty queue, for a member or a
+         * retry (which wake it otherwise), or lingering for a full batch:
+         * otherwise it is awake or already signalled. Broadcast, since an
+         * unsubscribe may wait on the same condition. */
+        size_t before = g->qlen;
         for (size_t i = 0; i < n; i++) {
             if (group_wants(g, copies[i]->m.topic)) {
                 q_push(g, copies[i]);
                 any = true;
             }
         }
-        if (any && was_empty)
+        bool filled = g->linger_ms > 0 && before < g->fill && g->qlen >= g->fill;
+        if (any && (before == 0 || filled))
             pthread_cond_broadcast(&g->cv);
         pthread_mutex_unlock(&g->mu);
     }
@@ -638,7 +659,7 @@ out_free:
 }
 
 static member *member_new(const char *const *topics, size_t n_topics, size_t max_batch,
-                          chat_broker_handler handler, void *arg)
+                          int linger_ms, chat_broker_handler handler, void *arg)
 {
     member *m = chat_calloc(1, sizeof *m);
     if (m == NULL)
@@ -657,25 +678,41 @@ static member *member_new(const char *const *topics, size_t n_topics, size_t max
         }
     }
     m->max_batch = max_batch ? max_batch : DEFAULT_BATCH;
+    m->linger_ms = linger_ms;
     m->handler = handler;
     m->arg = arg;
     return m;
 }
 
-static chat_err inproc_subscribe(void *impl, const char *group_name,
-                                 const char *const *topics, size_t n_topics, size_t max_batch,
-                                 chat_broker_handler handler, void *arg,
-                                 chat_broker_consumer **out)
+/* The group lingers as long as its most impatient member. g->mu held. */
+static void group_recompute_linger(group *g)
+{
+    g->linger_ms = 0;
+    g->fill = 0;
+    for (size_t i = 0; i < g->n_members; i++) {
+        const member *m = g->members[i];
+        if (i == 0 || m->linger_ms < g->linger_ms)
+            g->linger_ms = m->linger_ms;
+        if (i == 0 || m->max_batch < g->fill)
+            g->fill = m->max_batch;
+    }
+}
+
+static chat_err inproc_subscribe_batched(void *impl, const char *group_name,
+                                         const char *const *topics, size_t n_topics,
+                                         size_t max_batch, int linger_ms,
+                                         chat_broker_handler handler, void *arg,
+                                         chat_broker_consumer **out)
 {
     broker *b = impl;
     if (group_name == NULL || group_name[0] == '\0' || topics == NULL || n_topics == 0 ||
-        handler == NULL || out == NULL)
+        handler == NULL || out == NULL || linger_ms < 0)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "inproc broker: bad subscription");
     for (size_t i = 0; i < n_topics; i++)
         if (topics[i] == NULL || topics[i][0] == '\0')
             return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "inproc broker: empty topic");
 
-    member *m = member_new(topics, n_topics, max_batch, handler, arg);
+    member *m = member_new(topics, n_topics, max_batch, linger_ms, handler, arg);
     if (m == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "inproc broker: out of memory");
 
@@ -711,11 +748,13 @@ static chat_err inproc_subscribe(void *impl, const char *group_name,
     }
     g->members[g->n_members++] = m;
     m->g = g;
+    group_recompute_linger(g);
     pthread_mutex_unlock(&g->mu);
     rv = group_recompute_topics(g);
     if (rv != CHAT_OK) {
         pthread_mutex_lock(&g->mu);
         g->n_members--;
+        group_recompute_linger(g);
         pthread_mutex_unlock(&g->mu);
         goto fail_group;
     }
@@ -739,6 +778,15 @@ fail:
     pthread_mutex_unlock(&b->mu);
     member_free(m);
     return rv;
+}
+
+static chat_err inproc_subscribe(void *impl, const char *group_name,
+                                 const char *const *topics, size_t n_topics, size_t max_batch,
+                                 chat_broker_handler handler, void *arg,
+                                 chat_broker_consumer **out)
+{
+    return inproc_subscribe_batched(impl, group_name, topics, n_topics, max_batch, 0, handler,
+                                    arg, out);
 }
 
 /* Must not be called from the consumer's own handler (it waits for it). */
@@ -765,6 +813,7 @@ static void inproc_unsubscribe(void *impl, chat_broker_consumer *c)
         g->retry_n = 0;
     }
     g->rr = 0;
+    group_recompute_linger(g);
     bool empty = g->n_members == 0;
     pthread_mutex_unlock(&g->mu);
     if (empty) {
@@ -798,6 +847,14 @@ static chat_err inproc_flush(void *impl, int timeout_ms)
 
     pthread_mutex_lock(&b->mu);
     uint64_t target = b->next_seq - 1;
+    /* Lingering dispatchers hand over what they hold now. */
+    atomic_fetch_add(&b->flushing, 1);
+    for (group *g = b->groups; g; g = g->next) {
+        pthread_mutex_lock(&g->mu);
+        if (g->linger_ms > 0)
+            pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+    }
     while (b->inflight_head != NULL && b->inflight_head->seq <= target) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&b->flush_cv, &b->mu);
@@ -809,12 +866,13 @@ static chat_err inproc_flush(void *impl, int timeout_ms)
             break;
         }
     }
+    atomic_fetch_sub(&b->flushing, 1);
     pthread_mutex_unlock(&b->mu);
     return rv;
 }
 
 const chat_broker_ops chati_inproc_broker_ops = {
-    .version = CHAT_BROKER_V1,
+    .version = CHAT_BROKER_V2,
     .scheme = "inproc",
     .open = inproc_open,
     .close = inproc_close,
@@ -822,4 +880,5 @@ const chat_broker_ops chati_inproc_broker_ops = {
     .subscribe = inproc_subscribe,
     .unsubscribe = inproc_unsubscribe,
     .flush = inproc_flush,
+    .subscribe_batched = inproc_subscribe_batched,
 };
