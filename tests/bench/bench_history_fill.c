@@ -5,6 +5,7 @@
  * 10,000,000-message channel without posting it over HTTP for an hour.
  *
  *   bench_history_fill --data DIR [-n MESSAGES] [-b BATCH]
+ *   bench_history_fill --data DIR --read PAGES
  *
  * DIR must be new. Signs up one user (the workspace's admin), creates
  * #history, imports N messages 1 ms apart ending a minute ago, BATCH per
@@ -14,11 +15,17 @@
  * --history-data: the user's email and password, the channel, the count
  * and the ts of the first, middle and last imported messages and of the
  * thread. Prints the import rate.
+ *
+ * --read PAGES reads a directory built so through the public C API (no
+ * HTTP): PAGES pages of 50 from one thread, the latest and the 50 before the
+ * middle message in turn, and prints their p50/p99 and the CPU per page: the
+ * domain and the store alone, to compare the store's cost across sizes.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -51,10 +58,88 @@ static void fmt_ts(int64_t us, char out[CHAT_TS_SIZE])
     snprintf(out, CHAT_TS_SIZE, "%.17s", b);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The value of "key":"..." in a history.json (written above, so no escapes). */
+static void json_str(const char *json, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    out[0] = '\0';
+    if (p != NULL)
+        snprintf(out, n, "%.*s", (int)strcspn(p + strlen(pat), "\""), p + strlen(pat));
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int read_pages(const char *dir, long pages)
+{
+    char path[4096], json[1024] = "", channel[64], middle[CHAT_TS_SIZE], err[256];
+    snprintf(path, sizeof path, "%s/history.json", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fread(json, 1, sizeof json - 1, f) == 0) {
+        fprintf(stderr, "bench_history_fill: cannot read %s\n", path);
+        return 1;
+    }
+    fclose(f);
+    json_str(json, "channel", channel, sizeof channel);
+    json_str(json, "middle_ts", middle, sizeof middle);
+    chat_config *cfg = NULL;
+    chat_ctx *ctx = NULL;
+    check(chat_config_new(&cfg), "config");
+    check(chat_config_set(cfg, "data_dir", dir, err, sizeof err), err);
+    if (chat_open(&ctx, cfg, err, sizeof err) != CHAT_OK) {
+        fprintf(stderr, "bench_history_fill: %s\n", err);
+        return 1;
+    }
+    char *token = NULL;
+    chat_session *s = NULL;
+    check(chat_auth_login(ctx, EMAIL, PASSWORD, &token), "login");
+    check(chat_auth_verify(ctx, token, &s), "verify");
+    double *lat = malloc((size_t)pages * sizeof *lat);
+    if (lat == NULL)
+        check(CHAT_ERR_NOMEM, "latencies");
+    double c0 = cpu_s(), t0 = now_s();
+    for (long i = 0; i < pages; i++) {
+        chat_list *l = NULL;
+        double t = now_s();
+        check(chat_message_history(ctx, s, channel, i & 1 ? middle : NULL, NULL, false, 50, NULL,
+                                   &l),
+              "history");
+        lat[i] = now_s() - t;
+        if (chat_list_count(l) != 50)
+            check(CHAT_ERR_INTERNAL, "a short page");
+        chat_list_free(l);
+    }
+    double wall = now_s() - t0, cpu = cpu_s() - c0;
+    qsort(lat, (size_t)pages, sizeof *lat, cmp_double);
+    printf("bench_history_fill: %ld pages of 50 from %s: p50 %.3f ms, p99 %.3f ms, "
+           "%.0f pages/s, %.1f us of CPU per page\n",
+           pages, channel, lat[pages / 2] * 1e3, lat[pages * 99 / 100] * 1e3, pages / wall,
+           cpu / (double)pages * 1e6);
+    free(lat);
+    chat_session_free(s);
+    chat_free(token);
+    chat_close(ctx);
+    chat_config_free(cfg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = NULL;
-    long n = 10000000, batch = 50000;
+    long n = 10000000, batch = 50000, pages = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -62,14 +147,19 @@ int main(int argc, char **argv)
             n = atol(argv[++i]);
         else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
             batch = atol(argv[++i]);
+        else if (strcmp(argv[i], "--read") == 0 && i + 1 < argc)
+            pages = atol(argv[++i]);
         else
             dir = NULL, n = 0;
     }
     struct stat sb;
-    if (dir == NULL || n < 100 || batch < 1) {
-        fprintf(stderr, "usage: bench_history_fill --data NEW_DIR [-n MESSAGES>=100] [-b BATCH]\n");
+    if (dir == NULL || n < 100 || batch < 1 || pages < 0) {
+        fprintf(stderr, "usage: bench_history_fill --data NEW_DIR [-n MESSAGES>=100] [-b BATCH]\n"
+                        "       bench_history_fill --data DIR --read PAGES\n");
         return 2;
     }
+    if (pages > 0)
+        return read_pages(dir, pages);
     if (stat(dir, &sb) == 0) {
         fprintf(stderr, "bench_history_fill: %s exists; give a new directory\n", dir);
         return 2;
