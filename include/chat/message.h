@@ -108,7 +108,8 @@ CHAT_API chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, cons
  * history, not news: no events are sent, they do not count as unread, and
  * the channel's last activity stays as it was. They are in history and
  * search when the call returns. Top-level messages only. Arrays are
- * borrowed for the call.
+ * borrowed for the call. A call is one write transaction: on the SQLite
+ * store, posts wait behind it (about 0.5 s for 50,000 messages).
  * Errors: restricted_action (not an admin), channel_not_found, invalid_ts
  * (malformed, or not after the one before), user_not_found, no_text,
  * msg_too_long, invalid_utf8, duplicate (a ts already stored in the
