@@ -98,6 +98,28 @@ CHAT_API chat_err chat_message_replies(chat_ctx *ctx, const chat_session *s,
 CHAT_API chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, const char *query,
                                       const char *cursor, int limit, chat_list **out);
 
+/* Imports n old messages into a channel (an export's history), each with
+ * its own ts, author and text: ts[i], users[i], texts[i]. All are stored in
+ * one transaction or none; bring a large history in batches of 10,000 or
+ * more, each a call. The ts strictly increase within the call and may fall
+ * before or between messages already stored; authors are users of the
+ * caller's workspace; texts follow chat_message_post's rules. The caller
+ * must be a workspace admin who can see the channel. Imported messages are
+ * history, not news: no events are sent, they do not count as unread, and
+ * the channel's last activity stays as it was. They are in history and
+ * search when the call returns. Top-level messages only. Arrays are
+ * borrowed for the call. A call is one write transaction: on the SQLite
+ * store, posts wait behind it (about 0.5 s for 50,000 messages).
+ * Errors: restricted_action (not an admin), channel_not_found, invalid_ts
+ * (malformed, or not after the one before), user_not_found, no_text,
+ * msg_too_long, invalid_utf8, duplicate (a ts already stored in the
+ * channel; the detail names it), not_supported (the message store cannot
+ * import: chat/backend/store.h). */
+CHAT_API chat_err chat_message_import(chat_ctx *ctx, const chat_session *s,
+                                      const char *channel_id, size_t n,
+                                      const char *const *ts, const char *const *users,
+                                      const char *const *texts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,7 @@ typedef struct {
 
 #define S1 CHAT_STORE_V1
 #define S2 CHAT_STORE_V2
+#define S3 CHAT_STORE_V3
 static const method auth_methods[] = {
     REQ(chat_auth_store_ops, open, S1),
     REQ(chat_auth_store_ops, close, S1),
@@ -113,10 +114,12 @@ static const method message_methods[] = {
     OPT(chat_message_store_ops, file_complete, S1),
     OPT(chat_message_store_ops, file_set_title, S1),
     OPT(chat_message_store_ops, outbox_lease, S2),
+    OPT(chat_message_store_ops, import, S3),
 };
 METHODS_COVER(chat_message_store_ops, message_methods);
 #undef S1
 #undef S2
+#undef S3
 
 static const method broker_methods[] = {
     REQ(chat_broker_ops, open, CHAT_BROKER_V1),
@@ -160,10 +163,10 @@ METHODS_COVER(chat_discovery_ops, discovery_methods);
 
 #define DESC(name, newest, list) {name, newest, list, CHATI_ARRAY_LEN(list)}
 static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
-    [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V2, auth_methods),
-    [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V2, user_methods),
-    [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V2, channel_methods),
-    [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V2, message_methods),
+    [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V3, auth_methods),
+    [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V3, user_methods),
+    [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V3, channel_methods),
+    [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V3, message_methods),
     [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V2, broker_methods),
     [CHATI_IFACE_BLOB] = DESC("blob store", CHAT_BLOB_V1, blob_methods),
     [CHATI_IFACE_PRESENCE] = DESC("presence store", CHAT_PRESENCE_STORE_V1, presence_methods),

@@ -40,9 +40,16 @@ void chati_ts_format(int64_t us, char out[CHAT_TS_SIZE])
 {
     if (us < 0)
         us = 0;
-    /* 10 digits of seconds last until the year 2286. */
-    snprintf(out, CHAT_TS_SIZE, "%010lld.%06lld", (long long)(us / 1000000 % 10000000000LL),
-             (long long)(us % 1000000));
+    /* 10 digits of seconds last until the year 2286. Written by hand: a
+     * page of history formats a few ts per message, and snprintf was 3% of
+     * chatd's CPU serving pages of 50. */
+    uint64_t sec = (uint64_t)(us / 1000000) % 10000000000u, frac = (uint64_t)(us % 1000000);
+    for (int i = 16; i > 10; i--, frac /= 10)
+        out[i] = (char)('0' + frac % 10);
+    out[10] = '.';
+    for (int i = 9; i >= 0; i--, sec /= 10)
+        out[i] = (char)('0' + sec % 10);
+    out[17] = '\0';
 }
 
 chat_err chati_check_ts(const char *ts, const char *what)

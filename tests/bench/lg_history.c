@@ -112,6 +112,39 @@ static double ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
+/* Readers for the duration, then the figures. posts: what the channel holds. */
+static int read_and_report(shared *sh, worker *ws, int threads, double duration, long posts)
+{
+    uint64_t t0 = now_ns();
+    sh->t_end = t0 + (uint64_t)(duration * 1e9);
+    run(ws, threads, reader);
+    double read_s = (double)(now_ns() - t0) / 1e9;
+    lg_hist_sum all = {0}, latest = {0}, middle = {0};
+    for (int i = 0; i < threads; i++) {
+        lg_hist_merge(&latest, &ws[i].latest);
+        lg_hist_merge(&middle, &ws[i].middle);
+        lg_hist_merge(&all, &ws[i].latest);
+        lg_hist_merge(&all, &ws[i].middle);
+    }
+    printf("history pages of %d: %" PRIu64 " in %.2f s (%.0f/s) by %d readers\n", PAGE, all.total,
+           read_s, all.total / read_s, threads);
+    printf("  latest  ms  p50 %.3f  p99 %.3f  max %.3f\n", ms(lg_hist_quantile(&latest, 0.5)),
+           ms(lg_hist_quantile(&latest, 0.99)), ms(lg_hist_quantile(&latest, 1.0)));
+    printf("  middle  ms  p50 %.3f  p99 %.3f  max %.3f\n", ms(lg_hist_quantile(&middle, 0.5)),
+           ms(lg_hist_quantile(&middle, 0.99)), ms(lg_hist_quantile(&middle, 1.0)));
+    int errors = atomic_load(&sh->errors);
+    if (errors)
+        printf("errors: %d; first: %s\n", errors, sh->first_error);
+    printf("RESULT history posts=%ld pages=%" PRIu64 " pages_per_s=%.0f p50_ms=%.3f p99_ms=%.3f "
+           "latest_p50_ms=%.3f latest_p99_ms=%.3f middle_p50_ms=%.3f middle_p99_ms=%.3f "
+           "errors=%d\n",
+           posts, all.total, all.total / read_s, ms(lg_hist_quantile(&all, 0.5)),
+           ms(lg_hist_quantile(&all, 0.99)), ms(lg_hist_quantile(&latest, 0.5)),
+           ms(lg_hist_quantile(&latest, 0.99)), ms(lg_hist_quantile(&middle, 0.5)),
+           ms(lg_hist_quantile(&middle, 0.99)), errors);
+    return errors;
+}
+
 int lg_history_run(const char *url, const char *token, const char *channel, int posts,
                    int threads, double duration)
 {
@@ -132,31 +165,91 @@ int lg_history_run(const char *url, const char *token, const char *channel, int 
     printf("history: %d messages posted in %.2f s (%.0f/s) by %d senders\n", posts, fill_s,
            posts / fill_s, threads);
     snprintf(sh.middle, sizeof sh.middle, "%s", sh.ts[posts / 2]);
-    t0 = now_ns();
-    sh.t_end = t0 + (uint64_t)(duration * 1e9);
-    run(ws, threads, reader);
-    double read_s = (double)(now_ns() - t0) / 1e9;
-    lg_hist_sum all = {0}, latest = {0}, middle = {0};
-    for (int i = 0; i < threads; i++) {
-        lg_hist_merge(&latest, &ws[i].latest);
-        lg_hist_merge(&middle, &ws[i].middle);
-        lg_hist_merge(&all, &ws[i].latest);
-        lg_hist_merge(&all, &ws[i].middle);
-    }
-    printf("history pages of %d: %" PRIu64 " in %.2f s (%.0f/s) by %d readers\n", PAGE, all.total,
-           read_s, all.total / read_s, threads);
-    printf("  latest  ms  p50 %.3f  p99 %.3f  max %.3f\n", ms(lg_hist_quantile(&latest, 0.5)),
-           ms(lg_hist_quantile(&latest, 0.99)), ms(lg_hist_quantile(&latest, 1.0)));
-    printf("  middle  ms  p50 %.3f  p99 %.3f  max %.3f\n", ms(lg_hist_quantile(&middle, 0.5)),
-           ms(lg_hist_quantile(&middle, 0.99)), ms(lg_hist_quantile(&middle, 1.0)));
-    int errors = atomic_load(&sh.errors);
-    if (errors)
-        printf("errors: %d; first: %s\n", errors, sh.first_error);
-    printf("RESULT history posts=%d pages=%" PRIu64 " pages_per_s=%.0f p50_ms=%.3f p99_ms=%.3f "
-           "middle_p99_ms=%.3f errors=%d\n",
-           posts, all.total, all.total / read_s, ms(lg_hist_quantile(&all, 0.5)),
-           ms(lg_hist_quantile(&all, 0.99)), ms(lg_hist_quantile(&middle, 0.99)), errors);
+    int errors = read_and_report(&sh, ws, threads, duration, posts);
     free(sh.ts);
+    free(ws);
+    return errors ? 1 : 0;
+}
+
+/* One call, times over, one after another: p50 and p99 of a read that is
+ * not the workload, to see that it stays fast at this size too. */
+static int probe(lg_post *p, const char *token, const char *method, const char *body, int times)
+{
+    lg_hist h;
+    memset(&h, 0, sizeof h);
+    char err[256];
+    int bad = 0;
+    for (int i = 0; i < times; i++) {
+        uint64_t t = now_ns();
+        json_t *r = lg_post_call(p, method, token, body, err, sizeof err);
+        uint64_t d = now_ns() - t;
+        if (json_is_true(json_object_get(r, "ok")))
+            lg_hist_record(&h, d);
+        else if (bad++ == 0)
+            fprintf(stderr, "history: %s %s failed: %s\n", method, body, r ? "refused" : err);
+        json_decref(r);
+    }
+    lg_hist_sum sum = {0};
+    lg_hist_merge(&sum, &h);
+    printf("  probe %-22s %-40.40s ms  p50 %.3f  p99 %.3f  (%d calls, %d failed)\n", method, body,
+           ms(lg_hist_quantile(&sum, 0.5)), ms(lg_hist_quantile(&sum, 0.99)), times, bad);
+    return bad;
+}
+
+int lg_history_prebuilt(const char *url, const char *data_file, int threads, double duration)
+{
+    json_error_t je;
+    json_t *d = json_load_file(data_file, 0, &je);
+    const char *email = json_string_value(json_object_get(d, "email"));
+    const char *password = json_string_value(json_object_get(d, "password"));
+    const char *channel = json_string_value(json_object_get(d, "channel"));
+    const char *middle = json_string_value(json_object_get(d, "middle_ts"));
+    const char *thread = json_string_value(json_object_get(d, "thread_ts"));
+    const char *rare = json_string_value(json_object_get(d, "rare_word"));
+    long posts = (long)json_integer_value(json_object_get(d, "messages"));
+    if (!email || !password || !channel || !middle || !thread || !rare) {
+        fprintf(stderr, "history: %s: not a bench_history_fill file (%s)\n", data_file, je.text);
+        json_decref(d);
+        return 2;
+    }
+    char err[256], body[512];
+    lg_post *p = lg_post_new(url, err, sizeof err);
+    json_t *r = NULL;
+    if (p != NULL) {
+        snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+        r = lg_post_call(p, "auth.login", NULL, body, err, sizeof err);
+    }
+    const char *token = json_string_value(json_object_get(r, "token"));
+    if (token == NULL) {
+        fprintf(stderr, "history: cannot log in as %s: %s\n", email, r ? "refused" : err);
+        json_decref(r);
+        json_decref(d);
+        lg_post_free(p);
+        return 1;
+    }
+    printf("history: %ld messages prebuilt in %s (%s)\n", posts, channel, data_file);
+    shared sh = {.url = url, .token = token, .channel = channel};
+    snprintf(sh.middle, sizeof sh.middle, "%s", middle);
+    worker *ws = calloc((size_t)threads, sizeof *ws);
+    int errors = 0;
+    for (int i = 0; ws != NULL && i < threads; i++)
+        ws[i].sh = &sh;
+    if (ws != NULL)
+        errors = read_and_report(&sh, ws, threads, duration, posts);
+    /* The channel's other reads, which must not grow with it either. */
+    snprintf(body, sizeof body, "{\"channel\":\"%s\"}", channel);
+    errors += probe(p, token, "conversations.info", body, 200);
+    snprintf(body, sizeof body, "{\"channel\":\"%s\",\"ts\":\"%s\"}", channel, thread);
+    errors += probe(p, token, "conversations.replies", body, 200);
+    snprintf(body, sizeof body, "{\"query\":\"%s\",\"count\":20}", rare);
+    errors += probe(p, token, "search.messages", body, 200);
+    /* Words every message has: O(matches) in FTS5 (docs/performance.md),
+     * about a second each at 10M, so only a few. */
+    snprintf(body, sizeof body, "{\"query\":\"history message %ld\",\"count\":20}", posts / 3);
+    errors += probe(p, token, "search.messages", body, 5);
+    json_decref(r);
+    json_decref(d);
+    lg_post_free(p);
     free(ws);
     return errors ? 1 : 0;
 }

@@ -10,4 +10,10 @@
 int lg_history_run(const char *url, const char *token, const char *channel, int posts,
                    int threads, double duration);
 
+/* The same readers against a channel bench_history_fill built (data_file:
+ * its history.json): logs in as its user, reads for `duration` seconds, then
+ * times the channel's other reads (conversations.info, conversations.replies,
+ * search.messages for a rare word and for one message's words) one after another. */
+int lg_history_prebuilt(const char *url, const char *data_file, int threads, double duration);
+
 #endif

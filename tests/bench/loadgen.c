@@ -75,6 +75,7 @@ static struct {
     const char *report;
     bool scan;
     int history;
+    const char *history_data;
 } O = {
     .n = 100,
     .m = 4,
@@ -121,6 +122,9 @@ static void usage(FILE *f)
             "      --history N       instead of the send phase: the senders post N messages,\n"
             "                        then read pages of 50 (latest, and from the middle) for\n"
             "                        the duration, closed-loop (lg_history.c)\n"
+            "      --history-data F  the same readers (-m of them) against the channel that\n"
+            "                        bench_history_fill built (F: its history.json) instead\n"
+            "                        of posting one; then times the channel's other reads\n"
             "      --scan            find each event's text with strstr instead of checking\n"
             "                        every frame as JSON (what a real client does)\n"
             "  -q, --quiet           no per-second progress lines\n");
@@ -128,7 +132,7 @@ static void usage(FILE *f)
 
 static void parse_opts(int argc, char **argv)
 {
-    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT, OPT_SCAN, OPT_HISTORY };
+    enum { OPT_HTTP = 256, OPT_NNG, OPT_QUICKACK, OPT_THREADS, OPT_DRAIN, OPT_SETUP, OPT_QUIET_MS, OPT_MAX, OPT_PID, OPT_CHECK, OPT_DRILL, OPT_REPORT, OPT_SCAN, OPT_HISTORY, OPT_HISTORY_DATA };
     static const struct option longs[] = {
         {"url", required_argument, NULL, 'u'},
         {"receivers", required_argument, NULL, 'n'},
@@ -151,6 +155,7 @@ static void parse_opts(int argc, char **argv)
         {"report", required_argument, NULL, OPT_REPORT},
         {"scan", no_argument, NULL, OPT_SCAN},
         {"history", required_argument, NULL, OPT_HISTORY},
+        {"history-data", required_argument, NULL, OPT_HISTORY_DATA},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -179,6 +184,7 @@ static void parse_opts(int argc, char **argv)
         case OPT_REPORT: O.report = optarg; break;
         case OPT_SCAN: O.scan = true; break;
         case OPT_HISTORY: O.history = atoi(optarg); break;
+        case OPT_HISTORY_DATA: O.history_data = optarg; O.history = O.history ? O.history : 1; break;
         case 'q': O.quiet = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -1149,8 +1155,10 @@ int main(int argc, char **argv)
     bool srv_cpu = O.server_pid > 0 && proc_cpu_ticks(O.server_pid, &srv_ticks0);
     if (O.history > 0) {
         uint64_t h0 = now_ns();
-        int rc = lg_history_run(O.url, G.clients[O.n].token, G.channel, O.history, O.m,
-                                O.duration);
+        int rc = O.history_data != NULL
+                     ? lg_history_prebuilt(O.url, O.history_data, O.m, O.duration)
+                     : lg_history_run(O.url, G.clients[O.n].token, G.channel, O.history, O.m,
+                                      O.duration);
         getrusage(RUSAGE_SELF, &ru1);
         double span = (double)(now_ns() - h0) / 1e9, cli = cpu_seconds(&ru0, &ru1);
         printf("loadgen: %.2f CPU s over %.2f s (%.0f%% of one core)\n", cli, span,

@@ -11,6 +11,8 @@
 #   build tree of CHATD (BUILD/servers/chatd -> BUILD/tests/bench/), else PATH.
 #   Extra chatd flags can be given in $CHATD_ARGS (e.g. "--set store.x=y").
 #   $BENCH_KEEP=1 keeps the data directory and the server log.
+#   $BENCH_DATA=DIR runs chatd on DIR (e.g. what bench_history_fill built)
+#   instead of a fresh directory, and leaves it there.
 set -eu
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -56,10 +58,13 @@ trap 'exit 130' INT TERM
 port=
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
     p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 ))
-    rm -rf "$tmp/data"
-    mkdir -p "$tmp/data"
+    data=${BENCH_DATA:-$tmp/data}
+    if [ -z "${BENCH_DATA:-}" ]; then
+        rm -rf "$tmp/data"
+        mkdir -p "$tmp/data"
+    fi
     # shellcheck disable=SC2086
-    "$chatd" --data "$tmp/data" --listen "http://127.0.0.1:$p" \
+    "$chatd" --data "$data" --listen "http://127.0.0.1:$p" \
         --set argon2.m_cost_kib=64 --set argon2.t_cost=1 \
         --set ratelimit.per_sec=1000000 --set ratelimit.burst=1000000 \
         ${CHATD_ARGS:-} >"$tmp/chatd.log" 2>&1 &

@@ -11,10 +11,16 @@ the client shows as such.
     tests/bench/table.py build/plain/servers/chatd
     tests/bench/table.py --url http://127.0.0.1:8080 --loadgen build/plain/tests/bench/chat_loadgen
     tests/bench/table.py CHATD --only durable,fanout
+    tests/bench/table.py CHATD --only history --history-size 10000000
+
+--history-size N reads a channel of N messages that bench_history_fill
+imports into a data directory before chatd starts (--history-dir, kept and
+reused while it holds N messages) instead of posting 20,000 over HTTP.
 
 Benchmarks print figures; nothing here passes or fails on a number.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -44,7 +50,29 @@ def grab(pattern, text, cast=float, default=None):
     return cast(m.group(1)) if m else default
 
 
+def history_data(args):
+    """The history.json of a prebuilt channel of args.history_size messages."""
+    d = args.history_dir or os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                         f"chat-history-{args.history_size}")
+    path = os.path.join(d, "history.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f).get("messages") == args.history_size:
+                return d, path
+        sys.exit(f"table.py: {d} holds another channel; remove it or give --history-dir")
+    fill = args.fill or os.path.join(os.path.dirname(args.loadgen or os.path.join(
+        os.path.dirname(args.chatd), "..", "tests", "bench", "chat_loadgen")), "bench_history_fill")
+    subprocess.run([fill, "--data", d, "-n", str(args.history_size)], check=True,
+                   stdout=sys.stderr if args.verbose else subprocess.DEVNULL)
+    return d, path
+
+
 def run(args, workload):
+    env = None
+    if workload and workload[-1] == "@history-data":
+        d, path = history_data(args)
+        workload = workload[:-1] + ["--history-data", path]
+        env = dict(os.environ, BENCH_DATA=d)
     if args.url:
         cmd = [args.loadgen, "--url", args.url, "-q"] + workload
     else:
@@ -52,7 +80,7 @@ def run(args, workload):
         if args.loadgen:
             cmd += ["--loadgen", args.loadgen]
         cmd += ["-q"] + workload
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     out = p.stdout + p.stderr
     if args.verbose:
         sys.stderr.write(out)
@@ -75,6 +103,8 @@ def run(args, workload):
         "switches": grab(r"^chatd context switches: (\d+)", out, int),
         "pages": grab(r"pages_per_s=([\d.]+)", out),
         "fill": grab(r"^history: \d+ messages posted in [\d.]+ s \(([\d.]+)/s\)", out),
+        "latest_p99": grab(r" latest_p99_ms=([\d.]+)", out),
+        "middle_p99": grab(r" middle_p99_ms=([\d.]+)", out),
     }
     return r
 
@@ -89,6 +119,10 @@ def main():
     ap.add_argument("--url", help="a running deployment instead of chatd")
     ap.add_argument("--loadgen", help="chat_loadgen (default: beside chatd's build)")
     ap.add_argument("--only", help="comma-separated workload names")
+    ap.add_argument("--history-size", type=int,
+                    help="the history row on a prebuilt channel of this many messages")
+    ap.add_argument("--history-dir", help="where to build and keep it")
+    ap.add_argument("--fill", help="bench_history_fill (default: beside chat_loadgen)")
     ap.add_argument("-v", "--verbose", action="store_true", help="show chat_loadgen's output")
     args = ap.parse_args()
     if not args.url and not args.chatd:
@@ -102,6 +136,10 @@ def main():
     for name, what, workload in WORKLOADS:
         if want and name not in want:
             continue
+        if name == "history" and args.history_size:
+            what = (f"history: pages of 50, latest and from the middle of "
+                    f"{args.history_size:,} (imported), 4 readers")
+            workload = ["-n", "1", "-m", "4", "-d", "10", "@history-data"]
         r = run(args, workload)
         per = None
         if r["srv_cpu"] is not None and r["accepted"] and r["pages"] is None:
@@ -114,7 +152,11 @@ def main():
         if r["switches"] is not None and r["accepted"] and r["pages"] is None:
             notes.append(f"{r['switches'] / r['accepted']:.1f} context switches/msg")
         if r["pages"] is not None:
-            notes.append(f"{r['pages']:,.0f} pages/s; filled at {r['fill']:,.0f} msgs/s")
+            notes.append(f"{r['pages']:,.0f} pages/s")
+            if r["fill"] is not None:
+                notes.append(f"filled at {r['fill']:,.0f} msgs/s")
+            if r["latest_p99"] is not None:
+                notes.append(f"p99 latest {r['latest_p99']:.2f} ms, middle {r['middle_p99']:.2f} ms")
         if r["errors"] or r["missing"] or r["dups"] or r["rc"]:
             notes.append(f"errors {r['errors']}, missing {r['missing']}, dups {r['dups']}, "
                          f"exit {r['rc']}")

@@ -29,6 +29,32 @@ static char *raw_cursor(char tag, const char *key)
     return c;
 }
 
+START_TEST(ts_format_pads_and_round_trips)
+{
+    char out[CHAT_TS_SIZE];
+    chati_ts_format(0, out);
+    ck_assert_str_eq(out, "0000000000.000000");
+    chati_ts_format(-5, out);
+    ck_assert_str_eq(out, "0000000000.000000");
+    chati_ts_format(INT64_C(123500000), out);
+    ck_assert_str_eq(out, "0000000123.500000");
+    chati_ts_format(INT64_C(1796642383000001), out);
+    ck_assert_str_eq(out, "1796642383.000001");
+    chati_ts_format(INT64_C(9999999999999999), out);
+    ck_assert_str_eq(out, "9999999999.999999");
+    /* Past 10 digits of seconds (year 2286) the seconds wrap, as before. */
+    chati_ts_format(INT64_C(12345678901000007), out);
+    ck_assert_str_eq(out, "2345678901.000007");
+    for (int64_t us = 1; us < INT64_C(4000000000000000); us = us * 7 + 3) {
+        int64_t back = 0;
+        chati_ts_format(us, out);
+        ck_assert_uint_eq(strlen(out), CHAT_TS_SIZE - 1);
+        ck_assert(chati_ts_parse(out, &back));
+        ck_assert_int_eq(back, us);
+    }
+}
+END_TEST
+
 START_TEST(unbounded_without_range_or_cursor)
 {
     int64_t lo = 0, hi = 0;
@@ -190,6 +216,7 @@ static Suite *paging_suite(void)
 {
     Suite *s = suite_create("paging");
     TCase *tc = tcase_create("ts window");
+    tcase_add_test(tc, ts_format_pads_and_round_trips);
     tcase_add_test(tc, unbounded_without_range_or_cursor);
     tcase_add_test(tc, latest_and_oldest_are_exclusive_unless_inclusive);
     tcase_add_test(tc, malformed_range_is_invalid_ts);

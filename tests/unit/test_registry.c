@@ -75,7 +75,7 @@ START_TEST(version_0_and_newer_versions_are_refused)
     o.version = 99;
     ck_assert_chat_err(chat_message_store_register(&o), CHAT_ERR_NOT_SUPPORTED);
     ck_assert_detail("message store \"foo\": version 99 is newer");
-    o.version = CHAT_STORE_V2 + 1;
+    o.version = CHAT_STORE_V3 + 1;
     ck_assert_chat_err(chat_message_store_register(&o), CHAT_ERR_NOT_SUPPORTED);
     ck_assert_ptr_null(chati_backend_find(CHATI_IFACE_MESSAGE, "foo:"));
     o.version = CHAT_STORE_V1;
@@ -89,6 +89,13 @@ START_TEST(version_0_and_newer_versions_are_refused)
     o2.outbox_lease = NULL;
     ck_assert_chat_ok(chat_message_store_register(&o2));
     ck_assert(!CHATI_HAS(&o2, outbox_lease, CHAT_STORE_V2));
+    /* V3 appended import, optional too; a V2 table never has it read. */
+    ck_assert(!CHATI_HAS(&o2, import, CHAT_STORE_V3));
+    static chat_message_store_ops o3;
+    o3 = full_message_store("foo3");
+    o3.version = CHAT_STORE_V3;
+    o3.import = NULL;
+    ck_assert_chat_ok(chat_message_store_register(&o3));
     static chat_auth_store_ops a2;
     a2 = chati_sqlite_auth_ops;
     a2.scheme = "foo2";

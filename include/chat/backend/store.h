@@ -20,7 +20,7 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than CHAT_STORE_V2, or whose required methods
+ *   whose version is 0 or newer than CHAT_STORE_V3, or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -35,10 +35,11 @@ extern "C" {
 #endif
 
 /* The versions of the four store interfaces this header describes. V2
- * appended outbox_lease to the message store; the other three are the same
- * in both, and a table may say either. */
+ * appended outbox_lease to the message store, V3 import; the other three are
+ * the same in all, and a table may say any. */
 #define CHAT_STORE_V1 1u
 #define CHAT_STORE_V2 2u
+#define CHAT_STORE_V3 3u
 
 /* ---------------------------------------------------------------- auth --- */
 
@@ -194,7 +195,8 @@ CHAT_API void chat_outbox_items_free(chat_outbox_item *items, size_t n);
 typedef chat_err (*chat_outbox_fn)(void *arg, const chat_message *m, chat_outbox_item *out);
 
 typedef struct chat_message_store_ops {
-    uint32_t version;           /* CHAT_STORE_V2 (or V1: ends after file_set_title) */
+    uint32_t version;           /* CHAT_STORE_V3 (V2 ends after outbox_lease, V1 after
+                                   file_set_title) */
     const char *scheme;
     chat_err (*open)(const char *url, const chat_config *cfg, void **impl);
     void (*close)(void *impl);
@@ -293,12 +295,27 @@ typedef struct chat_message_store_ops {
      * item, so what a holder published but had not acknowledged when it died
      * is published again (consumers drop duplicates by event id). */
     chat_err (*outbox_lease)(void *impl, bool *held);
+
+    /* ---- CHAT_STORE_V3 ---- */
+
+    /* Optional: when NULL (or in an older table), chat_message_import fails
+     * with not_supported.
+     * Stores n old messages of one channel (an export's history) with the
+     * ts, user, team_id, text, mentions and mention_flags they carry, in one
+     * transaction: all or none. Every msgs[i].channel is channel and the ts
+     * strictly increase (libchat checks both); they may fall between
+     * messages already stored. CHAT_ERR_DUPLICATE when a ts is already
+     * stored in the channel, the detail naming it. Top-level messages only:
+     * thread_ts, client_msg_id, files and reactions are ignored. Writes no
+     * outbox items: an import is not news (no events, no unread counts).
+     * The messages are in history and search when it returns. */
+    chat_err (*import)(void *impl, const char *channel, const chat_message *msgs, size_t n);
 } chat_message_store_ops;
 
 /* Registers a store under ops->scheme, replacing a table registered earlier
  * under that scheme (the application's own or a built-in one). ops is
  * borrowed and must outlive every context that uses it. not_supported when
- * ops->version is 0 or newer than CHAT_STORE_V2; invalid_arguments when ops,
+ * ops->version is 0 or newer than CHAT_STORE_V3; invalid_arguments when ops,
  * its scheme or a required method is NULL; the detail says which. Thread-safe. */
 CHAT_API chat_err chat_auth_store_register(const chat_auth_store_ops *ops);
 CHAT_API chat_err chat_user_store_register(const chat_user_store_ops *ops);

@@ -167,10 +167,7 @@ static chat_err fts_catch_up(chati_sqlite_msgs *s, int64_t done)
     sqlite3_reset(st);
     if (rv != CHAT_OK || last == done)
         return rv;
-    if ((rv = prep(s, "UPDATE meta SET v = ?1 WHERE k = 'fts_done'", &st)) != CHAT_OK)
-        return rv;
-    sqlite3_bind_int64(st, 1, last);
-    return step_done(s, st, "indexing messages");
+    return chati_sqlite_fts_set_done(s, last);
 }
 
 /* Brings the index up to date before a search. */
@@ -209,6 +206,31 @@ static chat_err fts_indexed(chati_sqlite_msgs *s, int64_t id, bool *yes)
     chat_err rv = chati_sqlite_fts_done(s, &done);
     *yes = id <= done;
     return rv;
+}
+
+chat_err chati_sqlite_fts_catch_up(chati_sqlite_msgs *s, int64_t *done)
+{
+    chat_err rv = chati_sqlite_fts_done(s, done);
+    if (rv == CHAT_OK)
+        rv = fts_catch_up(s, *done);
+    if (rv == CHAT_OK)
+        rv = chati_sqlite_fts_done(s, done);
+    return rv;
+}
+
+chat_err chati_sqlite_fts_add(chati_sqlite_msgs *s, int64_t id, const char *text)
+{
+    return fts_insert(s, id, text);
+}
+
+chat_err chati_sqlite_fts_set_done(chati_sqlite_msgs *s, int64_t done)
+{
+    sqlite3_stmt *st;
+    chat_err rv = prep(s, "UPDATE meta SET v = ?1 WHERE k = 'fts_done'", &st);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_bind_int64(st, 1, done);
+    return step_done(s, st, "indexing messages");
 }
 
 chat_err chati_sqlite_fts_posted(chati_sqlite_msgs *s, int64_t id, int64_t done)

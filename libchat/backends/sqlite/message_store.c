@@ -378,7 +378,7 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts, chat_
 /* ---------------------------------------------------------------- ops --- */
 
 const chat_message_store_ops chati_sqlite_message_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V3,
     .scheme = "sqlite",
     .open = ms_open,
     .close = ms_close,
@@ -400,4 +400,5 @@ const chat_message_store_ops chati_sqlite_message_ops = {
     .outbox_add = chati_sqlite_outbox_add,
     .file_complete = chati_sqlite_file_complete,
     .file_set_title = chati_sqlite_file_set_title,
+    .import = chati_sqlite_import,
 };

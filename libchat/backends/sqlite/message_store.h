@@ -11,6 +11,7 @@
  *   message_search.c     the FTS5 index and search
  *   message_files.c      file metadata and the channels files are shared in
  *   message_outbox.c     outbox rows, and the relay's fetch and ack
+ *   message_import.c     import: old messages in bulk, with their own ts
  *
  * The helpers below are static inline: each is a line or two that every
  * file uses, on statements that chati_db_stmt caches.
@@ -161,6 +162,12 @@ chat_err chati_sqlite_fts_done(chati_sqlite_msgs *s, int64_t *done);
 /* After posting message id (done: the watermark read before): indexes the
  * unindexed messages once a batch of them has built up. */
 chat_err chati_sqlite_fts_posted(chati_sqlite_msgs *s, int64_t id, int64_t done);
+/* Indexes every message above the watermark; *done gets the new one. */
+chat_err chati_sqlite_fts_catch_up(chati_sqlite_msgs *s, int64_t *done);
+/* Indexes message id with this text (the caller then moves the watermark). */
+chat_err chati_sqlite_fts_add(chati_sqlite_msgs *s, int64_t id, const char *text);
+/* Sets the watermark: every message with id <= done is indexed. */
+chat_err chati_sqlite_fts_set_done(chati_sqlite_msgs *s, int64_t done);
 /* After message id's text changed from old to text. */
 chat_err chati_sqlite_fts_reindex(chati_sqlite_msgs *s, int64_t id, const char *old,
                                   const char *text);
@@ -210,5 +217,6 @@ chat_err chati_sqlite_outbox_fetch(void *impl, int64_t after_seq, size_t max,
                                    chat_outbox_item **items, size_t *n);
 chat_err chati_sqlite_outbox_ack(void *impl, int64_t up_to);
 chat_err chati_sqlite_outbox_add(void *impl, const chat_outbox_item *item);
+chat_err chati_sqlite_import(void *impl, const char *channel, const chat_message *msgs, size_t n);
 
 #endif
