@@ -2,9 +2,11 @@
  * tests/unit/test_event_codec.c - chat_event creation, protobuf round trips,
  * topic names, and decoding of hostile input (proto/event.c).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "event.pb-c.h"
 #include "proto/event_codec.h"
@@ -392,6 +394,26 @@ START_TEST(unique_ids)
 }
 END_TEST
 
+/* Ids start with the time in milliseconds, so stores that record applied
+ * ids append to their index: an id made in a later millisecond sorts after. */
+START_TEST(ids_sort_by_time)
+{
+    char prev[40] = "";
+    for (int i = 0; i < 5; i++) {
+        chat_event *ev = chati_event_new(CHAT_EVENT_USER_TYPING);
+        ck_assert_ptr_nonnull(ev);
+        const char *id = chat_event_id(ev);
+        char want[16];
+        snprintf(want, sizeof want, "E%012" PRIX64, (uint64_t)chat_event_time_us(ev) / 1000);
+        ck_assert_int_eq(strncmp(id, want, 13), 0);
+        ck_assert_msg(strcmp(prev, id) < 0, "%s then %s", prev, id);
+        snprintf(prev, sizeof prev, "%s", id);
+        chati_event_free(ev);
+        usleep(1500);
+    }
+}
+END_TEST
+
 START_TEST(roundtrip_every_type)
 {
     for (int t = 1; t <= CHAT_EVENT_TYPE_MAX; t++) {
@@ -759,6 +781,7 @@ event_codec_suite(void)
     tcase_add_test(tc, topics);
     tcase_add_test(tc, new_event);
     tcase_add_test(tc, unique_ids);
+    tcase_add_test(tc, ids_sort_by_time);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("roundtrip");
