@@ -18,18 +18,23 @@ typedef struct chati_migration {
 
 /* A database shared by the threads of a context: one connection guarded by a
  * mutex (SQLite serialises writers anyway; readers are short). */
+typedef struct chati_db_checkpointer chati_db_checkpointer;
+
 typedef struct chati_db {
     sqlite3 *db;
     pthread_mutex_t lock;
     char *path;
+    chati_db_checkpointer *ckpt; /* NULL for ":memory:" */
 } chati_db;
 
 /* Opens (creating) the database named by a "sqlite:" URL rest (a path, or
  * ":memory:"), sets WAL, synchronous=NORMAL, foreign keys, a busy timeout, and
  * applies the migrations newer than PRAGMA user_version in one transaction.
- * exclusive: the connection takes the file's lock once and keeps it (no
- * fcntl and no shared-memory index per transaction, about a tenth of chatd's
- * CPU on durable sends), so no other process may open the file meanwhile. */
+ * exclusive: this process takes the file's lock once and keeps it (SQLite's
+ * "unix-excl" VFS: no fcntl and no shared-memory index per transaction, about
+ * a tenth of chatd's CPU on durable sends), so no other process may open the
+ * file meanwhile. A file database also gets a checkpointer thread
+ * (db_checkpoint.c): commits never wait for a WAL checkpoint. */
 chat_err chati_db_open(const char *path, bool exclusive, const chati_migration *migs, size_t n,
                        chati_db **out);
 /* Whether a store opened with cfg should be exclusive: the "sqlite.locking"
@@ -37,6 +42,11 @@ chat_err chati_db_open(const char *path, bool exclusive, const chati_migration *
  * returns invalid_config for anything else. */
 chat_err chati_db_locking(const chat_config *cfg, bool *exclusive);
 void chati_db_close(chati_db *d);
+
+/* The WAL checkpointer of an open database (db_checkpoint.c); vfs is the one
+ * the database was opened with (NULL: the default). */
+chat_err chati_db_checkpointer_start(chati_db *d, const char *vfs, chati_db_checkpointer **out);
+void chati_db_checkpointer_stop(chati_db_checkpointer *c);
 
 /* Transactions: lock + BEGIN IMMEDIATE / COMMIT / ROLLBACK + unlock. Use
  * chati_db_lock/unlock alone around reads. */

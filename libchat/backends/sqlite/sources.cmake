@@ -1,6 +1,7 @@
 # SQLite stores: the embedded default for auth, user, channel and messages.
 list(APPEND CHAT_SOURCES
   backends/sqlite/db.c
+  backends/sqlite/db_checkpoint.c
   backends/sqlite/auth_store.c
   backends/sqlite/user_store.c
   backends/sqlite/channel_store.c)
