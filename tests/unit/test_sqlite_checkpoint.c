@@ -39,6 +39,16 @@ static void write_rows(chati_db *d, int rows)
     ck_assert_int_eq(chati_db_commit(d), CHAT_OK);
 }
 
+static int count_rows(chati_db *d)
+{
+    chati_db_lock(d);
+    sqlite3_stmt *st = chati_db_stmt(d, "SELECT count(*) FROM t");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    chati_db_unlock(d);
+    return n;
+}
+
 static void checkpoints_off_the_commit_path(bool exclusive)
 {
     char *dir = chat_test_tmpdir("sqlite-ckpt");
@@ -79,21 +89,12 @@ static void checkpoints_off_the_commit_path(bool exclusive)
     ck_assert_msg(file_size(wal) < 20 * 1024 * 1024, "the WAL grew to %lld bytes",
                   (long long)file_size(wal));
 
-    sqlite3_stmt *st = NULL;
-    chati_db_lock(d);
-    st = chati_db_stmt(d, "SELECT count(*) FROM t");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 5 * 1500 + 4000);
-    chati_db_unlock(d);
+    ck_assert_int_eq(count_rows(d), 5 * 1500 + 4000);
     chati_db_close(d);
 
     /* Everything is there after a reopen. */
     ck_assert_int_eq(chati_db_open(path, exclusive, migs, 1, &d), CHAT_OK);
-    chati_db_lock(d);
-    st = chati_db_stmt(d, "SELECT count(*) FROM t");
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(st, 0), 5 * 1500 + 4000);
-    chati_db_unlock(d);
+    ck_assert_int_eq(count_rows(d), 5 * 1500 + 4000);
     chati_db_close(d);
     chat_test_rmtree(dir);
 }
