@@ -105,6 +105,8 @@ int chati_cond_init(pthread_cond_t *cv);
  * chati_cond_init. Spurious wake-ups return true: callers loop on their
  * condition. */
 bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
+/* The same with a deadline in chati_mono_us() time, for waits under 1 ms. */
+bool chati_cond_wait_until_us(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_us);
 /* Sleeps ms milliseconds (for polling where nothing can be waited on). */
 void chati_sleep_ms(int ms);
 /* "SSSSSSSSSS.UUUUUU" <-> microseconds. parse fails on anything else (a

@@ -26,6 +26,14 @@ bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t dead
     return pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT;
 }
 
+bool chati_cond_wait_until_us(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_us)
+{
+    if (chati_mono_us() >= deadline_us)
+        return false;
+    struct timespec ts = {(time_t)(deadline_us / 1000000), (long)(deadline_us % 1000000) * 1000L};
+    return pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT;
+}
+
 void chati_sleep_ms(int ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};

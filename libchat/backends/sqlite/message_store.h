@@ -36,6 +36,9 @@ typedef struct chati_sqlite_msgs {
     pthread_mutex_t gc_mu;
     struct chati_sqlite_post_req *gc_head, **gc_tail;
     bool gc_busy;               /* a leader is running a batch */
+    struct chati_sqlite_post_req *gc_lingerer; /* a leader waiting for company */
+    size_t gc_queued;           /* requests in gc_head */
+    size_t gc_last;             /* requests in the previous batch */
 } chati_sqlite_msgs;
 
 /* ------------------------------------------------------------ helpers --- */
