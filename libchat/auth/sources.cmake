@@ -1,1 +1,1 @@
-list(APPEND CHAT_SOURCES auth/password.c auth/jwt.c)
+list(APPEND CHAT_SOURCES auth/password.c auth/jwt.c auth/jwt_cache.c)

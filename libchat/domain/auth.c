@@ -149,8 +149,9 @@ chat_err chat_auth_verify(chat_ctx *ctx, const char *token, chat_session **out)
     if (token == NULL || token[0] == '\0')
         return chati_fail(CHAT_ERR_NOT_AUTHED, "no token");
     chati_jwt_claims cl;
-    chat_err rv = chati_jwt_verify(ctx->jwt_key, sizeof ctx->jwt_key, token, ctx->jwt_issuer,
-                                   chati_now_us() / 1000000, &cl);
+    chat_err rv = chati_jwt_verify_cached(ctx->jwt_cache, ctx->jwt_key, sizeof ctx->jwt_key,
+                                          token, ctx->jwt_issuer, chati_now_us() / 1000000,
+                                          &cl);
     if (rv != CHAT_OK)
         return rv == CHAT_ERR_INVALID_ARGUMENTS ? CHAT_ERR_INVALID_AUTH : rv;
     chat_credential *c = NULL;

@@ -180,6 +180,8 @@ static chat_err ctx_setup(chat_ctx *ctx, const chati_peers *remote)
 
     if ((rv = load_jwt_key(ctx)) != CHAT_OK)
         return rv;
+    if (ctx->auth && (rv = chati_jwt_cache_new(&ctx->jwt_cache)) != CHAT_OK)
+        return rv;
     if ((rv = ensure_default_team(ctx)) != CHAT_OK)
         return rv;
     if ((rv = chati_consumers_start(ctx)) != CHAT_OK ||
@@ -247,6 +249,7 @@ void chat_close(chat_ctx *ctx)
         ctx->auth->close(ctx->auth_impl);
     if (ctx->remote && ctx->remote_free)
         ctx->remote_free(ctx->remote);
+    chati_jwt_cache_free(ctx->jwt_cache);
     pthread_mutex_destroy(&ctx->remote_mu);
     chat_config_free(ctx->cfg);
     chat_free(ctx);

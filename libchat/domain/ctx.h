@@ -12,6 +12,7 @@
 #include <chat/backend/presence_store.h>
 #include <chat/backend/store.h>
 
+#include "auth/jwt_cache.h"
 #include "auth/password.h"
 #include "core/internal.h"
 #include "domain/outbox.h"
@@ -50,6 +51,7 @@ struct chat_ctx {
     uint8_t jwt_key[CHATI_JWT_KEY_BYTES]; /* signs tokens and upload tickets */
     bool jwt_key_loaded;
     char jwt_issuer[64];
+    chati_jwt_cache *jwt_cache; /* tokens verified before; with auth */
     int64_t jwt_ttl_s;
     chati_argon2_params argon2;
     int64_t files_max_bytes;

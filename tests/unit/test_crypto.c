@@ -11,6 +11,7 @@
 #include <mbedtls/md.h>
 
 #include "auth/jwt.h"
+#include "auth/jwt_cache.h"
 #include "auth/password.h"
 #include "core/internal.h"
 
@@ -814,6 +815,70 @@ START_TEST(jwt_garbage)
 }
 END_TEST
 
+/* The cache of verified tokens answers as chati_jwt_verify does: claims of
+ * the token asked for, expiry checked at each use, tampered tokens refused
+ * while the real one is cached, and slots reused by other tokens. */
+START_TEST(jwt_cache_answers_as_verify_does)
+{
+    chati_jwt_cache *c = NULL;
+    ck_assert_chat_ok(chati_jwt_cache_new(&c));
+    char *tok = sign_sample();
+    chati_jwt_claims out;
+    for (int i = 0; i < 2; i++) {
+        memset(&out, 0, sizeof out);
+        ck_assert_chat_ok(chati_jwt_verify_cached(c, key, sizeof key, tok, "libchat", NOW, &out));
+        ck_assert_str_eq(out.sub, "U0123456789");
+        ck_assert_int_eq(out.gen, 7);
+    }
+    /* A hit skips the signature check: that is the point, and why one cache
+     * serves one key. */
+    ck_assert_chat_ok(chati_jwt_verify_cached(c, key2, sizeof key2, tok, "libchat", NOW, &out));
+    /* Expiry is checked at every use, and the claims come with the error. */
+    memset(&out, 0, sizeof out);
+    ck_assert_chat_err(
+        chati_jwt_verify_cached(c, key, sizeof key, tok, "libchat", NOW + 3600, &out),
+        CHAT_ERR_TOKEN_EXPIRED);
+    ck_assert_str_eq(out.sub, "U0123456789");
+
+    /* The same token with one character of its signature changed is another
+     * string: verified, and refused. */
+    char *bad = strdup(tok);
+    char *last = bad + strlen(bad) - 2;
+    *last = *last == 'A' ? 'B' : 'A';
+    ck_assert_chat_err(chati_jwt_verify_cached(c, key, sizeof key, bad, "libchat", NOW, &out),
+                       CHAT_ERR_INVALID_AUTH);
+    ck_assert_chat_err(chati_jwt_verify_cached(c, key, sizeof key, bad, "libchat", NOW, &out),
+                       CHAT_ERR_INVALID_AUTH);
+    free(bad);
+
+    /* More tokens than slots: each still gets its own claims. */
+    enum { N = 5000 };
+    char **toks = calloc(N, sizeof *toks);
+    ck_assert_ptr_nonnull(toks);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            if (round == 0) {
+                chati_jwt_claims cl = sample_claims();
+                cl.gen = i;
+                ck_assert_chat_ok(chati_jwt_sign(key, sizeof key, &cl, &toks[i]));
+            }
+            ck_assert_chat_ok(
+                chati_jwt_verify_cached(c, key, sizeof key, toks[i], "libchat", NOW, &out));
+            ck_assert_int_eq(out.gen, i);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        chat_free(toks[i]);
+    free(toks);
+    /* Without a cache it is chati_jwt_verify. */
+    ck_assert_chat_ok(chati_jwt_verify_cached(NULL, key, sizeof key, tok, "libchat", NOW, &out));
+    ck_assert_chat_err(chati_jwt_verify_cached(NULL, key2, sizeof key2, tok, "libchat", NOW, &out),
+                       CHAT_ERR_INVALID_AUTH);
+    chat_free(tok);
+    chati_jwt_cache_free(c);
+}
+END_TEST
+
 START_TEST(jwt_sign_rejects)
 {
     chati_jwt_claims c = sample_claims();
@@ -878,6 +943,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, jwt_bad_claims);
     tcase_add_test(tc, jwt_garbage);
     tcase_add_test(tc, jwt_sign_rejects);
+    tcase_add_test(tc, jwt_cache_answers_as_verify_does);
     suite_add_tcase(s, tc);
     return s;
 }
