@@ -65,8 +65,8 @@ static void *open_store_at(const char *url)
     return impl;
 }
 
-/* A store on a database of its own; url gets its URL. */
-static void *open_store(char url[256])
+/* The URL of a database of its own, not yet opened. */
+static void new_store_url(char url[256])
 {
     char db[64];
     contract_uniq("r", db, sizeof db);
@@ -74,6 +74,12 @@ static void *open_store(char url[256])
         if (*c == '-')
             *c = '_';
     snprintf(url, 256, "%s/%s", server_url, db);
+}
+
+/* A store on a database of its own; url gets its URL. */
+static void *open_store(char url[256])
+{
+    new_store_url(url);
     return open_store_at(url);
 }
 
@@ -414,8 +420,7 @@ END_TEST
 START_TEST(test_items_of_the_earlier_format)
 {
     char url[256];
-    void *impl = open_store(url);
-    S->close(impl);
+    new_store_url(url);
     raw r;
     raw_open(&r, url);
     raw_insert(r.meta, BCON_NEW("_id", BCON_UTF8("outbox"), "n", BCON_INT64(40)));
@@ -431,7 +436,7 @@ START_TEST(test_items_of_the_earlier_format)
                         BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"pending", 7), "}", "]"));
     raw_close(&r);
 
-    impl = open_store_at(url);
+    void *impl = open_store_at(url);
     static char datas[8][128];
     int64_t last = 0;
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 1);
@@ -440,6 +445,37 @@ START_TEST(test_items_of_the_earlier_format)
     ck_assert_chat_ok(S->outbox_ack(impl, last));
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0);
     S->close(impl);
+
+    /* The upgrade scans read every message (seconds per 20,000 on
+     * FerretDB): done once, recorded, and not run again. A document of the
+     * earlier format written now is left as it is. */
+    raw_open(&r, url);
+    bson_t *f = BCON_NEW("_id", BCON_UTF8("upgrades"));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(r.meta, f, NULL, NULL);
+    const bson_t *doc;
+    ck_assert_msg(mongoc_cursor_next(cur, &doc), "no record of the upgrades");
+    bson_iter_t it;
+    ck_assert(bson_iter_init_find(&it, doc, "fill") && bson_iter_as_bool(&it));
+    ck_assert(bson_iter_init_find(&it, doc, "ob") && bson_iter_as_bool(&it));
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    raw_insert(r.msgs,
+               BCON_NEW("_id", BCON_UTF8("C1:1700000000000001"), "c", BCON_UTF8("C1"), "ts",
+                        BCON_INT64(INT64_C(1700000000000001)), "u", BCON_UTF8("U1"), "t",
+                        BCON_UTF8("old too"), "k", BCON_UTF8("t:1700000000000001"), "inh",
+                        BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s", BCON_INT64(36),
+                        "t", BCON_UTF8("message.test"), "d",
+                        BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"late", 4), "}", "]"));
+    impl = open_store_at(url);
+    ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0);
+    S->close(impl);
+    f = BCON_NEW("_id", BCON_UTF8("C1:1700000000000001"));
+    cur = mongoc_collection_find_with_opts(r.msgs, f, NULL, NULL);
+    ck_assert(mongoc_cursor_next(cur, &doc));
+    ck_assert_msg(!bson_iter_init_find(&it, doc, "q"), "the fill scan ran again");
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    raw_close(&r);
 }
 END_TEST
 

@@ -323,6 +323,48 @@ static chat_err fill_missing(mongoc_collection_t *coll, const char *field)
     return rv;
 }
 
+chat_err chati_mongo_upgraded(chati_mongo_conn *c, const char *step, bool *done)
+{
+    bson_t f = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&f, "_id", "upgrades");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c->meta, &f, NULL, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    *done = false;
+    if (mongoc_cursor_next(cur, &doc))
+        *done = bson_iter_init_find(&it, doc, step) && BSON_ITER_HOLDS_BOOL(&it) &&
+                bson_iter_bool(&it);
+    bson_destroy(&f);
+    return chati_mongo_cursor_end(cur, CHAT_OK, "reading the upgrades done");
+}
+
+chat_err chati_mongo_mark_upgraded(chati_mongo_conn *c, const char *step)
+{
+    bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER, set, opts = BSON_INITIALIZER;
+    bson_error_t err;
+    BSON_APPEND_UTF8(&f, "_id", "upgrades");
+    BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
+    BSON_APPEND_BOOL(&set, step, true);
+    bson_append_document_end(&u, &set);
+    BSON_APPEND_BOOL(&opts, "upsert", true);
+    chat_err rv = CHAT_OK;
+    /* Two stores marking at once: one upsert inserts, the other may fail on
+     * the duplicate _id and then finds the document there. */
+    for (int i = 0; i < 2; i++) {
+        if (mongoc_collection_update_one(c->meta, &f, &u, &opts, NULL, &err)) {
+            rv = CHAT_OK;
+            break;
+        }
+        rv = chati_mongo_err(&err, "recording an upgrade");
+        if (!chati_mongo_is_dup(&err))
+            break;
+    }
+    bson_destroy(&f);
+    bson_destroy(&u);
+    bson_destroy(&opts);
+    return rv;
+}
+
 /* Whether the server is FerretDB, whose updates are not atomic (see
  * chati_mongo_claim): its buildInfo says so. */
 static chat_err detect_ferretdb(chati_mongo_conn *c)
@@ -417,10 +459,15 @@ chat_err chati_mongo_open(const char *url, chati_mongo **out)
     chati_mongo_conn_get(s, &c);
     if (rv == CHAT_OK)
         rv = detect_ferretdb(&c);
+    bool filled = false;
     if (rv == CHAT_OK)
+        rv = chati_mongo_upgraded(&c, "fill", &filled);
+    if (rv == CHAT_OK && !filled)
         rv = fill_missing(c.msgs, "q");
-    if (rv == CHAT_OK)
+    if (rv == CHAT_OK && !filled)
         rv = fill_missing(c.outbox, "i");
+    if (rv == CHAT_OK && !filled)
+        rv = chati_mongo_mark_upgraded(&c, "fill");
     if (rv == CHAT_OK)
         rv = create_indexes(&c);
     chati_mongo_conn_put(&c);

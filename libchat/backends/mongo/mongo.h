@@ -17,7 +17,8 @@
  *   outbox    items in relay order: _id = seq (int64), i = item id, t = topic,
  *             k = key, d = data (binary)
  *   meta      {_id: "files", n} a counter; {_id: "relay"} the relay lease
- *             and the seq counter (relay.c)
+ *             and the seq counter (relay.c); {_id: "upgrades"} the format
+ *             upgrades done (chati_mongo_upgraded)
  *   claims    {_id: "<message _id>@<version>", t}: on FerretDB, who may
  *             change a message at that version (chati_mongo_claim)
  */
@@ -102,6 +103,14 @@ void chati_mongo_close(chati_mongo *s);
  * detail says what was being done. */
 chat_err chati_mongo_err(const bson_error_t *e, const char *what);
 bool chati_mongo_is_dup(const bson_error_t *e);
+/* Upgrades of a database of an earlier format, done once per database and
+ * recorded in meta {_id: "upgrades", <step>: true}: the scans that look for
+ * such documents read every message on FerretDB 1.x (about 4 s per 20,000
+ * messages; two stores opening together passed the 10 s socket timeout), so
+ * each runs until it has once succeeded. Steps: "fill" (q and i stand-ins,
+ * at open), "ob" (items kept in message documents, the relay's first pass). */
+chat_err chati_mongo_upgraded(chati_mongo_conn *c, const char *step, bool *done);
+chat_err chati_mongo_mark_upgraded(chati_mongo_conn *c, const char *step);
 /* Raises counter `name` in meta by `by` and returns its new value in *out,
  * so the caller owns (*out - by, *out]; values are never handed out twice. */
 chat_err chati_mongo_counter(chati_mongo_conn *c, const char *name, int64_t by, int64_t *out);

@@ -613,12 +613,16 @@ static chat_err pass(chati_mongo_conn *c, size_t *moved, bool *more)
     chat_err rv = CHAT_OK;
     *moved = 0;
     *more = false;
-    if (!r->old_swept) {
+    if (!r->old_swept)
+        rv = chati_mongo_upgraded(c, "ob", &r->old_swept);
+    if (rv == CHAT_OK && !r->old_swept) {
         bson_t f = BSON_INITIALIZER, ex;
         BSON_APPEND_DOCUMENT_BEGIN(&f, "ob.0", &ex);
         BSON_APPEND_BOOL(&ex, "$exists", true);
         bson_append_document_end(&f, &ex);
         rv = each(c->msgs, &f, NULL, old_items, c, "reading messages");
+        if (rv == CHAT_OK)
+            rv = chati_mongo_mark_upgraded(c, "ob");
         r->old_swept = rv == CHAT_OK;
         bson_destroy(&f);
     }
