@@ -413,6 +413,41 @@ START_TEST(test_outbox_left_by_dead_writers)
 }
 END_TEST
 
+/* A message document of the earlier format: no q, and its outbox items
+ * {s, t, d} kept in an array "ob". */
+typedef struct old_doc {
+    bson_t *d;
+    bson_t ob;
+} old_doc;
+
+static void old_begin(old_doc *o, int64_t ts, const char *text)
+{
+    char id[64], k[64];
+    snprintf(id, sizeof id, "C1:%" PRId64, ts);
+    snprintf(k, sizeof k, "t:%" PRId64, ts);
+    o->d = BCON_NEW("_id", BCON_UTF8(id), "c", BCON_UTF8("C1"), "ts", BCON_INT64(ts), "u",
+                    BCON_UTF8("U1"), "t", BCON_UTF8(text), "k", BCON_UTF8(k), "inh",
+                    BCON_BOOL(true), "v", BCON_INT64(0));
+    bson_append_array_begin(o->d, "ob", -1, &o->ob);
+}
+
+static void old_item(old_doc *o, const char *i, int64_t seq, const char *data)
+{
+    bson_t item;
+    bson_append_document_begin(&o->ob, i, -1, &item);
+    BSON_APPEND_INT64(&item, "s", seq);
+    BSON_APPEND_UTF8(&item, "t", "message.test");
+    BSON_APPEND_BINARY(&item, "d", BSON_SUBTYPE_BINARY, (const uint8_t *)data,
+                       (uint32_t)strlen(data));
+    bson_append_document_end(&o->ob, &item);
+}
+
+static bson_t *old_end(old_doc *o)
+{
+    bson_append_array_end(o->d, &o->ob);
+    return o->d;
+}
+
 /* A database written by the earlier format (one writer, seqs from a
  * counter, items {s, t, k, d} in documents): an item the old relay had not
  * acknowledged is delivered, one it had is not, and new seqs start above
@@ -425,15 +460,12 @@ START_TEST(test_items_of_the_earlier_format)
     raw_open(&r, url);
     raw_insert(r.meta, BCON_NEW("_id", BCON_UTF8("outbox"), "n", BCON_INT64(40)));
     raw_insert(r.meta, BCON_NEW("_id", BCON_UTF8("acked"), "n", BCON_INT64(30)));
-    raw_insert(r.msgs,
-               BCON_NEW("_id", BCON_UTF8("C1:1700000000000000"), "c", BCON_UTF8("C1"), "ts",
-                        BCON_INT64(INT64_C(1700000000000000)), "u", BCON_UTF8("U1"), "t",
-                        BCON_UTF8("old"), "k", BCON_UTF8("t:1700000000000000"), "inh",
-                        BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s", BCON_INT64(29),
-                        "t", BCON_UTF8("message.test"), "d",
-                        BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"acked", 5), "}", "{", "s",
-                        BCON_INT64(35), "t", BCON_UTF8("message.test"), "d",
-                        BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"pending", 7), "}", "]"));
+    /* Items 29 (acknowledged by the old relay) and 35 (not yet). */
+    old_doc old;
+    old_begin(&old, INT64_C(1700000000000000), "old");
+    old_item(&old, "0", 29, "acked");
+    old_item(&old, "1", 35, "pending");
+    raw_insert(r.msgs, old_end(&old));
     raw_close(&r);
 
     void *impl = open_store_at(url);
@@ -459,13 +491,9 @@ START_TEST(test_items_of_the_earlier_format)
     ck_assert(bson_iter_init_find(&it, doc, "ob") && bson_iter_as_bool(&it));
     mongoc_cursor_destroy(cur);
     bson_destroy(f);
-    raw_insert(r.msgs,
-               BCON_NEW("_id", BCON_UTF8("C1:1700000000000001"), "c", BCON_UTF8("C1"), "ts",
-                        BCON_INT64(INT64_C(1700000000000001)), "u", BCON_UTF8("U1"), "t",
-                        BCON_UTF8("old too"), "k", BCON_UTF8("t:1700000000000001"), "inh",
-                        BCON_BOOL(true), "v", BCON_INT64(0), "ob", "[", "{", "s", BCON_INT64(36),
-                        "t", BCON_UTF8("message.test"), "d",
-                        BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"late", 4), "}", "]"));
+    old_begin(&old, INT64_C(1700000000000001), "old too");
+    old_item(&old, "0", 36, "late");
+    raw_insert(r.msgs, old_end(&old));
     impl = open_store_at(url);
     ck_assert_uint_eq(fetch_all(impl, datas, 8, &last), 0);
     S->close(impl);
