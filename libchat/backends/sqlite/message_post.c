@@ -295,7 +295,7 @@ static void post_batch(chati_sqlite_msgs *s, post_req *list)
  * of the WAL), so when the previous batch had company - several posters
  * are active - the leader waits up to GC_LINGER_US for as many requests as
  * that batch had. A lone poster never waits. Measured on chatd's durable
- * sends (8 senders): 5.2 instead of 8.5 WAL writes per message. */
+ * sends (8 senders): 7.1-7.8 instead of 9.4-10.0 WAL writes per message. */
 #define GC_LINGER_US 100
 
 static void linger(chati_sqlite_msgs *s, post_req *leader)
