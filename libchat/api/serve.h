@@ -31,7 +31,8 @@ typedef struct chati_api_server_opts {
     void *call_arg;
 } chati_api_server_opts;
 
-/* Listens on listen_url with `workers` requests taken at once (1..4096); see
+/* Listens on listen_url with at most `workers` client connections at once
+ * (1..4096; each carries one request at a time); see
  * chati_rpc_server_start for the transport. opts may be NULL (defaults). ctx
  * is not owned and must outlive the server. */
 chat_err chati_api_server_start(chat_ctx *ctx, const char *listen_url, int workers,

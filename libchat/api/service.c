@@ -13,7 +13,9 @@
 #include "api/serve.h"
 #include "domain/ctx.h"
 
-#define WORKERS 64
+/* Client connections a service holds: each caller thread of each gateway
+ * and service keeps one per call in flight, plus one for health probes. */
+#define WORKERS 1024
 
 /* The backends each service owns; everything else is "none" there. */
 static const struct {

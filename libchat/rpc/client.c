@@ -1,31 +1,36 @@
 /*
- * The RPC client: one REQ socket per server address, so that the client, not
- * nng, chooses where each call goes; one nng context per call in flight
- * (pooled per address).
+ * The RPC client: for each server address, a pool of connections (wire.h),
+ * so that the client, not the transport, chooses where each call goes. A
+ * call takes an idle connection (or dials one), writes its request and reads
+ * the reply on the calling thread: no other thread is woken.
  *
  * Routing: a call goes to the address with the fewest calls in flight among
- * those that are connected and healthy (ties in turn). An address is taken
- * out of routing when a call on it loses its connection or gets no reply in
- * time, and when it fails a health probe; a probe thread asks every address
- * every PROBE_MS and puts it back when it answers. An address that discovery
- * no longer lists takes no new calls and is closed once idle.
+ * those that are healthy (ties in turn). An address is taken out of routing
+ * when a call on it loses its connection or gets no reply in time, and when
+ * it fails a health probe; a probe thread asks every address every PROBE_MS
+ * and puts it back when it answers. An address that refused a connection is
+ * not dialed again for a while (50 ms, doubling to 500 ms). An address that
+ * discovery no longer lists takes no new calls and is closed once idle.
  *
- * nng's REQ resends a request after NNG_OPT_REQ_RESENDTIME (60 s by default)
- * and, when a connection drops, on another connection at once. Both could run
- * a method twice, so resending is off: a call whose connection drops ends
- * with NNG_ECONNRESET. Only a caller that says the request is safe to repeat
- * (CHATI_RPC_SAFE) has it sent again, once, to another address.
+ * At most once: a request is never resent on its own. A call whose
+ * connection drops after the request was written ends in
+ * service_unavailable; only a caller that says the request is safe to repeat
+ * (CHATI_RPC_SAFE) has it sent again, once, to another address. A pooled
+ * connection that turns out dead before any of the request was taken is
+ * replaced by a fresh one: the server cannot have run a request it never
+ * received whole.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "rpc/rpc.h"
+#include "rpc/tls_session.h"
+#include "rpc/wire.h"
 
 /* How long a call waits for a first connection before service_unavailable. */
 #define CONNECT_GRACE_MS 300
@@ -34,43 +39,44 @@
 #define REFRESH_DOWN_MS 250
 #define PROBE_MS 500
 #define PROBE_TIMEOUT_MS 1000
+#define REDIAL_MIN_MS 50
+#define REDIAL_MAX_MS 500
+#define IDLE_MAX 64
 #define RECV_MAX (256u << 20)
 
-typedef struct call_slot {
-    nng_ctx ctx;
-    nng_aio *aio;
-    struct call_slot *next;
-} call_slot;
+typedef struct pooled {
+    chati_wire_conn w;
+    struct pooled *next;
+} pooled;
 
 typedef struct backend {
-    struct chati_rpc_client *owner;
     char *url;
-    nng_socket sock;
-    bool sock_open;
-    unsigned gen;               /* bumped at each (re)open */
+    chati_wire_addr addr;
+    bool addr_ok;
     bool listed;                /* in the resolver's latest answer */
-    int pipes;                  /* live connections */
-    bool down;                  /* out of routing until a probe or a new connection */
+    bool up;                    /* the last dial or call on it reached the server */
+    bool down;                  /* out of routing until a probe passes or a dial succeeds */
+    int64_t redial_at_ms;       /* no dial before this, after one failed */
+    int redial_ms;
     int inflight;
-    call_slot *free_slots;
+    pooled *idle;
+    int nidle;
     /* The prober's own, touched by its thread only. */
-    nng_ctx probe_ctx;
-    nng_aio *probe_aio;
-    unsigned probe_gen;         /* gen the probe context belongs to; 0: none */
+    chati_wire_conn probe;
 } backend;
 
 struct chati_rpc_client {
     char name[32];
     chati_rpc_resolve_fn resolve;
     void *resolve_arg;
-    nng_tls_config *tls;        /* for tls+tcp:// addresses, or NULL */
+    chati_tls_conf *tls;        /* for tls+tcp:// addresses, or NULL */
     chat_err tls_err;           /* why there is none, when one was asked for */
     char tls_detail[256];
     chati_rpc_probe probe;      /* probe.frame NULL: no probing */
     uint8_t *probe_frame;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* a connection came up; stop (monotonic clock) */
+    pthread_cond_t cv;          /* stop (monotonic clock) */
     bool open;
     bool dynamic;
     bool refreshing;
@@ -84,52 +90,29 @@ struct chati_rpc_client {
 
 /* ---- connections ---- */
 
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+static void pool_free(pooled *p)
 {
-    (void)p;
-    backend *be = arg;
-    chati_rpc_client *cl = be->owner;
-    pthread_mutex_lock(&cl->mu);
-    if (ev == NNG_PIPE_EV_ADD_POST) {
-        be->pipes++;
-        be->down = false; /* a fresh connection: the server is up again */
-        pthread_cond_broadcast(&cl->cv);
-    } else if (ev == NNG_PIPE_EV_REM_POST && be->pipes > 0) {
-        be->pipes--;
+    while (p) {
+        pooled *next = p->next;
+        chati_wire_close(&p->w);
+        chat_free(p);
+        p = next;
     }
-    pthread_mutex_unlock(&cl->mu);
 }
 
-/* Opens be's socket and dials its address in the background (nng connects
- * and reconnects by itself). With cl->mu held: a non-blocking dial does not
- * wait for the pipe callbacks that take it. */
+/* Parses be's address the first time it is listed: 0, or an errno for the
+ * message (ENOTSUP: TLS without a configuration). */
 static int open_locked(chati_rpc_client *cl, backend *be)
 {
-    bool tls = chati_rpc_url_is_tls(be->url);
-    if (tls && cl->tls == NULL)
-        return NNG_ENOTSUP; /* see tls_err */
-    int rv = nng_req0_open(&be->sock);
-    if (rv != 0)
-        return rv;
-    /* At most once: never resend (see the top of this file). */
-    nng_socket_set_ms(be->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    nng_socket_set_ms(be->sock, NNG_OPT_RECONNMINT, 50);
-    nng_socket_set_ms(be->sock, NNG_OPT_RECONNMAXT, 500);
-    nng_socket_set_size(be->sock, NNG_OPT_RECVMAXSZ, RECV_MAX);
-    nng_pipe_notify(be->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, be);
-    nng_pipe_notify(be->sock, NNG_PIPE_EV_REM_POST, pipe_cb, be);
-    nng_dialer d;
-    if ((rv = nng_dialer_create(&d, be->sock, be->url)) == 0 &&
-        (!tls || (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cl->tls)) == 0))
-        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
-    if (rv != 0) {
-        nng_close(be->sock); /* nothing connected: no callback to wait for */
-        return rv;
+    if (!be->addr_ok) {
+        if (chati_wire_parse(be->url, &be->addr) != CHAT_OK) {
+            chati_clear_errmsg();
+            return EINVAL;
+        }
+        be->addr_ok = true;
     }
-    be->sock_open = true;
-    be->gen++;
-    be->down = false;
-    be->pipes = 0;
+    if (be->addr.tls && cl->tls == NULL)
+        return ENOTSUP; /* see tls_err */
     return 0;
 }
 
@@ -159,27 +142,16 @@ static backend *add_locked(chati_rpc_client *cl, const char *url)
         chat_free(be);
         return NULL;
     }
-    be->owner = cl;
+    be->probe.fd = -1;
     cl->b[cl->nb++] = be;
     return be;
 }
 
-static void slots_free(call_slot *cs)
-{
-    while (cs) {
-        call_slot *next = cs->next;
-        nng_ctx_close(cs->ctx);
-        nng_aio_free(cs->aio);
-        chat_free(cs);
-        cs = next;
-    }
-}
-
-/* Takes the resolver's answer: opens what is new, marks what is gone. The
- * sockets of addresses gone and idle are returned in *closing (to close
- * without the lock: closing waits for pipe callbacks, which take it). */
-static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a, nng_socket *closing,
-                        size_t *nclosing, call_slot **slots, char *first_err, size_t errlen)
+/* Takes the resolver's answer: marks what is listed, parses what is new.
+ * The idle connections of addresses gone are returned in *closing, to close
+ * without the lock. */
+static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a, pooled **closing,
+                        char *first_err, size_t errlen)
 {
     int opened = 0;
     for (size_t i = 0; i < cl->nb; i++)
@@ -188,42 +160,29 @@ static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a, nng_sock
         backend *be = add_locked(cl, a->v[i]);
         if (be == NULL)
             continue;
-        be->listed = true;
-        int e = be->sock_open ? 0 : open_locked(cl, be);
+        int e = open_locked(cl, be);
         if (e != 0) {
-            be->listed = false;
             if (first_err[0] == '\0')
                 snprintf(first_err, errlen, "%s: %s", be->url,
-                         e == NNG_ENOTSUP && cl->tls == NULL ? cl->tls_detail : nng_strerror(e));
-        } else {
-            opened++;
+                         e == ENOTSUP ? cl->tls_detail : "not an RPC address");
+            continue;
         }
+        be->listed = true;
+        opened++;
     }
-    *nclosing = 0;
     for (size_t i = 0; i < cl->nb; i++) {
         backend *be = cl->b[i];
-        if (!be->listed && be->sock_open && be->inflight == 0) {
-            closing[(*nclosing)++] = be->sock;
-            be->sock_open = false;
-            be->pipes = 0;
-            call_slot *last = be->free_slots;
-            if (last) {
-                while (last->next)
-                    last = last->next;
-                last->next = *slots;
-                *slots = be->free_slots;
-                be->free_slots = NULL;
-            }
+        if (!be->listed && be->idle) {
+            pooled *last = be->idle;
+            while (last->next)
+                last = last->next;
+            last->next = *closing;
+            *closing = be->idle;
+            be->idle = NULL;
+            be->nidle = 0;
         }
     }
     return opened;
-}
-
-static void close_all(nng_socket *closing, size_t n, call_slot *slots)
-{
-    slots_free(slots);
-    for (size_t i = 0; i < n; i++)
-        nng_close(closing[i]);
 }
 
 static void *probe_main(void *arg);
@@ -234,15 +193,11 @@ static chat_err refresh(chati_rpc_client *cl, bool first)
     chati_rpc_addrs a = {NULL, 0};
     bool dynamic = false;
     chat_err rv = cl->resolve(cl->resolve_arg, &a, &dynamic);
-    nng_socket *closing = NULL;
-    size_t nclosing = 0;
-    call_slot *slots = NULL;
+    pooled *closing = NULL;
     char first_err[300] = "";
     pthread_mutex_lock(&cl->mu);
-    if (rv == CHAT_OK && (closing = chat_calloc(cl->nb + a.n + 1, sizeof *closing)) == NULL)
-        rv = chati_fail(CHAT_ERR_NOMEM, "rpc client");
     if (rv == CHAT_OK) {
-        int opened = apply_locked(cl, &a, closing, &nclosing, &slots, first_err, sizeof first_err);
+        int opened = apply_locked(cl, &a, &closing, first_err, sizeof first_err);
         if (first && !cl->open) {
             if (a.n == 0) {
                 rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no address for the %s service",
@@ -263,8 +218,7 @@ static chat_err refresh(chati_rpc_client *cl, bool first)
     cl->looked_up_ms = chati_mono_ms();
     cl->refreshing = false;
     pthread_mutex_unlock(&cl->mu);
-    close_all(closing, nclosing, slots);
-    chat_free(closing);
+    pool_free(closing);
     chati_rpc_addrs_free(&a);
     return rv;
 }
@@ -279,7 +233,7 @@ static chat_err prepare(chati_rpc_client *cl)
         int64_t age = chati_mono_ms() - cl->looked_up_ms;
         bool none_up = true;
         for (size_t i = 0; i < cl->nb && none_up; i++)
-            none_up = !(cl->b[i]->listed && cl->b[i]->pipes > 0);
+            none_up = !(cl->b[i]->listed && cl->b[i]->up);
         if (age >= REFRESH_MS || (none_up && age >= REFRESH_DOWN_MS))
             due = cl->refreshing = true;
     }
@@ -291,22 +245,23 @@ static chat_err prepare(chati_rpc_client *cl)
     return CHAT_OK;
 }
 
-static bool routable(const backend *be, bool healthy_only)
+static bool routable(const backend *be, bool healthy_only, int64_t now)
 {
-    return be->sock_open && be->listed && be->pipes > 0 && !(healthy_only && be->down);
+    return be->listed && now >= be->redial_at_ms && !(healthy_only && be->down);
 }
 
 /* Picks the backend for a call, avoiding `avoid` (a retry); NULL when none
- * is connected. Counts the call in flight. */
-static backend *choose_locked(chati_rpc_client *cl, const backend *avoid)
+ * may be dialed now (*retry_at: when one may). Counts the call in flight. */
+static backend *choose_locked(chati_rpc_client *cl, const backend *avoid, int64_t *retry_at)
 {
+    int64_t now = chati_mono_ms();
     backend *best = NULL;
     for (int pass = 0; pass < 2 && best == NULL; pass++) {
-        /* First the healthy ones; failing that, any connected one: a probe
-         * verdict may be stale, and trying beats failing outright. */
+        /* First the healthy ones; failing that, any other: a probe verdict
+         * may be stale, and trying beats failing outright. */
         for (size_t k = 0; k < cl->nb; k++) {
             backend *be = cl->b[(cl->turn + k) % cl->nb];
-            if (be != avoid && routable(be, pass == 0) &&
+            if (be != avoid && routable(be, pass == 0, now) &&
                 (best == NULL || be->inflight < best->inflight))
                 best = be;
         }
@@ -314,143 +269,169 @@ static backend *choose_locked(chati_rpc_client *cl, const backend *avoid)
     if (best) {
         best->inflight++;
         cl->turn++;
+        return best;
     }
-    return best;
-}
-
-/* Waits until some address has a connection, or deadline_ms. */
-static backend *wait_choose(chati_rpc_client *cl, const backend *avoid, int64_t deadline_ms)
-{
-    pthread_mutex_lock(&cl->mu);
-    backend *be;
-    while ((be = choose_locked(cl, avoid)) == NULL)
-        if (!chati_cond_wait_until(&cl->cv, &cl->mu, deadline_ms))
-            break;
-    pthread_mutex_unlock(&cl->mu);
-    return be;
+    *retry_at = INT64_MAX;
+    for (size_t k = 0; k < cl->nb; k++)
+        if (cl->b[k] != avoid && cl->b[k]->listed && cl->b[k]->redial_at_ms < *retry_at)
+            *retry_at = cl->b[k]->redial_at_ms;
+    return NULL;
 }
 
 size_t chati_rpc_client_live(chati_rpc_client *cl)
 {
     size_t n = 0;
+    int64_t now = chati_mono_ms();
     pthread_mutex_lock(&cl->mu);
     for (size_t i = 0; i < cl->nb; i++)
-        n += routable(cl->b[i], true);
+        n += routable(cl->b[i], true, now);
     pthread_mutex_unlock(&cl->mu);
     return n;
 }
 
-static call_slot *slot_get(chati_rpc_client *cl, backend *be)
+/* A dial to be failed: no other before the back-off. */
+static void dial_failed_locked(backend *be)
 {
-    pthread_mutex_lock(&cl->mu);
-    call_slot *cs = be->free_slots;
-    if (cs) {
-        be->free_slots = cs->next;
-        cs->next = NULL;
-    }
-    nng_socket sock = be->sock;
-    pthread_mutex_unlock(&cl->mu);
-    if (cs)
-        return cs;
-    if ((cs = chat_calloc(1, sizeof *cs)) == NULL)
-        return NULL;
-    if (nng_aio_alloc(&cs->aio, NULL, NULL) != 0) {
-        chat_free(cs);
-        return NULL;
-    }
-    if (nng_ctx_open(&cs->ctx, sock) != 0) {
-        nng_aio_free(cs->aio);
-        chat_free(cs);
-        return NULL;
-    }
-    return cs;
+    be->up = false;
+    be->redial_ms = be->redial_ms ? be->redial_ms * 2 : REDIAL_MIN_MS;
+    if (be->redial_ms > REDIAL_MAX_MS)
+        be->redial_ms = REDIAL_MAX_MS;
+    be->redial_at_ms = chati_mono_ms() + be->redial_ms;
 }
 
-/* Ends a call on be: its context goes back to the pool when the call ended
- * cleanly (one that timed out or failed is closed, so nothing of its request
- * lingers); failed marks be out of routing. */
-static void call_done(chati_rpc_client *cl, backend *be, call_slot *cs, bool reuse, bool failed)
+static void dial_ok_locked(backend *be)
 {
+    be->up = true;
+    be->down = false; /* a fresh connection: the server is up again */
+    be->redial_ms = 0;
+    be->redial_at_ms = 0;
+}
+
+/* An idle connection of be, or a new one dialed by deadline_ms. 0, or the
+ * errno of the failed dial (why[] says more for TLS). */
+static int conn_get(chati_rpc_client *cl, backend *be, int64_t deadline_ms, chati_wire_conn *out,
+                    bool *pooled_conn, char *why, size_t whylen)
+{
+    for (;;) {
+        pthread_mutex_lock(&cl->mu);
+        pooled *p = be->idle;
+        if (p) {
+            be->idle = p->next;
+            be->nidle--;
+        }
+        pthread_mutex_unlock(&cl->mu);
+        if (p == NULL)
+            break;
+        *out = p->w;
+        chat_free(p);
+        if (chati_wire_idle_ok(out)) {
+            *pooled_conn = true;
+            return 0;
+        }
+        chati_wire_close(out); /* the server closed it while it idled */
+    }
+    *pooled_conn = false;
+    int e = chati_wire_dial(&be->addr, cl->tls, deadline_ms, out, why, whylen);
+    pthread_mutex_lock(&cl->mu);
+    if (e == 0)
+        dial_ok_locked(be);
+    else
+        dial_failed_locked(be);
+    pthread_mutex_unlock(&cl->mu);
+    return -e;
+}
+
+/* Ends a call on be: its connection goes back to the pool when the call
+ * ended cleanly (one that timed out or failed is closed, so nothing of its
+ * request lingers); failed marks be out of routing. */
+static void call_done(chati_rpc_client *cl, backend *be, chati_wire_conn *w, bool reuse,
+                      bool failed)
+{
+    pooled *p = NULL;
+    if (reuse && w->fd >= 0 && (p = chat_malloc(sizeof *p)) != NULL) {
+        p->w = *w;
+        w->fd = -1;
+        w->tls = NULL;
+    }
     pthread_mutex_lock(&cl->mu);
     be->inflight--;
-    if (failed)
+    if (failed) {
         be->down = true;
-    if (reuse && cs && be->sock_open) {
-        cs->next = be->free_slots;
-        be->free_slots = cs;
-        cs = NULL;
+        be->up = false;
+    }
+    if (p && be->listed && be->nidle < IDLE_MAX) {
+        p->next = be->idle;
+        be->idle = p;
+        be->nidle++;
+        p = NULL;
     }
     pthread_mutex_unlock(&cl->mu);
-    slots_free(cs);
+    if (p) {
+        w->fd = p->w.fd;
+        w->tls = p->w.tls;
+        chat_free(p);
+    }
+    chati_wire_close(w);
 }
 
 /* ---- a call ---- */
 
-/* One request and its reply on be. */
-static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, nng_msg *msg,
-                           int64_t deadline, nng_msg **reply)
+static chat_err send_failed(chati_rpc_client *cl, backend *be, const char *what, int e,
+                            int64_t timeout_ms, const char *why)
 {
-    call_slot *cs = slot_get(cl, be);
-    if (cs == NULL) {
-        nng_msg_free(msg);
-        call_done(cl, be, NULL, false, false);
-        return chati_fail(CHAT_ERR_NOMEM, "rpc context");
-    }
+    if (e == ETIMEDOUT)
+        return chati_fail(CHAT_ERR_TIMEOUT, "%s: could not send to the %s service within %lld ms",
+                          what, cl->name, (long long)timeout_ms);
+    return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what, cl->name,
+                      be->url, why && *why ? why : strerror(e));
+}
+
+/* One request and its reply on be; msg stays the caller's. *sent: the
+ * request may have reached the server (a dial that failed sent nothing). */
+static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, nng_msg *msg,
+                           int64_t deadline, nng_msg **reply, bool *sent)
+{
     int64_t timeout_ms = deadline - chati_mono_ms();
-    /* Sending completes once the connection took the request; with none
-     * ready it waits, so wait in steps and give up once the connection is
-     * gone (it may drop between the choice and the send). */
-    int e;
-    nng_aio_set_msg(cs->aio, msg);
-    for (;;) {
-        int64_t left = deadline - chati_mono_ms();
-        int64_t step = left < CONNECT_GRACE_MS ? left : CONNECT_GRACE_MS;
-        nng_aio_set_timeout(cs->aio, step > 0 ? (nng_duration)step : 1);
-        nng_ctx_send(cs->ctx, cs->aio);
-        nng_aio_wait(cs->aio);
-        e = nng_aio_result(cs->aio);
-        if (e != NNG_ETIMEDOUT || step >= left)
-            break;
-        pthread_mutex_lock(&cl->mu);
-        bool connected = be->pipes > 0;
-        pthread_mutex_unlock(&cl->mu);
-        if (!connected) {
-            e = NNG_ECONNRESET;
-            break;
+    *sent = false;
+    chati_wire_conn w = {-1, NULL};
+    char why[256] = "";
+    for (int attempt = 0;; attempt++) {
+        bool was_pooled = false;
+        int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
+        int e = conn_get(cl, be, grace < deadline ? grace : deadline, &w, &was_pooled, why,
+                         sizeof why);
+        if (e != 0) {
+            call_done(cl, be, &w, false, false);
+            return send_failed(cl, be, what, e, timeout_ms, why);
         }
+        e = -chati_wire_send(&w, msg, deadline);
+        if (e == 0)
+            break;
+        /* A pooled connection the server closed since: it got nothing
+         * whole, so a fresh one may carry the request. */
+        if (was_pooled && attempt == 0 && (e == ECONNRESET || e == EPIPE)) {
+            chati_wire_close(&w);
+            continue;
+        }
+        *sent = true;
+        call_done(cl, be, &w, false, true);
+        return send_failed(cl, be, what, e, timeout_ms, NULL);
     }
+    *sent = true;
+    int e = -chati_wire_recv(&w, RECV_MAX, deadline, reply);
     if (e != 0) {
-        /* On failure the message is back on the aio. */
-        nng_msg_free(nng_aio_get_msg(cs->aio));
-        nng_aio_set_msg(cs->aio, NULL);
-        call_done(cl, be, cs, false, true);
-        if (e == NNG_ETIMEDOUT)
-            return chati_fail(CHAT_ERR_TIMEOUT,
-                              "%s: could not send to the %s service within %lld ms", what,
-                              cl->name, (long long)timeout_ms);
-        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what,
-                          cl->name, be->url, nng_strerror(e));
-    }
-    int64_t left = deadline - chati_mono_ms();
-    nng_aio_set_timeout(cs->aio, left > 0 ? (nng_duration)left : 1);
-    nng_ctx_recv(cs->ctx, cs->aio);
-    nng_aio_wait(cs->aio);
-    e = nng_aio_result(cs->aio);
-    if (e != 0) {
-        call_done(cl, be, cs, false, true);
-        if (e == NNG_ETIMEDOUT)
+        call_done(cl, be, &w, false, true);
+        if (e == ETIMEDOUT)
             return chati_fail(CHAT_ERR_TIMEOUT, "%s: no reply from the %s service within %lld ms",
                               what, cl->name, (long long)timeout_ms);
-        if (e == NNG_ECONNRESET || e == NNG_ECONNSHUT || e == NNG_ECLOSED)
+        if (e == ECONNRESET || e == EPIPE)
             return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
                               "%s: the %s server at %s went away during the call", what,
                               cl->name, be->url);
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what,
-                          cl->name, be->url, nng_strerror(e));
+                          cl->name, be->url, strerror(e));
     }
-    *reply = nng_aio_get_msg(cs->aio);
-    nng_aio_set_msg(cs->aio, NULL);
-    call_done(cl, be, cs, true, false);
+    call_done(cl, be, &w, true, false);
     return CHAT_OK;
 }
 
@@ -461,6 +442,19 @@ void chati_rpc_client_refused(chati_rpc_client *cl, const void *server)
         if (cl->b[i] == server)
             cl->b[i]->down = true;
     pthread_mutex_unlock(&cl->mu);
+}
+
+static chat_err unreachable(chati_rpc_client *cl)
+{
+    pthread_mutex_lock(&cl->mu);
+    char where[200] = "";
+    for (size_t i = 0, n = 0; i < cl->nb; i++)
+        if (cl->b[i]->listed && n++ < 2)
+            snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s",
+                     n > 1 ? ", " : "", cl->b[i]->url);
+    pthread_mutex_unlock(&cl->mu);
+    return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no %s server reachable (%s)", cl->name,
+                      where);
 }
 
 chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *req,
@@ -478,116 +472,120 @@ chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *
         nng_msg_free(req);
         return rv;
     }
-    const backend *tried = info->avoid;
-    for (int attempt = 0;; attempt++) {
-        int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
-        backend *be = wait_choose(cl, tried, grace < deadline_ms ? grace : deadline_ms);
+    const backend *avoid = info->avoid;
+    bool retried = false;
+    int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
+    if (grace > deadline_ms)
+        grace = deadline_ms;
+    rv = CHAT_OK;
+    for (;;) {
+        int64_t retry_at = 0;
+        pthread_mutex_lock(&cl->mu);
+        backend *be = choose_locked(cl, avoid, &retry_at);
+        pthread_mutex_unlock(&cl->mu);
         if (be == NULL) {
+            /* None may be dialed now: wait for the first back-off to end,
+             * within the grace for a first connection. */
+            int64_t now = chati_mono_ms();
+            if (retry_at != INT64_MAX && retry_at < grace) {
+                pthread_mutex_lock(&cl->mu);
+                if (!cl->stop)
+                    chati_cond_wait_until(&cl->cv, &cl->mu, retry_at > now ? retry_at : now + 1);
+                pthread_mutex_unlock(&cl->mu);
+                continue;
+            }
             nng_msg_free(req);
-            if (rv != CHAT_OK) /* the first attempt's failure says more */
-                return rv;
-            pthread_mutex_lock(&cl->mu);
-            char where[200] = "";
-            for (size_t i = 0, n = 0; i < cl->nb; i++)
-                if (cl->b[i]->listed && n++ < 2)
-                    snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s",
-                             n > 1 ? ", " : "", cl->b[i]->url);
-            pthread_mutex_unlock(&cl->mu);
-            return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no %s server reachable (%s)",
-                              cl->name, where);
+            return rv != CHAT_OK ? rv : unreachable(cl); /* the last failure says more */
         }
-        /* Keep a copy while another attempt may follow. */
-        nng_msg *copy = NULL;
-        bool may_retry = attempt == 0 && (flags & CHATI_RPC_SAFE);
-        if (may_retry && nng_msg_dup(&copy, req) != 0)
-            copy = NULL;
-        rv = round_trip(cl, be, what, copy ? copy : req, deadline_ms, reply);
+        bool sent = false;
+        rv = round_trip(cl, be, what, req, deadline_ms, reply, &sent);
         info->server = be;
-        if (copy == NULL)
-            req = NULL; /* taken */
-        /* A timeout used the caller's time up: no second attempt. */
-        bool again = may_retry && req != NULL && rv == CHAT_ERR_SERVICE_UNAVAILABLE &&
-                     chati_mono_ms() < deadline_ms;
-        if (!again) {
+        if (rv == CHAT_OK || chati_mono_ms() >= deadline_ms || rv != CHAT_ERR_SERVICE_UNAVAILABLE) {
+            nng_msg_free(req);
+            return rv; /* a timeout used the caller's time up */
+        }
+        if (!sent) {
+            /* Nothing reached be: any other address may take it. */
+            if (chati_mono_ms() >= grace) {
+                nng_msg_free(req);
+                return rv;
+            }
+            continue;
+        }
+        if (!(flags & CHATI_RPC_SAFE) || retried) {
             nng_msg_free(req);
             return rv;
         }
-        tried = be;
+        retried = true;
+        avoid = be;
         info->resent = true;
+        grace = deadline_ms;
     }
 }
 
 /* ---- health probes ---- */
 
-/* Probes every listed address at once; marks each up or down. */
+/* Probes every listed address; marks each up or down. The requests go out
+ * first and the replies are read after, so one slow server costs the round
+ * its timeout once. */
 static void probe_round(chati_rpc_client *cl)
 {
     pthread_mutex_lock(&cl->mu);
     size_t n = cl->nb;
     backend **v = chat_calloc(n ? n : 1, sizeof *v);
-    unsigned *gens = chat_calloc(n ? n : 1, sizeof *gens);
-    nng_socket *socks = chat_calloc(n ? n : 1, sizeof *socks);
     size_t k = 0;
-    for (size_t i = 0; v && gens && socks && i < n; i++)
-        if (cl->b[i]->sock_open && cl->b[i]->listed && cl->b[i]->pipes > 0) {
-            gens[k] = cl->b[i]->gen;
-            socks[k] = cl->b[i]->sock;
+    for (size_t i = 0; v && i < n; i++)
+        if (cl->b[i]->listed)
             v[k++] = cl->b[i];
-        }
     pthread_mutex_unlock(&cl->mu);
-    bool *started = chat_calloc(k ? k : 1, sizeof *started);
-    for (size_t i = 0; started && i < k; i++) {
+    /* 0: not probed; 1: the dial failed; 2: the request went out. */
+    uint8_t *started = chat_calloc(k ? k : 1, sizeof *started);
+    int64_t deadline = chati_mono_ms() + PROBE_TIMEOUT_MS;
+    nng_msg *m = NULL;
+    if (started == NULL || nng_msg_alloc(&m, 0) != 0 ||
+        nng_msg_append(m, cl->probe_frame, cl->probe.len) != 0)
+        k = 0;
+    for (size_t i = 0; i < k; i++) {
         backend *be = v[i];
-        if (be->probe_aio == NULL && nng_aio_alloc(&be->probe_aio, NULL, NULL) != 0)
-            continue;
-        if (be->probe_gen != gens[i]) {
-            if (be->probe_gen != 0)
-                nng_ctx_close(be->probe_ctx);
-            be->probe_gen = 0;
-            if (nng_ctx_open(&be->probe_ctx, socks[i]) != 0)
+        if (be->probe.fd < 0) {
+            char why[256];
+            int64_t dial_by = chati_mono_ms() + CONNECT_GRACE_MS;
+            if (chati_wire_dial(&be->addr, cl->tls, dial_by < deadline ? dial_by : deadline,
+                                &be->probe, why, sizeof why) != 0) {
+                started[i] = 1;
                 continue;
-            be->probe_gen = gens[i];
+            }
         }
-        nng_msg *m;
-        if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, cl->probe_frame, cl->probe.len) != 0)
-            continue;
-        nng_aio_set_msg(be->probe_aio, m);
-        nng_aio_set_timeout(be->probe_aio, PROBE_TIMEOUT_MS);
-        nng_ctx_send(be->probe_ctx, be->probe_aio);
-        nng_aio_wait(be->probe_aio);
-        if (nng_aio_result(be->probe_aio) != 0) {
-            nng_msg_free(nng_aio_get_msg(be->probe_aio));
-            nng_aio_set_msg(be->probe_aio, NULL);
+        if (chati_wire_send(&be->probe, m, deadline) != 0) {
+            chati_wire_close(&be->probe);
             continue;
         }
-        nng_ctx_recv(be->probe_ctx, be->probe_aio); /* all in flight together */
-        started[i] = true;
+        started[i] = 2;
     }
-    for (size_t i = 0; started && i < k; i++) {
+    for (size_t i = 0; i < k; i++) {
         backend *be = v[i];
         bool ok = false;
-        if (started[i]) {
-            nng_aio_wait(be->probe_aio);
-            if (nng_aio_result(be->probe_aio) == 0) {
-                nng_msg *r = nng_aio_get_msg(be->probe_aio);
-                nng_aio_set_msg(be->probe_aio, NULL);
+        if (started[i] == 2) {
+            nng_msg *r = NULL;
+            if (chati_wire_recv(&be->probe, RECV_MAX, deadline, &r) == 0) {
                 ok = cl->probe.ok(cl->probe.arg, r);
                 nng_msg_free(r);
             } else {
-                /* A context whose request got no reply is not reused. */
-                nng_ctx_close(be->probe_ctx);
-                be->probe_gen = 0;
+                chati_wire_close(&be->probe); /* a reply may still come: not reused */
             }
         }
         pthread_mutex_lock(&cl->mu);
-        if (be->gen == gens[i] && be->pipes > 0)
-            be->down = !ok;
+        be->down = !ok;
+        if (ok)
+            dial_ok_locked(be);
+        else if (started[i] == 1)
+            dial_failed_locked(be);
         pthread_mutex_unlock(&cl->mu);
     }
+    if (m)
+        nng_msg_free(m);
     chat_free(started);
     chat_free(v);
-    chat_free(gens);
-    chat_free(socks);
 }
 
 static void *probe_main(void *arg)
@@ -639,7 +637,7 @@ chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, vo
     /* Read the files now, not under the lock at dial time. Without a usable
      * configuration, plain addresses still work; a TLS one fails to dial
      * with this reason. */
-    cl->tls_err = chati_rpc_tls_config(tls, false, "a tls+tcp:// address", &cl->tls);
+    cl->tls_err = chati_tls_conf_new(tls, false, "a tls+tcp:// address", &cl->tls);
     if (cl->tls_err != CHAT_OK)
         snprintf(cl->tls_detail, sizeof cl->tls_detail, "%s", chati_errmsg());
     chati_clear_errmsg();
@@ -659,19 +657,12 @@ void chati_rpc_client_free(chati_rpc_client *cl)
         pthread_join(cl->prober, NULL);
     for (size_t i = 0; i < cl->nb; i++) {
         backend *be = cl->b[i];
-        slots_free(be->free_slots);
-        if (be->probe_gen != 0)
-            nng_ctx_close(be->probe_ctx);
-        /* Without the lock: closing waits for the pipe callbacks, which take it. */
-        if (be->sock_open)
-            nng_close(be->sock);
-        if (be->probe_aio)
-            nng_aio_free(be->probe_aio);
+        pool_free(be->idle);
+        chati_wire_close(&be->probe);
         chat_free(be->url);
         chat_free(be);
     }
-    if (cl->tls)
-        nng_tls_config_free(cl->tls);
+    chati_tls_conf_free(cl->tls);
     chat_free(cl->b);
     chat_free(cl->probe_frame);
     pthread_cond_destroy(&cl->cv);

@@ -1,12 +1,14 @@
 /*
- * libchat/rpc/rpc.h - the nng request/reply transport between libchat
- * processes: a server that takes requests on a pool of threads, and a client
- * that calls one group of servers. It moves opaque messages and knows nothing
- * of chat: what a request means, and how replies and errors are encoded,
- * belong to the API layer (libchat/api/), which plugs in through a handler.
+ * libchat/rpc/rpc.h - the request/reply transport between libchat processes:
+ * a server that takes requests on a pool of threads, and a client that calls
+ * one group of servers, over TCP, TLS or a Unix socket (wire.h: framed
+ * requests on pooled connections; nng_msg is only the buffer type). It moves
+ * opaque messages and knows nothing of chat: what a request means, and how
+ * replies and errors are encoded, belong to the API layer (libchat/api/),
+ * which plugs in through a handler.
  *
- * Semantics: at most once. The client never resends a request (nng's REQ
- * resend timer is off), so a request is never handled twice for one call; a
+ * Semantics: at most once. The client never resends a request that may have
+ * reached a server on its own, so a request is never handled twice for one call; a
  * server that goes away during a call gives CHAT_ERR_SERVICE_UNAVAILABLE at
  * once, one that does not answer in time CHAT_ERR_TIMEOUT, and no call waits
  * longer than its deadline.
@@ -22,7 +24,6 @@
 #include "core/internal.h"
 
 struct nng_msg;
-struct nng_tls_config;
 
 /* ---------------------------------------------------------------- TLS --- */
 
@@ -35,13 +36,9 @@ typedef struct chati_rpc_tls {
     const char *key_file;       /* its private key */
 } chati_rpc_tls;
 
-/* Whether url needs TLS ("tls+tcp://..."). */
+/* Whether url needs TLS ("tls+tcp://..."). The configuration itself is
+ * read by chati_tls_conf_new (tls_session.h). */
 bool chati_rpc_url_is_tls(const char *url);
-/* A TLS configuration for a server or a client; url names the address in
- * errors. invalid_config naming what is missing or unreadable. Free with
- * nng_tls_config_free. */
-chat_err chati_rpc_tls_config(const chati_rpc_tls *t, bool server, const char *url,
-                              struct nng_tls_config **out);
 
 /* ------------------------------------------------------------- server --- */
 
@@ -51,28 +48,31 @@ typedef struct chati_rpc_server chati_rpc_server;
  * server frees it after the call); a reply returned is owned by the server,
  * which sends it. */
 typedef struct chati_rpc_handler {
-    /* Runs on one of nng's few threads and must not block: returns true with
-     * *reply set to answer req at once (a health check, a malformed request),
-     * false to queue it for serve(). With stopping true the server takes no
-     * more work: triage must answer (a refusal), or the request is dropped. */
+    /* Runs first for every request, also while every serving thread is busy,
+     * and must not block: returns true with *reply set to answer req at once
+     * (a health check, a malformed request), false to have serve() run it.
+     * With stopping true the server takes no more work: triage must answer
+     * (a refusal), or the request is dropped. */
     bool (*triage)(void *arg, struct nng_msg *req, bool stopping, struct nng_msg **reply);
-    /* Runs on a pool thread, may block: the reply to req, NULL to drop it
-     * (the caller then times out). recv_us: chati_mono_us() when req came. */
+    /* May block (at most opts->threads run at once): the reply to req, NULL
+     * to drop it (the caller then times out). recv_us: chati_mono_us() when
+     * req came. */
     struct nng_msg *(*serve)(void *arg, struct nng_msg *req, int64_t recv_us);
     void *arg;
 } chati_rpc_handler;
 
 typedef struct chati_rpc_server_opts {
-    int workers;            /* requests taken at once (nng contexts), 1..4096 */
+    int workers;            /* connections served at once (each carries one request
+                               at a time; more are closed at once), 1..65536 */
     int threads;            /* threads running serve(), 1..256 */
     int drain_ms;           /* how long stop waits for requests in flight; 0: 10000 */
     size_t recv_max;        /* largest request accepted; 0: 256 MiB */
     const chati_rpc_tls *tls;   /* for a tls+tcp:// listen_url; read during start */
 } chati_rpc_server_opts;
 
-/* Listens on listen_url ("tcp://0.0.0.0:7101", "inproc://x", ...) with a REP
- * socket and opts->workers contexts; serve() runs on a pool of
- * opts->threads, never on nng's threads. h is copied. On success *out is the
+/* Listens on listen_url ("tcp://0.0.0.0:7101", "tls+tcp://...",
+ * "ipc:///run/chat/auth.sock"); requests are read, triaged and served by a
+ * pool of opts->threads + 1 threads. h is copied. On success *out is the
  * server, to stop with chati_rpc_server_stop(); on failure *out is NULL and
  * the detail says why (an address in use gives service_unavailable, a bad
  * URL invalid_config). */
@@ -132,11 +132,14 @@ typedef struct chati_rpc_probe {
  * now) is used for tls+tcp:// addresses, which fail to dial without it;
  * probe (may be NULL: no health probes) is copied.
  *
- * Each address gets its own connection. A call goes to the connected,
+ * Each address gets a pool of connections, one per call in flight (dialed
+ * by the calling thread, kept for the next call). A call goes to the
  * healthy address with the fewest calls in flight. An address leaves routing
  * when a call on it loses its connection or times out, or when it fails a
- * probe, and comes back when it passes one or connects anew; an address the
- * resolver no longer gives takes no new call and is closed once idle. */
+ * probe, and comes back when it passes one or connects anew; one that
+ * refuses a connection is not dialed again for 50-500 ms; an address the
+ * resolver no longer gives takes no new call and its idle connections are
+ * closed. */
 chat_err chati_rpc_client_new(const char *name, chati_rpc_resolve_fn resolve, void *arg,
                               const chati_rpc_tls *tls, const chati_rpc_probe *probe,
                               chati_rpc_client **out);

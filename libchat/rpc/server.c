@@ -1,317 +1,366 @@
 /*
- * The RPC server: a REP socket with N nng contexts, each a small state
- * machine driven by its aio callback (receive -> queued -> send -> receive),
- * and a pool of threads that run the handler's serve().
+ * The RPC server: a listening socket and its connections in one epoll set,
+ * waited on by threads + 1 threads. Every connection is armed EPOLLONESHOT,
+ * so exactly one thread owns it from the moment it is ready until it is
+ * armed again: the thread reads the request, runs it and writes the reply
+ * itself. A call thus costs one wake-up on this side, where nng's REQ/REP
+ * cost about nine (poller, task queue, worker, and back).
  *
- * Handlers block (SQLite, argon2), and nng's aio callbacks run on nng's own
- * few threads, so a callback only asks the handler's triage() whether it can
- * answer at once (health, malformed requests, refusals while stopping) and
- * otherwise queues the request for a worker.
- * A context is owned by exactly one party at a time (nng, the queue, or the
- * worker that popped it), so slot fields need no lock; the server mutex
- * guards the queue and the counters.
+ * At most opts->threads requests run serve() at once (handlers block on
+ * SQLite or argon2); the one thread more is always free to accept, to answer
+ * what triage() answers at once (health probes among them) and to queue the
+ * rest, which the serving threads take before they wait again. A client
+ * sends one request per connection at a time and the connection is not read
+ * again until its reply is sent, so the queue holds at most one request per
+ * connection.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/supplemental/tls/tls.h>
-#include <nng/protocol/reqrep0/rep.h>
 
 #include "rpc/rpc.h"
+#include "rpc/tls_session.h"
+#include "rpc/wire.h"
 
 #define DEFAULT_DRAIN_MS 10000
 #define MAX_THREADS 256
-#define MAX_WORKERS 4096
+#define MAX_CONNS 65536
 #define DEFAULT_RECV_MAX (256u << 20)
+/* A client that does not read its reply for this long loses the connection. */
+#define REPLY_WRITE_MS 30000
 
-typedef enum slot_state { SLOT_RECV, SLOT_QUEUED, SLOT_SEND, SLOT_DONE } slot_state;
-
-typedef struct slot {
-    chati_rpc_server *srv;
-    nng_ctx ctx;
-    nng_aio *aio;
-    slot_state state;
-    nng_msg *req;               /* while queued: the request */
-    int64_t recv_us;            /* monotonic, when the request arrived */
-    struct slot *next;          /* work queue link */
-} slot;
+typedef struct conn {
+    chati_wire_conn w;
+    bool handshaken;            /* TLS done, or none */
+    uint8_t hello[CHATI_WIRE_HELLO_LEN];
+    size_t hello_got;
+    uint8_t hdr[4];
+    size_t hdr_got;
+    nng_msg *req;               /* the frame being read, then the request */
+    size_t body_got;
+    int64_t recv_us;
+    short want;                 /* what the next read waits for */
+    struct conn *prev, *next;   /* every connection, for stop */
+    struct conn *qnext;         /* the queue of requests waiting for a thread */
+} conn;
 
 struct chati_rpc_server {
     chati_rpc_server_opts opts;
     chati_rpc_handler h;
-    nng_socket sock;
-    bool sock_open;
     char url[320];
+    char ipc_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct chati_tls_conf *tls;
+    int lfd, ep, wake;
+    int nconns_max;
 
-    slot *slots;
-    int nslots;
     pthread_t *threads;
     int nthreads;               /* started */
 
     pthread_mutex_t mu;
-    pthread_cond_t work_cv;     /* queue not empty, or closing */
     pthread_cond_t idle_cv;     /* inflight reached 0 (monotonic clock) */
-    slot *qhead, *qtail;
-    int inflight;               /* requests taken and not yet answered */
-    int nng_calls;              /* our threads inside nng_ctx_send/recv right now */
+    conn *conns;
+    int nconns;
+    conn *qhead, *qtail;
+    int serving;                /* threads inside serve() */
+    int inflight;               /* requests read and not yet answered */
     bool stopping;              /* refuse new requests */
-    bool closing;               /* nothing re-arms; workers drop what is queued */
+    bool closing;               /* threads leave */
     _Atomic uint64_t served;
 };
 
-/* ---- the per-context state machine ---- */
+/* epoll tags besides connections */
+static char listener_tag, waker_tag;
 
-/* Starts the slot's next nng operation, unless the server is closing (then
- * false, and the aio stays idle). The socket is closed only once no thread of
- * ours is inside nng_ctx_send/recv: nng 1.5.2 touches the socket after
- * completing the aio, which races a concurrent nng_close (seen as a panic on
- * a destroyed mutex). */
-static bool slot_op(slot *w, bool send)
+static void arm(chati_rpc_server *srv, conn *c)
 {
-    chati_rpc_server *srv = w->srv;
-    pthread_mutex_lock(&srv->mu);
-    if (srv->closing) {
-        w->state = SLOT_DONE;
-        pthread_mutex_unlock(&srv->mu);
-        return false;
-    }
-    srv->nng_calls++;
-    pthread_mutex_unlock(&srv->mu);
-    if (send)
-        nng_ctx_send(w->ctx, w->aio);
-    else
-        nng_ctx_recv(w->ctx, w->aio);
-    pthread_mutex_lock(&srv->mu);
-    if (--srv->nng_calls == 0 && srv->closing)
-        pthread_cond_broadcast(&srv->idle_cv);
-    pthread_mutex_unlock(&srv->mu);
-    return true;
+    struct epoll_event ev = {.events = (uint32_t)(c->want == POLLOUT ? EPOLLOUT : EPOLLIN) |
+                                       EPOLLONESHOT | EPOLLRDHUP,
+                             .data.ptr = c};
+    epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->w.fd, &ev);
 }
 
-/* The slot's request is answered (or dropped): count it and receive again,
- * unless the server is closing. */
-static void slot_finish(slot *w)
+static void conn_close(chati_rpc_server *srv, conn *c)
 {
-    chati_rpc_server *srv = w->srv;
+    epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->w.fd, NULL);
+    pthread_mutex_lock(&srv->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    pthread_mutex_unlock(&srv->mu);
+    chati_wire_close(&c->w);
+    if (c->req)
+        nng_msg_free(c->req);
+    chat_free(c);
+}
+
+static void accept_all(chati_rpc_server *srv)
+{
+    for (;;) {
+        int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break; /* EAGAIN, or out of descriptors: try at the next event */
+        }
+        conn *c = chat_calloc(1, sizeof *c);
+        pthread_mutex_lock(&srv->mu);
+        bool room = c != NULL && !srv->closing && srv->nconns < srv->nconns_max;
+        if (room) {
+            c->next = srv->conns;
+            if (srv->conns)
+                srv->conns->prev = c;
+            srv->conns = c;
+            srv->nconns++;
+        }
+        pthread_mutex_unlock(&srv->mu);
+        if (!room) {
+            close(fd);
+            chat_free(c);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->w.fd = fd;
+        c->w.tls = NULL;
+        c->handshaken = srv->tls == NULL;
+        c->want = POLLIN;
+        if (srv->tls && chati_tls_new(srv->tls, fd, &c->w.tls) != CHAT_OK) {
+            conn_close(srv, c);
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
+        if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+            conn_close(srv, c);
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &listener_tag};
+    epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->lfd, &ev);
+}
+
+/* Reads what is there: 1 when c->req holds a whole request, 0 when more is
+ * needed (c->want says for what), -1 when the connection is to be closed. */
+static int conn_read(chati_rpc_server *srv, conn *c)
+{
+    for (;;) {
+        ssize_t r;
+        short want = POLLIN;
+        if (!c->handshaken) {
+            int h = chati_tls_handshake(c->w.tls);
+            if (h == CHATI_TLS_FAILED)
+                return -1;
+            if (h != 0) {
+                c->want = h == CHATI_TLS_WANT_WRITE ? POLLOUT : POLLIN;
+                return 0;
+            }
+            c->handshaken = true;
+            continue;
+        }
+        if (c->hello_got < CHATI_WIRE_HELLO_LEN) {
+            r = chati_wire_read_some(&c->w, c->hello + c->hello_got,
+                                     CHATI_WIRE_HELLO_LEN - c->hello_got, &want);
+            if (r > 0 && (c->hello_got += (size_t)r) == CHATI_WIRE_HELLO_LEN &&
+                memcmp(c->hello, CHATI_WIRE_HELLO, CHATI_WIRE_HELLO_LEN) != 0)
+                return -1; /* not our protocol (an nng REQ peer, a stray client) */
+        } else if (c->hdr_got < 4) {
+            r = chati_wire_read_some(&c->w, c->hdr + c->hdr_got, 4 - c->hdr_got, &want);
+            if (r > 0 && (c->hdr_got += (size_t)r) == 4) {
+                uint32_t len = chati_wire_len(c->hdr);
+                if (len > srv->opts.recv_max || nng_msg_alloc(&c->req, len) != 0)
+                    return -1;
+                c->body_got = 0;
+            }
+        } else {
+            size_t len = nng_msg_len(c->req);
+            r = len == c->body_got ? 1 /* empty */
+                : chati_wire_read_some(&c->w, (uint8_t *)nng_msg_body(c->req) + c->body_got,
+                                       len - c->body_got, &want);
+            if (r > 0 && len > 0)
+                c->body_got += (size_t)r;
+        }
+        if (r == 0)
+            return -1;
+        if (r < 0) {
+            if (r != -EAGAIN)
+                return -1;
+            c->want = want;
+            return 0;
+        }
+        if (c->hdr_got == 4 && c->body_got == nng_msg_len(c->req)) {
+            c->hdr_got = 0;
+            c->recv_us = chati_mono_us();
+            return 1;
+        }
+    }
+}
+
+/* Sends reply (taken; NULL drops the request, which the caller sees as a
+ * timeout), counts the request answered and waits for c's next request. */
+static void reply_and_rearm(chati_rpc_server *srv, conn *c, nng_msg *reply)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool ok = !srv->closing; /* past the drain: the reply is dropped with the connection */
+    pthread_mutex_unlock(&srv->mu);
+    if (reply) {
+        ok = ok && chati_wire_send(&c->w, reply, chati_mono_ms() + REPLY_WRITE_MS) == 0;
+        nng_msg_free(reply);
+    }
     atomic_fetch_add_explicit(&srv->served, 1, memory_order_relaxed);
     pthread_mutex_lock(&srv->mu);
     if (--srv->inflight == 0)
         pthread_cond_broadcast(&srv->idle_cv);
-    w->state = SLOT_RECV;
     pthread_mutex_unlock(&srv->mu);
-    slot_op(w, false);
-}
-
-/* Sends msg as the slot's reply; a NULL msg (no memory) drops the request,
- * which REP allows: the caller times out. */
-static void slot_send(slot *w, nng_msg *msg)
-{
-    if (msg == NULL) {
-        slot_finish(w);
+    if (!ok) {
+        conn_close(srv, c);
         return;
     }
-    w->state = SLOT_SEND;
-    nng_aio_set_msg(w->aio, msg);
-    if (!slot_op(w, true)) {
-        nng_aio_set_msg(w->aio, NULL);
-        nng_msg_free(msg);
-        slot_finish(w);
-    }
+    /* Bytes TLS already decrypted do not make the socket readable: arm for
+     * writable, which fires at once, and the next read finds them. */
+    c->want = c->w.tls && chati_tls_pending(c->w.tls) > 0 ? POLLOUT : POLLIN;
+    arm(srv, c);
 }
 
-/* Queues the slot for a worker; false when the server is stopping (the
- * caller then refuses the request). */
-static bool slot_queue(slot *w)
+static void serve_one(chati_rpc_server *srv, conn *c)
 {
-    chati_rpc_server *srv = w->srv;
-    pthread_mutex_lock(&srv->mu);
-    if (srv->stopping) {
-        pthread_mutex_unlock(&srv->mu);
-        return false;
-    }
-    w->state = SLOT_QUEUED;
-    w->next = NULL;
-    if (srv->qtail)
-        srv->qtail->next = w;
-    else
-        srv->qhead = w;
-    srv->qtail = w;
-    pthread_cond_signal(&srv->work_cv);
-    pthread_mutex_unlock(&srv->mu);
-    return true;
-}
-
-/* Asks the handler to answer req now; drops it when it does not. Takes req. */
-static void answer_here(slot *w, nng_msg *req, bool stopping)
-{
-    chati_rpc_server *srv = w->srv;
-    nng_msg *reply = NULL;
-    if (!srv->h.triage(srv->h.arg, req, stopping, &reply))
-        reply = NULL;
+    nng_msg *req = c->req;
+    c->req = NULL;
+    nng_msg *reply = srv->h.serve(srv->h.arg, req, c->recv_us);
     nng_msg_free(req);
-    slot_send(w, reply);
+    reply_and_rearm(srv, c, reply);
 }
 
-static void slot_cb(void *arg)
+/* c holds a whole request: answer it at once, run it here, or queue it. */
+static void dispatch(chati_rpc_server *srv, conn *c)
 {
-    slot *w = arg;
-    chati_rpc_server *srv = w->srv;
-    int rv = nng_aio_result(w->aio);
-
-    if (w->state == SLOT_SEND) {
-        if (rv != 0) {
-            /* The peer is gone or the socket closed: the reply is ours again. */
-            nng_msg *m = nng_aio_get_msg(w->aio);
-            if (m)
-                nng_msg_free(m);
-        }
-        nng_aio_set_msg(w->aio, NULL);
-        slot_finish(w);
-        return;
-    }
-
-    /* SLOT_RECV */
-    if (rv != 0) {
-        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-            w->state = SLOT_DONE;
-        else
-            slot_op(w, false);  /* a transient failure: keep receiving */
-        return;
-    }
-    nng_msg *msg = nng_aio_get_msg(w->aio);
-    nng_aio_set_msg(w->aio, NULL);
-    int64_t now = chati_mono_us();
-
     pthread_mutex_lock(&srv->mu);
-    if (srv->closing) {
-        w->state = SLOT_DONE;
-        pthread_mutex_unlock(&srv->mu);
-        nng_msg_free(msg);
-        return;
-    }
     srv->inflight++;
     bool stopping = srv->stopping;
+    bool run = !stopping && srv->serving < srv->opts.threads;
+    if (run)
+        srv->serving++;
     pthread_mutex_unlock(&srv->mu);
 
-    w->recv_us = now;
-    if (stopping) {
-        answer_here(w, msg, true);
-        return;
-    }
     nng_msg *reply = NULL;
-    if (srv->h.triage(srv->h.arg, msg, false, &reply)) {
-        nng_msg_free(msg);
-        slot_send(w, reply);
+    if (srv->h.triage(srv->h.arg, c->req, stopping, &reply) || stopping) {
+        nng_msg_free(c->req);
+        c->req = NULL;
+        if (run) {
+            pthread_mutex_lock(&srv->mu);
+            srv->serving--;
+            pthread_mutex_unlock(&srv->mu);
+        }
+        reply_and_rearm(srv, c, reply);
         return;
     }
-    w->req = msg;
-    if (slot_queue(w))
+    if (!run) {
+        pthread_mutex_lock(&srv->mu);
+        c->qnext = NULL;
+        if (srv->qtail)
+            srv->qtail->qnext = c;
+        else
+            srv->qhead = c;
+        srv->qtail = c;
+        pthread_mutex_unlock(&srv->mu);
         return;
-    /* Stopping since: the handler refuses it. */
-    w->req = NULL;
-    answer_here(w, msg, true);
+    }
+    /* Then what queued up meanwhile, before this thread waits again. */
+    for (conn *next = c; next;) {
+        serve_one(srv, next);
+        pthread_mutex_lock(&srv->mu);
+        /* Past the drain, what is queued is closed unanswered by stop. */
+        if ((next = srv->closing ? NULL : srv->qhead) != NULL &&
+            (srv->qhead = next->qnext) == NULL)
+            srv->qtail = NULL;
+        if (next == NULL)
+            srv->serving--;
+        pthread_mutex_unlock(&srv->mu);
+    }
 }
 
-/* ---- workers ---- */
-
-static void handle(chati_rpc_server *srv, slot *w)
-{
-    nng_msg *req = w->req;
-    w->req = NULL;
-    nng_msg *reply = srv->h.serve(srv->h.arg, req, w->recv_us);
-    nng_msg_free(req);
-    slot_send(w, reply);
-}
-
-static void *worker_main(void *arg)
+static void *thread_main(void *arg)
 {
     chati_rpc_server *srv = arg;
     for (;;) {
-        pthread_mutex_lock(&srv->mu);
-        while (srv->qhead == NULL && !srv->closing)
-            pthread_cond_wait(&srv->work_cv, &srv->mu);
-        slot *w = srv->qhead;
-        if (w == NULL) {
-            pthread_mutex_unlock(&srv->mu);
+        struct epoll_event ev;
+        int n = epoll_wait(srv->ep, &ev, 1, -1);
+        if (n < 0 && errno != EINTR)
             return NULL;
-        }
-        if ((srv->qhead = w->next) == NULL)
-            srv->qtail = NULL;
-        bool closing = srv->closing;
-        pthread_mutex_unlock(&srv->mu);
-        if (closing) {
-            /* Past the drain: drop it; the socket is closed, nobody waits. */
-            if (w->req)
-                nng_msg_free(w->req);
-            w->req = NULL;
-            slot_finish(w);
+        if (n <= 0)
+            continue;
+        if (ev.data.ptr == &waker_tag)
+            return NULL; /* closing: the eventfd stays readable and wakes every thread */
+        if (ev.data.ptr == &listener_tag) {
+            accept_all(srv);
             continue;
         }
-        handle(srv, w);
+        conn *c = ev.data.ptr;
+        int r = conn_read(srv, c);
+        if (r < 0)
+            conn_close(srv, c);
+        else if (r == 0)
+            arm(srv, c);
+        else
+            dispatch(srv, c);
     }
 }
 
 /* ---- start / stop ---- */
-
-/* Rewrites "tcp://host:0" (or tls+tcp) with the port the listener got. */
-static void bound_url(chati_rpc_server *srv, const char *url, nng_listener l)
-{
-    snprintf(srv->url, sizeof srv->url, "%s", url);
-    int port = 0;
-    if ((strncmp(url, "tcp", 3) != 0 && strncmp(url, "tls+tcp", 7) != 0) ||
-        nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) != 0)
-        return;
-    const char *colon = strrchr(url, ':');
-    const char *bracket = strrchr(url, ']');
-    if (colon == NULL || (bracket && bracket > colon) || colon - url < 6)
-        return;
-    snprintf(srv->url, sizeof srv->url, "%.*s:%d", (int)(colon - url), url, port);
-}
 
 static void server_free(chati_rpc_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
     srv->stopping = true;
     srv->closing = true;
-    pthread_cond_broadcast(&srv->work_cv);
-    while (srv->nng_calls > 0)
-        pthread_cond_wait(&srv->idle_cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
-    if (srv->sock_open)
-        nng_close(srv->sock);
+    if (srv->wake >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(srv->wake, &one, sizeof one);
+        (void)w;
+    }
     for (int i = 0; i < srv->nthreads; i++)
         pthread_join(srv->threads[i], NULL);
-    for (int i = 0; i < srv->nslots; i++) {
-        slot *w = &srv->slots[i];
-        if (w->aio) {
-            nng_aio_stop(w->aio);
-            nng_msg *m = nng_aio_get_msg(w->aio);
-            if (m)
-                nng_msg_free(m);
-            nng_aio_free(w->aio);
-        }
-        if (w->req)
-            nng_msg_free(w->req);
-    }
-    chat_free(srv->slots);
+    /* No thread is left: what is still open (idle, or queued past the
+     * drain) is closed unanswered. */
+    while (srv->conns)
+        conn_close(srv, srv->conns);
+    if (srv->lfd >= 0)
+        close(srv->lfd);
+    if (srv->ipc_path[0])
+        unlink(srv->ipc_path);
+    if (srv->ep >= 0)
+        close(srv->ep);
+    if (srv->wake >= 0)
+        close(srv->wake);
+    chati_tls_conf_free(srv->tls);
     chat_free(srv->threads);
-    pthread_cond_destroy(&srv->work_cv);
     pthread_cond_destroy(&srv->idle_cv);
     pthread_mutex_destroy(&srv->mu);
     chat_free(srv);
 }
 
-static chat_err nng_fail(chat_err err, const char *what, const char *url, int rv)
+static void bound_url(chati_rpc_server *srv, const char *url, int port)
 {
-    return chati_fail(err, "%s %s: %s", what, url, nng_strerror(rv));
+    snprintf(srv->url, sizeof srv->url, "%s", url);
+    const char *colon = strrchr(url, ':');
+    const char *bracket = strrchr(url, ']');
+    if (port <= 0 || strncmp(url, "ipc://", 6) == 0 || colon == NULL ||
+        (bracket && bracket > colon))
+        return;
+    snprintf(srv->url, sizeof srv->url, "%.*s:%d", (int)(colon - url), url, port);
 }
 
 chat_err chati_rpc_server_start(const char *listen_url, const chati_rpc_server_opts *opts,
@@ -324,83 +373,68 @@ chat_err chati_rpc_server_start(const char *listen_url, const chati_rpc_server_o
         h->triage == NULL || h->serve == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS,
                           "rpc server needs a URL, options and a handler");
-    int workers = opts->workers;
-    if (workers < 1 || workers > MAX_WORKERS)
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "rpc workers must be 1..%d, not %d",
-                          MAX_WORKERS, workers);
+    if (opts->workers < 1 || opts->workers > MAX_CONNS)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "rpc connections must be 1..%d, not %d",
+                          MAX_CONNS, opts->workers);
     if (opts->threads < 1 || opts->threads > MAX_THREADS)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "rpc threads must be 1..%d, not %d",
                           MAX_THREADS, opts->threads);
+    chati_wire_addr addr;
+    chat_err err = chati_wire_parse(listen_url, &addr);
+    if (err != CHAT_OK)
+        return err;
     chati_rpc_server *srv = chat_calloc(1, sizeof *srv);
     if (srv == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "rpc server");
     srv->opts = *opts;
+    srv->opts.tls = NULL;
     srv->h = *h;
+    srv->lfd = srv->ep = srv->wake = -1;
+    srv->nconns_max = opts->workers;
     if (srv->opts.drain_ms <= 0)
         srv->opts.drain_ms = DEFAULT_DRAIN_MS;
     if (srv->opts.recv_max == 0)
         srv->opts.recv_max = DEFAULT_RECV_MAX;
     atomic_init(&srv->served, 0);
-
     pthread_mutex_init(&srv->mu, NULL);
-    pthread_cond_init(&srv->work_cv, NULL);
     chati_cond_init(&srv->idle_cv);
 
-    chat_err err = CHAT_OK;
-    int rv;
-    srv->slots = chat_calloc((size_t)workers, sizeof *srv->slots);
-    srv->threads = chat_calloc((size_t)srv->opts.threads, sizeof *srv->threads);
-    if (srv->slots == NULL || srv->threads == NULL) {
-        err = chati_fail(CHAT_ERR_NOMEM, "rpc server");
+    if (addr.tls && (err = chati_tls_conf_new(opts->tls, true, listen_url, &srv->tls)) != CHAT_OK)
+        goto fail;
+    int port = 0;
+    if ((srv->lfd = chati_wire_listen(&addr, &port)) < 0) {
+        int e = -srv->lfd;
+        err = chati_fail(e == EADDRINUSE ? CHAT_ERR_SERVICE_UNAVAILABLE
+                         : e == EADDRNOTAVAIL || e == EAFNOSUPPORT ? CHAT_ERR_INVALID_CONFIG
+                                                                   : CHAT_ERR_SERVICE_UNAVAILABLE,
+                         "listen on %s: %s", listen_url, strerror(e));
         goto fail;
     }
-    if ((rv = nng_rep0_open(&srv->sock)) != 0) {
-        err = nng_fail(CHAT_ERR_INTERNAL, "rep socket for", listen_url, rv);
+    if (addr.ipc)
+        snprintf(srv->ipc_path, sizeof srv->ipc_path, "%s",
+                 ((struct sockaddr_un *)&addr.sa)->sun_path);
+    srv->threads = chat_calloc((size_t)srv->opts.threads + 1, sizeof *srv->threads);
+    if (srv->threads == NULL || (srv->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        (srv->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        err = chati_fail(CHAT_ERR_NOMEM, "rpc server: %s", strerror(errno));
         goto fail;
     }
-    srv->sock_open = true;
-    nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->opts.recv_max);
-
-    srv->nslots = workers;
-    for (int i = 0; i < workers; i++) {
-        slot *w = &srv->slots[i];
-        w->srv = srv;
-        if ((rv = nng_aio_alloc(&w->aio, slot_cb, w)) != 0 ||
-            (rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
-            err = nng_fail(CHAT_ERR_NOMEM, "rpc context for", listen_url, rv);
-            goto fail;
-        }
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &listener_tag};
+    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = (void *)&waker_tag};
+    if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, srv->lfd, &lev) != 0 ||
+        epoll_ctl(srv->ep, EPOLL_CTL_ADD, srv->wake, &wev) != 0) {
+        err = chati_fail(CHAT_ERR_INTERNAL, "rpc server epoll: %s", strerror(errno));
+        goto fail;
     }
-    for (int i = 0; i < srv->opts.threads; i++) {
-        if ((rv = pthread_create(&srv->threads[i], NULL, worker_main, srv)) != 0) {
-            err = chati_fail(CHAT_ERR_INTERNAL, "rpc worker thread: %s", strerror(rv));
+    for (int i = 0; i <= srv->opts.threads; i++) {
+        int rv = pthread_create(&srv->threads[i], NULL, thread_main, srv);
+        if (rv != 0) {
+            err = chati_fail(CHAT_ERR_INTERNAL, "rpc server thread: %s", strerror(rv));
             goto fail;
         }
         srv->nthreads++;
     }
-    nng_listener l;
-    nng_tls_config *tls = NULL;
-    if (chati_rpc_url_is_tls(listen_url) &&
-        (err = chati_rpc_tls_config(opts->tls, true, listen_url, &tls)) != CHAT_OK)
-        goto fail;
-    if ((rv = nng_listener_create(&l, srv->sock, listen_url)) == 0 &&
-        (tls == NULL || (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) == 0))
-        rv = nng_listener_start(l, 0);
-    if (tls)
-        nng_tls_config_free(tls); /* the listener holds its own reference */
-    if (rv != 0) {
-        err = nng_fail(rv == NNG_EADDRINUSE ? CHAT_ERR_SERVICE_UNAVAILABLE
-                       : (rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL)
-                           ? CHAT_ERR_INVALID_CONFIG
-                           : CHAT_ERR_SERVICE_UNAVAILABLE,
-                       "listen on", listen_url, rv);
-        goto fail;
-    }
-    bound_url(srv, listen_url, l);
-    for (int i = 0; i < workers; i++) {
-        srv->slots[i].state = SLOT_RECV;
-        slot_op(&srv->slots[i], false);
-    }
+    bound_url(srv, listen_url, port);
     *out = srv;
     return CHAT_OK;
 

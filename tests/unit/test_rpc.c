@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "api.pb-c.h"
 #include "backends/builtin.h"
@@ -42,6 +41,7 @@
 #include "api/serve.h"
 #include "api/svc.h"
 #include "rpc/rpc.h"
+#include "rpc/wire.h"
 
 extern char **environ;
 
@@ -331,9 +331,13 @@ START_TEST(roundtrip_tcp)
 }
 END_TEST
 
-START_TEST(roundtrip_inproc)
+START_TEST(roundtrip_ipc)
 {
-    roundtrip("inproc://test-rpc-roundtrip");
+    char *dir = chat_test_tmpdir("rpcipc");
+    char url[512];
+    snprintf(url, sizeof url, "ipc://%s/auth.sock", dir);
+    roundtrip(url);
+    chat_test_rmtree(dir);
 }
 END_TEST
 
@@ -387,21 +391,25 @@ START_TEST(errors_cross_the_wire)
 }
 END_TEST
 
-/* Sends one raw frame with a plain REQ socket; returns the decoded reply. */
+/* Sends one raw frame on a connection of its own; returns the decoded reply. */
 static Chat__Rpc__Reply *raw_call(const char *url, const void *frame, size_t len)
 {
-    nng_socket s;
-    ck_assert_int_eq(nng_req0_open(&s), 0);
-    ck_assert_int_eq(nng_dial(s, url, NULL, 0), 0);
-    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000);
-    ck_assert_int_eq(nng_send(s, (void *)frame, len, 0), 0);
-    char *buf = NULL;
-    size_t n = 0;
-    ck_assert_int_eq(nng_recv(s, &buf, &n, NNG_FLAG_ALLOC), 0);
-    Chat__Rpc__Reply *r = chat__rpc__reply__unpack(NULL, n, (const uint8_t *)buf);
+    chati_wire_addr a;
+    ck_assert_chat_ok(chati_wire_parse(url, &a));
+    chati_wire_conn w;
+    char why[128];
+    int64_t deadline = chati_mono_ms() + 3000;
+    ck_assert_int_eq(chati_wire_dial(&a, NULL, deadline, &w, why, sizeof why), 0);
+    nng_msg *m = NULL;
+    ck_assert_int_eq(nng_msg_alloc(&m, 0), 0);
+    ck_assert_int_eq(nng_msg_append(m, frame, len), 0);
+    ck_assert_int_eq(chati_wire_send(&w, m, deadline), 0);
+    nng_msg_free(m);
+    ck_assert_int_eq(chati_wire_recv(&w, 1u << 20, deadline, &m), 0);
+    Chat__Rpc__Reply *r = chat__rpc__reply__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
     ck_assert_ptr_nonnull(r);
-    nng_free(buf, n);
-    nng_close(s);
+    nng_msg_free(m);
+    chati_wire_close(&w);
     return r;
 }
 
@@ -1010,8 +1018,8 @@ START_TEST(stop_drain_is_bounded)
     o.call_arg = &f.h;
     o.drain_ms = 200;
     ck_assert_int_eq(hook_init(&f.h, -1), 0);
-    ck_assert_chat_ok(chati_api_server_start(f.ctx, "inproc://test-rpc-drain", 4, &o, &f.srv));
-    chat_ctx *c = client_ctx("inproc://test-rpc-drain");
+    ck_assert_chat_ok(chati_api_server_start(f.ctx, "tcp://127.0.0.1:0", 4, &o, &f.srv));
+    chat_ctx *c = client_ctx(chati_api_server_url(f.srv));
     chati_svc *svc = rpc_client(c);
     pthread_t t;
     call_arg a = {svc, "sleep:1000", 5000, CHAT_ERR_INTERNAL, 0};
@@ -1033,6 +1041,70 @@ START_TEST(stop_drain_is_bounded)
 END_TEST
 
 /* ---- addresses: several, and through discovery ---- */
+
+/* Connects to url and sends bytes; true when the server then closes the
+ * connection within 2 s without a word. */
+static bool server_hangs_up(const char *url, const void *bytes, size_t n)
+{
+    chati_wire_addr a;
+    ck_assert_chat_ok(chati_wire_parse(url, &a));
+    int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a.sa, a.len), 0);
+    ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+    struct pollfd p = {fd, POLLIN, 0};
+    char b[64];
+    /* An end of stream, or a reset: bytes unread at close make it a RST. */
+    bool closed = poll(&p, 1, 2000) == 1 && read(fd, b, sizeof b) <= 0;
+    close(fd);
+    return closed;
+}
+
+START_TEST(transport_edges)
+{
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 64, 1);   /* one serving thread */
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+    check_echo(svc, "first");
+
+    /* Health is answered while the only serving thread is busy. */
+    pthread_t t;
+    call_arg a = {svc, "sleep:600", 3000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
+    hook_wait_entered(&f.h, 1);
+    double t0 = now_ms();
+    ck_assert_chat_ok(health(svc, 300));
+    ck_assert_msg(now_ms() - t0 < 200, "health took %.0f ms", now_ms() - t0);
+    pthread_join(t, NULL);
+    ck_assert_chat_ok(a.rv);
+
+    /* Another protocol, and a frame larger than the server takes, lose
+     * their connection and nothing else. */
+    static const char http[] = "GET / HTTP/1.0\r\n\r\n";
+    ck_assert(server_hangs_up(f.url, http, sizeof http - 1));
+    uint8_t huge[CHATI_WIRE_HELLO_LEN + 4];
+    memcpy(huge, CHATI_WIRE_HELLO, CHATI_WIRE_HELLO_LEN);
+    chati_wire_hdr(0xffffffffu, huge + CHATI_WIRE_HELLO_LEN);
+    ck_assert(server_hangs_up(f.url, huge, sizeof huge));
+    check_echo(svc, "still serving");
+
+    /* A server restarted on the same address: the pooled connection is
+     * dead, and the next call (not marked safe to repeat) takes a new one. */
+    char url[128];
+    snprintf(url, sizeof url, "%s", f.url);
+    chati_api_server_stop(f.srv);
+    chati_api_server_opts o = {0};
+    o.call = test_call;
+    o.call_arg = &f.h;
+    ck_assert_chat_ok(chati_api_server_start(f.ctx, url, 64, &o, &f.srv));
+    check_echo(svc, "after a restart");
+
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
 
 START_TEST(several_addresses_and_discovery)
 {
@@ -1155,7 +1227,7 @@ static Suite *rpc_suite(void)
     TCase *tc = tcase_create("rpc");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, roundtrip_tcp);
-    tcase_add_test(tc, roundtrip_inproc);
+    tcase_add_test(tc, roundtrip_ipc);
     tcase_add_test(tc, direct_client_same_answers);
     tcase_add_test(tc, errors_cross_the_wire);
     tcase_add_test(tc, server_refuses_bad_frames);
@@ -1168,6 +1240,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, server_crash_mid_call_is_unavailable);
     tcase_add_test(tc, stop_lets_in_flight_requests_finish);
     tcase_add_test(tc, stop_drain_is_bounded);
+    tcase_add_test(tc, transport_edges);
     tcase_add_test(tc, several_addresses_and_discovery);
     tcase_add_test(tc, stopping_server_hands_calls_to_another);
     tcase_add_test(tc, bad_server_arguments);

@@ -12,8 +12,6 @@
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "api.pb-c.h"
 #include "api/serve.h"
@@ -162,34 +160,8 @@ START_TEST(outsiders_are_refused)
     ck_assert_chat_err(rv, CHAT_ERR_INVALID_CONFIG);
     ck_assert_msg(strstr(chat_last_errmsg(), "rpc.tls_ca") != NULL, "%s", chat_last_errmsg());
 
-    /* TLS that checks the server but presents no certificate of its own. */
-    nng_socket sock;
-    nng_dialer d;
-    nng_tls_config *tc;
-    ck_assert_int_eq(nng_req0_open(&sock), 0);
-    ck_assert_int_eq(nng_tls_config_alloc(&tc, NNG_TLS_MODE_CLIENT), 0);
-    char ca[1024];
-    snprintf(ca, sizeof ca, "%s/ca.crt", certs);
-    ck_assert_int_eq(nng_tls_config_ca_file(tc, ca), 0);
-    ck_assert_int_eq(nng_tls_config_auth_mode(tc, NNG_TLS_AUTH_MODE_REQUIRED), 0);
-    ck_assert_int_eq(nng_dialer_create(&d, sock, url), 0);
-    ck_assert_int_eq(nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tc), 0);
-    int e = nng_dialer_start(d, 0);
-    if (e == 0) { /* the handshake may end only after the dial: then nothing answers */
-        nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 1000);
-        nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 1000);
-        static const uint8_t health[] = {0x18, 0x01}; /* any frame */
-        if ((e = nng_send(sock, (void *)health, sizeof health, 0)) == 0) {
-            char *buf = NULL;
-            size_t n = 0;
-            e = nng_recv(sock, &buf, &n, NNG_FLAG_ALLOC);
-            if (e == 0)
-                nng_free(buf, n);
-        }
-    }
-    ck_assert_msg(e != 0, "a client without a certificate got an answer");
-    nng_tls_config_free(tc);
-    nng_close(sock);
+    /* A TLS client that presents no certificate: unit_tls_session
+     * (client_without_certificate_is_refused), on the same server configuration. */
     server_stop(&s);
 }
 END_TEST
