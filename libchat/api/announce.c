@@ -28,6 +28,7 @@ chat_err chati_announce_ttl(const chat_ctx *ctx, int *ttl_s)
 
 static void *announce_main(void *arg)
 {
+    chati_thread_name("announce");
     chati_announcer *a = arg;
     chat_ctx *ctx = a->ctx;
     pthread_mutex_lock(&a->mu);

@@ -107,6 +107,9 @@ int chati_cond_init(pthread_cond_t *cv);
 bool chati_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
 /* The same with a deadline in chati_mono_us() time, for waits under 1 ms. */
 bool chati_cond_wait_until_us(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_us);
+/* Names the calling thread (at most 15 bytes are kept) for top -H, perf and
+ * gdb: every thread libchat starts calls it first. */
+void chati_thread_name(const char *name);
 /* Sleeps ms milliseconds (for polling where nothing can be waited on). */
 void chati_sleep_ms(int ms);
 /* "SSSSSSSSSS.UUUUUU" <-> microseconds. parse fails on anything else (a

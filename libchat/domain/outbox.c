@@ -178,6 +178,7 @@ static bool lease(chati_outbox *o)
 
 static void *relay_main(void *arg)
 {
+    chati_thread_name("outbox-relay");
     chati_outbox *o = arg;
     uint64_t seen_epoch = 0;
     pthread_mutex_lock(&o->mu);

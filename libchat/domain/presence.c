@@ -128,6 +128,7 @@ void chati_presence_sweep(chat_ctx *ctx, int64_t now_ms)
 
 static void *sweeper_main(void *arg)
 {
+    chati_thread_name("presence-sweep");
     chat_ctx *ctx = arg;
     pthread_mutex_lock(&ctx->sweep_mu);
     while (!ctx->sweep_stop) {

@@ -833,6 +833,7 @@ static void tick(loop *lp, int64_t now)
 
 static void *loop_main(void *arg)
 {
+    chati_thread_name("gw-io");
     loop *lp = arg;
     current_loop = lp;
     struct epoll_event evs[256];

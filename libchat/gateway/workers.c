@@ -41,6 +41,7 @@ struct gw_workers {
 
 static void *worker_main(void *arg)
 {
+    chati_thread_name("gw-work");
     idler *me = arg;
     gw_workers *w = me->pool;
     pthread_mutex_lock(&w->mu);

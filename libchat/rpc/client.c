@@ -590,6 +590,7 @@ static void probe_round(chati_rpc_client *cl)
 
 static void *probe_main(void *arg)
 {
+    chati_thread_name("rpc-probe");
     chati_rpc_client *cl = arg;
     pthread_mutex_lock(&cl->mu);
     while (!cl->stop) {

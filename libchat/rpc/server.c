@@ -293,6 +293,7 @@ static void dispatch(chati_rpc_server *srv, conn *c)
 
 static void *thread_main(void *arg)
 {
+    chati_thread_name("rpc-serve");
     chati_rpc_server *srv = arg;
     for (;;) {
         struct epoll_event ev;

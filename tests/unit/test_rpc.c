@@ -15,6 +15,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1060,6 +1061,30 @@ static bool server_hangs_up(const char *url, const void *bytes, size_t n)
     return closed;
 }
 
+/* Threads of this process named name (/proc/self/task/N/comm). */
+static int threads_named(const char *name)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], comm[32] = "";
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue; /* the thread ended meanwhile */
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, name, strlen(name)) == 0 &&
+            comm[strlen(name)] == '\n')
+            n++;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
 START_TEST(transport_edges)
 {
     server_fx f;
@@ -1067,6 +1092,9 @@ START_TEST(transport_edges)
     chat_ctx *c = client_ctx(f.url);
     chati_svc *svc = rpc_client(c);
     check_echo(svc, "first");
+    /* The serving thread and the one more, named for top -H and perf. */
+    ck_assert_int_eq(threads_named("rpc-serve"), 2);
+    ck_assert_int_eq(threads_named("rpc-probe"), 1);
 
     /* Health is answered while the only serving thread is busy. */
     pthread_t t;

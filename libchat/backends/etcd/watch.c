@@ -264,6 +264,7 @@ static void pause_ms(chati_etcd_cache *c, int ms)
 
 static void *run(void *arg)
 {
+    chati_thread_name("etcd-watch");
     chati_etcd_cache *c = arg;
     int backoff = BACKOFF_MIN_MS;
     size_t endpoint = chati_etcd_preferred(c->e);

@@ -172,6 +172,7 @@ static void msg_group_done(broker *b, imsg *msg)
 
 static void *ack_main(void *arg)
 {
+    chati_thread_name("broker-ack");
     broker *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {
@@ -244,6 +245,7 @@ static void q_pop(group *g, size_t n, imsg **out)
 
 static void *group_main(void *arg)
 {
+    chati_thread_name("broker-group");
     group *g = arg;
     chat_broker_msg *batch = NULL;
     imsg **done = NULL;

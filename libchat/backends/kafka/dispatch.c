@@ -320,6 +320,7 @@ static void backoff_wait(chati_kafka_group *g, int ms)
 
 void *chati_kafka_dispatch_main(void *arg)
 {
+    chati_thread_name("kafka-consume");
     chati_kafka_group *g = arg;
     rd_kafka_message_t **batch = NULL;
     chat_broker_msg *msgs = NULL;

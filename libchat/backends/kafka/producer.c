@@ -81,6 +81,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 static void *poller_main(void *arg)
 {
+    chati_thread_name("kafka-produce");
     chati_kafka *kb = arg;
     while (!atomic_load(&kb->stop_poller))
         rd_kafka_poll(kb->producer, POLL_MS);

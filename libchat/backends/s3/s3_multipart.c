@@ -45,6 +45,7 @@ static void fail_once(mpu *m, chat_err rv)
 
 static void *part_worker(void *arg)
 {
+    chati_thread_name("s3-part");
     mpu *m = arg;
     for (;;) {
         size_t i = atomic_fetch_add(&m->next, 1);

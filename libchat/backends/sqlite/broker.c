@@ -416,6 +416,7 @@ static int grow(int idle_ms)
 
 static void *consumer_main(void *arg)
 {
+    chati_thread_name("broker-consume");
     consumer *c = arg;
     sbroker *b = c->b;
     int idle_ms = IDLE_MIN_MS;
@@ -573,6 +574,7 @@ static void *consumer_main(void *arg)
 
 static void *ack_main(void *arg)
 {
+    chati_thread_name("broker-ack");
     sbroker *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {
@@ -689,6 +691,7 @@ fail:
 
 static void *hk_main(void *arg)
 {
+    chati_thread_name("broker-hk");
     sbroker *b = arg;
     int64_t next_renew = chati_mono_ms() + RENEW_MS;
     int64_t next_retain = chati_mono_ms() + RETAIN_EVERY_MS;

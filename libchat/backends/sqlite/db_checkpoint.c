@@ -92,6 +92,7 @@ static void pass2_quiet(chati_db_checkpointer *c)
 
 static void *checkpoint_main(void *arg)
 {
+    chati_thread_name("db-checkpoint");
     chati_db_checkpointer *c = arg;
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
