@@ -100,17 +100,14 @@ static void pool_free(pooled *p)
     }
 }
 
-/* Parses be's address the first time it is listed: 0, or an errno for the
- * message (ENOTSUP: TLS without a configuration). */
-static int open_locked(chati_rpc_client *cl, backend *be)
+/* Takes be's address as parsed (outside the lock: a host name may need DNS).
+ * 0, or an errno for the message (ENOTSUP: TLS without a configuration). */
+static int open_locked(chati_rpc_client *cl, backend *be, const chati_wire_addr *parsed)
 {
-    if (!be->addr_ok) {
-        if (chati_wire_parse(be->url, &be->addr) != CHAT_OK) {
-            chati_clear_errmsg();
-            return EINVAL;
-        }
-        be->addr_ok = true;
-    }
+    if (parsed == NULL)
+        return be->addr_ok ? 0 : EINVAL;
+    be->addr = *parsed;
+    be->addr_ok = true;
     if (be->addr.tls && cl->tls == NULL)
         return ENOTSUP; /* see tls_err */
     return 0;
@@ -150,7 +147,8 @@ static backend *add_locked(chati_rpc_client *cl, const char *url)
 /* Takes the resolver's answer: marks what is listed, parses what is new.
  * The idle connections of addresses gone are returned in *closing, to close
  * without the lock. */
-static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a, pooled **closing,
+static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a,
+                        const chati_wire_addr *parsed, const bool *parsed_ok, pooled **closing,
                         char *first_err, size_t errlen)
 {
     int opened = 0;
@@ -160,7 +158,7 @@ static int apply_locked(chati_rpc_client *cl, const chati_rpc_addrs *a, pooled *
         backend *be = add_locked(cl, a->v[i]);
         if (be == NULL)
             continue;
-        int e = open_locked(cl, be);
+        int e = open_locked(cl, be, parsed_ok[i] ? &parsed[i] : NULL);
         if (e != 0) {
             if (first_err[0] == '\0')
                 snprintf(first_err, errlen, "%s: %s", be->url,
@@ -195,9 +193,19 @@ static chat_err refresh(chati_rpc_client *cl, bool first)
     chat_err rv = cl->resolve(cl->resolve_arg, &a, &dynamic);
     pooled *closing = NULL;
     char first_err[300] = "";
+    /* Host names are looked up here, without the lock. */
+    chati_wire_addr *parsed = chat_calloc(a.n ? a.n : 1, sizeof *parsed);
+    bool *parsed_ok = chat_calloc(a.n ? a.n : 1, sizeof *parsed_ok);
+    if (rv == CHAT_OK && (parsed == NULL || parsed_ok == NULL))
+        rv = chati_fail(CHAT_ERR_NOMEM, "rpc client");
+    for (size_t i = 0; rv == CHAT_OK && i < a.n; i++) {
+        parsed_ok[i] = chati_wire_parse(a.v[i], &parsed[i]) == CHAT_OK;
+        chati_clear_errmsg();
+    }
     pthread_mutex_lock(&cl->mu);
     if (rv == CHAT_OK) {
-        int opened = apply_locked(cl, &a, &closing, first_err, sizeof first_err);
+        int opened = apply_locked(cl, &a, parsed, parsed_ok, &closing, first_err,
+                                  sizeof first_err);
         if (first && !cl->open) {
             if (a.n == 0) {
                 rv = chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "no address for the %s service",
@@ -219,6 +227,8 @@ static chat_err refresh(chati_rpc_client *cl, bool first)
     cl->refreshing = false;
     pthread_mutex_unlock(&cl->mu);
     pool_free(closing);
+    chat_free(parsed);
+    chat_free(parsed_ok);
     chati_rpc_addrs_free(&a);
     return rv;
 }
@@ -331,12 +341,22 @@ static int conn_get(chati_rpc_client *cl, backend *be, int64_t deadline_ms, chat
         chati_wire_close(out); /* the server closed it while it idled */
     }
     *pooled_conn = false;
-    int e = chati_wire_dial(&be->addr, cl->tls, deadline_ms, out, why, whylen);
     pthread_mutex_lock(&cl->mu);
-    if (e == 0)
+    chati_wire_addr addr = be->addr;
+    pthread_mutex_unlock(&cl->mu);
+    int e = chati_wire_dial(&addr, cl->tls, deadline_ms, out, why, whylen);
+    /* A host name may point elsewhere by now: looked up again, unlocked. */
+    chati_wire_addr again;
+    bool reparsed = e != 0 && chati_wire_parse(be->url, &again) == CHAT_OK;
+    chati_clear_errmsg();
+    pthread_mutex_lock(&cl->mu);
+    if (e == 0) {
         dial_ok_locked(be);
-    else
+    } else {
         dial_failed_locked(be);
+        if (reparsed)
+            be->addr = again;
+    }
     pthread_mutex_unlock(&cl->mu);
     return -e;
 }
@@ -376,18 +396,10 @@ static void call_done(chati_rpc_client *cl, backend *be, chati_wire_conn *w, boo
 
 /* ---- a call ---- */
 
-static chat_err send_failed(chati_rpc_client *cl, backend *be, const char *what, int e,
-                            int64_t timeout_ms, const char *why)
-{
-    if (e == ETIMEDOUT)
-        return chati_fail(CHAT_ERR_TIMEOUT, "%s: could not send to the %s service within %lld ms",
-                          what, cl->name, (long long)timeout_ms);
-    return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what, cl->name,
-                      be->url, why && *why ? why : strerror(e));
-}
-
 /* One request and its reply on be; msg stays the caller's. *sent: the
- * request may have reached the server (a dial that failed sent nothing). */
+ * request may have reached the server. A dial or a send that failed did not
+ * deliver a whole frame, and a server runs nothing less, so the caller may
+ * give the request to another server then. */
 static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, nng_msg *msg,
                            int64_t deadline, nng_msg **reply, bool *sent)
 {
@@ -395,36 +407,46 @@ static chat_err round_trip(chati_rpc_client *cl, backend *be, const char *what, 
     *sent = false;
     chati_wire_conn w = {-1, NULL};
     char why[256] = "";
+    int e;
     for (int attempt = 0;; attempt++) {
         bool was_pooled = false;
         int64_t grace = chati_mono_ms() + CONNECT_GRACE_MS;
-        int e = conn_get(cl, be, grace < deadline ? grace : deadline, &w, &was_pooled, why,
-                         sizeof why);
+        e = conn_get(cl, be, grace < deadline ? grace : deadline, &w, &was_pooled, why,
+                     sizeof why);
         if (e != 0) {
             call_done(cl, be, &w, false, false);
-            return send_failed(cl, be, what, e, timeout_ms, why);
+            return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
+                              "%s: cannot connect to the %s service at %s: %s", what, cl->name,
+                              be->url, why[0] ? why : e == ETIMEDOUT ? "no answer" : strerror(e));
         }
-        e = -chati_wire_send(&w, msg, deadline);
-        if (e == 0)
+        if (chati_mono_ms() >= deadline) {
+            call_done(cl, be, &w, true, false);
+            return chati_fail(CHAT_ERR_TIMEOUT, "%s: no time left to call the %s service",
+                              what, cl->name);
+        }
+        if ((e = -chati_wire_send(&w, msg, deadline)) == 0)
             break;
-        /* A pooled connection the server closed since: it got nothing
-         * whole, so a fresh one may carry the request. */
-        if (was_pooled && attempt == 0 && (e == ECONNRESET || e == EPIPE)) {
+        /* A pooled connection the server closed since: a fresh one. */
+        if (was_pooled && attempt == 0 && e != ETIMEDOUT) {
             chati_wire_close(&w);
             continue;
         }
-        *sent = true;
         call_done(cl, be, &w, false, true);
-        return send_failed(cl, be, what, e, timeout_ms, NULL);
+        if (e == ETIMEDOUT)
+            return chati_fail(CHAT_ERR_TIMEOUT,
+                              "%s: could not send to the %s service within %lld ms", what,
+                              cl->name, (long long)timeout_ms);
+        return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "%s: %s service at %s: %s", what,
+                          cl->name, be->url, strerror(e));
     }
     *sent = true;
-    int e = -chati_wire_recv(&w, RECV_MAX, deadline, reply);
+    e = -chati_wire_recv(&w, RECV_MAX, deadline, reply);
     if (e != 0) {
         call_done(cl, be, &w, false, true);
         if (e == ETIMEDOUT)
             return chati_fail(CHAT_ERR_TIMEOUT, "%s: no reply from the %s service within %lld ms",
                               what, cl->name, (long long)timeout_ms);
-        if (e == ECONNRESET || e == EPIPE)
+        if (e == ECONNRESET || e == EPIPE || e == EPROTO)
             return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE,
                               "%s: the %s server at %s went away during the call", what,
                               cl->name, be->url);
@@ -526,37 +548,47 @@ chat_err chati_rpc_client_call(chati_rpc_client *cl, const char *what, nng_msg *
 /* ---- health probes ---- */
 
 /* Probes every listed address; marks each up or down. The requests go out
- * first and the replies are read after, so one slow server costs the round
- * its timeout once. */
+ * first and the replies are read after, each with its own timeout, so a
+ * slow server costs the round its timeout once and no other server its
+ * verdict. */
 static void probe_round(chati_rpc_client *cl)
 {
     pthread_mutex_lock(&cl->mu);
     size_t n = cl->nb;
     backend **v = chat_calloc(n ? n : 1, sizeof *v);
+    chati_wire_addr *addrs = chat_calloc(n ? n : 1, sizeof *addrs);
     size_t k = 0;
-    for (size_t i = 0; v && i < n; i++)
-        if (cl->b[i]->listed)
-            v[k++] = cl->b[i];
+    for (size_t i = 0; v && addrs && i < n; i++) {
+        backend *be = cl->b[i];
+        if (be->listed) {
+            addrs[k] = be->addr;
+            v[k++] = be;
+        } else if (be->probe.fd >= 0) {
+            chati_wire_close(&be->probe); /* the prober's own: no lock needed */
+        }
+    }
     pthread_mutex_unlock(&cl->mu);
     /* 0: not probed; 1: the dial failed; 2: the request went out. */
     uint8_t *started = chat_calloc(k ? k : 1, sizeof *started);
-    int64_t deadline = chati_mono_ms() + PROBE_TIMEOUT_MS;
+    int64_t *sent_at = chat_calloc(k ? k : 1, sizeof *sent_at);
     nng_msg *m = NULL;
-    if (started == NULL || nng_msg_alloc(&m, 0) != 0 ||
+    if (started == NULL || sent_at == NULL || nng_msg_alloc(&m, 0) != 0 ||
         nng_msg_append(m, cl->probe_frame, cl->probe.len) != 0)
         k = 0;
     for (size_t i = 0; i < k; i++) {
         backend *be = v[i];
+        if (be->probe.fd >= 0 && !chati_wire_idle_ok(&be->probe))
+            chati_wire_close(&be->probe); /* the server restarted since */
         if (be->probe.fd < 0) {
             char why[256];
-            int64_t dial_by = chati_mono_ms() + CONNECT_GRACE_MS;
-            if (chati_wire_dial(&be->addr, cl->tls, dial_by < deadline ? dial_by : deadline,
+            if (chati_wire_dial(&addrs[i], cl->tls, chati_mono_ms() + CONNECT_GRACE_MS,
                                 &be->probe, why, sizeof why) != 0) {
                 started[i] = 1;
                 continue;
             }
         }
-        if (chati_wire_send(&be->probe, m, deadline) != 0) {
+        sent_at[i] = chati_mono_ms();
+        if (chati_wire_send(&be->probe, m, sent_at[i] + PROBE_TIMEOUT_MS) != 0) {
             chati_wire_close(&be->probe);
             continue;
         }
@@ -567,7 +599,7 @@ static void probe_round(chati_rpc_client *cl)
         bool ok = false;
         if (started[i] == 2) {
             nng_msg *r = NULL;
-            if (chati_wire_recv(&be->probe, RECV_MAX, deadline, &r) == 0) {
+            if (chati_wire_recv(&be->probe, RECV_MAX, sent_at[i] + PROBE_TIMEOUT_MS, &r) == 0) {
                 ok = cl->probe.ok(cl->probe.arg, r);
                 nng_msg_free(r);
             } else {
@@ -585,6 +617,8 @@ static void probe_round(chati_rpc_client *cl)
     if (m)
         nng_msg_free(m);
     chat_free(started);
+    chat_free(sent_at);
+    chat_free(addrs);
     chat_free(v);
 }
 

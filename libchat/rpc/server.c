@@ -13,6 +13,14 @@
  * sends one request per connection at a time and the connection is not read
  * again until its reply is sent, so the queue holds at most one request per
  * connection.
+ *
+ * No thread ever waits on a peer: reads and writes are non-blocking, a reply
+ * the socket cannot take at once stays on its connection, armed for
+ * writable. Once a second a thread sweeps the connections: one that has sat
+ * in a handshake, a hello or half a frame, or a reply the peer does not
+ * read, without progress for STALL_MS is shut down (its owner then closes
+ * it). At opts->workers connections the listener is disarmed and new ones
+ * wait in the kernel's backlog.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -38,8 +46,16 @@
 #define MAX_THREADS 256
 #define MAX_CONNS 65536
 #define DEFAULT_RECV_MAX (256u << 20)
-/* A client that does not read its reply for this long loses the connection. */
-#define REPLY_WRITE_MS 30000
+/* A connection that makes no progress this long in the middle of something
+ * (a handshake, a frame, a reply) is shut down. Idle between requests is
+ * fine: clients keep their connections pooled. */
+#define STALL_MS 30000
+#define SWEEP_MS 1000
+/* A frame's buffer starts this large and grows as its bytes arrive, so a
+ * length alone reserves no memory. */
+#define FIRST_CHUNK (64u << 10)
+
+enum { STAGE_IDLE, STAGE_BUSY, STAGE_WRITING };
 
 typedef struct conn {
     chati_wire_conn w;
@@ -48,11 +64,16 @@ typedef struct conn {
     size_t hello_got;
     uint8_t hdr[4];
     size_t hdr_got;
+    uint32_t frame_len;         /* of the frame being read, once hdr_got == 4 */
     nng_msg *req;               /* the frame being read, then the request */
     size_t body_got;
     int64_t recv_us;
-    short want;                 /* what the next read waits for */
-    struct conn *prev, *next;   /* every connection, for stop */
+    nng_msg *out;               /* a reply (header included) being written */
+    size_t out_off;
+    short want;                 /* what the next step waits for */
+    _Atomic int stage;          /* STAGE_*, for the sweep */
+    _Atomic int64_t progress_ms; /* the last byte read or written (mono ms) */
+    struct conn *prev, *next;   /* every connection, for stop and the sweep */
     struct conn *qnext;         /* the queue of requests waiting for a thread */
 } conn;
 
@@ -72,11 +93,13 @@ struct chati_rpc_server {
     pthread_cond_t idle_cv;     /* inflight reached 0 (monotonic clock) */
     conn *conns;
     int nconns;
+    bool parked;                /* the listener is disarmed (full, or out of fds) */
     conn *qhead, *qtail;
     int serving;                /* threads inside serve() */
     int inflight;               /* requests read and not yet answered */
     bool stopping;              /* refuse new requests */
     bool closing;               /* threads leave */
+    _Atomic int64_t swept_ms;
     _Atomic uint64_t served;
 };
 
@@ -88,7 +111,24 @@ static void arm(chati_rpc_server *srv, conn *c)
     struct epoll_event ev = {.events = (uint32_t)(c->want == POLLOUT ? EPOLLOUT : EPOLLIN) |
                                        EPOLLONESHOT | EPOLLRDHUP,
                              .data.ptr = c};
-    epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->w.fd, &ev);
+    if (epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->w.fd, &ev) != 0)
+        shutdown(c->w.fd, SHUT_RDWR); /* cannot happen; if it did, no thread would own c */
+}
+
+static void arm_listener(chati_rpc_server *srv)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &listener_tag};
+    epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->lfd, &ev);
+}
+
+/* One request answered (or dropped): counted once, whatever became of it. */
+static void request_done(chati_rpc_server *srv)
+{
+    atomic_fetch_add_explicit(&srv->served, 1, memory_order_relaxed);
+    pthread_mutex_lock(&srv->mu);
+    if (--srv->inflight == 0)
+        pthread_cond_broadcast(&srv->idle_cv);
+    pthread_mutex_unlock(&srv->mu);
 }
 
 static void conn_close(chati_rpc_server *srv, conn *c)
@@ -102,54 +142,109 @@ static void conn_close(chati_rpc_server *srv, conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
+    bool unpark = srv->parked && !srv->closing && srv->nconns < srv->nconns_max;
+    if (unpark)
+        srv->parked = false;
     pthread_mutex_unlock(&srv->mu);
+    if (unpark)
+        arm_listener(srv);
     chati_wire_close(&c->w);
     if (c->req)
         nng_msg_free(c->req);
+    if (c->out) {
+        nng_msg_free(c->out);
+        request_done(srv);
+    }
     chat_free(c);
+}
+
+static void progress(conn *c)
+{
+    atomic_store_explicit(&c->progress_ms, chati_mono_ms(), memory_order_relaxed);
 }
 
 static void accept_all(chati_rpc_server *srv)
 {
     for (;;) {
+        pthread_mutex_lock(&srv->mu);
+        bool full = srv->closing || srv->nconns >= srv->nconns_max;
+        if (full)
+            srv->parked = true; /* conn_close arms the listener again */
+        pthread_mutex_unlock(&srv->mu);
+        if (full)
+            return;
         int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            break; /* EAGAIN, or out of descriptors: try at the next event */
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* Out of descriptors: the sweep tries again in a second,
+                 * rather than spinning on a listener that stays readable. */
+                pthread_mutex_lock(&srv->mu);
+                srv->parked = true;
+                pthread_mutex_unlock(&srv->mu);
+                return;
+            }
+            break;
         }
         conn *c = chat_calloc(1, sizeof *c);
-        pthread_mutex_lock(&srv->mu);
-        bool room = c != NULL && !srv->closing && srv->nconns < srv->nconns_max;
-        if (room) {
-            c->next = srv->conns;
-            if (srv->conns)
-                srv->conns->prev = c;
-            srv->conns = c;
-            srv->nconns++;
-        }
-        pthread_mutex_unlock(&srv->mu);
-        if (!room) {
+        if (c == NULL) {
             close(fd);
-            chat_free(c);
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* A peer host that vanished without a FIN drops out in about 90 s. */
+        int idle = 60, intvl = 10, cnt = 3;
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
         c->w.fd = fd;
         c->w.tls = NULL;
         c->handshaken = srv->tls == NULL;
         c->want = POLLIN;
+        atomic_init(&c->stage, STAGE_BUSY); /* until the hello is in */
+        atomic_init(&c->progress_ms, chati_mono_ms());
         if (srv->tls && chati_tls_new(srv->tls, fd, &c->w.tls) != CHAT_OK) {
-            conn_close(srv, c);
+            close(fd);
+            chat_free(c);
             continue;
         }
+        pthread_mutex_lock(&srv->mu);
+        c->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = c;
+        srv->conns = c;
+        srv->nconns++;
+        pthread_mutex_unlock(&srv->mu);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
         if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
             conn_close(srv, c);
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &listener_tag};
-    epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->lfd, &ev);
+    arm_listener(srv);
+}
+
+/* Shuts down what has stalled (see the top of the file) and wakes the
+ * listener parked for want of descriptors. Any thread, once a second. */
+static void sweep(chati_rpc_server *srv)
+{
+    int64_t now = chati_mono_ms();
+    int64_t last = atomic_load(&srv->swept_ms);
+    if (now - last < SWEEP_MS || !atomic_compare_exchange_strong(&srv->swept_ms, &last, now))
+        return;
+    pthread_mutex_lock(&srv->mu);
+    /* The fd stays open while c is listed: conn_close unlinks first. */
+    for (conn *c = srv->conns; c; c = c->next)
+        if (atomic_load(&c->stage) != STAGE_IDLE &&
+            now - atomic_load(&c->progress_ms) > STALL_MS)
+            shutdown(c->w.fd, SHUT_RDWR);
+    bool unpark = srv->parked && !srv->closing && srv->nconns < srv->nconns_max;
+    if (unpark)
+        srv->parked = false;
+    pthread_mutex_unlock(&srv->mu);
+    if (unpark)
+        arm_listener(srv);
 }
 
 /* Reads what is there: 1 when c->req holds a whole request, 0 when more is
@@ -168,28 +263,41 @@ static int conn_read(chati_rpc_server *srv, conn *c)
                 return 0;
             }
             c->handshaken = true;
+            progress(c);
             continue;
         }
         if (c->hello_got < CHATI_WIRE_HELLO_LEN) {
             r = chati_wire_read_some(&c->w, c->hello + c->hello_got,
                                      CHATI_WIRE_HELLO_LEN - c->hello_got, &want);
-            if (r > 0 && (c->hello_got += (size_t)r) == CHATI_WIRE_HELLO_LEN &&
-                memcmp(c->hello, CHATI_WIRE_HELLO, CHATI_WIRE_HELLO_LEN) != 0)
-                return -1; /* not our protocol (an nng REQ peer, a stray client) */
+            if (r > 0 && (c->hello_got += (size_t)r) == CHATI_WIRE_HELLO_LEN) {
+                if (memcmp(c->hello, CHATI_WIRE_HELLO, CHATI_WIRE_HELLO_LEN) != 0)
+                    return -1; /* not our protocol (an nng REQ peer, a stray client) */
+                atomic_store(&c->stage, STAGE_IDLE);
+            }
         } else if (c->hdr_got < 4) {
             r = chati_wire_read_some(&c->w, c->hdr + c->hdr_got, 4 - c->hdr_got, &want);
-            if (r > 0 && (c->hdr_got += (size_t)r) == 4) {
-                uint32_t len = chati_wire_len(c->hdr);
-                if (len > srv->opts.recv_max || nng_msg_alloc(&c->req, len) != 0)
-                    return -1;
-                c->body_got = 0;
+            if (r > 0) {
+                atomic_store(&c->stage, STAGE_BUSY);
+                if ((c->hdr_got += (size_t)r) == 4) {
+                    c->frame_len = chati_wire_len(c->hdr);
+                    size_t first = c->frame_len < FIRST_CHUNK ? c->frame_len : FIRST_CHUNK;
+                    if (c->frame_len > srv->opts.recv_max || nng_msg_alloc(&c->req, first) != 0)
+                        return -1;
+                    c->body_got = 0;
+                }
             }
         } else {
-            size_t len = nng_msg_len(c->req);
-            r = len == c->body_got ? 1 /* empty */
+            size_t have = nng_msg_len(c->req);
+            if (c->body_got == have && have < c->frame_len) {
+                size_t grow = have * 2 < c->frame_len ? have * 2 : c->frame_len;
+                if (nng_msg_realloc(c->req, grow) != 0)
+                    return -1;
+                have = grow;
+            }
+            r = have == c->body_got ? 1 /* an empty frame */
                 : chati_wire_read_some(&c->w, (uint8_t *)nng_msg_body(c->req) + c->body_got,
-                                       len - c->body_got, &want);
-            if (r > 0 && len > 0)
+                                       have - c->body_got, &want);
+            if (r > 0 && have > 0)
                 c->body_got += (size_t)r;
         }
         if (r == 0)
@@ -200,37 +308,77 @@ static int conn_read(chati_rpc_server *srv, conn *c)
             c->want = want;
             return 0;
         }
-        if (c->hdr_got == 4 && c->body_got == nng_msg_len(c->req)) {
+        progress(c);
+        if (c->hdr_got == 4 && c->body_got == c->frame_len) {
             c->hdr_got = 0;
             c->recv_us = chati_mono_us();
+            atomic_store(&c->stage, STAGE_IDLE); /* in the handler's hands now */
             return 1;
         }
     }
 }
 
-/* Sends reply (taken; NULL drops the request, which the caller sees as a
- * timeout), counts the request answered and waits for c's next request. */
-static void reply_and_rearm(chati_rpc_server *srv, conn *c, nng_msg *reply)
+/* Writes what it can of c's reply: when all of it went, the request is done
+ * and c waits for the next one; when the socket is full, c waits for room. */
+static void conn_write(chati_rpc_server *srv, conn *c)
 {
-    pthread_mutex_lock(&srv->mu);
-    bool ok = !srv->closing; /* past the drain: the reply is dropped with the connection */
-    pthread_mutex_unlock(&srv->mu);
-    if (reply) {
-        ok = ok && chati_wire_send(&c->w, reply, chati_mono_ms() + REPLY_WRITE_MS) == 0;
-        nng_msg_free(reply);
+    for (;;) {
+        size_t len = nng_msg_len(c->out);
+        if (c->out_off == len)
+            break;
+        short want;
+        ssize_t r = chati_wire_write_some(&c->w, (uint8_t *)nng_msg_body(c->out) + c->out_off,
+                                          len - c->out_off, &want);
+        if (r > 0) {
+            c->out_off += (size_t)r;
+            progress(c);
+        } else if (r == -EAGAIN) {
+            c->want = want;
+            arm(srv, c);
+            return;
+        } else {
+            conn_close(srv, c); /* counts the request done */
+            return;
+        }
     }
-    atomic_fetch_add_explicit(&srv->served, 1, memory_order_relaxed);
-    pthread_mutex_lock(&srv->mu);
-    if (--srv->inflight == 0)
-        pthread_cond_broadcast(&srv->idle_cv);
-    pthread_mutex_unlock(&srv->mu);
-    if (!ok) {
-        conn_close(srv, c);
-        return;
-    }
+    nng_msg_free(c->out);
+    c->out = NULL;
+    atomic_store(&c->stage, STAGE_IDLE);
+    request_done(srv);
     /* Bytes TLS already decrypted do not make the socket readable: arm for
      * writable, which fires at once, and the next read finds them. */
     c->want = c->w.tls && chati_tls_pending(c->w.tls) > 0 ? POLLOUT : POLLIN;
+    arm(srv, c);
+}
+
+/* Sends reply (taken; NULL drops the request, which the caller sees as a
+ * timeout) and waits for c's next request. */
+static void reply(chati_rpc_server *srv, conn *c, nng_msg *msg)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool closing = srv->closing; /* past the drain: the reply goes with the connection */
+    pthread_mutex_unlock(&srv->mu);
+    uint8_t hdr[4];
+    if (msg && !closing && nng_msg_len(msg) <= UINT32_MAX) {
+        chati_wire_hdr((uint32_t)nng_msg_len(msg), hdr);
+        if (nng_msg_insert(msg, hdr, 4) == 0) {
+            c->out = msg;
+            c->out_off = 0;
+            atomic_store(&c->stage, STAGE_WRITING);
+            progress(c);
+            conn_write(srv, c);
+            return;
+        }
+    }
+    if (msg)
+        nng_msg_free(msg);
+    request_done(srv);
+    if (closing) {
+        conn_close(srv, c);
+        return;
+    }
+    atomic_store(&c->stage, STAGE_IDLE);
+    c->want = POLLIN;
     arm(srv, c);
 }
 
@@ -238,9 +386,9 @@ static void serve_one(chati_rpc_server *srv, conn *c)
 {
     nng_msg *req = c->req;
     c->req = NULL;
-    nng_msg *reply = srv->h.serve(srv->h.arg, req, c->recv_us);
+    nng_msg *out = srv->h.serve(srv->h.arg, req, c->recv_us);
     nng_msg_free(req);
-    reply_and_rearm(srv, c, reply);
+    reply(srv, c, out);
 }
 
 /* c holds a whole request: answer it at once, run it here, or queue it. */
@@ -249,34 +397,33 @@ static void dispatch(chati_rpc_server *srv, conn *c)
     pthread_mutex_lock(&srv->mu);
     srv->inflight++;
     bool stopping = srv->stopping;
-    bool run = !stopping && srv->serving < srv->opts.threads;
-    if (run)
-        srv->serving++;
     pthread_mutex_unlock(&srv->mu);
 
-    nng_msg *reply = NULL;
-    if (srv->h.triage(srv->h.arg, c->req, stopping, &reply) || stopping) {
+    nng_msg *out = NULL;
+    if (srv->h.triage(srv->h.arg, c->req, stopping, &out) || stopping) {
         nng_msg_free(c->req);
         c->req = NULL;
-        if (run) {
-            pthread_mutex_lock(&srv->mu);
-            srv->serving--;
-            pthread_mutex_unlock(&srv->mu);
-        }
-        reply_and_rearm(srv, c, reply);
+        reply(srv, c, out);
         return;
     }
-    if (!run) {
-        pthread_mutex_lock(&srv->mu);
+    /* Run it here, or queue it: decided with the queue in hand, so that a
+     * serving thread that finds the queue empty and stops serving cannot
+     * miss it. */
+    pthread_mutex_lock(&srv->mu);
+    bool run = srv->serving < srv->opts.threads;
+    if (run) {
+        srv->serving++;
+    } else {
         c->qnext = NULL;
         if (srv->qtail)
             srv->qtail->qnext = c;
         else
             srv->qhead = c;
         srv->qtail = c;
-        pthread_mutex_unlock(&srv->mu);
-        return;
     }
+    pthread_mutex_unlock(&srv->mu);
+    if (!run)
+        return;
     /* Then what queued up meanwhile, before this thread waits again. */
     for (conn *next = c; next;) {
         serve_one(srv, next);
@@ -297,9 +444,10 @@ static void *thread_main(void *arg)
     chati_rpc_server *srv = arg;
     for (;;) {
         struct epoll_event ev;
-        int n = epoll_wait(srv->ep, &ev, 1, -1);
+        int n = epoll_wait(srv->ep, &ev, 1, SWEEP_MS);
         if (n < 0 && errno != EINTR)
-            return NULL;
+            chati_sleep_ms(10); /* cannot happen with a valid epoll fd; do not spin */
+        sweep(srv);
         if (n <= 0)
             continue;
         if (ev.data.ptr == &waker_tag)
@@ -309,6 +457,10 @@ static void *thread_main(void *arg)
             continue;
         }
         conn *c = ev.data.ptr;
+        if (c->out) {
+            conn_write(srv, c);
+            continue;
+        }
         int r = conn_read(srv, c);
         if (r < 0)
             conn_close(srv, c);

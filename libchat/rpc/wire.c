@@ -22,6 +22,9 @@
 #include "rpc/tls_session.h"
 #include "rpc/wire.h"
 
+/* Frames up to this size go to TLS as one record. */
+#define SMALL_FRAME 4096
+
 uint32_t chati_wire_len(const uint8_t hdr[4])
 {
     return (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
@@ -184,7 +187,7 @@ int chati_wire_dial(const chati_wire_addr *a, const struct chati_tls_conf *conf,
     out->fd = fd;
     int e = 0;
     if (connect(fd, (const struct sockaddr *)&a->sa, a->len) != 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN) {
+        if (errno != EINPROGRESS) { /* EAGAIN on a Unix socket: its backlog is full */
             e = -errno;
         } else if ((e = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
             int so = 0;
@@ -334,6 +337,13 @@ int chati_wire_send(chati_wire_conn *c, nng_msg *msg, int64_t deadline_ms)
         }
         return chati_wire_write_all(c, (uint8_t *)nng_msg_body(msg) + (done - 4), len - (done - 4),
                                     deadline_ms);
+    }
+    if (len <= SMALL_FRAME - 4) {
+        /* One TLS record for a small frame, not one for its header too. */
+        uint8_t one[SMALL_FRAME];
+        memcpy(one, hdr, 4);
+        memcpy(one + 4, nng_msg_body(msg), len);
+        return chati_wire_write_all(c, one, 4 + len, deadline_ms);
     }
     int e = chati_wire_write_all(c, hdr, 4, deadline_ms);
     return e ? e : chati_wire_write_all(c, nng_msg_body(msg), len, deadline_ms);

@@ -1134,6 +1134,104 @@ START_TEST(transport_edges)
 }
 END_TEST
 
+/* A connection that sent a signed api.test echoing `size` bytes and reads
+ * nothing back (its receive buffer as small as the kernel allows). */
+static int send_unread_echo(const char *url, size_t size)
+{
+    chati_wire_addr a;
+    ck_assert_chat_ok(chati_wire_parse(url, &a));
+    chati_wire_conn w;
+    char why[128];
+    int64_t deadline = chati_mono_ms() + 3000;
+    ck_assert_int_eq(chati_wire_dial(&a, NULL, deadline, &w, why, sizeof why), 0);
+    int small = 4096;
+    setsockopt(w.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    char *foo = malloc(size + 1);
+    memset(foo, 'x', size);
+    foo[size] = '\0';
+    Chat__Api__ApiTestRequest rq = CHAT__API__API_TEST_REQUEST__INIT;
+    rq.foo = foo;
+    size_t blen = chat__api__api_test_request__get_packed_size(&rq);
+    uint8_t *body = malloc(blen);
+    chat__api__api_test_request__pack(&rq, body);
+    chati_rpc_auth *signer = test_signer(TEST_SECRET);
+    nng_msg *m = build_frame(api_test_method()->id, NULL, false, body, blen,
+                             chati_now_ms() + 10000, signer);
+    ck_assert_int_eq(chati_wire_send(&w, m, deadline), 0);
+    nng_msg_free(m);
+    chati_rpc_auth_free(signer);
+    free(body);
+    free(foo);
+    return w.fd; /* the test closes it */
+}
+
+START_TEST(server_never_waits_on_a_peer)
+{
+    /* One serving thread and the one more: before, each blocked writing a
+     * reply nobody read, and three such peers stalled the server. */
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 64, 1);
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+    check_echo(svc, "first");
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = send_unread_echo(f.url, 4u << 20);
+    wait_served(f.srv, 1); /* the health probes and "first" count too: not exact */
+    sleep_ms(300);          /* the replies are stuck in the sockets by now */
+    double t0 = now_ms();
+    check_echo(svc, "still answering");
+    ck_assert_chat_ok(health(svc, 500));
+    double dt = now_ms() - t0;
+    printf("3 peers not reading 4 MiB replies: an echo and a health call took %.1f ms\n", dt);
+    ck_assert_msg(dt < 400, "took %.0f ms", dt);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
+/* Holds one connection of url open (the hello sent); returns its fd. */
+static int hold_connection(const char *url)
+{
+    chati_wire_addr a;
+    ck_assert_chat_ok(chati_wire_parse(url, &a));
+    chati_wire_conn w;
+    char why[128];
+    ck_assert_int_eq(chati_wire_dial(&a, NULL, chati_mono_ms() + 3000, &w, why, sizeof why), 0);
+    return w.fd;
+}
+
+START_TEST(full_server_keeps_callers_in_the_backlog)
+{
+    /* Two connections at most: a third waits for a slot instead of being
+     * accepted and dropped (which a caller would see as a dead server). */
+    server_fx f;
+    server_up(&f, "tcp://127.0.0.1:0", 2, 1);
+    int held[2];
+    for (int i = 0; i < 2; i++)
+        held[i] = hold_connection(f.url);
+    sleep_ms(100); /* both accepted */
+    chat_ctx *c = client_ctx(f.url);
+    chati_svc *svc = rpc_client(c);
+    pthread_t t;
+    call_arg a = {svc, "waited", 3000, CHAT_ERR_INTERNAL, 0};
+    ck_assert_int_eq(pthread_create(&t, NULL, call_main, &a), 0);
+    sleep_ms(300);
+    ck_assert_int_eq(atomic_load(&f.h.calls), 0); /* not served while full */
+    close(held[0]);
+    pthread_join(t, NULL);
+    ck_assert_chat_ok(a.rv);
+    ck_assert_msg(a.ms >= 250 && a.ms < 2000, "the call took %.0f ms", a.ms);
+    close(held[1]);
+    chati_svc_close(svc);
+    client_ctx_free(c);
+    server_down(&f);
+}
+END_TEST
+
 START_TEST(several_addresses_and_discovery)
 {
     server_fx a, b;
@@ -1269,6 +1367,8 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, stop_lets_in_flight_requests_finish);
     tcase_add_test(tc, stop_drain_is_bounded);
     tcase_add_test(tc, transport_edges);
+    tcase_add_test(tc, server_never_waits_on_a_peer);
+    tcase_add_test(tc, full_server_keeps_callers_in_the_backlog);
     tcase_add_test(tc, several_addresses_and_discovery);
     tcase_add_test(tc, stopping_server_hands_calls_to_another);
     tcase_add_test(tc, bad_server_arguments);
