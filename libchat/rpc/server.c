@@ -121,6 +121,16 @@ static void arm_listener(chati_rpc_server *srv)
     epoll_ctl(srv->ep, EPOLL_CTL_MOD, srv->lfd, &ev);
 }
 
+/* Whether the parked listener may take connections again (srv->mu held);
+ * the caller arms it after unlocking. */
+static bool unpark_locked(chati_rpc_server *srv)
+{
+    bool unpark = srv->parked && !srv->closing && srv->nconns < srv->nconns_max;
+    if (unpark)
+        srv->parked = false;
+    return unpark;
+}
+
 /* One request answered (or dropped): counted once, whatever became of it. */
 static void request_done(chati_rpc_server *srv)
 {
@@ -142,9 +152,7 @@ static void conn_close(chati_rpc_server *srv, conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
-    bool unpark = srv->parked && !srv->closing && srv->nconns < srv->nconns_max;
-    if (unpark)
-        srv->parked = false;
+    bool unpark = unpark_locked(srv);
     pthread_mutex_unlock(&srv->mu);
     if (unpark)
         arm_listener(srv);
@@ -239,9 +247,7 @@ static void sweep(chati_rpc_server *srv)
         if (atomic_load(&c->stage) != STAGE_IDLE &&
             now - atomic_load(&c->progress_ms) > STALL_MS)
             shutdown(c->w.fd, SHUT_RDWR);
-    bool unpark = srv->parked && !srv->closing && srv->nconns < srv->nconns_max;
-    if (unpark)
-        srv->parked = false;
+    bool unpark = unpark_locked(srv);
     pthread_mutex_unlock(&srv->mu);
     if (unpark)
         arm_listener(srv);
