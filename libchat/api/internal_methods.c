@@ -16,7 +16,8 @@ static chat_err h_channel_access(chat_ctx *ctx, const chat_session *s,
     Chat__Internal__ChannelAccessResponse *resp = (void *)rs;
     chat_channel *c = NULL;
     bool member = false;
-    chat_err rv = chati_channel_peer_local.visible(ctx, s, req->channel, &c, &member);
+    chat_err rv = chati_channel_peer_local.visible(ctx, s, req->channel, req->flags, &c,
+                                                   &member);
     if (rv == CHAT_OK) {
         resp->is_member = member;
         rv = chati_channel_pack(c, &resp->channel);

@@ -54,10 +54,11 @@ static chat_err call(chat_ctx *ctx, const char *method, const chat_session *s,
 /* -------------------------------------------------------------- channel --- */
 
 static chat_err channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                                chat_channel **out, bool *is_member)
+                                unsigned flags, chat_channel **out, bool *is_member)
 {
     Chat__Internal__ChannelAccessRequest req = CHAT__INTERNAL__CHANNEL_ACCESS_REQUEST__INIT;
     req.channel = (char *)(channel_id ? channel_id : "");
+    req.flags = flags;
     ProtobufCMessage *resp = NULL;
     chat_err rv = call(ctx, "internal.channelAccess", s, &req.base, &resp);
     if (rv != CHAT_OK)

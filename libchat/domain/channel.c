@@ -26,15 +26,47 @@ static chat_err not_found(const char *id)
     return chati_fail(CHAT_ERR_CHANNEL_NOT_FOUND, "no channel %.30s", id ? id : "(null)");
 }
 
-static chat_err channel_visible_local(chat_ctx *ctx, const chat_session *s,
-                                     const char *channel_id, chat_channel **out,
-                                     bool *is_member)
+static bool is_channel_id(const char *s)
 {
-    if (!chati_id_valid(channel_id, 0) || (channel_id[0] != 'C' && channel_id[0] != 'D' &&
-                                           channel_id[0] != 'G'))
-        return not_found(channel_id);
+    return chati_id_valid(s, 0) && (s[0] == 'C' || s[0] == 'D' || s[0] == 'G');
+}
+
+/* A post's target that is not a channel id: "#name" or "name" of a channel
+ * of the caller's team, or a user id, whose DM with the caller is opened. */
+static chat_err lookup_post_target(chat_ctx *ctx, const chat_session *s, const char *target,
+                                   chat_channel **out)
+{
+    chat_err rv;
+    if (chati_id_valid(target, 0) && (target[0] == 'U' || target[0] == 'W')) {
+        rv = chat_channel_open_dm(ctx, s, &target, 1, out);
+        return rv == CHAT_ERR_USER_NOT_FOUND || rv == CHAT_ERR_USERS_NOT_FOUND
+                   ? not_found(target)
+                   : rv;
+    }
+    const char *name = target[0] == '#' ? target + 1 : target;
+    if (chati_check_channel_name(name) != CHAT_OK)
+        return not_found(target);
+    rv = ctx->channels->get_by_name(ctx->channels_impl, s->team_id, name, out);
+    if (rv == CHAT_OK && is_dm(*out)) {
+        chat_channel_free(*out);
+        *out = NULL;
+        return not_found(target);
+    }
+    return chati_not_found(rv) ? not_found(target) : rv;
+}
+
+static chat_err channel_visible_local(chat_ctx *ctx, const chat_session *s,
+                                     const char *channel_id, unsigned flags,
+                                     chat_channel **out, bool *is_member)
+{
     chat_channel *c = NULL;
-    chat_err rv = ctx->channels->get(ctx->channels_impl, channel_id, &c);
+    chat_err rv;
+    if (is_channel_id(channel_id))
+        rv = ctx->channels->get(ctx->channels_impl, channel_id, &c);
+    else if ((flags & CHATI_CHANNEL_POST_TARGET) && channel_id && *channel_id)
+        rv = lookup_post_target(ctx, s, channel_id, &c);
+    else
+        return not_found(channel_id);
     if (chati_not_found(rv))
         return not_found(channel_id);
     if (rv != CHAT_OK)

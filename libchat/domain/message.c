@@ -52,7 +52,7 @@ static chat_err writable_channel(chat_ctx *ctx, const chat_session *s, const cha
                                  chat_channel **out)
 {
     bool member = false;
-    chat_err rv = chati_channel_visible(ctx, s, channel_id, out, &member);
+    chat_err rv = chati_channel_post_target(ctx, s, channel_id, out, &member);
     if (rv != CHAT_OK)
         return rv;
     if (!member)

@@ -9,9 +9,10 @@ static chat_err none(const char *service)
 }
 
 static chat_err no_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                           chat_channel **out, bool *is_member)
+                           unsigned flags, chat_channel **out, bool *is_member)
 {
     CHATI_UNUSED(ctx), CHATI_UNUSED(s), CHATI_UNUSED(channel_id), CHATI_UNUSED(out);
+    CHATI_UNUSED(flags);
     CHATI_UNUSED(is_member);
     return none("channel");
 }
@@ -90,7 +91,14 @@ void chati_peers_init(chat_ctx *ctx, const chati_peers *remote)
 chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
                                chat_channel **out, bool *is_member)
 {
-    return ctx->peers.channel->visible(ctx, s, channel_id, out, is_member);
+    return ctx->peers.channel->visible(ctx, s, channel_id, 0, out, is_member);
+}
+
+chat_err chati_channel_post_target(chat_ctx *ctx, const chat_session *s, const char *target,
+                                   chat_channel **out, bool *is_member)
+{
+    return ctx->peers.channel->visible(ctx, s, target, CHATI_CHANNEL_POST_TARGET, out,
+                                       is_member);
 }
 
 chat_err chati_readable_channels(chat_ctx *ctx, const chat_session *s,

@@ -23,12 +23,20 @@
 
 #include "core/internal.h"
 
+/* chati_channel_peer.visible's flags. */
+enum {
+    /* channel_id names where a post goes, as chat.postMessage's channel
+     * does: a channel id, "#name" or "name", or a user id (the caller's DM
+     * with that user, opened on first use). */
+    CHATI_CHANNEL_POST_TARGET = 1u << 0,
+};
+
 typedef struct chati_channel_peer {
     /* The channel if the caller can see it (public in their team, or a
      * member), channel_not_found otherwise; *is_member (may be NULL) is the
-     * caller's membership. */
+     * caller's membership. flags: CHATI_CHANNEL_*. */
     chat_err (*visible)(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                        chat_channel **out, bool *is_member);
+                        unsigned flags, chat_channel **out, bool *is_member);
     /* Ids of every channel the caller may read (public ones of the team and
      * every one they belong to); free *ids with chat_free. */
     chat_err (*readable)(chat_ctx *ctx, const chat_session *s, char (**ids)[CHAT_ID_SIZE],
@@ -77,6 +85,9 @@ void chati_peers_init(chat_ctx *ctx, const chati_peers *remote);
 /* The calls the domain makes, through ctx->peers. */
 chat_err chati_channel_visible(chat_ctx *ctx, const chat_session *s, const char *channel_id,
                                chat_channel **out, bool *is_member);
+/* chati_channel_visible of a post's target (CHATI_CHANNEL_POST_TARGET). */
+chat_err chati_channel_post_target(chat_ctx *ctx, const chat_session *s, const char *target,
+                                   chat_channel **out, bool *is_member);
 chat_err chati_readable_channels(chat_ctx *ctx, const chat_session *s,
                                  char (**ids)[CHAT_ID_SIZE], size_t *n);
 chat_err chati_join_general(chat_ctx *ctx, const char *team_id, const char *user_id);

@@ -19,8 +19,6 @@ static uint16_t http_status(chat_err err)
         return 200;
     case CHAT_ERR_RATELIMITED:
         return 429;
-    case CHAT_ERR_UNKNOWN_METHOD:
-        return 404;
     case CHAT_ERR_METHOD_NOT_ALLOWED:
         return 405;
     case CHAT_ERR_REQUEST_TOO_LARGE:
@@ -34,7 +32,9 @@ static uint16_t http_status(chat_err err)
     case CHAT_ERR_TIMEOUT:
         return 504;
     default:
-        return 200; /* Slack answers API errors with 200 and ok:false */
+        /* Slack answers API errors with 200 and ok:false, unknown_method
+         * too: the node SDK retries a 404 for half an hour. */
+        return 200;
     }
 }
 
@@ -213,6 +213,12 @@ void gw_api_serve(gw *g, gw_req *req)
         rv = is_rtm ? rtm_connect(g, s, token, &out) : gw_call_json(g, m, s, &args, &out);
     else
         gw_error_json(&out, rv, chati_errmsg());
+    if (rv == CHAT_ERR_UNKNOWN_METHOD && out.len > 0) { /* Slack names it back */
+        out.len--;
+        chati_buf_puts(&out, ",\"req_method\":");
+        gw_json_put_string(&out, name, strlen(name));
+        chati_buf_puts(&out, "}");
+    }
 
     char retry[16];
     snprintf(retry, sizeof retry, "%d", retry_after);
