@@ -91,7 +91,14 @@ extern "C" {
     X(CHAT_ERR_REQUEST_TOO_LARGE, "request_too_large", "request body is too large")     \
     X(CHAT_ERR_INVALID_FORM_DATA, "invalid_form_data", "malformed form data")           \
     X(CHAT_ERR_INVALID_POST_TYPE, "invalid_post_type", "unsupported Content-Type")      \
-    X(CHAT_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET or POST")
+    X(CHAT_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET or POST")             \
+    X(CHAT_ERR_INVALID_BLOCKS, "invalid_blocks", "blocks are not valid Block Kit")      \
+    X(CHAT_ERR_INVALID_BLOCKS_FORMAT, "invalid_blocks_format", "blocks are not a JSON array") \
+    X(CHAT_ERR_MSG_BLOCKS_TOO_LONG, "msg_blocks_too_long", "blocks are too long")       \
+    X(CHAT_ERR_INVALID_ATTACHMENTS, "invalid_attachments", "attachments are not valid") \
+    X(CHAT_ERR_TOO_MANY_ATTACHMENTS, "too_many_attachments", "more than 100 attachments") \
+    X(CHAT_ERR_INVALID_METADATA_FORMAT, "invalid_metadata_format", "metadata is not valid") \
+    X(CHAT_ERR_METADATA_TOO_LARGE, "metadata_too_large", "metadata is too large")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -42,10 +42,63 @@ CHAT_API const char *chat_message_mention(const chat_message *m, size_t i);
 CHAT_API bool chat_message_mentions_channel(const chat_message *m); /* <!channel>/<!everyone> */
 CHAT_API bool chat_message_mentions_here(const chat_message *m);
 CHAT_API bool chat_message_is_reply_broadcast(const chat_message *m);
+/* Slack's rich parts, "" when absent: blocks and attachments are JSON arrays,
+ * metadata a JSON object {"event_type":..,"event_payload":{..}}, as the
+ * poster gave them (compacted). username and the icons are what a bot or a
+ * webhook posted under; bot_id is set on messages an app's bot posted. */
+CHAT_API const char *chat_message_blocks(const chat_message *m);
+CHAT_API const char *chat_message_attachments(const chat_message *m);
+CHAT_API const char *chat_message_metadata(const chat_message *m);
+CHAT_API const char *chat_message_username(const chat_message *m);
+CHAT_API const char *chat_message_icon_emoji(const chat_message *m);
+CHAT_API const char *chat_message_icon_url(const chat_message *m);
+CHAT_API const char *chat_message_bot_id(const chat_message *m);
+/* CHAT_MESSAGE_* bits the poster chose. */
+#define CHAT_MESSAGE_UNFURL_LINKS 0x1u
+#define CHAT_MESSAGE_UNFURL_MEDIA 0x2u
+CHAT_API unsigned chat_message_flags(const chat_message *m);
 CHAT_API void chat_message_free(chat_message *m);
 
-/* Flags for chat_message_post(). */
+/* Flags for chat_message_post() and chat_post_opts. */
 #define CHAT_POST_REPLY_BROADCAST 0x1u /* a thread reply also shown in the channel */
+#define CHAT_POST_UNFURL_LINKS 0x2u    /* unfurl text links (kept for unfurlers) */
+#define CHAT_POST_UNFURL_MEDIA 0x4u    /* unfurl media links */
+
+/* Largest blocks, attachments or metadata libchat keeps, as compact JSON. */
+#define CHAT_MAX_RICH_BYTES 65536
+#define CHAT_MAX_BLOCKS 50      /* invalid_blocks beyond: Slack's limit */
+#define CHAT_MAX_ATTACHMENTS 100 /* too_many_attachments beyond */
+
+/* Everything chat.postMessage takes beyond the channel and the text. Zero it
+ * and set version to CHAT_POST_OPTS_V1; NULL members are absent. Strings are
+ * borrowed for the call.
+ * - blocks, attachments: JSON arrays (text); "[]" is none. With blocks and
+ *   no text, the text is derived from the blocks' text, as Slack does (it is
+ *   what notifications and search see). A post needs text, blocks,
+ *   attachments or a file: no_text otherwise.
+ * - metadata: a JSON object with a string event_type and an object
+ *   event_payload.
+ * - username (at most 80 characters), icon_emoji (":name:") and icon_url
+ *   (http or https): the name and avatar shown instead of the poster's.
+ * Errors beyond chat_message_post's: invalid_blocks_format (not JSON or not an
+ * array), invalid_blocks (more than CHAT_MAX_BLOCKS, or a block that is not an
+ * object with a "type"), msg_blocks_too_long, invalid_attachments,
+ * too_many_attachments, invalid_metadata_format, metadata_too_large (each
+ * over CHAT_MAX_RICH_BYTES or nested deeper than 32), invalid_arguments
+ * (username, icons). */
+typedef struct chat_post_opts {
+    unsigned version;           /* CHAT_POST_OPTS_V1 */
+    const char *thread_ts;
+    const char *client_msg_id;
+    unsigned flags;             /* CHAT_POST_* */
+    const char *blocks;
+    const char *attachments;
+    const char *metadata;
+    const char *username;
+    const char *icon_emoji;
+    const char *icon_url;
+} chat_post_opts;
+#define CHAT_POST_OPTS_V1 1u
 
 /* Posts text to a channel the caller belongs to; thread_ts (may be NULL) makes
  * it a reply. client_msg_id (may be NULL) makes the post idempotent: posting
@@ -57,6 +110,11 @@ CHAT_API chat_err chat_message_post(chat_ctx *ctx, const chat_session *s,
                                     const char *thread_ts, const char *client_msg_id,
                                     unsigned flags, chat_message **out);
 
+/* chat_message_post with Slack's rich parts (opts may be NULL: text only). */
+CHAT_API chat_err chat_message_post_opts(chat_ctx *ctx, const chat_session *s,
+                                         const char *channel_id, const char *text,
+                                         const chat_post_opts *opts, chat_message **out);
+
 CHAT_API chat_err chat_message_get(chat_ctx *ctx, const chat_session *s,
                                    const char *channel_id, const char *ts,
                                    chat_message **out);
@@ -65,6 +123,15 @@ CHAT_API chat_err chat_message_get(chat_ctx *ctx, const chat_session *s,
 CHAT_API chat_err chat_message_update(chat_ctx *ctx, const chat_session *s,
                                       const char *channel_id, const char *ts,
                                       const char *text, chat_message **out);
+
+/* chat.update with rich parts: opts' blocks, attachments and metadata replace
+ * the message's when given ("[]" removes them) and are kept when NULL; its
+ * other members are ignored. text may then be NULL or "": kept when the
+ * message keeps blocks or attachments, derived from new blocks. */
+CHAT_API chat_err chat_message_update_opts(chat_ctx *ctx, const chat_session *s,
+                                           const char *channel_id, const char *ts,
+                                           const char *text, const chat_post_opts *opts,
+                                           chat_message **out);
 
 /* Deletes the caller's own message (admins: anyone's). */
 CHAT_API chat_err chat_message_delete(chat_ctx *ctx, const chat_session *s,

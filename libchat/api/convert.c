@@ -164,6 +164,38 @@ Chat__Api__Channel *chati_api_channel(const chat_channel *c, const char *self)
     return r;
 }
 
+const char *chati_pb_json(const Chat__Api__Json *j)
+{
+    return j == NULL ? NULL : j->raw ? j->raw : "";
+}
+
+/* *out = a Json holding text, or left NULL when text is unset. */
+static chat_err pb_json(Chat__Api__Json **out, const char *text)
+{
+    if (text == NULL || *text == '\0')
+        return CHAT_OK;
+    *out = NEW(Chat__Api__Json, chat__api__json__descriptor);
+    return *out == NULL ? CHAT_ERR_NOMEM : chati_pb_str(&(*out)->raw, text);
+}
+
+/* Slack's username, icons and bot_id of a message, and its JSON parts. */
+static chat_err api_message_rich(const chat_message *m, Chat__Api__Message *r)
+{
+    chat_err rv = CHAT_OK;
+    if (pb_json(&r->blocks, m->blocks) || pb_json(&r->attachments, m->attachments) ||
+        pb_json(&r->metadata, m->metadata) || chati_pb_str(&r->username, m->username) ||
+        chati_pb_str(&r->bot_id, m->bot_id))
+        return CHAT_ERR_NOMEM;
+    if ((m->icon_emoji && *m->icon_emoji) || (m->icon_url && *m->icon_url)) {
+        Chat__Api__Icons *ic = r->icons = NEW(Chat__Api__Icons, chat__api__icons__descriptor);
+        if (ic == NULL || chati_pb_str(&ic->emoji, m->icon_emoji) ||
+            chati_pb_str(&ic->image_36, m->icon_url) ||
+            chati_pb_str(&ic->image_48, m->icon_url) || chati_pb_str(&ic->image_72, m->icon_url))
+            rv = CHAT_ERR_NOMEM;
+    }
+    return rv;
+}
+
 Chat__Api__Message *chati_api_message(const chat_message *m, bool with_channel)
 {
     Chat__Api__Message *r = NEW(Chat__Api__Message, chat__api__message__descriptor);
@@ -179,7 +211,8 @@ Chat__Api__Message *chati_api_message(const chat_message *m, bool with_channel)
         chati_pb_str(&r->client_msg_id, m->client_msg_id) || chati_pb_str(&r->team, m->team_id) ||
         (with_channel && chati_pb_str(&r->channel, m->channel)) ||
         pb_ids(&r->reply_users, &r->n_reply_users, (const char(*)[CHAT_ID_SIZE])m->reply_users,
-               m->n_reply_users))
+               m->n_reply_users) ||
+        api_message_rich(m, r))
         return fail_free(&r->base);
     if (m->edited_ts[0]) {
         r->edited = NEW(Chat__Api__Edited, chat__api__edited__descriptor);

@@ -12,6 +12,8 @@
 
 /* Sets a string field to a copy of v; NULL or "" leave the field's default. */
 chat_err chati_pb_str(char **field, const char *v);
+/* The text a Json argument holds: NULL when it was not given, "" when empty. */
+const char *chati_pb_json(const Chat__Api__Json *j);
 /* Copies n strings into a repeated string field. */
 chat_err chati_pb_strs(char ***field, size_t *n_field, const char *const *v, size_t n);
 

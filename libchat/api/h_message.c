@@ -15,9 +15,23 @@ chat_err chati_h_chat_post(chat_ctx *ctx, const chat_session *s, const ProtobufC
     const Chat__Api__ChatPostMessageRequest *req = (const void *)rq;
     Chat__Api__ChatPostMessageResponse *resp = (void *)rs;
     chat_message *m = NULL;
-    chat_err rv = chat_message_post(ctx, s, req->channel, req->text, req->thread_ts,
-                                    req->client_msg_id,
-                                    req->reply_broadcast ? CHAT_POST_REPLY_BROADCAST : 0, &m);
+    /* username and icons are a bot's to choose (Slack ignores them from a
+     * person's token); a webhook sets them through its own path. No session
+     * is a bot's yet. */
+    bool bot = false;
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
+                        .thread_ts = req->thread_ts,
+                        .client_msg_id = req->client_msg_id,
+                        .flags = (req->reply_broadcast ? CHAT_POST_REPLY_BROADCAST : 0) |
+                                 (req->unfurl_links ? CHAT_POST_UNFURL_LINKS : 0) |
+                                 (req->unfurl_media ? CHAT_POST_UNFURL_MEDIA : 0),
+                        .blocks = chati_pb_json(req->blocks),
+                        .attachments = chati_pb_json(req->attachments),
+                        .metadata = chati_pb_json(req->metadata),
+                        .username = bot ? req->username : NULL,
+                        .icon_emoji = bot ? req->icon_emoji : NULL,
+                        .icon_url = bot ? req->icon_url : NULL};
+    chat_err rv = chat_message_post_opts(ctx, s, req->channel, req->text, &o, &m);
     if (rv == CHAT_OK &&
         (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts) ||
          (resp->message = chati_api_message(m, false)) == NULL))
@@ -34,7 +48,11 @@ chat_err chati_h_chat_update(chat_ctx *ctx, const chat_session *s, const Protobu
     const Chat__Api__ChatUpdateRequest *req = (const void *)rq;
     Chat__Api__ChatUpdateResponse *resp = (void *)rs;
     chat_message *m = NULL;
-    chat_err rv = chat_message_update(ctx, s, req->channel, req->ts, req->text, &m);
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
+                        .blocks = chati_pb_json(req->blocks),
+                        .attachments = chati_pb_json(req->attachments),
+                        .metadata = chati_pb_json(req->metadata)};
+    chat_err rv = chat_message_update_opts(ctx, s, req->channel, req->ts, req->text, &o, &m);
     if (rv == CHAT_OK &&
         (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts) ||
          chati_pb_str(&resp->text, m->text) ||

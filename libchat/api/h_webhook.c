@@ -73,7 +73,18 @@ chat_err chati_h_webhooks_post(chat_ctx *ctx, const chat_session *unused, const 
     if (s == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "session");
     chat_message *m = NULL;
-    rv = chat_message_post(ctx, s, f[0], req->text, req->thread_ts, NULL, 0, &m);
+    /* A webhook's payload is chat.postMessage's, its name and icon among it. */
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
+                        .thread_ts = req->thread_ts,
+                        .flags = (req->reply_broadcast ? CHAT_POST_REPLY_BROADCAST : 0) |
+                                 (req->unfurl_links ? CHAT_POST_UNFURL_LINKS : 0) |
+                                 (req->unfurl_media ? CHAT_POST_UNFURL_MEDIA : 0),
+                        .blocks = chati_pb_json(req->blocks),
+                        .attachments = chati_pb_json(req->attachments),
+                        .username = req->username,
+                        .icon_emoji = req->icon_emoji,
+                        .icon_url = req->icon_url};
+    rv = chat_message_post_opts(ctx, s, f[0], req->text, &o, &m);
     if (rv == CHAT_OK && (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts)))
         rv = CHAT_ERR_NOMEM;
     chat_message_free(m);

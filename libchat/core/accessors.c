@@ -117,6 +117,15 @@ const char *chat_message_text(const chat_message *m) { return GET_STR(m, text); 
 const char *chat_message_subtype(const chat_message *m) { return GET_STR(m, subtype); }
 const char *chat_message_thread_ts(const chat_message *m) { return GET_FIXED(m, thread_ts); }
 
+const char *chat_message_blocks(const chat_message *m) { return GET_STR(m, blocks); }
+const char *chat_message_attachments(const chat_message *m) { return GET_STR(m, attachments); }
+const char *chat_message_metadata(const chat_message *m) { return GET_STR(m, metadata); }
+const char *chat_message_username(const chat_message *m) { return GET_STR(m, username); }
+const char *chat_message_icon_emoji(const chat_message *m) { return GET_STR(m, icon_emoji); }
+const char *chat_message_icon_url(const chat_message *m) { return GET_STR(m, icon_url); }
+const char *chat_message_bot_id(const chat_message *m) { return GET_FIXED(m, bot_id); }
+unsigned chat_message_flags(const chat_message *m) { return GET_VAL(m, flags, 0u); }
+
 const char *
 chat_message_client_msg_id(const chat_message *m)
 {

@@ -262,6 +262,12 @@ chat_message_free(chat_message *m)
     chati_reactions_free(m->reactions, m->n_reactions);
     chat_free(m->files);
     chat_free(m->mentions);
+    chat_free(m->blocks);
+    chat_free(m->attachments);
+    chat_free(m->metadata);
+    chat_free(m->username);
+    chat_free(m->icon_emoji);
+    chat_free(m->icon_url);
     chat_free(m);
 }
 
@@ -281,6 +287,12 @@ chat_message_dup(const chat_message *m)
     d->text = dup_opt(m->text, &ok);
     d->subtype = dup_opt(m->subtype, &ok);
     d->client_msg_id = dup_opt(m->client_msg_id, &ok);
+    d->blocks = dup_opt(m->blocks, &ok);
+    d->attachments = dup_opt(m->attachments, &ok);
+    d->metadata = dup_opt(m->metadata, &ok);
+    d->username = dup_opt(m->username, &ok);
+    d->icon_emoji = dup_opt(m->icon_emoji, &ok);
+    d->icon_url = dup_opt(m->icon_url, &ok);
     d->reply_users = ids_dup_opt((const char(*)[CHAT_ID_SIZE])m->reply_users,
                                  &d->n_reply_users, &ok);
     d->files = ids_dup_opt((const char(*)[CHAT_ID_SIZE])m->files, &d->n_files, &ok);

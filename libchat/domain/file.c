@@ -267,8 +267,9 @@ chat_err chat_file_share(chat_ctx *ctx, const chat_session *s, const char *file_
     chat_err rv = visible_file(ctx, s, file_id, &f);
     if (rv == CHAT_OK && is_pending(f))
         rv = chati_fail(CHAT_ERR_FILE_NOT_FOUND, "the bytes of %s were not uploaded", f->id);
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1, .thread_ts = thread_ts};
     if (rv == CHAT_OK)
-        rv = chati_message_post(ctx, s, channel_id, text, thread_ts, NULL, 0, f->id, out);
+        rv = chati_message_post(ctx, s, channel_id, text, &o, f->id, out);
     chat_file_free(f);
     return rv;
 }

@@ -66,15 +66,33 @@ static chat_err writable_channel(chat_ctx *ctx, const chat_session *s, const cha
     return rv;
 }
 
+/* The text of a message with m's rich parts: text itself, or when empty the
+ * text derived from the blocks; no_text when there is nothing at all. */
+static chat_err message_text(chat_message *m, const char *text, bool has_file)
+{
+    chat_err rv = check_message_text(text, false);
+    if (rv != CHAT_OK)
+        return rv;
+    if (text && *text)
+        return (m->text = chat_strdup(text)) ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "text");
+    if (m->blocks)
+        return chati_text_from_blocks(m->blocks, &m->text);
+    if (!has_file && m->attachments == NULL)
+        return chati_fail(CHAT_ERR_NO_TEXT, "the message has no text, blocks or attachments");
+    return (m->text = chat_strdup("")) ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "text");
+}
+
 chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                            const char *text, const char *thread_ts, const char *client_msg_id,
-                            unsigned flags, const char *file_id, chat_message **out)
+                            const char *text, const chat_post_opts *o, const char *file_id,
+                            chat_message **out)
 {
     if (out)
         *out = NULL;
+    const char *thread_ts = o ? o->thread_ts : NULL;
+    const char *client_msg_id = o ? o->client_msg_id : NULL;
+    unsigned flags = o ? o->flags : 0;
     chat_err rv;
-    if ((rv = check_message_text(text, file_id == NULL)) != CHAT_OK ||
-        (rv = check_client_msg_id(client_msg_id)) != CHAT_OK)
+    if ((rv = check_client_msg_id(client_msg_id)) != CHAT_OK)
         return rv;
     chat_message *m = chat_message_new();
     chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_CREATED);
@@ -84,7 +102,10 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
         return chati_fail(CHAT_ERR_NOMEM, "message");
     }
     chat_channel *c = NULL;
-    if (thread_ts && *thread_ts)
+    rv = chati_message_set_rich(m, o, true);
+    if (rv == CHAT_OK)
+        rv = message_text(m, text, file_id != NULL);
+    if (rv == CHAT_OK && thread_ts && *thread_ts)
         rv = norm_ts(thread_ts, m->thread_ts, "thread_ts");
     if (rv == CHAT_OK)
         rv = writable_channel(ctx, s, channel_id, &c);
@@ -92,10 +113,9 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
         memcpy(m->channel, c->id, CHAT_ID_SIZE);
         memcpy(m->team_id, s->team_id, CHAT_ID_SIZE);
         memcpy(m->user, s->user_id, CHAT_ID_SIZE);
-        m->text = chat_strdup(text ? text : "");
         m->client_msg_id = client_msg_id && *client_msg_id ? chat_strdup(client_msg_id) : NULL;
         m->reply_broadcast = m->thread_ts[0] && (flags & CHAT_POST_REPLY_BROADCAST);
-        if (m->text == NULL || (client_msg_id && *client_msg_id && m->client_msg_id == NULL))
+        if (client_msg_id && *client_msg_id && m->client_msg_id == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "message");
     }
     if (rv == CHAT_OK)
@@ -138,11 +158,23 @@ chat_err chat_message_post(chat_ctx *ctx, const chat_session *s, const char *cha
                            const char *text, const char *thread_ts, const char *client_msg_id,
                            unsigned flags, chat_message **out)
 {
-    MESSAGE_COMMON(ctx, s);
-    if (flags & ~CHAT_POST_REPLY_BROADCAST)
+    chat_post_opts o = {CHAT_POST_OPTS_V1, thread_ts, client_msg_id, flags, 0};
+    if (flags & ~CHAT_POST_REPLY_BROADCAST) {
+        chati_clear_errmsg();
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown post flags");
-    return chati_message_post(ctx, s, channel_id, text, thread_ts, client_msg_id, flags, NULL,
-                              out);
+    }
+    return chat_message_post_opts(ctx, s, channel_id, text, &o, out);
+}
+
+chat_err chat_message_post_opts(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                const char *text, const chat_post_opts *opts,
+                                chat_message **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (opts && (opts->flags & ~(CHAT_POST_REPLY_BROADCAST | CHAT_POST_UNFURL_LINKS |
+                                 CHAT_POST_UNFURL_MEDIA)))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown post flags");
+    return chati_message_post(ctx, s, channel_id, text, opts, NULL, out);
 }
 
 /* A message in a channel the caller can see. */
@@ -179,12 +211,43 @@ chat_err chat_message_get(chat_ctx *ctx, const chat_session *s, const char *chan
 chat_err chat_message_update(chat_ctx *ctx, const chat_session *s, const char *channel_id,
                              const char *ts, const char *text, chat_message **out)
 {
+    return chat_message_update_opts(ctx, s, channel_id, ts, text, NULL, out);
+}
+
+/* The text of an edit (m has o's rich parts already): text when given; else
+ * what new blocks say; else the message's own, when the edit changed rich
+ * parts or the message has some. An edit that leaves nothing is no_text. */
+static chat_err edited_text(chat_message *m, const char *text, const chat_post_opts *o)
+{
+    bool rich_given = o && (o->blocks || o->attachments);
+    bool has_rich = m->blocks || m->attachments || m->n_files;
+    char *t = NULL;
+    chat_err rv = CHAT_OK;
+    if (text && *text)
+        rv = (t = chat_strdup(text)) ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "text");
+    else if (o && o->blocks && m->blocks)
+        rv = chati_text_from_blocks(m->blocks, &t);
+    else if ((!rich_given && !has_rich) || ((m->text == NULL || !*m->text) && !has_rich))
+        return chati_fail(CHAT_ERR_NO_TEXT, "the message would have no text");
+    else
+        return CHAT_OK;
+    if (rv == CHAT_OK) {
+        chat_free(m->text);
+        m->text = t;
+    }
+    return rv;
+}
+
+chat_err chat_message_update_opts(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                  const char *ts, const char *text, const chat_post_opts *opts,
+                                  chat_message **out)
+{
     MESSAGE_COMMON(ctx, s);
     if (out)
         *out = NULL;
     chat_channel *c = NULL;
     chat_message *m = NULL;
-    chat_err rv = check_message_text(text, true);
+    chat_err rv = check_message_text(text, false);
     if (rv == CHAT_OK)
         rv = visible_message(ctx, s, channel_id, ts, &c, &m);
     if (rv != CHAT_OK)
@@ -193,12 +256,11 @@ chat_err chat_message_update(chat_ctx *ctx, const chat_session *s, const char *c
         rv = chati_fail(CHAT_ERR_CANT_UPDATE_MESSAGE, "only the author edits a message");
     else if (c->is_archived)
         rv = chati_fail(CHAT_ERR_IS_ARCHIVED, "the channel is archived");
-    char *t = rv == CHAT_OK ? chat_strdup(text) : NULL;
-    if (rv == CHAT_OK && t == NULL)
-        rv = chati_fail(CHAT_ERR_NOMEM, "text");
+    if (rv == CHAT_OK)
+        rv = chati_message_set_rich(m, opts, false);
+    if (rv == CHAT_OK)
+        rv = edited_text(m, text, opts);
     if (rv == CHAT_OK) {
-        chat_free(m->text);
-        m->text = t;
         chat_free(m->mentions);
         m->mentions = NULL;
         m->n_mentions = 0;

@@ -4,9 +4,21 @@
 
 #include "domain/ctx.h"
 
-/* chat_message_post() after the common checks, optionally carrying one file. */
+/* chat_message_post_opts() after the common checks, optionally carrying one
+ * file. o may be NULL. */
 chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
-                            const char *text, const char *thread_ts, const char *client_msg_id,
-                            unsigned flags, const char *file_id, chat_message **out);
+                            const char *text, const chat_post_opts *o, const char *file_id,
+                            chat_message **out);
+
+/* (message_rich.c) Checks o's blocks, attachments and metadata and sets them
+ * on m, compacted: a member given replaces m's ("" or "[]" removes it), a
+ * NULL one keeps it. identity: also username, icons and the unfurl flags,
+ * which a post sets and an edit keeps. Errors as chat_post_opts says. */
+chat_err chati_message_set_rich(chat_message *m, const chat_post_opts *o, bool identity);
+
+/* The text Slack derives from blocks (a JSON array) for a post without text:
+ * the text of headers, sections, fields, context and rich text, a line each,
+ * cut at CHAT_MAX_TEXT_CHARS; Slack's placeholder when there is none. */
+chat_err chati_text_from_blocks(const char *blocks, char **out);
 
 #endif

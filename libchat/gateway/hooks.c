@@ -36,6 +36,13 @@ static void reply_error(gw_req *req, chat_err rv)
     case CHAT_ERR_REQUEST_TOO_LARGE:
         reply_text(req, 400, "invalid_payload");
         break;
+    case CHAT_ERR_INVALID_BLOCKS:
+    case CHAT_ERR_INVALID_BLOCKS_FORMAT:
+    case CHAT_ERR_MSG_BLOCKS_TOO_LONG:
+    case CHAT_ERR_INVALID_ATTACHMENTS:
+    case CHAT_ERR_TOO_MANY_ATTACHMENTS:
+        reply_text(req, 400, chat_err_name(rv)); /* Slack's words for these */
+        break;
     case CHAT_ERR_IS_ARCHIVED:
         reply_text(req, 410, "channel_is_archived");
         break;

@@ -1,6 +1,7 @@
 /*
- * libchat/gateway/pbjson.c - Slack arguments -> protobuf-c messages -> Slack
- * JSON, generically from descriptors. Rules and contracts are in pbjson.h.
+ * libchat/gateway/pbjson.c - Slack arguments -> protobuf-c messages (the way
+ * back to Slack JSON is pbjson_out.c), generically from descriptors. Rules and
+ * contracts are in pbjson.h.
  */
 #include <errno.h>
 #include <float.h>
@@ -12,15 +13,8 @@
 #include <strings.h>
 
 #include "pbjson.h"
+#include "pbjson_internal.h"
 
-/*
- * String fields written even when empty. Slack's SDK paginators read
- * response_metadata.next_cursor and expect it present ("" on the last page).
- * Matched by field name in any message.
- */
-static const char *const always_emit[] = {
-    "next_cursor",
-};
 
 /* ================================================================ args === */
 
@@ -256,28 +250,7 @@ chat_err gw_args_parse_form(const char *body, size_t len, gw_args *out)
 
 /* ---- JSON bodies ---- */
 
-/* Shortest "%.*g" text that reads back as the same double (<= 17 digits). */
-static int fmt_double(double v, char buf[40])
-{
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, 40, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return n;
-}
 
-static int fmt_float(float v, char buf[40])
-{
-    int n = 0;
-    for (int prec = 6; prec <= 9; prec++) {
-        n = snprintf(buf, 40, "%.*g", prec, (double)v);
-        if ((float)strtod(buf, NULL) == v)
-            break;
-    }
-    return n;
-}
 
 static bool json_depth_ok(const json_t *v, int depth)
 {
@@ -314,7 +287,7 @@ static char *json_text(const json_t *v, size_t *len)
         n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
     case JSON_REAL:
-        n = fmt_double(json_real_value(v), num);
+        n = gw_fmt_double(json_real_value(v), num);
         break;
     case JSON_TRUE:
         n = snprintf(num, sizeof num, "true");
@@ -486,33 +459,6 @@ static chat_err out_of_range(pctx *c)
     return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "`%s` is out of range", c->path);
 }
 
-static size_t elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    default:
-        return 4;
-    }
-}
 
 static void sval_free(const ProtobufCFieldDescriptor *f, sval *v)
 {
@@ -540,7 +486,7 @@ static bool is_unsigned_int(ProtobufCType t)
 
 static bool is_64(ProtobufCType t)
 {
-    return elem_size(t) == 8;
+    return gw_pb_elem_size(t) == 8;
 }
 
 /* Stores an integer given as sign + magnitude into sv, range-checked for f. */
@@ -758,6 +704,53 @@ static chat_err conv_text(pctx *c, const ProtobufCFieldDescriptor *f, const char
     return CHAT_OK;
 }
 
+
+static bool is_json_field(const ProtobufCFieldDescriptor *f)
+{
+    const ProtobufCMessageDescriptor *d = f->descriptor;
+    return f->type == PROTOBUF_C_TYPE_MESSAGE && strcmp(d->short_name, GW_JSON_TYPE) == 0 &&
+           d->n_fields == 1 && strcmp(d->fields[0].name, "raw") == 0 &&
+           d->fields[0].type == PROTOBUF_C_TYPE_STRING;
+}
+
+/* A GW_JSON_TYPE value: any JSON value as its compact text, or text as is
+ * (what it holds is the handler's to check). */
+static chat_err conv_json(pctx *c, const ProtobufCFieldDescriptor *f, const pv *v, sval *sv,
+                          bool *set)
+{
+    const ProtobufCMessageDescriptor *d = f->descriptor;
+    char *text = NULL;
+    *set = false;
+    if (v->json == NULL)
+        text = dup_n(v->text, v->len);
+    else if (json_is_null(v->json))
+        return CHAT_OK;
+    else if (json_is_string(v->json))
+        text = dup_n(json_string_value(v->json), json_string_length(v->json));
+    else {
+        size_t len;
+        text = json_text(v->json, &len);
+    }
+    if (text == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "`%s`", c->path);
+    if (strlen(text) > GW_MAX_STRING) {
+        chat_free(text);
+        return chati_fail(CHAT_ERR_TOO_LONG, "`%s` is longer than %zu bytes", c->path,
+                          GW_MAX_STRING);
+    }
+    ProtobufCMessage *m = chat_malloc(d->sizeof_message);
+    char **raw = m ? (d->message_init(m), gw_pb_json_raw(d, m)) : NULL;
+    if (raw == NULL) {
+        chat_free(m);
+        chat_free(text);
+        return chati_fail(m ? CHAT_ERR_INTERNAL : CHAT_ERR_NOMEM, "`%s`", c->path);
+    }
+    *raw = text;
+    sv->m = m;
+    *set = true;
+    return CHAT_OK;
+}
+
 /* Converts one value (text or a non-array JSON value) for f into sv. */
 static chat_err conv_value(pctx *c, const ProtobufCFieldDescriptor *f, const pv *v, int depth,
                            sval *sv, bool *set)
@@ -767,6 +760,8 @@ static chat_err conv_value(pctx *c, const ProtobufCFieldDescriptor *f, const pv 
     json_t *j = v->json;
 
     *set = false;
+    if (is_json_field(f))
+        return conv_json(c, f, v, sv, set);
     if (j == NULL)
         return conv_text(c, f, v->text, v->len, depth, sv, set);
 
@@ -826,7 +821,7 @@ static chat_err conv_value(pctx *c, const ProtobufCFieldDescriptor *f, const pv 
         switch (f->type) {
         case PROTOBUF_C_TYPE_STRING:
         case PROTOBUF_C_TYPE_BYTES:
-            n = fmt_double(dv, num);
+            n = gw_fmt_double(dv, num);
             return conv_text(c, f, num, (size_t)n, depth, sv, set);
         case PROTOBUF_C_TYPE_FLOAT:
         case PROTOBUF_C_TYPE_DOUBLE:
@@ -916,7 +911,7 @@ static void store_singular(ProtobufCMessage *m, const ProtobufCFieldDescriptor *
 {
     char *base = (char *)m;
     clear_singular(m, f);
-    memcpy(base + f->offset, sv, elem_size(f->type));
+    memcpy(base + f->offset, sv, gw_pb_elem_size(f->type));
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         *(uint32_t *)(base + f->quantifier_offset) = f->id;
     else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0)
@@ -931,7 +926,7 @@ static chat_err store_repeated(pctx *c, ProtobufCMessage *m, const ProtobufCFiel
     char *base = (char *)m;
     size_t *np = (size_t *)(base + f->quantifier_offset);
     char **arrp = (char **)(base + f->offset);
-    size_t es = elem_size(f->type), n = *np;
+    size_t es = gw_pb_elem_size(f->type), n = *np;
     if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
         size_t cap = n ? n * 2 : 4;
         char *p = (cap > SIZE_MAX / es) ? NULL : chat_realloc(*arrp, cap * es);
@@ -1132,322 +1127,64 @@ chat_err gw_args_to_pb(const gw_args *a, const ProtobufCMessageDescriptor *d,
     return rv;
 }
 
-/* ======================================================== pb -> JSON === */
+/* ============================================== shared with pbjson_out.c === */
 
-static chat_err put_n(chati_buf *b, const char *s, size_t n)
+/* Shortest "%.*g" text that reads back as the same double (<= 17 digits). */
+int gw_fmt_double(double v, char buf[40])
 {
-    return chati_buf_append(b, s, n);
-}
-
-/* Bytes 0xC2.. start a sequence; returns its length when valid, else 0. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned c0 = p[0];
-    if (c0 < 0xC2)
-        return 0;
-    if (c0 < 0xE0)
-        return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c0 < 0xF0) {
-        unsigned lo = c0 == 0xE0 ? 0xA0 : 0x80, hi = c0 == 0xED ? 0x9F : 0xBF;
-        return avail >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, 40, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
     }
-    if (c0 < 0xF5) {
-        unsigned lo = c0 == 0xF0 ? 0x90 : 0x80, hi = c0 == 0xF4 ? 0x8F : 0xBF;
-        return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-                       (p[3] & 0xC0) == 0x80
-                   ? 4
-                   : 0;
+    return n;
+}
+
+int gw_fmt_float(float v, char buf[40])
+{
+    int n = 0;
+    for (int prec = 6; prec <= 9; prec++) {
+        n = snprintf(buf, 40, "%.*g", prec, (double)v);
+        if ((float)strtod(buf, NULL) == v)
+            break;
     }
-    return 0;
+    return n;
 }
 
-static chat_err put_string(chati_buf *b, const char *str, size_t len)
+size_t gw_pb_elem_size(ProtobufCType t)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run = 0;
-    chat_err rv;
-
-    /* Most strings need no escaping: one reservation covers them. */
-    if ((rv = chati_buf_reserve(b, len + 2)) != CHAT_OK)
-        return rv;
-    b->data[b->len++] = '"';
-    while (i < len) {
-        unsigned ch = s[i];
-        char esc[8];
-        size_t elen, skip;
-        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\' && ch != '<') {
-            i++;
-            continue;
-        }
-        if (ch >= 0x80) {
-            size_t n = utf8_seq(s + i, len - i);
-            if (n == 0) {
-                memcpy(esc, "\xEF\xBF\xBD", 3);     /* U+FFFD */
-                elen = 3;
-                skip = 1;
-            } else if (n == 3 && ch == 0xE2 && s[i + 1] == 0x80 &&
-                       (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-                memcpy(esc, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-                elen = 6;
-                skip = 3;
-            } else {
-                i += n;
-                continue;
-            }
-        } else if (ch == '<') {
-            if (i + 1 >= len || s[i + 1] != '/') {
-                i++;
-                continue;
-            }
-            memcpy(esc, "<\\/", 3);
-            elen = 3;
-            skip = 2;
-        } else {
-            skip = 1;
-            elen = 2;
-            esc[0] = '\\';
-            switch (ch) {
-            case '"': esc[1] = '"'; break;
-            case '\\': esc[1] = '\\'; break;
-            case '\b': esc[1] = 'b'; break;
-            case '\f': esc[1] = 'f'; break;
-            case '\n': esc[1] = 'n'; break;
-            case '\r': esc[1] = 'r'; break;
-            case '\t': esc[1] = 't'; break;
-            default:
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[ch >> 4];
-                esc[5] = hex[ch & 15];
-                elen = 6;
-                break;
-            }
-        }
-        if ((rv = put_n(b, (const char *)s + run, i - run)) != CHAT_OK ||
-            (rv = put_n(b, esc, elen)) != CHAT_OK)
-            return rv;
-        i += skip;
-        run = i;
-    }
-    if ((rv = put_n(b, (const char *)s + run, i - run)) != CHAT_OK)
-        return rv;
-    return put_n(b, "\"", 1);
-}
-
-chat_err gw_json_put_string(chati_buf *out, const char *s, size_t len)
-{
-    size_t start = out->len;
-    chat_err rv = put_string(out, s ? s : "", s ? len : 0);
-    if (rv != CHAT_OK && out->data != NULL) {
-        out->len = start;
-        out->data[start] = '\0';
-    }
-    return rv;
-}
-
-static chat_err put_u64(chati_buf *b, uint64_t v, bool neg)
-{
-    char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (neg)
-        tmp[--i] = '-';
-    return put_n(b, tmp + i, sizeof tmp - i);
-}
-
-static chat_err put_i64(chati_buf *b, int64_t v)
-{
-    return v < 0 ? put_u64(b, (uint64_t)0 - (uint64_t)v, true) : put_u64(b, (uint64_t)v, false);
-}
-
-static chat_err write_object(const ProtobufCMessage *m, chati_buf *b, int depth);
-
-/* Writes the value stored at p (one element of field f's type). */
-static chat_err put_value(chati_buf *b, const ProtobufCFieldDescriptor *f, const void *p,
-                          int depth)
-{
-    char num[40];
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return put_i64(b, *(const int32_t *)p);
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return put_u64(b, *(const uint32_t *)p, false);
+    switch (t) {
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        return put_i64(b, *(const int64_t *)p);
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        return put_u64(b, *(const uint64_t *)p, false);
-    case PROTOBUF_C_TYPE_ENUM:
-        return put_i64(b, *(const int *)p);
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return sizeof(float);
     case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p ? put_n(b, "true", 4) : put_n(b, "false", 5);
-    case PROTOBUF_C_TYPE_FLOAT: {
-        float v = *(const float *)p;
-        if (!isfinite(v))
-            return put_n(b, "null", 4);
-        return put_n(b, num, (size_t)fmt_float(v, num));
-    }
-    case PROTOBUF_C_TYPE_DOUBLE: {
-        double v = *(const double *)p;
-        if (!isfinite(v))
-            return put_n(b, "null", 4);
-        return put_n(b, num, (size_t)fmt_double(v, num));
-    }
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
-        return put_string(b, s ? s : "", s ? strlen(s) : 0);
-    }
-    case PROTOBUF_C_TYPE_BYTES: {
-        const ProtobufCBinaryData *bin = p;
-        return put_string(b, bin->data ? (const char *)bin->data : "", bin->data ? bin->len : 0);
-    }
-    case PROTOBUF_C_TYPE_MESSAGE: {
-        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
-        if (sub == NULL)
-            return put_n(b, "null", 4);
-        return write_object(sub, b, depth + 1);
-    }
-    }
-    return chati_fail(CHAT_ERR_INTERNAL, "field %s has unknown type %d", f->name, (int)f->type);
-}
-
-static bool always_emitted(const char *name)
-{
-    for (size_t i = 0; i < CHATI_ARRAY_LEN(always_emit); i++) {
-        if (strcmp(name, always_emit[i]) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Whether a singular field is written (see the output rules in pbjson.h). */
-static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    const char *base = (const char *)m;
-    const void *p = base + f->offset;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_REQUIRED)
-        return true;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0)
-        return *(const protobuf_c_boolean *)(base + f->quantifier_offset) != 0;
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
-        return (s != NULL && *s != '\0') || always_emitted(f->name);
-    }
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
     case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len > 0 || always_emitted(f->name);
+        return sizeof(ProtobufCBinaryData);
     case PROTOBUF_C_TYPE_MESSAGE:
-        return *(ProtobufCMessage *const *)p != NULL;
+        return sizeof(ProtobufCMessage *);
     default:
-        return true;
+        return 4;
     }
 }
 
-/* Writes `"name":` preceded by a comma unless it is the first member. */
-static chat_err put_key(chati_buf *b, const char *name, size_t *count)
+/* A GW_JSON_TYPE message's "raw" member (NULL when d is another type). */
+char **gw_pb_json_raw(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m)
 {
-    size_t nl = strlen(name);
-    chat_err rv = chati_buf_reserve(b, nl + 4);
-    if (rv != CHAT_OK)
-        return rv;
-    char *w = b->data + b->len;
-    if (*count > 0)
-        *w++ = ',';
-    *w++ = '"';
-    memcpy(w, name, nl);
-    w += nl;
-    *w++ = '"';
-    *w++ = ':';
-    *w = '\0';
-    b->len = (size_t)(w - b->data);
-    ++*count;
-    return CHAT_OK;
-}
-
-static chat_err write_members(const ProtobufCMessage *m, chati_buf *b, int depth, size_t *count)
-{
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    chat_err rv = CHAT_OK;
-
-    for (unsigned i = 0; i < d->n_fields && rv == CHAT_OK; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(base + f->quantifier_offset);
-            const char *arr = *(char *const *)(base + f->offset);
-            size_t es = elem_size(f->type);
-            if ((rv = put_key(b, f->name, count)) != CHAT_OK ||
-                (rv = put_n(b, "[", 1)) != CHAT_OK)
-                break;
-            for (size_t j = 0; j < n && rv == CHAT_OK; j++) {
-                if (j > 0 && (rv = put_n(b, ",", 1)) != CHAT_OK)
-                    break;
-                rv = put_value(b, f, arr + j * es, depth);
-            }
-            if (rv == CHAT_OK)
-                rv = put_n(b, "]", 1);
-            continue;
-        }
-        if (!present(m, f))
-            continue;
-        if ((rv = put_key(b, f->name, count)) != CHAT_OK)
-            break;
-        rv = put_value(b, f, base + f->offset, depth);
-    }
-    return rv;
-}
-
-static chat_err write_object(const ProtobufCMessage *m, chati_buf *b, int depth)
-{
-    size_t count = 0;
-    chat_err rv;
-    if (depth > GW_OUT_MAX_DEPTH)
-        return chati_fail(CHAT_ERR_INTERNAL, "response nests more than %d messages deep",
-                          GW_OUT_MAX_DEPTH);
-    if ((rv = put_n(b, "{", 1)) != CHAT_OK ||
-        (rv = write_members(m, b, depth, &count)) != CHAT_OK)
-        return rv;
-    return put_n(b, "}", 1);
-}
-
-static void rewind_to(chati_buf *b, size_t len)
-{
-    b->len = len;
-    if (b->data != NULL)
-        b->data[len] = '\0';
-}
-
-chat_err gw_pb_to_json(const ProtobufCMessage *m, chati_buf *out)
-{
-    size_t start = out->len;
-    char last = start > 0 ? out->data[start - 1] : '{';
-    /* count > 0 makes the first member start with a comma. */
-    size_t count = (last == '{' || last == ',') ? 0 : 1, before = count;
-    chat_err rv = write_members(m, out, 1, &count);
-    if (rv != CHAT_OK) {
-        rewind_to(out, start);
-        return rv;
-    }
-    if (count == before && last == ',' && start > 0)
-        rewind_to(out, start - 1);
-    return CHAT_OK;
-}
-
-chat_err gw_pb_to_json_object(const ProtobufCMessage *m, chati_buf *out)
-{
-    size_t start = out->len;
-    chat_err rv = write_object(m, out, 1);
-    if (rv != CHAT_OK)
-        rewind_to(out, start);
-    return rv;
+    if (d == NULL || strcmp(d->short_name, GW_JSON_TYPE) != 0 || d->n_fields != 1)
+        return NULL;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, "raw");
+    return f && f->type == PROTOBUF_C_TYPE_STRING ? (char **)((char *)m + f->offset) : NULL;
 }

@@ -57,6 +57,15 @@
 
 #include "core/internal.h"
 
+/* Fields of a message type of this name (in any package) with one string
+ * member, raw, carry any JSON value
+ * as its text: gw_args_to_pb fills raw with a JSON value's compact text, or
+ * with a text value as given (so Slack's blocks='[...]' form arguments and
+ * JSON bodies' "blocks":[...] arrive alike; the handler checks what it
+ * holds), and gw_pb_to_json writes raw back unquoted, as the JSON it is.
+ * An empty raw is written as null. */
+#define GW_JSON_TYPE "Json"
+
 /* Largest text value gw_args_to_pb accepts for one field or element. */
 #define GW_MAX_STRING ((size_t)1 << 20)
 /* Deepest message nesting gw_args_to_pb builds (the request itself is 1). */

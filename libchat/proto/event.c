@@ -207,6 +207,14 @@ message_to_pb(const chat_message *m, Chat__Message *pm, enc_scratch *sc)
     pm->reactions = nrx > 0 ? sc->rxp : NULL;
     pm->mention_flags = m->mention_flags;
     pm->reply_broadcast = m->reply_broadcast;
+    pm->blocks = pstr(m->blocks);
+    pm->attachments = pstr(m->attachments);
+    pm->metadata = pstr(m->metadata);
+    pm->username = pstr(m->username);
+    pm->icon_emoji = pstr(m->icon_emoji);
+    pm->icon_url = pstr(m->icon_url);
+    pm->bot_id = pstr(m->bot_id);
+    pm->flags = m->flags;
     return CHAT_OK;
 }
 
@@ -423,6 +431,14 @@ message_from_pb(const Chat__Message *pm, chat_message **out)
     TRY(dec_str(&m->subtype, pm->subtype, "message.subtype"));
     TRY(dec_fixed(m->thread_ts, sizeof(m->thread_ts), pm->thread_ts, "message.thread_ts"));
     TRY(dec_str(&m->client_msg_id, pm->client_msg_id, "message.client_msg_id"));
+    TRY(dec_str(&m->blocks, pm->blocks, "message.blocks"));
+    TRY(dec_str(&m->attachments, pm->attachments, "message.attachments"));
+    TRY(dec_str(&m->metadata, pm->metadata, "message.metadata"));
+    TRY(dec_str(&m->username, pm->username, "message.username"));
+    TRY(dec_str(&m->icon_emoji, pm->icon_emoji, "message.icon_emoji"));
+    TRY(dec_str(&m->icon_url, pm->icon_url, "message.icon_url"));
+    TRY(dec_fixed(m->bot_id, sizeof(m->bot_id), pm->bot_id, "message.bot_id"));
+    m->flags = pm->flags;
     TRY(dec_fixed(m->edited_user, sizeof(m->edited_user), pm->edited_user,
                   "message.edited_user"));
     TRY(dec_fixed(m->edited_ts, sizeof(m->edited_ts), pm->edited_ts, "message.edited_ts"));

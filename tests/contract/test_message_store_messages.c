@@ -757,6 +757,73 @@ START_TEST(full_message_roundtrip)
 }
 END_TEST
 
+/* Slack's rich parts are kept as given, through post, history, edits that
+ * change or remove them, and deletion. */
+START_TEST(rich_parts_roundtrip)
+{
+    chat_message m;
+    memset(&m, 0, sizeof m);
+    strcpy(m.channel, "C1");
+    strcpy(m.user, "U1");
+    strcpy(m.team_id, "T1");
+    m.text = "fallback";
+    m.blocks = "[{\"type\":\"divider\"}]";
+    m.attachments = "[{\"text\":\"\u00e9\"}]";
+    m.metadata = "{\"event_type\":\"t\",\"event_payload\":{}}";
+    m.username = "Deploy Bot";
+    m.icon_emoji = ":rocket:";
+    m.icon_url = "https://example.com/i.png";
+    strcpy(m.bot_id, "B1");
+    m.flags = CHAT_MESSAGE_UNFURL_MEDIA;
+    chat_message *out = NULL;
+    ck_assert_chat_ok(S->post(impl, &m, BASE_US, rec_outbox, NULL, &out));
+    char ts[CHAT_TS_SIZE];
+    strcpy(ts, out->ts);
+    chat_message_free(out);
+    post("C1", "U1", "plain", NULL, NULL);
+
+    chat_message *g = get("C1", ts);
+    ck_assert_str_eq(g->blocks, m.blocks);
+    ck_assert_str_eq(g->attachments, m.attachments);
+    ck_assert_str_eq(g->metadata, m.metadata);
+    ck_assert_str_eq(g->username, "Deploy Bot");
+    ck_assert_str_eq(g->icon_emoji, ":rocket:");
+    ck_assert_str_eq(g->icon_url, "https://example.com/i.png");
+    ck_assert_str_eq(g->bot_id, "B1");
+    ck_assert_uint_eq(g->flags, CHAT_MESSAGE_UNFURL_MEDIA);
+
+    /* History reads the same; the plain message beside it has none. */
+    chat_list *l = NULL;
+    ck_assert_chat_ok(S->history(impl, "C1", NULL, NULL, false, 10, NULL, &l));
+    ck_assert_uint_eq(chat_list_count(l), 2);
+    const chat_message *p = chat_list_message(l, 0), *r = chat_list_message(l, 1);
+    ck_assert_ptr_null(p->blocks);
+    ck_assert_ptr_null(p->username);
+    ck_assert_str_eq(p->bot_id, "");
+    ck_assert_str_eq(r->blocks, m.blocks);
+    ck_assert_str_eq(r->metadata, m.metadata);
+    chat_list_free(l);
+
+    /* An edit replaces blocks and removes attachments; the rest stays. */
+    chat_free(g->blocks);
+    g->blocks = chat_strdup("[{\"type\":\"header\"}]");
+    chat_free(g->attachments);
+    g->attachments = NULL;
+    ck_assert_chat_ok(S->update(impl, g, rec_outbox, NULL, &out));
+    chat_message_free(out);
+    chat_message_free(g);
+    g = get("C1", ts);
+    ck_assert_str_eq(g->blocks, "[{\"type\":\"header\"}]");
+    ck_assert_ptr_null(g->attachments);
+    ck_assert_str_eq(g->metadata, m.metadata);
+    ck_assert_str_eq(g->username, "Deploy Bot");
+    chat_message_free(g);
+
+    ck_assert_chat_ok(S->remove(impl, "C1", ts, rec_outbox, NULL));
+    ck_assert_chat_err(S->get(impl, "C1", ts, &g), CHAT_ERR_MESSAGE_NOT_FOUND);
+}
+END_TEST
+
 /* Registered by message_store_fixture.c, in the suite's order. */
 void ms_add_message_tests(TCase *tc)
 {
@@ -775,4 +842,5 @@ void ms_add_message_tests(TCase *tc)
     tcase_add_test(tc, search_channels_and_paging);
     tcase_add_test(tc, update_and_remove);
     tcase_add_test(tc, full_message_roundtrip);
+    tcase_add_test(tc, rich_parts_roundtrip);
 }

@@ -10,6 +10,10 @@ def new_channel(api, prefix="compat", **kw):
     return api.ok("conversations.create", name=unique(prefix), **kw)["channel"]
 
 
+def new_channel_id(api, prefix="compat"):
+    return new_channel(api, prefix)["id"]
+
+
 def history_texts(api, channel):
     return [m["text"] for m in api.ok("conversations.history", channel=channel)["messages"]]
 
@@ -64,3 +68,168 @@ def test_post_to_a_user_id_posts_to_the_dm(server, alice, bob):
     assert me.startswith("D") and me != dm
     alice.fail("chat.postMessage", "channel_not_found", channel="UNOSUCHUSER1", text="x")
 
+
+
+# ----------------------------------------------------- rich messages ---
+
+BLOCKS = [
+    {"type": "header", "text": {"type": "plain_text", "text": "Deploy report"}},
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*api* is live <@UNOBODY>"},
+     "fields": [{"type": "mrkdwn", "text": "*Env*\nprod"}],
+     "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Logs"},
+                   "action_id": "logs", "value": "42"}},
+    {"type": "divider"},
+    {"type": "context", "elements": [{"type": "mrkdwn", "text": "by ci"},
+                                     {"type": "image", "image_url": "https://x.test/i.png",
+                                      "alt_text": "ci"}]},
+    {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+        {"type": "text", "text": "ping "}, {"type": "user", "user_id": "UABC"},
+        {"type": "emoji", "name": "tada"}]}]},
+]
+ATTACHMENTS = [{"color": "#36a64f", "pretext": "pre", "title": "T",
+                "title_link": "https://example.com/t", "text": "att \u00e9 text",
+                "fields": [{"title": "F1", "value": "v1", "short": True}], "footer": "foot",
+                "ts": 123456789}]
+METADATA = {"event_type": "deploy_done", "event_payload": {"id": 42, "ok": True,
+                                                            "tags": ["a", "b"]}}
+
+
+def test_blocks_attachments_and_metadata_round_trip(server, alice, bob):
+    c = new_channel_id(alice)
+    bob.ok("conversations.join", channel=c)
+    for via in ("json", "form"):
+        # JSON bodies carry arrays; forms carry them as JSON text, as Slack's SDKs send
+        j = alice.ok("chat.postMessage", via=via, channel=c, text="fallback",
+                     blocks=BLOCKS if via == "json" else json.dumps(BLOCKS),
+                     attachments=ATTACHMENTS if via == "json" else json.dumps(ATTACHMENTS),
+                     metadata=METADATA if via == "json" else json.dumps(METADATA),
+                     unfurl_links=True)
+        m = j["message"]
+        assert (m["text"], m["blocks"], m["attachments"], m["metadata"]) == (
+            "fallback", BLOCKS, ATTACHMENTS, METADATA), m
+        got = bob.ok("conversations.history", channel=c, limit=1)["messages"][0]
+        assert (got["ts"], got["blocks"], got["attachments"], got["metadata"]) == (
+            j["ts"], BLOCKS, ATTACHMENTS, METADATA), got
+    # a plain message carries none of them
+    plain = alice.post(c, "plain")["message"]
+    assert not {"blocks", "attachments", "metadata", "username", "icons"} & plain.keys()
+
+
+def test_text_is_derived_from_blocks(server, alice):
+    c = new_channel_id(alice)
+    m = alice.ok("chat.postMessage", via="json", channel=c, blocks=BLOCKS)["message"]
+    assert m["text"] == ("Deploy report\n*api* is live <@UNOBODY>\n*Env*\nprod\nby ci\n"
+                         "ping <@UABC>:tada:"), m
+    assert m["blocks"] == BLOCKS
+    # search finds what only the blocks said
+    hits = alice.ok("search.messages", query="Deploy report")["messages"]["matches"]
+    assert m["ts"] in [h["ts"] for h in hits]
+    # blocks with nothing to read: Slack's placeholder
+    m = alice.ok("chat.postMessage", via="json", channel=c,
+                 blocks=[{"type": "divider"}])["message"]
+    assert m["text"] == "This content can't be displayed."
+    # attachments alone are a message, with empty text
+    m = alice.ok("chat.postMessage", via="json", channel=c, attachments=ATTACHMENTS)["message"]
+    assert (m["attachments"], m.get("text", "")) == (ATTACHMENTS, "")
+    # nothing at all is still no_text; an empty blocks array is nothing
+    alice.fail("chat.postMessage", "no_text", channel=c)
+    alice.fail("chat.postMessage", "no_text", via="json", channel=c, blocks=[])
+
+
+def test_bad_rich_parts_are_refused_and_nothing_is_posted(server, alice):
+    c = new_channel_id(alice)
+    cases = [
+        ({"blocks": "[not json"}, "invalid_blocks_format"),
+        ({"blocks": '{"type":"section"}'}, "invalid_blocks_format"),
+        ({"blocks": [{"type": "divider"}] * 51}, "invalid_blocks"),
+        ({"blocks": [{"text": "no type"}]}, "invalid_blocks"),
+        ({"blocks": ["a string"]}, "invalid_blocks"),
+        ({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 70000}}]},
+         "msg_blocks_too_long"),
+        # too deep: a JSON body stops at 32 levels, a form's blocks text at 32 too
+        ({"blocks": [{"type": "x", "deep": json.loads("[" * 40 + "]" * 40)}]},
+         {"json": "invalid_json", "form": "invalid_blocks_format"}),
+        ({"attachments": '{"not": "an array"}'}, "invalid_attachments"),
+        ({"attachments": [1, 2]}, "invalid_attachments"),
+        ({"attachments": [{"text": "a"}] * 101}, "too_many_attachments"),
+        ({"metadata": {"event_payload": {}}}, "invalid_metadata_format"),
+        ({"metadata": {"event_type": "t", "event_payload": [1]}}, "invalid_metadata_format"),
+        ({"metadata": "nope"}, "invalid_metadata_format"),
+        ({"metadata": {"event_type": "t", "event_payload": {"x": "y" * 70000}}},
+         "metadata_too_large"),
+    ]
+    for args, err in cases:
+        for via in ("json", "form"):
+            if via == "form":
+                args = {k: v if isinstance(v, str) else json.dumps(v) for k, v in args.items()}
+            alice.fail("chat.postMessage", err[via] if isinstance(err, dict) else err,
+                       via=via, channel=c, text="t", **args)
+    assert history_texts(alice, c) == []
+
+
+def test_update_replaces_or_keeps_blocks(server, alice):
+    c = new_channel_id(alice)
+    ts = alice.ok("chat.postMessage", via="json", channel=c, text="v1", blocks=BLOCKS,
+                  attachments=ATTACHMENTS)["ts"]
+    # text only: blocks and attachments stay
+    m = alice.ok("chat.update", via="json", channel=c, ts=ts, text="v2")["message"]
+    assert (m["text"], m["blocks"], m["attachments"]) == ("v2", BLOCKS, ATTACHMENTS)
+    # new blocks without text: the text follows them
+    nb = [{"type": "section", "text": {"type": "plain_text", "text": "Approved"}}]
+    m = alice.ok("chat.update", via="json", channel=c, ts=ts, blocks=nb)["message"]
+    assert (m["text"], m["blocks"]) == ("Approved", nb)
+    # an empty array removes them; the text stays
+    m = alice.ok("chat.update", via="json", channel=c, ts=ts, blocks=[], attachments=[])["message"]
+    assert m["text"] == "Approved" and "blocks" not in m and "attachments" not in m
+    got = alice.ok("conversations.history", channel=c)["messages"][0]
+    assert got["text"] == "Approved" and "blocks" not in got
+    # without any rich part left, an edit needs text
+    alice.fail("chat.update", "no_text", channel=c, ts=ts, text="")
+
+
+def test_rich_parts_reach_listeners(server, alice, bob):
+    c = new_channel_id(alice)
+    bob.ok("conversations.join", channel=c)
+    rtm = server.rtm(bob)
+    try:
+        ts = alice.ok("chat.postMessage", via="json", channel=c, text="t", blocks=BLOCKS,
+                      attachments=ATTACHMENTS, metadata=METADATA)["ts"]
+        ev = rtm.wait_for(lambda e: e.get("type") == "message" and e.get("ts") == ts)
+        assert (ev["blocks"], ev["attachments"], ev["metadata"]) == (BLOCKS, ATTACHMENTS,
+                                                                     METADATA), ev
+    finally:
+        rtm.close()
+
+
+def test_webhook_takes_the_chat_post_message_payload(server, alice, bob):
+    c = new_channel_id(alice)
+    bob.ok("conversations.join", channel=c)
+    hook = alice.ok("webhooks.create", channel=c)
+    r = http_request(hook["url"], json.dumps({
+        "text": "fallback", "blocks": BLOCKS, "attachments": ATTACHMENTS,
+        "username": "Deploy Bot", "icon_emoji": ":rocket:"}).encode(),
+        {"Content-Type": "application/json"})
+    assert (r.status, r.raw) == (200, b"ok"), r
+    m = bob.ok("conversations.history", channel=c, limit=1)["messages"][0]
+    assert (m["text"], m["blocks"], m["attachments"], m["username"], m["icons"]) == (
+        "fallback", BLOCKS, ATTACHMENTS, "Deploy Bot", {"emoji": ":rocket:"}), m
+    r = http_request(hook["url"], json.dumps({
+        "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "only blocks"}}],
+        "icon_url": "https://example.com/bot.png"}).encode(),
+        {"Content-Type": "application/json"})
+    assert (r.status, r.raw) == (200, b"ok"), r
+    m = bob.ok("conversations.history", channel=c, limit=1)["messages"][0]
+    assert m["text"] == "only blocks" and m["icons"]["image_48"] == "https://example.com/bot.png"
+    for payload, word in (({"blocks": "[oops"}, b"invalid_blocks_format"),
+                          ({"text": "x", "attachments": [{"a": 1}] * 101},
+                           b"too_many_attachments"),
+                          ({"text": "x", "icon_url": "javascript:alert(1)"},
+                           b"invalid_payload"),
+                          ({"text": "x", "icon_emoji": "rocket"}, b"invalid_payload")):
+        r = http_request(hook["url"], json.dumps(payload).encode(),
+                         {"Content-Type": "application/json"})
+        assert (r.status, r.raw) == (400, word), (payload, r)
+    # a person's token cannot post under another name
+    m = alice.ok("chat.postMessage", channel=c, text="me", username="Not Alice",
+                 icon_emoji=":ghost:")["message"]
+    assert "username" not in m and "icons" not in m

@@ -63,6 +63,14 @@ full_message(void)
     }
     m->mention_flags = CHAT_MENTION_CHANNEL | CHAT_MENTION_HERE;
     m->reply_broadcast = true;
+    m->blocks = chat_strdup("[{\"type\":\"divider\"}]");
+    m->attachments = chat_strdup("[{\"text\":\"\xc3\xa9\"}]");
+    m->metadata = chat_strdup("{\"event_type\":\"t\",\"event_payload\":{}}");
+    m->username = chat_strdup("Deploy Bot");
+    m->icon_emoji = chat_strdup(":rocket:");
+    m->icon_url = chat_strdup("https://example.com/i.png");
+    strcpy(m->bot_id, "B0000000001");
+    m->flags = CHAT_MESSAGE_UNFURL_LINKS | CHAT_MESSAGE_UNFURL_MEDIA;
     return m;
 }
 
@@ -179,6 +187,14 @@ assert_message_eq(const chat_message *a, const chat_message *b)
     }
     ck_assert_uint_eq(a->mention_flags, b->mention_flags);
     ck_assert_int_eq(a->reply_broadcast, b->reply_broadcast);
+    ck_assert_str_eq(chat_message_blocks(a), chat_message_blocks(b));
+    ck_assert_str_eq(chat_message_attachments(a), chat_message_attachments(b));
+    ck_assert_str_eq(chat_message_metadata(a), chat_message_metadata(b));
+    ck_assert_str_eq(chat_message_username(a), chat_message_username(b));
+    ck_assert_str_eq(chat_message_icon_emoji(a), chat_message_icon_emoji(b));
+    ck_assert_str_eq(chat_message_icon_url(a), chat_message_icon_url(b));
+    ck_assert_str_eq(chat_message_bot_id(a), chat_message_bot_id(b));
+    ck_assert_uint_eq(chat_message_flags(a), chat_message_flags(b));
 }
 
 static void

@@ -1181,6 +1181,69 @@ START_TEST(roundtrip)
 }
 END_TEST
 
+/* A Json field takes any JSON value, or text holding one, as its text, and
+ * is written back as the JSON it holds. */
+START_TEST(json_passthrough)
+{
+    static const struct {
+        bool is_json;
+        const char *body, *raw; /* raw NULL: not given */
+    } cases[] = {
+        {false, "blocks=%5B%7B%22a%22%3A1%7D%5D&text=x", "[{\"a\":1}]"},
+        {false, "blocks=not+json+at+all", "not json at all"}, /* the handler's to check */
+        {true, "{\"blocks\": [ {\"a\" : 1, \"b\":[true,null]} ]}", "[{\"a\":1,\"b\":[true,null]}]"},
+        {true, "{\"blocks\":\"[1, 2]\"}", "[1, 2]"},
+        {true, "{\"blocks\":{\"k\":\"\\u00e9\"}}", "{\"k\":\"\u00e9\"}"},
+        {true, "{\"blocks\":7}", "7"},
+        {true, "{\"blocks\":null}", NULL},
+        {true, "{\"text\":\"x\"}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gw_args a = cases[i].is_json ? jargs(cases[i].body) : form(cases[i].body);
+        Pbjt__WithJson *m = (Pbjt__WithJson *)to_pb(&a, &pbjt__with_json__descriptor);
+        if (cases[i].raw == NULL) {
+            ck_assert_ptr_null(m->blocks);
+        } else {
+            ck_assert_ptr_nonnull(m->blocks);
+            ck_assert_str_eq(m->blocks->raw, cases[i].raw);
+        }
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        gw_args_free(&a);
+    }
+
+    /* Out: written unquoted; an empty one as null; absent, not at all. */
+    Pbjt__Json j = PBJT__JSON__INIT;
+    Pbjt__WithJson w = PBJT__WITH_JSON__INIT;
+    j.raw = "[{\"type\":\"divider\"}]";
+    w.blocks = &j;
+    char *s = json_of(&w);
+    ck_assert_str_eq(s, "{\"blocks\":[{\"type\":\"divider\"}],\"attachments\":[]}");
+    free(s);
+    j.raw = "";
+    s = json_of(&w);
+    ck_assert_str_eq(s, "{\"blocks\":null,\"attachments\":[]}");
+    free(s);
+    w.blocks = NULL;
+    s = json_of(&w);
+    ck_assert_str_eq(s, "{\"attachments\":[]}");
+    free(s);
+
+    /* Too long is refused, naming the field. */
+    char *big = malloc(GW_MAX_STRING + 64);
+    memcpy(big, "{\"blocks\":[\"", 12);
+    memset(big + 12, 'x', GW_MAX_STRING);
+    strcpy(big + 12 + GW_MAX_STRING, "\"]}");
+    gw_args a = jargs(big);
+    ProtobufCMessage *m = NULL;
+    char field[64];
+    ck_assert_int_eq(gw_args_to_pb(&a, &pbjt__with_json__descriptor, &m, field, sizeof field),
+                     CHAT_ERR_TOO_LONG);
+    ck_assert_str_eq(field, "blocks");
+    gw_args_free(&a);
+    free(big);
+}
+END_TEST
+
 /* Hostile inputs: random bytes as form and JSON bodies never crash or leak. */
 START_TEST(garbage)
 {
@@ -1254,6 +1317,7 @@ pbjson_suite(void)
     tc = tcase_create("roundtrip");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, roundtrip);
+    tcase_add_test(tc, json_passthrough);
     tcase_add_test(tc, garbage);
     suite_add_tcase(s, tc);
     return s;

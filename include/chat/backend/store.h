@@ -211,7 +211,9 @@ typedef struct chat_message_store_ops {
     chat_err (*post)(void *impl, const chat_message *m, int64_t now_us, chat_outbox_fn outbox,
                      void *outbox_arg, chat_message **out);
     chat_err (*get)(void *impl, const char *channel, const char *ts, chat_message **out);
-    /* Sets text, mentions, mention_flags, edited_user, edited_ts from m. */
+    /* Sets text, mentions, mention_flags, edited_user, edited_ts, blocks,
+     * attachments and metadata from m (a NULL one is removed); username,
+     * icons, bot_id and flags stay as posted. */
     chat_err (*update)(void *impl, const chat_message *m, chat_outbox_fn outbox,
                        void *outbox_arg, chat_message **out);
     /* Removes the message (a reply also leaves its parent's counters); its

@@ -145,6 +145,16 @@ struct chat_message {
     char (*mentions)[CHAT_ID_SIZE]; /* users named with <@U...>, deduplicated */
     unsigned mention_flags;     /* CHAT_MENTION_* */
     bool reply_broadcast;       /* a thread reply also shown in the channel */
+    /* Slack's rich parts, as the poster gave them (checked and compacted by
+     * libchat before a store sees them); NULL when absent. */
+    char *blocks;               /* JSON array of Block Kit blocks */
+    char *attachments;          /* JSON array of legacy attachments */
+    char *metadata;             /* JSON object {"event_type":..,"event_payload":{..}} */
+    char *username;             /* the name a bot or webhook posted under */
+    char *icon_emoji;           /* ":name:" shown as the avatar */
+    char *icon_url;             /* http(s) image shown as the avatar */
+    char bot_id[CHAT_ID_SIZE];  /* "" unless posted by an app's bot */
+    unsigned flags;             /* CHAT_MESSAGE_* (chat/message.h) */
 };
 
 struct chat_file {

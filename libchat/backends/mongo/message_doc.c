@@ -18,6 +18,9 @@
  *   pi   id of the post's outbox item; li, lo: id and stamp of the latest
  *        item of this message (the writes that commit them, outbox.c)
  *   ob   outbox items of the earlier format, until a relay moves them out
+ *   bk, at, md   blocks, attachments, metadata: JSON text (absent: none)
+ *   un, ie, iu, bi   username, icon_emoji, icon_url, bot_id (absent: none)
+ *   fl   CHAT_MESSAGE_* flags (absent: 0)
  *   x    true on a removed message: what is left of it (_id, q, ts) keeps
  *        its place in the chain; its c is then "-<channel>", which no query
  *        by channel matches
@@ -74,12 +77,29 @@ chat_err chati_mongo_msg_doc(const chat_message *v, int64_t ts, int64_t thread, 
     BSON_APPEND_INT32(doc, "mf", (int32_t)v->mention_flags);
     BSON_APPEND_BOOL(doc, "rb", v->reply_broadcast);
     BSON_APPEND_BOOL(doc, "inh", thread == 0 || v->reply_broadcast);
+    chati_mongo_append_rich(doc, v, true);
     bson_t w;
     BSON_APPEND_ARRAY_BEGIN(doc, "w", &w);
     rv = chati_mongo_tokens(v->text, &w);
     bson_append_array_end(doc, &w);
     BSON_APPEND_INT64(doc, "v", 0);
     return rv;
+}
+
+void chati_mongo_append_rich(bson_t *doc, const chat_message *v, bool identity)
+{
+    const char *keys[] = {"bk", "at", "md", "un", "ie", "iu", "bi"};
+    const char *vals[] = {v->blocks,   v->attachments, v->metadata, v->username,
+                          v->icon_emoji, v->icon_url,  v->bot_id};
+    size_t n = identity ? CHATI_ARRAY_LEN(keys) : 3;
+    for (size_t i = 0; i < n; i++) {
+        if (vals[i] != NULL && vals[i][0] != '\0')
+            BSON_APPEND_UTF8(doc, keys[i], vals[i]);
+        else if (!identity)
+            BSON_APPEND_NULL(doc, keys[i]); /* an edit that removes it */
+    }
+    if (identity && v->flags != 0)
+        BSON_APPEND_INT32(doc, "fl", (int32_t)v->flags);
 }
 
 /* ------------------------------------------------------------ reading --- */
@@ -183,6 +203,22 @@ chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out)
     while (rv == CHAT_OK && bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
         switch (k[0]) {
+        case 'a':
+            if (strcmp(k, "at") == 0)
+                rv = iter_dup(&it, &m->attachments);
+            break;
+        case 'b':
+            if (strcmp(k, "bk") == 0)
+                rv = iter_dup(&it, &m->blocks);
+            else if (strcmp(k, "bi") == 0)
+                iter_fixed(&it, m->bot_id, sizeof m->bot_id);
+            break;
+        case 'i':
+            if (strcmp(k, "ie") == 0)
+                rv = iter_dup(&it, &m->icon_emoji);
+            else if (strcmp(k, "iu") == 0)
+                rv = iter_dup(&it, &m->icon_url);
+            break;
         case 'c':
             if (k[1] == '\0')
                 iter_fixed(&it, m->channel, sizeof m->channel);
@@ -202,6 +238,8 @@ chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out)
         case 'u':
             if (k[1] == '\0')
                 iter_fixed(&it, m->user, sizeof m->user);
+            else if (strcmp(k, "un") == 0)
+                rv = iter_dup(&it, &m->username);
             break;
         case 's':
             if (strcmp(k, "st") == 0)
@@ -234,12 +272,16 @@ chat_err chati_mongo_msg_read(const bson_t *doc, chati_mongo_msg *out)
         case 'f':
             if (k[1] == '\0')
                 rv = iter_ids(&it, &m->files, &m->n_files);
+            else if (strcmp(k, "fl") == 0 && BSON_ITER_HOLDS_NUMBER(&it))
+                m->flags = (unsigned)bson_iter_as_int64(&it);
             break;
         case 'm':
             if (strcmp(k, "mn") == 0)
                 rv = iter_ids(&it, &m->mentions, &m->n_mentions);
             else if (strcmp(k, "mf") == 0 && BSON_ITER_HOLDS_NUMBER(&it))
                 m->mention_flags = (unsigned)bson_iter_as_int64(&it);
+            else if (strcmp(k, "md") == 0)
+                rv = iter_dup(&it, &m->metadata);
             break;
         case 'v':
             if (k[1] == '\0' && BSON_ITER_HOLDS_NUMBER(&it))

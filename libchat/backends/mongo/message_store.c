@@ -662,6 +662,16 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
         }
         x->n_mentions = m->n_mentions;
         x->mention_flags = m->mention_flags;
+        const char *rich[] = {m->blocks, m->attachments, m->metadata};
+        char **xrich[] = {&x->blocks, &x->attachments, &x->metadata};
+        for (size_t j = 0; rv == CHAT_OK && j < CHATI_ARRAY_LEN(rich); j++) {
+            chat_free(*xrich[j]);
+            *xrich[j] = NULL;
+            if (rich[j] != NULL && (*xrich[j] = chat_strdup(rich[j])) == NULL)
+                rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+        }
+        if (rv != CHAT_OK)
+            break;
         memcpy(x->edited_user, m->edited_user, sizeof x->edited_user);
         x->edited_ts[0] = '\0';
         if (edited != 0)
@@ -675,6 +685,7 @@ static chat_err ms_update(void *impl, const chat_message *m, chat_outbox_fn outb
         chati_mongo_append_ids(&set, "mn", (const char(*)[CHAT_ID_SIZE])x->mentions, x->n_mentions);
         BSON_APPEND_INT32(&set, "mf", (int32_t)x->mention_flags);
         BSON_APPEND_UTF8(&set, "eu", x->edited_user);
+        chati_mongo_append_rich(&set, x, false);
         if (edited != 0)
             BSON_APPEND_INT64(&set, "et", edited);
         else
@@ -729,7 +740,7 @@ static chat_err remove_once(chati_mongo_conn *c, const char *channel, int64_t ts
     }
     bson_append_document_end(&update, &sub);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &sub);
-    static const char *const content[] = {"t", "w", "r", "mn", "f", "ru"};
+    static const char *const content[] = {"t", "w", "r", "mn", "f", "ru", "bk", "at", "md"};
     for (size_t i = 0; i < CHATI_ARRAY_LEN(content); i++)
         BSON_APPEND_UTF8(&sub, content[i], "");
     bson_append_document_end(&update, &sub);

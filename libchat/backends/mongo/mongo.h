@@ -173,6 +173,10 @@ chat_err chati_mongo_parse_ts(const char *ts, int64_t *us, chat_err missing);
 void chati_mongo_msg_id(const char *channel, int64_t ts, char out[64]);
 /* Builds the stored document of v (ts and thread already decided). */
 chat_err chati_mongo_msg_doc(const chat_message *v, int64_t ts, int64_t thread, bson_t *doc);
+/* Appends v's rich parts (message_doc.c's bk, at, md; with identity also un,
+ * ie, iu, bi, fl), each only when set; without identity an unset one is
+ * appended as null, so a $set of it removes what an edit took away. */
+void chati_mongo_append_rich(bson_t *doc, const chat_message *v, bool identity);
 /* A message read back. ts is the µs value, version the document's v, last
  * the stamp of its latest item (li, lo). */
 typedef struct chati_mongo_msg {

@@ -73,9 +73,12 @@ static chat_err post_insert(chati_sqlite_msgs *s, const chat_message *v, int64_t
     if (rv == CHAT_OK)
         rv = prep(s,
                   "INSERT INTO messages(id, channel, ts, user, team, text, subtype, "
-                  "thread_ts, client_msg_id, files, mentions, mention_flags, reply_broadcast) "
+                  "thread_ts, client_msg_id, files, mentions, mention_flags, reply_broadcast, "
+                  "blocks, attachments, metadata, username, icon_emoji, icon_url, bot_id, "
+                  "msg_flags) "
                   "VALUES (max(coalesce((SELECT max(id) FROM messages), 0), ?13) + 1, "
-                  "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                  "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?15, ?16, ?17, ?18, "
+                  "?19, ?20, ?21)",
                   &st);
     if (rv == CHAT_OK) {
         bind_text(st, 1, v->channel);
@@ -92,6 +95,14 @@ static chat_err post_insert(chati_sqlite_msgs *s, const chat_message *v, int64_t
         sqlite3_bind_int(st, 11, (int)v->mention_flags);
         sqlite3_bind_int(st, 12, v->reply_broadcast);
         sqlite3_bind_int64(st, 13, done);
+        bind_opt(st, 14, v->blocks);
+        bind_opt(st, 15, v->attachments);
+        bind_opt(st, 16, v->metadata);
+        bind_opt(st, 17, v->username);
+        bind_opt(st, 18, v->icon_emoji);
+        bind_opt(st, 19, v->icon_url);
+        bind_opt(st, 20, v->bot_id[0] ? v->bot_id : NULL);
+        sqlite3_bind_int(st, 21, (int)v->flags);
         rv = step_done(s, st, "storing message");
         /* One unique index covers (channel, ts) and one client_msg_id: both
          * were checked above, so a conflict here is a concurrent writer

@@ -12,7 +12,8 @@
 enum {
     MC_ID, MC_CHANNEL, MC_TS, MC_USER, MC_TEAM, MC_TEXT, MC_SUBTYPE, MC_THREAD_TS,
     MC_CLIENT_MSG_ID, MC_EDITED_USER, MC_EDITED_TS, MC_REPLY_COUNT, MC_LATEST_REPLY,
-    MC_FILES, MC_MENTIONS, MC_MENTION_FLAGS, MC_REPLY_BROADCAST, MC_N_REACTIONS
+    MC_FILES, MC_MENTIONS, MC_MENTION_FLAGS, MC_REPLY_BROADCAST, MC_N_REACTIONS, MC_BLOCKS,
+    MC_ATTACHMENTS, MC_METADATA, MC_USERNAME, MC_ICON_EMOJI, MC_ICON_URL, MC_BOT_ID, MC_FLAGS
 };
 
 static void col_ts(sqlite3_stmt *st, int col, char out[CHAT_TS_SIZE])
@@ -126,12 +127,22 @@ static chat_err read_message(sqlite3_stmt *st, chati_sqlite_msg *ent)
         memcpy(m->thread_ts, m->ts, sizeof m->ts);
     m->mention_flags = (unsigned)sqlite3_column_int(st, MC_MENTION_FLAGS);
     m->reply_broadcast = sqlite3_column_int(st, MC_REPLY_BROADCAST) != 0;
+    m->flags = (unsigned)sqlite3_column_int(st, MC_FLAGS);
+    chati_db_col_fixed(st, MC_BOT_ID, m->bot_id, sizeof m->bot_id);
 
     chat_err rv = col_dup(st, MC_TEXT, &m->text);
     if (rv == CHAT_OK)
         rv = col_dup(st, MC_SUBTYPE, &m->subtype);
     if (rv == CHAT_OK)
         rv = col_dup(st, MC_CLIENT_MSG_ID, &m->client_msg_id);
+    /* Most messages have none of the rich parts: one type check each. */
+    static const int rich_cols[] = {MC_BLOCKS,   MC_ATTACHMENTS,  MC_METADATA,
+                                    MC_USERNAME, MC_ICON_EMOJI,   MC_ICON_URL};
+    char **rich[] = {&m->blocks,   &m->attachments, &m->metadata,
+                     &m->username, &m->icon_emoji,  &m->icon_url};
+    for (size_t i = 0; rv == CHAT_OK && i < CHATI_ARRAY_LEN(rich_cols); i++)
+        if (sqlite3_column_type(st, rich_cols[i]) != SQLITE_NULL)
+            rv = col_dup(st, rich_cols[i], rich[i]);
     if (rv == CHAT_OK)
         rv = ids_split((const char *)sqlite3_column_text(st, MC_FILES), &m->files, &m->n_files);
     if (rv == CHAT_OK)

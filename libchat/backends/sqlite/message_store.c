@@ -95,6 +95,17 @@ static const chati_migration migrations[] = {
      /* fts_done: every message with id <= it is in message_fts, none above. */
      "CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
      "INSERT INTO meta VALUES ('fts_done', 0), ('outbox_acked', 0);"},
+    /* Slack's rich parts (chat_post_opts): NULL when absent, as is most
+     * rows' case, which costs a byte each. */
+    {2,
+     "ALTER TABLE messages ADD COLUMN blocks TEXT;"
+     "ALTER TABLE messages ADD COLUMN attachments TEXT;"
+     "ALTER TABLE messages ADD COLUMN metadata TEXT;"
+     "ALTER TABLE messages ADD COLUMN username TEXT;"
+     "ALTER TABLE messages ADD COLUMN icon_emoji TEXT;"
+     "ALTER TABLE messages ADD COLUMN icon_url TEXT;"
+     "ALTER TABLE messages ADD COLUMN bot_id TEXT;"
+     "ALTER TABLE messages ADD COLUMN msg_flags INTEGER NOT NULL DEFAULT 0;"},
 };
 
 /* ------------------------------------------------------------ threads --- */
@@ -265,7 +276,8 @@ static chat_err update_locked(chati_sqlite_msgs *s, const chat_message *m, int64
     if (rv == CHAT_OK)
         rv = prep(s,
                   "UPDATE messages SET text = ?2, mentions = ?3, mention_flags = ?4, "
-                  "edited_user = ?5, edited_ts = ?6 WHERE id = ?1",
+                  "edited_user = ?5, edited_ts = ?6, blocks = ?7, attachments = ?8, "
+                  "metadata = ?9 WHERE id = ?1",
                   &st);
     if (rv == CHAT_OK) {
         sqlite3_bind_int64(st, 1, id);
@@ -275,6 +287,9 @@ static chat_err update_locked(chati_sqlite_msgs *s, const chat_message *m, int64
         bind_opt(st, 5, m->edited_user);
         if (m->edited_ts[0] != '\0')
             sqlite3_bind_int64(st, 6, edited);
+        bind_opt(st, 7, m->blocks);
+        bind_opt(st, 8, m->attachments);
+        bind_opt(st, 9, m->metadata);
         rv = step_done(s, st, "updating message");
     }
     if (rv == CHAT_OK)

@@ -110,7 +110,8 @@ static inline void *grow(void *arr, size_t n, size_t size)
 #define CHATI_SQLITE_MSG_COLS                                                              \
     "id, channel, ts, user, team, text, subtype, thread_ts, client_msg_id, edited_user, " \
     "edited_ts, reply_count, latest_reply, files, mentions, mention_flags, "             \
-    "reply_broadcast, n_reactions"
+    "reply_broadcast, n_reactions, blocks, attachments, metadata, username, icon_emoji, " \
+    "icon_url, bot_id, msg_flags"
 
 /* A message read back, with what the side tables need. */
 typedef struct chati_sqlite_msg {
