@@ -12,6 +12,7 @@
 #define CHAT_EVENT_H
 
 #include <chat/types.h>
+#include <chat/channel.h>
 #include <chat/presence.h>
 
 #ifdef __cplusplus
@@ -40,9 +41,10 @@ typedef enum chat_event_type {
     CHAT_EVENT_USER_TYPING = 15,      /* user.typing        user, channel */
     CHAT_EVENT_USER_CHANGED = 16,     /* user.changed       target_user */
     CHAT_EVENT_CHANNEL_MARKED = 17,   /* channel.marked     user, item_ts */
-    CHAT_EVENT_FILE_DELETED = 18      /* file.deleted       file_id */
+    CHAT_EVENT_FILE_DELETED = 18,     /* file.deleted       file_id */
+    CHAT_EVENT_USER_JOINED = 19       /* user.joined        user (a new member of the team) */
 } chat_event_type;
-#define CHAT_EVENT_TYPE_MAX 18
+#define CHAT_EVENT_TYPE_MAX 19
 
 /* Topic name of a type ("message.created"), NULL for an unknown type. */
 CHAT_API const char *chat_event_topic(chat_event_type type);
@@ -64,6 +66,11 @@ CHAT_API chat_presence chat_event_presence(const chat_event *ev);
 CHAT_API const chat_message *chat_event_message(const chat_event *ev);
 CHAT_API const chat_channel *chat_event_channel(const chat_event *ev);
 CHAT_API const chat_user *chat_event_user(const chat_event *ev);
+/* message.changed: the message before the change (NULL in other events). */
+CHAT_API const chat_message *chat_event_previous_message(const chat_event *ev);
+/* The type of the channel a message or reaction event is in; 0 when the
+ * event does not say (events of older releases). */
+CHAT_API chat_channel_type chat_event_channel_type(const chat_event *ev);
 
 /* Receives one event. Runs on a consumer thread of the context; events of one
  * channel arrive in order. Return CHAT_OK when handled; anything else asks for

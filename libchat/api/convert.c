@@ -204,7 +204,12 @@ Chat__Api__Message *chati_api_message(const chat_message *m, bool with_channel)
     r->reply_count = m->reply_count;
     r->reply_users_count = (int64_t)m->n_reply_users;
     r->reply_broadcast = m->reply_broadcast;
-    if (chati_pb_str(&r->type, "message") || chati_pb_str(&r->subtype, m->subtype) ||
+    /* Slack names a broadcast reply and a message sharing files by subtype. */
+    const char *subtype = m->subtype                 ? m->subtype
+                          : m->reply_broadcast && m->thread_ts[0] ? "thread_broadcast"
+                          : m->n_files                            ? "file_share"
+                                                                  : NULL;
+    if (chati_pb_str(&r->type, "message") || chati_pb_str(&r->subtype, subtype) ||
         chati_pb_str(&r->user, m->user) || chati_pb_str(&r->text, m->text) ||
         chati_pb_str(&r->ts, m->ts) || chati_pb_str(&r->thread_ts, m->thread_ts) ||
         chati_pb_str(&r->latest_reply, m->latest_reply) ||

@@ -131,6 +131,7 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
     }
     if (rv == CHAT_OK) {
         memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+        ev->channel_type = c->type;
         chat_message *stored = NULL;
         rv = ctx->messages->post(ctx->messages_impl, m, chati_now_us(),
                                  chati_outbox_message_event, ev, &stored);
@@ -252,10 +253,13 @@ chat_err chat_message_update_opts(chat_ctx *ctx, const chat_session *s, const ch
         rv = visible_message(ctx, s, channel_id, ts, &c, &m);
     if (rv != CHAT_OK)
         return rv;
+    chat_message *before = NULL; /* the event's previous_message */
     if (strcmp(m->user, s->user_id) != 0)
         rv = chati_fail(CHAT_ERR_CANT_UPDATE_MESSAGE, "only the author edits a message");
     else if (c->is_archived)
         rv = chati_fail(CHAT_ERR_IS_ARCHIVED, "the channel is archived");
+    else if ((before = chat_message_dup(m)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "message");
     if (rv == CHAT_OK)
         rv = chati_message_set_rich(m, opts, false);
     if (rv == CHAT_OK)
@@ -274,6 +278,9 @@ chat_err chat_message_update_opts(chat_ctx *ctx, const chat_session *s, const ch
             rv = chati_fail(CHAT_ERR_NOMEM, "event");
         else {
             memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+            ev->channel_type = c->type;
+            ev->previous = before;
+            before = NULL;
             rv = ctx->messages->update(ctx->messages_impl, m, chati_outbox_message_event, ev,
                                        out);
             chati_event_free(ev);
@@ -281,6 +288,7 @@ chat_err chat_message_update_opts(chat_ctx *ctx, const chat_session *s, const ch
         if (rv == CHAT_OK && ctx->outbox)
             chati_outbox_kick(ctx->outbox);
     }
+    chat_message_free(before);
     chat_message_free(m);
     chat_channel_free(c);
     return rv;
@@ -303,6 +311,7 @@ chat_err chat_message_delete(chat_ctx *ctx, const chat_session *s, const char *c
             rv = chati_fail(CHAT_ERR_NOMEM, "event");
         else {
             memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+            ev->channel_type = c->type;
             rv = ctx->messages->remove(ctx->messages_impl, m->channel, m->ts,
                                        chati_outbox_message_event, ev);
             chati_event_free(ev);
@@ -336,6 +345,7 @@ static chat_err react(chat_ctx *ctx, const chat_session *s, const char *channel_
         rv = chati_fail(CHAT_ERR_NOMEM, "event");
     if (rv == CHAT_OK) {
         memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+        ev->channel_type = c->type;
         ev->reaction = chat_strdup(name);
         rv = add ? ctx->messages->add_reaction(ctx->messages_impl, m->channel, m->ts, name,
                                                s->user_id, chati_outbox_message_event, ev)

@@ -60,6 +60,20 @@ static chat_err create_user_named(chat_ctx *ctx, chat_user *u, const char *email
     return rv;
 }
 
+/* user.changed or user.joined, carrying the user. */
+static void publish_user(chat_ctx *ctx, chat_event_type type, const chat_user *u)
+{
+    chat_event *ev = chati_event_new(type);
+    if (ev == NULL)
+        return;
+    memcpy(ev->team_id, u->team_id, CHAT_ID_SIZE);
+    memcpy(ev->user_id, u->id, CHAT_ID_SIZE);
+    memcpy(ev->target_user, u->id, CHAT_ID_SIZE);
+    ev->user = chat_user_dup(u);
+    chati_publish(ctx, ev);
+    chati_event_free(ev);
+}
+
 static chat_err create_profile_local(chat_ctx *ctx, const char *user_id, const char *email,
                                     const char *real_name, const char *team_domain,
                                     chat_user **out)
@@ -90,6 +104,8 @@ static chat_err create_profile_local(chat_ctx *ctx, const char *user_id, const c
         u->created = u->updated = chati_now_us() / 1000000;
         rv = u->email && u->real_name ? create_user_named(ctx, u, email)
                                       : chati_fail(CHAT_ERR_NOMEM, "user");
+        if (rv == CHAT_OK)
+            publish_user(ctx, CHAT_EVENT_USER_JOINED, u);
     }
     if (rv == CHAT_OK && out) {
         *out = u;
@@ -198,19 +214,6 @@ static char **profile_field(chat_user *u, const char *key, size_t *max)
     return NULL;
 }
 
-static void publish_user_changed(chat_ctx *ctx, const chat_user *u)
-{
-    chat_event *ev = chati_event_new(CHAT_EVENT_USER_CHANGED);
-    if (ev == NULL)
-        return;
-    memcpy(ev->team_id, u->team_id, CHAT_ID_SIZE);
-    memcpy(ev->user_id, u->id, CHAT_ID_SIZE);
-    memcpy(ev->target_user, u->id, CHAT_ID_SIZE);
-    ev->user = chat_user_dup(u);
-    chati_publish(ctx, ev);
-    chati_event_free(ev);
-}
-
 chat_err chat_user_profile_set(chat_ctx *ctx, const chat_session *s, const char *const *keys,
                                const char *const *values, size_t n, chat_user **out)
 {
@@ -246,7 +249,7 @@ chat_err chat_user_profile_set(chat_ctx *ctx, const chat_session *s, const char 
         rv = ctx->users->update_user(ctx->users_impl, u);
     }
     if (rv == CHAT_OK)
-        publish_user_changed(ctx, u);
+        publish_user(ctx, CHAT_EVENT_USER_CHANGED, u);
     if (rv == CHAT_OK && out)
         *out = u;
     else
@@ -270,7 +273,7 @@ chat_err chat_user_deactivate(chat_ctx *ctx, const chat_session *s, const char *
         u->updated = chati_now_us() / 1000000;
         rv = ctx->users->update_user(ctx->users_impl, u);
         if (rv == CHAT_OK)
-            publish_user_changed(ctx, u);
+            publish_user(ctx, CHAT_EVENT_USER_CHANGED, u);
     }
     chat_user_free(u);
     return rv;

@@ -33,6 +33,24 @@ static const char *channel_type_letter(const char *channel_id)
     }
 }
 
+/* Slack's channel_type of message events: the event's, else what the id says
+ * (a G id is a private channel or a group DM: "group" covers both). */
+static const char *channel_type_name(const chat_event *ev, const char *channel_id)
+{
+    switch (chat_event_channel_type(ev)) {
+    case CHAT_CHANNEL_PUBLIC:
+        return "channel";
+    case CHAT_CHANNEL_PRIVATE:
+        return "group";
+    case CHAT_CHANNEL_IM:
+        return "im";
+    case CHAT_CHANNEL_MPIM:
+        return "mpim";
+    default:
+        return channel_id[0] == 'D' ? "im" : channel_id[0] == 'G' ? "group" : "channel";
+    }
+}
+
 bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *scope,
                    char scope_id[CHAT_ID_SIZE])
 {
@@ -57,22 +75,31 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
             gw_pb_to_json(pm, b);
             protobuf_c_message_free_unpacked(pm, NULL);
         }
+        put_str(b, "channel_type", channel_type_name(ev, channel));
+        /* A new message's event_ts is its ts: replies thread on either. */
+        chati_copy_fixed(event_ts, sizeof event_ts, m->ts);
         break;
     case CHAT_EVENT_MESSAGE_CHANGED:
+    case CHAT_EVENT_MESSAGE_DELETED: {
         if (m == NULL)
             return false;
-        chati_buf_puts(b, "{\"type\":\"message\",\"subtype\":\"message_changed\",\"hidden\":true");
+        bool changed = chat_event_type_of(ev) == CHAT_EVENT_MESSAGE_CHANGED;
+        chati_buf_printf(b, "{\"type\":\"message\",\"subtype\":\"%s\",\"hidden\":true",
+                         changed ? "message_changed" : "message_deleted");
         put_str(b, "channel", channel);
-        put_pb(b, "message", (ProtobufCMessage *)chati_api_message(m, false));
+        put_str(b, "channel_type", channel_type_name(ev, channel));
+        put_str(b, "ts", event_ts);
+        if (changed) {
+            put_pb(b, "message", (ProtobufCMessage *)chati_api_message(m, false));
+            const chat_message *prev = chat_event_previous_message(ev);
+            if (prev)
+                put_pb(b, "previous_message", (ProtobufCMessage *)chati_api_message(prev, false));
+        } else {
+            put_str(b, "deleted_ts", m->ts);
+            put_pb(b, "previous_message", (ProtobufCMessage *)chati_api_message(m, false));
+        }
         break;
-    case CHAT_EVENT_MESSAGE_DELETED:
-        if (m == NULL)
-            return false;
-        chati_buf_puts(b, "{\"type\":\"message\",\"subtype\":\"message_deleted\",\"hidden\":true");
-        put_str(b, "channel", channel);
-        put_str(b, "deleted_ts", m->ts);
-        put_pb(b, "previous_message", (ProtobufCMessage *)chati_api_message(m, false));
-        break;
+    }
     case CHAT_EVENT_REACTION_ADDED:
     case CHAT_EVENT_REACTION_REMOVED:
         chati_buf_printf(b, "{\"type\":\"%s\"",
@@ -167,6 +194,16 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         *scope = GW_SCOPE_USER; /* only the reader's own sessions */
         chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_user_id(ev));
         break;
+    case CHAT_EVENT_USER_JOINED: {
+        chati_buf_puts(b, "{\"type\":\"team_join\"");
+        const chat_user *u = chat_event_user(ev);
+        if (u == NULL)
+            return false;
+        put_pb(b, "user", (ProtobufCMessage *)chati_api_user(u));
+        *scope = GW_SCOPE_TEAM;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
+        break;
+    }
     case CHAT_EVENT_FILE_DELETED:
         chati_buf_puts(b, "{\"type\":\"file_deleted\"");
         put_str(b, "file_id", chat_event_file_id(ev));

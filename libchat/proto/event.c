@@ -29,6 +29,7 @@ static const char *const topics[CHAT_EVENT_TYPE_MAX + 1] = {
     [CHAT_EVENT_USER_CHANGED] = "user.changed",
     [CHAT_EVENT_CHANNEL_MARKED] = "channel.marked",
     [CHAT_EVENT_FILE_DELETED] = "file.deleted",
+    [CHAT_EVENT_USER_JOINED] = "user.joined",
 };
 
 static bool
@@ -104,6 +105,7 @@ chati_event_free(chat_event *ev)
     }
     chat_free(ev->reaction);
     chat_message_free(ev->message);
+    chat_message_free(ev->previous);
     chat_channel_free(ev->channel);
     chat_user_free(ev->user);
     chat_free(ev);
@@ -269,10 +271,10 @@ chat_err
 chati_event_encode(const chat_event *ev, void **data, size_t *len)
 {
     Chat__Event pe;
-    Chat__Message pm;
+    Chat__Message pm, pprev;
     Chat__Channel pc;
     Chat__User pu;
-    enc_scratch sc = {NULL, NULL, NULL};
+    enc_scratch sc = {NULL, NULL, NULL}, sc_prev = {NULL, NULL, NULL};
     chat_err rv = CHAT_OK;
     uint8_t *buf;
     size_t size;
@@ -295,6 +297,13 @@ chati_event_encode(const chat_event *ev, void **data, size_t *len)
     pe.reaction = pstr(ev->reaction);
     pe.file_id = pstr(ev->file_id);
     pe.presence = (uint32_t)ev->presence;
+    pe.channel_type = (uint32_t)ev->channel_type;
+    if (ev->previous != NULL) {
+        if ((rv = message_to_pb(ev->previous, &pprev, &sc_prev)) != CHAT_OK) {
+            goto out;
+        }
+        pe.previous = &pprev;
+    }
     if (ev->message != NULL) {
         if ((rv = message_to_pb(ev->message, &pm, &sc)) != CHAT_OK) {
             goto out;
@@ -326,6 +335,9 @@ out:
     chat_free(sc.ptrs);
     chat_free(sc.rx);
     chat_free(sc.rxp);
+    chat_free(sc_prev.ptrs);
+    chat_free(sc_prev.rx);
+    chat_free(sc_prev.rxp);
     return rv;
 }
 
@@ -584,6 +596,12 @@ chati_event_decode(const void *data, size_t len, chat_event **out)
         rv = bad("unknown presence");
         goto fail;
     }
+    if (pe->channel_type != 0 && pe->channel_type != CHAT_CHANNEL_PUBLIC &&
+        pe->channel_type != CHAT_CHANNEL_PRIVATE && pe->channel_type != CHAT_CHANNEL_IM &&
+        pe->channel_type != CHAT_CHANNEL_MPIM) {
+        rv = bad("unknown channel type");
+        goto fail;
+    }
     if (pe->id == NULL || pe->id[0] == '\0') {
         rv = bad("missing id");
         goto fail;
@@ -606,6 +624,10 @@ chati_event_decode(const void *data, size_t len, chat_event **out)
     if (pe->message != NULL) {
         TRY(message_from_pb(pe->message, &ev->message));
     }
+    if (pe->previous != NULL) {
+        TRY(message_from_pb(pe->previous, &ev->previous));
+    }
+    ev->channel_type = (chat_channel_type)pe->channel_type;
     if (pe->channel != NULL) {
         TRY(channel_from_pb(pe->channel, &ev->channel));
     }
@@ -707,4 +729,16 @@ const chat_user *
 chat_event_user(const chat_event *ev)
 {
     return ev != NULL ? ev->user : NULL;
+}
+
+const chat_message *
+chat_event_previous_message(const chat_event *ev)
+{
+    return ev != NULL ? ev->previous : NULL;
+}
+
+chat_channel_type
+chat_event_channel_type(const chat_event *ev)
+{
+    return ev != NULL ? ev->channel_type : (chat_channel_type)0;
 }

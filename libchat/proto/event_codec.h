@@ -29,6 +29,8 @@ struct chat_event {
     chat_message *message;              /* owned payloads; NULL when none */
     chat_channel *channel;
     chat_user *user;
+    chat_message *previous;             /* message.changed: before the change */
+    chat_channel_type channel_type;     /* message and reaction events; 0: unknown */
 };
 
 /* A zeroed event of `type` with a fresh id ("E" + 32 upper-case hex digits

@@ -233,3 +233,78 @@ def test_webhook_takes_the_chat_post_message_payload(server, alice, bob):
     m = alice.ok("chat.postMessage", channel=c, text="me", username="Not Alice",
                  icon_emoji=":ghost:")["message"]
     assert "username" not in m and "icons" not in m
+
+
+# ------------------------------------------------------- event shapes ---
+
+
+def msg_event(rtm, pred):
+    return rtm.wait_for(lambda e: e.get("type") == "message" and pred(e))
+
+
+def test_message_events_have_slacks_shape(server, alice, bob):
+    c = new_channel_id(alice)
+    p = new_channel(alice, "priv", is_private=True)["id"]
+    bob.ok("conversations.join", channel=c)
+    alice.ok("conversations.invite", channel=p, users=bob.user_id)
+    dm = alice.ok("conversations.open", users=bob.user_id)["channel"]["id"]
+    rtm = server.rtm(bob)
+    try:
+        for chan, kind in ((c, "channel"), (p, "group"), (dm, "im")):
+            ts = alice.post(chan, "hello " + kind)["ts"]
+            ev = msg_event(rtm, lambda e: e.get("ts") == ts)
+            # a new message's event_ts is its ts, so a reply may thread on either
+            assert (ev["event_ts"], ev["channel"], ev["channel_type"]) == (ts, chan, kind), ev
+
+        ts = alice.post(c, "before")["ts"]
+        msg_event(rtm, lambda e: e.get("ts") == ts)
+        alice.ok("chat.update", channel=c, ts=ts, text="after")
+        ev = msg_event(rtm, lambda e: e.get("subtype") == "message_changed")
+        assert ev["channel"] == c and ev["channel_type"] == "channel" and ev["hidden"] is True
+        assert ev["ts"] == ev["event_ts"] and ev["ts"] != ts, ev
+        assert (ev["message"]["ts"], ev["message"]["text"]) == (ts, "after")
+        assert ev["message"]["edited"]["user"] == alice.user_id
+        assert (ev["previous_message"]["ts"], ev["previous_message"]["text"]) == (ts, "before")
+        assert "edited" not in ev["previous_message"]
+
+        alice.ok("chat.delete", channel=c, ts=ts)
+        ev = msg_event(rtm, lambda e: e.get("subtype") == "message_deleted")
+        assert (ev["channel"], ev["deleted_ts"], ev["previous_message"]["text"]) == (c, ts, "after")
+        assert ev["ts"] == ev["event_ts"] and ev["ts"] != ts, ev
+
+        # a broadcast reply is a thread_broadcast, in the event and in history
+        root = alice.post(c, "root")["ts"]
+        r = alice.ok("chat.postMessage", channel=c, text="for all", thread_ts=root,
+                     reply_broadcast=True)
+        assert r["message"]["subtype"] == "thread_broadcast"
+        ev = msg_event(rtm, lambda e: e.get("ts") == r["ts"])
+        assert (ev["subtype"], ev["thread_ts"]) == ("thread_broadcast", root), ev
+        top = bob.ok("conversations.history", channel=c, limit=1)["messages"][0]
+        assert (top["ts"], top["subtype"]) == (r["ts"], "thread_broadcast")
+        # replying to an event's event_ts lands in its thread
+        ev = msg_event(rtm, lambda e: e.get("text") == "root")
+        bob.ok("chat.postMessage", channel=c, text="re", thread_ts=ev["event_ts"])
+        replies = bob.ok("conversations.replies", channel=c, ts=root)["messages"]
+        assert [m["text"] for m in replies] == ["root", "for all", "re"]
+    finally:
+        rtm.close()
+
+
+def test_team_join_reaches_the_team(server, alice):
+    rtm = server.rtm(alice)
+    try:
+        newcomer = server.signup("newcomer", "New Comer")
+        ev = rtm.wait_for(lambda e: e.get("type") == "team_join" and
+                          e["user"]["id"] == newcomer.user_id)
+        assert ev["user"]["real_name"] == "New Comer" and ev["user"]["team_id"] == alice.team_id
+    finally:
+        rtm.close()
+
+
+def test_a_shared_file_is_a_file_share(server, alice):
+    c = new_channel_id(alice)
+    f = alice.ok("files.upload", channels=c, content="some notes", filename="notes.txt",
+                 initial_comment="the notes")["file"]
+    m = alice.ok("conversations.history", channel=c)["messages"][0]
+    assert (m["subtype"], m["text"], [x["id"] for x in m["files"]]) == (
+        "file_share", "the notes", [f["id"]]), m
