@@ -6,10 +6,11 @@
 // browser contexts (two people), and goes through what a person does: sign
 // up, create and join a channel, talk in real time, unread badges, a thread,
 // reactions, edit and delete, an image upload with its preview, hostile
-// markup that must stay text, search, history paging, a server restart the
-// page must recover from without a reload, reload, phone width, dark mode and
-// sign out. Screenshots of each main screen go to CHAT_ARTIFACTS (default:
-// ./artifacts, which ctest makes the build's tests/web/artifacts).
+// markup that must stay text, an app's blocks and attachments, search,
+// history paging, a server restart the page must recover from without a
+// reload, reload, phone width, dark mode and sign out. Screenshots of each
+// main screen go to CHAT_ARTIFACTS (default: ./artifacts, which ctest makes
+// the build's tests/web/artifacts).
 //
 // Packages live outside the checkout: scripts/deps-web.sh installs
 // playwright-core into ~/.cache/libchat/web-node/<key>/node_modules (NODE_PATH
@@ -584,6 +585,120 @@ test('web client', { timeout: 480000 }, async (t) => {
       assert.equal(await log(p).locator('a[href^="javascript:"]').count(), 0);
     }
     assert.equal(await ada.page.evaluate(() => document.querySelectorAll('script').length), before);
+  });
+
+  await step(t, 'app messages: blocks and attachments are drawn, hostile ones stay inert', async () => {
+    const made = await chatd.api(ada.token, 'conversations.create', { name: `apps-${uniq}` });
+    const id = made.channel.id;
+    await chatd.api(bob.token, 'conversations.join', { channel: id });
+    // Ada watches them arrive (the event stream); Bob opens them later (history).
+    await ada.page.goto(`${chatd.base}/#/${id}`);
+    await ada.page.locator('.channel-title', { hasText: `apps-${uniq}` }).waitFor();
+    const plain = (text) => ({ type: 'plain_text', text });
+    const md = (text) => ({ type: 'mrkdwn', text });
+    await chatd.api(bob.token, 'chat.postMessage', {
+      channel: id,
+      text: 'hostile fallback',
+      blocks: [
+        { type: 'section', text: md('<img src=x onerror=alert(1)>') },
+        { type: 'actions', elements: [{ type: 'button', text: plain('Sneaky'), url: 'javascript:alert(1)' }] },
+        { type: 'image', image_url: 'javascript:alert(2)', alt_text: 'not an image' },
+      ],
+      attachments: [{ title: 'Sneaky title', title_link: 'javascript:alert(3)', image_url: 'data:image/png;base64,AAAA', text: 'hostile attachment' }],
+    });
+    await chatd.api(ada.token, 'chat.postMessage', {
+      channel: id,
+      text: 'fallback',
+      blocks: [
+        { type: 'header', text: plain('Deploy finished') },
+        {
+          type: 'section', block_id: 'summary', text: md('*Build 42* passed'),
+          fields: [md('*Environment*\nproduction'), md('*Duration*\n4m 12s')],
+          accessory: { type: 'button', text: plain('Details'), action_id: 'details', value: 'build-42' },
+        },
+        { type: 'divider' },
+        { type: 'context', elements: [md('Requested by the release train')] },
+        { type: 'image', image_url: 'https://example.invalid/chart.png', alt_text: 'Build chart' },
+        {
+          type: 'actions', block_id: 'decide', elements: [
+            { type: 'button', text: plain('Approve'), style: 'primary', action_id: 'approve', value: 'yes' },
+            { type: 'button', text: plain('Open runbook'), url: 'https://example.com/runbook' },
+          ],
+        },
+        {
+          type: 'rich_text', elements: [
+            { type: 'rich_text_section', elements: [
+              { type: 'text', text: 'Shipped by ' }, { type: 'user', user_id: bob.id },
+              { type: 'text', text: ', ' }, { type: 'text', text: 'no rollback', style: { bold: true } },
+            ] },
+            { type: 'rich_text_list', style: 'bullet', elements: [
+              { type: 'rich_text_section', elements: [{ type: 'text', text: 'migrations applied' }] },
+            ] },
+          ],
+        },
+      ],
+      attachments: [{
+        color: '#36a64f', pretext: 'pre', title: 'T', title_link: 'https://example.com/t', text: 'att text',
+        fields: [{ title: 'F1', value: 'v1', short: true }], footer: 'foot',
+      }],
+    });
+
+    const check = async (p) => {
+      const msg = log(p).locator('.msg', { hasText: 'Deploy finished' });
+      await msg.waitFor();
+      await msg.getByRole('heading', { name: 'Deploy finished' }).waitFor();
+      const shown = (await msg.innerText()).split('\n').map((s) => s.trim());
+      for (const line of ['Build 42 passed', 'Environment', 'production', 'Duration', '4m 12s',
+        'Requested by the release train', 'migrations applied', 'pre', 'att text', 'F1', 'v1']) {
+        assert.ok(shown.includes(line), `${p.name}: "${line}" is shown`);
+      }
+      assert.ok(shown.some((s) => s.startsWith('foot')), `${p.name}: the footer is shown`);
+      assert.ok(await msg.getByRole('separator').isVisible(), 'the divider');
+      for (const name of ['Details', 'Approve']) assert.ok(await msg.getByRole('button', { name }).isVisible(), name);
+      const runbook = msg.getByRole('link', { name: 'Open runbook' });
+      assert.equal(await runbook.getAttribute('href'), 'https://example.com/runbook');
+      assert.equal(await runbook.getAttribute('target'), '_blank');
+      assert.match(await runbook.getAttribute('rel'), /noopener/);
+      assert.equal(await msg.getByRole('link', { name: 'T', exact: true }).getAttribute('href'), 'https://example.com/t');
+      assert.equal(await msg.getByRole('link', { name: /Build chart/ }).getAttribute('href'), 'https://example.invalid/chart.png');
+      assert.equal(await msg.getByText('@Bob Babbage').count(), 1, 'the rich text mention');
+      assert.equal(await msg.locator('strong', { hasText: 'no rollback' }).count(), 1);
+      assert.ok(await msg.evaluate((el) => Array.from(el.querySelectorAll('*'))
+        .some((n) => getComputedStyle(n).borderLeftColor === 'rgb(54, 166, 79)')), 'the attachment\'s colour bar');
+      // The blocks are the message: its text is only the notification's.
+      assert.ok(!shown.some((s) => s.includes('fallback')), `${p.name}: the fallback text is not shown`);
+
+      const bad = log(p).locator('.msg', { hasText: 'hostile attachment' });
+      await bad.getByText('<img src=x onerror=alert(1)>', { exact: true }).waitFor();
+      assert.ok(await bad.getByRole('button', { name: 'Sneaky' }).isVisible(), 'the label stays');
+      assert.equal(await bad.getByRole('link', { name: 'Sneaky' }).count(), 0);
+      assert.ok(await bad.getByText('Sneaky title').isVisible());
+      assert.equal(await log(p).locator('img[src="x"], img[src^="data:"], img[src^="javascript:" i], script').count(), 0);
+      assert.equal(await log(p).locator('[href^="javascript:" i], [src^="javascript:" i]').count(), 0);
+      assert.deepEqual(p.dialogs, [], `${p.name}: a dialog opened`);
+    };
+    await check(ada);
+    await log(ada).locator('.msg', { hasText: 'Deploy finished' }).scrollIntoViewIfNeeded();
+    await ada.page.mouse.move(0, 0);
+    await shot(ada.page, '07-app-messages');
+
+    await bob.page.goto(`${chatd.base}/#/${id}`);
+    await check(bob);
+    await bob.page.setViewportSize(PHONE);
+    await bob.page.waitForTimeout(300);
+    assert.ok(await log(bob).evaluate((el) => el.scrollWidth <= el.clientWidth), 'nothing wider than a phone');
+    await log(bob).locator('.msg', { hasText: 'Deploy finished' }).scrollIntoViewIfNeeded();
+    await shot(bob.page, '07-app-messages-phone');
+    await bob.page.setViewportSize(DESKTOP);
+    await bob.page.emulateMedia({ colorScheme: 'dark' });
+    await log(bob).locator('.msg', { hasText: 'Deploy finished' }).scrollIntoViewIfNeeded();
+    await shot(bob.page, '07-app-messages-dark');
+    await bob.page.emulateMedia({ colorScheme: 'light' });
+
+    for (const p of [ada, bob]) {
+      await p.page.goto(`${chatd.base}/#/${general}`);
+      await p.page.locator('.channel-title', { hasText: 'general' }).waitFor();
+    }
   });
 
   await step(t, 'search finds a message and jumps to it', async () => {

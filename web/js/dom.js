@@ -144,6 +144,17 @@ export function safeUrl(raw) {
   return null;
 }
 
+// Stricter, for what an app supplies (images, buttons, titles): an absolute
+// http(s) URL, or nothing.
+export function httpUrl(raw) {
+  if (typeof raw !== 'string' || raw.length > 4096 || !/^https?:\/\//i.test(raw)) return null;
+  try {
+    const u = new URL(raw);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return u.href;
+  } catch { /* not a URL */ }
+  return null;
+}
+
 export function announce(text) {
   const live = document.getElementById('sr-live');
   if (!live) return;

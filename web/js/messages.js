@@ -3,11 +3,12 @@
 import { icon } from './icons.js';
 import {
   h, clear, tsDate, dayKey, formatDay, formatTime, formatFull, formatWhen, formatSize,
-  initials, avatarColour,
+  initials, avatarColour, httpUrl,
 } from './dom.js';
 import { renderMrkdwn, mentionsUser } from './mrkdwn.js';
 import { emojiChar } from './emoji.js';
 import { isReply } from './store.js';
+import { blockContext, renderBlocks, renderAttachments } from './blocks.js';
 
 const GROUP_MS = 5 * 60 * 1000;
 
@@ -20,6 +21,38 @@ export function avatar(app, userId, size = 'md') {
   const el = h('span', { class: `avatar avatar-${size}`, 'aria-hidden': 'true' }, initials(name));
   el.style.setProperty('--avatar-bg', avatarColour(userId || name));
   return el;
+}
+
+// The name a message is shown under: an app's or webhook's `username` first.
+function authorName(app, m) {
+  if (typeof m.username === 'string' && m.username.trim()) return m.username.slice(0, 80);
+  const bot = m.bot_profile && typeof m.bot_profile.name === 'string' ? m.bot_profile.name.slice(0, 80) : '';
+  return app.store.userName(m.user) || bot || m.user || 'Unknown';
+}
+
+const isApp = (m) => !!m.bot_id || m.subtype === 'bot_message';
+
+// A message's avatar: its `icons` (an image, or an emoji) when it has them.
+function messageAvatar(app, m, name) {
+  const icons = m.icons && typeof m.icons === 'object' ? m.icons : {};
+  const src = httpUrl(icons.image_48) || httpUrl(icons.image_72) || httpUrl(icons.image_36);
+  const fallback = () => {
+    if (!m.username && !(isApp(m) && !m.user)) return avatar(app, m.user);
+    const el = h('span', { class: 'avatar avatar-md', 'aria-hidden': 'true' }, initials(name));
+    el.style.setProperty('--avatar-bg', avatarColour(m.bot_id || name));
+    return el;
+  };
+  if (src) {
+    const img = h('img', {
+      referrerpolicy: 'no-referrer', loading: 'lazy', decoding: 'async', class: 'avatar avatar-md avatar-img', alt: '', src,
+    });
+    img.addEventListener('error', () => img.replaceWith(fallback()));
+    return img;
+  }
+  const em = typeof icons.emoji === 'string' && /^:([a-z0-9_+-]{1,40}):$/.exec(icons.emoji);
+  const ch = em && emojiChar(em[1]);
+  if (ch) return h('span', { class: 'avatar avatar-md avatar-emoji', 'aria-hidden': 'true' }, ch);
+  return fallback();
 }
 
 export function presenceDot(app, userId) {
@@ -36,6 +69,7 @@ export function presenceDot(app, userId) {
 function canGroup(prev, m) {
   if (!prev || prev.subtype || m.subtype) return false;
   if (prev.user !== m.user) return false;
+  if ((prev.username || '') !== (m.username || '') || (prev.bot_id || '') !== (m.bot_id || '')) return false;
   const a = tsDate(prev.ts);
   const b = tsDate(m.ts);
   return dayKey(a) === dayKey(b) && b - a < GROUP_MS;
@@ -130,8 +164,8 @@ export function renderMessage(app, m, { grouped = false, inThread = false, edito
   const self = app.store.self.id;
   const mine = m.user === self;
   const date = tsDate(m.ts);
-  const name = app.store.userName(m.user) || m.username || m.user || 'Unknown';
-  const system = !!m.subtype && m.subtype !== 'thread_broadcast' && m.subtype !== 'file_share';
+  const name = authorName(app, m);
+  const system = !!m.subtype && !['thread_broadcast', 'file_share', 'bot_message'].includes(m.subtype);
   const classes = ['msg'];
   if (grouped) classes.push('grouped');
   if (mine) classes.push('mine');
@@ -151,7 +185,7 @@ export function renderMessage(app, m, { grouped = false, inThread = false, edito
   if (grouped) {
     gutter.append(h('time', { class: 'msg-time-hover', datetime: date.toISOString(), title: formatFull(date) }, formatTime(date)));
   } else {
-    gutter.append(avatar(app, m.user));
+    gutter.append(messageAvatar(app, m, name));
   }
   el.append(gutter);
 
@@ -159,13 +193,19 @@ export function renderMessage(app, m, { grouped = false, inThread = false, edito
   if (!grouped) {
     body.append(h('div', { class: 'msg-meta' },
       h('span', { class: 'msg-author' }, name),
+      isApp(m) ? h('span', { class: 'msg-badge', title: 'Posted by an app' }, 'APP') : null,
       h('time', { class: 'msg-time', datetime: date.toISOString(), title: formatFull(date) }, formatTime(date))));
   }
+  const ctx = blockContext(app.mrkdwnCtx, { message: m, onImageLoad: (img) => app.onImageLoad(img) });
   if (editor) {
     body.append(editor);
   } else {
-    const text = h('div', { class: 'msg-text' });
-    if (m.text) text.append(renderMrkdwn(m.text, app.mrkdwnCtx));
+    // Blocks, when there are any, are the message; its text is then only
+    // the notification's fallback.
+    const blocks = renderBlocks(m.blocks, ctx);
+    const text = h('div', { class: blocks ? 'msg-text msg-text-blocks' : 'msg-text' });
+    if (blocks) text.append(blocks);
+    else if (m.text) text.append(renderMrkdwn(m.text, app.mrkdwnCtx));
     if (m.edited) text.append(h('span', { class: 'msg-edited', title: m.edited.ts ? `Edited ${formatFull(tsDate(m.edited.ts))}` : 'Edited' }, ' (edited)'));
     if (isReply(m) && m.reply_broadcast && !inThread) {
       body.append(h('div', { class: 'msg-broadcast' },
@@ -173,6 +213,8 @@ export function renderMessage(app, m, { grouped = false, inThread = false, edito
     }
     body.append(text);
   }
+  const attachments = renderAttachments(m.attachments, ctx);
+  if (attachments) body.append(attachments);
   const files = renderFiles(app, m);
   if (files) body.append(files);
   const reactions = renderReactions(app, m);
