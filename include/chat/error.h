@@ -98,7 +98,8 @@ extern "C" {
     X(CHAT_ERR_INVALID_ATTACHMENTS, "invalid_attachments", "attachments are not valid") \
     X(CHAT_ERR_TOO_MANY_ATTACHMENTS, "too_many_attachments", "more than 100 attachments") \
     X(CHAT_ERR_INVALID_METADATA_FORMAT, "invalid_metadata_format", "metadata is not valid") \
-    X(CHAT_ERR_METADATA_TOO_LARGE, "metadata_too_large", "metadata is too large")
+    X(CHAT_ERR_METADATA_TOO_LARGE, "metadata_too_large", "metadata is too large")       \
+    X(CHAT_ERR_USER_NOT_IN_CHANNEL, "user_not_in_channel", "the user is not in the channel")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -5,8 +5,9 @@
  * chat.Event (libchat/proto/event.proto) with a unique id, on the topic named
  * by chat_event_topic(). Consumers are at-least-once: the same event id may be
  * delivered twice and must be handled idempotently. Events of one channel
- * arrive in the order their changes were made, except user.typing and
- * presence.changed, which are ephemeral and bypass the outbox.
+ * arrive in the order their changes were made, except user.typing,
+ * presence.changed, user.changed, user.joined and message.ephemeral, which are
+ * published directly, bypassing the outbox (at most once).
  */
 #ifndef CHAT_EVENT_H
 #define CHAT_EVENT_H
@@ -42,9 +43,10 @@ typedef enum chat_event_type {
     CHAT_EVENT_USER_CHANGED = 16,     /* user.changed       target_user */
     CHAT_EVENT_CHANNEL_MARKED = 17,   /* channel.marked     user, item_ts */
     CHAT_EVENT_FILE_DELETED = 18,     /* file.deleted       file_id */
-    CHAT_EVENT_USER_JOINED = 19       /* user.joined        user (a new member of the team) */
+    CHAT_EVENT_USER_JOINED = 19,      /* user.joined        user (a new member of the team) */
+    CHAT_EVENT_MESSAGE_EPHEMERAL = 20 /* message.ephemeral  message, target_user (its reader) */
 } chat_event_type;
-#define CHAT_EVENT_TYPE_MAX 19
+#define CHAT_EVENT_TYPE_MAX 20
 
 /* Topic name of a type ("message.created"), NULL for an unknown type. */
 CHAT_API const char *chat_event_topic(chat_event_type type);

@@ -63,6 +63,7 @@ CHAT_API void chat_message_free(chat_message *m);
 #define CHAT_POST_REPLY_BROADCAST 0x1u /* a thread reply also shown in the channel */
 #define CHAT_POST_UNFURL_LINKS 0x2u    /* unfurl text links (kept for unfurlers) */
 #define CHAT_POST_UNFURL_MEDIA 0x4u    /* unfurl media links */
+#define CHAT_POST_ME_MESSAGE 0x8u      /* a /me action (chat.meMessage): subtype me_message */
 
 /* Largest blocks, attachments or metadata libchat keeps, as compact JSON. */
 #define CHAT_MAX_RICH_BYTES 65536
@@ -114,6 +115,16 @@ CHAT_API chat_err chat_message_post(chat_ctx *ctx, const chat_session *s,
 CHAT_API chat_err chat_message_post_opts(chat_ctx *ctx, const chat_session *s,
                                          const char *channel_id, const char *text,
                                          const chat_post_opts *opts, chat_message **out);
+
+/* chat.postEphemeral: shows a message to one member of the channel (user_id)
+ * in the sessions open now, as the caller; nothing is stored, so it is gone
+ * on reload. opts as for chat_message_post_opts but for client_msg_id.
+ * ts_out (may be NULL) gets the message's ts. Errors as chat_message_post's,
+ * and user_not_in_channel. */
+CHAT_API chat_err chat_message_post_ephemeral(chat_ctx *ctx, const chat_session *s,
+                                              const char *channel_id, const char *user_id,
+                                              const char *text, const chat_post_opts *opts,
+                                              char ts_out[CHAT_TS_SIZE]);
 
 CHAT_API chat_err chat_message_get(chat_ctx *ctx, const chat_session *s,
                                    const char *channel_id, const char *ts,

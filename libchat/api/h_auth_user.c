@@ -280,3 +280,30 @@ chat_err chati_h_rtm_heartbeat(chat_ctx *ctx, const chat_session *s, const Proto
     CHATI_UNUSED(rs);
     return chat_presence_heartbeat(ctx, s);
 }
+
+/* No custom emoji yet: Slack's answer for a workspace without any. */
+chat_err chati_h_emoji_list(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                            ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(ctx), CHATI_UNUSED(s), CHATI_UNUSED(rq);
+    Chat__Api__EmojiListResponse *resp = (void *)rs;
+    resp->emoji = (Chat__Api__Json *)chati_pb_new(&chat__api__json__descriptor);
+    resp->cache_ts = chati_now_us() / 1000000;
+    return resp->emoji ? chati_pb_str(&resp->emoji->raw, "{}") : CHAT_ERR_NOMEM;
+}
+
+/* Do not disturb is not kept yet: everyone is reachable, as Slack answers
+ * for a user who never set it. */
+chat_err chati_h_dnd_info(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                          ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(ctx), CHATI_UNUSED(s);
+    const Chat__Api__DndInfoRequest *req = (const void *)rq;
+    Chat__Api__DndInfoResponse *resp = (void *)rs;
+    if (*req->user && !chati_id_valid(req->user, 'U') && !chati_id_valid(req->user, 'W'))
+        return chati_fail(CHAT_ERR_USER_NOT_FOUND, "not a user id");
+    resp->dnd_enabled = false;
+    resp->next_dnd_start_ts = resp->next_dnd_end_ts = 1;
+    resp->snooze_enabled = false;
+    return CHAT_OK;
+}

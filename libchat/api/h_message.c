@@ -257,3 +257,36 @@ chat_err chati_h_search_messages(chat_ctx *ctx, const chat_session *s,
     chat_list_free(l);
     return rv;
 }
+
+chat_err chati_h_chat_me_message(chat_ctx *ctx, const chat_session *s,
+                                 const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const Chat__Api__ChatMeMessageRequest *req = (const void *)rq;
+    Chat__Api__ChatMeMessageResponse *resp = (void *)rs;
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1, .flags = CHAT_POST_ME_MESSAGE};
+    chat_message *m = NULL;
+    chat_err rv = chat_message_post_opts(ctx, s, req->channel, req->text, &o, &m);
+    if (rv == CHAT_OK &&
+        (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts)))
+        rv = CHAT_ERR_NOMEM;
+    chat_message_free(m);
+    return rv;
+}
+
+chat_err chati_h_chat_post_ephemeral(chat_ctx *ctx, const chat_session *s,
+                                     const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const Chat__Api__ChatPostEphemeralRequest *req = (const void *)rq;
+    Chat__Api__ChatPostEphemeralResponse *resp = (void *)rs;
+    bool bot = false; /* as in chati_h_chat_post: no session is a bot's yet */
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
+                        .thread_ts = req->thread_ts,
+                        .blocks = chati_pb_json(req->blocks),
+                        .attachments = chati_pb_json(req->attachments),
+                        .username = bot ? req->username : NULL,
+                        .icon_emoji = bot ? req->icon_emoji : NULL,
+                        .icon_url = bot ? req->icon_url : NULL};
+    char ts[CHAT_TS_SIZE];
+    chat_err rv = chat_message_post_ephemeral(ctx, s, req->channel, req->user, req->text, &o, ts);
+    return rv == CHAT_OK ? chati_pb_str(&resp->message_ts, ts) : rv;
+}

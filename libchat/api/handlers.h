@@ -20,6 +20,10 @@ void chati_api_fill_files(chat_ctx *ctx, const chat_session *s,
                   ProtobufCMessage *rs)
 
 CHATI_HANDLER(chati_h_api_test);
+CHATI_HANDLER(chati_h_chat_me_message);
+CHATI_HANDLER(chati_h_chat_post_ephemeral);
+CHATI_HANDLER(chati_h_emoji_list);
+CHATI_HANDLER(chati_h_dnd_info);
 CHATI_HANDLER(chati_h_auth_signup);
 CHATI_HANDLER(chati_h_auth_login);
 CHATI_HANDLER(chati_h_auth_verify);

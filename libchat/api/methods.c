@@ -120,6 +120,14 @@ static const chati_method methods[] = {
      D(webhooks_create_response), chati_h_webhooks_create},
     {52, "webhooks.post", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
      D(webhooks_post_request), D(webhooks_post_response), chati_h_webhooks_post},
+    {53, "chat.meMessage", CHATI_SVC_MESSAGE, 0, D(chat_me_message_request),
+     D(chat_me_message_response), chati_h_chat_me_message},
+    {54, "chat.postEphemeral", CHATI_SVC_MESSAGE, 0, D(chat_post_ephemeral_request),
+     D(chat_post_ephemeral_response), chati_h_chat_post_ephemeral},
+    {55, "emoji.list", CHATI_SVC_USER, CHATI_M_SAFE, D(emoji_list_request), D(emoji_list_response),
+     chati_h_emoji_list},
+    {56, "dnd.info", CHATI_SVC_PRESENCE, CHATI_M_SAFE, D(dnd_info_request), D(dnd_info_response),
+     chati_h_dnd_info},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -115,6 +115,8 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
         memcpy(m->user, s->user_id, CHAT_ID_SIZE);
         m->client_msg_id = client_msg_id && *client_msg_id ? chat_strdup(client_msg_id) : NULL;
         m->reply_broadcast = m->thread_ts[0] && (flags & CHAT_POST_REPLY_BROADCAST);
+        if ((flags & CHAT_POST_ME_MESSAGE) && (m->subtype = chat_strdup("me_message")) == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "message");
         if (client_msg_id && *client_msg_id && m->client_msg_id == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "message");
     }
@@ -173,9 +175,65 @@ chat_err chat_message_post_opts(chat_ctx *ctx, const chat_session *s, const char
 {
     MESSAGE_COMMON(ctx, s);
     if (opts && (opts->flags & ~(CHAT_POST_REPLY_BROADCAST | CHAT_POST_UNFURL_LINKS |
-                                 CHAT_POST_UNFURL_MEDIA)))
+                                 CHAT_POST_UNFURL_MEDIA | CHAT_POST_ME_MESSAGE)))
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown post flags");
     return chati_message_post(ctx, s, channel_id, text, opts, NULL, out);
+}
+
+chat_err chat_message_post_ephemeral(chat_ctx *ctx, const chat_session *s,
+                                     const char *channel_id, const char *user_id,
+                                     const char *text, const chat_post_opts *opts,
+                                     char ts_out[CHAT_TS_SIZE])
+{
+    MESSAGE_COMMON(ctx, s);
+    chat_message *m = chat_message_new();
+    chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_EPHEMERAL);
+    chat_channel *c = NULL, *theirs = NULL;
+    bool member = false;
+    chat_err rv = m && ev ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "message");
+    if (rv == CHAT_OK && !chati_id_valid(user_id, 'U') && !chati_id_valid(user_id, 'W'))
+        rv = chati_fail(CHAT_ERR_USER_NOT_FOUND, "not a user id");
+    if (rv == CHAT_OK)
+        rv = chati_message_set_rich(m, opts, true);
+    if (rv == CHAT_OK)
+        rv = message_text(m, text, false);
+    if (rv == CHAT_OK && opts && opts->thread_ts && *opts->thread_ts)
+        rv = norm_ts(opts->thread_ts, m->thread_ts, "thread_ts");
+    if (rv == CHAT_OK)
+        rv = writable_channel(ctx, s, channel_id, &c);
+    if (rv == CHAT_OK) {
+        /* Whether they are in it, asked as them. */
+        chat_session as = *s;
+        memcpy(as.user_id, user_id, strlen(user_id) + 1);
+        as.is_admin = false;
+        rv = chati_channel_visible(ctx, &as, c->id, &theirs, &member);
+        if (rv == CHAT_ERR_CHANNEL_NOT_FOUND || (rv == CHAT_OK && !member))
+            rv = chati_fail(CHAT_ERR_USER_NOT_IN_CHANNEL, "%s is not in the channel", user_id);
+    }
+    if (rv == CHAT_OK) {
+        memcpy(m->channel, c->id, CHAT_ID_SIZE);
+        memcpy(m->team_id, s->team_id, CHAT_ID_SIZE);
+        memcpy(m->user, s->user_id, CHAT_ID_SIZE);
+        chati_ts_format(chati_now_us(), m->ts);
+        rv = chati_parse_mentions(m->text, &m->mentions, &m->n_mentions, &m->mention_flags);
+    }
+    if (rv == CHAT_OK) {
+        memcpy(ev->team_id, s->team_id, CHAT_ID_SIZE);
+        memcpy(ev->channel_id, c->id, CHAT_ID_SIZE);
+        memcpy(ev->user_id, s->user_id, CHAT_ID_SIZE);
+        memcpy(ev->target_user, user_id, strlen(user_id) + 1);
+        ev->channel_type = c->type;
+        ev->message = m;
+        m = NULL;
+        chati_publish(ctx, ev);
+        if (ts_out)
+            memcpy(ts_out, ev->message->ts, CHAT_TS_SIZE);
+    }
+    chat_channel_free(theirs);
+    chat_channel_free(c);
+    chat_message_free(m);
+    chati_event_free(ev);
+    return rv;
 }
 
 /* A message in a channel the caller can see. */

@@ -79,6 +79,21 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         /* A new message's event_ts is its ts: replies thread on either. */
         chati_copy_fixed(event_ts, sizeof event_ts, m->ts);
         break;
+    case CHAT_EVENT_MESSAGE_EPHEMERAL: {
+        /* Only for its reader's sessions, in the shape of a new message. */
+        ProtobufCMessage *pm = m ? (ProtobufCMessage *)chati_api_message(m, true) : NULL;
+        if (pm == NULL)
+            return false;
+        chati_buf_puts(b, "{");
+        gw_pb_to_json(pm, b);
+        protobuf_c_message_free_unpacked(pm, NULL);
+        chati_buf_puts(b, ",\"is_ephemeral\":true");
+        put_str(b, "channel_type", channel_type_name(ev, channel));
+        chati_copy_fixed(event_ts, sizeof event_ts, m->ts);
+        *scope = GW_SCOPE_USER;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_target_user(ev));
+        break;
+    }
     case CHAT_EVENT_MESSAGE_CHANGED:
     case CHAT_EVENT_MESSAGE_DELETED: {
         if (m == NULL)

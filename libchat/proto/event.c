@@ -30,6 +30,7 @@ static const char *const topics[CHAT_EVENT_TYPE_MAX + 1] = {
     [CHAT_EVENT_CHANNEL_MARKED] = "channel.marked",
     [CHAT_EVENT_FILE_DELETED] = "file.deleted",
     [CHAT_EVENT_USER_JOINED] = "user.joined",
+    [CHAT_EVENT_MESSAGE_EPHEMERAL] = "message.ephemeral",
 };
 
 static bool

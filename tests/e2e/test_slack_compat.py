@@ -308,3 +308,53 @@ def test_a_shared_file_is_a_file_share(server, alice):
     m = alice.ok("conversations.history", channel=c)["messages"][0]
     assert (m["subtype"], m["text"], [x["id"] for x in m["files"]]) == (
         "file_share", "the notes", [f["id"]]), m
+
+
+# ---------------------------------------------------- more methods ---
+
+
+def test_me_message(server, alice, bob):
+    c = new_channel_id(alice)
+    j = alice.ok("chat.meMessage", channel=c, text="waves")
+    assert j["channel"] == c and j["ts"]
+    m = bob.ok("conversations.history", channel=c)["messages"][0]
+    assert (m["ts"], m["subtype"], m["text"]) == (j["ts"], "me_message", "waves")
+    alice.fail("chat.meMessage", "no_text", channel=c, text="")
+    bob.fail("chat.meMessage", "not_in_channel", channel=c, text="x")
+
+
+def test_post_ephemeral_reaches_only_its_reader(server, alice, bob, carol):
+    c = new_channel_id(alice)
+    bob.ok("conversations.join", channel=c)
+    carol.ok("conversations.join", channel=c)
+    rb, rc = server.rtm(bob), server.rtm(carol)
+    try:
+        j = alice.ok("chat.postEphemeral", via="json", channel=c, user=bob.user_id,
+                     text="only you", blocks=[{"type": "divider"}])
+        ev = rb.wait_for(lambda e: e.get("type") == "message" and e.get("is_ephemeral"))
+        assert (ev["ts"], ev["text"], ev["user"], ev["channel"], ev["blocks"]) == (
+            j["message_ts"], "only you", alice.user_id, c, [{"type": "divider"}]), ev
+        # carol hears the next ordinary message and never the ephemeral one
+        ts = alice.post(c, "for all")["ts"]
+        rc.wait_for(lambda e: e.get("ts") == ts)
+        assert not [e for e in rc.pending if e.get("is_ephemeral")]
+        # nothing was stored
+        assert history_texts(bob, c) == ["for all"]
+    finally:
+        rb.close()
+        rc.close()
+    outsider = server.signup("outsider")
+    alice.fail("chat.postEphemeral", "user_not_in_channel", channel=c, user=outsider.user_id,
+               text="x")
+    alice.fail("chat.postEphemeral", "user_not_found", channel=c, user="nobody", text="x")
+    alice.fail("chat.postEphemeral", "no_text", channel=c, user=bob.user_id)
+    outsider.fail("chat.postEphemeral", "not_in_channel", channel=c, user=bob.user_id, text="x")
+
+
+def test_emoji_list_and_dnd_info(server, alice, bob):
+    j = alice.ok("emoji.list")
+    assert j["emoji"] == {} and j["cache_ts"] > 0
+    d = alice.ok("dnd.info", user=bob.user_id)
+    assert (d["dnd_enabled"], d["snooze_enabled"]) == (False, False)
+    alice.ok("dnd.info")
+    alice.fail("dnd.info", "user_not_found", user="not-a-user")

@@ -324,7 +324,7 @@ START_TEST(topics)
         "reaction.removed", "channel.created", "channel.renamed", "channel.archived",
         "channel.unarchived", "channel.topic", "channel.purpose", "channel.member_joined",
         "channel.member_left", "presence.changed", "user.typing", "user.changed",
-        "channel.marked", "file.deleted", "user.joined",
+        "channel.marked", "file.deleted", "user.joined", "message.ephemeral",
     };
 
     ck_assert_uint_eq(CHATI_ARRAY_LEN(want), CHAT_EVENT_TYPE_MAX + 1);
