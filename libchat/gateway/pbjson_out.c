@@ -11,11 +11,14 @@
 
 /*
  * String fields written even when empty. Slack's SDK paginators read
- * response_metadata.next_cursor and expect it present ("" on the last page).
- * Matched by field name in any message.
+ * response_metadata.next_cursor and expect it present ("" on the last page);
+ * apps read a user's profile names and tz without checking for them, as
+ * Slack always sends them. Matched by field name in any message (these names
+ * are only users' and profiles' in libchat's messages).
  */
 static const char *const always_emit[] = {
-    "next_cursor",
+    "next_cursor",  "display_name", "display_name_normalized", "real_name",
+    "real_name_normalized", "status_text", "status_emoji", "title", "tz",
 };
 
 /* ======================================================== pb -> JSON === */

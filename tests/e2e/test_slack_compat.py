@@ -358,3 +358,14 @@ def test_emoji_list_and_dnd_info(server, alice, bob):
     assert (d["dnd_enabled"], d["snooze_enabled"]) == (False, False)
     alice.ok("dnd.info")
     alice.fail("dnd.info", "user_not_found", user="not-a-user")
+
+
+def test_user_objects_always_carry_slacks_profile_fields(server, alice, bob):
+    """Apps index these without checking; Slack sends them even when empty."""
+    for u in (alice.ok("users.info", user=bob.user_id)["user"],
+              [m for m in alice.ok("users.list")["members"] if m["id"] == bob.user_id][0]):
+        assert u["real_name"] == "Bob" and "tz" in u, u
+        p = u["profile"]
+        for key in ("display_name", "display_name_normalized", "real_name",
+                    "real_name_normalized", "status_text", "status_emoji", "title"):
+            assert isinstance(p[key], str), (key, p)
