@@ -196,6 +196,30 @@ chat_credential_free(chat_credential *c)
     chat_free(c);
 }
 
+/* ----------------------------------------------------------------- app --- */
+
+chat_app *
+chat_app_new(void)
+{
+    return chat_calloc(1, sizeof(chat_app));
+}
+
+void
+chat_app_free(chat_app *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    chat_free(a->name);
+    if (a->signing_secret != NULL) {
+        memset(a->signing_secret, 0, strlen(a->signing_secret));
+        chat_free(a->signing_secret);
+    }
+    chat_free(a->scopes);
+    chat_free(a->manifest);
+    chat_free(a);
+}
+
 /* ------------------------------------------------------------- channel --- */
 
 chat_channel *

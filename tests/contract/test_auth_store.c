@@ -50,7 +50,7 @@ static void setup(void)
     const char *url = contract_begin("auth");
     ops = chati_backend_find(CHATI_IFACE_AUTH, url);
     ck_assert_msg(ops != NULL, "no auth store for %s", url);
-    ck_assert_uint_eq(ops->version, CHAT_STORE_V1);
+    ck_assert_uint_eq(ops->version, CHAT_STORE_V4); /* with apps */
     impl = open_store();
 }
 
@@ -300,6 +300,102 @@ START_TEST(reopen_keeps_data)
 }
 END_TEST
 
+/* An app of team T with fresh ids; its strings are static. */
+static chat_app make_app(const char *team)
+{
+    chat_app a;
+    memset(&a, 0, sizeof a);
+    new_id('A', a.id);
+    new_id('U', a.bot_user_id);
+    new_id('B', a.bot_id);
+    new_id('U', a.creator);
+    strcpy(a.team_id, team);
+    a.name = "Deploy Bot";
+    a.signing_secret = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    a.scopes = "chat:write,channels:read";
+    a.manifest = "{\"display_information\":{\"name\":\"Deploy Bot \\u00e9\"}}";
+    a.created = 1700000000;
+    a.token_gen = 1;
+    a.active = true;
+    return a;
+}
+
+static void assert_app_eq(const chat_app *got, const chat_app *want)
+{
+    ck_assert_str_eq(got->id, want->id);
+    ck_assert_str_eq(got->team_id, want->team_id);
+    ck_assert_str_eq(got->bot_user_id, want->bot_user_id);
+    ck_assert_str_eq(got->bot_id, want->bot_id);
+    ck_assert_str_eq(got->creator, want->creator);
+    ck_assert_str_eq(got->name, want->name);
+    ck_assert_str_eq(got->signing_secret, want->signing_secret);
+    ck_assert_str_eq(got->scopes, want->scopes);
+    ck_assert_str_eq(got->manifest, want->manifest);
+    ck_assert_int_eq(got->created, want->created);
+    ck_assert_int_eq(got->token_gen, want->token_gen);
+    ck_assert(got->active == want->active);
+}
+
+START_TEST(apps)
+{
+    if (ops->create_app == NULL)
+        return; /* optional: this backend keeps no apps */
+    char team[CHAT_ID_SIZE], other[CHAT_ID_SIZE];
+    new_id('T', team);
+    new_id('T', other);
+    chat_app a = make_app(team), b = make_app(team), c = make_app(other);
+    ck_assert_chat_ok(ops->create_app(impl, &a));
+    ck_assert_chat_ok(ops->create_app(impl, &b));
+    ck_assert_chat_ok(ops->create_app(impl, &c));
+
+    /* by app id and by bot id */
+    chat_app *got = NULL;
+    ck_assert_chat_ok(ops->get_app(impl, a.id, &got));
+    assert_app_eq(got, &a);
+    chat_app_free(got);
+    ck_assert_chat_ok(ops->get_app(impl, b.bot_id, &got));
+    assert_app_eq(got, &b);
+    chat_app_free(got);
+    ck_assert(chati_not_found(ops->get_app(impl, "ANOSUCHAPP", &got)));
+    ck_assert(chati_not_found(ops->get_app(impl, "BNOSUCHBOT", &got)));
+
+    /* a team's apps, by id */
+    chat_app **list = NULL;
+    size_t n = 0;
+    ck_assert_chat_ok(ops->list_apps(impl, team, &list, &n));
+    ck_assert_uint_eq(n, 2);
+    const chat_app *first = strcmp(a.id, b.id) < 0 ? &a : &b;
+    assert_app_eq(list[0], first);
+    for (size_t i = 0; i < n; i++)
+        chat_app_free(list[i]);
+    chat_free(list);
+    ck_assert_chat_ok(ops->list_apps(impl, "TNOSUCHTEAM", &list, &n));
+    ck_assert_uint_eq(n, 0);
+    chat_free(list);
+
+    /* ids, bot ids and bot users are unique */
+    chat_app d = make_app(team);
+    memcpy(d.bot_id, a.bot_id, CHAT_ID_SIZE);
+    ck_assert_int_eq(ops->create_app(impl, &d), CHAT_ERR_DUPLICATE);
+    d = make_app(team);
+    memcpy(d.bot_user_id, a.bot_user_id, CHAT_ID_SIZE);
+    ck_assert_int_eq(ops->create_app(impl, &d), CHAT_ERR_DUPLICATE);
+    d = make_app(team);
+    memcpy(d.id, a.id, CHAT_ID_SIZE);
+    ck_assert_int_eq(ops->create_app(impl, &d), CHAT_ERR_DUPLICATE);
+    d = make_app(team);
+    d.name = NULL;
+    ck_assert_int_eq(ops->create_app(impl, &d), CHAT_ERR_INVALID_ARGUMENTS);
+
+    /* and kept across a reopen */
+    ops->close(impl);
+    impl = open_store();
+    ck_assert_chat_ok(ops->get_app(impl, c.id, &got));
+    assert_app_eq(got, &c);
+    chat_app_free(got);
+}
+END_TEST
+
 /* Several processes (here: handles on threads) opening a new database at the
  * same moment must all succeed: the migrations run exactly once. */
 #define OPENERS 6
@@ -361,6 +457,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, remove_frees_the_email);
     tcase_add_test(tc, reopen_keeps_data);
     tcase_add_test(tc, concurrent_first_open);
+    tcase_add_test(tc, apps);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

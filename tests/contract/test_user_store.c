@@ -240,6 +240,23 @@ START_TEST(user_round_trip)
     new_id('U', missing);
     ck_assert_chat_err(ops->get_user(impl, missing, &got), CHAT_ERR_USER_NOT_FOUND);
     ck_assert_ptr_null(got);
+    ck_assert_chat_ok(ops->get_user(impl, tu.u.id, &got));
+    ck_assert_str_eq(got->bot_id, ""); /* a person */
+    ck_assert_str_eq(got->app_id, "");
+    chat_user_free(got);
+
+    /* An app's bot user: no email, its bot and app ids. */
+    test_user bot;
+    init_user(&bot, team);
+    bot.u.email = NULL;
+    strcpy(bot.u.bot_id, "B0123456789");
+    strcpy(bot.u.app_id, "A0123456789");
+    ck_assert_chat_ok(ops->create_user(impl, &bot.u));
+    ck_assert_chat_ok(ops->get_user(impl, bot.u.id, &got));
+    ck_assert_ptr_null(got->email);
+    ck_assert_str_eq(got->bot_id, "B0123456789");
+    ck_assert_str_eq(got->app_id, "A0123456789");
+    chat_user_free(got);
 }
 END_TEST
 

@@ -20,7 +20,7 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than CHAT_STORE_V3, or whose required methods
+ *   whose version is 0 or newer than CHAT_STORE_V4, or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -35,11 +35,13 @@ extern "C" {
 #endif
 
 /* The versions of the four store interfaces this header describes. V2
- * appended outbox_lease to the message store, V3 import; the other three are
- * the same in all, and a table may say any. */
+ * appended outbox_lease to the message store, V3 import, V4 the apps of the
+ * auth store; a table may say any version up to the one that has its last
+ * method. */
 #define CHAT_STORE_V1 1u
 #define CHAT_STORE_V2 2u
 #define CHAT_STORE_V3 3u
+#define CHAT_STORE_V4 4u
 
 /* ---------------------------------------------------------------- auth --- */
 
@@ -62,6 +64,16 @@ typedef struct chat_auth_store_ops {
     /* Optional: libchat does not call it yet, so NULL changes nothing.
      * Deletes a credential (undoing a sign-up that failed half-way). */
     chat_err (*remove)(void *impl, const char *user_id);
+
+    /* Optional (V4), all three or none: apps (chat_app). When NULL, creating
+     * an app fails with not_supported and no bot token verifies.
+     * Inserts an app; duplicate when its id, bot id or bot user exists. */
+    chat_err (*create_app)(void *impl, const chat_app *a);
+    /* By app id ("A...") or bot id ("B..."); not_found when absent. */
+    chat_err (*get_app)(void *impl, const char *id, chat_app **out);
+    /* The apps of team_id by id: *out is an array of *n apps (free each with
+     * chat_app_free, then the array with chat_free). */
+    chat_err (*list_apps)(void *impl, const char *team_id, chat_app ***out, size_t *n);
 } chat_auth_store_ops;
 
 /* ---------------------------------------------------------------- user --- */

@@ -73,6 +73,9 @@ struct chat_user {
     bool deleted;
     int64_t created;            /* unix seconds */
     int64_t updated;
+    /* An app's bot user: its bot and app ids ("" for people). */
+    char bot_id[CHAT_ID_SIZE];
+    char app_id[CHAT_ID_SIZE];
 };
 
 /* The auth service's record of a login. */
@@ -86,6 +89,25 @@ typedef struct chat_credential {
     bool is_admin;
 } chat_credential;
 CHAT_API void chat_credential_free(chat_credential *c);
+
+/* The auth service's record of an app (chat/app.h): its bot user and the
+ * secrets its tokens and requests are checked with. */
+typedef struct chat_app {
+    char id[CHAT_ID_SIZE];          /* "A..." */
+    char team_id[CHAT_ID_SIZE];
+    char bot_user_id[CHAT_ID_SIZE]; /* "U...", is_bot */
+    char bot_id[CHAT_ID_SIZE];      /* "B..." */
+    char creator[CHAT_ID_SIZE];
+    char *name;
+    char *signing_secret;           /* 64 hex digits: signs requests to the app */
+    char *scopes;                   /* the bot's scopes, comma-separated */
+    char *manifest;                 /* the app's manifest, compact JSON */
+    int64_t created;                /* unix seconds */
+    int64_t token_gen;              /* tokens minted with an older generation are revoked */
+    bool active;
+} chat_app;
+CHAT_API chat_app *chat_app_new(void);
+CHAT_API void chat_app_free(chat_app *a);
 
 struct chat_channel {
     char id[CHAT_ID_SIZE];

@@ -22,6 +22,21 @@ static const chati_pg_migration auth_migrations[] = {
         "  active    BOOLEAN NOT NULL DEFAULT true,"
         "  is_admin  BOOLEAN NOT NULL DEFAULT false"
         ")"},
+    {2, "CREATE TABLE apps ("
+        "  id             TEXT PRIMARY KEY,"
+        "  team_id        TEXT NOT NULL,"
+        "  bot_user_id    TEXT NOT NULL UNIQUE,"
+        "  bot_id         TEXT NOT NULL UNIQUE,"
+        "  creator        TEXT NOT NULL,"
+        "  name           TEXT NOT NULL,"
+        "  signing_secret TEXT NOT NULL,"
+        "  scopes         TEXT NOT NULL,"
+        "  manifest       TEXT NOT NULL,"
+        "  created        BIGINT NOT NULL,"
+        "  token_gen      BIGINT NOT NULL,"
+        "  active         BOOLEAN NOT NULL DEFAULT true"
+        ");"
+        "CREATE INDEX apps_team ON apps (team_id, id)"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -50,6 +65,21 @@ static const chati_pg_stmt st_set_active = {
     "auth_set_active", "UPDATE credentials SET active = $2 WHERE user_id = $1", 2};
 static const chati_pg_stmt st_remove = {
     "auth_remove", "DELETE FROM credentials WHERE user_id = $1", 1};
+
+#define APP_COLS                                                                           \
+    "id, team_id, bot_user_id, bot_id, creator, name, signing_secret, scopes, manifest,"  \
+    " created, token_gen, active"
+static const chati_pg_stmt st_app_insert = {
+    "auth_app_insert",
+    "INSERT INTO apps (" APP_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    " ON CONFLICT DO NOTHING",
+    12};
+static const chati_pg_stmt st_app_by_id = {
+    "auth_app_by_id", "SELECT " APP_COLS " FROM apps WHERE id = $1", 1};
+static const chati_pg_stmt st_app_by_bot = {
+    "auth_app_by_bot", "SELECT " APP_COLS " FROM apps WHERE bot_id = $1", 1};
+static const chati_pg_stmt st_app_list = {
+    "auth_app_list", "SELECT " APP_COLS " FROM apps WHERE team_id = $1 ORDER BY id", 1};
 
 static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
 {
@@ -268,8 +298,127 @@ static chat_err auth_remove(void *impl, const char *user_id)
     return run_update(impl, &st_remove, user_id, NULL, false, NULL);
 }
 
+/* ---- apps ---- */
+
+static chat_err app_insert_fn(chati_pg_conn *conn, void *arg)
+{
+    const chat_app *a = arg;
+    char created[24], gen[24];
+    const char *p[12] = {a->id,      a->team_id,        a->bot_user_id,
+                         a->bot_id,  a->creator,        a->name,
+                         a->signing_secret, a->scopes,  a->manifest,
+                         chati_pg_i64(created, a->created), chati_pg_i64(gen, a->token_gen),
+                         chati_pg_bool_param(a->active)};
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_app_insert, p, &r, "inserting an app");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = chati_pg_changes(r);
+    PQclear(r);
+    return n > 0 ? CHAT_OK : chati_fail(CHAT_ERR_DUPLICATE, "app %s or its bot exists", a->id);
+}
+
+static chat_err auth_create_app(void *impl, const chat_app *a)
+{
+    if (a == NULL || bad_id(a->id) || bad_id(a->team_id) || bad_id(a->bot_user_id) ||
+        bad_id(a->bot_id) || a->name == NULL || a->signing_secret == NULL ||
+        a->scopes == NULL || a->manifest == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app needs ids, a name and secrets");
+    return chati_pg_write(impl, app_insert_fn, (void *)a);
+}
+
+static chat_err read_app(const PGresult *r, int row, chat_app **out)
+{
+    chat_app *a = chat_app_new();
+    if (a == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "app");
+    char *fixed[] = {a->id, a->team_id, a->bot_user_id, a->bot_id, a->creator};
+    for (int i = 0; i < (int)CHATI_ARRAY_LEN(fixed); i++)
+        chati_pg_fixed(r, row, i, fixed[i], CHAT_ID_SIZE);
+    a->name = chati_pg_str(r, row, 5);
+    a->signing_secret = chati_pg_str(r, row, 6);
+    a->scopes = chati_pg_str(r, row, 7);
+    a->manifest = chati_pg_str(r, row, 8);
+    a->created = chati_pg_int(r, row, 9);
+    a->token_gen = chati_pg_int(r, row, 10);
+    a->active = chati_pg_bool(r, row, 11);
+    if (!a->name || !a->signing_secret || !a->scopes || !a->manifest) {
+        chat_app_free(a);
+        return chati_fail(CHAT_ERR_NOMEM, "app");
+    }
+    *out = a;
+    return CHAT_OK;
+}
+
+typedef struct apps_args {
+    const chati_pg_stmt *st;
+    const char *key;
+    chat_app **apps;
+    size_t n;
+} apps_args;
+
+static void apps_free(apps_args *a);
+
+static chat_err apps_fn(chati_pg_conn *conn, void *arg)
+{
+    apps_args *a = arg;
+    apps_free(a); /* what an earlier attempt read, when the read is retried */
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, a->st, &a->key, &r, "reading apps");
+    if (rv != CHAT_OK)
+        return rv;
+    int rows = PQntuples(r);
+    if (rows > 0 && (a->apps = chat_calloc((size_t)rows, sizeof *a->apps)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "apps");
+    for (int i = 0; rv == CHAT_OK && i < rows; i++)
+        if ((rv = read_app(r, i, &a->apps[i])) == CHAT_OK)
+            a->n++;
+    PQclear(r);
+    return rv;
+}
+
+static void apps_free(apps_args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        chat_app_free(a->apps[i]);
+    chat_free(a->apps);
+    a->apps = NULL;
+    a->n = 0;
+}
+
+static chat_err auth_get_app(void *impl, const char *id, chat_app **out)
+{
+    if (bad_id(id) || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "app id is required");
+    apps_args a = {id[0] == 'B' ? &st_app_by_bot : &st_app_by_id, id, NULL, 0};
+    chat_err rv = chati_pg_read(impl, false, apps_fn, &a);
+    if (rv == CHAT_OK && a.n == 0)
+        rv = chati_fail(CHAT_ERR_NOT_FOUND, "no app %.40s", id);
+    if (rv == CHAT_OK) {
+        *out = a.apps[0];
+        a.apps[0] = NULL;
+    }
+    apps_free(&a);
+    return rv;
+}
+
+static chat_err auth_list_apps(void *impl, const char *team_id, chat_app ***out, size_t *n)
+{
+    if (bad_id(team_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "team id is required");
+    apps_args a = {&st_app_list, team_id, NULL, 0};
+    chat_err rv = chati_pg_read(impl, false, apps_fn, &a);
+    if (rv != CHAT_OK) {
+        apps_free(&a);
+        return rv;
+    }
+    *out = a.apps;
+    *n = a.n;
+    return CHAT_OK;
+}
+
 const chat_auth_store_ops chati_pg_auth_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V4,
     .scheme = "postgresql",
     .open = auth_open,
     .close = auth_close,
@@ -280,4 +429,7 @@ const chat_auth_store_ops chati_pg_auth_ops = {
     .bump_generation = auth_bump_generation,
     .set_active = auth_set_active,
     .remove = auth_remove,
+    .create_app = auth_create_app,
+    .get_app = auth_get_app,
+    .list_apps = auth_list_apps,
 };

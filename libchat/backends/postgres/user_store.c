@@ -76,6 +76,9 @@ static const chati_pg_migration user_migrations[] = {
      "  PRIMARY KEY (user_id, channel, ts)"
      ");"
      "CREATE INDEX activity_mentions_msg ON activity_mentions (channel, ts);"},
+    /* An app's bot user: its bot and app ids (NULL for people). */
+    {2, "ALTER TABLE users ADD COLUMN bot_id TEXT;"
+        "ALTER TABLE users ADD COLUMN app_id TEXT;"},
 };
 
 /* Applied event ids are kept this long (as in the SQLite store). */
@@ -91,7 +94,7 @@ typedef struct user_store {
 #define TEAM_COLS "id, name, domain, created"
 #define USER_COLS                                                                          \
     "id, team_id, email, name, real_name, display_name, title, status_text, status_emoji," \
-    " tz, is_admin, deleted, created, updated"
+    " tz, is_admin, deleted, created, updated, bot_id, app_id"
 
 #define STMT(var, name, sql, n) static const chati_pg_stmt var = {name, sql, n}
 
@@ -106,8 +109,8 @@ STMT(st_team_first, "user_team_first", "SELECT " TEAM_COLS " FROM teams ORDER BY
      0);
 STMT(st_user_insert, "user_insert",
      "INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-     " $12, $13, $14) ON CONFLICT DO NOTHING",
-     14);
+     " $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
+     16);
 /* After an insert that changed nothing: which unique key clashed. */
 STMT(st_user_clash, "user_clash",
      "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1),"
@@ -363,12 +366,14 @@ static chat_err user_insert_fn(chati_pg_conn *c, void *arg)
 {
     const chat_user *u = arg;
     char created[24], updated[24];
-    const char *p[14] = {u->id, u->team_id, empty_null(u->email), u->name};
+    const char *p[16] = {u->id, u->team_id, empty_null(u->email), u->name};
     profile_params(p + 4, u);
     p[10] = chati_pg_bool_param(u->is_admin);
     p[11] = chati_pg_bool_param(u->deleted);
     p[12] = chati_pg_i64(created, u->created);
     p[13] = chati_pg_i64(updated, u->updated);
+    p[14] = empty_null(u->bot_id);
+    p[15] = empty_null(u->app_id);
     PGresult *r = NULL;
     chat_err rv = chati_pg_exec(c, &st_user_insert, p, &r, "inserting a user");
     if (rv == CHAT_ERR_NOT_FOUND) /* the only foreign key: the team */
@@ -424,6 +429,8 @@ static chat_err read_user(const PGresult *r, int row, chat_user **out)
     u->deleted = chati_pg_bool(r, row, 11);
     u->created = chati_pg_int(r, row, 12);
     u->updated = chati_pg_int(r, row, 13);
+    chati_pg_fixed(r, row, 14, u->bot_id, sizeof u->bot_id);
+    chati_pg_fixed(r, row, 15, u->app_id, sizeof u->app_id);
     *out = u;
     return CHAT_OK;
 }

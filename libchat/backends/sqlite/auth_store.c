@@ -23,6 +23,21 @@ static const chati_migration auth_migrations[] = {
         "  active    INTEGER NOT NULL DEFAULT 1,"
         "  is_admin  INTEGER NOT NULL DEFAULT 0"
         ") WITHOUT ROWID;"},
+    {2, "CREATE TABLE apps ("
+        "  id             TEXT PRIMARY KEY,"
+        "  team_id        TEXT NOT NULL,"
+        "  bot_user_id    TEXT NOT NULL UNIQUE,"
+        "  bot_id         TEXT NOT NULL UNIQUE,"
+        "  creator        TEXT NOT NULL,"
+        "  name           TEXT NOT NULL,"
+        "  signing_secret TEXT NOT NULL,"
+        "  scopes         TEXT NOT NULL,"
+        "  manifest       TEXT NOT NULL,"
+        "  created        INTEGER NOT NULL,"
+        "  token_gen      INTEGER NOT NULL,"
+        "  active         INTEGER NOT NULL DEFAULT 1"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX apps_team ON apps (team_id, id);"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -260,8 +275,126 @@ static chat_err auth_remove(void *impl, const char *user_id)
     return rv;
 }
 
+/* ---------------------------------------------------------------- apps --- */
+
+#define APP_COLS                                                                           \
+    "id, team_id, bot_user_id, bot_id, creator, name, signing_secret, scopes, manifest,"  \
+    " created, token_gen, active"
+
+static chat_err auth_create_app(void *impl, const chat_app *a)
+{
+    chati_db *d = impl;
+    if (a == NULL || bad_id(a->id) || bad_id(a->team_id) || bad_id(a->bot_user_id) ||
+        bad_id(a->bot_id) || a->name == NULL || a->signing_secret == NULL ||
+        a->scopes == NULL || a->manifest == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app needs ids, a name and secrets");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "INSERT INTO apps (" APP_COLS ") VALUES"
+                                        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    if (st != NULL) {
+        const char *text[] = {a->id,   a->team_id,        a->bot_user_id, a->bot_id, a->creator,
+                              a->name, a->signing_secret, a->scopes,      a->manifest};
+        for (int i = 0; i < (int)CHATI_ARRAY_LEN(text); i++)
+            chati_db_bind_str(st, i + 1, text[i], false);
+        sqlite3_bind_int64(st, 10, a->created);
+        sqlite3_bind_int64(st, 11, a->token_gen);
+        sqlite3_bind_int(st, 12, a->active);
+        rv = chati_db_step_done(d, st, "inserting an app");
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err read_app(sqlite3_stmt *st, chat_app **out)
+{
+    chat_app *a = chat_app_new();
+    if (a == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "app");
+    char *fixed[] = {a->id, a->team_id, a->bot_user_id, a->bot_id, a->creator};
+    for (int i = 0; i < (int)CHATI_ARRAY_LEN(fixed); i++)
+        chati_db_col_fixed(st, i, fixed[i], CHAT_ID_SIZE);
+    a->name = chati_db_col_str(st, 5);
+    a->signing_secret = chati_db_col_str(st, 6);
+    a->scopes = chati_db_col_str(st, 7);
+    a->manifest = chati_db_col_str(st, 8);
+    a->created = sqlite3_column_int64(st, 9);
+    a->token_gen = sqlite3_column_int64(st, 10);
+    a->active = sqlite3_column_int(st, 11) != 0;
+    if (!a->name || !a->signing_secret || !a->scopes || !a->manifest) {
+        chat_app_free(a);
+        return chati_fail(CHAT_ERR_NOMEM, "app");
+    }
+    *out = a;
+    return CHAT_OK;
+}
+
+static chat_err auth_get_app(void *impl, const char *id, chat_app **out)
+{
+    chati_db *d = impl;
+    if (bad_id(id) || out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "app id is required");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, id[0] == 'B'
+                                            ? "SELECT " APP_COLS " FROM apps WHERE bot_id = ?1"
+                                            : "SELECT " APP_COLS " FROM apps WHERE id = ?1");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, id, false);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            rv = read_app(st, out);
+        else if (rc == SQLITE_DONE)
+            rv = chati_fail(CHAT_ERR_NOT_FOUND, "no app %.40s", id);
+        else
+            rv = chati_db_err(d, rc, "reading an app");
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err auth_list_apps(void *impl, const char *team_id, chat_app ***out, size_t *n)
+{
+    chati_db *d = impl;
+    if (bad_id(team_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "team id is required");
+    *out = NULL;
+    *n = 0;
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st =
+        chati_db_stmt(d, "SELECT " APP_COLS " FROM apps WHERE team_id = ?1 ORDER BY id");
+    int rc = SQLITE_DONE;
+    if (st != NULL) {
+        rv = CHAT_OK;
+        chati_db_bind_str(st, 1, team_id, false);
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            chat_app **grown = chat_realloc(*out, (*n + 1) * sizeof **out);
+            if (grown == NULL) {
+                rv = chati_fail(CHAT_ERR_NOMEM, "apps");
+                break;
+            }
+            *out = grown;
+            if ((rv = read_app(st, &grown[*n])) == CHAT_OK)
+                (*n)++;
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(d, rc, "listing apps");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(d);
+    if (rv != CHAT_OK) {
+        for (size_t i = 0; i < *n; i++)
+            chat_app_free((*out)[i]);
+        chat_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
 const chat_auth_store_ops chati_sqlite_auth_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V4,
     .scheme = "sqlite",
     .open = auth_open,
     .close = auth_close,
@@ -272,4 +405,7 @@ const chat_auth_store_ops chati_sqlite_auth_ops = {
     .bump_generation = auth_bump_generation,
     .set_active = auth_set_active,
     .remove = auth_remove,
+    .create_app = auth_create_app,
+    .get_app = auth_get_app,
+    .list_apps = auth_list_apps,
 };

@@ -80,6 +80,9 @@ static const chati_migration user_migrations[] = {
      "  PRIMARY KEY (user_id, channel, ts)"
      ") WITHOUT ROWID;"
      "CREATE INDEX activity_mentions_msg ON activity_mentions (channel, ts);"},
+    /* An app's bot user: its bot and app ids (NULL for people). */
+    {2, "ALTER TABLE users ADD COLUMN bot_id TEXT;"
+        "ALTER TABLE users ADD COLUMN app_id TEXT;"},
 };
 
 /* Applied event ids are kept this long; a redelivery older than that is
@@ -96,7 +99,7 @@ typedef struct user_store {
 #define TEAM_COLS "id, name, domain, created"
 #define USER_COLS                                                                          \
     "id, team_id, email, name, real_name, display_name, title, status_text, status_emoji," \
-    " tz, is_admin, deleted, created, updated"
+    " tz, is_admin, deleted, created, updated, bot_id, app_id"
 
 static bool bad_id(const char *id)
 {
@@ -282,7 +285,7 @@ static chat_err us_create_user(void *impl, const chat_user *u)
     chat_err rv = CHAT_ERR_STORAGE;
     sqlite3_stmt *st = chati_db_stmt(d, "INSERT INTO users (" USER_COLS ") VALUES"
                                         " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                                        " ?13, ?14)");
+                                        " ?13, ?14, ?15, ?16)");
     if (st != NULL) {
         chati_db_bind_str(st, 1, u->id, false);
         chati_db_bind_str(st, 2, u->team_id, false);
@@ -293,6 +296,8 @@ static chat_err us_create_user(void *impl, const chat_user *u)
         sqlite3_bind_int(st, 12, u->deleted);
         sqlite3_bind_int64(st, 13, u->created);
         sqlite3_bind_int64(st, 14, u->updated);
+        chati_db_bind_str(st, 15, u->bot_id[0] ? u->bot_id : NULL, true);
+        chati_db_bind_str(st, 16, u->app_id[0] ? u->app_id : NULL, true);
         rv = chati_db_step_done(d, st, "inserting a user");
     }
     if (rv == CHAT_ERR_DUPLICATE)
@@ -322,6 +327,8 @@ static chat_err read_user(sqlite3_stmt *st, chat_user **out)
     u->deleted = sqlite3_column_int(st, 11) != 0;
     u->created = sqlite3_column_int64(st, 12);
     u->updated = sqlite3_column_int64(st, 13);
+    chati_db_col_fixed(st, 14, u->bot_id, sizeof u->bot_id);
+    chati_db_col_fixed(st, 15, u->app_id, sizeof u->app_id);
     *out = u;
     return CHAT_OK;
 }
