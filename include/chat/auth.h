@@ -54,9 +54,24 @@ CHAT_API chat_err chat_auth_change_password(chat_ctx *ctx, const chat_session *s
  * internal services. Fails with user_not_found or account_inactive. */
 CHAT_API chat_err chat_session_open(chat_ctx *ctx, const char *user_id, chat_session **out);
 
+/* Whose token made a session: a person's, an app's bot token ("xoxb-...")
+ * or an app-level token ("xapp-...", for Socket Mode only). */
+typedef enum chat_token_kind {
+    CHAT_TOKEN_USER = 0,
+    CHAT_TOKEN_BOT = 1,
+    CHAT_TOKEN_APP = 2
+} chat_token_kind;
+
 CHAT_API const char *chat_session_user_id(const chat_session *s);
 CHAT_API const char *chat_session_team_id(const chat_session *s);
 CHAT_API bool chat_session_is_admin(const chat_session *s);
+CHAT_API chat_token_kind chat_session_token_kind(const chat_session *s);
+/* An app's bot and app ids ("" for a person's session). */
+CHAT_API const char *chat_session_bot_id(const chat_session *s);
+CHAT_API const char *chat_session_app_id(const chat_session *s);
+/* Whether the session may act with a Slack scope ("chat:write"): a person
+ * may do anything their rights allow, an app what it was granted. */
+CHAT_API bool chat_session_has_scope(const chat_session *s, const char *scope);
 CHAT_API void chat_session_free(chat_session *s);
 
 #ifdef __cplusplus

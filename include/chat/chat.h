@@ -20,5 +20,6 @@
 #include <chat/presence.h>
 #include <chat/file.h>
 #include <chat/event.h>
+#include <chat/app.h>
 
 #endif

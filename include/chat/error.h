@@ -99,7 +99,12 @@ extern "C" {
     X(CHAT_ERR_TOO_MANY_ATTACHMENTS, "too_many_attachments", "more than 100 attachments") \
     X(CHAT_ERR_INVALID_METADATA_FORMAT, "invalid_metadata_format", "metadata is not valid") \
     X(CHAT_ERR_METADATA_TOO_LARGE, "metadata_too_large", "metadata is too large")       \
-    X(CHAT_ERR_USER_NOT_IN_CHANNEL, "user_not_in_channel", "the user is not in the channel")
+    X(CHAT_ERR_USER_NOT_IN_CHANNEL, "user_not_in_channel", "the user is not in the channel") \
+    X(CHAT_ERR_INVALID_MANIFEST, "invalid_manifest", "the app manifest is not valid")   \
+    X(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "not_allowed_token_type", "this kind of token cannot call this") \
+    X(CHAT_ERR_MISSING_SCOPE, "missing_scope", "the token lacks a scope this needs")   \
+    X(CHAT_ERR_APP_NOT_FOUND, "app_not_found", "no such app")                          \
+    X(CHAT_ERR_BOT_NOT_FOUND, "bot_not_found", "no such bot")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -29,6 +29,7 @@ typedef struct chat_user chat_user;
 typedef struct chat_channel chat_channel;
 typedef struct chat_message chat_message;
 typedef struct chat_file chat_file;
+typedef struct chat_app chat_app;       /* an app and its bot; see chat/app.h */
 typedef struct chat_list chat_list;
 
 /* Length of a message timestamp "1732600000.000100" plus its NUL. */

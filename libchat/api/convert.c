@@ -71,7 +71,8 @@ Chat__Api__Profile *chati_api_profile(const chat_user *u)
         chati_pb_str(&p->title, u->title) || chati_pb_str(&p->status_text, u->status_text) ||
         chati_pb_str(&p->status_emoji, u->status_emoji) || chati_pb_str(&p->email, u->email) ||
         chati_pb_str(&p->real_name_normalized, u->real_name) ||
-        chati_pb_str(&p->display_name_normalized, display) || chati_pb_str(&p->team, u->team_id))
+        chati_pb_str(&p->display_name_normalized, display) || chati_pb_str(&p->team, u->team_id) ||
+        chati_pb_str(&p->bot_id, u->bot_id) || chati_pb_str(&p->api_app_id, u->app_id))
         return fail_free(&p->base);
     return p;
 }
@@ -83,6 +84,7 @@ Chat__Api__User *chati_api_user(const chat_user *u)
         return fail_free(NULL);
     r->deleted = u->deleted;
     r->is_admin = r->is_owner = u->is_admin;
+    r->is_bot = u->bot_id[0] != '\0';
     r->updated = u->updated;
     if (chati_pb_str(&r->id, u->id) || chati_pb_str(&r->team_id, u->team_id) ||
         chati_pb_str(&r->name, u->name) || chati_pb_str(&r->real_name, u->real_name) ||

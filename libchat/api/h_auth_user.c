@@ -80,7 +80,10 @@ chat_err chati_h_auth_verify(chat_ctx *ctx, const chat_session *s, const Protobu
     chat_err rv = chat_auth_verify(ctx, req->token, &v);
     if (rv == CHAT_OK) {
         resp->is_admin = v->is_admin;
-        if (chati_pb_str(&resp->user_id, v->user_id) || chati_pb_str(&resp->team_id, v->team_id))
+        resp->token_kind = (uint32_t)v->kind;
+        resp->scopes = v->scopes;
+        if (chati_pb_str(&resp->user_id, v->user_id) || chati_pb_str(&resp->team_id, v->team_id) ||
+            chati_pb_str(&resp->bot_id, v->bot_id) || chati_pb_str(&resp->app_id, v->app_id))
             rv = CHAT_ERR_NOMEM;
     }
     chat_session_free(v);
@@ -120,7 +123,9 @@ chat_err chati_h_auth_test(chat_ctx *ctx, const chat_session *s, const ProtobufC
         snprintf(url, sizeof url, "%s/", chati_public_url(ctx));
         if (chati_pb_str(&resp->url, url) || chati_pb_str(&resp->team, t->name) ||
             chati_pb_str(&resp->user, u->name) || chati_pb_str(&resp->team_id, s->team_id) ||
-            chati_pb_str(&resp->user_id, s->user_id))
+            chati_pb_str(&resp->user_id, s->user_id) ||
+            chati_pb_str(&resp->bot_id, chat_session_bot_id(s)) ||
+            chati_pb_str(&resp->app_id, chat_session_app_id(s)))
             rv = CHAT_ERR_NOMEM;
     }
     chat_user_free(u);

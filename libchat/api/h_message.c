@@ -15,10 +15,11 @@ chat_err chati_h_chat_post(chat_ctx *ctx, const chat_session *s, const ProtobufC
     const Chat__Api__ChatPostMessageRequest *req = (const void *)rq;
     Chat__Api__ChatPostMessageResponse *resp = (void *)rs;
     chat_message *m = NULL;
-    /* username and icons are a bot's to choose (Slack ignores them from a
-     * person's token); a webhook sets them through its own path. No session
-     * is a bot's yet. */
-    bool bot = false;
+    /* username and icons are a bot's to choose, with chat:write.customize
+     * (Slack ignores them from a person's token); a webhook sets them
+     * through its own path. */
+    bool bot = chat_session_token_kind(s) == CHAT_TOKEN_BOT &&
+               chat_session_has_scope(s, "chat:write.customize");
     chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
                         .thread_ts = req->thread_ts,
                         .client_msg_id = req->client_msg_id,
@@ -278,7 +279,8 @@ chat_err chati_h_chat_post_ephemeral(chat_ctx *ctx, const chat_session *s,
 {
     const Chat__Api__ChatPostEphemeralRequest *req = (const void *)rq;
     Chat__Api__ChatPostEphemeralResponse *resp = (void *)rs;
-    bool bot = false; /* as in chati_h_chat_post: no session is a bot's yet */
+    bool bot = chat_session_token_kind(s) == CHAT_TOKEN_BOT &&
+               chat_session_has_scope(s, "chat:write.customize");
     chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
                         .thread_ts = req->thread_ts,
                         .blocks = chati_pb_json(req->blocks),

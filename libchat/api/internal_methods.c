@@ -133,6 +133,22 @@ static chat_err h_set_active(chat_ctx *ctx, const chat_session *s, const Protobu
 }
 
 #define D(x) &chat__internal__##x##__descriptor
+static chat_err h_create_bot(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                             ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    const Chat__Internal__CreateBotRequest *req = (const void *)rq;
+    chat_user *in = NULL, *u = NULL;
+    chat_err rv = chati_user_unpack(&req->user, &in);
+    if (rv == CHAT_OK)
+        rv = chati_user_peer_local.create_bot(ctx, in, &u);
+    if (rv == CHAT_OK)
+        rv = chati_user_pack(u, &((Chat__Internal__UserResponse *)(void *)rs)->user);
+    chat_user_free(in);
+    chat_user_free(u);
+    return rv;
+}
+
 #define NA (CHATI_M_NO_AUTH | CHATI_M_INTERNAL)
 
 const chati_method chati_internal_methods[] = {
@@ -154,6 +170,8 @@ const chati_method chati_internal_methods[] = {
      h_delete_profile},
     {1008, "internal.setActive", CHATI_SVC_AUTH, NA, D(set_active_request), D(empty),
      h_set_active},
+    {1009, "internal.createBot", CHATI_SVC_USER, NA, D(create_bot_request), D(user_response),
+     h_create_bot},
 };
 
 const size_t chati_n_internal_methods = CHATI_ARRAY_LEN(chati_internal_methods);

@@ -38,6 +38,8 @@ int chati_service_from_name(const char *name);
  * during the call. Requests with a client_msg_id field are safe too: one is
  * made up when the caller gives none, and the store drops the repeat. */
 #define CHATI_M_SAFE 0x4u
+/* Called with an app-level token (xapp-), and only with one: Socket Mode. */
+#define CHATI_M_APP_TOKEN 0x8u
 
 /* A handler fills *resp, a fresh message of the method's response type that the
  * caller allocated and initialised; strings and sub-messages it sets are
@@ -74,6 +76,14 @@ const chati_method *chati_rpc_health_method(chati_service svc);
 /* Methods between services (api/internal_methods.c). */
 extern const chati_method chati_internal_methods[];
 extern const size_t chati_n_internal_methods;
+
+/* (api/permits.c) Whether s may call m: not_allowed_token_type when the kind
+ * of token does not fit, missing_scope (the detail names the scopes) when a
+ * bot lacks every scope m takes. */
+chat_err chati_method_permits(const chati_method *m, const chat_session *s);
+/* The scopes one of which a bot needs for a method, comma-separated; NULL
+ * when none is needed. */
+const char *chati_method_scopes(const char *method);
 
 /* Lookups over both tables; NULL when unknown. */
 const chati_method *chati_method_by_name(const char *name);

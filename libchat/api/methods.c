@@ -128,6 +128,10 @@ static const chati_method methods[] = {
      chati_h_emoji_list},
     {56, "dnd.info", CHATI_SVC_PRESENCE, CHATI_M_SAFE, D(dnd_info_request), D(dnd_info_response),
      chati_h_dnd_info},
+    {57, "apps.manifest.create", CHATI_SVC_AUTH, 0, D(apps_manifest_create_request),
+     D(apps_manifest_create_response), chati_h_apps_manifest_create},
+    {58, "bots.info", CHATI_SVC_AUTH, CHATI_M_SAFE, D(bots_info_request), D(bots_info_response),
+     chati_h_bots_info},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",
@@ -243,10 +247,13 @@ chat_err chati_method_call(chat_ctx *ctx, const chati_method *m, const chat_sess
                           chati_service_name(m->service));
     if (!(m->flags & CHATI_M_NO_AUTH) && s == NULL)
         return chati_fail(CHAT_ERR_NOT_AUTHED, "%s needs a token", m->name);
+    chat_err rv = chati_method_permits(m, s);
+    if (rv != CHAT_OK)
+        return rv;
     ProtobufCMessage *resp = chati_pb_new(m->resp);
     if (resp == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "response");
-    chat_err rv = m->fn(ctx, s, req, resp);
+    rv = m->fn(ctx, s, req, resp);
     if (rv != CHAT_OK) {
         if (rv == CHAT_ERR_NOMEM && chati_errmsg()[0] == '\0')
             chati_fail(CHAT_ERR_NOMEM, "out of memory building the response");

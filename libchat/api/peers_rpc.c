@@ -183,6 +183,21 @@ static chat_err delete_profile(chat_ctx *ctx, const char *user_id)
     return rv;
 }
 
+static chat_err create_bot(chat_ctx *ctx, const chat_user *bot, chat_user **out)
+{
+    Chat__Internal__CreateBotRequest req = CHAT__INTERNAL__CREATE_BOT_REQUEST__INIT;
+    chat_err rv = chati_user_pack(bot, &req.user);
+    ProtobufCMessage *resp = NULL;
+    if (rv == CHAT_OK)
+        rv = call(ctx, "internal.createBot", NULL, &req.base, &resp);
+    chat_free(req.user.data);
+    if (rv != CHAT_OK)
+        return rv;
+    rv = chati_user_unpack(&((const Chat__Internal__UserResponse *)(const void *)resp)->user, out);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return rv;
+}
+
 /* ----------------------------------------------------------------- auth --- */
 
 static chat_err set_active(chat_ctx *ctx, const char *user_id, bool active)
@@ -200,7 +215,7 @@ static chat_err set_active(chat_ctx *ctx, const char *user_id, bool active)
 static const chati_channel_peer channel_peer = {channel_visible, readable_channels,
                                                 join_general};
 static const chati_user_peer user_peer = {user_get, read_state, set_read_marker,
-                                          create_profile, delete_profile};
+                                          create_profile, delete_profile, create_bot};
 static const chati_auth_peer auth_peer = {set_active};
 
 const chati_peers chati_rpc_peers = {&channel_peer, &user_peer, &auth_peer};

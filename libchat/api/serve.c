@@ -192,6 +192,10 @@ static chat_err run_method(chati_api_server *srv, const chati_method *m,
             return chati_fail(CHAT_ERR_INVALID_AUTH, "session ids in the request are too long");
         if ((s = chati_session_make(rq->user_id, rq->team_id, rq->is_admin)) == NULL)
             return chati_fail(CHAT_ERR_NOMEM, "session");
+        if (!chati_session_set_app(s, rq->token_kind, rq->bot_id, rq->app_id, rq->scopes)) {
+            chat_session_free(s);
+            return chati_fail(CHAT_ERR_INVALID_AUTH, "the app in the request is malformed");
+        }
     } else if (!(m->flags & CHATI_M_NO_AUTH)) {
         return chati_fail(CHAT_ERR_NOT_AUTHED, "%s needs a session", m->name);
     }

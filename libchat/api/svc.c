@@ -27,6 +27,20 @@ chat_session *chati_session_make(const char *user_id, const char *team_id, bool 
     return s;
 }
 
+bool chati_session_set_app(chat_session *s, uint32_t kind, const char *bot_id,
+                           const char *app_id, uint64_t scopes)
+{
+    if (kind == CHAT_TOKEN_USER)
+        return true;
+    if ((kind != CHAT_TOKEN_BOT && kind != CHAT_TOKEN_APP) || bot_id == NULL ||
+        app_id == NULL || !chati_copy_fixed(s->bot_id, CHAT_ID_SIZE, bot_id) ||
+        !chati_copy_fixed(s->app_id, CHAT_ID_SIZE, app_id))
+        return false;
+    s->kind = (chat_token_kind)kind;
+    s->scopes = scopes;
+    return true;
+}
+
 /* ---- direct ---- */
 
 static chat_err direct_call(void *impl, const chati_method *m, const chat_session *s,

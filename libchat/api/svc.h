@@ -60,5 +60,10 @@ int64_t chati_files_max_bytes(const chat_ctx *ctx);
 /* A session built from fields carried by an RPC frame (trusted: services run
  * behind the gateway on a private network). */
 chat_session *chati_session_make(const char *user_id, const char *team_id, bool is_admin);
+/* Marks s as made from an app's token (chat_token_kind kind, its bot and app
+ * ids, scope bits). False, s unchanged, when kind is unknown or an id does
+ * not fit. */
+bool chati_session_set_app(chat_session *s, uint32_t kind, const char *bot_id,
+                           const char *app_id, uint64_t scopes);
 
 #endif

@@ -106,6 +106,10 @@ static chat_err pack_request(const chati_rpc_auth *auth, const chati_method *m,
         r.user_id = (char *)s->user_id;
         r.team_id = (char *)s->team_id;
         r.is_admin = s->is_admin;
+        r.token_kind = (uint32_t)s->kind;
+        r.bot_id = (char *)s->bot_id;
+        r.app_id = (char *)s->app_id;
+        r.scopes = s->scopes;
     }
     nng_msg *msg;
     if (chati_rpc_frame(&r.base, 7, req, &msg) != 0)

@@ -50,6 +50,11 @@ static chat_err payload_json(const chati_jwt_claims *c, const char *jti, char **
                           (json_int_t)c->exp, "gen", (json_int_t)c->gen, "jti", jti);
     if (o == NULL)
         return chati_fail(CHAT_ERR_NOMEM, "jwt payload");
+    if (c->knd[0] != '\0' && (json_object_set_new(o, "knd", json_string(c->knd)) != 0 ||
+                               json_object_set_new(o, "app", json_string(c->app)) != 0)) {
+        json_decref(o);
+        return chati_fail(CHAT_ERR_NOMEM, "jwt payload");
+    }
     size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT);
     char *buf = n > 0 ? chat_malloc(n) : NULL;
     if (buf == NULL || json_dumpb(o, buf, n, JSON_COMPACT) != n) {
@@ -80,8 +85,10 @@ chat_err chati_jwt_sign(const uint8_t *key, size_t keylen, const chati_jwt_claim
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "jwt key is %zu bytes; HS256 needs %d",
                           keylen, CHATI_JWT_MIN_KEY_BYTES);
     if (!claim_str_ok(c->iss, sizeof c->iss, false) || !claim_str_ok(c->sub, sizeof c->sub, false) ||
-        !claim_str_ok(c->team, sizeof c->team, false) || !claim_str_ok(c->jti, sizeof c->jti, true))
-        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "jwt claims: bad iss, sub, team or jti");
+        !claim_str_ok(c->team, sizeof c->team, false) || !claim_str_ok(c->jti, sizeof c->jti, true) ||
+        !claim_str_ok(c->knd, sizeof c->knd, true) ||
+        !claim_str_ok(c->app, sizeof c->app, c->knd[0] == '\0'))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "jwt claims: bad iss, sub, team, jti or app");
 
     if (c->jti[0] != '\0')
         memcpy(jti, c->jti, sizeof jti);
@@ -172,10 +179,15 @@ static bool get_int(const json_t *o, const char *k, int64_t *dst)
 
 static bool claims_from_json(const json_t *p, chati_jwt_claims *c)
 {
+    /* knd and app come together or not at all. */
+    bool app_ok = json_object_get(p, "knd") == NULL
+                      ? json_object_get(p, "app") == NULL
+                      : get_str(p, "knd", c->knd, sizeof c->knd) &&
+                            get_str(p, "app", c->app, sizeof c->app);
     return get_str(p, "iss", c->iss, sizeof c->iss) && get_str(p, "sub", c->sub, sizeof c->sub) &&
            get_str(p, "team", c->team, sizeof c->team) && get_int(p, "iat", &c->iat) &&
            get_int(p, "exp", &c->exp) && get_int(p, "gen", &c->gen) &&
-           get_str(p, "jti", c->jti, sizeof c->jti);
+           get_str(p, "jti", c->jti, sizeof c->jti) && app_ok;
 }
 
 chat_err chati_jwt_verify(const uint8_t *key, size_t keylen, const char *token,

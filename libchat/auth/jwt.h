@@ -4,7 +4,8 @@
  * Only HS256 is made and only HS256 is accepted: the algorithm is fixed by the
  * server, never chosen by the token ("alg":"none" and every other value are
  * refused). Claims: iss, sub (user id), team, iat, exp, gen (the user's token
- * generation, for revocation) and jti (a random token id).
+ * generation, for revocation), jti (a random token id), and for an app's
+ * tokens knd ("bot" or "app") and app (its id), where gen is the app's.
  *
  * Thread safety: pure functions, safe from any thread.
  */
@@ -28,6 +29,8 @@ typedef struct chati_jwt_claims {
     int64_t exp;                /* expires at, unix seconds */
     int64_t gen;                /* token generation of the user when issued */
     char jti[CHATI_JWT_JTI_SIZE]; /* random id; chati_jwt_sign fills an empty one */
+    char knd[8];                /* "" for a person's token, "bot" or "app" */
+    char app[CHAT_ID_SIZE];     /* the app of a bot or app token, else "" */
 } chati_jwt_claims;
 
 /* Fills jti with a fresh random id (22 base64url characters). */

@@ -68,6 +68,10 @@ bool chati_is_space(uint32_t c);
  * when it has more than max_chars code points. */
 chat_err chati_check_text(const char *s, size_t max_chars, chat_err too_long_err,
                           const char *what);
+/* (core/scopes.c) The bit of a Slack scope ("chat:write"), 0 when unknown. */
+uint64_t chati_scope_bit(const char *name);
+/* The bits of comma-separated scopes; invalid_arguments naming an unknown one. */
+chat_err chati_scopes_parse(const char *csv, uint64_t *out);
 /* Slack channel-name rules; 0 on success, else an invalid_name_* code. */
 chat_err chati_check_channel_name(const char *name);
 /* Lower-cases ASCII in place. */

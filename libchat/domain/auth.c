@@ -148,12 +148,21 @@ chat_err chat_auth_verify(chat_ctx *ctx, const char *token, chat_session **out)
     *out = NULL;
     if (token == NULL || token[0] == '\0')
         return chati_fail(CHAT_ERR_NOT_AUTHED, "no token");
+    /* An app's tokens say their kind in Slack's way, and the claims again. */
+    chat_token_kind kind = strncmp(token, "xoxb-", 5) == 0   ? CHAT_TOKEN_BOT
+                           : strncmp(token, "xapp-", 5) == 0 ? CHAT_TOKEN_APP
+                                                             : CHAT_TOKEN_USER;
     chati_jwt_claims cl;
     chat_err rv = chati_jwt_verify_cached(ctx->jwt_cache, ctx->jwt_key, sizeof ctx->jwt_key,
-                                          token, ctx->jwt_issuer, chati_now_us() / 1000000,
-                                          &cl);
+                                          token + (kind != CHAT_TOKEN_USER ? 5 : 0),
+                                          ctx->jwt_issuer, chati_now_us() / 1000000, &cl);
     if (rv != CHAT_OK)
         return rv == CHAT_ERR_INVALID_ARGUMENTS ? CHAT_ERR_INVALID_AUTH : rv;
+    const char *want = kind == CHAT_TOKEN_BOT ? "bot" : kind == CHAT_TOKEN_APP ? "app" : "";
+    if (strcmp(cl.knd, want) != 0)
+        return chati_fail(CHAT_ERR_INVALID_AUTH, "not a token of this kind");
+    if (kind != CHAT_TOKEN_USER)
+        return chati_app_session(ctx, &cl, kind, out);
     chat_credential *c = NULL;
     rv = ctx->auth->get(ctx->auth_impl, cl.sub, &c);
     if (chati_not_found(rv))

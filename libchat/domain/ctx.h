@@ -25,6 +25,13 @@ struct chat_session {
     char user_id[CHAT_ID_SIZE];
     char team_id[CHAT_ID_SIZE];
     bool is_admin;
+    /* An app's token: its kind, bot, app and the bot's scopes (CHATI_SCOPE_*
+     * bits, core/scopes.c); a person's token has kind CHAT_TOKEN_USER and
+     * every scope. */
+    chat_token_kind kind;
+    char bot_id[CHAT_ID_SIZE];
+    char app_id[CHAT_ID_SIZE];
+    uint64_t scopes;
 };
 
 struct chat_ctx {
@@ -85,6 +92,10 @@ chat_err chati_ctx_open(chat_ctx **out, const chat_config *cfg, const chati_peer
 
 /* Session checks shared by every call. */
 chat_err chati_check_session(const chat_session *s);
+/* (app.c) The session of an app's token whose claims verified: the app must
+ * exist, be installed and have minted it (generation, team, bot user). */
+chat_err chati_app_session(chat_ctx *ctx, const chati_jwt_claims *cl, chat_token_kind kind,
+                           chat_session **out);
 
 /* Publishes an event straight to the broker (encoded once), for changes that
  * have no outbox. A broker failure is logged in the detail but not returned:

@@ -113,7 +113,12 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
         memcpy(m->channel, c->id, CHAT_ID_SIZE);
         memcpy(m->team_id, s->team_id, CHAT_ID_SIZE);
         memcpy(m->user, s->user_id, CHAT_ID_SIZE);
+        memcpy(m->bot_id, s->bot_id, CHAT_ID_SIZE); /* "" for people */
         m->client_msg_id = client_msg_id && *client_msg_id ? chat_strdup(client_msg_id) : NULL;
+        /* A bot posting under a name of its choosing: Slack's bot_message. */
+        if (m->bot_id[0] && m->username && !(flags & CHAT_POST_ME_MESSAGE) &&
+            (m->subtype = chat_strdup("bot_message")) == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "message");
         m->reply_broadcast = m->thread_ts[0] && (flags & CHAT_POST_REPLY_BROADCAST);
         if ((flags & CHAT_POST_ME_MESSAGE) && (m->subtype = chat_strdup("me_message")) == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "message");
@@ -214,6 +219,7 @@ chat_err chat_message_post_ephemeral(chat_ctx *ctx, const chat_session *s,
         memcpy(m->channel, c->id, CHAT_ID_SIZE);
         memcpy(m->team_id, s->team_id, CHAT_ID_SIZE);
         memcpy(m->user, s->user_id, CHAT_ID_SIZE);
+        memcpy(m->bot_id, s->bot_id, CHAT_ID_SIZE);
         chati_ts_format(chati_now_us(), m->ts);
         rv = chati_parse_mentions(m->text, &m->mentions, &m->n_mentions, &m->mention_flags);
     }

@@ -64,6 +64,12 @@ static chat_err no_delete_profile(chat_ctx *ctx, const char *user_id)
     return none("user");
 }
 
+static chat_err no_create_bot(chat_ctx *ctx, const chat_user *bot, chat_user **out)
+{
+    CHATI_UNUSED(ctx), CHATI_UNUSED(bot), CHATI_UNUSED(out);
+    return none("user");
+}
+
 static chat_err no_set_active(chat_ctx *ctx, const char *user_id, bool active)
 {
     CHATI_UNUSED(ctx), CHATI_UNUSED(user_id), CHATI_UNUSED(active);
@@ -72,7 +78,7 @@ static chat_err no_set_active(chat_ctx *ctx, const char *user_id, bool active)
 
 static const chati_channel_peer no_channel = {no_visible, no_readable, no_join_general};
 static const chati_user_peer no_user = {no_get, no_read_state, no_set_read_marker,
-                                        no_create_profile, no_delete_profile};
+                                        no_create_profile, no_delete_profile, no_create_bot};
 static const chati_auth_peer no_auth = {no_set_active};
 
 void chati_peers_init(chat_ctx *ctx, const chati_peers *remote)
@@ -137,6 +143,11 @@ chat_err chati_create_profile(chat_ctx *ctx, const char *user_id, const char *em
 chat_err chati_delete_profile(chat_ctx *ctx, const char *user_id)
 {
     return ctx->peers.user->delete_profile(ctx, user_id);
+}
+
+chat_err chati_create_bot(chat_ctx *ctx, const chat_user *bot, chat_user **out)
+{
+    return ctx->peers.user->create_bot(ctx, bot, out);
 }
 
 chat_err chati_set_active(chat_ctx *ctx, const char *user_id, bool active)

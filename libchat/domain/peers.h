@@ -59,6 +59,9 @@ typedef struct chati_user_peer {
                                const char *real_name, const char *team_domain,
                                chat_user **out);
     chat_err (*delete_profile)(chat_ctx *ctx, const char *user_id);
+    /* Creates an app's bot user from bot (id, team_id, real_name, bot_id,
+     * app_id set) under a handle made from its name. */
+    chat_err (*create_bot)(chat_ctx *ctx, const chat_user *bot, chat_user **out);
 } chati_user_peer;
 
 typedef struct chati_auth_peer {
@@ -98,6 +101,7 @@ chat_err chati_set_read_marker(chat_ctx *ctx, const chat_session *s, const char 
 chat_err chati_create_profile(chat_ctx *ctx, const char *user_id, const char *email,
                               const char *real_name, const char *team_domain, chat_user **out);
 chat_err chati_delete_profile(chat_ctx *ctx, const char *user_id);
+chat_err chati_create_bot(chat_ctx *ctx, const chat_user *bot, chat_user **out);
 chat_err chati_set_active(chat_ctx *ctx, const char *user_id, bool active);
 
 #endif

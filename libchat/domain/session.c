@@ -25,6 +25,31 @@ bool chat_session_is_admin(const chat_session *s)
     return s && s->is_admin;
 }
 
+chat_token_kind chat_session_token_kind(const chat_session *s)
+{
+    return s ? s->kind : CHAT_TOKEN_USER;
+}
+
+const char *chat_session_bot_id(const chat_session *s)
+{
+    return s ? s->bot_id : "";
+}
+
+const char *chat_session_app_id(const chat_session *s)
+{
+    return s ? s->app_id : "";
+}
+
+bool chat_session_has_scope(const chat_session *s, const char *scope)
+{
+    if (s == NULL)
+        return false;
+    if (s->kind == CHAT_TOKEN_USER)
+        return true;
+    uint64_t bit = chati_scope_bit(scope);
+    return bit != 0 && (s->scopes & bit) != 0;
+}
+
 void chat_session_free(chat_session *s)
 {
     chat_free(s);

@@ -295,6 +295,36 @@ static chat_err delete_profile_local(chat_ctx *ctx, const char *user_id)
     return ctx->users->delete_user(ctx->users_impl, user_id);
 }
 
+static chat_err create_bot_local(chat_ctx *ctx, const chat_user *bot, chat_user **out)
+{
+    chat_user *u = chat_user_dup(bot);
+    if (u == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "bot");
+    /* The handle: the name in lower case, words joined by '-'. */
+    char base[48];
+    size_t j = 0;
+    for (const char *p = bot->real_name ? bot->real_name : ""; *p && j < 40; p++) {
+        char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
+            base[j++] = c;
+        else if (c == ' ' && j > 0 && base[j - 1] != '-')
+            base[j++] = '-';
+    }
+    base[j] = '\0';
+    chat_free(u->email);
+    u->email = NULL;
+    u->is_admin = false;
+    u->created = u->updated = chati_now_us() / 1000000;
+    chat_err rv = create_user_named(ctx, u, j ? base : "bot");
+    if (rv == CHAT_OK)
+        publish_user(ctx, CHAT_EVENT_USER_JOINED, u);
+    if (rv == CHAT_OK && out)
+        *out = u;
+    else
+        chat_user_free(u);
+    return rv;
+}
+
 const chati_user_peer chati_user_peer_local = {user_get_local, read_state_local,
                                                set_read_marker_local, create_profile_local,
-                                               delete_profile_local};
+                                               delete_profile_local, create_bot_local};

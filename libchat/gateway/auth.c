@@ -32,6 +32,13 @@ chat_err gw_authenticate(gw *g, const char *token, chat_session **out)
         return rv;
     const Chat__Api__AuthVerifyResponse *v = (const void *)resp;
     *out = chati_session_make(v->user_id, v->team_id, v->is_admin);
+    if (*out && !chati_session_set_app(*out, v->token_kind, v->bot_id, v->app_id, v->scopes)) {
+        chat_session_free(*out);
+        *out = NULL;
+        rv = chati_fail(CHAT_ERR_INVALID_AUTH, "the auth service answered a malformed app");
+    } else if (*out == NULL) {
+        rv = chati_fail(CHAT_ERR_NOMEM, "session");
+    }
     protobuf_c_message_free_unpacked(resp, NULL);
-    return *out ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "session");
+    return rv;
 }

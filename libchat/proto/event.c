@@ -266,6 +266,8 @@ user_to_pb(const chat_user *u, Chat__User *pu)
     pu->deleted = u->deleted;
     pu->created = u->created;
     pu->updated = u->updated;
+    pu->bot_id = pstr(u->bot_id);
+    pu->app_id = pstr(u->app_id);
 }
 
 chat_err
@@ -568,6 +570,8 @@ user_from_pb(const Chat__User *pu, chat_user **out)
     u->deleted = pu->deleted;
     u->created = pu->created;
     u->updated = pu->updated;
+    TRY(dec_fixed(u->bot_id, sizeof(u->bot_id), pu->bot_id, "user.bot_id"));
+    TRY(dec_fixed(u->app_id, sizeof(u->app_id), pu->app_id, "user.app_id"));
     *out = u;
     return CHAT_OK;
 fail:

@@ -369,3 +369,101 @@ def test_user_objects_always_carry_slacks_profile_fields(server, alice, bob):
         for key in ("display_name", "display_name_normalized", "real_name",
                     "real_name_normalized", "status_text", "status_emoji", "title"):
             assert isinstance(p[key], str), (key, p)
+
+
+# --------------------------------------------------------- apps, bots ---
+
+MANIFEST = {
+    "display_information": {"name": "Deploy Bot"},
+    "features": {"bot_user": {"display_name": "deploybot"}},
+    "oauth_config": {"scopes": {"bot": ["chat:write", "chat:write.customize", "channels:read",
+                                        "channels:join", "channels:history", "users:read"]}},
+    "settings": {"socket_mode_enabled": True},
+}
+
+
+def make_app(server, owner, manifest=MANIFEST):
+    j = owner.ok("apps.manifest.create", via="json", manifest=manifest)
+    return j, server.api(j["bot_token"]), server.api(j["app_token"])
+
+
+def test_an_app_has_a_bot_with_slacks_tokens(server, alice, bob):
+    j, bot, app = make_app(server, alice)
+    assert j["app_id"].startswith("A") and j["bot_id"].startswith("B")
+    assert j["bot_token"].startswith("xoxb-") and j["app_token"].startswith("xapp-")
+    assert len(j["credentials"]["signing_secret"]) == 64
+    t = bot.ok("auth.test")
+    assert (t["user_id"], t["bot_id"], t["team_id"]) == (j["bot_user_id"], j["bot_id"],
+                                                         alice.team_id), t
+    assert "bot_id" not in alice.ok("auth.test")
+    info = bob.ok("bots.info", bot=j["bot_id"])["bot"]
+    assert (info["id"], info["app_id"], info["user_id"], info["name"]) == (
+        j["bot_id"], j["app_id"], j["bot_user_id"], "Deploy Bot"), info
+    bob.fail("bots.info", "bot_not_found", bot="BNOSUCHBOT1")
+    u = bob.ok("users.info", user=j["bot_user_id"])["user"]
+    assert u["is_bot"] is True and u["profile"]["bot_id"] == j["bot_id"], u
+    assert u["real_name"] == "deploybot" and u["name"].startswith("deploybot")
+    assert "email" not in u["profile"]
+
+    # the bot posts as itself; with a name of its choosing it is a bot_message
+    gen = [c for c in bot.ok("conversations.list")["channels"] if c["is_general"]][0]["id"]
+    bot.ok("conversations.join", channel=gen)
+    m = bot.ok("chat.postMessage", channel=gen, text="deployed")["message"]
+    assert (m["user"], m["bot_id"]) == (j["bot_user_id"], j["bot_id"]) and "subtype" not in m
+    m = bot.ok("chat.postMessage", channel=gen, text="as ci", username="CI",
+               icon_emoji=":robot_face:")["message"]
+    assert (m["subtype"], m["username"], m["icons"]["emoji"]) == ("bot_message", "CI",
+                                                                  ":robot_face:"), m
+    got = bob.ok("conversations.history", channel=gen, limit=1)["messages"][0]
+    assert (got["bot_id"], got["username"]) == (j["bot_id"], "CI")
+
+
+def test_tokens_are_held_to_their_kind_and_scopes(server, alice):
+    j, bot, app = make_app(server, alice)
+    gen = [c for c in bot.ok("conversations.list")["channels"] if c["is_general"]][0]["id"]
+    bot.ok("conversations.join", channel=gen)
+    ts = bot.ok("chat.postMessage", channel=gen, text="x")["ts"]
+    # a scope the manifest did not ask for
+    r = bot.fail("reactions.add", "missing_scope", channel=gen, timestamp=ts, name="tada")
+    assert "reactions:write" in r["detail"]
+    bot.fail("users.lookupByEmail", "missing_scope", email=alice.email)
+    # the app-level token is for Socket Mode only
+    app.fail("chat.postMessage", "not_allowed_token_type", channel=gen, text="x")
+    app.fail("conversations.list", "not_allowed_token_type")
+    # apps are made by people
+    bot.fail("apps.manifest.create", "not_allowed_token_type", via="json", manifest=MANIFEST)
+    # a person's token dressed as a bot's, or a bot's as an app's, is nobody's
+    for forged in ("xoxb-" + alice.token, "xapp-" + j["bot_token"][5:],
+                   "xoxb-" + j["app_token"][5:], j["bot_token"][5:]):
+        server.api(forged).fail("auth.test", "invalid_auth")
+
+
+def test_bad_manifests_are_refused(server, alice):
+    for manifest, why in (
+            ({}, "display_information.name"),
+            ({"display_information": {"name": "x" * 36}}, "35"),
+            ({"display_information": {"name": "A"},
+              "oauth_config": {"scopes": {"bot": ["chat:write", "root:all"]}}}, "root:all"),
+            ("not json", "JSON")):
+        r = alice.fail("apps.manifest.create", "invalid_manifest", via="json", manifest=manifest)
+        assert why in r["detail"], r
+    alice.fail("apps.manifest.create", "invalid_manifest")
+
+
+def test_slack_sdk_runs_as_the_bot(server, alice):
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+    j, _, _ = make_app(server, alice)
+    client = WebClient(token=j["bot_token"], base_url=server.base + "/api/")
+    assert client.auth_test()["bot_id"] == j["bot_id"]
+    gen = [c for c in client.conversations_list()["channels"] if c["is_general"]][0]["id"]
+    client.conversations_join(channel=gen)
+    r = client.chat_postMessage(channel="#general", text="from the sdk",
+                                blocks=[{"type": "section",
+                                         "text": {"type": "mrkdwn", "text": "*hi*"}}])
+    assert r["channel"] == gen and r["message"]["bot_id"] == j["bot_id"]
+    try:
+        client.reactions_add(channel=gen, timestamp=r["ts"], name="tada")
+        raise AssertionError("reactions.add without reactions:write")
+    except SlackApiError as e:
+        assert e.response["error"] == "missing_scope"

@@ -92,7 +92,7 @@ CHAT_API void chat_credential_free(chat_credential *c);
 
 /* The auth service's record of an app (chat/app.h): its bot user and the
  * secrets its tokens and requests are checked with. */
-typedef struct chat_app {
+struct chat_app {
     char id[CHAT_ID_SIZE];          /* "A..." */
     char team_id[CHAT_ID_SIZE];
     char bot_user_id[CHAT_ID_SIZE]; /* "U...", is_bot */
@@ -105,9 +105,8 @@ typedef struct chat_app {
     int64_t created;                /* unix seconds */
     int64_t token_gen;              /* tokens minted with an older generation are revoked */
     bool active;
-} chat_app;
+};
 CHAT_API chat_app *chat_app_new(void);
-CHAT_API void chat_app_free(chat_app *a);
 
 struct chat_channel {
     char id[CHAT_ID_SIZE];

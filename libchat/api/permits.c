@@ -1,0 +1,97 @@
+/* Which tokens may call which methods: an app-level token only Socket
+ * Mode's, a bot token within its scopes (Slack's scope for each method; any
+ * one of a row's scopes will do), a person's token anything. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/ctx.h"
+#include "api/method.h"
+
+typedef struct method_scopes {
+    const char *method;
+    const char *scopes; /* any of these, comma-separated */
+} method_scopes;
+
+#define READ "channels:read,groups:read,im:read,mpim:read"
+#define HISTORY "channels:history,groups:history,im:history,mpim:history"
+#define MANAGE "channels:manage,groups:write,im:write,mpim:write"
+
+/* Sorted by method for bsearch. */
+static const method_scopes table[] = {
+    {"chat.delete", "chat:write"},
+    {"chat.getPermalink", HISTORY},
+    {"chat.meMessage", "chat:write"},
+    {"chat.postEphemeral", "chat:write"},
+    {"chat.postMessage", "chat:write"},
+    {"chat.update", "chat:write"},
+    {"conversations.archive", MANAGE},
+    {"conversations.create", "channels:manage,groups:write"},
+    {"conversations.history", HISTORY},
+    {"conversations.info", READ},
+    {"conversations.invite", MANAGE},
+    {"conversations.join", "channels:join"},
+    {"conversations.kick", MANAGE},
+    {"conversations.leave", MANAGE},
+    {"conversations.list", READ},
+    {"conversations.mark", MANAGE},
+    {"conversations.members", READ},
+    {"conversations.open", "im:write,mpim:write"},
+    {"conversations.rename", MANAGE},
+    {"conversations.replies", HISTORY},
+    {"conversations.setPurpose", MANAGE},
+    {"conversations.setTopic", MANAGE},
+    {"conversations.unarchive", MANAGE},
+    {"dnd.info", "dnd:read"},
+    {"emoji.list", "emoji:read"},
+    {"files.completeUploadExternal", "files:write"},
+    {"files.delete", "files:write"},
+    {"files.getUploadURLExternal", "files:write"},
+    {"files.info", "files:read"},
+    {"files.list", "files:read"},
+    {"files.upload", "files:write"},
+    {"reactions.add", "reactions:write"},
+    {"reactions.get", "reactions:read"},
+    {"reactions.remove", "reactions:write"},
+    {"search.messages", "search:read"},
+    {"team.info", "team:read"},
+    {"users.conversations", READ},
+    {"users.getPresence", "users:read"},
+    {"users.info", "users:read"},
+    {"users.list", "users:read"},
+    {"users.lookupByEmail", "users:read.email"},
+    {"users.profile.get", "users.profile:read"},
+    {"users.profile.set", "users:write"},
+    {"users.setPresence", "users:write"},
+    {"webhooks.create", "incoming-webhook"},
+};
+
+static int cmp(const void *key, const void *row)
+{
+    return strcmp(key, ((const method_scopes *)row)->method);
+}
+
+const char *chati_method_scopes(const char *method)
+{
+    const method_scopes *r =
+        bsearch(method, table, CHATI_ARRAY_LEN(table), sizeof table[0], cmp);
+    return r ? r->scopes : NULL;
+}
+
+chat_err chati_method_permits(const chati_method *m, const chat_session *s)
+{
+    if (s == NULL || (m->flags & CHATI_M_INTERNAL))
+        return CHAT_OK;
+    bool app_only = (m->flags & CHATI_M_APP_TOKEN) != 0;
+    if ((s->kind == CHAT_TOKEN_APP) != app_only)
+        return chati_fail(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "%s takes %s", m->name,
+                          app_only ? "an app-level token (xapp-)" : "a bot or user token");
+    const char *need = s->kind == CHAT_TOKEN_BOT ? chati_method_scopes(m->name) : NULL;
+    if (need == NULL)
+        return CHAT_OK;
+    uint64_t any = 0;
+    if (chati_scopes_parse(need, &any) != CHAT_OK)
+        return chati_fail(CHAT_ERR_INTERNAL, "scope table names an unknown scope");
+    if ((s->scopes & any) == 0)
+        return chati_fail(CHAT_ERR_MISSING_SCOPE, "needed: %s", need);
+    return CHAT_OK;
+}
