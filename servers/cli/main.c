@@ -40,6 +40,10 @@ static const char usage_text[] =
     "  history CHANNEL [-n N]         the last N messages, oldest first [20]\n"
     "  tail CHANNEL                   print new messages as they arrive; Ctrl-C stops\n"
     "  upload CHANNEL FILE [-m TEXT]  share FILE in CHANNEL with an optional comment\n"
+    "  app create MANIFEST            make an app from a Slack app manifest (a JSON\n"
+    "                                 file, - for standard input) in your workspace;\n"
+    "                                 prints its ids, bot token, app-level token and\n"
+    "                                 signing secret as KEY=VALUE lines\n"
     "\n"
     "CHANNEL is '#name' (quoted: the shell drops what follows an unquoted #), a bare\n"
     "name, or a channel id such as C0123456789. Put -- before a TEXT that starts with -.\n"
@@ -903,6 +907,30 @@ static int cmd_upload(cli *c, const args *a)
     return 0;
 }
 
+static int cmd_app(cli *c, const args *a)
+{
+    need_args(a, 2, 2, "create MANIFEST");
+    reject_options(a, false, false);
+    if (strcmp(a->pos[1], "create") != 0)
+        usage_error("unknown app command \"%s\"", a->pos[1]);
+    cli_need_token(c);
+    json_error_t err;
+    json_t *manifest = strcmp(a->pos[2], "-") == 0 ? json_loadf(stdin, 0, &err)
+                                                   : json_load_file(a->pos[2], 0, &err);
+    if (manifest == NULL)
+        cli_die("invalid_manifest", "%s: %s (line %d)", a->pos[2], err.text, err.line);
+    json_t *r = cli_api(c, "apps.manifest.create", json_pack("{s:o}", "manifest", manifest));
+    static const char *const keys[] = {"app_id", "bot_id", "bot_user_id", "bot_token",
+                                       "app_token"};
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        printf("%s=%s\n", keys[i], json_string_value(json_object_get(r, keys[i])));
+    printf("signing_secret=%s\n",
+           json_string_value(json_object_get(json_object_get(r, "credentials"),
+                                             "signing_secret")));
+    json_decref(r);
+    return 0;
+}
+
 /* ------------------------------------------------------------- main --- */
 
 static const struct command {
@@ -911,7 +939,7 @@ static const struct command {
 } commands[] = {
     {"signup", cmd_signup}, {"login", cmd_login},     {"channels", cmd_channels},
     {"send", cmd_send},     {"history", cmd_history}, {"tail", cmd_tail},
-    {"upload", cmd_upload},
+    {"upload", cmd_upload}, {"app", cmd_app},
 };
 
 int main(int argc, char **argv)

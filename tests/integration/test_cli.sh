@@ -207,6 +207,32 @@ fi
 run upload '#general' "$tmp/no-such-file"
 expect_rc 1 "upload of a missing file"
 
+# ---- app create ------------------------------------------------------
+cat >"$tmp/manifest.json" <<'JSON'
+{"display_information": {"name": "CLI Bot"},
+ "oauth_config": {"scopes": {"bot": ["chat:write", "channels:join", "channels:read"]}}}
+JSON
+run app create "$tmp/manifest.json"
+expect_rc 0 "app create"
+bot_token=$(sed -n 's/^bot_token=//p' "$tmp/out")
+case "$bot_token" in
+xoxb-*) pass "app create prints a bot token" ;;
+*) fail "app create prints no bot token"; show "$tmp/out" ;;
+esac
+grep -Eq '^signing_secret=[0-9a-f]{64}$' "$tmp/out" || { fail "prints the signing secret"; show "$tmp/out"; }
+grep -Eq '^app_token=xapp-' "$tmp/out" || { fail "prints the app-level token"; show "$tmp/out"; }
+# the bot token works with the cli as any token does
+CHAT_TOKEN=$bot_token run channels
+expect_rc 0 "the bot lists channels with its token"
+echo '{"display_information": {}}' >"$tmp/bad.json"
+run app create "$tmp/bad.json"
+expect_rc 1 "app create with a manifest without a name"
+grep -q "^chat: invalid_manifest: " "$tmp/err" || { fail "says invalid_manifest"; show "$tmp/err"; }
+run app create "$tmp/no-such-manifest.json"
+expect_rc 1 "app create with a missing file"
+run app remove x
+expect_rc 2 "an unknown app command is a usage error"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"
     echo "--- chatd log"
