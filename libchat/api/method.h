@@ -84,6 +84,9 @@ chat_err chati_method_permits(const chati_method *m, const chat_session *s);
 /* The scopes one of which a bot needs for a method, comma-separated; NULL
  * when none is needed. */
 const char *chati_method_scopes(const char *method);
+/* Whether that table is sorted, names methods that exist and scopes that
+ * parse (for a test: a row it cannot find would let a bot through). */
+bool chati_method_scopes_ok(void);
 
 /* Lookups over both tables; NULL when unknown. */
 const chati_method *chati_method_by_name(const char *name);

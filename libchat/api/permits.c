@@ -1,6 +1,7 @@
 /* Which tokens may call which methods: an app-level token only Socket
  * Mode's, a bot token within its scopes (Slack's scope for each method; any
  * one of a row's scopes will do), a person's token anything. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,16 +66,45 @@ static const method_scopes table[] = {
     {"webhooks.create", "incoming-webhook"},
 };
 
+/* Each row's scopes as bits, parsed once; 0 marks a row that did not parse. */
+static uint64_t table_bits[CHATI_ARRAY_LEN(table)];
+static bool table_sorted;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void parse_table(void)
+{
+    table_sorted = true;
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(table); i++) {
+        if (chati_scopes_parse(table[i].scopes, &table_bits[i]) != CHAT_OK)
+            table_bits[i] = 0;
+        if (i > 0 && strcmp(table[i - 1].method, table[i].method) >= 0)
+            table_sorted = false;
+    }
+}
+
 static int cmp(const void *key, const void *row)
 {
     return strcmp(key, ((const method_scopes *)row)->method);
 }
 
+static const method_scopes *row_of(const char *method)
+{
+    return bsearch(method, table, CHATI_ARRAY_LEN(table), sizeof table[0], cmp);
+}
+
 const char *chati_method_scopes(const char *method)
 {
-    const method_scopes *r =
-        bsearch(method, table, CHATI_ARRAY_LEN(table), sizeof table[0], cmp);
+    const method_scopes *r = row_of(method);
     return r ? r->scopes : NULL;
+}
+
+bool chati_method_scopes_ok(void)
+{
+    pthread_once(&table_once, parse_table);
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(table); i++)
+        if (table_bits[i] == 0 || chati_method_by_name(table[i].method) == NULL)
+            return false;
+    return table_sorted;
 }
 
 chat_err chati_method_permits(const chati_method *m, const chat_session *s)
@@ -85,13 +115,11 @@ chat_err chati_method_permits(const chati_method *m, const chat_session *s)
     if ((s->kind == CHAT_TOKEN_APP) != app_only)
         return chati_fail(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "%s takes %s", m->name,
                           app_only ? "an app-level token (xapp-)" : "a bot or user token");
-    const char *need = s->kind == CHAT_TOKEN_BOT ? chati_method_scopes(m->name) : NULL;
-    if (need == NULL)
+    const method_scopes *r = s->kind == CHAT_TOKEN_BOT ? row_of(m->name) : NULL;
+    if (r == NULL)
         return CHAT_OK;
-    uint64_t any = 0;
-    if (chati_scopes_parse(need, &any) != CHAT_OK)
-        return chati_fail(CHAT_ERR_INTERNAL, "scope table names an unknown scope");
-    if ((s->scopes & any) == 0)
-        return chati_fail(CHAT_ERR_MISSING_SCOPE, "needed: %s", need);
+    pthread_once(&table_once, parse_table);
+    if ((s->scopes & table_bits[r - table]) == 0)
+        return chati_fail(CHAT_ERR_MISSING_SCOPE, "needed: %s", r->scopes);
     return CHAT_OK;
 }

@@ -1344,6 +1344,16 @@ START_TEST(bad_server_arguments)
 }
 END_TEST
 
+/* A bot's scopes are checked against a table searched by name: unsorted, or
+ * naming a method or scope that does not exist, it would let bots through. */
+START_TEST(bot_scope_table_is_whole)
+{
+    ck_assert(chati_method_scopes_ok());
+    ck_assert_str_eq(chati_method_scopes("chat.postMessage"), "chat:write");
+    ck_assert_ptr_null(chati_method_scopes("auth.test"));
+}
+END_TEST
+
 static Suite *rpc_suite(void)
 {
     Suite *s = suite_create("rpc");
@@ -1369,6 +1379,7 @@ static Suite *rpc_suite(void)
     tcase_add_test(tc, several_addresses_and_discovery);
     tcase_add_test(tc, stopping_server_hands_calls_to_another);
     tcase_add_test(tc, bad_server_arguments);
+    tcase_add_test(tc, bot_scope_table_is_whole);
     suite_add_tcase(s, tc);
     return s;
 }
