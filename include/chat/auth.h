@@ -41,7 +41,8 @@ CHAT_API chat_err chat_auth_login(chat_ctx *ctx, const char *email, const char *
  * account_inactive. */
 CHAT_API chat_err chat_auth_verify(chat_ctx *ctx, const char *token, chat_session **out);
 
-/* Revokes every token of the caller (logout everywhere). */
+/* Revokes every token of the caller (logout everywhere); for an app's
+ * session, every token of the app. */
 CHAT_API chat_err chat_auth_revoke(chat_ctx *ctx, const chat_session *s);
 
 /* Changes the caller's password after checking the old one; revokes older

@@ -17,7 +17,8 @@ typedef struct method_scopes {
 #define HISTORY "channels:history,groups:history,im:history,mpim:history"
 #define MANAGE "channels:manage,groups:write,im:write,mpim:write"
 
-/* Sorted by method for bsearch. */
+/* Sorted by method for bsearch. rtm.connect (answered by the gateway) takes
+ * HISTORY too: the stream carries every message of the bot's channels. */
 static const method_scopes table[] = {
     {"chat.delete", "chat:write"},
     {"chat.getPermalink", HISTORY},
@@ -46,6 +47,7 @@ static const method_scopes table[] = {
     {"emoji.list", "emoji:read"},
     {"files.completeUploadExternal", "files:write"},
     {"files.delete", "files:write"},
+    {"files.download", "files:read"},
     {"files.getUploadURLExternal", "files:write"},
     {"files.info", "files:read"},
     {"files.list", "files:read"},
@@ -75,7 +77,7 @@ static void parse_table(void)
 {
     table_sorted = true;
     for (size_t i = 0; i < CHATI_ARRAY_LEN(table); i++) {
-        if (chati_scopes_parse(table[i].scopes, &table_bits[i]) != CHAT_OK)
+        if (chati_scopes_parse(table[i].scopes, true, &table_bits[i]) != CHAT_OK)
             table_bits[i] = 0;
         if (i > 0 && strcmp(table[i - 1].method, table[i].method) >= 0)
             table_sorted = false;
@@ -109,7 +111,10 @@ bool chati_method_scopes_ok(void)
 
 chat_err chati_method_permits(const chati_method *m, const chat_session *s)
 {
-    if (s == NULL || (m->flags & CHATI_M_INTERNAL))
+    /* Internal methods too: files.upload and files.download are internal and
+     * reached from HTTP; the peers' methods have no row, so a bot's session
+     * passes through them, and an app-level token never gets that far. */
+    if (s == NULL)
         return CHAT_OK;
     bool app_only = (m->flags & CHATI_M_APP_TOKEN) != 0;
     if ((s->kind == CHAT_TOKEN_APP) != app_only)

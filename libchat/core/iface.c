@@ -56,6 +56,7 @@ static const method auth_methods[] = {
     OPT(chat_auth_store_ops, create_app, S4),
     OPT(chat_auth_store_ops, get_app, S4),
     OPT(chat_auth_store_ops, list_apps, S4),
+    OPT(chat_auth_store_ops, bump_app_generation, S4),
 };
 METHODS_COVER(chat_auth_store_ops, auth_methods);
 

@@ -70,8 +70,12 @@ chat_err chati_check_text(const char *s, size_t max_chars, chat_err too_long_err
                           const char *what);
 /* (core/scopes.c) The bit of a Slack scope ("chat:write"), 0 when unknown. */
 uint64_t chati_scope_bit(const char *name);
-/* The bits of comma-separated scopes; invalid_arguments naming an unknown one. */
-chat_err chati_scopes_parse(const char *csv, uint64_t *out);
+/* The bits of comma-separated scopes; invalid_arguments naming an unknown
+ * one when strict, else unknown ones grant nothing. */
+chat_err chati_scopes_parse(const char *csv, bool strict, uint64_t *out);
+/* Whether a scope name has Slack's shape (lower case, digits, ':', '.', '_',
+ * '-'), known to libchat or not. */
+bool chati_scope_name_ok(const char *name);
 /* Slack channel-name rules; 0 on success, else an invalid_name_* code. */
 chat_err chati_check_channel_name(const char *name);
 /* Lower-cases ASCII in place. */

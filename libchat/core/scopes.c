@@ -30,7 +30,21 @@ uint64_t chati_scope_bit(const char *name)
     return 0;
 }
 
-chat_err chati_scopes_parse(const char *csv, uint64_t *out)
+bool chati_scope_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ':' || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+chat_err chati_scopes_parse(const char *csv, bool strict, uint64_t *out)
 {
     *out = 0;
     if (csv == NULL)
@@ -39,12 +53,12 @@ chat_err chati_scopes_parse(const char *csv, uint64_t *out)
         size_t n = strcspn(p, ",");
         char name[64];
         if (n > 0) {
-            if (n >= sizeof name)
+            if (n >= sizeof name && strict)
                 return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown scope %.40s", p);
-            memcpy(name, p, n);
-            name[n] = '\0';
+            memcpy(name, p, n < sizeof name ? n : 0);
+            name[n < sizeof name ? n : 0] = '\0';
             uint64_t bit = chati_scope_bit(name);
-            if (bit == 0)
+            if (bit == 0 && strict)
                 return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "unknown scope %s", name);
             *out |= bit;
         }

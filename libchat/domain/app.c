@@ -25,7 +25,7 @@ int64_t chat_app_created(const chat_app *a) { return a ? a->created : 0; }
 static bool has_apps(chat_ctx *ctx)
 {
     return CHATI_HAS(ctx->auth, create_app, CHAT_STORE_V4) && ctx->auth->get_app &&
-           ctx->auth->list_apps;
+           ctx->auth->list_apps && ctx->auth->bump_app_generation;
 }
 
 static chat_err bad_manifest(const char *what)
@@ -58,6 +58,8 @@ static chat_err read_manifest(const char *text, chat_app *a, const char **bot_na
                                           "display_name"));
     if (*bot_name == NULL || **bot_name == '\0')
         *bot_name = name;
+    if (!chati_utf8_valid(*bot_name, strlen(*bot_name), &chars) || chars > 80)
+        return bad_manifest("features.bot_user.display_name must be at most 80 characters");
     const json_t *scopes = json_object_get(
         json_object_get(json_object_get(m, "oauth_config"), "scopes"), "bot");
     if (scopes != NULL && !json_is_array(scopes))
@@ -68,10 +70,11 @@ static chat_err read_manifest(const char *text, chat_app *a, const char **bot_na
     chat_err rv = chati_buf_puts(&csv, "");
     json_array_foreach(scopes, i, sc)
     {
+        /* Scopes libchat does not know are kept and grant nothing yet. */
         const char *s = json_string_value(sc);
-        if (s == NULL || chati_scope_bit(s) == 0) {
+        if (s == NULL || !chati_scope_name_ok(s)) {
             chati_buf_free(&csv);
-            return chati_fail(CHAT_ERR_INVALID_MANIFEST, "unknown bot scope %.60s",
+            return chati_fail(CHAT_ERR_INVALID_MANIFEST, "not a scope: %.60s",
                               s ? s : "(not a string)");
         }
         if (rv == CHAT_OK && i > 0)
@@ -241,7 +244,7 @@ chat_err chati_app_session(chat_ctx *ctx, const chati_jwt_claims *cl, chat_token
     else if ((s = chat_calloc(1, sizeof *s)) == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "session");
     if (rv == CHAT_OK)
-        rv = chati_scopes_parse(a->scopes, &s->scopes);
+        rv = chati_scopes_parse(a->scopes, false, &s->scopes);
     if (rv == CHAT_OK) {
         memcpy(s->user_id, a->bot_user_id, CHAT_ID_SIZE);
         memcpy(s->team_id, a->team_id, CHAT_ID_SIZE);

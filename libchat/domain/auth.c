@@ -186,6 +186,12 @@ chat_err chat_auth_revoke(chat_ctx *ctx, const chat_session *s)
     chat_err rv = chati_check_session(s);
     if (rv != CHAT_OK)
         return rv;
+    /* An app's tokens are the app's: revoking one revokes them all, as
+     * uninstalling does in Slack. */
+    if (s->kind != CHAT_TOKEN_USER)
+        return ctx->auth->bump_app_generation
+                   ? ctx->auth->bump_app_generation(ctx->auth_impl, s->app_id, NULL)
+                   : chati_fail(CHAT_ERR_NOT_SUPPORTED, "this auth store keeps no apps");
     return ctx->auth->bump_generation(ctx->auth_impl, s->user_id, NULL);
 }
 

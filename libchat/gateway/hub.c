@@ -767,6 +767,8 @@ static void conn_start(void *arg)
     char (*ids)[CHAT_ID_SIZE] = NULL;
     size_t n = 0;
     chat_err rv = gw_authenticate(h->g, token, &c->s);
+    if (rv == CHAT_OK)
+        rv = gw_rtm_permitted(c->s);
     if (rv == CHAT_OK && (c->token = chat_strdup(token)) == NULL)
         rv = CHAT_ERR_NOMEM;
     c->verified_ms = chati_mono_ms();

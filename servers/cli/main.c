@@ -922,11 +922,13 @@ static int cmd_app(cli *c, const args *a)
     json_t *r = cli_api(c, "apps.manifest.create", json_pack("{s:o}", "manifest", manifest));
     static const char *const keys[] = {"app_id", "bot_id", "bot_user_id", "bot_token",
                                        "app_token"};
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
-        printf("%s=%s\n", keys[i], json_string_value(json_object_get(r, keys[i])));
-    printf("signing_secret=%s\n",
-           json_string_value(json_object_get(json_object_get(r, "credentials"),
-                                             "signing_secret")));
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        const char *v = json_string_value(json_object_get(r, keys[i]));
+        printf("%s=%s\n", keys[i], v ? v : "");
+    }
+    const char *secret = json_string_value(
+        json_object_get(json_object_get(r, "credentials"), "signing_secret"));
+    printf("signing_secret=%s\n", secret ? secret : "");
     json_decref(r);
     return 0;
 }

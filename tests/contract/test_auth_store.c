@@ -338,8 +338,8 @@ static void assert_app_eq(const chat_app *got, const chat_app *want)
 
 START_TEST(apps)
 {
-    if (ops->create_app == NULL)
-        return; /* optional: this backend keeps no apps */
+    /* Optional in the interface; both backends in the tree keep apps. */
+    ck_assert_ptr_nonnull(ops->create_app);
     char team[CHAT_ID_SIZE], other[CHAT_ID_SIZE];
     new_id('T', team);
     new_id('T', other);
@@ -386,6 +386,25 @@ START_TEST(apps)
     d = make_app(team);
     d.name = NULL;
     ck_assert_int_eq(ops->create_app(impl, &d), CHAT_ERR_INVALID_ARGUMENTS);
+
+    /* revoking bumps the generation, the rest stays; an inactive app reads so */
+    int64_t gen = 0;
+    ck_assert_chat_ok(ops->bump_app_generation(impl, a.id, &gen));
+    ck_assert_int_eq(gen, 2);
+    ck_assert_chat_ok(ops->bump_app_generation(impl, a.id, &gen));
+    ck_assert_int_eq(gen, 3);
+    ck_assert_chat_ok(ops->get_app(impl, a.bot_id, &got));
+    a.token_gen = 3;
+    assert_app_eq(got, &a);
+    chat_app_free(got);
+    ck_assert(chati_not_found(ops->bump_app_generation(impl, "ANOSUCHAPP", &gen)));
+    chat_app e = make_app(team);
+    e.active = false;
+    e.token_gen = 7;
+    ck_assert_chat_ok(ops->create_app(impl, &e));
+    ck_assert_chat_ok(ops->get_app(impl, e.id, &got));
+    assert_app_eq(got, &e);
+    chat_app_free(got);
 
     /* and kept across a reopen */
     ops->close(impl);

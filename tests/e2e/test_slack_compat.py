@@ -443,7 +443,9 @@ def test_bad_manifests_are_refused(server, alice):
             ({}, "display_information.name"),
             ({"display_information": {"name": "x" * 36}}, "35"),
             ({"display_information": {"name": "A"},
-              "oauth_config": {"scopes": {"bot": ["chat:write", "root:all"]}}}, "root:all"),
+              "oauth_config": {"scopes": {"bot": ["chat:write", "Root All!"]}}}, "Root All!"),
+            ({"display_information": {"name": "A"},
+              "features": {"bot_user": {"display_name": "b" * 81}}}, "80"),
             ("not json", "JSON")):
         r = alice.fail("apps.manifest.create", "invalid_manifest", via="json", manifest=manifest)
         assert why in r["detail"], r
@@ -467,3 +469,34 @@ def test_slack_sdk_runs_as_the_bot(server, alice):
         raise AssertionError("reactions.add without reactions:write")
     except SlackApiError as e:
         assert e.response["error"] == "missing_scope"
+
+
+def test_scopes_libchat_does_not_know_are_kept_and_grant_nothing(server, alice):
+    m = {"display_information": {"name": "Future"},
+         "oauth_config": {"scopes": {"bot": ["chat:write", "assistant:write"]}}}
+    j, bot, _ = make_app(server, alice, m)
+    assert bot.ok("auth.test")["bot_id"] == j["bot_id"]
+
+
+def test_revoking_an_apps_token_revokes_all_of_them(server, alice):
+    j, bot, app = make_app(server, alice)
+    assert bot.ok("auth.revoke")["revoked"] is True
+    bot.fail("auth.test", "token_revoked")
+    app.fail("auth.test", "token_revoked")
+    alice.ok("auth.test")  # the maker is not touched
+
+
+def test_files_and_the_event_stream_hold_tokens_to_their_kind(server, alice):
+    j, bot, app = make_app(server, alice)  # no files:write, but channels:history
+    gen = [c for c in bot.ok("conversations.list")["channels"] if c["is_general"]][0]["id"]
+    bot.ok("conversations.join", channel=gen)
+    for who, err in ((bot, "missing_scope"), (app, "not_allowed_token_type")):
+        r = who.request("files.upload", channels=gen, content="x", filename="x.txt")
+        assert r.json["error"] == err, r
+    # the RTM stream: a bot with a history scope may, an app-level token never
+    assert bot.ok("rtm.connect")["url"]
+    app.fail("rtm.connect", "not_allowed_token_type")
+    m = {"display_information": {"name": "Quiet"},
+         "oauth_config": {"scopes": {"bot": ["chat:write"]}}}
+    _, quiet, _ = make_app(server, alice, m)
+    quiet.fail("rtm.connect", "missing_scope")

@@ -65,7 +65,7 @@ typedef struct chat_auth_store_ops {
      * Deletes a credential (undoing a sign-up that failed half-way). */
     chat_err (*remove)(void *impl, const char *user_id);
 
-    /* Optional (V4), all three or none: apps (chat_app). When NULL, creating
+    /* Optional (V4), all four or none: apps (chat_app). When NULL, creating
      * an app fails with not_supported and no bot token verifies.
      * Inserts an app; duplicate when its id, bot id or bot user exists. */
     chat_err (*create_app)(void *impl, const chat_app *a);
@@ -74,6 +74,9 @@ typedef struct chat_auth_store_ops {
     /* The apps of team_id by id: *out is an array of *n apps (free each with
      * chat_app_free, then the array with chat_free). */
     chat_err (*list_apps)(void *impl, const char *team_id, chat_app ***out, size_t *n);
+    /* Increments the app's token_gen (revokes its tokens); *new_gen (may be
+     * NULL) gets it. not_found when absent. */
+    chat_err (*bump_app_generation)(void *impl, const char *app_id, int64_t *new_gen);
 } chat_auth_store_ops;
 
 /* ---------------------------------------------------------------- user --- */

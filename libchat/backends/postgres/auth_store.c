@@ -78,6 +78,9 @@ static const chati_pg_stmt st_app_by_id = {
     "auth_app_by_id", "SELECT " APP_COLS " FROM apps WHERE id = $1", 1};
 static const chati_pg_stmt st_app_by_bot = {
     "auth_app_by_bot", "SELECT " APP_COLS " FROM apps WHERE bot_id = $1", 1};
+static const chati_pg_stmt st_app_bump = {
+    "auth_app_bump",
+    "UPDATE apps SET token_gen = token_gen + 1 WHERE id = $1 RETURNING token_gen", 1};
 static const chati_pg_stmt st_app_list = {
     "auth_app_list", "SELECT " APP_COLS " FROM apps WHERE team_id = $1 ORDER BY id", 1};
 
@@ -417,6 +420,13 @@ static chat_err auth_list_apps(void *impl, const char *team_id, chat_app ***out,
     return CHAT_OK;
 }
 
+static chat_err auth_bump_app_generation(void *impl, const char *app_id, int64_t *new_gen)
+{
+    if (bad_id(app_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "app id is required");
+    return run_update(impl, &st_app_bump, app_id, NULL, true, new_gen);
+}
+
 const chat_auth_store_ops chati_pg_auth_ops = {
     .version = CHAT_STORE_V4,
     .scheme = "postgresql",
@@ -432,4 +442,5 @@ const chat_auth_store_ops chati_pg_auth_ops = {
     .create_app = auth_create_app,
     .get_app = auth_get_app,
     .list_apps = auth_list_apps,
+    .bump_app_generation = auth_bump_app_generation,
 };

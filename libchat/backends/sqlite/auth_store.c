@@ -393,6 +393,23 @@ static chat_err auth_list_apps(void *impl, const char *team_id, chat_app ***out,
     return rv;
 }
 
+static chat_err auth_bump_app_generation(void *impl, const char *app_id, int64_t *new_gen)
+{
+    chati_db *d = impl;
+    if (bad_id(app_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "app id is required");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "UPDATE apps SET token_gen = token_gen + 1"
+                                        " WHERE id = ?1 RETURNING token_gen");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, app_id, false);
+        rv = update_gen(d, st, app_id, new_gen);
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
 const chat_auth_store_ops chati_sqlite_auth_ops = {
     .version = CHAT_STORE_V4,
     .scheme = "sqlite",
@@ -408,4 +425,5 @@ const chat_auth_store_ops chati_sqlite_auth_ops = {
     .create_app = auth_create_app,
     .get_app = auth_get_app,
     .list_apps = auth_list_apps,
+    .bump_app_generation = auth_bump_app_generation,
 };
