@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libsqlite3-dev libjansson-dev libargon2-dev libnng-dev libprotobuf-c-dev protobuf-c-compiler
   libmbedtls-dev check libsubunit-dev openssl haproxy redis-server etcd-server
+  etcd-client # etcdctl: the etcd cluster test asks the members which one leads
   systemd # systemd-analyze checks deploy/systemd
   # heavy backends (CHAT_WITH_* options, on by default)
   libpq-dev libmongoc-dev libbson-dev libhiredis-dev librdkafka-dev

@@ -73,7 +73,7 @@ START_TEST(test_member_dies_and_returns)
         contract_sleep_ms(10);
     ck_assert_int_eq(has(b, prefix, a_addr), 1);
     int victim = leader();
-    ck_assert_msg(victim >= 1, "no member says it leads");
+    ck_assert_msg(victim >= 1, "no member says it leads (etcdctl from etcd-client asks them)");
 
     int renew_fail = 0, renew_ok = 0, missing = 0, lookup_fail = 0, fresh = 0, fresh_fail = 0;
     long long first_fail = -1, last_fail = -1, slowest_renew = 0, slowest_fresh = 0;
