@@ -74,7 +74,9 @@ def cluster():
     os.chmod(root, 0o755)  # PostgreSQL runs as the postgres user in there
     c = Cluster(root)
     try:
-        r = c.run("up", "--port", str(free_port()))
+        # up takes about 90 s here; JVMs starting three Kafka brokers on two
+        # busy cores have taken over 180 s, so allow 300.
+        r = c.run("up", "--port", str(free_port()), timeout=300)
         c.url = r.stdout.strip().splitlines()[-1]
         c.up_seconds = r.took
         print(f"drill: deploy/cluster up took {r.took:.1f} s; {c.url}", flush=True)
