@@ -9,17 +9,22 @@
 #define SEARCH_DEFAULT_COUNT 20
 #define SEARCH_MAX_PAGES 100
 
+/* username and icons are a bot's to choose, with chat:write.customize (Slack
+ * ignores them from a person's token); a webhook sets them through its own
+ * path. */
+static bool bot_may_customise(const chat_session *s)
+{
+    return chat_session_token_kind(s) == CHAT_TOKEN_BOT &&
+           chat_session_has_scope(s, "chat:write.customize");
+}
+
 chat_err chati_h_chat_post(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
                            ProtobufCMessage *rs)
 {
     const Chat__Api__ChatPostMessageRequest *req = (const void *)rq;
     Chat__Api__ChatPostMessageResponse *resp = (void *)rs;
     chat_message *m = NULL;
-    /* username and icons are a bot's to choose, with chat:write.customize
-     * (Slack ignores them from a person's token); a webhook sets them
-     * through its own path. */
-    bool bot = chat_session_token_kind(s) == CHAT_TOKEN_BOT &&
-               chat_session_has_scope(s, "chat:write.customize");
+    bool bot = bot_may_customise(s);
     chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
                         .thread_ts = req->thread_ts,
                         .client_msg_id = req->client_msg_id,
@@ -279,8 +284,7 @@ chat_err chati_h_chat_post_ephemeral(chat_ctx *ctx, const chat_session *s,
 {
     const Chat__Api__ChatPostEphemeralRequest *req = (const void *)rq;
     Chat__Api__ChatPostEphemeralResponse *resp = (void *)rs;
-    bool bot = chat_session_token_kind(s) == CHAT_TOKEN_BOT &&
-               chat_session_has_scope(s, "chat:write.customize");
+    bool bot = bot_may_customise(s);
     chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
                         .thread_ts = req->thread_ts,
                         .blocks = chati_pb_json(req->blocks),

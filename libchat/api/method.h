@@ -81,6 +81,9 @@ extern const size_t chati_n_internal_methods;
  * of token does not fit, missing_scope (the detail names the scopes) when a
  * bot lacks every scope m takes. */
 chat_err chati_method_permits(const chati_method *m, const chat_session *s);
+/* Whether s may open the event stream (rtm.connect, the WebSocket): a
+ * person's token, or a bot's with a history scope. */
+chat_err chati_stream_permits(const chat_session *s);
 /* The scopes one of which a bot needs for a method, comma-separated; NULL
  * when none is needed. */
 const char *chati_method_scopes(const char *method);

@@ -17,8 +17,7 @@ typedef struct method_scopes {
 #define HISTORY "channels:history,groups:history,im:history,mpim:history"
 #define MANAGE "channels:manage,groups:write,im:write,mpim:write"
 
-/* Sorted by method for bsearch. rtm.connect (answered by the gateway) takes
- * HISTORY too: the stream carries every message of the bot's channels. */
+/* Sorted by method for bsearch. */
 static const method_scopes table[] = {
     {"chat.delete", "chat:write"},
     {"chat.getPermalink", HISTORY},
@@ -71,11 +70,15 @@ static const method_scopes table[] = {
 /* Each row's scopes as bits, parsed once; 0 marks a row that did not parse. */
 static uint64_t table_bits[CHATI_ARRAY_LEN(table)];
 static bool table_sorted;
+/* The RTM stream carries every message of the bot's channels: HISTORY. */
+static uint64_t stream_bits;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void parse_table(void)
 {
     table_sorted = true;
+    if (chati_scopes_parse(HISTORY, true, &stream_bits) != CHAT_OK)
+        stream_bits = 0;
     for (size_t i = 0; i < CHATI_ARRAY_LEN(table); i++) {
         if (chati_scopes_parse(table[i].scopes, true, &table_bits[i]) != CHAT_OK)
             table_bits[i] = 0;
@@ -106,7 +109,7 @@ bool chati_method_scopes_ok(void)
     for (size_t i = 0; i < CHATI_ARRAY_LEN(table); i++)
         if (table_bits[i] == 0 || chati_method_by_name(table[i].method) == NULL)
             return false;
-    return table_sorted;
+    return table_sorted && stream_bits != 0;
 }
 
 chat_err chati_method_permits(const chati_method *m, const chat_session *s)
@@ -127,4 +130,20 @@ chat_err chati_method_permits(const chati_method *m, const chat_session *s)
     if ((s->scopes & table_bits[r - table]) == 0)
         return chati_fail(CHAT_ERR_MISSING_SCOPE, "needed: %s", r->scopes);
     return CHAT_OK;
+}
+
+chat_err chati_stream_permits(const chat_session *s)
+{
+    switch (s ? s->kind : CHAT_TOKEN_USER) {
+    case CHAT_TOKEN_USER:
+        return CHAT_OK;
+    case CHAT_TOKEN_BOT:
+        pthread_once(&table_once, parse_table);
+        if ((s->scopes & stream_bits) != 0)
+            return CHAT_OK;
+        return chati_fail(CHAT_ERR_MISSING_SCOPE, "needed: %s", HISTORY);
+    default:
+        return chati_fail(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE,
+                          "the event stream takes a bot or user token");
+    }
 }

@@ -278,3 +278,16 @@ chat_file_channel(const chat_file *f, size_t i)
     }
     return id_at((const char(*)[CHAT_ID_SIZE])f->channels, f->n_channels, i);
 }
+
+/* ----------------------------------------------------------------- app --- */
+
+const char *chat_app_id(const chat_app *a) { return GET_FIXED(a, id); }
+const char *chat_app_team_id(const chat_app *a) { return GET_FIXED(a, team_id); }
+const char *chat_app_name(const chat_app *a) { return GET_STR(a, name); }
+const char *chat_app_bot_id(const chat_app *a) { return GET_FIXED(a, bot_id); }
+const char *chat_app_bot_user_id(const chat_app *a) { return GET_FIXED(a, bot_user_id); }
+const char *chat_app_creator(const chat_app *a) { return GET_FIXED(a, creator); }
+const char *chat_app_scopes(const chat_app *a) { return GET_STR(a, scopes); }
+const char *chat_app_manifest(const chat_app *a) { return GET_STR(a, manifest); }
+const char *chat_app_signing_secret(const chat_app *a) { return GET_STR(a, signing_secret); }
+int64_t chat_app_created(const chat_app *a) { return GET_VAL(a, created, 0); }

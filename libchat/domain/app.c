@@ -10,18 +10,6 @@
 #define MAX_APP_NAME 35          /* Slack's limit for display_information.name */
 #define APP_TOKEN_TTL_S (100LL * 365 * 24 * 3600) /* app tokens do not expire */
 
-#define GET_STR(a, f) ((a) != NULL && (a)->f != NULL ? (a)->f : "")
-const char *chat_app_id(const chat_app *a) { return a ? a->id : ""; }
-const char *chat_app_team_id(const chat_app *a) { return a ? a->team_id : ""; }
-const char *chat_app_name(const chat_app *a) { return GET_STR(a, name); }
-const char *chat_app_bot_id(const chat_app *a) { return a ? a->bot_id : ""; }
-const char *chat_app_bot_user_id(const chat_app *a) { return a ? a->bot_user_id : ""; }
-const char *chat_app_creator(const chat_app *a) { return a ? a->creator : ""; }
-const char *chat_app_scopes(const chat_app *a) { return GET_STR(a, scopes); }
-const char *chat_app_manifest(const chat_app *a) { return GET_STR(a, manifest); }
-const char *chat_app_signing_secret(const chat_app *a) { return GET_STR(a, signing_secret); }
-int64_t chat_app_created(const chat_app *a) { return a ? a->created : 0; }
-
 static bool has_apps(chat_ctx *ctx)
 {
     return CHATI_HAS(ctx->auth, create_app, CHAT_STORE_V4) && ctx->auth->get_app &&
@@ -43,9 +31,10 @@ static chat_err read_manifest(const char *text, chat_app *a, const char **bot_na
         return bad_manifest("the manifest is missing or over 64 KiB");
     json_error_t err;
     json_t *m = *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    if (m == NULL)
+        return chati_fail(CHAT_ERR_INVALID_MANIFEST, "the manifest is not JSON: %.80s", err.text);
     if (!json_is_object(m))
-        return chati_fail(CHAT_ERR_INVALID_MANIFEST, "the manifest is not a JSON object: %.80s",
-                          m ? "" : err.text);
+        return bad_manifest("the manifest is not a JSON object");
     const char *name =
         json_string_value(json_object_get(json_object_get(m, "display_information"), "name"));
     size_t chars = 0;
@@ -96,31 +85,10 @@ static chat_err read_manifest(const char *text, chat_app *a, const char **bot_na
 /* "xoxb-" or "xapp-" and a token for the app's bot (kind "bot" or "app"). */
 static chat_err mint(chat_ctx *ctx, const chat_app *a, const char *kind, char **out)
 {
-    if (out == NULL)
-        return CHAT_OK;
-    chati_jwt_claims cl;
-    memset(&cl, 0, sizeof cl);
-    snprintf(cl.iss, sizeof cl.iss, "%s", ctx->jwt_issuer);
-    memcpy(cl.sub, a->bot_user_id, CHAT_ID_SIZE);
-    memcpy(cl.team, a->team_id, CHAT_ID_SIZE);
-    cl.iat = chati_now_us() / 1000000;
-    cl.exp = cl.iat + APP_TOKEN_TTL_S;
-    cl.gen = a->token_gen;
-    snprintf(cl.knd, sizeof cl.knd, "%s", kind);
-    memcpy(cl.app, a->id, CHAT_ID_SIZE);
-    char *jwt = NULL;
-    chat_err rv = chati_jwt_sign(ctx->jwt_key, sizeof ctx->jwt_key, &cl, &jwt);
-    if (rv != CHAT_OK)
-        return rv;
-    size_t n = strlen(jwt);
-    if ((*out = chat_malloc(n + 6)) == NULL) {
-        chat_free(jwt);
-        return chati_fail(CHAT_ERR_NOMEM, "token");
-    }
-    memcpy(*out, strcmp(kind, "bot") == 0 ? "xoxb-" : "xapp-", 5);
-    memcpy(*out + 5, jwt, n + 1);
-    chat_free(jwt);
-    return CHAT_OK;
+    chati_token_spec t = {.sub = a->bot_user_id, .team = a->team_id, .gen = a->token_gen,
+                          .ttl_s = APP_TOKEN_TTL_S, .kind = kind, .app = a->id,
+                          .prefix = strcmp(kind, "bot") == 0 ? "xoxb-" : "xapp-"};
+    return chati_mint_token(ctx, &t, out);
 }
 
 static chat_err new_secret(char out[65])

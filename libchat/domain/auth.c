@@ -5,19 +5,45 @@
 #include "auth/jwt.h"
 #include "domain/ctx.h"
 
-static chat_err mint_token(chat_ctx *ctx, const chat_credential *c, char **token_out)
+chat_err chati_mint_token(chat_ctx *ctx, const chati_token_spec *t, char **out)
 {
-    if (token_out == NULL)
+    if (out == NULL)
         return CHAT_OK;
     chati_jwt_claims cl;
     memset(&cl, 0, sizeof cl);
     snprintf(cl.iss, sizeof cl.iss, "%s", ctx->jwt_issuer);
-    memcpy(cl.sub, c->user_id, CHAT_ID_SIZE);
-    memcpy(cl.team, c->team_id, CHAT_ID_SIZE);
+    memcpy(cl.sub, t->sub, CHAT_ID_SIZE);
+    memcpy(cl.team, t->team, CHAT_ID_SIZE);
     cl.iat = chati_now_us() / 1000000;
-    cl.exp = cl.iat + ctx->jwt_ttl_s;
-    cl.gen = c->token_gen;
-    return chati_jwt_sign(ctx->jwt_key, sizeof ctx->jwt_key, &cl, token_out);
+    cl.exp = cl.iat + t->ttl_s;
+    cl.gen = t->gen;
+    if (t->app != NULL) {
+        snprintf(cl.knd, sizeof cl.knd, "%s", t->kind);
+        memcpy(cl.app, t->app, CHAT_ID_SIZE);
+    }
+    char *jwt = NULL;
+    chat_err rv = chati_jwt_sign(ctx->jwt_key, sizeof ctx->jwt_key, &cl, &jwt);
+    if (rv != CHAT_OK || t->prefix == NULL) {
+        *out = jwt;
+        return rv;
+    }
+    /* Slack's shapes: "xoxb-" and "xapp-" ahead of the JWT. */
+    size_t p = strlen(t->prefix), n = strlen(jwt);
+    if ((*out = chat_malloc(p + n + 1)) == NULL) {
+        chat_free(jwt);
+        return chati_fail(CHAT_ERR_NOMEM, "token");
+    }
+    memcpy(*out, t->prefix, p);
+    memcpy(*out + p, jwt, n + 1);
+    chat_free(jwt);
+    return CHAT_OK;
+}
+
+static chat_err mint_token(chat_ctx *ctx, const chat_credential *c, char **token_out)
+{
+    chati_token_spec t = {.sub = c->user_id, .team = c->team_id, .gen = c->token_gen,
+                          .ttl_s = ctx->jwt_ttl_s};
+    return chati_mint_token(ctx, &t, token_out);
 }
 
 static chat_err signup_checked(chat_ctx *ctx, const char *email_in, const char *password,

@@ -90,6 +90,17 @@ struct chat_ctx {
 chat_err chati_ctx_open(chat_ctx **out, const chat_config *cfg, const chati_peers *remote,
                         char *errbuf, size_t errlen);
 
+/* (auth.c) What a minted token says: whose (sub, team), its generation and
+ * lifetime; for an app's tokens also kind ("bot"/"app"), app id and the
+ * prefix put ahead of the JWT. */
+typedef struct chati_token_spec {
+    const char *sub, *team;
+    int64_t gen, ttl_s;
+    const char *kind, *app, *prefix; /* NULL for a person's token */
+} chati_token_spec;
+/* Signs a token as t says into *out (caller frees; out NULL: nothing). */
+chat_err chati_mint_token(chat_ctx *ctx, const chati_token_spec *t, char **out);
+
 /* Session checks shared by every call. */
 chat_err chati_check_session(const chat_session *s);
 /* (app.c) The session of an app's token whose claims verified: the app must

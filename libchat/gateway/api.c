@@ -206,7 +206,7 @@ void gw_api_serve(gw *g, gw_req *req)
             rv = chati_fail(CHAT_ERR_RATELIMITED, "too many requests for this token");
     }
     if (rv == CHAT_OK && is_rtm)
-        rv = gw_rtm_permitted(s);
+        rv = chati_stream_permits(s);
     if (rv == CHAT_OK && m && !is_upload)
         rv = key_from_request_id(req, m, s, &args);
     if (rv == CHAT_OK && is_upload)

@@ -43,21 +43,3 @@ chat_err gw_authenticate(gw *g, const char *token, chat_session **out)
     return rv;
 }
 
-chat_err gw_rtm_permitted(const chat_session *s)
-{
-    static const char *const history[] = {"channels:history", "groups:history", "im:history",
-                                          "mpim:history"};
-    switch (chat_session_token_kind(s)) {
-    case CHAT_TOKEN_USER:
-        return CHAT_OK;
-    case CHAT_TOKEN_BOT:
-        for (size_t i = 0; i < sizeof history / sizeof history[0]; i++)
-            if (chat_session_has_scope(s, history[i]))
-                return CHAT_OK;
-        return chati_fail(CHAT_ERR_MISSING_SCOPE,
-                          "needed: channels:history,groups:history,im:history,mpim:history");
-    default:
-        return chati_fail(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "the event stream takes a bot or "
-                                                           "user token");
-    }
-}

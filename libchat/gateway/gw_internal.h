@@ -57,9 +57,6 @@ chat_err gw_authenticate(gw *g, const char *token, chat_session **out);
 /* The token of an "Authorization: Bearer <token>" header value (the scheme in
  * any case), pointing into it; NULL when it is not one or the token is empty. */
 const char *gw_bearer_token(const char *authorization);
-/* Whether s may hold the RTM event stream: not an app-level token, and a bot
- * only with a history scope (the stream carries its channels' messages). */
-chat_err gw_rtm_permitted(const chat_session *s);
 
 struct chat_gateway {
     gw_config cfg;

@@ -768,7 +768,7 @@ static void conn_start(void *arg)
     size_t n = 0;
     chat_err rv = gw_authenticate(h->g, token, &c->s);
     if (rv == CHAT_OK)
-        rv = gw_rtm_permitted(c->s);
+        rv = chati_stream_permits(c->s);
     if (rv == CHAT_OK && (c->token = chat_strdup(token)) == NULL)
         rv = CHAT_ERR_NOMEM;
     c->verified_ms = chati_mono_ms();

@@ -446,7 +446,8 @@ def test_bad_manifests_are_refused(server, alice):
               "oauth_config": {"scopes": {"bot": ["chat:write", "Root All!"]}}}, "Root All!"),
             ({"display_information": {"name": "A"},
               "features": {"bot_user": {"display_name": "b" * 81}}}, "80"),
-            ("not json", "JSON")):
+            ("not json", "is not JSON: "),
+            ([1], "not a JSON object")):
         r = alice.fail("apps.manifest.create", "invalid_manifest", via="json", manifest=manifest)
         assert why in r["detail"], r
     alice.fail("apps.manifest.create", "invalid_manifest")
