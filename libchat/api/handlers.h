@@ -22,6 +22,9 @@ void chati_api_fill_files(chat_ctx *ctx, const chat_session *s,
 CHATI_HANDLER(chati_h_api_test);
 CHATI_HANDLER(chati_h_apps_manifest_create);
 CHATI_HANDLER(chati_h_bots_info);
+CHATI_HANDLER(chati_h_apps_connections_open);
+CHATI_HANDLER(chati_h_app_events_lease); /* internal */
+CHATI_HANDLER(chati_h_app_events_ack);   /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);
 CHATI_HANDLER(chati_h_emoji_list);

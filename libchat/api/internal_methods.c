@@ -8,6 +8,7 @@
 #include "domain/ctx.h"
 #include "internal.pb-c.h"
 #include "api/method.h"
+#include "api/handlers.h"
 
 static chat_err h_channel_access(chat_ctx *ctx, const chat_session *s,
                                  const ProtobufCMessage *rq, ProtobufCMessage *rs)
@@ -172,6 +173,12 @@ const chati_method chati_internal_methods[] = {
      h_set_active},
     {1009, "internal.createBot", CHATI_SVC_USER, NA, D(create_bot_request), D(user_response),
      h_create_bot},
+    /* Socket Mode (the gateway, as the app): its events, then their acks. */
+    {1010, "internal.appEventsLease", CHATI_SVC_AUTH, CHATI_M_INTERNAL | CHATI_M_APP_TOKEN,
+     D(app_events_lease_request), D(app_events_lease_response), chati_h_app_events_lease},
+    {1011, "internal.appEventsAck", CHATI_SVC_AUTH,
+     CHATI_M_INTERNAL | CHATI_M_APP_TOKEN | CHATI_M_SAFE, D(app_events_ack_request), D(empty),
+     chati_h_app_events_ack},
 };
 
 const size_t chati_n_internal_methods = CHATI_ARRAY_LEN(chati_internal_methods);

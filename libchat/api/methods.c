@@ -132,6 +132,11 @@ static const chati_method methods[] = {
      D(apps_manifest_create_response), chati_h_apps_manifest_create},
     {58, "bots.info", CHATI_SVC_AUTH, CHATI_M_SAFE, D(bots_info_request), D(bots_info_response),
      chati_h_bots_info},
+    /* Socket Mode's WebSocket URL, for an app-level token; the gateway
+     * answers the socket (gateway/links.c). */
+    {59, "apps.connections.open", CHATI_SVC_AUTH, CHATI_M_APP_TOKEN | CHATI_M_SAFE,
+     D(apps_connections_open_request), D(apps_connections_open_response),
+     chati_h_apps_connections_open},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

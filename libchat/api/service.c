@@ -22,7 +22,7 @@ static const struct {
     const char *service;
     const char *keys[4];
 } owned[] = {
-    {"auth", {"store.auth", NULL}},
+    {"auth", {"store.auth", "broker", NULL}}, /* broker: the events apps hear */
     {"user", {"store.user", "broker", NULL}},
     {"channel", {"store.channel", "broker", NULL}},
     {"message", {"store.message", "broker", "blob", NULL}},

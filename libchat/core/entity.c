@@ -220,6 +220,15 @@ chat_app_free(chat_app *a)
     chat_free(a);
 }
 
+void
+chat_app_events_free(chat_app_event *evs, size_t n)
+{
+    for (size_t i = 0; evs != NULL && i < n; i++) {
+        chat_free(evs[i].data);
+    }
+    chat_free(evs);
+}
+
 /* ------------------------------------------------------------- channel --- */
 
 chat_channel *

@@ -43,6 +43,7 @@ typedef struct {
 #define S2 CHAT_STORE_V2
 #define S3 CHAT_STORE_V3
 #define S4 CHAT_STORE_V4
+#define S5 CHAT_STORE_V5
 static const method auth_methods[] = {
     REQ(chat_auth_store_ops, open, S1),
     REQ(chat_auth_store_ops, close, S1),
@@ -57,6 +58,9 @@ static const method auth_methods[] = {
     OPT(chat_auth_store_ops, get_app, S4),
     OPT(chat_auth_store_ops, list_apps, S4),
     OPT(chat_auth_store_ops, bump_app_generation, S4),
+    OPT(chat_auth_store_ops, queue_app_events, S5),
+    OPT(chat_auth_store_ops, lease_app_events, S5),
+    OPT(chat_auth_store_ops, ack_app_events, S5),
 };
 METHODS_COVER(chat_auth_store_ops, auth_methods);
 
@@ -168,10 +172,10 @@ METHODS_COVER(chat_discovery_ops, discovery_methods);
 
 #define DESC(name, newest, list) {name, newest, list, CHATI_ARRAY_LEN(list)}
 static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
-    [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V4, auth_methods),
-    [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V4, user_methods),
-    [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V4, channel_methods),
-    [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V4, message_methods),
+    [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V5, auth_methods),
+    [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V5, user_methods),
+    [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V5, channel_methods),
+    [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V5, message_methods),
     [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V2, broker_methods),
     [CHATI_IFACE_BLOB] = DESC("blob store", CHAT_BLOB_V1, blob_methods),
     [CHATI_IFACE_PRESENCE] = DESC("presence store", CHAT_PRESENCE_STORE_V1, presence_methods),

@@ -9,6 +9,9 @@
 
 #define MAX_APP_NAME 35          /* Slack's limit for display_information.name */
 #define APP_TOKEN_TTL_S (100LL * 365 * 24 * 3600) /* app tokens do not expire */
+/* A Socket Mode URL's ticket: a token of its own (it shows in access logs),
+ * good for an hour; the gateway asks the app to reconnect before then. */
+#define LINK_TICKET_TTL_S 3600
 
 static bool has_apps(chat_ctx *ctx)
 {
@@ -223,6 +226,28 @@ chat_err chati_app_session(chat_ctx *ctx, const chati_jwt_claims *cl, chat_token
         s = NULL;
     }
     chat_free(s);
+    chat_app_free(a);
+    return rv;
+}
+
+chat_err chati_app_link_ticket(chat_ctx *ctx, const chat_session *s, char **ticket)
+{
+    CHATI_REQUIRE(ctx, auth, "auth");
+    *ticket = NULL;
+    chat_err rv = chati_check_session(s);
+    if (rv != CHAT_OK)
+        return rv;
+    if (s->kind != CHAT_TOKEN_APP)
+        return chati_fail(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "an app-level token (xapp-) only");
+    if (!has_apps(ctx) || !chati_app_events_kept(ctx))
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "this auth store keeps no app events");
+    chat_app *a = NULL;
+    if ((rv = ctx->auth->get_app(ctx->auth_impl, s->app_id, &a)) != CHAT_OK)
+        return chati_not_found(rv) ? chati_fail(CHAT_ERR_INVALID_AUTH, "no such app") : rv;
+    chati_token_spec t = {.sub = a->bot_user_id, .team = a->team_id, .gen = a->token_gen,
+                          .ttl_s = LINK_TICKET_TTL_S, .kind = "link", .app = a->id,
+                          .prefix = "xapp-"};
+    rv = chati_mint_token(ctx, &t, ticket);
     chat_app_free(a);
     return rv;
 }

@@ -185,7 +185,9 @@ chat_err chat_auth_verify(chat_ctx *ctx, const char *token, chat_session **out)
     if (rv != CHAT_OK)
         return rv == CHAT_ERR_INVALID_ARGUMENTS ? CHAT_ERR_INVALID_AUTH : rv;
     const char *want = kind == CHAT_TOKEN_BOT ? "bot" : kind == CHAT_TOKEN_APP ? "app" : "";
-    if (strcmp(cl.knd, want) != 0)
+    /* A Socket Mode ticket (chati_app_link_ticket) is the app's, for an hour. */
+    bool ticket = kind == CHAT_TOKEN_APP && strcmp(cl.knd, "link") == 0;
+    if (strcmp(cl.knd, want) != 0 && !ticket)
         return chati_fail(CHAT_ERR_INVALID_AUTH, "not a token of this kind");
     if (kind != CHAT_TOKEN_USER)
         return chati_app_session(ctx, &cl, kind, out);

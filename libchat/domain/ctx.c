@@ -185,6 +185,7 @@ static chat_err ctx_setup(chat_ctx *ctx, const chati_peers *remote)
     if ((rv = ensure_default_team(ctx)) != CHAT_OK)
         return rv;
     if ((rv = chati_consumers_start(ctx)) != CHAT_OK ||
+        (rv = chati_app_events_start(ctx)) != CHAT_OK ||
         (rv = chati_presence_start(ctx)) != CHAT_OK)
         return rv;
     if (ctx->messages && ctx->broker &&
@@ -229,6 +230,7 @@ void chat_close(chat_ctx *ctx)
      * published again at the next start. */
     chati_outbox_stop(ctx->outbox);
     chati_consumers_stop(ctx);
+    chati_app_events_stop(ctx);
     /* The broker goes before the outbox memory: it may still deliver acks. */
     if (ctx->broker)
         ctx->broker->close(ctx->broker_impl);

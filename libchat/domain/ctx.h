@@ -67,6 +67,7 @@ struct chat_ctx {
     chati_outbox *outbox;                   /* relays the message store's outbox */
     chat_broker_consumer *unread_consumer;  /* user service: unread counters */
     chat_broker_consumer *activity_consumer;/* channel service: last activity */
+    struct chati_app_events *app_events;    /* auth service: what apps hear */
 
     /* The services this context does not run, reached through these tables
      * (domain/peers.h); remote is the state of the tables that reach them
@@ -108,6 +109,10 @@ chat_err chati_check_session(const chat_session *s);
 chat_err chati_app_session(chat_ctx *ctx, const chati_jwt_claims *cl, chat_token_kind kind,
                            chat_session **out);
 
+/* (app.c) A ticket for an app's Socket Mode URL: an app token of kind
+ * "link" that verifies for an hour (an app-level session only). */
+chat_err chati_app_link_ticket(chat_ctx *ctx, const chat_session *s, char **ticket);
+
 /* Publishes an event straight to the broker (encoded once), for changes that
  * have no outbox. A broker failure is logged in the detail but not returned:
  * the change itself has been made. */
@@ -122,6 +127,26 @@ chat_err chati_team_create(chat_ctx *ctx, const char *name, const char *domain,
 /* Starts the derived-state consumers (unread counts, last activity). */
 chat_err chati_consumers_start(chat_ctx *ctx);
 void chati_consumers_stop(chat_ctx *ctx);
+
+/* (app_events.c) The events apps hear, queued in the auth store by the
+ * "apps" consumer group and leased by Socket Mode and the Events API. */
+typedef struct chati_app_events chati_app_events;
+#define CHATI_APP_EVENTS_MAX_LEASE 100
+/* Whether ctx's auth store keeps app events. */
+bool chati_app_events_kept(const chat_ctx *ctx);
+/* Starts the consumer where the auth store keeps app events (else nothing). */
+chat_err chati_app_events_start(chat_ctx *ctx);
+void chati_app_events_stop(chat_ctx *ctx);
+/* The SUB_* bits of the Slack event subscriptions a manifest's
+ * settings.event_subscriptions.bot_events names and scopes allow. */
+uint32_t chati_app_subscriptions(const char *manifest, uint64_t scopes);
+/* For an app's session (an app-level token): up to max of its waiting
+ * events, leased for lease_ms (chat_app_events_free), and their
+ * acknowledgement (seqs as leased). */
+chat_err chati_app_events_lease(chat_ctx *ctx, const chat_session *s, size_t max,
+                                int64_t lease_ms, chat_app_event **out, size_t *n);
+chat_err chati_app_events_ack(chat_ctx *ctx, const chat_session *s, const int64_t *seqs,
+                              size_t n);
 
 /* The presence sweeper thread; and one sweep at now_ms, for tests. */
 chat_err chati_presence_start(chat_ctx *ctx);

@@ -209,6 +209,12 @@ void gw_api_serve(gw *g, gw_req *req)
         rv = chati_stream_permits(s);
     if (rv == CHAT_OK && m && !is_upload)
         rv = key_from_request_id(req, m, s, &args);
+    if (rv == CHAT_OK && strcmp(name, "apps.connections.open") == 0) {
+        /* The socket is this gateway's to answer: its URL, not the caller's. */
+        gw_args_remove(&args, "link_base");
+        const char *base = gw_links_base(g->links);
+        rv = gw_args_add(&args, "link_base", base, strlen(base));
+    }
     if (rv == CHAT_OK && is_upload)
         rv = gw_files_upload_call(g, m, s, &args, upload_file, &out);
     else if (rv == CHAT_OK)

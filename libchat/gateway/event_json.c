@@ -232,3 +232,33 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
     chati_buf_printf(b, ",\"seq\":%llu}", (unsigned long long)seq);
     return true;
 }
+
+bool gw_app_event_json(const chat_event *ev, bool mention, chati_buf *b)
+{
+    gw_scope scope;
+    char scope_id[CHAT_ID_SIZE];
+    static const char seq[] = ",\"seq\":0}";
+    static const char message[] = "{\"type\":\"message\"";
+    if (chat_event_type_of(ev) == CHAT_EVENT_MESSAGE_EPHEMERAL ||
+        !gw_event_json(ev, 0, b, &scope, scope_id) || b->len < sizeof seq ||
+        memcmp(b->data + b->len - (sizeof seq - 1), seq, sizeof seq - 1) != 0)
+        return false;
+    b->len -= sizeof seq - 1;
+    chati_buf_puts(b, "}");
+    if (!mention)
+        return true;
+    /* The message's own fields come first, its type first among them. */
+    if (chat_event_type_of(ev) != CHAT_EVENT_MESSAGE_CREATED || b->len < sizeof message ||
+        memcmp(b->data, message, sizeof message - 1) != 0)
+        return false;
+    chati_buf out = {0};
+    chati_buf_puts(&out, "{\"type\":\"app_mention\"");
+    chati_buf_append(&out, b->data + sizeof message - 1, b->len - (sizeof message - 1));
+    if (out.data == NULL) {
+        chati_buf_free(&out);
+        return false;
+    }
+    chati_buf_free(b);
+    *b = out;
+    return true;
+}

@@ -22,4 +22,9 @@ typedef enum gw_scope {
 bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *out, gw_scope *scope,
                    char scope_id[CHAT_ID_SIZE]);
 
+/* ev as the "event" of an Events API payload (the RTM shape without seq);
+ * mention: as the app_mention the message makes. false for events apps are
+ * not sent. */
+bool gw_app_event_json(const chat_event *ev, bool mention, chati_buf *out);
+
 #endif

@@ -50,6 +50,16 @@ const char *gw_hub_ws_url(const gw_hub *h);
  * upgrade (the caller answers 400). Loop thread. */
 bool gw_hub_attach(gw_hub *h, gw_sock *s, const gw_req *r);
 
+/* ---- Socket Mode: apps' WebSockets and their events (links.c) ---- */
+typedef struct gw_links gw_links;
+chat_err gw_links_start(gw *g, gw_links **out);
+void gw_links_stop(gw_links *l);
+/* The start of a Socket Mode URL ("ws://host/link/"). */
+const char *gw_links_base(const gw_links *l);
+/* Takes over a socket whose request (GET /link/?ticket=...) asks for a
+ * WebSocket, as gw_hub_attach. Loop thread. */
+bool gw_links_attach(gw_links *l, gw_sock *s, const gw_req *r);
+
 /* ---- a verified caller (auth.c) ---- */
 /* Verifies a token through the auth service. On success *out is a session to
  * free with chat_session_free. Results are cached briefly. */
@@ -77,6 +87,7 @@ struct chat_gateway {
     gw_workers *workers;
     gw_ratelimit *rate;
     gw_hub *hub;
+    gw_links *links;
     atomic_bool stopping;
 };
 

@@ -180,7 +180,22 @@ static void health(gw *g, gw_req *req)
 static void add_route(gw *g, const char *path, bool tree, const char *method,
                       size_t max_body, gw_serve_fn serve)
 {
-    g->routes[g->n_routes++] = (gw_route){path, tree, method, max_body, serve};
+    g->routes[g->n_routes++] = (gw_route){path, tree, method, max_body, serve, NULL};
+}
+
+static void add_socket(gw *g, const char *path, bool tree, gw_upgrade_fn upgrade)
+{
+    g->routes[g->n_routes++] = (gw_route){path, tree, "GET", 0, NULL, upgrade};
+}
+
+static bool rtm_upgrade(gw *g, gw_sock *s, const gw_req *r)
+{
+    return gw_hub_attach(g->hub, s, r);
+}
+
+static bool link_upgrade(gw *g, gw_sock *s, const gw_req *r)
+{
+    return gw_links_attach(g->links, s, r);
 }
 
 /* Reads the certificate and key (checked when the server starts). */
@@ -225,7 +240,8 @@ static chat_err gw_setup(gw *g)
     add_route(g, "/upload", true, "POST", max_file + 1, gw_upload_serve);
     add_route(g, "/files", true, "GET", 0, gw_download_serve);
     add_route(g, "/hooks", true, "POST", g->cfg.max_body + 4096, gw_hook_serve);
-    add_route(g, "/rtm", false, "GET", 0, NULL);
+    add_socket(g, "/rtm", false, rtm_upgrade);
+    add_socket(g, "/link", true, link_upgrade); /* Socket Mode: "/link/?ticket=" */
     /* The web client: everything no longer route took. */
     if (g->cfg.web_root) {
         if ((g->web_root_real = realpath(g->cfg.web_root, NULL)) == NULL)
@@ -233,7 +249,8 @@ static chat_err gw_setup(gw *g)
                               g->cfg.web_root);
         add_route(g, "/", true, "GET", 0, gw_web_serve);
     }
-    if ((rv = gw_hub_start(g, &g->hub)) != CHAT_OK)
+    if ((rv = gw_hub_start(g, &g->hub)) != CHAT_OK ||
+        (rv = gw_links_start(g, &g->links)) != CHAT_OK)
         return rv;
     if ((rv = gw_httpd_start(g, g->routes, g->n_routes)) != CHAT_OK)
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "cannot listen on %s: %s",
@@ -299,6 +316,7 @@ void chat_gateway_stop(chat_gateway *g)
     atomic_store(&g->stopping, true);
     chati_announcer_stop(g->announcer); /* out of discovery before draining */
     gw_hub_stop(g->hub);
+    gw_links_stop(g->links);
     gw_workers_stop(g->workers); /* running requests finish; new ones are refused */
     gw_httpd_stop(g);
     gw_workers_free(g->workers); /* no handler can submit any more */

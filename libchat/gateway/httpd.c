@@ -305,13 +305,13 @@ static int begin(gw_sock *s, hconn *h, const char *data, size_t n)
         }
         return ANSWERED;
     }
-    if (r->route->serve == NULL) { /* GET /rtm: the WebSocket */
+    if (r->route->serve == NULL) { /* a WebSocket: /rtm, /link */
         bool ok = r->head.upgrade_websocket && strcmp(r->head.method, "GET") == 0 && !has_body &&
-                  gw_hub_attach(h->g->hub, s, r);
+                  r->route->upgrade(h->g, s, r);
         gw_req_free(r);
         if (!ok)
             refuse(s, 400);
-        return ENDED; /* no more HTTP on this socket: it is the hub's now */
+        return ENDED; /* no more HTTP on this socket: it is a WebSocket now */
     }
     if (r->head.content_length > 0 && (uint64_t)r->head.content_length > r->route->max_body) {
         gw_req_free(r);

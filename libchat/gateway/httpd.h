@@ -23,13 +23,18 @@ typedef struct gw_req gw_req;
 
 /* A route's handler: runs on a worker thread and calls gw_respond once. */
 typedef void (*gw_serve_fn)(gw *g, gw_req *r);
+/* A WebSocket route's: takes over the socket of r, a GET asking for an
+ * upgrade; false when it is not a valid one (httpd answers 400). Loop
+ * thread. */
+typedef bool (*gw_upgrade_fn)(gw *g, gw_sock *s, const gw_req *r);
 
 typedef struct gw_route {
     const char *path;       /* "/api": the path itself; with tree, also "/api/..." */
     bool tree;
     const char *method;     /* NULL: any; "GET" also takes HEAD */
     size_t max_body;        /* larger bodies get 413 before they are read */
-    gw_serve_fn serve;      /* NULL: the WebSocket upgrade (gw_hub_attach) */
+    gw_serve_fn serve;      /* NULL for a WebSocket route */
+    gw_upgrade_fn upgrade;  /* a WebSocket route's */
 } gw_route;
 
 /* Starts serving HTTP on the gateway's listening address with these routes

@@ -15,7 +15,7 @@
 #include "event_json.h"
 #include "gw_internal.h"
 #include "net.h"
-#include "ws_codec.h"
+#include "ws_io.h"
 
 /* Largest frame a client may send: 40,000 characters written as JSON escapes
  * (an emoji is "\ud83d\ude00", 12 bytes) plus the envelope. */
@@ -604,85 +604,21 @@ static bool queue_incoming(conn *c, const char *text, size_t len)
     return more;
 }
 
-/* A control frame (pong, close) for this socket alone. A close is the last
- * frame: queued and the socket closed in one step, so that no event a
- * fan-out sends meanwhile can follow it. */
-static void ws_control(conn *c, int opcode, const void *payload, size_t len)
+static bool on_text(void *arg, const char *text, size_t len)
 {
-    unsigned char buf[10 + 125];
-    if (len > 125)
-        len = 125;
-    size_t hl = gw_ws_frame_header(buf, opcode, len);
-    memcpy(buf + hl, payload, len);
-    if (opcode == GW_WS_CLOSE)
-        gw_sock_send_last_copy(c->sock, buf, hl + len);
-    else
-        gw_sock_send_copy(c->sock, buf, hl + len);
+    conn *c = arg;
+    if (queue_incoming(c, text, len))
+        return true;
+    gw_sock_pause(c->sock);
+    return false;
 }
 
-static void ws_fail(conn *c, uint16_t code)
-{
-    unsigned char p[2] = {(unsigned char)(code >> 8), (unsigned char)code};
-    ws_control(c, GW_WS_CLOSE, p, 2);
-    gw_sock_close(c->sock, true); /* also when the frame could not be queued */
-}
-
-/* Frames from the client: control frames answered here, messages
- * reassembled and queued for the workers, in order. Loop thread. */
+/* Frames from the client: control frames answered, messages queued for the
+ * workers in order. Loop thread. */
 static size_t ws_on_data(gw_sock *s, char *data, size_t len)
 {
     conn *c = gw_sock_data(s);
-    size_t used = 0;
-    while (used < len) {
-        gw_ws_frame f;
-        uint16_t code = GW_WS_CLOSE_PROTOCOL;
-        long n = gw_ws_parse_frame((unsigned char *)data + used, len - used, MAX_FRAME, &f, &code);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            ws_fail(c, code);
-            return len;
-        }
-        used += (size_t)n;
-        switch (f.opcode) {
-        case GW_WS_PING:
-            ws_control(c, GW_WS_PONG, f.payload, f.len);
-            break;
-        case GW_WS_PONG:
-            break;
-        case GW_WS_CLOSE:
-            /* echo the client's code, as the close handshake asks; never a
-             * code that may not be sent (1005, 1006, 1015) */
-            if (!gw_ws_close_valid(f.payload, f.len)) {
-                ws_fail(c, GW_WS_CLOSE_PROTOCOL);
-                return len;
-            }
-            ws_control(c, GW_WS_CLOSE, f.payload, f.len >= 2 ? 2 : 0);
-            gw_sock_close(s, true);
-            return len;
-        default: {
-            int r = gw_ws_message_add(&c->msg, &f, MAX_FRAME, &code);
-            if (r == GW_WS_MSG_ERROR) {
-                ws_fail(c, code);
-                return len;
-            }
-            if (r == GW_WS_MSG_DONE) {
-                if (c->msg.opcode != GW_WS_TEXT) {
-                    ws_fail(c, GW_WS_CLOSE_UNSUPPORTED); /* the API is JSON text */
-                    return len;
-                }
-                bool more = queue_incoming(c, c->msg.data.data ? c->msg.data.data : "",
-                                           c->msg.data.len);
-                gw_ws_message_reset(&c->msg);
-                if (!more) {
-                    gw_sock_pause(s);
-                    return used;
-                }
-            }
-        }
-        }
-    }
-    return used;
+    return gw_ws_read(s, &c->msg, MAX_FRAME, data, len, on_text, c);
 }
 
 /* The socket is gone: unlink the connection on a worker (the hub lock may be
@@ -1024,18 +960,14 @@ static void drain_incoming(void *arg)
 
 bool gw_hub_attach(gw_hub *h, gw_sock *s, const gw_req *r)
 {
-    const char *key = gw_req_header(r, "Sec-WebSocket-Key");
-    const char *version = gw_req_header(r, "Sec-WebSocket-Version");
     const char *auth = gw_req_header(r, "Authorization");
-    char accept[29];
-    if (key == NULL || version == NULL || strcmp(version, "13") != 0 ||
-        !gw_ws_accept_key(key, accept))
-        return false;
     conn *c = chat_calloc(1, sizeof *c);
     if (c == NULL || (c->uri = chat_strdup(gw_req_uri(r))) == NULL ||
-        (auth && (c->authorization = chat_strdup(auth)) == NULL)) {
-        if (c)
+        (auth && (c->authorization = chat_strdup(auth)) == NULL) || !gw_ws_upgrade(s, r)) {
+        if (c) {
             chat_free(c->uri);
+            chat_free(c->authorization);
+        }
         chat_free(c);
         return false;
     }
@@ -1051,12 +983,6 @@ bool gw_hub_attach(gw_hub *h, gw_sock *s, const gw_req *r)
         h->conns->prev = c;
     h->conns = c;
     pthread_mutex_unlock(&h->mu);
-    char resp[256];
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
-    gw_sock_send_copy(s, resp, (size_t)n);
     gw_sock_set_ops(s, &ws_ops, c);
     gw_sock_set_idle_timeout(s, 0); /* clients ping; presence notices who is gone */
     gw_sock_pause(s); /* until conn_start has registered it */

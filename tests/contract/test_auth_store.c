@@ -50,7 +50,7 @@ static void setup(void)
     const char *url = contract_begin("auth");
     ops = chati_backend_find(CHATI_IFACE_AUTH, url);
     ck_assert_msg(ops != NULL, "no auth store for %s", url);
-    ck_assert_uint_eq(ops->version, CHAT_STORE_V4); /* with apps */
+    ck_assert_uint_eq(ops->version, CHAT_STORE_V5); /* with apps and their events */
     impl = open_store();
 }
 
@@ -415,6 +415,117 @@ START_TEST(apps)
 }
 END_TEST
 
+static chat_app_event make_event(const char *app, const char *event_id, int kind,
+                                 int64_t created_ms, const char *data)
+{
+    chat_app_event e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.app_id, sizeof e.app_id, "%s", app);
+    snprintf(e.event_id, sizeof e.event_id, "%s", event_id);
+    e.kind = kind;
+    e.created_ms = created_ms;
+    e.data = (void *)data;
+    e.len = strlen(data) + 1; /* the NUL too: bytes, not text */
+    if (strcmp(data, "two") == 0)
+        e.len = 6; /* "two\0x\0": past a NUL */
+    return e;
+}
+
+static void lease(const char *app, int64_t now, int64_t lease_ms, int64_t after, size_t max,
+                  chat_app_event **out, size_t *n)
+{
+    ck_assert_chat_ok(ops->lease_app_events(impl, app, now, lease_ms, 3, after, max, out, n));
+}
+
+START_TEST(app_events)
+{
+    ck_assert_ptr_nonnull(ops->queue_app_events); /* both backends in the tree keep them */
+    char app[CHAT_ID_SIZE], other[CHAT_ID_SIZE];
+    new_id('A', app);
+    new_id('A', other);
+    const int64_t t0 = 1700000000000;
+    chat_app_event evs[] = {
+        make_event(app, "E1", 0, t0, "one"),      make_event(app, "E1", 1, t0, "one, mention"),
+        make_event(other, "E1", 0, t0, "theirs"), make_event(app, "E2", 0, t0, "two\0x"),
+        make_event(app, "E1", 0, t0, "again"), /* the broker's redelivery: skipped */
+    };
+    ck_assert_chat_ok(ops->queue_app_events(impl, evs, 5));
+    ck_assert_chat_ok(ops->queue_app_events(impl, evs, 2)); /* all queued already */
+
+    /* oldest first, the app's own, bytes as given, an attempt counted */
+    chat_app_event *got = NULL;
+    size_t n = 0;
+    lease(app, t0, 1000, 0, 2, &got, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[0].event_id, "E1");
+    ck_assert_int_eq(got[0].kind, 0);
+    ck_assert_str_eq(got[0].app_id, app);
+    ck_assert_uint_eq(got[0].len, 4);
+    ck_assert_mem_eq(got[0].data, "one", 4);
+    ck_assert_int_eq(got[0].attempts, 1);
+    ck_assert_int_eq(got[0].created_ms, t0);
+    ck_assert_int_eq(got[1].kind, 1);
+    ck_assert(got[0].seq < got[1].seq);
+    int64_t first = got[0].seq, mention = got[1].seq;
+    chat_app_events_free(got, n);
+
+    /* leased ones wait for their lease to run out */
+    lease(app, t0 + 10, 1000, 0, 10, &got, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(got[0].event_id, "E2");
+    ck_assert_uint_eq(got[0].len, 6);
+    ck_assert_mem_eq(got[0].data, "two\0x", 6);
+    int64_t second = got[0].seq;
+    chat_app_events_free(got, n);
+    lease(app, t0 + 20, 1000, 0, 10, &got, &n);
+    ck_assert_uint_eq(n, 0);
+    chat_free(got);
+
+    /* acknowledged: never again, and not queued again either */
+    ck_assert_chat_ok(ops->ack_app_events(impl, app, &first, 1));
+    int64_t unknown = 999999999;
+    ck_assert_chat_ok(ops->ack_app_events(impl, app, &unknown, 1));
+    ck_assert_chat_ok(ops->ack_app_events(impl, other, &mention, 1)); /* not theirs */
+    ck_assert_chat_ok(ops->queue_app_events(impl, evs, 1));
+
+    /* a lease that ran out: leased again, attempts counted */
+    lease(app, t0 + 1500, 1000, 0, 10, &got, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(got[0].seq, mention);
+    ck_assert_int_eq(got[0].attempts, 2);
+    ck_assert_int_eq(got[1].seq, second);
+    chat_app_events_free(got, n);
+    lease(app, t0 + 3000, 1000, 0, 10, &got, &n); /* third attempt, the last of 3 */
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(got[0].attempts, 3);
+    chat_app_events_free(got, n);
+    ck_assert_chat_ok(ops->ack_app_events(impl, app, &second, 1));
+    lease(app, t0 + 4500, 1000, 0, 10, &got, &n); /* the mention ran out of attempts */
+    ck_assert_uint_eq(n, 0);
+    chat_free(got);
+
+    /* the other app's is untouched; too old is dropped, acknowledged or not */
+    lease(other, t0, 1000, t0 + 1, 10, &got, &n);
+    ck_assert_uint_eq(n, 0);
+    chat_free(got);
+    ck_assert_chat_ok(ops->queue_app_events(impl, evs + 2, 1)); /* dropped: queued anew */
+    lease(other, t0, 1000, 0, 10, &got, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_mem_eq(got[0].data, "theirs", 7);
+    chat_app_events_free(got, n);
+
+    /* bad arguments */
+    chat_app_event bad = make_event("", "E9", 0, t0, "x");
+    ck_assert_int_eq(ops->queue_app_events(impl, &bad, 1), CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_int_eq(ops->lease_app_events(impl, app, t0, 0, 3, 0, 10, &got, &n),
+                     CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_int_eq(ops->lease_app_events(impl, app, t0, 10, 3, 0, 0, &got, &n),
+                     CHAT_ERR_INVALID_ARGUMENTS);
+    ck_assert_chat_ok(ops->queue_app_events(impl, NULL, 0));
+    ck_assert_chat_ok(ops->ack_app_events(impl, app, NULL, 0));
+}
+END_TEST
+
 /* Several processes (here: handles on threads) opening a new database at the
  * same moment must all succeed: the migrations run exactly once. */
 #define OPENERS 6
@@ -477,6 +588,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, reopen_keeps_data);
     tcase_add_test(tc, concurrent_first_open);
     tcase_add_test(tc, apps);
+    tcase_add_test(tc, app_events);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

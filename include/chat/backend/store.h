@@ -20,7 +20,7 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than CHAT_STORE_V4, or whose required methods
+ *   whose version is 0 or newer than CHAT_STORE_V5, or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -36,12 +36,13 @@ extern "C" {
 
 /* The versions of the four store interfaces this header describes. V2
  * appended outbox_lease to the message store, V3 import, V4 the apps of the
- * auth store; a table may say any version up to the one that has its last
- * method. */
+ * auth store, V5 their event queue; a table may say any version up to the one
+ * that has its last method. */
 #define CHAT_STORE_V1 1u
 #define CHAT_STORE_V2 2u
 #define CHAT_STORE_V3 3u
 #define CHAT_STORE_V4 4u
+#define CHAT_STORE_V5 5u
 
 /* ---------------------------------------------------------------- auth --- */
 
@@ -77,6 +78,25 @@ typedef struct chat_auth_store_ops {
     /* Increments the app's token_gen (revokes its tokens); *new_gen (may be
      * NULL) gets it. not_found when absent. */
     chat_err (*bump_app_generation)(void *impl, const char *app_id, int64_t *new_gen);
+
+    /* Optional (V5), all three or none: the events waiting for each app.
+     * When NULL, apps get no events (apps.connections.open: not_supported).
+     * Queues n events (data copied) in one transaction, each after the
+     * app's others (seq); one whose (app_id, event_id, kind) is already
+     * queued, or was acknowledged and not yet dropped, is skipped: the
+     * broker delivers at least once, an app hears an event once. */
+    chat_err (*queue_app_events)(void *impl, const chat_app_event *evs, size_t n);
+    /* Leases up to max of app_id's events for lease_ms from now_ms, oldest
+     * first: those never leased or whose lease ran out. Each lease counts
+     * an attempt; first drops those whose lease ran out after max_attempts
+     * and every one (acknowledged or not) created before created_after_ms.
+     * *out (chat_app_events_free) gets *n events, attempts counted. */
+    chat_err (*lease_app_events)(void *impl, const char *app_id, int64_t now_ms,
+                                 int64_t lease_ms, int max_attempts, int64_t created_after_ms,
+                                 size_t max, chat_app_event **out, size_t *n);
+    /* Marks app_id's events numbered seqs acknowledged: never leased again,
+     * kept (without data) until dropped; unknown ones are ignored. */
+    chat_err (*ack_app_events)(void *impl, const char *app_id, const int64_t *seqs, size_t n);
 } chat_auth_store_ops;
 
 /* ---------------------------------------------------------------- user --- */

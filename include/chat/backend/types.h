@@ -108,6 +108,26 @@ struct chat_app {
 };
 CHAT_API chat_app *chat_app_new(void);
 
+/* An event waiting for an app (chat_auth_store_ops' app-event queue): the
+ * Events API and Socket Mode deliver it until the app acknowledges it. */
+#define CHAT_APP_EVENT_ID_SIZE 48
+enum {
+    CHAT_APP_EVENT_AS_IS = 0,   /* the event as it happened */
+    CHAT_APP_EVENT_MENTION = 1  /* a new message that names the app's bot: app_mention */
+};
+typedef struct chat_app_event {
+    char app_id[CHAT_ID_SIZE];
+    char event_id[CHAT_APP_EVENT_ID_SIZE]; /* queued once per (app, event_id, kind) */
+    int kind;                   /* CHAT_APP_EVENT_* */
+    int64_t seq;                /* the app's order, set by the store */
+    int attempts;               /* leases so far, counted by the store */
+    int64_t created_ms;         /* unix milliseconds */
+    void *data;                 /* the encoded event; owned when read from a store */
+    size_t len;
+} chat_app_event;
+/* Frees n events read from a store (their data) and the array. */
+CHAT_API void chat_app_events_free(chat_app_event *evs, size_t n);
+
 struct chat_channel {
     char id[CHAT_ID_SIZE];
     char team_id[CHAT_ID_SIZE];

@@ -5,6 +5,7 @@
  * Emails are stored lower-cased, so a plain UNIQUE index is case-insensitive.
  * Each write is one transaction on the primary; reads are routed (pg.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <chat/backend/store.h>
@@ -37,6 +38,19 @@ static const chati_pg_migration auth_migrations[] = {
         "  active         BOOLEAN NOT NULL DEFAULT true"
         ");"
         "CREATE INDEX apps_team ON apps (team_id, id)"},
+    {3, "CREATE TABLE app_events ("
+        "  seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        "  app_id      TEXT NOT NULL,"
+        "  event_id    TEXT NOT NULL,"
+        "  kind        INTEGER NOT NULL,"
+        "  created     BIGINT NOT NULL,"            /* unix ms */
+        "  attempts    INTEGER NOT NULL DEFAULT 0,"
+        "  lease_until BIGINT NOT NULL DEFAULT 0,"  /* unix ms */
+        "  done        BOOLEAN NOT NULL DEFAULT false,"
+        "  data        BYTEA"                       /* NULL once acknowledged */
+        ");"
+        "CREATE UNIQUE INDEX app_events_once ON app_events (app_id, event_id, kind);"
+        "CREATE INDEX app_events_due ON app_events (app_id, done, seq)"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -83,6 +97,31 @@ static const chati_pg_stmt st_app_bump = {
     "UPDATE apps SET token_gen = token_gen + 1 WHERE id = $1 RETURNING token_gen", 1};
 static const chati_pg_stmt st_app_list = {
     "auth_app_list", "SELECT " APP_COLS " FROM apps WHERE team_id = $1 ORDER BY id", 1};
+
+/* Parameters are text: an event's bytes travel as hex. */
+static const chati_pg_stmt st_ev_queue = {
+    "auth_ev_queue",
+    "INSERT INTO app_events (app_id, event_id, kind, created, data)"
+    " VALUES ($1, $2, $3, $4, decode($5, 'hex')) ON CONFLICT DO NOTHING",
+    5};
+static const chati_pg_stmt st_ev_drop = {
+    "auth_ev_drop",
+    "DELETE FROM app_events WHERE app_id = $1 AND (created < $2 OR"
+    " (NOT done AND attempts >= $3 AND lease_until <= $4))",
+    4};
+static const chati_pg_stmt st_ev_lease = {
+    "auth_ev_lease",
+    "WITH due AS (SELECT seq FROM app_events WHERE app_id = $1 AND NOT done AND"
+    " lease_until <= $2 ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)"
+    " UPDATE app_events e SET attempts = e.attempts + 1, lease_until = $3 FROM due"
+    " WHERE e.seq = due.seq"
+    " RETURNING e.seq, e.event_id, e.kind, e.attempts, e.created, encode(e.data, 'hex')",
+    4};
+static const chati_pg_stmt st_ev_ack = {
+    "auth_ev_ack",
+    "UPDATE app_events SET done = true, data = NULL WHERE app_id = $1 AND"
+    " seq = ANY($2::bigint[])",
+    2};
 
 static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
 {
@@ -427,8 +466,171 @@ static chat_err auth_bump_app_generation(void *impl, const char *app_id, int64_t
     return run_update(impl, &st_app_bump, app_id, NULL, true, new_gen);
 }
 
+/* ---- app events ---- */
+
+typedef struct ev_queue_args {
+    const chat_app_event *evs;
+    size_t n;
+} ev_queue_args;
+
+static chat_err ev_queue_fn(chati_pg_conn *conn, void *arg)
+{
+    ev_queue_args *a = arg;
+    const char **p = chat_calloc(a->n * 5, sizeof *p);
+    char (*nums)[2][24] = chat_calloc(a->n, sizeof *nums);
+    char **hex = chat_calloc(a->n, sizeof *hex);
+    chat_err rv = p && nums && hex ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "app events");
+    for (size_t i = 0; rv == CHAT_OK && i < a->n; i++) {
+        const chat_app_event *e = &a->evs[i];
+        if ((hex[i] = chat_malloc(2 * e->len + 1)) == NULL) {
+            rv = chati_fail(CHAT_ERR_NOMEM, "app events");
+            break;
+        }
+        chati_hex_encode(e->data, e->len, hex[i]);
+        const char **row = p + 5 * i;
+        row[0] = e->app_id;
+        row[1] = e->event_id;
+        row[2] = chati_pg_i64(nums[i][0], e->kind);
+        row[3] = chati_pg_i64(nums[i][1], e->created_ms);
+        row[4] = hex[i];
+    }
+    if (rv == CHAT_OK)
+        rv = chati_pg_exec_batch(conn, &st_ev_queue, a->n, p, "queueing app events");
+    for (size_t i = 0; hex && i < a->n; i++)
+        chat_free(hex[i]);
+    chat_free(hex);
+    chat_free(nums);
+    chat_free(p);
+    return rv;
+}
+
+static chat_err auth_queue_app_events(void *impl, const chat_app_event *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bad_id(evs[i].app_id) || evs[i].event_id[0] == '\0' || evs[i].data == NULL)
+            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app event needs ids and data");
+    if (n == 0)
+        return CHAT_OK;
+    ev_queue_args a = {evs, n};
+    return chati_pg_write(impl, ev_queue_fn, &a);
+}
+
+typedef struct ev_lease_args {
+    const char *app_id;
+    int64_t now_ms, lease_ms, created_after_ms;
+    int max_attempts;
+    size_t max;
+    chat_app_event *out;
+    size_t n;
+} ev_lease_args;
+
+static int by_seq(const void *a, const void *b)
+{
+    int64_t x = ((const chat_app_event *)a)->seq, y = ((const chat_app_event *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+static chat_err read_leased(const PGresult *r, ev_lease_args *a)
+{
+    int rows = PQntuples(r);
+    if (rows == 0)
+        return CHAT_OK;
+    if ((a->out = chat_calloc((size_t)rows, sizeof *a->out)) == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "app events");
+    for (int i = 0; i < rows; i++) {
+        chat_app_event *e = &a->out[a->n];
+        chati_copy_fixed(e->app_id, sizeof e->app_id, a->app_id);
+        e->seq = chati_pg_int(r, i, 0);
+        chati_pg_fixed(r, i, 1, e->event_id, sizeof e->event_id);
+        e->kind = (int)chati_pg_int(r, i, 2);
+        e->attempts = (int)chati_pg_int(r, i, 3);
+        e->created_ms = chati_pg_int(r, i, 4);
+        const char *hex = PQgetvalue(r, i, 5);
+        size_t hl = strlen(hex);
+        if ((e->data = chat_malloc(hl / 2 + 1)) == NULL)
+            return chati_fail(CHAT_ERR_NOMEM, "app events");
+        a->n++;
+        for (size_t j = 0; j + 1 < hl; j += 2)
+            ((unsigned char *)e->data)[j / 2] =
+                (unsigned char)(chati_hex_digit(hex[j]) << 4 | chati_hex_digit(hex[j + 1]));
+        e->len = hl / 2;
+    }
+    qsort(a->out, a->n, sizeof *a->out, by_seq); /* RETURNING has no order of its own */
+    return CHAT_OK;
+}
+
+static chat_err ev_lease_fn(chati_pg_conn *conn, void *arg)
+{
+    ev_lease_args *a = arg;
+    chat_app_events_free(a->out, a->n); /* an earlier attempt's */
+    a->out = NULL;
+    a->n = 0;
+    char b[4][24];
+    const char *drop[4] = {a->app_id, chati_pg_i64(b[0], a->created_after_ms),
+                           chati_pg_i64(b[1], a->max_attempts), chati_pg_i64(b[2], a->now_ms)};
+    chat_err rv = chati_pg_exec(conn, &st_ev_drop, drop, NULL, "dropping app events");
+    if (rv != CHAT_OK)
+        return rv;
+    const char *lease[4] = {a->app_id, chati_pg_i64(b[0], a->now_ms),
+                            chati_pg_i64(b[1], a->now_ms + a->lease_ms),
+                            chati_pg_i64(b[2], (int64_t)a->max)};
+    PGresult *r = NULL;
+    if ((rv = chati_pg_exec(conn, &st_ev_lease, lease, &r, "leasing app events")) != CHAT_OK)
+        return rv;
+    rv = read_leased(r, a);
+    PQclear(r);
+    return rv;
+}
+
+static chat_err auth_lease_app_events(void *impl, const char *app_id, int64_t now_ms,
+                                      int64_t lease_ms, int max_attempts,
+                                      int64_t created_after_ms, size_t max,
+                                      chat_app_event **out, size_t *n)
+{
+    if (bad_id(app_id) || out == NULL || n == NULL || max == 0 || lease_ms <= 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app id, a lease and a count");
+    ev_lease_args a = {app_id, now_ms, lease_ms, created_after_ms, max_attempts, max, NULL, 0};
+    chat_err rv = chati_pg_write(impl, ev_lease_fn, &a);
+    if (rv != CHAT_OK) {
+        chat_app_events_free(a.out, a.n);
+        *out = NULL;
+        *n = 0;
+        return rv;
+    }
+    *out = a.out;
+    *n = a.n;
+    return CHAT_OK;
+}
+
+typedef struct ev_ack_args {
+    const char *app_id;
+    const char *seqs; /* a bigint[] literal */
+} ev_ack_args;
+
+static chat_err ev_ack_fn(chati_pg_conn *conn, void *arg)
+{
+    ev_ack_args *a = arg;
+    const char *p[2] = {a->app_id, a->seqs};
+    return chati_pg_exec(conn, &st_ev_ack, p, NULL, "acknowledging app events");
+}
+
+static chat_err auth_ack_app_events(void *impl, const char *app_id, const int64_t *seqs,
+                                    size_t n)
+{
+    if (bad_id(app_id) || (n > 0 && seqs == NULL))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app id and the events");
+    if (n == 0)
+        return CHAT_OK;
+    ev_ack_args a = {app_id, chati_pg_int_array(seqs, n)};
+    if (a.seqs == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "app events");
+    chat_err rv = chati_pg_write(impl, ev_ack_fn, &a);
+    chat_free((char *)a.seqs);
+    return rv;
+}
+
 const chat_auth_store_ops chati_pg_auth_ops = {
-    .version = CHAT_STORE_V4,
+    .version = CHAT_STORE_V5,
     .scheme = "postgresql",
     .open = auth_open,
     .close = auth_close,
@@ -443,4 +645,7 @@ const chat_auth_store_ops chati_pg_auth_ops = {
     .get_app = auth_get_app,
     .list_apps = auth_list_apps,
     .bump_app_generation = auth_bump_app_generation,
+    .queue_app_events = auth_queue_app_events,
+    .lease_app_events = auth_lease_app_events,
+    .ack_app_events = auth_ack_app_events,
 };

@@ -6,6 +6,7 @@
  * PostgreSQL backend would have to imitate. Every function is one statement
  * (atomic on its own) under the database lock. Absent rows give not_found.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <chat/backend/store.h>
@@ -38,6 +39,21 @@ static const chati_migration auth_migrations[] = {
         "  active         INTEGER NOT NULL DEFAULT 1"
         ") WITHOUT ROWID;"
         "CREATE INDEX apps_team ON apps (team_id, id);"},
+    /* seq is never reused (AUTOINCREMENT): an old envelope id can never
+     * acknowledge a later event. */
+    {3, "CREATE TABLE app_events ("
+        "  seq         INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  app_id      TEXT NOT NULL,"
+        "  event_id    TEXT NOT NULL,"
+        "  kind        INTEGER NOT NULL,"
+        "  created     INTEGER NOT NULL,"          /* unix ms */
+        "  attempts    INTEGER NOT NULL DEFAULT 0,"
+        "  lease_until INTEGER NOT NULL DEFAULT 0," /* unix ms */
+        "  done        INTEGER NOT NULL DEFAULT 0,"
+        "  data        BLOB"                       /* NULL once acknowledged */
+        ");"
+        "CREATE UNIQUE INDEX app_events_once ON app_events (app_id, event_id, kind);"
+        "CREATE INDEX app_events_due ON app_events (app_id, done, seq);"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -410,8 +426,166 @@ static chat_err auth_bump_app_generation(void *impl, const char *app_id, int64_t
     return rv;
 }
 
+/* ---------------------------------------------------------- app events --- */
+
+static chat_err auth_queue_app_events(void *impl, const chat_app_event *evs, size_t n)
+{
+    chati_db *d = impl;
+    for (size_t i = 0; i < n; i++)
+        if (bad_id(evs[i].app_id) || evs[i].event_id[0] == '\0' || evs[i].data == NULL)
+            return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app event needs ids and data");
+    if (n == 0)
+        return CHAT_OK;
+    chat_err rv = chati_db_begin(d);
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        sqlite3_stmt *st = chati_db_stmt(d, "INSERT OR IGNORE INTO app_events"
+                                            " (app_id, event_id, kind, created, data)"
+                                            " VALUES (?1, ?2, ?3, ?4, ?5)");
+        if (st == NULL) {
+            rv = CHAT_ERR_STORAGE;
+            break;
+        }
+        chati_db_bind_str(st, 1, evs[i].app_id, false);
+        chati_db_bind_str(st, 2, evs[i].event_id, false);
+        sqlite3_bind_int(st, 3, evs[i].kind);
+        sqlite3_bind_int64(st, 4, evs[i].created_ms);
+        sqlite3_bind_blob64(st, 5, evs[i].data, evs[i].len, SQLITE_STATIC);
+        rv = chati_db_step_done(d, st, "queueing an app event");
+    }
+    if (rv != CHAT_OK) {
+        chati_db_rollback(d);
+        return rv;
+    }
+    return chati_db_commit(d);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    int64_t x = ((const chat_app_event *)a)->seq, y = ((const chat_app_event *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+static chat_err read_leased(chati_db *d, sqlite3_stmt *st, const char *app_id,
+                            chat_app_event **out, size_t *n, size_t max)
+{
+    chat_app_event *evs = chat_calloc(max, sizeof *evs);
+    if (evs == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "app events");
+    chat_err rv = CHAT_OK;
+    size_t k = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
+        chat_app_event *e = &evs[k];
+        chati_copy_fixed(e->app_id, sizeof e->app_id, app_id);
+        e->seq = sqlite3_column_int64(st, 0);
+        chati_db_col_fixed(st, 1, e->event_id, sizeof e->event_id);
+        e->kind = sqlite3_column_int(st, 2);
+        e->attempts = sqlite3_column_int(st, 3);
+        e->created_ms = sqlite3_column_int64(st, 4);
+        const void *data = sqlite3_column_blob(st, 5);
+        e->len = (size_t)sqlite3_column_bytes(st, 5);
+        if ((e->data = chat_malloc(e->len ? e->len : 1)) == NULL) {
+            rv = chati_fail(CHAT_ERR_NOMEM, "app events");
+            break;
+        }
+        if (e->len)
+            memcpy(e->data, data, e->len);
+        k++;
+    }
+    if (rv == CHAT_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        rv = chati_db_err(d, rc, "leasing app events");
+    sqlite3_reset(st);
+    if (rv != CHAT_OK) {
+        chat_app_events_free(evs, k);
+        return rv;
+    }
+    qsort(evs, k, sizeof *evs, by_seq); /* RETURNING has no order of its own */
+    *out = evs;
+    *n = k;
+    return CHAT_OK;
+}
+
+static chat_err auth_lease_app_events(void *impl, const char *app_id, int64_t now_ms,
+                                      int64_t lease_ms, int max_attempts,
+                                      int64_t created_after_ms, size_t max,
+                                      chat_app_event **out, size_t *n)
+{
+    chati_db *d = impl;
+    if (bad_id(app_id) || out == NULL || n == NULL || max == 0 || lease_ms <= 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app id, a lease and a count");
+    *out = NULL;
+    *n = 0;
+    chat_err rv = chati_db_begin(d);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_stmt *st = chati_db_stmt(
+        d, "DELETE FROM app_events WHERE app_id = ?1 AND (created < ?2 OR"
+           " (done = 0 AND attempts >= ?3 AND lease_until <= ?4))");
+    rv = CHAT_ERR_STORAGE;
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, app_id, false);
+        sqlite3_bind_int64(st, 2, created_after_ms);
+        sqlite3_bind_int(st, 3, max_attempts);
+        sqlite3_bind_int64(st, 4, now_ms);
+        rv = chati_db_step_done(d, st, "dropping app events");
+    }
+    st = rv == CHAT_OK ? chati_db_stmt(d, "UPDATE app_events SET attempts = attempts + 1,"
+                                          " lease_until = ?3 WHERE seq IN (SELECT seq FROM"
+                                          " app_events WHERE app_id = ?1 AND done = 0 AND"
+                                          " lease_until <= ?2 ORDER BY seq LIMIT ?4)"
+                                          " RETURNING seq, event_id, kind, attempts, created,"
+                                          " data")
+                       : NULL;
+    if (rv == CHAT_OK && st == NULL)
+        rv = CHAT_ERR_STORAGE;
+    if (rv == CHAT_OK) {
+        chati_db_bind_str(st, 1, app_id, false);
+        sqlite3_bind_int64(st, 2, now_ms);
+        sqlite3_bind_int64(st, 3, now_ms + lease_ms);
+        sqlite3_bind_int64(st, 4, (int64_t)max);
+        rv = read_leased(d, st, app_id, out, n, max);
+    }
+    if (rv != CHAT_OK) {
+        chati_db_rollback(d);
+        return rv;
+    }
+    if ((rv = chati_db_commit(d)) != CHAT_OK) {
+        chat_app_events_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
+static chat_err auth_ack_app_events(void *impl, const char *app_id, const int64_t *seqs,
+                                    size_t n)
+{
+    chati_db *d = impl;
+    if (bad_id(app_id) || (n > 0 && seqs == NULL))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app id and the events");
+    if (n == 0)
+        return CHAT_OK;
+    chat_err rv = chati_db_begin(d);
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        sqlite3_stmt *st = chati_db_stmt(d, "UPDATE app_events SET done = 1, data = NULL"
+                                            " WHERE app_id = ?1 AND seq = ?2");
+        if (st == NULL) {
+            rv = CHAT_ERR_STORAGE;
+            break;
+        }
+        chati_db_bind_str(st, 1, app_id, false);
+        sqlite3_bind_int64(st, 2, seqs[i]);
+        rv = chati_db_step_done(d, st, "acknowledging an app event");
+    }
+    if (rv != CHAT_OK) {
+        chati_db_rollback(d);
+        return rv;
+    }
+    return chati_db_commit(d);
+}
+
 const chat_auth_store_ops chati_sqlite_auth_ops = {
-    .version = CHAT_STORE_V4,
+    .version = CHAT_STORE_V5,
     .scheme = "sqlite",
     .open = auth_open,
     .close = auth_close,
@@ -426,4 +600,7 @@ const chat_auth_store_ops chati_sqlite_auth_ops = {
     .get_app = auth_get_app,
     .list_apps = auth_list_apps,
     .bump_app_generation = auth_bump_app_generation,
+    .queue_app_events = auth_queue_app_events,
+    .lease_app_events = auth_lease_app_events,
+    .ack_app_events = auth_ack_app_events,
 };

@@ -1,0 +1,269 @@
+"""Socket Mode end to end (issue 14): apps.connections.open, the app's
+WebSocket with Slack's hello, events_api envelopes and acknowledgements,
+redelivery of what was not acknowledged, and events kept while the app is
+away. Runs against chatd and the separate servers."""
+import json
+import time
+
+import pytest
+import websocket
+
+from conftest import unique, wait_until
+
+EVENTS = ["message.channels", "message.im", "app_mention", "reaction_added",
+          "member_joined_channel", "channel_created", "team_join"]
+
+
+def manifest(events=EVENTS, scopes=None):
+    return {
+        "display_information": {"name": "Sock Bot"},
+        "features": {"bot_user": {"display_name": "sockbot"}},
+        "oauth_config": {"scopes": {"bot": scopes or [
+            "chat:write", "channels:read", "channels:join", "channels:history", "im:history",
+            "app_mentions:read", "reactions:read", "users:read"]}},
+        "settings": {"socket_mode_enabled": True,
+                     "event_subscriptions": {"bot_events": events}},
+    }
+
+
+def make_app(server, owner, **kw):
+    j = owner.ok("apps.manifest.create", via="json", manifest=manifest(**kw))
+    return j, server.api(j["bot_token"]), server.api(j["app_token"])
+
+
+class Link:
+    """One Socket Mode connection, read by hand."""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url, timeout=10)
+        self.hello = self.next()
+
+    def next(self, timeout=10):
+        self.ws.settimeout(timeout)
+        return json.loads(self.ws.recv())
+
+    def event(self, pred, timeout=15, ack=True, what="an envelope"):
+        """The next events_api envelope whose event matches pred (others are
+        acknowledged and skipped)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                env = self.next(max(0.1, deadline - time.monotonic()))
+            except websocket.WebSocketTimeoutException:
+                break
+            if env.get("type") != "events_api":
+                continue
+            if pred(env["payload"]["event"]):
+                if ack:
+                    self.ack(env)
+                return env
+            self.ack(env)
+        raise AssertionError(f"no {what} within {timeout} s")
+
+    def quiet(self, pred, seconds):
+        """Asserts no envelope matching pred arrives for a while."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                env = self.next(max(0.1, deadline - time.monotonic()))
+            except websocket.WebSocketTimeoutException:
+                return
+            if env.get("type") == "events_api":
+                assert not pred(env["payload"]["event"]), env
+                self.ack(env)
+
+    def ack(self, env):
+        self.ws.send(json.dumps({"envelope_id": env["envelope_id"]}))
+
+    def close(self):
+        self.ws.close()
+
+
+@pytest.fixture
+def links():
+    opened = []
+
+    def open_link(app):
+        link = Link(app.ok("apps.connections.open")["url"])
+        opened.append(link)
+        return link
+    yield open_link
+    for link in opened:
+        try:
+            link.close()
+        except Exception:
+            pass
+
+
+def text_is(text):
+    return lambda e: e.get("type") == "message" and e.get("text") == text
+
+
+def test_connections_open_takes_an_app_token_only(server, alice):
+    j, bot, app = make_app(server, alice)
+    url = app.ok("apps.connections.open")["url"]
+    assert url.startswith(f"ws://127.0.0.1:{server.port}/link/?ticket=xapp-"), url
+    bot.fail("apps.connections.open", "not_allowed_token_type")
+    alice.fail("apps.connections.open", "not_allowed_token_type")
+    # the app-level token calls nothing else
+    app.fail("chat.postMessage", "not_allowed_token_type", channel="C1", text="x")
+    # the ticket is no bot token either
+    ticket = url.split("ticket=")[1]
+    server.api(ticket).fail("chat.postMessage", "not_allowed_token_type", channel="C1",
+                            text="x")
+
+
+def test_hello_then_events_in_slacks_envelopes(server, alice, links):
+    j, bot, app = make_app(server, alice)
+    link = links(app)
+    h = link.hello
+    assert h["type"] == "hello" and h["num_connections"] == 1, h
+    assert h["connection_info"] == {"app_id": j["app_id"]}, h
+    assert h["debug_info"]["approximate_connection_time"] > 0, h
+
+    c = alice.ok("conversations.create", name=unique("sock"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    # (membership is read as the event is handled: the creator's join, just
+    # before the bot's, may come too)
+    joined = link.event(lambda e: e["type"] == "member_joined_channel" and
+                        e["user"] == j["bot_user_id"], what="the bot's join")
+    assert joined["payload"]["event"]["channel"] == c
+    posted = alice.post(c, "hello app")
+    env = link.event(text_is("hello app"))
+    assert env["type"] == "events_api" and env["accepts_response_payload"] is False, env
+    assert env["retry_attempt"] == 0 and env["retry_reason"] == "", env
+    assert len(env["envelope_id"]) == 36, env
+    p = env["payload"]
+    assert p["type"] == "event_callback" and p["api_app_id"] == j["app_id"], p
+    assert p["team_id"] == alice.team_id and p["event_id"].startswith("Ev"), p
+    assert p["authorizations"] == [{"enterprise_id": None, "team_id": alice.team_id,
+                                    "user_id": j["bot_user_id"], "is_bot": True,
+                                    "is_enterprise_install": False}], p
+    assert isinstance(p["event_time"], int) and p["event_time"] > 1.7e9, p
+    e = p["event"]
+    assert (e["channel"], e["user"], e["ts"], e["event_ts"], e["channel_type"]) == (
+        c, alice.user_id, posted["ts"], posted["ts"], "channel"), e
+    assert "seq" not in e, e
+
+    # a mention of the bot is an app_mention too, an event of its own
+    alice.post(c, f"<@{j['bot_user_id']}> deploy please")
+    m = link.event(lambda e: e["type"] == "app_mention", what="the app_mention")
+    assert m["payload"]["event"]["text"] == f"<@{j['bot_user_id']}> deploy please"
+    assert m["payload"]["event"]["user"] == alice.user_id
+    assert m["payload"]["event_id"] != env["payload"]["event_id"]
+
+    # reactions in its channels; a channel created in the team
+    alice.ok("reactions.add", channel=c, timestamp=posted["ts"], name="tada")
+    r = link.event(lambda e: e["type"] == "reaction_added", what="the reaction")
+    assert r["payload"]["event"]["item"] == {"type": "message", "channel": c,
+                                             "ts": posted["ts"]}, r
+    name = unique("sockc")
+    alice.ok("conversations.create", name=name)
+    cc = link.event(lambda e: e["type"] == "channel_created", what="channel_created")
+    assert cc["payload"]["event"]["channel"]["name"] == name
+
+
+def test_only_its_channels_and_subscriptions(server, alice, links):
+    j, bot, app = make_app(server, alice, events=["message.channels"])
+    link = links(app)
+    mine = alice.ok("conversations.create", name=unique("sock"))["channel"]["id"]
+    other = alice.ok("conversations.create", name=unique("sock"))["channel"]["id"]
+    bot.ok("conversations.join", channel=mine)
+    alice.post(other, "not for the bot")
+    alice.post(mine, f"<@{j['bot_user_id']}> no mention subscribed")
+    alice.ok("reactions.add", channel=mine,
+             timestamp=alice.post(mine, "react here")["ts"], name="eyes")
+    alice.post(mine, "for the bot")
+    link.event(text_is("for the bot"))
+    link.quiet(lambda e: e.get("text") == "not for the bot" or
+               e["type"] in ("app_mention", "reaction_added", "member_joined_channel"), 1.5)
+
+    # a scope the app lacks keeps the subscription off: no DMs without im:history
+    k, kbot, kapp = make_app(server, alice, events=["message.im"],
+                             scopes=["chat:write", "channels:history"])
+    klink = links(kapp)
+    dm = alice.ok("conversations.open", users=k["bot_user_id"])["channel"]["id"]
+    alice.post(dm, "psst")
+    klink.quiet(lambda e: True, 1.5)
+
+
+def test_unacknowledged_envelopes_come_again(server, alice, links):
+    j, bot, app = make_app(server, alice, events=["message.channels"])
+    c = alice.ok("conversations.create", name=unique("sock"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    link = links(app)
+    alice.post(c, "ack me later")
+    first = link.event(text_is("ack me later"), ack=False)
+    again = link.event(text_is("ack me later"), timeout=15, ack=True, what="the retry")
+    assert again["retry_attempt"] == 1 and again["retry_reason"] == "timeout", again
+    assert again["payload"]["event_id"] == first["payload"]["event_id"]
+    link.quiet(lambda e: e.get("text") == "ack me later", 6.5)  # acknowledged: never again
+
+
+def test_events_wait_while_the_app_is_away(server, alice, links):
+    j, bot, app = make_app(server, alice, events=["message.channels"])
+    c = alice.ok("conversations.create", name=unique("sock"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    alice.post(c, "while you were out")
+    time.sleep(0.5)
+    link = links(app)
+    link.event(text_is("while you were out"))
+    # and one connection's lease is not another's: a second connection of the
+    # app gets what the first leaves unacknowledged, not what it acknowledged
+    alice.post(c, "one of two")
+    link.event(text_is("one of two"), ack=False)
+    link.close()
+    second = links(app)
+    assert second.hello["type"] == "hello"
+    env = second.event(text_is("one of two"), what="the dead connection's envelope")
+    assert env["retry_attempt"] == 1, env
+
+
+def test_bad_tickets_are_turned_away(server, alice):
+    base = f"ws://127.0.0.1:{server.port}/link/"
+    j, bot, app = make_app(server, alice)
+    for ticket in ("", "nonsense", j["app_token"] + "x", j["bot_token"]):
+        ws = websocket.create_connection(base + "?ticket=" + ticket, timeout=10)
+        msg = json.loads(ws.recv())
+        assert msg["type"] == "disconnect" and msg["reason"] == "link_disabled", (ticket, msg)
+        ws.close()
+    # revoking the app's tokens ends its tickets too
+    url = app.ok("apps.connections.open")["url"]
+    bot.ok("auth.revoke")
+    ws = websocket.create_connection(url, timeout=10)
+    assert json.loads(ws.recv())["reason"] == "link_disabled"
+    ws.close()
+
+
+def test_slack_sdk_socket_mode_client(server, alice):
+    """Slack's own Socket Mode client connects, hears and acknowledges."""
+    from slack_sdk import WebClient
+    from slack_sdk.socket_mode import SocketModeClient
+    from slack_sdk.socket_mode.request import SocketModeRequest
+    from slack_sdk.socket_mode.response import SocketModeResponse
+    j, bot, app = make_app(server, alice, events=["message.channels"])
+    c = alice.ok("conversations.create", name=unique("sock"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    heard = []
+    client = SocketModeClient(app_token=j["app_token"],
+                              web_client=WebClient(token=j["bot_token"],
+                                                   base_url=server.base + "/api/"))
+
+    def on_request(client, req: SocketModeRequest):
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        if req.type == "events_api":
+            heard.append(req.payload["event"])
+    client.socket_mode_request_listeners.append(on_request)
+    client.connect()
+    try:
+        wait_until(lambda: client.is_connected(), what="the SDK's connection")
+        alice.post(c, "hi sdk")
+        wait_until(lambda: any(e.get("text") == "hi sdk" for e in heard), timeout=15,
+                   what="the SDK's listener")
+        time.sleep(LEASE_S + 1)  # acknowledged by the SDK: not sent again
+        assert [e.get("text") for e in heard].count("hi sdk") == 1, heard
+    finally:
+        client.close()
+
+
+LEASE_S = 5
