@@ -31,13 +31,12 @@ endif()
 if(CHAT_WITH_KAFKA)
   pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 endif()
-if(CHAT_WITH_S3 OR CHAT_WITH_ETCD)
-  # libcurl: the S3 store (not libs3: Debian's libs3 2.0 signs with Signature
-  # V2 only; the store signs V4 itself with mbedtls) and etcd's JSON gateway.
-  pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
-  add_library(chatdep_curl INTERFACE)
-  target_link_libraries(chatdep_curl INTERFACE PkgConfig::LIBCURL)
-endif()
+# libcurl: the gateway's Events API requests to apps, the S3 store (not
+# libs3: Debian's libs3 2.0 signs with Signature V2 only; the store signs V4
+# itself with mbedtls) and etcd's JSON gateway.
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+add_library(chatdep_curl INTERFACE)
+target_link_libraries(chatdep_curl INTERFACE PkgConfig::LIBCURL)
 
 if(CHAT_BUILD_TESTS)
   pkg_check_modules(CHECK REQUIRED IMPORTED_TARGET check)

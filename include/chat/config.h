@@ -35,6 +35,8 @@
  *   server.announce_ttl seconds a service's registration in discovery lives (2..3600);
  *                       renewed every third of it [5]
  *   gateway.public_url  the URL clients reach the gateway at (permalinks, uploads)
+ *   gateway.app_retry_ms  Events API: how long an event an app's URL did not take
+ *                       waits before it is sent again (three retries) [60000]
  *   jwt.secret          HS256 key, and the key RPC frames between processes are signed
  *                       with (the same on every process); generated and kept in
  *                       {data}/jwt.key when unset (one process only)

@@ -82,6 +82,28 @@ chat_err chati_h_apps_connections_open(chat_ctx *ctx, const chat_session *s,
     return rv;
 }
 
+/* Leased events into a repeated field; their bytes are handed over. */
+static chat_err put_events(chat_app_event *evs, size_t n, Chat__Internal__AppEvent ***out,
+                           size_t *n_out)
+{
+    if (n > 0 && (*out = chat_calloc(n, sizeof **out)) == NULL)
+        return CHAT_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        Chat__Internal__AppEvent *e =
+            (Chat__Internal__AppEvent *)chati_pb_new(&chat__internal__app_event__descriptor);
+        if (e == NULL)
+            return CHAT_ERR_NOMEM;
+        (*out)[(*n_out)++] = e;
+        e->seq = evs[i].seq;
+        e->kind = (uint32_t)evs[i].kind;
+        e->attempts = (uint32_t)evs[i].attempts;
+        e->event.data = evs[i].data; /* freed with the response */
+        e->event.len = evs[i].len;
+        evs[i].data = NULL;
+    }
+    return CHAT_OK;
+}
+
 chat_err chati_h_app_events_lease(chat_ctx *ctx, const chat_session *s,
                                   const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {
@@ -90,23 +112,8 @@ chat_err chati_h_app_events_lease(chat_ctx *ctx, const chat_session *s,
     chat_app_event *evs = NULL;
     size_t n = 0;
     chat_err rv = chati_app_events_lease(ctx, s, req->max, req->lease_ms, &evs, &n);
-    if (rv == CHAT_OK && n > 0 && (resp->events = chat_calloc(n, sizeof *resp->events)) == NULL)
-        rv = CHAT_ERR_NOMEM;
-    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
-        Chat__Internal__AppEvent *e =
-            (Chat__Internal__AppEvent *)chati_pb_new(&chat__internal__app_event__descriptor);
-        if (e == NULL) {
-            rv = CHAT_ERR_NOMEM;
-            break;
-        }
-        resp->events[resp->n_events++] = e;
-        e->seq = evs[i].seq;
-        e->kind = (uint32_t)evs[i].kind;
-        e->attempts = (uint32_t)evs[i].attempts;
-        e->event.data = evs[i].data; /* handed over: freed with the response */
-        e->event.len = evs[i].len;
-        evs[i].data = NULL;
-    }
+    if (rv == CHAT_OK)
+        rv = put_events(evs, n, &resp->events, &resp->n_events);
     chat_app_events_free(evs, n);
     return rv;
 }
@@ -117,4 +124,44 @@ chat_err chati_h_app_events_ack(chat_ctx *ctx, const chat_session *s,
     CHATI_UNUSED(rs);
     const Chat__Internal__AppEventsAckRequest *req = (const void *)rq;
     return chati_app_events_ack(ctx, s, req->seqs, req->n_seqs);
+}
+
+chat_err chati_h_app_http_lease(chat_ctx *ctx, const chat_session *s,
+                                const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    const Chat__Internal__AppHttpLeaseRequest *req = (const void *)rq;
+    Chat__Internal__AppHttpLeaseResponse *resp = (void *)rs;
+    chati_app_http *d = NULL;
+    size_t n = 0;
+    chat_err rv = chati_app_http_lease(ctx, req->max_apps, req->max_events, req->lease_ms, &d, &n);
+    if (rv == CHAT_OK && n > 0 && (resp->apps = chat_calloc(n, sizeof *resp->apps)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        Chat__Internal__AppHttpDelivery *a = (Chat__Internal__AppHttpDelivery *)chati_pb_new(
+            &chat__internal__app_http_delivery__descriptor);
+        if (a == NULL) {
+            rv = CHAT_ERR_NOMEM;
+            break;
+        }
+        resp->apps[resp->n_apps++] = a;
+        if (chati_pb_str(&a->app_id, d[i].app->id) || chati_pb_str(&a->team_id, d[i].app->team_id) ||
+            chati_pb_str(&a->bot_user_id, d[i].app->bot_user_id) ||
+            chati_pb_str(&a->request_url, d[i].request_url) ||
+            chati_pb_str(&a->signing_secret, d[i].app->signing_secret))
+            rv = CHAT_ERR_NOMEM;
+        else
+            rv = put_events(d[i].evs, d[i].n, &a->events, &a->n_events);
+    }
+    chati_app_http_free(d, n);
+    return rv;
+}
+
+chat_err chati_h_app_http_ack(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    CHATI_UNUSED(rs);
+    const Chat__Internal__AppHttpAckRequest *req = (const void *)rq;
+    return chati_app_http_ack(ctx, req->app_id, req->seqs, req->n_seqs);
 }

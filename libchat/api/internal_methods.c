@@ -179,6 +179,11 @@ const chati_method chati_internal_methods[] = {
     {1011, "internal.appEventsAck", CHATI_SVC_AUTH,
      CHATI_M_INTERNAL | CHATI_M_APP_TOKEN | CHATI_M_SAFE, D(app_events_ack_request), D(empty),
      chati_h_app_events_ack},
+    /* The Events API (the gateway's sender, trusted as a service). */
+    {1012, "internal.appHttpLease", CHATI_SVC_AUTH, NA, D(app_http_lease_request),
+     D(app_http_lease_response), chati_h_app_http_lease},
+    {1013, "internal.appHttpAck", CHATI_SVC_AUTH, NA | CHATI_M_SAFE, D(app_http_ack_request),
+     D(empty), chati_h_app_http_ack},
 };
 
 const size_t chati_n_internal_methods = CHATI_ARRAY_LEN(chati_internal_methods);

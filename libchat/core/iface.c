@@ -61,6 +61,7 @@ static const method auth_methods[] = {
     OPT(chat_auth_store_ops, queue_app_events, S5),
     OPT(chat_auth_store_ops, lease_app_events, S5),
     OPT(chat_auth_store_ops, ack_app_events, S5),
+    OPT(chat_auth_store_ops, due_apps, S5),
 };
 METHODS_COVER(chat_auth_store_ops, auth_methods);
 

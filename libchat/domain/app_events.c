@@ -18,7 +18,10 @@
 #define APPS_LINGER_MS 5
 #define MEMBER_TTL_MS 60000     /* membership seen by this consumer is exact; others age */
 #define MEMBER_SLOTS 4096
-#define MAX_ATTEMPTS 4          /* the first and three retries, as Slack */
+#define MAX_ATTEMPTS 4          /* Socket Mode: the first and three retries, as Slack */
+/* The Events API tries for as long as events are kept: a team's bot server
+ * down for a deploy gets what it missed (Slack gives up after three). */
+#define HTTP_MAX_ATTEMPTS 100000
 #define RETENTION_MS (24LL * 3600 * 1000)
 
 /* The Slack event subscriptions libchat delivers, and the scope each needs. */
@@ -454,7 +457,7 @@ static chat_err on_batch(void *arg, const chat_broker_msg *msgs, size_t n)
 bool chati_app_events_kept(const chat_ctx *ctx)
 {
     return ctx->auth && CHATI_HAS(ctx->auth, queue_app_events, CHAT_STORE_V5) &&
-           ctx->auth->lease_app_events && ctx->auth->ack_app_events;
+           ctx->auth->lease_app_events && ctx->auth->ack_app_events && ctx->auth->due_apps;
 }
 
 chat_err chati_app_events_start(chat_ctx *ctx)
@@ -544,4 +547,95 @@ chat_err chati_app_events_ack(chat_ctx *ctx, const chat_session *s, const int64_
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "at most %d at once",
                           CHATI_APP_EVENTS_MAX_LEASE);
     return ctx->auth->ack_app_events(ctx->auth_impl, s->app_id, seqs, n);
+}
+
+/* ------------------------------------------------------- Events API --- */
+
+/* Where an app takes its events over HTTP: its manifest's request URL,
+ * unless it turned Socket Mode on (Slack sends to one or the other). NULL
+ * for none; freed with chat_free. */
+static char *request_url_of(const char *manifest)
+{
+    json_t *m = manifest ? json_loads(manifest, 0, NULL) : NULL;
+    const json_t *settings = json_object_get(m, "settings");
+    const char *url = json_string_value(
+        json_object_get(json_object_get(settings, "event_subscriptions"), "request_url"));
+    char *out = NULL;
+    if (url && !json_is_true(json_object_get(settings, "socket_mode_enabled")) &&
+        (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+        strlen(url) < 2048)
+        out = chat_strdup(url);
+    json_decref(m);
+    return out;
+}
+
+void chati_app_http_free(chati_app_http *d, size_t n)
+{
+    for (size_t i = 0; d && i < n; i++) {
+        chat_app_free(d[i].app);
+        chat_free(d[i].request_url);
+        chat_app_events_free(d[i].evs, d[i].n);
+    }
+    chat_free(d);
+}
+
+chat_err chati_app_http_lease(chat_ctx *ctx, size_t max_apps, size_t max_events,
+                              int64_t lease_ms, chati_app_http **out, size_t *n)
+{
+    CHATI_REQUIRE(ctx, auth, "auth");
+    *out = NULL;
+    *n = 0;
+    if (!chati_app_events_kept(ctx) || ctx->auth->due_apps == NULL || ctx->auth->get_app == NULL)
+        return CHAT_OK; /* no queue: nothing is ever due */
+    if (max_apps == 0 || max_apps > 1000 || max_events == 0 ||
+        max_events > CHATI_APP_EVENTS_MAX_LEASE || lease_ms < 100 || lease_ms > 3600000)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "up to 1000 apps and %d events each",
+                          CHATI_APP_EVENTS_MAX_LEASE);
+    int64_t now = chati_now_ms();
+    char(*ids)[CHAT_ID_SIZE] = NULL;
+    size_t n_ids = 0;
+    chat_err rv = ctx->auth->due_apps(ctx->auth_impl, now, max_apps, &ids, &n_ids);
+    if (rv != CHAT_OK)
+        return rv;
+    chati_app_http *d = chat_calloc(n_ids ? n_ids : 1, sizeof *d);
+    size_t k = 0;
+    if (d == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "deliveries");
+    for (size_t i = 0; rv == CHAT_OK && i < n_ids; i++) {
+        chat_app *a = NULL;
+        if (ctx->auth->get_app(ctx->auth_impl, ids[i], &a) != CHAT_OK)
+            continue; /* gone: its events age out */
+        char *url = a->active ? request_url_of(a->manifest) : NULL;
+        chat_app_event *evs = NULL;
+        size_t ne = 0;
+        if (url)
+            rv = ctx->auth->lease_app_events(ctx->auth_impl, a->id, now, lease_ms, HTTP_MAX_ATTEMPTS,
+                                             now - RETENTION_MS, max_events, &evs, &ne);
+        if (rv != CHAT_OK || ne == 0) {
+            chat_app_free(a);
+            chat_free(url);
+            chat_app_events_free(evs, ne);
+            continue;
+        }
+        d[k++] = (chati_app_http){a, url, evs, ne};
+    }
+    chat_free(ids);
+    if (rv != CHAT_OK) {
+        chati_app_http_free(d, k);
+        return rv;
+    }
+    *out = d;
+    *n = k;
+    return CHAT_OK;
+}
+
+chat_err chati_app_http_ack(chat_ctx *ctx, const char *app_id, const int64_t *seqs, size_t n)
+{
+    CHATI_REQUIRE(ctx, auth, "auth");
+    if (!chati_app_events_kept(ctx))
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "this auth store keeps no app events");
+    if (!chati_id_valid(app_id, 'A') || n > CHATI_APP_EVENTS_MAX_LEASE)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "an app id and at most %d events",
+                          CHATI_APP_EVENTS_MAX_LEASE);
+    return ctx->auth->ack_app_events(ctx->auth_impl, app_id, seqs, n);
 }

@@ -147,6 +147,20 @@ chat_err chati_app_events_lease(chat_ctx *ctx, const chat_session *s, size_t max
                                 int64_t lease_ms, chat_app_event **out, size_t *n);
 chat_err chati_app_events_ack(chat_ctx *ctx, const chat_session *s, const int64_t *seqs,
                               size_t n);
+/* The Events API's side of the queue (for the gateway's sender, trusted as
+ * a service): apps with a request URL and due events, each with its signing
+ * secret and up to max_events events leased for lease_ms; and their
+ * acknowledgement. */
+typedef struct chati_app_http {
+    chat_app *app;              /* with its signing secret */
+    char *request_url;
+    chat_app_event *evs;
+    size_t n;
+} chati_app_http;
+chat_err chati_app_http_lease(chat_ctx *ctx, size_t max_apps, size_t max_events,
+                              int64_t lease_ms, chati_app_http **out, size_t *n);
+void chati_app_http_free(chati_app_http *d, size_t n);
+chat_err chati_app_http_ack(chat_ctx *ctx, const char *app_id, const int64_t *seqs, size_t n);
 
 /* The presence sweeper thread; and one sweep at now_ms, for tests. */
 chat_err chati_presence_start(chat_ctx *ctx);

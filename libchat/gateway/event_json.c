@@ -5,6 +5,7 @@
 #include "event_json.h"
 #include "pbjson.h"
 #include "api/convert.h"
+#include "proto/event_codec.h"
 
 static void put_str(chati_buf *b, const char *key, const char *v)
 {
@@ -261,4 +262,34 @@ bool gw_app_event_json(const chat_event *ev, bool mention, chati_buf *b)
     chati_buf_free(b);
     *b = out;
     return true;
+}
+
+bool gw_app_payload_json(const void *data, size_t len, int kind, const char *team_id,
+                         const char *app_id, const char *bot_user_id, chati_buf *out)
+{
+    chat_event *ev = NULL;
+    if (chati_event_decode(data, len, &ev) != CHAT_OK)
+        return false;
+    chati_buf inner = {0};
+    bool mention = kind == CHAT_APP_EVENT_MENTION;
+    bool ok = gw_app_event_json(ev, mention, &inner);
+    if (ok) {
+        out->len = 0;
+        chati_buf_printf(out, "{\"token\":\"\",\"team_id\":\"%s\",\"api_app_id\":\"%s\","
+                              "\"event\":",
+                         team_id, app_id);
+        chati_buf_append(out, inner.data, inner.len);
+        /* Slack's event ids start "Ev"; a mention is an event of its own. */
+        chati_buf_printf(out,
+                         ",\"type\":\"event_callback\",\"event_id\":\"Ev%s%s\",\"event_time\":"
+                         "%lld,\"authorizations\":[{\"enterprise_id\":null,\"team_id\":\"%s\","
+                         "\"user_id\":\"%s\",\"is_bot\":true,\"is_enterprise_install\":false}],"
+                         "\"is_ext_shared_channel\":false}",
+                         ev->id[0] == 'E' ? ev->id + 1 : ev->id, mention ? "M" : "",
+                         (long long)(ev->time_us / 1000000), team_id, bot_user_id);
+        ok = out->data != NULL;
+    }
+    chati_buf_free(&inner);
+    chati_event_free(ev);
+    return ok;
 }

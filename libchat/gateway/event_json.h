@@ -27,4 +27,11 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *out, gw_scope 
  * not sent. */
 bool gw_app_event_json(const chat_event *ev, bool mention, chati_buf *out);
 
+/* The Events API payload (an event_callback) of an app's queued event: its
+ * encoded bytes, its kind (CHAT_APP_EVENT_*), and the app's team, id and bot
+ * user. The same bytes go in a Socket Mode envelope and in an HTTP POST.
+ * false when the event cannot be shown. */
+bool gw_app_payload_json(const void *data, size_t len, int kind, const char *team_id,
+                         const char *app_id, const char *bot_user_id, chati_buf *out);
+
 #endif

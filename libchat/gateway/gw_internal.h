@@ -60,6 +60,11 @@ const char *gw_links_base(const gw_links *l);
  * WebSocket, as gw_hub_attach. Loop thread. */
 bool gw_links_attach(gw_links *l, gw_sock *s, const gw_req *r);
 
+/* ---- the Events API: apps' events POSTed to their URLs (app_http.c) ---- */
+typedef struct gw_app_http gw_app_http;
+chat_err gw_app_http_start(gw *g, gw_app_http **out);
+void gw_app_http_stop(gw_app_http *s);
+
 /* ---- a verified caller (auth.c) ---- */
 /* Verifies a token through the auth service. On success *out is a session to
  * free with chat_session_free. Results are cached briefly. */
@@ -88,6 +93,7 @@ struct chat_gateway {
     gw_ratelimit *rate;
     gw_hub *hub;
     gw_links *links;
+    gw_app_http *app_http;
     atomic_bool stopping;
 };
 

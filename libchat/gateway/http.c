@@ -250,7 +250,8 @@ static chat_err gw_setup(gw *g)
         add_route(g, "/", true, "GET", 0, gw_web_serve);
     }
     if ((rv = gw_hub_start(g, &g->hub)) != CHAT_OK ||
-        (rv = gw_links_start(g, &g->links)) != CHAT_OK)
+        (rv = gw_links_start(g, &g->links)) != CHAT_OK ||
+        (rv = gw_app_http_start(g, &g->app_http)) != CHAT_OK)
         return rv;
     if ((rv = gw_httpd_start(g, g->routes, g->n_routes)) != CHAT_OK)
         return chati_fail(CHAT_ERR_SERVICE_UNAVAILABLE, "cannot listen on %s: %s",
@@ -317,6 +318,7 @@ void chat_gateway_stop(chat_gateway *g)
     chati_announcer_stop(g->announcer); /* out of discovery before draining */
     gw_hub_stop(g->hub);
     gw_links_stop(g->links);
+    gw_app_http_stop(g->app_http);
     gw_workers_stop(g->workers); /* running requests finish; new ones are refused */
     gw_httpd_stop(g);
     gw_workers_free(g->workers); /* no handler can submit any more */

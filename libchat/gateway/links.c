@@ -16,7 +16,6 @@
 #include "internal.pb-c.h"
 #include "event_json.h"
 #include "gw_internal.h"
-#include "proto/event_codec.h"
 #include "ws_io.h"
 
 #define MAX_FRAME (1024 * 1024)  /* what an app may send: acks, response payloads */
@@ -171,36 +170,23 @@ static bool parse_envelope_id(const char *id, int64_t *seq)
 static bool envelope(const gw_links *l, const link *k, const Chat__Internal__AppEvent *e,
                      chati_buf *out)
 {
-    chat_event *ev = NULL;
-    if (chati_event_decode(e->event.data, e->event.len, &ev) != CHAT_OK)
-        return false;
-    chati_buf inner = {0};
-    bool ok = gw_app_event_json(ev, e->kind == CHAT_APP_EVENT_MENTION, &inner);
-    const char *team = chat_session_team_id(k->s);
+    chati_buf payload = {0};
+    bool ok = gw_app_payload_json(e->event.data, e->event.len, (int)e->kind,
+                                  chat_session_team_id(k->s), chat_session_app_id(k->s),
+                                  chat_session_user_id(k->s), &payload);
     if (ok) {
         out->len = 0;
         chati_buf_puts(out, "{\"envelope_id\":");
         put_envelope_id(out, l->salt, e);
         chati_buf_printf(out,
                          ",\"type\":\"events_api\",\"accepts_response_payload\":false,"
-                         "\"retry_attempt\":%u,\"retry_reason\":\"%s\",\"payload\":{"
-                         "\"token\":\"\",\"team_id\":\"%s\",\"api_app_id\":\"%s\",\"event\":",
-                         e->attempts > 0 ? e->attempts - 1 : 0,
-                         e->attempts > 1 ? "timeout" : "", team, chat_session_app_id(k->s));
-        chati_buf_append(out, inner.data, inner.len);
-        /* Slack's event ids start "Ev"; a mention is an event of its own. */
-        chati_buf_printf(out,
-                         ",\"type\":\"event_callback\",\"event_id\":\"Ev%s%s\",\"event_time\":"
-                         "%lld,\"authorizations\":[{\"enterprise_id\":null,\"team_id\":\"%s\","
-                         "\"user_id\":\"%s\",\"is_bot\":true,\"is_enterprise_install\":false}],"
-                         "\"is_ext_shared_channel\":false}}",
-                         ev->id[0] == 'E' ? ev->id + 1 : ev->id,
-                         e->kind == CHAT_APP_EVENT_MENTION ? "M" : "",
-                         (long long)(ev->time_us / 1000000), team, chat_session_user_id(k->s));
+                         "\"retry_attempt\":%u,\"retry_reason\":\"%s\",\"payload\":",
+                         e->attempts > 0 ? e->attempts - 1 : 0, e->attempts > 1 ? "timeout" : "");
+        chati_buf_append(out, payload.data, payload.len);
+        chati_buf_puts(out, "}");
         ok = out->data != NULL;
     }
-    chati_buf_free(&inner);
-    chati_event_free(ev);
+    chati_buf_free(&payload);
     return ok;
 }
 

@@ -54,4 +54,7 @@ void gw_setup_config(chat_config *cfg, chat_gateway_config *gc)
     const char *io = chat_config_get(cfg, "server.io_threads");
     if (io)
         gc->io_threads = atoi(io);
+    const char *retry = chat_config_get(cfg, "gateway.app_retry_ms");
+    if (retry)
+        gc->app_retry_ms = atoi(retry);
 }

@@ -514,6 +514,30 @@ START_TEST(app_events)
     ck_assert_mem_eq(got[0].data, "theirs", 7);
     chat_app_events_free(got, n);
 
+    /* which apps have events due: the other's (just queued), not app's */
+    char(*due)[CHAT_ID_SIZE] = NULL;
+    ck_assert_chat_ok(ops->due_apps(impl, t0 + 1000000, 100000, &due, &n));
+    bool saw_other = false, saw_app = false;
+    for (size_t i = 0; i < n; i++) {
+        saw_other = saw_other || strcmp(due[i], other) == 0;
+        saw_app = saw_app || strcmp(due[i], app) == 0;
+    }
+    chat_free(due);
+    ck_assert(saw_other && !saw_app);
+    chat_app_event e3 = make_event(app, "E3", 0, t0, "three");
+    ck_assert_chat_ok(ops->queue_app_events(impl, &e3, 1));
+    ck_assert_chat_ok(ops->due_apps(impl, t0 + 1000000, 100000, &due, &n));
+    saw_other = saw_app = false; /* (a shared database may hold others' too) */
+    for (size_t i = 0; i < n; i++) {
+        saw_other = saw_other || strcmp(due[i], other) == 0;
+        saw_app = saw_app || strcmp(due[i], app) == 0;
+    }
+    chat_free(due);
+    ck_assert(saw_other && saw_app);
+    ck_assert_chat_ok(ops->due_apps(impl, t0 + 1000000, 1, &due, &n));
+    ck_assert_uint_eq(n, 1); /* at most max */
+    chat_free(due);
+
     /* bad arguments */
     chat_app_event bad = make_event("", "E9", 0, t0, "x");
     ck_assert_int_eq(ops->queue_app_events(impl, &bad, 1), CHAT_ERR_INVALID_ARGUMENTS);

@@ -79,7 +79,7 @@ typedef struct chat_auth_store_ops {
      * NULL) gets it. not_found when absent. */
     chat_err (*bump_app_generation)(void *impl, const char *app_id, int64_t *new_gen);
 
-    /* Optional (V5), all three or none: the events waiting for each app.
+    /* Optional (V5), all four or none: the events waiting for each app.
      * When NULL, apps get no events (apps.connections.open: not_supported).
      * Queues n events (data copied) in one transaction, each after the
      * app's others (seq); one whose (app_id, event_id, kind) is already
@@ -97,6 +97,10 @@ typedef struct chat_auth_store_ops {
     /* Marks app_id's events numbered seqs acknowledged: never leased again,
      * kept (without data) until dropped; unknown ones are ignored. */
     chat_err (*ack_app_events)(void *impl, const char *app_id, const int64_t *seqs, size_t n);
+    /* The ids of up to max apps with events due at now_ms (never leased, or
+     * their lease ran out), in any order; *ids freed with chat_free. */
+    chat_err (*due_apps)(void *impl, int64_t now_ms, size_t max, char (**ids)[CHAT_ID_SIZE],
+                         size_t *n);
 } chat_auth_store_ops;
 
 /* ---------------------------------------------------------------- user --- */

@@ -50,7 +50,8 @@ static const chati_pg_migration auth_migrations[] = {
         "  data        BYTEA"                       /* NULL once acknowledged */
         ");"
         "CREATE UNIQUE INDEX app_events_once ON app_events (app_id, event_id, kind);"
-        "CREATE INDEX app_events_due ON app_events (app_id, done, seq)"},
+        "CREATE INDEX app_events_due ON app_events (app_id, done, seq);"
+        "CREATE INDEX app_events_waiting ON app_events (done, lease_until, app_id)"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -122,6 +123,10 @@ static const chati_pg_stmt st_ev_ack = {
     "UPDATE app_events SET done = true, data = NULL WHERE app_id = $1 AND"
     " seq = ANY($2::bigint[])",
     2};
+
+static const chati_pg_stmt st_ev_due_apps = {
+    "auth_ev_due_apps",
+    "SELECT DISTINCT app_id FROM app_events WHERE NOT done AND lease_until <= $1 LIMIT $2", 2};
 
 static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
 {
@@ -629,6 +634,49 @@ static chat_err auth_ack_app_events(void *impl, const char *app_id, const int64_
     return rv;
 }
 
+typedef struct due_args {
+    int64_t now_ms;
+    size_t max;
+    char (*ids)[CHAT_ID_SIZE];
+    size_t n;
+} due_args;
+
+static chat_err due_fn(chati_pg_conn *conn, void *arg)
+{
+    due_args *a = arg;
+    char b[2][24];
+    const char *p[2] = {chati_pg_i64(b[0], a->now_ms), chati_pg_i64(b[1], (int64_t)a->max)};
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_ev_due_apps, p, &r, "due apps");
+    if (rv != CHAT_OK)
+        return rv;
+    a->n = 0;
+    for (int i = 0; i < PQntuples(r) && a->n < a->max; i++)
+        chati_pg_fixed(r, i, 0, a->ids[a->n++], CHAT_ID_SIZE);
+    PQclear(r);
+    return CHAT_OK;
+}
+
+static chat_err auth_due_apps(void *impl, int64_t now_ms, size_t max,
+                              char (**ids)[CHAT_ID_SIZE], size_t *n)
+{
+    if (ids == NULL || n == NULL || max == 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "ids, n and max are required");
+    *ids = NULL;
+    *n = 0;
+    due_args a = {now_ms, max, chat_calloc(max, CHAT_ID_SIZE), 0};
+    if (a.ids == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "apps");
+    chat_err rv = chati_pg_read(impl, false, due_fn, &a);
+    if (rv != CHAT_OK) {
+        chat_free(a.ids);
+        return rv;
+    }
+    *ids = a.ids;
+    *n = a.n;
+    return CHAT_OK;
+}
+
 const chat_auth_store_ops chati_pg_auth_ops = {
     .version = CHAT_STORE_V5,
     .scheme = "postgresql",
@@ -648,4 +696,5 @@ const chat_auth_store_ops chati_pg_auth_ops = {
     .queue_app_events = auth_queue_app_events,
     .lease_app_events = auth_lease_app_events,
     .ack_app_events = auth_ack_app_events,
+    .due_apps = auth_due_apps,
 };

@@ -53,7 +53,8 @@ static const chati_migration auth_migrations[] = {
         "  data        BLOB"                       /* NULL once acknowledged */
         ");"
         "CREATE UNIQUE INDEX app_events_once ON app_events (app_id, event_id, kind);"
-        "CREATE INDEX app_events_due ON app_events (app_id, done, seq);"},
+        "CREATE INDEX app_events_due ON app_events (app_id, done, seq);"
+        "CREATE INDEX app_events_waiting ON app_events (done, lease_until, app_id);"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -584,6 +585,41 @@ static chat_err auth_ack_app_events(void *impl, const char *app_id, const int64_
     return chati_db_commit(d);
 }
 
+static chat_err auth_due_apps(void *impl, int64_t now_ms, size_t max,
+                              char (**ids)[CHAT_ID_SIZE], size_t *n)
+{
+    chati_db *d = impl;
+    if (ids == NULL || n == NULL || max == 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "ids, n and max are required");
+    *ids = NULL;
+    *n = 0;
+    char(*out)[CHAT_ID_SIZE] = chat_calloc(max, CHAT_ID_SIZE);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "apps");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "SELECT DISTINCT app_id FROM app_events"
+                                        " WHERE done = 0 AND lease_until <= ?1 LIMIT ?2");
+    size_t k = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, (int64_t)max);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max)
+            chati_db_col_fixed(st, 0, out[k++], CHAT_ID_SIZE);
+        rv = rc == SQLITE_DONE || rc == SQLITE_ROW ? CHAT_OK : chati_db_err(d, rc, "due apps");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(d);
+    if (rv != CHAT_OK) {
+        chat_free(out);
+        return rv;
+    }
+    *ids = out;
+    *n = k;
+    return CHAT_OK;
+}
+
 const chat_auth_store_ops chati_sqlite_auth_ops = {
     .version = CHAT_STORE_V5,
     .scheme = "sqlite",
@@ -603,4 +639,5 @@ const chat_auth_store_ops chati_sqlite_auth_ops = {
     .queue_app_events = auth_queue_app_events,
     .lease_app_events = auth_lease_app_events,
     .ack_app_events = auth_ack_app_events,
+    .due_apps = auth_due_apps,
 };

@@ -14,15 +14,15 @@
 // Run: CHATD=/path/to/chatd NODE_PATH=~/.cache/libchat/sdk-node/current/node_modules \
 //        node --test tests/sdk/node/test_web_api.mjs
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+
+import { Chatd, TEST_TIMEOUT_MS, sleep, unique } from './chatd.mjs';
+
+const SEARCH_TIMEOUT_MS = 15000;
+const LONG_HISTORY = 250;
 
 const require = createRequire(import.meta.url);
 let sdk;
@@ -33,133 +33,6 @@ try {
     + `points: run scripts/deps-node.sh\n${e.message}`);
 }
 const { WebClient, ErrorCode } = sdk;
-
-const START_TIMEOUT_MS = Number(process.env.CHAT_E2E_START_TIMEOUT ?? 60) * 1000;
-const STOP_TIMEOUT_MS = 30000;
-const SEARCH_TIMEOUT_MS = 15000;
-const TEST_TIMEOUT_MS = 120000;
-const PASSWORD = 'correct horse battery staple';
-const LONG_HISTORY = 250;
-
-let uniq = 0;
-const unique = (prefix) => `${prefix}${process.pid}x${++uniq}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-// ------------------------------------------------------------- chatd ---
-
-class Chatd {
-  constructor() {
-    this.exe = process.env.CHATD;
-    if (!this.exe) throw new Error('CHATD is not set: run through ctest, or set CHATD=/path/to/chatd');
-    fs.accessSync(this.exe, fs.constants.X_OK);
-    this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'libchat-sdk-node-'));
-    this.logPath = path.join(this.dataDir, 'chatd.log');
-    this.proc = null;
-    this.exited = null; // {code, signal} once the process is gone
-  }
-
-  async start() {
-    let last = '';
-    for (let attempt = 0; attempt < 5; attempt++) { // the port may be taken in between
-      const port = await freePort();
-      this.base = `http://127.0.0.1:${port}`;
-      const log = fs.openSync(this.logPath, 'a');
-      this.exited = null;
-      this.proc = spawn(this.exe, [
-        '--data', path.join(this.dataDir, 'data'),
-        '--listen', this.base,
-        // fast signups; no rate limits in the way of 250 posts
-        '--set', 'argon2.m_cost_kib=64', '--set', 'argon2.t_cost=1',
-        '--set', 'ratelimit.per_sec=1000000', '--set', 'ratelimit.burst=1000000',
-      ], { stdio: ['ignore', log, log] });
-      fs.closeSync(log);
-      this.proc.on('exit', (code, signal) => { this.exited = { code, signal }; });
-      if (await this.waitReady()) return this;
-      last = this.logTail();
-      if (this.exited === null) {
-        await this.terminate();
-        break;
-      }
-    }
-    throw new Error(`chatd did not become ready on ${this.base}:\n${last}`);
-  }
-
-  async waitReady() {
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (this.exited !== null) return false;
-      try {
-        const r = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
-        await r.arrayBuffer();
-        if (r.status === 200) return true;
-      } catch {
-        // not listening yet
-      }
-      await sleep(50);
-    }
-    return false;
-  }
-
-  async terminate() {
-    if (this.exited === null) {
-      const gone = once(this.proc, 'exit');
-      this.proc.kill('SIGTERM');
-      let timer;
-      const late = new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS, 'late'); });
-      const first = await Promise.race([gone, late]);
-      clearTimeout(timer);
-      if (first === 'late') {
-        this.proc.kill('SIGKILL');
-        await gone;
-        return null;
-      }
-    }
-    return this.exited.code;
-  }
-
-  // [was it still running, exit code or null when it had to be killed]
-  async stop() {
-    if (this.proc === null) return [false, null];
-    const alive = this.exited === null;
-    const code = await this.terminate();
-    this.proc = null;
-    return [alive, code];
-  }
-
-  logTail(n = 4000) {
-    try {
-      return fs.readFileSync(this.logPath, 'utf8').slice(-n);
-    } catch {
-      return '';
-    }
-  }
-
-  async signup(prefix, realName) {
-    const email = `${unique(prefix)}@example.com`;
-    const r = await fetch(`${this.base}/api/auth.signup`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ email, password: PASSWORD, real_name: realName }),
-    });
-    const j = await r.json();
-    assert.equal(r.status, 200, JSON.stringify(j));
-    assert.equal(j.ok, true, JSON.stringify(j));
-    assert.ok(j.token && j.user_id && j.team_id, JSON.stringify(j));
-    return j;
-  }
-}
 
 let server;
 let bot;

@@ -37,6 +37,8 @@ typedef struct chat_gateway_config {
                                    (addresses from rpc.<service> or discovery),
                                    not into the context */
     int io_threads;             /* threads reading and writing sockets; 0: 1 */
+    int app_retry_ms;           /* Events API: how long a failed POST to an app
+                                   waits for its next try; 0: 60000 */
 } chat_gateway_config;
 
 typedef struct chat_gateway chat_gateway;

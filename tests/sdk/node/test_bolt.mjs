@@ -1,0 +1,122 @@
+// Slack's Bolt for JavaScript (@slack/bolt, from npm), unchanged, as an app
+// over the Events API: chatd POSTs its events, signed, to Bolt's own HTTP
+// receiver, whose handlers answer through the Web API. Only slackApiUrl is
+// pointed at chatd.
+//
+// Run: CHATD=/path/to/chatd NODE_PATH=~/.cache/libchat/sdk-node/current/node_modules \
+//        node --test tests/sdk/node/test_bolt.mjs
+
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Chatd, TEST_TIMEOUT_MS, freePort, sleep, unique } from './chatd.mjs';
+
+const require = createRequire(import.meta.url);
+let bolt;
+try {
+  bolt = require('@slack/bolt');
+} catch (e) {
+  throw new Error(`@slack/bolt is not installed where NODE_PATH (${process.env.NODE_PATH}) `
+    + `points: run scripts/deps-node.sh\n${e.message}`);
+}
+const { App, LogLevel } = bolt;
+const { WebClient } = require('@slack/web-api');
+
+const WAIT_MS = 20000;
+
+let server;
+let alice;
+let app;
+let made;
+
+async function call(token, method, args) {
+  const r = await fetch(`${server.base}/api/${method}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json; charset=utf-8', Authorization: `Bearer ${token}` },
+    body: JSON.stringify(args),
+  });
+  const j = await r.json();
+  assert.equal(j.ok, true, `${method}: ${JSON.stringify(j)}`);
+  return j;
+}
+
+async function waitFor(what, fn) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+before(async () => {
+  server = await new Chatd(['--set', 'gateway.app_retry_ms=1000']).start();
+  alice = await server.signup('boltalice', 'Alice');
+  const port = await freePort();
+  made = await call(alice.token, 'apps.manifest.create', {
+    manifest: {
+      display_information: { name: 'Bolt Bot' },
+      features: { bot_user: { display_name: 'boltbot' } },
+      oauth_config: { scopes: { bot: ['chat:write', 'channels:join', 'channels:history',
+        'app_mentions:read'] } },
+      settings: {
+        event_subscriptions: {
+          request_url: `http://127.0.0.1:${port}/slack/events`,
+          bot_events: ['message.channels', 'app_mention'],
+        },
+      },
+    },
+  });
+  // Built as a Bolt app is built; only slackApiUrl differs.
+  app = new App({
+    token: made.bot_token,
+    signingSecret: made.credentials.signing_secret,
+    clientOptions: { slackApiUrl: `${server.base}/api/`, retryConfig: { retries: 0 } },
+    logLevel: LogLevel.ERROR,
+  });
+  app.message('hello bolt', async ({ message, say }) => {
+    await say(`hi <@${message.user}>`);
+  });
+  app.event('app_mention', async ({ event, say }) => {
+    await say({ text: 'on it', thread_ts: event.ts });
+  });
+  await app.start(port);
+});
+
+after(async () => {
+  if (app) await app.stop();
+  if (!server) return;
+  const [alive, code] = await server.stop();
+  const tail = server.logTail();
+  fs.rmSync(server.dataDir, { recursive: true, force: true });
+  assert.ok(alive, `chatd died during the tests:\n${tail}`);
+  assert.equal(code, 0, `chatd exited with ${code} on SIGTERM:\n${tail}`);
+});
+
+test('a Bolt app hears a message and an app_mention over the Events API', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const bot = new WebClient(made.bot_token, { slackApiUrl: `${server.base}/api/` });
+  const channel = (await call(alice.token, 'conversations.create', { name: unique('bolt') })).channel.id;
+  await bot.conversations.join({ channel });
+
+  await call(alice.token, 'chat.postMessage', { channel, text: 'hello bolt' });
+  const reply = await waitFor('the app\'s reply', async () => {
+    const h = await call(alice.token, 'conversations.history', { channel });
+    return h.messages.find((m) => m.text === `hi <@${alice.user_id}>`);
+  });
+  assert.equal(reply.bot_id, made.bot_id);
+  assert.equal(reply.user, made.bot_user_id);
+
+  const asked = await call(alice.token, 'chat.postMessage',
+    { channel, text: `<@${made.bot_user_id}> deploy` });
+  const threaded = await waitFor('the reply in the thread', async () => {
+    const r = await call(alice.token, 'conversations.replies', { channel, ts: asked.ts });
+    return r.messages.find((m) => m.text === 'on it');
+  });
+  assert.equal(threaded.thread_ts, asked.ts);
+  // the app answered each once (Bolt ignores the bot's own messages)
+  const h = await call(alice.token, 'conversations.history', { channel });
+  assert.equal(h.messages.filter((m) => m.text === `hi <@${alice.user_id}>`).length, 1);
+});

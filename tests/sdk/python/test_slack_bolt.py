@@ -1,0 +1,99 @@
+"""Slack's Bolt for Python (slack_bolt, from PyPI), unchanged, as an app over
+Socket Mode: it opens its connection with apps.connections.open, hears a
+message and an app_mention, and answers through the Web API. Only the
+WebClient's base_url is pointed at chatd.
+
+Run: CHATD=/path/to/chatd ~/.cache/libchat/venv/bin/python -m pytest -q \
+        tests/sdk/python/test_slack_bolt.py
+"""
+import shutil
+import time
+
+import pytest
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+
+from chatd import Chatd, raw_post, unique
+
+WAIT = 20.0
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = Chatd().start()
+    yield srv
+    alive, code = srv.stop()
+    tail = srv.log_tail()
+    shutil.rmtree(srv.data_dir, ignore_errors=True)
+    assert alive, f"chatd died during the tests:\n{tail}"
+    assert code == 0, f"chatd exited with {code} on SIGTERM:\n{tail}"
+
+
+def call(server, token, method, **args):
+    status, j = raw_post(server.base + "/api/" + method, {"token": token, **args})
+    assert status == 200 and j.get("ok") is True, (method, status, j)
+    return j
+
+
+def wait_for(what, fn):
+    deadline = time.monotonic() + WAIT
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_bolt_app_over_socket_mode(server):
+    alice = server.signup("boltalice", "Alice")
+    status, made = raw_post(server.base + "/api/apps.manifest.create", {
+        "token": alice["token"],
+        "manifest": '{"display_information":{"name":"Py Bolt"},'
+                    '"features":{"bot_user":{"display_name":"pybolt"}},'
+                    '"oauth_config":{"scopes":{"bot":["chat:write","channels:join",'
+                    '"channels:history","app_mentions:read"]}},'
+                    '"settings":{"socket_mode_enabled":true,"event_subscriptions":'
+                    '{"bot_events":["message.channels","app_mention"]}}}'})
+    assert status == 200 and made["ok"], made
+    client = WebClient(token=made["bot_token"], base_url=server.base + "/api/")
+    # Built as a Bolt app is built; only the client's base_url differs.
+    app = App(client=client)
+
+    @app.message("hello bolt")
+    def hello(message, say):
+        say(f"hi <@{message['user']}>")
+
+    @app.event("app_mention")
+    def mention(event, say):
+        say(text="on it", thread_ts=event["ts"])
+
+    channel = call(server, alice["token"], "conversations.create",
+                   name=unique("pybolt"))["channel"]["id"]
+    client.conversations_join(channel=channel)
+    handler = SocketModeHandler(app, made["app_token"])
+    handler.connect()
+    try:
+        call(server, alice["token"], "chat.postMessage", channel=channel, text="hello bolt")
+        reply = wait_for("the app's reply", lambda: next(
+            (m for m in call(server, alice["token"], "conversations.history",
+                             channel=channel)["messages"]
+             if m["text"] == f"hi <@{alice['user_id']}>"), None))
+        assert reply["bot_id"] == made["bot_id"] and reply["user"] == made["bot_user_id"]
+
+        asked = call(server, alice["token"], "chat.postMessage", channel=channel,
+                     text=f"<@{made['bot_user_id']}> deploy")
+        threaded = wait_for("the reply in the thread", lambda: next(
+            (m for m in call(server, alice["token"], "conversations.replies", channel=channel,
+                             ts=asked["ts"])["messages"] if m["text"] == "on it"), None))
+        assert threaded["thread_ts"] == asked["ts"]
+        # each heard once: what Bolt acknowledged is not sent again (chatd
+        # sends an envelope again 5 s after it went unacknowledged)
+        time.sleep(6)
+        texts = [m["text"] for m in call(server, alice["token"], "conversations.history",
+                                         channel=channel)["messages"]]
+        assert texts.count(f"hi <@{alice['user_id']}>") == 1, texts
+    finally:
+        handler.close()
