@@ -104,6 +104,9 @@ chat_err chati_mint_token(chat_ctx *ctx, const chati_token_spec *t, char **out);
 
 /* Session checks shared by every call. */
 chat_err chati_check_session(const chat_session *s);
+/* Whether s may read c's messages: a bot needs the history scope of c's
+ * type (channels:, groups:, im: or mpim:history); missing_scope. */
+chat_err chati_may_read_history(const chat_session *s, const chat_channel *c);
 /* (app.c) The session of an app's token whose claims verified: the app must
  * exist, be installed and have minted it (generation, team, bot user). */
 chat_err chati_app_session(chat_ctx *ctx, const chati_jwt_claims *cl, chat_token_kind kind,

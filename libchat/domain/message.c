@@ -465,6 +465,8 @@ chat_err chat_message_history(chat_ctx *ctx, const chat_session *s, const char *
     if (rv == CHAT_OK)
         rv = chati_channel_visible(ctx, s, channel_id, &c, NULL);
     if (rv == CHAT_OK)
+        rv = chati_may_read_history(s, c);
+    if (rv == CHAT_OK)
         rv = ctx->messages->history(ctx->messages_impl, c->id, nl, no, inclusive, limit,
                                     cursor && *cursor ? cursor : NULL, out);
     chat_channel_free(c);
@@ -486,6 +488,8 @@ chat_err chat_message_replies(chat_ctx *ctx, const chat_session *s, const char *
         rv = norm_ts(thread_ts, nt, "ts");
     if (rv == CHAT_OK)
         rv = chati_channel_visible(ctx, s, channel_id, &c, NULL);
+    if (rv == CHAT_OK)
+        rv = chati_may_read_history(s, c);
     if (rv == CHAT_OK) {
         rv = ctx->messages->replies(ctx->messages_impl, c->id, nt, nl, no, inclusive, limit,
                                     cursor && *cursor ? cursor : NULL, out);

@@ -54,3 +54,17 @@ void chat_session_free(chat_session *s)
 {
     chat_free(s);
 }
+
+chat_err chati_may_read_history(const chat_session *s, const chat_channel *c)
+{
+    if (s == NULL || s->kind != CHAT_TOKEN_BOT)
+        return CHAT_OK;
+    /* The method's row admits any of the four; the channel says which. */
+    const char *scope = c->type == CHAT_CHANNEL_PRIVATE ? "groups:history"
+                        : c->type == CHAT_CHANNEL_IM    ? "im:history"
+                        : c->type == CHAT_CHANNEL_MPIM  ? "mpim:history"
+                                                        : "channels:history";
+    if ((s->scopes & chati_scope_bit(scope)) == 0)
+        return chati_fail(CHAT_ERR_MISSING_SCOPE, "needed: %s", scope);
+    return CHAT_OK;
+}

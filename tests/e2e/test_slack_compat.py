@@ -438,6 +438,21 @@ def test_tokens_are_held_to_their_kind_and_scopes(server, alice):
         server.api(forged).fail("auth.test", "invalid_auth")
 
 
+def test_history_scopes_go_by_the_channel_type(server, alice):
+    """conversations.history admits any history scope; the channel's type
+    then says which one the bot needs."""
+    j, bot, _ = make_app(server, alice)  # channels:history only
+    c = new_channel_id(alice)
+    bot.ok("conversations.join", channel=c)
+    alice.post(c, "public")
+    assert "public" in history_texts(bot, c)
+    dm = alice.ok("conversations.open", users=j["bot_user_id"])["channel"]["id"]
+    posted = alice.post(dm, "private words")
+    r = bot.fail("conversations.history", "missing_scope", channel=dm)
+    assert "im:history" in r["detail"], r
+    bot.fail("conversations.replies", "missing_scope", channel=dm, ts=posted["ts"])
+
+
 def test_bad_manifests_are_refused(server, alice):
     for manifest, why in (
             ({}, "display_information.name"),
