@@ -51,6 +51,14 @@ CHAT_API chat_err chat_app_create(chat_ctx *ctx, const chat_session *s, const ch
 CHAT_API chat_err chat_app_get(chat_ctx *ctx, const chat_session *s, const char *id,
                                chat_app **out);
 
+/* Runs a slash command ("/deploy") with text in a channel the caller (a
+ * person) is in: the app of the workspace whose manifest names the command
+ * hears it (a slash_commands envelope over Socket Mode) with a response_url
+ * through which its bot may answer for half an hour. invalid_command when no
+ * app has it; not_in_channel; not_allowed_token_type for an app's session. */
+CHAT_API chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *channel,
+                                   const char *command, const char *text);
+
 #ifdef __cplusplus
 }
 #endif

@@ -104,7 +104,9 @@ extern "C" {
     X(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "not_allowed_token_type", "this kind of token cannot call this") \
     X(CHAT_ERR_MISSING_SCOPE, "missing_scope", "the token lacks a scope this needs")   \
     X(CHAT_ERR_APP_NOT_FOUND, "app_not_found", "no such app")                          \
-    X(CHAT_ERR_BOT_NOT_FOUND, "bot_not_found", "no such bot")
+    X(CHAT_ERR_BOT_NOT_FOUND, "bot_not_found", "no such bot")                          \
+    X(CHAT_ERR_INVALID_COMMAND, "invalid_command", "no app in the workspace has this command") \
+    X(CHAT_ERR_EXPIRED_URL, "expired_url", "this response_url has expired")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

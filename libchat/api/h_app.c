@@ -165,3 +165,11 @@ chat_err chati_h_app_http_ack(chat_ctx *ctx, const chat_session *s, const Protob
     const Chat__Internal__AppHttpAckRequest *req = (const void *)rq;
     return chati_app_http_ack(ctx, req->app_id, req->seqs, req->n_seqs);
 }
+
+chat_err chati_h_chat_command(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__ChatCommandRequest *req = (const void *)rq;
+    return chat_app_command(ctx, s, req->channel, req->command, req->text);
+}

@@ -27,6 +27,8 @@ CHATI_HANDLER(chati_h_app_events_lease); /* internal */
 CHATI_HANDLER(chati_h_app_events_ack);   /* internal */
 CHATI_HANDLER(chati_h_app_http_lease);   /* internal */
 CHATI_HANDLER(chati_h_app_http_ack);     /* internal */
+CHATI_HANDLER(chati_h_chat_command);
+CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);
 CHATI_HANDLER(chati_h_emoji_list);

@@ -137,6 +137,11 @@ static const chati_method methods[] = {
     {59, "apps.connections.open", CHATI_SVC_AUTH, CHATI_M_APP_TOKEN | CHATI_M_SAFE,
      D(apps_connections_open_request), D(apps_connections_open_response),
      chati_h_apps_connections_open},
+    {60, "chat.command", CHATI_SVC_AUTH, 0, D(chat_command_request), D(empty),
+     chati_h_chat_command},
+    /* A response_url's POST (gateway/hooks.c): the ticket authorises. */
+    {61, "webhooks.respond", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
+     D(webhooks_respond_request), D(empty), chati_h_webhooks_respond},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -24,6 +24,48 @@ static chat_err bad_manifest(const char *what)
     return chati_fail(CHAT_ERR_INVALID_MANIFEST, "%s", what);
 }
 
+/* features.slash_commands: each a "/name" of lower-case letters, digits, '-'
+ * and '_' (1 to 31 after the slash), named once, with an http(s) url or
+ * none (Socket Mode). */
+static chat_err check_commands(const json_t *cmds)
+{
+    if (cmds == NULL)
+        return CHAT_OK;
+    if (!json_is_array(cmds) || json_array_size(cmds) > CHATI_MAX_APP_COMMANDS)
+        return bad_manifest("features.slash_commands must be an array of at most 50");
+    size_t i, j;
+    const json_t *c, *d;
+    json_array_foreach(cmds, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "command"));
+        const char *url = json_string_value(json_object_get(c, "url"));
+        if (!chati_command_name_ok(name))
+            return chati_fail(CHAT_ERR_INVALID_MANIFEST, "not a slash command: %.40s",
+                              name ? name : "(none)");
+        if (json_object_get(c, "url") != NULL &&
+            (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)))
+            return chati_fail(CHAT_ERR_INVALID_MANIFEST, "%s: url must be http(s)", name);
+        json_array_foreach(cmds, j, d)
+        {
+            if (j < i && strcmp(json_string_value(json_object_get(d, "command")), name) == 0)
+                return chati_fail(CHAT_ERR_INVALID_MANIFEST, "%s is named twice", name);
+        }
+    }
+    return CHAT_OK;
+}
+
+bool chati_command_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 2 || n > 32 || name[0] != '/')
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '-' || name[i] == '_'))
+            return false;
+    return true;
+}
+
 /* Reads what libchat uses of a manifest into a: name, the bot's display name
  * (into *bot_name, borrowed from *root) and scopes; a->manifest gets it
  * compacted. *root is freed by the caller. */
@@ -73,6 +115,12 @@ static chat_err read_manifest(const char *text, chat_app *a, const char **bot_na
             rv = chati_buf_puts(&csv, ",");
         if (rv == CHAT_OK)
             rv = chati_buf_puts(&csv, s);
+    }
+    if (rv == CHAT_OK)
+        rv = check_commands(json_object_get(json_object_get(m, "features"), "slash_commands"));
+    if (rv != CHAT_OK) {
+        chati_buf_free(&csv);
+        return rv;
     }
     char *compact = json_dumps(m, JSON_COMPACT);
     a->name = chat_strdup(name);

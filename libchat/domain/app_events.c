@@ -552,8 +552,9 @@ chat_err chati_app_events_ack(chat_ctx *ctx, const chat_session *s, const int64_
 /* ------------------------------------------------------- Events API --- */
 
 /* Where an app takes its events over HTTP: its manifest's request URL,
- * unless it turned Socket Mode on (Slack sends to one or the other). NULL
- * for none; freed with chat_free. */
+ * unless it turned Socket Mode on (Slack sends to one or the other); "" for
+ * an app whose slash commands alone have URLs. NULL for none; freed with
+ * chat_free. */
 static char *request_url_of(const char *manifest)
 {
     json_t *m = manifest ? json_loads(manifest, 0, NULL) : NULL;
@@ -561,10 +562,18 @@ static char *request_url_of(const char *manifest)
     const char *url = json_string_value(
         json_object_get(json_object_get(settings, "event_subscriptions"), "request_url"));
     char *out = NULL;
-    if (url && !json_is_true(json_object_get(settings, "socket_mode_enabled")) &&
-        (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
-        strlen(url) < 2048)
+    bool commands = false;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(json_object_get(m, "features"), "slash_commands"), i, c)
+        commands = commands || json_string_value(json_object_get(c, "url")) != NULL;
+    if (json_is_true(json_object_get(settings, "socket_mode_enabled")))
+        out = NULL;
+    else if (url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+             strlen(url) < 2048)
         out = chat_strdup(url);
+    else if (commands)
+        out = chat_strdup("");
     json_decref(m);
     return out;
 }

@@ -112,6 +112,14 @@ chat_err chati_may_read_history(const chat_session *s, const chat_channel *c);
 chat_err chati_app_session(chat_ctx *ctx, const chati_jwt_claims *cl, chat_token_kind kind,
                            chat_session **out);
 
+/* (app.c) Whether name is a slash command's ("/deploy"). */
+#define CHATI_MAX_APP_COMMANDS 50
+bool chati_command_name_ok(const char *name);
+/* (app_commands.c) A response_url's answer: text and rich parts from the
+ * app's bot, to the person who ran the command alone, or (in_channel) to the
+ * channel. invalid_auth for a ticket not made here, expired after 30 min. */
+chat_err chati_app_respond(chat_ctx *ctx, const char *ticket, const char *text,
+                           const chat_post_opts *o, bool in_channel);
 /* (app.c) A ticket for an app's Socket Mode URL: an app token of kind
  * "link" that verifies for an hour (an app-level session only). */
 chat_err chati_app_link_ticket(chat_ctx *ctx, const chat_session *s, char **ticket);

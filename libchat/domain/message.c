@@ -82,9 +82,29 @@ static chat_err message_text(chat_message *m, const char *text, bool has_file)
     return (m->text = chat_strdup("")) ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "text");
 }
 
+static chat_err post_as(chat_ctx *ctx, const chat_session *s, const chat_session *member,
+                        const char *channel_id, const char *text, const chat_post_opts *o,
+                        const char *file_id, chat_message **out);
+
 chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
                             const char *text, const chat_post_opts *o, const char *file_id,
                             chat_message **out)
+{
+    return post_as(ctx, s, s, channel_id, text, o, file_id, out);
+}
+
+chat_err chati_message_post_for(chat_ctx *ctx, const chat_session *s,
+                                const chat_session *member, const char *channel_id,
+                                const char *text, const chat_post_opts *o, chat_message **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    return post_as(ctx, s, member, channel_id, text, o, NULL, out);
+}
+
+/* Posts as s where member (s, or the person s answers) may write. */
+static chat_err post_as(chat_ctx *ctx, const chat_session *s, const chat_session *member,
+                        const char *channel_id, const char *text, const chat_post_opts *o,
+                        const char *file_id, chat_message **out)
 {
     if (out)
         *out = NULL;
@@ -108,7 +128,7 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
     if (rv == CHAT_OK && thread_ts && *thread_ts)
         rv = norm_ts(thread_ts, m->thread_ts, "thread_ts");
     if (rv == CHAT_OK)
-        rv = writable_channel(ctx, s, channel_id, &c);
+        rv = writable_channel(ctx, member, channel_id, &c);
     if (rv == CHAT_OK) {
         memcpy(m->channel, c->id, CHAT_ID_SIZE);
         memcpy(m->team_id, s->team_id, CHAT_ID_SIZE);
@@ -185,12 +205,33 @@ chat_err chat_message_post_opts(chat_ctx *ctx, const chat_session *s, const char
     return chati_message_post(ctx, s, channel_id, text, opts, NULL, out);
 }
 
+static chat_err ephemeral(chat_ctx *ctx, const chat_session *s, bool writer_in_channel,
+                          const char *channel_id, const char *user_id, const char *text,
+                          const chat_post_opts *opts, char ts_out[CHAT_TS_SIZE]);
+
 chat_err chat_message_post_ephemeral(chat_ctx *ctx, const chat_session *s,
                                      const char *channel_id, const char *user_id,
                                      const char *text, const chat_post_opts *opts,
                                      char ts_out[CHAT_TS_SIZE])
 {
     MESSAGE_COMMON(ctx, s);
+    return ephemeral(ctx, s, true, channel_id, user_id, text, opts, ts_out);
+}
+
+chat_err chati_message_post_ephemeral_for(chat_ctx *ctx, const chat_session *s,
+                                          const chat_session *reader, const char *channel_id,
+                                          const char *text, const chat_post_opts *opts)
+{
+    MESSAGE_COMMON(ctx, s);
+    return ephemeral(ctx, s, false, channel_id, reader->user_id, text, opts, NULL);
+}
+
+/* Shows a message to user_id alone; writer_in_channel: s must be in the
+ * channel too (else only the reader, whom s answers). */
+static chat_err ephemeral(chat_ctx *ctx, const chat_session *s, bool writer_in_channel,
+                          const char *channel_id, const char *user_id, const char *text,
+                          const chat_post_opts *opts, char ts_out[CHAT_TS_SIZE])
+{
     chat_message *m = chat_message_new();
     chat_event *ev = chati_event_new(CHAT_EVENT_MESSAGE_EPHEMERAL);
     chat_channel *c = NULL, *theirs = NULL;
@@ -204,13 +245,14 @@ chat_err chat_message_post_ephemeral(chat_ctx *ctx, const chat_session *s,
         rv = message_text(m, text, false);
     if (rv == CHAT_OK && opts && opts->thread_ts && *opts->thread_ts)
         rv = norm_ts(opts->thread_ts, m->thread_ts, "thread_ts");
-    if (rv == CHAT_OK)
-        rv = writable_channel(ctx, s, channel_id, &c);
+    chat_session as = *s; /* the reader: asked as them */
     if (rv == CHAT_OK) {
-        /* Whether they are in it, asked as them. */
-        chat_session as = *s;
         memcpy(as.user_id, user_id, strlen(user_id) + 1);
         as.is_admin = false;
+        as.kind = CHAT_TOKEN_USER;
+        rv = writable_channel(ctx, writer_in_channel ? s : &as, channel_id, &c);
+    }
+    if (rv == CHAT_OK) {
         rv = chati_channel_visible(ctx, &as, c->id, &theirs, &member);
         if (rv == CHAT_ERR_CHANNEL_NOT_FOUND || (rv == CHAT_OK && !member))
             rv = chati_fail(CHAT_ERR_USER_NOT_IN_CHANNEL, "%s is not in the channel", user_id);

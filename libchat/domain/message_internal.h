@@ -9,6 +9,14 @@
 chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
                             const char *text, const chat_post_opts *o, const char *file_id,
                             chat_message **out);
+/* As s (a bot answering a person), where member may write: response_url. */
+chat_err chati_message_post_for(chat_ctx *ctx, const chat_session *s,
+                                const chat_session *member, const char *channel_id,
+                                const char *text, const chat_post_opts *o, chat_message **out);
+/* An ephemeral message from s to reader, where the reader is (s need not be). */
+chat_err chati_message_post_ephemeral_for(chat_ctx *ctx, const chat_session *s,
+                                          const chat_session *reader, const char *channel_id,
+                                          const char *text, const chat_post_opts *opts);
 
 /* (message_rich.c) Checks o's blocks, attachments and metadata and sets them
  * on m, compacted: a member given replaces m's ("" or "[]" removes it), a

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "event_json.h"
 #include "gw_internal.h"
@@ -24,7 +25,9 @@
 #define MAX_EVENTS 20           /* per app and round */
 #define TIMEOUT_MS 3000         /* Slack gives an app 3 s to answer */
 #define MAX_VERIFIED 1024       /* URLs remembered as answering the challenge */
-#define MAX_ANSWER 4096         /* of an app's answer, what is read */
+#define MAX_ANSWER 65536        /* of an app's answer, what is read */
+#define JSON_TYPE "application/json"
+#define FORM_TYPE "application/x-www-form-urlencoded"
 
 typedef struct verified {
     char app_id[CHAT_ID_SIZE];
@@ -60,8 +63,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 /* POSTs body to url signed with secret; the HTTP status, 0 when none came
  * (refused, timed out). retry: Slack's X-Slack-Retry-Num, 0 on a first try. */
-static long post(CURL *c, const char *url, const char *secret, const char *body, size_t len,
-                 unsigned retry, answer *ans)
+static long post(CURL *c, const char *url, const char *secret, const char *type,
+                 const char *body, size_t len, unsigned retry, answer *ans)
 {
     char ts[24], head_ts[64], head_sig[96], head_retry[48];
     snprintf(ts, sizeof ts, "%lld", (long long)(chati_now_ms() / 1000));
@@ -77,7 +80,9 @@ static long post(CURL *c, const char *url, const char *secret, const char *body,
     chati_hex_encode(mac, sizeof mac, hex);
     snprintf(head_ts, sizeof head_ts, "X-Slack-Request-Timestamp: %s", ts);
     snprintf(head_sig, sizeof head_sig, "X-Slack-Signature: v0=%s", hex);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    char head_type[80];
+    snprintf(head_type, sizeof head_type, "Content-Type: %s", type);
+    struct curl_slist *h = curl_slist_append(NULL, head_type);
     h = curl_slist_append(h, head_ts);
     h = curl_slist_append(h, head_sig);
     if (retry > 0) {
@@ -123,7 +128,7 @@ static bool url_verified(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpD
                      "{\"token\":\"\",\"challenge\":\"%s\",\"type\":\"url_verification\"}",
                      challenge);
     answer ans;
-    long status = post(c, d->request_url, d->signing_secret, body, (size_t)n, 0, &ans);
+    long status = post(c, d->request_url, d->signing_secret, JSON_TYPE, body, (size_t)n, 0, &ans);
     /* The challenge back, as text or as {"challenge":...}. */
     if (status < 200 || status > 299 || strstr(ans.data, challenge) == NULL)
         return false;
@@ -137,13 +142,66 @@ static bool url_verified(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpD
     return true;
 }
 
+void gw_app_answer(gw *g, const char *ticket, const char *body, size_t len)
+{
+    static const chati_method *respond;
+    if (respond == NULL)
+        respond = chati_method_by_name("webhooks.respond");
+    gw_args args = GW_ARGS_INIT;
+    chati_buf out = {0};
+    chat_err rv = len > 0 && body[0] == '{' ? gw_args_parse_json(body, len, &args)
+                                            : gw_args_add(&args, "text", body, len);
+    if (rv == CHAT_OK) {
+        gw_args_remove(&args, "ticket");
+        if (gw_args_add(&args, "ticket", ticket, strlen(ticket)) == CHAT_OK)
+            (void)gw_call_json(g, respond, NULL, &args, &out);
+    }
+    chati_buf_free(&out);
+    gw_args_free(&args);
+}
+
+/* A slash command as Slack sends it over HTTP: its fields as a form, to the
+ * command's URL (else the app's request URL); a body in the 2xx answer is
+ * the app's reply. */
+static long post_command(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpDelivery *d,
+                         const Chat__Internal__AppEvent *e, chati_buf *body, answer *ans)
+{
+    json_t *w = json_loadb((const char *)e->event.data, e->event.len, 0, NULL);
+    const json_t *p = json_object_get(w, "payload");
+    const char *url = json_string_value(json_object_get(w, "url"));
+    const char *respond = json_string_value(json_object_get(p, "response_url"));
+    const char *ticket = respond ? strstr(respond, "/hooks/respond/") : NULL;
+    if (url == NULL || *url == '\0')
+        url = d->request_url;
+    body->len = 0;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)p, k, v)
+    {
+        char *ek = curl_easy_escape(c, k, 0);
+        char *ev = curl_easy_escape(c, json_string_value(v) ? json_string_value(v) : "", 0);
+        if (ek && ev)
+            chati_buf_printf(body, "%s%s=%s", body->len ? "&" : "", ek, ev);
+        curl_free(ek);
+        curl_free(ev);
+    }
+    long status = 0;
+    if (json_is_object(p) && body->data)
+        status = post(c, url, d->signing_secret, FORM_TYPE, body->data, body->len,
+                      e->attempts > 0 ? e->attempts - 1 : 0, ans);
+    if (status >= 200 && status <= 299 && ans->len > 0 && ticket)
+        gw_app_answer(s->g, ticket + strlen("/hooks/respond/"), ans->data, ans->len);
+    json_decref(w);
+    return status;
+}
+
 /* Sends one app's leased events and acknowledges those its URL took. */
 static void deliver_app(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpDelivery *d)
 {
     static const chati_method *ack;
     if (ack == NULL)
         ack = chati_method_by_name("internal.appHttpAck");
-    if (!url_verified(s, c, d))
+    if (*d->request_url && !url_verified(s, c, d))
         return; /* the events stay leased: they go again after the retry delay */
     int64_t *done = chat_calloc(d->n_events ? d->n_events : 1, sizeof *done);
     size_t n_done = 0;
@@ -151,11 +209,17 @@ static void deliver_app(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpDe
     answer ans;
     for (size_t i = 0; done && i < d->n_events; i++) {
         const Chat__Internal__AppEvent *e = d->events[i];
-        if (!gw_app_payload_json(e->event.data, e->event.len, (int)e->kind, d->team_id,
-                                 d->app_id, d->bot_user_id, &body))
-            continue; /* never acknowledged: it ages out */
-        long status = post(c, d->request_url, d->signing_secret, body.data, body.len,
-                           e->attempts > 0 ? e->attempts - 1 : 0, &ans);
+        long status;
+        if (e->kind == CHAT_APP_EVENT_COMMAND) {
+            status = post_command(s, c, d, e, &body, &ans);
+        } else {
+            if (*d->request_url == '\0' ||
+                !gw_app_payload_json(e->event.data, e->event.len, (int)e->kind, d->team_id,
+                                     d->app_id, d->bot_user_id, &body))
+                continue; /* nowhere to go, or cannot be shown: it ages out */
+            status = post(c, d->request_url, d->signing_secret, JSON_TYPE, body.data, body.len,
+                          e->attempts > 0 ? e->attempts - 1 : 0, &ans);
+        }
         if (status < 200 || status > 299)
             break; /* the rest wait with it: no storm of requests at a URL that is down */
         done[n_done++] = e->seq;

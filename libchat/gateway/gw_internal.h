@@ -64,6 +64,9 @@ bool gw_links_attach(gw_links *l, gw_sock *s, const gw_req *r);
 typedef struct gw_app_http gw_app_http;
 chat_err gw_app_http_start(gw *g, gw_app_http **out);
 void gw_app_http_stop(gw_app_http *s);
+/* An app's answer to a slash command (body: JSON fields, or plain text),
+ * posted through the ticket of the command's response_url. */
+void gw_app_answer(gw *g, const char *ticket, const char *body, size_t len);
 
 /* ---- a verified caller (auth.c) ---- */
 /* Verifies a token through the auth service. On success *out is a session to

@@ -1,12 +1,14 @@
 /* Incoming webhooks: POST /hooks/<id> with Slack's payload, as a JSON body
  * ({"text": ..., "thread_ts": ...}) or a form with payload=<json>. Answered
- * like Slack's: 200 "ok", or a status and a short error word. */
+ * like Slack's: 200 "ok", or a status and a short error word. And a slash
+ * command's response_url, POST /hooks/respond/<ticket>, answered in JSON. */
 #include <string.h>
 #include <strings.h>
 
 #include "gw_internal.h"
 
 #define HOOK_PREFIX "/hooks/"
+#define RESPOND "respond/"
 
 static void reply_text(gw_req *req, uint16_t status, const char *text)
 {
@@ -79,6 +81,26 @@ static chat_err read_payload(gw *g, gw_req *req, gw_args *args)
     return rv;
 }
 
+/* A response_url: the app's answer to a slash command, through its ticket. */
+static void respond_serve(gw *g, gw_req *req, const char *ticket)
+{
+    size_t tlen = strcspn(ticket, "?/");
+    gw_args args = GW_ARGS_INIT;
+    chati_buf out = {0};
+    chat_err rv = tlen ? read_payload(g, req, &args) : CHAT_ERR_INVALID_AUTH;
+    if (rv == CHAT_OK) {
+        gw_args_remove(&args, "ticket");
+        rv = gw_args_add(&args, "ticket", ticket, tlen);
+    }
+    if (rv == CHAT_OK)
+        rv = gw_call_json(g, chati_method_by_name("webhooks.respond"), NULL, &args, &out);
+    else
+        gw_error_json(&out, rv, chati_errmsg());
+    gw_reply(req, rv == CHAT_OK ? 200 : rv == CHAT_ERR_INVALID_AUTH ? 404 : 400,
+             "application/json; charset=utf-8", &out, NULL, NULL);
+    gw_args_free(&args);
+}
+
 void gw_hook_serve(gw *g, gw_req *req)
 {
     chati_clear_errmsg();
@@ -86,6 +108,10 @@ void gw_hook_serve(gw *g, gw_req *req)
     const char *id = strncmp(uri, HOOK_PREFIX, strlen(HOOK_PREFIX)) == 0
                          ? uri + strlen(HOOK_PREFIX)
                          : "";
+    if (strncmp(id, RESPOND, strlen(RESPOND)) == 0) {
+        respond_serve(g, req, id + strlen(RESPOND));
+        return;
+    }
     size_t idlen = strcspn(id, "?/");
     gw_args args = GW_ARGS_INIT;
     chat_err rv = idlen ? read_payload(g, req, &args) : CHAT_ERR_INVALID_AUTH;

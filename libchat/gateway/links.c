@@ -18,6 +18,8 @@
 #include "gw_internal.h"
 #include "ws_io.h"
 
+#include <jansson.h>
+
 #define MAX_FRAME (1024 * 1024)  /* what an app may send: acks, response payloads */
 #define POLL_MS 250              /* how often each connection's queue is looked at */
 #define LEASE_MS 5000            /* an envelope not acknowledged by then is sent again */
@@ -26,6 +28,7 @@
 #define REVERIFY_MS 10000        /* how stale a connection's ticket check may be */
 #define REFRESH_MS (50LL * 60 * 1000) /* before the ticket's hour ends: reconnect */
 #define MAX_JOBS 256             /* acknowledgements waiting per connection */
+#define MAX_COMMANDS 32          /* slash commands sent and not yet answered, per link */
 
 typedef struct link {
     struct gw_links *l;
@@ -39,6 +42,13 @@ typedef struct link {
     bool registered, unlinked;  /* under l->mu */
     int64_t opened_ms, verified_ms;
     bool refresh_sent;          /* poller thread */
+    /* The slash commands sent: an ack's payload answers through the ticket
+     * of its response_url (under l->mu). */
+    struct {
+        int64_t seq;
+        char *ticket;
+    } cmds[MAX_COMMANDS];
+    size_t next_cmd;
     struct link *next, *prev;
 } link;
 
@@ -75,6 +85,8 @@ static void link_unref(link *k)
     gw_sock_unref(k->sock);
     gw_ws_message_free(&k->msg);
     chat_session_free(k->s);
+    for (size_t i = 0; i < MAX_COMMANDS; i++)
+        chat_free(k->cmds[i].ticket);
     if (k->ticket)
         memset(k->ticket, 0, strlen(k->ticket));
     chat_free(k->ticket);
@@ -166,22 +178,67 @@ static bool parse_envelope_id(const char *id, int64_t *seq)
     return v > 0;
 }
 
-/* One leased event as Slack's events_api envelope. */
-static bool envelope(const gw_links *l, const link *k, const Chat__Internal__AppEvent *e,
-                     chati_buf *out)
+/* An envelope up to its payload: its id, type and attempt. */
+static void envelope_head(chati_buf *out, const gw_links *l, const Chat__Internal__AppEvent *e,
+                          const char *type, bool accepts_response)
 {
+    out->len = 0;
+    chati_buf_puts(out, "{\"envelope_id\":");
+    put_envelope_id(out, l->salt, e);
+    chati_buf_printf(out,
+                     ",\"type\":\"%s\",\"accepts_response_payload\":%s,\"retry_attempt\":%u,"
+                     "\"retry_reason\":\"%s\",\"payload\":",
+                     type, accepts_response ? "true" : "false",
+                     e->attempts > 0 ? e->attempts - 1 : 0, e->attempts > 1 ? "timeout" : "");
+}
+
+/* Remembers a command's response ticket for an ack that answers it. */
+static void remember_command(gw_links *l, link *k, int64_t seq, const char *response_url)
+{
+    const char *t = strstr(response_url, "/hooks/respond/");
+    char *ticket = t ? chat_strdup(t + strlen("/hooks/respond/")) : NULL;
+    if (ticket == NULL)
+        return;
+    pthread_mutex_lock(&l->mu);
+    size_t i = k->next_cmd++ % MAX_COMMANDS;
+    chat_free(k->cmds[i].ticket);
+    k->cmds[i].seq = seq;
+    k->cmds[i].ticket = ticket;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* A slash command as Slack's slash_commands envelope (its data is the
+ * queue's JSON {"url", "payload"}). */
+static bool command_envelope(gw_links *l, link *k, const Chat__Internal__AppEvent *e,
+                             chati_buf *out)
+{
+    json_t *w = json_loadb((const char *)e->event.data, e->event.len, 0, NULL);
+    json_t *p = json_object_get(w, "payload");
+    char *payload = json_is_object(p) ? json_dumps(p, JSON_COMPACT) : NULL;
+    const char *url = json_string_value(json_object_get(p, "response_url"));
+    if (payload && url)
+        remember_command(l, k, e->seq, url);
+    if (payload) {
+        envelope_head(out, l, e, "slash_commands", true);
+        chati_buf_puts(out, payload);
+        chati_buf_puts(out, "}");
+    }
+    free(payload); /* jansson's allocator */
+    json_decref(w);
+    return payload != NULL && out->data != NULL;
+}
+
+/* One leased event as Slack's events_api envelope. */
+static bool envelope(gw_links *l, link *k, const Chat__Internal__AppEvent *e, chati_buf *out)
+{
+    if (e->kind == CHAT_APP_EVENT_COMMAND)
+        return command_envelope(l, k, e, out);
     chati_buf payload = {0};
     bool ok = gw_app_payload_json(e->event.data, e->event.len, (int)e->kind,
                                   chat_session_team_id(k->s), chat_session_app_id(k->s),
                                   chat_session_user_id(k->s), &payload);
     if (ok) {
-        out->len = 0;
-        chati_buf_puts(out, "{\"envelope_id\":");
-        put_envelope_id(out, l->salt, e);
-        chati_buf_printf(out,
-                         ",\"type\":\"events_api\",\"accepts_response_payload\":false,"
-                         "\"retry_attempt\":%u,\"retry_reason\":\"%s\",\"payload\":",
-                         e->attempts > 0 ? e->attempts - 1 : 0, e->attempts > 1 ? "timeout" : "");
+        envelope_head(out, l, e, "events_api", false);
         chati_buf_append(out, payload.data, payload.len);
         chati_buf_puts(out, "}");
         ok = out->data != NULL;
@@ -286,8 +343,29 @@ typedef struct ack_job {
     char *text;
 } ack_job;
 
-/* {"envelope_id":"..."} acknowledges an envelope (a payload beside it, for
- * envelopes that accept one, is not used yet). Worker thread. */
+/* An ack's payload answers the slash command it acknowledges, as a POST
+ * to its response_url would (ephemeral unless response_type says). */
+static void answer_command(link *k, int64_t seq, const char *text)
+{
+    json_t *msg = json_loads(text, 0, NULL);
+    json_t *p = json_object_get(msg, "payload");
+    char *body = json_is_object(p) && json_object_size(p) > 0 ? json_dumps(p, JSON_COMPACT)
+                                                               : NULL;
+    json_decref(msg);
+    char *ticket = NULL;
+    pthread_mutex_lock(&k->l->mu);
+    for (size_t i = 0; body && i < MAX_COMMANDS; i++)
+        if (k->cmds[i].ticket && k->cmds[i].seq == seq)
+            ticket = chat_strdup(k->cmds[i].ticket);
+    pthread_mutex_unlock(&k->l->mu);
+    if (ticket)
+        gw_app_answer(k->l->g, ticket, body, strlen(body));
+    chat_free(ticket);
+    free(body); /* jansson's allocator */
+}
+
+/* {"envelope_id":"..."} acknowledges an envelope; a payload beside it
+ * answers a slash command. Worker thread. */
 static void ack_run(void *arg)
 {
     static const chati_method *ack;
@@ -299,6 +377,7 @@ static void ack_run(void *arg)
     int64_t seq = 0;
     if (gw_args_parse_json(j->text, strlen(j->text), &args) == CHAT_OK &&
         parse_envelope_id(gw_args_get(&args, "envelope_id"), &seq)) {
+        answer_command(k, seq, j->text);
         Chat__Internal__AppEventsAckRequest req = CHAT__INTERNAL__APP_EVENTS_ACK_REQUEST__INIT;
         req.seqs = &seq;
         req.n_seqs = 1;

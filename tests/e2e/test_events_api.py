@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -37,6 +38,7 @@ class Endpoint:
         self.secret = None
         self.requests = []   # (headers, body as JSON) of every request, in order
         self.fail = 0
+        self.command_reply = b""
         self.lock = threading.Lock()
         outer = self
 
@@ -50,7 +52,12 @@ class Endpoint:
                 want = "v0=" + hmac.new(outer.secret.encode(), f"v0:{ts}:".encode() + raw,
                                         hashlib.sha256).hexdigest()
                 ok_sig = hmac.compare_digest(want, self.headers["X-Slack-Signature"] or "")
-                body = json.loads(raw)
+                if self.headers["Content-Type"] == "application/x-www-form-urlencoded":
+                    body = {k: v[0] for k, v in urllib.parse.parse_qs(
+                        raw.decode(), keep_blank_values=True).items()}
+                    body["type"] = "slash_command"
+                else:
+                    body = json.loads(raw)
                 with outer.lock:
                     outer.requests.append((dict(self.headers), body, ok_sig))
                     failing = outer.fail > 0 and body["type"] != "url_verification"
@@ -60,7 +67,8 @@ class Endpoint:
                     self.send_response(500)
                     self.end_headers()
                     return
-                reply = body["challenge"].encode() if body["type"] == "url_verification" else b""
+                reply = body["challenge"].encode() if body["type"] == "url_verification" else \
+                    outer.command_reply if body["type"] == "slash_command" else b""
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(reply)))
@@ -97,13 +105,16 @@ def endpoint():
     e.stop()
 
 
-def make_app(server, owner, url, events=("message.channels", "app_mention"), socket=False):
+def make_app(server, owner, url, events=("message.channels", "app_mention"), socket=False,
+             commands=(), command_url=None):
+    cmds = [dict(command=c, **({"url": command_url} if command_url else {})) for c in commands]
     m = {"display_information": {"name": "Hook Bot"},
-         "features": {"bot_user": {"display_name": "hookbot"}},
+         "features": {"bot_user": {"display_name": "hookbot"}, "slash_commands": cmds},
          "oauth_config": {"scopes": {"bot": ["chat:write", "channels:join", "channels:history",
                                              "app_mentions:read"]}},
          "settings": {"socket_mode_enabled": socket,
-                      "event_subscriptions": {"request_url": url, "bot_events": list(events)}}}
+                      "event_subscriptions": {"bot_events": list(events),
+                                              **({"request_url": url} if url else {})}}}
     j = owner.ok("apps.manifest.create", via="json", manifest=m)
     return j, server.api(j["bot_token"])
 
@@ -176,3 +187,28 @@ def test_socket_mode_apps_get_no_posts(server, alice, endpoint):
     time.sleep(RETRY_MS / 1000 * 1.5)
     with endpoint.lock:
         assert endpoint.requests == []
+
+
+def test_slash_commands_over_http(server, alice, endpoint, rtms):
+    """A command is a signed form POST to its URL; what the app answers with
+    is its reply, to the person alone. (The app has no request URL: commands
+    need none.)"""
+    j, bot = make_app(server, alice, None, events=(), commands=("/ship",),
+                      command_url=endpoint.url)
+    endpoint.secret = j["credentials"]["signing_secret"]
+    endpoint.command_reply = b"shipping"
+    c = alice.ok("conversations.create", name=unique("hookcmd"))["channel"]["id"]
+    wa = rtms(server, alice)
+    alice.ok("chat.command", channel=c, command="/ship", text="v2")
+    got = wait_until(lambda: next((hb for hb in endpoint.requests
+                                   if hb[1]["type"] == "slash_command"), None),
+                     what="the command's POST", timeout=20)
+    h, body, ok_sig = got
+    assert ok_sig, h
+    assert [b["type"] for _, b, _ in endpoint.requests] == ["slash_command"]  # no challenge
+    assert (body["command"], body["text"], body["user_id"], body["channel_id"]) == (
+        "/ship", "v2", alice.user_id, c), body
+    assert body["response_url"].startswith(server.base + "/hooks/respond/"), body
+    e = wa.wait_for(lambda e: e.get("type") == "message" and e.get("text") == "shipping",
+                    what="the app's reply")
+    assert e["is_ephemeral"] is True and e["bot_id"] == j["bot_id"], e

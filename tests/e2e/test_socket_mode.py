@@ -8,16 +8,17 @@ import time
 import pytest
 import websocket
 
-from conftest import unique, wait_until
+from conftest import http_request, unique, wait_until
 
 EVENTS = ["message.channels", "message.im", "app_mention", "reaction_added",
           "member_joined_channel", "channel_created", "team_join"]
 
 
-def manifest(events=EVENTS, scopes=None):
+def manifest(events=EVENTS, scopes=None, commands=()):
     return {
         "display_information": {"name": "Sock Bot"},
-        "features": {"bot_user": {"display_name": "sockbot"}},
+        "features": {"bot_user": {"display_name": "sockbot"},
+                     "slash_commands": [{"command": c, "description": "d"} for c in commands]},
         "oauth_config": {"scopes": {"bot": scopes or [
             "chat:write", "channels:read", "channels:join", "channels:history", "im:history",
             "app_mentions:read", "reactions:read", "users:read"]}},
@@ -68,8 +69,8 @@ class Link:
                 env = self.next(max(0.1, deadline - time.monotonic()))
             except websocket.WebSocketTimeoutException:
                 return
-            if env.get("type") == "events_api":
-                assert not pred(env["payload"]["event"]), env
+            if "envelope_id" in env:  # events, and slash commands too
+                assert not pred(env["payload"].get("event", env["payload"])), env
                 self.ack(env)
 
     def ack(self, env):
@@ -267,3 +268,65 @@ def test_slack_sdk_socket_mode_client(server, alice):
 
 
 LEASE_S = 5
+
+
+def envelope_of(link, kind, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        env = link.next(max(0.1, deadline - time.monotonic()))
+        if env.get("type") == kind:
+            return env
+    raise AssertionError(f"no {kind} envelope")
+
+
+def test_slash_commands(server, alice, bob, links, rtms):
+    j, bot, app = make_app(server, alice, events=[], commands=["/deploy"])
+    link = links(app)
+    c = alice.ok("conversations.create", name=unique("cmd"))["channel"]  # the bot is not in it
+    wa = rtms(server, alice)
+    alice.ok("chat.command", channel=c["id"], command="/deploy", text="now please")
+    env = envelope_of(link, "slash_commands")
+    assert env["accepts_response_payload"] is True and env["retry_attempt"] == 0, env
+    p = env["payload"]
+    assert (p["command"], p["text"], p["user_id"], p["channel_id"], p["channel_name"],
+            p["team_id"], p["api_app_id"]) == ("/deploy", "now please", alice.user_id, c["id"],
+                                               c["name"], alice.team_id, j["app_id"]), p
+    assert p["user_name"] and p["trigger_id"], p
+    assert p["response_url"].startswith(server.base + "/hooks/respond/"), p
+
+    # the ack's payload answers the person alone, from the bot
+    link.ws.send(json.dumps({"envelope_id": env["envelope_id"],
+                             "payload": {"text": "deploying"}}))
+    e = wa.wait_for(lambda e: e.get("type") == "message" and e.get("text") == "deploying",
+                    what="the ephemeral answer")
+    assert e["is_ephemeral"] is True and e["user"] == j["bot_user_id"], e
+    assert e["bot_id"] == j["bot_id"] and e["channel"] == c["id"], e
+    # the response_url answers the channel, though the bot is not in it
+    r = http_request(p["response_url"], json.dumps(
+        {"response_type": "in_channel", "text": "deployed"}).encode(),
+        {"Content-Type": "application/json"})
+    assert r.status == 200 and r.json == {"ok": True}, r
+    m = [m for m in alice.ok("conversations.history", channel=c["id"])["messages"]
+         if m["text"] == "deployed"]
+    assert len(m) == 1 and m[0]["bot_id"] == j["bot_id"], m
+    # a forged or altered ticket is refused
+    bad = p["response_url"][:-3] + ("AAA" if not p["response_url"].endswith("AAA") else "BBB")
+    r = http_request(bad, b'{"text": "x"}', {"Content-Type": "application/json"})
+    assert r.status == 404, r
+
+    # who may run what, where
+    alice.fail("chat.command", "invalid_command", channel=c["id"], command="/nosuch", text="")
+    alice.fail("chat.command", "invalid_command", channel=c["id"], command="deploy", text="")
+    bob.fail("chat.command", "not_in_channel", channel=c["id"], command="/deploy", text="")
+    bot.fail("chat.command", "not_allowed_token_type", channel=c["id"], command="/deploy",
+             text="")
+    # a command is not sent again once acknowledged
+    link.quiet(lambda e: True, 6)
+
+
+def test_bad_slash_commands_in_manifests(server, alice):
+    for cmds, why in ((["deploy"], "not a slash command"), (["/Deploy"], "not a slash command"),
+                      (["/a" * 20], "not a slash command"), (["/x", "/x"], "named twice")):
+        r = alice.fail("apps.manifest.create", "invalid_manifest", via="json",
+                       manifest=manifest(commands=cmds))
+        assert why in r["detail"], r

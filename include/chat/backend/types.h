@@ -113,7 +113,8 @@ CHAT_API chat_app *chat_app_new(void);
 #define CHAT_APP_EVENT_ID_SIZE 48
 enum {
     CHAT_APP_EVENT_AS_IS = 0,   /* the event as it happened */
-    CHAT_APP_EVENT_MENTION = 1  /* a new message that names the app's bot: app_mention */
+    CHAT_APP_EVENT_MENTION = 1, /* a new message that names the app's bot: app_mention */
+    CHAT_APP_EVENT_COMMAND = 2  /* a slash command: data is JSON {"url", "payload"} */
 };
 typedef struct chat_app_event {
     char app_id[CHAT_ID_SIZE];
@@ -122,7 +123,8 @@ typedef struct chat_app_event {
     int64_t seq;                /* the app's order, set by the store */
     int attempts;               /* leases so far, counted by the store */
     int64_t created_ms;         /* unix milliseconds */
-    void *data;                 /* the encoded event; owned when read from a store */
+    void *data;                 /* the encoded event (or a command's JSON); owned when
+                                   read from a store */
     size_t len;
 } chat_app_event;
 /* Frees n events read from a store (their data) and the array. */

@@ -59,9 +59,12 @@ before(async () => {
   made = await call(alice.token, 'apps.manifest.create', {
     manifest: {
       display_information: { name: 'Bolt Bot' },
-      features: { bot_user: { display_name: 'boltbot' } },
+      features: {
+        bot_user: { display_name: 'boltbot' },
+        slash_commands: [{ command: '/ship', url: `http://127.0.0.1:${port}/slack/events` }],
+      },
       oauth_config: { scopes: { bot: ['chat:write', 'channels:join', 'channels:history',
-        'app_mentions:read'] } },
+        'app_mentions:read', 'commands'] } },
       settings: {
         event_subscriptions: {
           request_url: `http://127.0.0.1:${port}/slack/events`,
@@ -82,6 +85,10 @@ before(async () => {
   });
   app.event('app_mention', async ({ event, say }) => {
     await say({ text: 'on it', thread_ts: event.ts });
+  });
+  app.command('/ship', async ({ command, ack, respond }) => {
+    await ack();
+    await respond({ response_type: 'in_channel', text: `shipped ${command.text}` });
   });
   await app.start(port);
 });
@@ -119,4 +126,14 @@ test('a Bolt app hears a message and an app_mention over the Events API', { time
   // the app answered each once (Bolt ignores the bot's own messages)
   const h = await call(alice.token, 'conversations.history', { channel });
   assert.equal(h.messages.filter((m) => m.text === `hi <@${alice.user_id}>`).length, 1);
+});
+
+test('a Bolt app runs a slash command and answers through its response_url', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const channel = (await call(alice.token, 'conversations.create', { name: unique('boltcmd') })).channel.id;
+  await call(alice.token, 'chat.command', { channel, command: '/ship', text: 'v3' });
+  const answer = await waitFor('the answer in the channel', async () => {
+    const h = await call(alice.token, 'conversations.history', { channel });
+    return h.messages.find((m) => m.text === 'shipped v3');
+  });
+  assert.equal(answer.bot_id, made.bot_id); // the bot answers where it is not a member
 });

@@ -6,8 +6,11 @@ WebClient's base_url is pointed at chatd.
 Run: CHATD=/path/to/chatd ~/.cache/libchat/venv/bin/python -m pytest -q \
         tests/sdk/python/test_slack_bolt.py
 """
+import json
 import shutil
 import time
+
+import websocket
 
 import pytest
 from slack_bolt import App
@@ -52,9 +55,10 @@ def test_bolt_app_over_socket_mode(server):
     status, made = raw_post(server.base + "/api/apps.manifest.create", {
         "token": alice["token"],
         "manifest": '{"display_information":{"name":"Py Bolt"},'
-                    '"features":{"bot_user":{"display_name":"pybolt"}},'
+                    '"features":{"bot_user":{"display_name":"pybolt"},'
+                    '"slash_commands":[{"command":"/deploy"}]},'
                     '"oauth_config":{"scopes":{"bot":["chat:write","channels:join",'
-                    '"channels:history","app_mentions:read"]}},'
+                    '"channels:history","app_mentions:read","commands"]}},'
                     '"settings":{"socket_mode_enabled":true,"event_subscriptions":'
                     '{"bot_events":["message.channels","app_mention"]}}}'})
     assert status == 200 and made["ok"], made
@@ -69,6 +73,11 @@ def test_bolt_app_over_socket_mode(server):
     @app.event("app_mention")
     def mention(event, say):
         say(text="on it", thread_ts=event["ts"])
+
+    @app.command("/deploy")
+    def deploy(ack, respond, command):
+        ack(f"deploying {command['text']}")
+        respond(response_type="in_channel", text=f"deployed {command['text']}")
 
     channel = call(server, alice["token"], "conversations.create",
                    name=unique("pybolt"))["channel"]["id"]
@@ -95,5 +104,25 @@ def test_bolt_app_over_socket_mode(server):
         texts = [m["text"] for m in call(server, alice["token"], "conversations.history",
                                          channel=channel)["messages"]]
         assert texts.count(f"hi <@{alice['user_id']}>") == 1, texts
+
+        # a slash command: Bolt acks with a reply for the person alone, then
+        # answers the channel through the response_url
+        rtm = websocket.create_connection(
+            call(server, alice["token"], "rtm.connect")["url"], timeout=WAIT)
+        try:
+            assert json.loads(rtm.recv())["type"] == "hello"
+            call(server, alice["token"], "chat.command", channel=channel, command="/deploy",
+                 text="v2")
+            while True:
+                e = json.loads(rtm.recv())
+                if e.get("type") == "message" and e.get("text") == "deploying v2":
+                    break
+            assert e["is_ephemeral"] is True and e["bot_id"] == made["bot_id"], e
+        finally:
+            rtm.close()
+        wait_for("the answer in the channel", lambda: next(
+            (m for m in call(server, alice["token"], "conversations.history",
+                             channel=channel)["messages"]
+             if m["text"] == "deployed v2" and m.get("bot_id") == made["bot_id"]), None))
     finally:
         handler.close()
