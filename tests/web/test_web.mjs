@@ -23,6 +23,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -698,6 +699,41 @@ test('web client', { timeout: 480000 }, async (t) => {
     for (const p of [ada, bob]) {
       await p.page.goto(`${chatd.base}/#/${general}`);
       await p.page.locator('.channel-title', { hasText: 'general' }).waitFor();
+    }
+  });
+
+  await step(t, 'slash commands from the composer: /me, and an app\'s answer for the sender alone', async () => {
+    // The app's command URL: answers every command with its text.
+    const heard = [];
+    const app = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        const f = new URLSearchParams(body);
+        heard.push(f.get('command'));
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end(`deploying ${f.get('text')}`);
+      });
+    });
+    await new Promise((r) => app.listen(0, '127.0.0.1', r));
+    try {
+      await chatd.api(ada.token, 'apps.manifest.create', {
+        manifest: {
+          display_information: { name: 'Deployer' },
+          features: { slash_commands: [{ command: '/deploy', url: `http://127.0.0.1:${app.address().port}/cmd` }] },
+          oauth_config: { scopes: { bot: ['commands', 'chat:write'] } },
+        },
+      });
+      await send(ada, '/deploy the docs');
+      const answer = log(ada).locator('.msg', { hasText: 'deploying the docs' });
+      await answer.waitFor();
+      await answer.locator('.msg-ephemeral', { hasText: 'Only visible to you' }).waitFor();
+      assert.deepEqual(heard, ['/deploy']);
+      await send(ada, '/me waves');
+      await msgText(bob, 'waves').waitFor();
+      assert.equal(await log(bob).locator('.msg', { hasText: 'deploying the docs' }).count(), 0);
+    } finally {
+      app.close();
     }
   });
 

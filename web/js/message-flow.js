@@ -7,8 +7,13 @@ import { normalizeMessage, isReply, inChannelView } from './store.js';
 import { cmpTs, uuid } from './dom.js';
 import { fromEditable, mentionsUser } from './mrkdwn.js';
 
+// "/name rest": a slash command (an app's, or /me), as Slack's clients read it.
+const COMMAND = /^\/([a-z0-9_-]{1,31})(?:\s+([\s\S]*))?$/;
+
 export const messageFlowMethods = {
   async send(channel, text, { threadTs = null, broadcast = false } = {}) {
+    const cmd = threadTs ? null : COMMAND.exec(text.trim());
+    if (cmd) return this.runCommand(channel, cmd[1], cmd[2] || '');
     const payload = { channel, text: fromEditable(text, this.mrkdwnCtx), client_msg_id: uuid() };
     if (threadTs) {
       payload.thread_ts = threadTs;
@@ -17,6 +22,23 @@ export const messageFlowMethods = {
     try {
       const r = await this.api.call('chat.postMessage', payload);
       this.ingest(normalizeMessage({ ...r.message, ts: r.ts || r.message.ts }, channel), { own: true });
+      return true;
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+  },
+
+  // /me posts an action; any other command goes to the app that has it,
+  // whose answer arrives over the event stream.
+  async runCommand(channel, name, rest) {
+    try {
+      if (name === 'me') {
+        const r = await this.api.call('chat.meMessage', { channel, text: fromEditable(rest, this.mrkdwnCtx) });
+        if (r.message) this.ingest(normalizeMessage({ ...r.message, ts: r.ts || r.message.ts }, channel), { own: true });
+      } else {
+        await this.api.call('chat.command', { channel, command: `/${name}`, text: rest });
+      }
       return true;
     } catch (e) {
       this.fail(e);

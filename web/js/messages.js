@@ -207,6 +207,7 @@ export function renderMessage(app, m, { grouped = false, inThread = false, edito
     if (blocks) text.append(blocks);
     else if (m.text) text.append(renderMrkdwn(m.text, app.mrkdwnCtx));
     if (m.edited) text.append(h('span', { class: 'msg-edited', title: m.edited.ts ? `Edited ${formatFull(tsDate(m.edited.ts))}` : 'Edited' }, ' (edited)'));
+    if (m.is_ephemeral) body.append(h('div', { class: 'msg-ephemeral' }, 'Only visible to you'));
     if (isReply(m) && m.reply_broadcast && !inThread) {
       body.append(h('div', { class: 'msg-broadcast' },
         h('button', { type: 'button', class: 'linkish', onclick: () => app.openThread(m.channel, m.thread_ts) }, 'replied to a thread')));
