@@ -28,6 +28,7 @@ import { searchMethods } from './js/search.js';
 import { presenceMethods } from './js/presence.js';
 import { eventMethods } from './js/events.js';
 import { channelActionMethods } from './js/channel-actions.js';
+import { onBlockAction } from './js/blocks.js';
 
 class App {
   constructor() {
@@ -54,6 +55,14 @@ class App {
       channelName: (id) => this.store.channelName(id),
     };
     this.api.onAuthLost = () => this.endSession('Your session has ended. Please sign in again.');
+    // A button of an app's message: the app hears the click (blocks.actions).
+    onBlockAction(({ action_id: actionId, block_id: blockId, message, element }) => {
+      if (!message || !message.channel || !message.ts) return;
+      element.disabled = true;
+      this.api.call('blocks.actions', { channel: message.channel, ts: message.ts, block_id: blockId, action_id: actionId })
+        .catch((e) => this.fail(e))
+        .finally(() => { element.disabled = false; });
+    });
     this.userFetch = new Set();
     this.pendingUnread = new Map();
     this.deletedTs = new Set();

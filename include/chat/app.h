@@ -59,6 +59,15 @@ CHAT_API chat_err chat_app_get(chat_ctx *ctx, const chat_session *s, const char 
 CHAT_API chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *channel,
                                    const char *command, const char *text);
 
+/* A click on an element (action_id; block_id when given, which block) of
+ * a message an app's bot posted, by a person in its channel: the app hears
+ * a block_actions interaction, with a response_url that may also replace or
+ * delete the message. value: for elements that carry none of their own.
+ * invalid_arguments when the message has no such element. */
+CHAT_API chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *channel,
+                                  const char *ts, const char *block_id, const char *action_id,
+                                  const char *value);
+
 #ifdef __cplusplus
 }
 #endif

@@ -173,3 +173,12 @@ chat_err chati_h_chat_command(chat_ctx *ctx, const chat_session *s, const Protob
     const Chat__Api__ChatCommandRequest *req = (const void *)rq;
     return chat_app_command(ctx, s, req->channel, req->command, req->text);
 }
+
+chat_err chati_h_blocks_actions(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                                ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__BlocksActionsRequest *req = (const void *)rq;
+    return chat_app_action(ctx, s, req->channel, req->ts, req->block_id, req->action_id,
+                           req->value);
+}

@@ -98,12 +98,14 @@ chat_err chati_h_webhooks_respond(chat_ctx *ctx, const chat_session *unused,
     CHATI_UNUSED(unused);
     CHATI_UNUSED(rs);
     const Chat__Api__WebhooksRespondRequest *req = (const void *)rq;
-    if (req->delete_original || req->replace_original)
-        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "a command's answer has no original");
     chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
                         .thread_ts = req->thread_ts,
                         .blocks = chati_pb_json(req->blocks),
                         .attachments = chati_pb_json(req->attachments)};
-    bool in_channel = req->response_type && strcmp(req->response_type, "in_channel") == 0;
-    return chati_app_respond(ctx, req->ticket, req->text, &o, in_channel);
+    unsigned how = (req->response_type && strcmp(req->response_type, "in_channel") == 0
+                        ? CHATI_RESPOND_IN_CHANNEL
+                        : 0) |
+                   (req->replace_original ? CHATI_RESPOND_REPLACE : 0) |
+                   (req->delete_original ? CHATI_RESPOND_DELETE : 0);
+    return chati_app_respond(ctx, req->ticket, req->text, &o, how);
 }

@@ -28,6 +28,7 @@ CHATI_HANDLER(chati_h_app_events_ack);   /* internal */
 CHATI_HANDLER(chati_h_app_http_lease);   /* internal */
 CHATI_HANDLER(chati_h_app_http_ack);     /* internal */
 CHATI_HANDLER(chati_h_chat_command);
+CHATI_HANDLER(chati_h_blocks_actions);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

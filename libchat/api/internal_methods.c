@@ -150,6 +150,15 @@ static chat_err h_create_bot(chat_ctx *ctx, const chat_session *s, const Protobu
     return rv;
 }
 
+static chat_err h_queue_interaction(chat_ctx *ctx, const chat_session *s,
+                                   const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    CHATI_UNUSED(rs);
+    const Chat__Internal__QueueInteractionRequest *req = (const void *)rq;
+    return chati_auth_peer_local.queue_interaction(ctx, req->bot_id, req->event_id, req->payload);
+}
+
 #define NA (CHATI_M_NO_AUTH | CHATI_M_INTERNAL)
 
 const chati_method chati_internal_methods[] = {
@@ -184,6 +193,9 @@ const chati_method chati_internal_methods[] = {
      D(app_http_lease_response), chati_h_app_http_lease},
     {1013, "internal.appHttpAck", CHATI_SVC_AUTH, NA | CHATI_M_SAFE, D(app_http_ack_request),
      D(empty), chati_h_app_http_ack},
+    /* A person's click on an app's message (blocks.actions), for its app. */
+    {1014, "internal.queueInteraction", CHATI_SVC_AUTH, NA, D(queue_interaction_request),
+     D(empty), h_queue_interaction},
 };
 
 const size_t chati_n_internal_methods = CHATI_ARRAY_LEN(chati_internal_methods);

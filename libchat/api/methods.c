@@ -142,6 +142,8 @@ static const chati_method methods[] = {
     /* A response_url's POST (gateway/hooks.c): the ticket authorises. */
     {61, "webhooks.respond", CHATI_SVC_MESSAGE, CHATI_M_NO_AUTH | CHATI_M_INTERNAL,
      D(webhooks_respond_request), D(empty), chati_h_webhooks_respond},
+    {62, "blocks.actions", CHATI_SVC_MESSAGE, 0, D(blocks_actions_request), D(empty),
+     chati_h_blocks_actions},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -212,10 +212,24 @@ static chat_err set_active(chat_ctx *ctx, const char *user_id, bool active)
     return rv;
 }
 
+static chat_err queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                 const char *payload)
+{
+    Chat__Internal__QueueInteractionRequest req = CHAT__INTERNAL__QUEUE_INTERACTION_REQUEST__INIT;
+    req.bot_id = (char *)bot_id;
+    req.event_id = (char *)event_id;
+    req.payload = (char *)payload;
+    ProtobufCMessage *resp = NULL;
+    chat_err rv = call(ctx, "internal.queueInteraction", NULL, &req.base, &resp);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return rv;
+}
+
 static const chati_channel_peer channel_peer = {channel_visible, readable_channels,
                                                 join_general};
 static const chati_user_peer user_peer = {user_get, read_state, set_read_marker,
                                           create_profile, delete_profile, create_bot};
-static const chati_auth_peer auth_peer = {set_active};
+static const chati_auth_peer auth_peer = {set_active, queue_interaction};
 
 const chati_peers chati_rpc_peers = {&channel_peer, &user_peer, &auth_peer};

@@ -1,8 +1,11 @@
-/* Slash commands (chat/app.h): a person runs "/deploy now" in a channel;
- * the app whose manifest names /deploy hears it (a slash_commands envelope
- * over Socket Mode) with a response_url, through which, for half an hour,
- * it may answer the person alone (ephemeral) or the channel (in_channel),
- * as its bot, whether or not the bot is in the channel. */
+/* What people do to apps (chat/app.h). A slash command: a person runs
+ * "/deploy now" in a channel; the app whose manifest names /deploy hears it
+ * (a slash_commands envelope over Socket Mode, a form POST over HTTP). A
+ * click on a button of an app's message: the app hears a block_actions
+ * interaction. Both come with a response_url, through which, for half an
+ * hour, the app may answer the person alone (ephemeral) or the channel
+ * (in_channel), as its bot, whether or not the bot is in the channel, and
+ * replace or delete the message clicked. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,15 +18,21 @@
 #define MAX_COMMAND_TEXT 4000   /* characters after the command */
 #define RESPONSE_TTL_S 1800     /* a response_url works this long, as Slack's */
 
-/* The ticket of a response_url: who answers whom where, until when, MACed. */
-#define TICKET_FIELDS 7         /* app, bot user, bot, channel, user, team, expiry */
+/* The ticket of a response_url: who answers whom where (and about which
+ * message, "0" for none), until when, MACed. */
+#define TICKET_FIELDS 8         /* app, bot user, bot, channel, user, team, message, expiry */
 
-static chat_err response_ticket(chat_ctx *ctx, const chat_app *a, const char *channel,
-                                const chat_session *s, char *out, size_t n)
+static chat_err response_ticket(chat_ctx *ctx, const char *app_id, const char *bot_user,
+                                const char *bot_id, const char *channel, const chat_session *s,
+                                const char *message_ts, char *out, size_t n)
 {
+    /* The message's ts as microseconds: a ticket's fields are split at '.'. */
+    int64_t us = 0;
+    if (message_ts && !chati_ts_parse(message_ts, &us))
+        return chati_fail(CHAT_ERR_INVALID_TS, "not a message timestamp");
     char msg[256];
-    int len = snprintf(msg, sizeof msg, "%s.%s.%s.%s.%s.%s.%lld", a->id, a->bot_user_id,
-                       a->bot_id, channel, s->user_id, s->team_id,
+    int len = snprintf(msg, sizeof msg, "%s.%s.%s.%s.%s.%s.%lld.%lld", app_id, bot_user, bot_id,
+                       channel, s->user_id, s->team_id, (long long)us,
                        (long long)(chati_now_ms() / 1000 + RESPONSE_TTL_S));
     char mac[CHATI_MAC_B64_LEN + 1];
     chat_err rv = chati_ctx_mac(ctx, "respond", msg, (size_t)len, mac);
@@ -104,7 +113,8 @@ chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *chan
         rv = chati_user_get(ctx, s->user_id, &u);
     char ticket[512], trigger[40];
     if (rv == CHAT_OK)
-        rv = response_ticket(ctx, a, c->id, s, ticket, sizeof ticket);
+        rv = response_ticket(ctx, a->id, a->bot_user_id, a->bot_id, c->id, s, NULL, ticket,
+                             sizeof ticket);
     uint8_t rnd[8];
     if (rv == CHAT_OK && (rv = chati_random(rnd, sizeof rnd)) == CHAT_OK) {
         char hex[17];
@@ -162,7 +172,7 @@ chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *chan
 /* ---------------------------------------------------------- responses --- */
 
 chat_err chati_app_respond(chat_ctx *ctx, const char *ticket, const char *text,
-                           const chat_post_opts *o, bool in_channel)
+                           const chat_post_opts *o, unsigned how)
 {
     chati_clear_errmsg();
     char f[TICKET_FIELDS + 1][CHATI_MAC_B64_LEN + 1];
@@ -186,7 +196,7 @@ chat_err chati_app_respond(chat_ctx *ctx, const char *ticket, const char *text,
     if (strlen(f[TICKET_FIELDS]) != CHATI_MAC_B64_LEN ||
         !chati_consttime_eq(want, f[TICKET_FIELDS], CHATI_MAC_B64_LEN))
         return chati_fail(CHAT_ERR_INVALID_AUTH, "not a response_url");
-    if (strtoll(f[6], NULL, 10) < chati_now_ms() / 1000)
+    if (strtoll(f[7], NULL, 10) < chati_now_ms() / 1000)
         return chati_fail(CHAT_ERR_EXPIRED_URL, "this response_url has expired");
     /* The app's bot answers; the person who ran the command is where it
      * answers, the bot need not be. */
@@ -202,11 +212,210 @@ chat_err chati_app_respond(chat_ctx *ctx, const char *ticket, const char *text,
     memset(&person, 0, sizeof person);
     chati_copy_fixed(person.user_id, CHAT_ID_SIZE, f[4]);
     chati_copy_fixed(person.team_id, CHAT_ID_SIZE, f[5]);
-    if (in_channel) {
+    char ts[CHAT_TS_SIZE];
+    int64_t us = strtoll(f[6], NULL, 10);
+    chati_ts_format(us, ts);
+    if (how & (CHATI_RESPOND_REPLACE | CHATI_RESPOND_DELETE)) {
+        if (us == 0)
+            return chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "this answer has no original");
+        if (how & CHATI_RESPOND_DELETE)
+            return chat_message_delete(ctx, &bot, f[3], ts);
+        /* Replaced whole, as Slack does: parts not given go. */
+        chat_post_opts whole = {.version = CHAT_POST_OPTS_V1,
+                                .blocks = o && o->blocks ? o->blocks : "[]",
+                                .attachments = o && o->attachments ? o->attachments : "[]"};
+        chat_message *m = NULL;
+        rv = chat_message_update_opts(ctx, &bot, f[3], ts, text, &whole, &m);
+        chat_message_free(m);
+        return rv;
+    }
+    if (how & CHATI_RESPOND_IN_CHANNEL) {
         chat_message *m = NULL;
         rv = chati_message_post_for(ctx, &bot, &person, f[3], text, o, &m);
         chat_message_free(m);
         return rv;
     }
     return chati_message_post_ephemeral_for(ctx, &bot, &person, f[3], text, o);
+}
+
+/* ------------------------------------------------------------ actions --- */
+
+/* The element of blocks (an actions block's, or a section's accessory)
+ * whose action_id is action_id (and block's block_id, when given). */
+static const json_t *find_action(const json_t *blocks, const char *block_id,
+                                 const char *action_id, const char **in_block)
+{
+    size_t i, j;
+    const json_t *b, *e;
+    json_array_foreach(blocks, i, b)
+    {
+        const char *bid = json_string_value(json_object_get(b, "block_id"));
+        if (block_id && *block_id && (bid == NULL || strcmp(bid, block_id) != 0))
+            continue;
+        const json_t *acc = json_object_get(b, "accessory");
+        const char *aid = json_string_value(json_object_get(acc, "action_id"));
+        if (aid && strcmp(aid, action_id) == 0) {
+            *in_block = bid;
+            return acc;
+        }
+        json_array_foreach(json_object_get(b, "elements"), j, e)
+        {
+            aid = json_string_value(json_object_get(e, "action_id"));
+            if (aid && strcmp(aid, action_id) == 0) {
+                *in_block = bid;
+                return e;
+            }
+        }
+    }
+    return NULL;
+}
+
+chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                         const char *ts, const char *block_id, const char *action_id,
+                         const char *value)
+{
+    chati_clear_errmsg();
+    CHATI_REQUIRE(ctx, messages, "message");
+    chat_err rv = chati_check_session(s);
+    if (rv != CHAT_OK)
+        return rv;
+    if (s->kind != CHAT_TOKEN_USER)
+        return chati_fail(CHAT_ERR_NOT_ALLOWED_TOKEN_TYPE, "people click buttons");
+    if (action_id == NULL || *action_id == '\0' || strlen(action_id) > 255)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "action_id is required");
+    chat_channel *c = NULL;
+    chat_message *m = NULL;
+    chat_user *u = NULL;
+    json_t *blocks = NULL, *wrap = json_object(), *p = json_object();
+    bool member = false;
+    rv = wrap && p ? chati_channel_visible(ctx, s, channel_id, &c, &member)
+                   : chati_fail(CHAT_ERR_NOMEM, "action");
+    if (rv == CHAT_OK && !member)
+        rv = chati_fail(CHAT_ERR_NOT_IN_CHANNEL, "not in the channel");
+    char nts[CHAT_TS_SIZE];
+    int64_t us = 0;
+    if (rv == CHAT_OK && (ts == NULL || !chati_ts_parse(ts, &us)))
+        rv = chati_fail(CHAT_ERR_INVALID_TS, "ts is not a message timestamp");
+    if (rv == CHAT_OK) {
+        chati_ts_format(us, nts);
+        rv = ctx->messages->get(ctx->messages_impl, c->id, nts, &m);
+        if (chati_not_found(rv))
+            rv = chati_fail(CHAT_ERR_MESSAGE_NOT_FOUND, "no message %s", nts);
+    }
+    /* Only an app's message, and an element it has: a click names it. */
+    const json_t *el = NULL;
+    const char *in_block = NULL;
+    if (rv == CHAT_OK && (m->bot_id[0] == '\0' || m->blocks == NULL ||
+                          (blocks = json_loads(m->blocks, 0, NULL)) == NULL ||
+                          (el = find_action(blocks, block_id, action_id, &in_block)) == NULL))
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the message has no action %.60s", action_id);
+    if (rv == CHAT_OK)
+        rv = chati_user_get(ctx, s->user_id, &u);
+    char ticket[512], trigger[40], action_ts[CHAT_TS_SIZE];
+    if (rv == CHAT_OK)
+        rv = response_ticket(ctx, m->bot_id, m->user, m->bot_id, c->id, s, nts, ticket,
+                             sizeof ticket);
+    uint8_t rnd[8];
+    if (rv == CHAT_OK && (rv = chati_random(rnd, sizeof rnd)) == CHAT_OK) {
+        char hex[17];
+        chati_hex_encode(rnd, sizeof rnd, hex);
+        snprintf(trigger, sizeof trigger, "%lld.%s", (long long)chati_now_ms(), hex);
+        chati_ts_format(chati_now_us(), action_ts);
+    }
+    char *data = NULL;
+    if (rv == CHAT_OK) {
+        const char *pub = chat_config_get(ctx->cfg, "gateway.public_url");
+        char response_url[1024];
+        snprintf(response_url, sizeof response_url, "%s/hooks/respond/%s",
+                 pub && *pub ? pub : "http://127.0.0.1:8080", ticket);
+        /* Slack's block_actions, with what Bolt reads of it. */
+        json_t *user = json_pack("{s:s, s:s, s:s, s:s}", "id", s->user_id, "username",
+                                 u->name ? u->name : "", "name", u->name ? u->name : "",
+                                 "team_id", s->team_id);
+        json_t *action = json_deep_copy(el);
+        if (action) {
+            json_object_set_new(action, "block_id", json_string(in_block ? in_block : ""));
+            json_object_set_new(action, "action_ts", json_string(action_ts));
+            if (value && *value && json_object_get(action, "value") == NULL)
+                json_object_set_new(action, "value", json_string(value));
+        }
+        json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "type", "message", "user",
+                                m->user, "bot_id", m->bot_id, "ts", m->ts, "text",
+                                m->text ? m->text : "", "blocks", blocks);
+        json_object_set_new(p, "type", json_string("block_actions"));
+        json_object_set_new(p, "user", user);
+        json_object_set_new(p, "api_app_id", json_string(""));
+        json_object_set_new(p, "token", json_string(""));
+        json_object_set_new(p, "container",
+                            json_pack("{s:s, s:s, s:s, s:b}", "type", "message", "message_ts",
+                                      m->ts, "channel_id", c->id, "is_ephemeral", 0));
+        json_object_set_new(p, "trigger_id", json_string(trigger));
+        json_object_set_new(p, "team", json_pack("{s:s}", "id", s->team_id));
+        json_object_set_new(p, "is_enterprise_install", json_false());
+        json_object_set_new(p, "channel",
+                            json_pack("{s:s, s:s}", "id", c->id, "name", c->name ? c->name : ""));
+        json_object_set_new(p, "message", msg);
+        json_object_set_new(p, "state", json_pack("{s:{}}", "values"));
+        json_object_set_new(p, "response_url", json_string(response_url));
+        json_object_set_new(p, "actions", action ? json_pack("[o]", action) : json_array());
+        if (user == NULL || msg == NULL || (data = json_dumps(p, JSON_COMPACT)) == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "action");
+    }
+    if (rv == CHAT_OK) {
+        char event_id[CHAT_APP_EVENT_ID_SIZE];
+        snprintf(event_id, sizeof event_id, "Act%s", trigger);
+        rv = chati_queue_interaction(ctx, m->bot_id, event_id, data);
+    }
+    free(data); /* jansson's allocator */
+    json_decref(blocks);
+    json_decref(p);
+    json_decref(wrap);
+    chat_user_free(u);
+    chat_message_free(m);
+    chat_channel_free(c);
+    return rv;
+}
+
+/* (the auth service) */
+chat_err chati_app_queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                     const char *payload)
+{
+    if (!chati_app_events_kept(ctx) || ctx->auth->get_app == NULL)
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "this auth store keeps no app events");
+    chat_app *a = NULL;
+    chat_err rv = chati_id_valid(bot_id, 'B') ? ctx->auth->get_app(ctx->auth_impl, bot_id, &a)
+                                              : CHAT_ERR_NOT_FOUND;
+    if (chati_not_found(rv) || (rv == CHAT_OK && !a->active))
+        rv = chati_fail(CHAT_ERR_BOT_NOT_FOUND, "no app has bot %.30s", bot_id ? bot_id : "");
+    json_t *p = rv == CHAT_OK ? json_loads(payload, 0, NULL) : NULL;
+    json_t *m = rv == CHAT_OK ? json_loads(a->manifest, 0, NULL) : NULL;
+    char *data = NULL;
+    if (rv == CHAT_OK && !json_is_object(p))
+        rv = chati_fail(CHAT_ERR_INVALID_JSON, "an interaction is a JSON object");
+    if (rv == CHAT_OK) {
+        json_object_set_new(p, "api_app_id", json_string(a->id));
+        const char *url = json_string_value(json_object_get(
+            json_object_get(json_object_get(m, "settings"), "interactivity"), "request_url"));
+        json_t *w = json_pack("{s:s, s:O}", "url", url ? url : "", "payload", p);
+        data = w ? json_dumps(w, JSON_COMPACT) : NULL;
+        json_decref(w);
+        if (data == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "interaction");
+    }
+    if (rv == CHAT_OK) {
+        chat_app_event e;
+        memset(&e, 0, sizeof e);
+        memcpy(e.app_id, a->id, CHAT_ID_SIZE);
+        chati_copy_fixed(e.event_id, sizeof e.event_id, event_id);
+        e.kind = CHAT_APP_EVENT_INTERACTION;
+        e.created_ms = chati_now_ms();
+        e.data = data;
+        e.len = strlen(data);
+        rv = ctx->auth->queue_app_events(ctx->auth_impl, &e, 1);
+    }
+    free(data); /* jansson's allocator */
+    json_decref(p);
+    json_decref(m);
+    chat_app_free(a);
+    return rv;
 }

@@ -553,8 +553,8 @@ chat_err chati_app_events_ack(chat_ctx *ctx, const chat_session *s, const int64_
 
 /* Where an app takes its events over HTTP: its manifest's request URL,
  * unless it turned Socket Mode on (Slack sends to one or the other); "" for
- * an app whose slash commands alone have URLs. NULL for none; freed with
- * chat_free. */
+ * an app whose slash commands or interactivity alone have URLs. NULL for
+ * none; freed with chat_free. */
 static char *request_url_of(const char *manifest)
 {
     json_t *m = manifest ? json_loads(manifest, 0, NULL) : NULL;
@@ -567,6 +567,8 @@ static char *request_url_of(const char *manifest)
     const json_t *c;
     json_array_foreach(json_object_get(json_object_get(m, "features"), "slash_commands"), i, c)
         commands = commands || json_string_value(json_object_get(c, "url")) != NULL;
+    commands = commands || json_string_value(json_object_get(
+                               json_object_get(settings, "interactivity"), "request_url"));
     if (json_is_true(json_object_get(settings, "socket_mode_enabled")))
         out = NULL;
     else if (url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&

@@ -281,4 +281,4 @@ static chat_err set_active_local(chat_ctx *ctx, const char *user_id, bool active
     return ctx->auth->set_active(ctx->auth_impl, user_id, active);
 }
 
-const chati_auth_peer chati_auth_peer_local = {set_active_local};
+const chati_auth_peer chati_auth_peer_local = {set_active_local, chati_app_queue_interaction};

@@ -118,8 +118,16 @@ bool chati_command_name_ok(const char *name);
 /* (app_commands.c) A response_url's answer: text and rich parts from the
  * app's bot, to the person who ran the command alone, or (in_channel) to the
  * channel. invalid_auth for a ticket not made here, expired after 30 min. */
+enum {
+    CHATI_RESPOND_IN_CHANNEL = 1u << 0, /* to the channel, not the person alone */
+    CHATI_RESPOND_REPLACE = 1u << 1,    /* replaces the message clicked */
+    CHATI_RESPOND_DELETE = 1u << 2      /* deletes it */
+};
 chat_err chati_app_respond(chat_ctx *ctx, const char *ticket, const char *text,
-                           const chat_post_opts *o, bool in_channel);
+                           const chat_post_opts *o, unsigned how);
+/* (app_commands.c, the auth service: chati_auth_peer's queue_interaction) */
+chat_err chati_app_queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                     const char *payload);
 /* (app.c) A ticket for an app's Socket Mode URL: an app token of kind
  * "link" that verifies for an hour (an app-level session only). */
 chat_err chati_app_link_ticket(chat_ctx *ctx, const chat_session *s, char **ticket);

@@ -79,7 +79,14 @@ static chat_err no_set_active(chat_ctx *ctx, const char *user_id, bool active)
 static const chati_channel_peer no_channel = {no_visible, no_readable, no_join_general};
 static const chati_user_peer no_user = {no_get, no_read_state, no_set_read_marker,
                                         no_create_profile, no_delete_profile, no_create_bot};
-static const chati_auth_peer no_auth = {no_set_active};
+static chat_err no_queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                    const char *payload)
+{
+    CHATI_UNUSED(ctx), CHATI_UNUSED(bot_id), CHATI_UNUSED(event_id), CHATI_UNUSED(payload);
+    return none("auth");
+}
+
+static const chati_auth_peer no_auth = {no_set_active, no_queue_interaction};
 
 void chati_peers_init(chat_ctx *ctx, const chati_peers *remote)
 {
@@ -153,4 +160,10 @@ chat_err chati_create_bot(chat_ctx *ctx, const chat_user *bot, chat_user **out)
 chat_err chati_set_active(chat_ctx *ctx, const char *user_id, bool active)
 {
     return ctx->peers.auth->set_active(ctx, user_id, active);
+}
+
+chat_err chati_queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                 const char *payload)
+{
+    return ctx->peers.auth->queue_interaction(ctx, bot_id, event_id, payload);
 }

@@ -66,6 +66,11 @@ typedef struct chati_user_peer {
 
 typedef struct chati_auth_peer {
     chat_err (*set_active)(chat_ctx *ctx, const char *user_id, bool active);
+    /* Queues an interaction (CHAT_APP_EVENT_INTERACTION: payload, JSON) for
+     * the app whose bot is bot_id; its api_app_id is set there.
+     * bot_not_found when no installed app has that bot. */
+    chat_err (*queue_interaction)(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                  const char *payload);
 } chati_auth_peer;
 
 /* A context's view of the services it does not run. */
@@ -103,5 +108,7 @@ chat_err chati_create_profile(chat_ctx *ctx, const char *user_id, const char *em
 chat_err chati_delete_profile(chat_ctx *ctx, const char *user_id);
 chat_err chati_create_bot(chat_ctx *ctx, const chat_user *bot, chat_user **out);
 chat_err chati_set_active(chat_ctx *ctx, const char *user_id, bool active);
+chat_err chati_queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
+                                 const char *payload);
 
 #endif

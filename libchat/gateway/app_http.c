@@ -162,7 +162,7 @@ void gw_app_answer(gw *g, const char *ticket, const char *body, size_t len)
 
 /* A slash command as Slack sends it over HTTP: its fields as a form, to the
  * command's URL (else the app's request URL); a body in the 2xx answer is
- * the app's reply. */
+ * the app's reply. An interaction: payload=<JSON> to the interactivity URL. */
 static long post_command(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpDelivery *d,
                          const Chat__Internal__AppEvent *e, chati_buf *body, answer *ans)
 {
@@ -174,6 +174,16 @@ static long post_command(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpD
     if (url == NULL || *url == '\0')
         url = d->request_url;
     body->len = 0;
+    if (e->kind == CHAT_APP_EVENT_INTERACTION) {
+        /* Slack's interactivity POST: one form field, payload=<JSON>. */
+        char *json = json_is_object(p) ? json_dumps(p, JSON_COMPACT) : NULL;
+        char *esc = json ? curl_easy_escape(c, json, 0) : NULL;
+        if (esc)
+            chati_buf_printf(body, "payload=%s", esc);
+        curl_free(esc);
+        free(json); /* jansson's allocator */
+        p = NULL; /* no fields of its own */
+    }
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)p, k, v)
@@ -186,10 +196,11 @@ static long post_command(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpD
         curl_free(ev);
     }
     long status = 0;
-    if (json_is_object(p) && body->data)
+    if (body->data && body->len > 0)
         status = post(c, url, d->signing_secret, FORM_TYPE, body->data, body->len,
                       e->attempts > 0 ? e->attempts - 1 : 0, ans);
-    if (status >= 200 && status <= 299 && ans->len > 0 && ticket)
+    if (status >= 200 && status <= 299 && ans->len > 0 && ticket &&
+        e->kind == CHAT_APP_EVENT_COMMAND)
         gw_app_answer(s->g, ticket + strlen("/hooks/respond/"), ans->data, ans->len);
     json_decref(w);
     return status;
@@ -210,7 +221,7 @@ static void deliver_app(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpDe
     for (size_t i = 0; done && i < d->n_events; i++) {
         const Chat__Internal__AppEvent *e = d->events[i];
         long status;
-        if (e->kind == CHAT_APP_EVENT_COMMAND) {
+        if (e->kind == CHAT_APP_EVENT_COMMAND || e->kind == CHAT_APP_EVENT_INTERACTION) {
             status = post_command(s, c, d, e, &body, &ans);
         } else {
             if (*d->request_url == '\0' ||

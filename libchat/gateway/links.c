@@ -207,19 +207,20 @@ static void remember_command(gw_links *l, link *k, int64_t seq, const char *resp
     pthread_mutex_unlock(&l->mu);
 }
 
-/* A slash command as Slack's slash_commands envelope (its data is the
- * queue's JSON {"url", "payload"}). */
+/* A slash command as Slack's slash_commands envelope, an interaction as
+ * its interactive one (their data is the queue's JSON {"url", "payload"}). */
 static bool command_envelope(gw_links *l, link *k, const Chat__Internal__AppEvent *e,
                              chati_buf *out)
 {
+    bool command = e->kind == CHAT_APP_EVENT_COMMAND;
     json_t *w = json_loadb((const char *)e->event.data, e->event.len, 0, NULL);
     json_t *p = json_object_get(w, "payload");
     char *payload = json_is_object(p) ? json_dumps(p, JSON_COMPACT) : NULL;
     const char *url = json_string_value(json_object_get(p, "response_url"));
-    if (payload && url)
+    if (payload && url && command)
         remember_command(l, k, e->seq, url);
     if (payload) {
-        envelope_head(out, l, e, "slash_commands", true);
+        envelope_head(out, l, e, command ? "slash_commands" : "interactive", command);
         chati_buf_puts(out, payload);
         chati_buf_puts(out, "}");
     }
@@ -231,7 +232,7 @@ static bool command_envelope(gw_links *l, link *k, const Chat__Internal__AppEven
 /* One leased event as Slack's events_api envelope. */
 static bool envelope(gw_links *l, link *k, const Chat__Internal__AppEvent *e, chati_buf *out)
 {
-    if (e->kind == CHAT_APP_EVENT_COMMAND)
+    if (e->kind == CHAT_APP_EVENT_COMMAND || e->kind == CHAT_APP_EVENT_INTERACTION)
         return command_envelope(l, k, e, out);
     chati_buf payload = {0};
     bool ok = gw_app_payload_json(e->event.data, e->event.len, (int)e->kind,

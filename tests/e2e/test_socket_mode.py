@@ -330,3 +330,52 @@ def test_bad_slash_commands_in_manifests(server, alice):
         r = alice.fail("apps.manifest.create", "invalid_manifest", via="json",
                        manifest=manifest(commands=cmds))
         assert why in r["detail"], r
+
+
+def test_button_clicks(server, alice, bob, links, rtms):
+    j, bot, app = make_app(server, alice, events=[])
+    c = alice.ok("conversations.create", name=unique("click"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    bob.ok("conversations.join", channel=c)
+    link = links(app)
+    blocks = [{"type": "section", "block_id": "ask", "text": {"type": "mrkdwn", "text": "Ship?"}},
+              {"type": "actions", "block_id": "choice", "elements": [
+                  {"type": "button", "action_id": "approve", "value": "v1",
+                   "text": {"type": "plain_text", "text": "Approve"}}]}]
+    posted = bot.ok("chat.postMessage", channel=c, text="Ship?", blocks=blocks, via="json")
+    bob.ok("blocks.actions", channel=c, ts=posted["ts"], action_id="approve")
+    env = envelope_of(link, "interactive")
+    assert env["accepts_response_payload"] is False, env
+    p = env["payload"]
+    assert p["type"] == "block_actions" and p["api_app_id"] == j["app_id"], p
+    assert p["user"]["id"] == bob.user_id and p["team"]["id"] == alice.team_id, p
+    assert p["container"] == {"type": "message", "message_ts": posted["ts"],
+                              "channel_id": c, "is_ephemeral": False}, p
+    assert p["channel"]["id"] == c and p["message"]["ts"] == posted["ts"], p
+    a = p["actions"][0]
+    assert (a["action_id"], a["block_id"], a["value"], a["type"]) == (
+        "approve", "choice", "v1", "button"), a
+    assert p["trigger_id"] and p["response_url"].startswith(server.base + "/hooks/respond/"), p
+    link.ack(env)
+    wa = rtms(server, alice)
+    # the response_url replaces the message clicked
+    r = http_request(p["response_url"], json.dumps(
+        {"replace_original": True, "text": "Shipped by <@%s>" % bob.user_id}).encode(),
+        {"Content-Type": "application/json"})
+    assert r.status == 200 and r.json == {"ok": True}, r
+    m = alice.ok("conversations.history", channel=c)["messages"][0]
+    assert m["ts"] == posted["ts"] and m["text"].startswith("Shipped by"), m
+    assert "blocks" not in m, m  # replaced whole: the buttons went
+    ev = wa.wait_for(lambda e: e.get("subtype") == "message_changed", what="the change")
+    assert ev["message"]["text"].startswith("Shipped by") and "blocks" not in ev["message"], ev
+
+    # only elements the message has; only people; only messages of apps
+    bob.fail("blocks.actions", "invalid_arguments", channel=c, ts=posted["ts"],
+             action_id="nosuch")
+    bob.fail("blocks.actions", "invalid_arguments", channel=c, ts=posted["ts"],
+             action_id="approve", block_id="ask")
+    bot.fail("blocks.actions", "not_allowed_token_type", channel=c, ts=posted["ts"],
+             action_id="approve")
+    plain = bob.post(c, "no buttons here")
+    bob.fail("blocks.actions", "invalid_arguments", channel=c, ts=plain["ts"],
+             action_id="approve")

@@ -702,7 +702,7 @@ test('web client', { timeout: 480000 }, async (t) => {
     }
   });
 
-  await step(t, 'slash commands from the composer: /me, and an app\'s answer for the sender alone', async () => {
+  await step(t, 'slash commands from the composer, and a click on an app\'s button', async () => {
     // The app's command URL: answers every command with its text.
     const heard = [];
     const app = http.createServer((req, res) => {
@@ -710,6 +710,18 @@ test('web client', { timeout: 480000 }, async (t) => {
       req.on('data', (d) => { body += d; });
       req.on('end', () => {
         const f = new URLSearchParams(body);
+        if (f.get('payload')) { // a click: the message is replaced through the response_url
+          const p = JSON.parse(f.get('payload'));
+          heard.push(`${p.type}:${p.actions[0].action_id}`);
+          res.writeHead(200);
+          res.end();
+          fetch(p.response_url, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ replace_original: true, text: `Approved by <@${p.user.id}>` }),
+          }).catch(() => {});
+          return;
+        }
         heard.push(f.get('command'));
         res.writeHead(200, { 'Content-Type': 'text/plain' });
         res.end(`deploying ${f.get('text')}`);
@@ -717,11 +729,13 @@ test('web client', { timeout: 480000 }, async (t) => {
     });
     await new Promise((r) => app.listen(0, '127.0.0.1', r));
     try {
-      await chatd.api(ada.token, 'apps.manifest.create', {
+      const url = `http://127.0.0.1:${app.address().port}/cmd`;
+      const made = await chatd.api(ada.token, 'apps.manifest.create', {
         manifest: {
           display_information: { name: 'Deployer' },
-          features: { slash_commands: [{ command: '/deploy', url: `http://127.0.0.1:${app.address().port}/cmd` }] },
-          oauth_config: { scopes: { bot: ['commands', 'chat:write'] } },
+          features: { slash_commands: [{ command: '/deploy', url }] },
+          oauth_config: { scopes: { bot: ['commands', 'chat:write', 'channels:join'] } },
+          settings: { interactivity: { is_enabled: true, request_url: url } },
         },
       });
       await send(ada, '/deploy the docs');
@@ -732,6 +746,18 @@ test('web client', { timeout: 480000 }, async (t) => {
       await send(ada, '/me waves');
       await msgText(bob, 'waves').waitFor();
       assert.equal(await log(bob).locator('.msg', { hasText: 'deploying the docs' }).count(), 0);
+
+      // A button on the app's message: the app hears the click and replaces it.
+      await chatd.api(made.bot_token, 'conversations.join', { channel: general });
+      await chatd.api(made.bot_token, 'chat.postMessage', {
+        channel: general,
+        text: 'Ship it?',
+        blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: 'approve', value: 'go', text: { type: 'plain_text', text: 'Approve' } }] }],
+      });
+      await log(bob).locator('.msg button', { hasText: 'Approve' }).last().click();
+      await msgText(ada, 'Approved by').waitFor();
+      assert.equal(await log(ada).locator('.msg button', { hasText: 'Approve' }).count(), 0);
+      assert.deepEqual(heard, ['/deploy', 'block_actions:approve']);
     } finally {
       app.close();
     }

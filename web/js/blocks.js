@@ -8,8 +8,8 @@
 // (selects, date pickers, …) are drawn disabled, so nothing vanishes.
 //
 // Buttons without a url carry data-action-id, data-block-id and data-value;
-// clicking one calls the handler given to onBlockAction(), if any. There is
-// no interactivity on the server yet, so nothing sets one today.
+// clicking one calls the handler given to onBlockAction(), if any (app.js
+// sends the click to the app that posted the message: blocks.actions).
 
 import { h, httpUrl, safeUrl, tsDate, formatWhen, formatFull } from './dom.js';
 import { renderMrkdwn, unescapeText } from './mrkdwn.js';

@@ -90,7 +90,9 @@ export const eventMethods = {
     const { seq, event_ts: eventTs, hidden, ...rest } = ev;
     if (ev.subtype === 'message_changed') {
       if (!ev.message) return;
-      const m = normalizeMessage(ev.message, ev.channel);
+      // The whole new state: parts it no longer has (blocks replaced by
+      // text, say) go, rather than stay from the old one.
+      const m = normalizeMessage({ blocks: undefined, attachments: undefined, ...ev.message }, ev.channel);
       this.updateMessage(ev.channel, m.ts, (old) => m);
       return;
     }

@@ -114,7 +114,8 @@ CHAT_API chat_app *chat_app_new(void);
 enum {
     CHAT_APP_EVENT_AS_IS = 0,   /* the event as it happened */
     CHAT_APP_EVENT_MENTION = 1, /* a new message that names the app's bot: app_mention */
-    CHAT_APP_EVENT_COMMAND = 2  /* a slash command: data is JSON {"url", "payload"} */
+    CHAT_APP_EVENT_COMMAND = 2, /* a slash command: data is JSON {"url", "payload"} */
+    CHAT_APP_EVENT_INTERACTION = 3 /* block_actions and the like: data as a command's */
 };
 typedef struct chat_app_event {
     char app_id[CHAT_ID_SIZE];

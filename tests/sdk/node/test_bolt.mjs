@@ -66,6 +66,7 @@ before(async () => {
       oauth_config: { scopes: { bot: ['chat:write', 'channels:join', 'channels:history',
         'app_mentions:read', 'commands'] } },
       settings: {
+        interactivity: { is_enabled: true, request_url: `http://127.0.0.1:${port}/slack/events` },
         event_subscriptions: {
           request_url: `http://127.0.0.1:${port}/slack/events`,
           bot_events: ['message.channels', 'app_mention'],
@@ -85,6 +86,10 @@ before(async () => {
   });
   app.event('app_mention', async ({ event, say }) => {
     await say({ text: 'on it', thread_ts: event.ts });
+  });
+  app.action('approve', async ({ action, ack, respond }) => {
+    await ack();
+    await respond({ replace_original: true, text: `approved ${action.value}` });
   });
   app.command('/ship', async ({ command, ack, respond }) => {
     await ack();
@@ -136,4 +141,20 @@ test('a Bolt app runs a slash command and answers through its response_url', { t
     return h.messages.find((m) => m.text === 'shipped v3');
   });
   assert.equal(answer.bot_id, made.bot_id); // the bot answers where it is not a member
+});
+
+test('a Bolt app hears a button click and replaces the message', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const bot = new WebClient(made.bot_token, { slackApiUrl: `${server.base}/api/` });
+  const channel = (await call(alice.token, 'conversations.create', { name: unique('boltbtn') })).channel.id;
+  await bot.conversations.join({ channel });
+  const posted = await bot.chat.postMessage({
+    channel,
+    text: 'Ship?',
+    blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: 'approve', value: 'v4', text: { type: 'plain_text', text: 'Approve' } }] }],
+  });
+  await call(alice.token, 'blocks.actions', { channel, ts: posted.ts, action_id: 'approve' });
+  await waitFor('the replaced message', async () => {
+    const h = await call(alice.token, 'conversations.history', { channel });
+    return h.messages.find((m) => m.ts === posted.ts && m.text === 'approved v4');
+  });
 });

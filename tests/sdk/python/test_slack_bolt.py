@@ -79,6 +79,11 @@ def test_bolt_app_over_socket_mode(server):
         ack(f"deploying {command['text']}")
         respond(response_type="in_channel", text=f"deployed {command['text']}")
 
+    @app.action("approve")
+    def approve(ack, respond, body, action):
+        ack()
+        respond(replace_original=True, text=f"approved {action['value']} by <@{body['user']['id']}>")
+
     channel = call(server, alice["token"], "conversations.create",
                    name=unique("pybolt"))["channel"]["id"]
     client.conversations_join(channel=channel)
@@ -124,5 +129,18 @@ def test_bolt_app_over_socket_mode(server):
             (m for m in call(server, alice["token"], "conversations.history",
                              channel=channel)["messages"]
              if m["text"] == "deployed v2" and m.get("bot_id") == made["bot_id"]), None))
+
+        # a button on the bot's message: Bolt's action handler replaces it
+        posted = client.chat_postMessage(channel=channel, text="Ship?", blocks=[
+            {"type": "actions", "elements": [{"type": "button", "action_id": "approve",
+                                              "value": "v2", "text": {"type": "plain_text",
+                                                                      "text": "Approve"}}]}])
+        call(server, alice["token"], "blocks.actions", channel=channel, ts=posted["ts"],
+             action_id="approve")
+        wait_for("the replaced message", lambda: next(
+            (m for m in call(server, alice["token"], "conversations.history",
+                             channel=channel)["messages"]
+             if m["ts"] == posted["ts"] and
+             m["text"] == f"approved v2 by <@{alice['user_id']}>"), None))
     finally:
         handler.close()
