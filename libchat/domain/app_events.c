@@ -219,7 +219,8 @@ static void member_set(chati_app_events *ae, const char *user, const char *chann
 }
 
 /* The batch being routed: what a membership read of "now" must be corrected
- * by (a join or leave later in the batch happened after the event). */
+ * by (a join or leave in the rest of the batch that happened after the
+ * event). */
 typedef struct batch_view {
     chat_event **evs;
     size_t n, at;               /* the event being routed */
@@ -237,11 +238,14 @@ static chat_err is_member(chati_app_events *ae, const batch_view *bv, const app_
         *out = s->member;
         return CHAT_OK;
     }
+    /* Topics are not ordered with each other (Kafka): a join handed over
+     * after the event may have happened before it. Its time says. */
+    int64_t at = bv->evs[bv->at]->time_us;
     for (size_t j = bv->at + 1; j < bv->n; j++) {
         const chat_event *later = bv->evs[j];
         if (later == NULL || (later->type != CHAT_EVENT_MEMBER_JOINED &&
                               later->type != CHAT_EVENT_MEMBER_LEFT) ||
-            strcmp(later->target_user, a->bot.user_id) != 0 ||
+            later->time_us <= at || strcmp(later->target_user, a->bot.user_id) != 0 ||
             strcmp(later->channel_id, channel) != 0)
             continue;
         *out = later->type == CHAT_EVENT_MEMBER_LEFT; /* not cached: it changes */
