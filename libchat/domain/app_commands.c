@@ -41,6 +41,44 @@ static chat_err response_ticket(chat_ctx *ctx, const char *app_id, const char *b
     return rv;
 }
 
+/* Where the app answers (response_url) and its trigger_id, for what s did
+ * in channel (about message_ts, or NULL). */
+static chat_err answer_to(chat_ctx *ctx, const char *app_id, const char *bot_user,
+                          const char *bot_id, const char *channel, const chat_session *s,
+                          const char *message_ts, char response_url[1024], char trigger[40])
+{
+    char ticket[512];
+    uint8_t rnd[8];
+    chat_err rv = response_ticket(ctx, app_id, bot_user, bot_id, channel, s, message_ts, ticket,
+                                  sizeof ticket);
+    if (rv == CHAT_OK)
+        rv = chati_random(rnd, sizeof rnd);
+    if (rv != CHAT_OK)
+        return rv;
+    char hex[17];
+    chati_hex_encode(rnd, sizeof rnd, hex);
+    snprintf(trigger, 40, "%lld.%s", (long long)chati_now_ms(), hex);
+    const char *pub = chat_config_get(ctx->cfg, "gateway.public_url");
+    snprintf(response_url, 1024, "%s/hooks/respond/%s", pub && *pub ? pub : "http://127.0.0.1:8080",
+             ticket);
+    return CHAT_OK;
+}
+
+/* Queues one command or interaction (data: its JSON) for an app. */
+static chat_err queue_one(chat_ctx *ctx, const char *app_id, const char *event_id, int kind,
+                          char *data)
+{
+    chat_app_event e;
+    memset(&e, 0, sizeof e);
+    chati_copy_fixed(e.app_id, sizeof e.app_id, app_id);
+    chati_copy_fixed(e.event_id, sizeof e.event_id, event_id);
+    e.kind = kind;
+    e.created_ms = chati_now_ms();
+    e.data = data;
+    e.len = strlen(data);
+    return ctx->auth->queue_app_events(ctx->auth_impl, &e, 1);
+}
+
 /* The app of the team that has this command, and its command's entry. */
 static chat_err app_of_command(chat_ctx *ctx, const char *team_id, const char *command,
                                chat_app **out, char **url)
@@ -111,23 +149,13 @@ chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *chan
         rv = app_of_command(ctx, s->team_id, command, &a, &url);
     if (rv == CHAT_OK)
         rv = chati_user_get(ctx, s->user_id, &u);
-    char ticket[512], trigger[40];
+    char response_url[1024], trigger[40];
     if (rv == CHAT_OK)
-        rv = response_ticket(ctx, a->id, a->bot_user_id, a->bot_id, c->id, s, NULL, ticket,
-                             sizeof ticket);
-    uint8_t rnd[8];
-    if (rv == CHAT_OK && (rv = chati_random(rnd, sizeof rnd)) == CHAT_OK) {
-        char hex[17];
-        chati_hex_encode(rnd, sizeof rnd, hex);
-        snprintf(trigger, sizeof trigger, "%lld.%s", (long long)chati_now_ms(), hex);
-    }
+        rv = answer_to(ctx, a->id, a->bot_user_id, a->bot_id, c->id, s, NULL, response_url,
+                       trigger);
     json_t *wrap = json_object(), *p = json_object();
     char *data = NULL;
     if (rv == CHAT_OK && wrap && p) {
-        const char *pub = chat_config_get(ctx->cfg, "gateway.public_url");
-        char response_url[1024];
-        snprintf(response_url, sizeof response_url, "%s/hooks/respond/%s",
-                 pub && *pub ? pub : "http://127.0.0.1:8080", ticket);
         set_str(p, "token", "");
         set_str(p, "team_id", s->team_id);
         set_str(p, "channel_id", c->id);
@@ -149,15 +177,9 @@ chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *chan
         rv = chati_fail(CHAT_ERR_NOMEM, "command");
     }
     if (rv == CHAT_OK) {
-        chat_app_event e;
-        memset(&e, 0, sizeof e);
-        memcpy(e.app_id, a->id, CHAT_ID_SIZE);
-        snprintf(e.event_id, sizeof e.event_id, "Cmd%s", trigger);
-        e.kind = CHAT_APP_EVENT_COMMAND;
-        e.created_ms = chati_now_ms();
-        e.data = data;
-        e.len = strlen(data);
-        rv = ctx->auth->queue_app_events(ctx->auth_impl, &e, 1);
+        char event_id[CHAT_APP_EVENT_ID_SIZE];
+        snprintf(event_id, sizeof event_id, "Cmd%s", trigger);
+        rv = queue_one(ctx, a->id, event_id, CHAT_APP_EVENT_COMMAND, data);
     }
     free(data); /* jansson's allocator */
     json_decref(p);
@@ -286,9 +308,9 @@ chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *chann
     chat_channel *c = NULL;
     chat_message *m = NULL;
     chat_user *u = NULL;
-    json_t *blocks = NULL, *wrap = json_object(), *p = json_object();
+    json_t *blocks = NULL, *p = json_object();
     bool member = false;
-    rv = wrap && p ? chati_channel_visible(ctx, s, channel_id, &c, &member)
+    rv = p ? chati_channel_visible(ctx, s, channel_id, &c, &member)
                    : chati_fail(CHAT_ERR_NOMEM, "action");
     if (rv == CHAT_OK && !member)
         rv = chati_fail(CHAT_ERR_NOT_IN_CHANNEL, "not in the channel");
@@ -311,23 +333,12 @@ chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *chann
         rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the message has no action %.60s", action_id);
     if (rv == CHAT_OK)
         rv = chati_user_get(ctx, s->user_id, &u);
-    char ticket[512], trigger[40], action_ts[CHAT_TS_SIZE];
+    char response_url[1024], trigger[40], action_ts[CHAT_TS_SIZE];
     if (rv == CHAT_OK)
-        rv = response_ticket(ctx, m->bot_id, m->user, m->bot_id, c->id, s, nts, ticket,
-                             sizeof ticket);
-    uint8_t rnd[8];
-    if (rv == CHAT_OK && (rv = chati_random(rnd, sizeof rnd)) == CHAT_OK) {
-        char hex[17];
-        chati_hex_encode(rnd, sizeof rnd, hex);
-        snprintf(trigger, sizeof trigger, "%lld.%s", (long long)chati_now_ms(), hex);
-        chati_ts_format(chati_now_us(), action_ts);
-    }
+        rv = answer_to(ctx, m->bot_id, m->user, m->bot_id, c->id, s, nts, response_url, trigger);
     char *data = NULL;
     if (rv == CHAT_OK) {
-        const char *pub = chat_config_get(ctx->cfg, "gateway.public_url");
-        char response_url[1024];
-        snprintf(response_url, sizeof response_url, "%s/hooks/respond/%s",
-                 pub && *pub ? pub : "http://127.0.0.1:8080", ticket);
+        chati_ts_format(chati_now_us(), action_ts);
         /* Slack's block_actions, with what Bolt reads of it. */
         json_t *user = json_pack("{s:s, s:s, s:s, s:s}", "id", s->user_id, "username",
                                  u->name ? u->name : "", "name", u->name ? u->name : "",
@@ -369,7 +380,6 @@ chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *chann
     free(data); /* jansson's allocator */
     json_decref(blocks);
     json_decref(p);
-    json_decref(wrap);
     chat_user_free(u);
     chat_message_free(m);
     chat_channel_free(c);
@@ -402,17 +412,8 @@ chat_err chati_app_queue_interaction(chat_ctx *ctx, const char *bot_id, const ch
         if (data == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "interaction");
     }
-    if (rv == CHAT_OK) {
-        chat_app_event e;
-        memset(&e, 0, sizeof e);
-        memcpy(e.app_id, a->id, CHAT_ID_SIZE);
-        chati_copy_fixed(e.event_id, sizeof e.event_id, event_id);
-        e.kind = CHAT_APP_EVENT_INTERACTION;
-        e.created_ms = chati_now_ms();
-        e.data = data;
-        e.len = strlen(data);
-        rv = ctx->auth->queue_app_events(ctx->auth_impl, &e, 1);
-    }
+    if (rv == CHAT_OK)
+        rv = queue_one(ctx, a->id, event_id, CHAT_APP_EVENT_INTERACTION, data);
     free(data); /* jansson's allocator */
     json_decref(p);
     json_decref(m);
