@@ -68,6 +68,48 @@ CHAT_API chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const ch
                                   const char *ts, const char *block_id, const char *action_id,
                                   const char *value);
 
+/* ---- views: modals and App Home (Slack's views.*) ----
+ * A view is Slack's view JSON (type "modal" or "home", title, blocks,
+ * submit, close, private_metadata, callback_id, external_id, ...). Each
+ * function that returns one sets *out (may be NULL) to the view as Slack
+ * returns it: with id, hash, state, root_view_id, app_id and bot_id (free
+ * with chat_free). The person whose screen it is on hears every change
+ * as a view.changed event (chat_event_data). */
+
+/* Opens a modal for the person whose action gave the trigger_id (a slash
+ * command's or an interaction's, within 30 s, once). An app's session.
+ * Errors: invalid_trigger_id, expired_trigger_id, exchanged_trigger_id,
+ * duplicate_external_id, view_too_large, invalid_arguments (the detail says
+ * what is wrong with the view), not_allowed_token_type. */
+CHAT_API chat_err chat_view_open(chat_ctx *ctx, const chat_session *s, const char *trigger_id,
+                                 const char *view, char **out);
+/* Pushes a modal on the one the trigger_id came from (an interaction in
+ * it): three at most, push_limit_reached; not_found when it is closed. */
+CHAT_API chat_err chat_view_push(chat_ctx *ctx, const chat_session *s, const char *trigger_id,
+                                 const char *view, char **out);
+/* Replaces the app's view view_id (or its external_id) with view. hash:
+ * when given, the view must not have changed since that hash
+ * (hash_conflict). not_found for a view that is not the app's. */
+CHAT_API chat_err chat_view_update(chat_ctx *ctx, const chat_session *s, const char *view_id,
+                                   const char *external_id, const char *hash, const char *view,
+                                   char **out);
+/* Publishes user_id's App Home view (type "home") of the app; hash as for
+ * update. user_not_found for someone outside the workspace. */
+CHAT_API chat_err chat_view_publish(chat_ctx *ctx, const chat_session *s, const char *user_id,
+                                    const char *hash, const char *view, char **out);
+/* The person submits their open modal with what they entered: values is
+ * Slack's state.values ({block_id: {action_id: {type, value |
+ * selected_option | selected_options}}}), checked against the view's
+ * inputs (invalid_arguments names a required one left empty). The app hears
+ * a view_submission; its acknowledgement closes the view, or shows errors,
+ * updates it or pushes another. not_found for a view not theirs or closed. */
+CHAT_API chat_err chat_view_submit(chat_ctx *ctx, const chat_session *s, const char *view_id,
+                                   const char *values);
+/* The person closes their modal (and the views under it when the view
+ * says clear_on_close); the app hears view_closed when it asked
+ * (notify_on_close). */
+CHAT_API chat_err chat_view_close(chat_ctx *ctx, const chat_session *s, const char *view_id);
+
 #ifdef __cplusplus
 }
 #endif

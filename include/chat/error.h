@@ -106,7 +106,14 @@ extern "C" {
     X(CHAT_ERR_APP_NOT_FOUND, "app_not_found", "no such app")                          \
     X(CHAT_ERR_BOT_NOT_FOUND, "bot_not_found", "no such bot")                          \
     X(CHAT_ERR_INVALID_COMMAND, "invalid_command", "no app in the workspace has this command") \
-    X(CHAT_ERR_EXPIRED_URL, "expired_url", "this response_url has expired")
+    X(CHAT_ERR_EXPIRED_URL, "expired_url", "this response_url has expired")             \
+    X(CHAT_ERR_INVALID_TRIGGER_ID, "invalid_trigger_id", "not a trigger_id libchat gave") \
+    X(CHAT_ERR_EXPIRED_TRIGGER_ID, "expired_trigger_id", "the trigger_id has expired")  \
+    X(CHAT_ERR_EXCHANGED_TRIGGER_ID, "exchanged_trigger_id", "the trigger_id was used already") \
+    X(CHAT_ERR_DUPLICATE_EXTERNAL_ID, "duplicate_external_id", "the app has a view with this external_id") \
+    X(CHAT_ERR_HASH_CONFLICT, "hash_conflict", "the view changed since the hash given") \
+    X(CHAT_ERR_PUSH_LIMIT_REACHED, "push_limit_reached", "a stack holds three views at most") \
+    X(CHAT_ERR_VIEW_TOO_LARGE, "view_too_large", "the view is over 250 KB")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -44,9 +44,10 @@ typedef enum chat_event_type {
     CHAT_EVENT_CHANNEL_MARKED = 17,   /* channel.marked     user, item_ts */
     CHAT_EVENT_FILE_DELETED = 18,     /* file.deleted       file_id */
     CHAT_EVENT_USER_JOINED = 19,      /* user.joined        user (a new member of the team) */
-    CHAT_EVENT_MESSAGE_EPHEMERAL = 20 /* message.ephemeral  message, target_user (its reader) */
+    CHAT_EVENT_MESSAGE_EPHEMERAL = 20,/* message.ephemeral  message, target_user (its reader) */
+    CHAT_EVENT_VIEW_CHANGED = 21      /* view.changed       data, target_user (whose screen) */
 } chat_event_type;
-#define CHAT_EVENT_TYPE_MAX 20
+#define CHAT_EVENT_TYPE_MAX 21
 
 /* Topic name of a type ("message.created"), NULL for an unknown type. */
 CHAT_API const char *chat_event_topic(chat_event_type type);
@@ -64,6 +65,10 @@ CHAT_API const char *chat_event_item_ts(const chat_event *ev);  /* reactions, ma
 CHAT_API const char *chat_event_reaction(const chat_event *ev);
 CHAT_API const char *chat_event_file_id(const chat_event *ev);
 CHAT_API chat_presence chat_event_presence(const chat_event *ev);
+/* view.changed: what changed on the person's screen, a JSON object
+ * ({"type": "view_opened" | "view_updated" | "view_closed" | "view_errors",
+ * "view": {...}, "errors": {...}}); "" in other events. */
+CHAT_API const char *chat_event_data(const chat_event *ev);
 /* The entity carried, or NULL for events without one. Owned by the event. */
 CHAT_API const chat_message *chat_event_message(const chat_event *ev);
 CHAT_API const chat_channel *chat_event_channel(const chat_event *ev);

@@ -171,8 +171,7 @@ const char *chati_pb_json(const Chat__Api__Json *j)
     return j == NULL ? NULL : j->raw ? j->raw : "";
 }
 
-/* *out = a Json holding text, or left NULL when text is unset. */
-static chat_err pb_json(Chat__Api__Json **out, const char *text)
+chat_err chati_pb_set_json(Chat__Api__Json **out, const char *text)
 {
     if (text == NULL || *text == '\0')
         return CHAT_OK;
@@ -184,8 +183,8 @@ static chat_err pb_json(Chat__Api__Json **out, const char *text)
 static chat_err api_message_rich(const chat_message *m, Chat__Api__Message *r)
 {
     chat_err rv = CHAT_OK;
-    if (pb_json(&r->blocks, m->blocks) || pb_json(&r->attachments, m->attachments) ||
-        pb_json(&r->metadata, m->metadata) || chati_pb_str(&r->username, m->username) ||
+    if (chati_pb_set_json(&r->blocks, m->blocks) || chati_pb_set_json(&r->attachments, m->attachments) ||
+        chati_pb_set_json(&r->metadata, m->metadata) || chati_pb_str(&r->username, m->username) ||
         chati_pb_str(&r->bot_id, m->bot_id))
         return CHAT_ERR_NOMEM;
     if ((m->icon_emoji && *m->icon_emoji) || (m->icon_url && *m->icon_url)) {

@@ -14,6 +14,8 @@
 chat_err chati_pb_str(char **field, const char *v);
 /* The text a Json argument holds: NULL when it was not given, "" when empty. */
 const char *chati_pb_json(const Chat__Api__Json *j);
+/* *out = a Json holding text, or left NULL when text is unset. */
+chat_err chati_pb_set_json(Chat__Api__Json **out, const char *text);
 /* Copies n strings into a repeated string field. */
 chat_err chati_pb_strs(char ***field, size_t *n_field, const char *const *v, size_t n);
 

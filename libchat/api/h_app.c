@@ -182,3 +182,76 @@ chat_err chati_h_blocks_actions(chat_ctx *ctx, const chat_session *s, const Prot
     return chat_app_action(ctx, s, req->channel, req->ts, req->block_id, req->action_id,
                            req->value);
 }
+
+/* ---------------------------------------------------------------- views --- */
+
+/* The view a call returned (rv, view: its result), as the response's Json. */
+static chat_err view_out(chat_err rv, char *view, ProtobufCMessage *rs)
+{
+    Chat__Api__ViewResponse *resp = (void *)rs;
+    if (rv == CHAT_OK && chati_pb_set_json(&resp->view, view) != CHAT_OK)
+        rv = CHAT_ERR_NOMEM;
+    chat_free(view);
+    return rv;
+}
+
+/* views.open and views.push take the same arguments. */
+static chat_err open_or_push(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                             ProtobufCMessage *rs, bool push)
+{
+    const Chat__Api__ViewsOpenRequest *req = (const void *)rq;
+    char *view = NULL;
+    const char *trigger = *req->trigger_id ? req->trigger_id : req->interactivity_pointer;
+    const char *json = chati_pb_json(req->view);
+    chat_err rv = push ? chat_view_push(ctx, s, trigger, json, &view)
+                       : chat_view_open(ctx, s, trigger, json, &view);
+    return view_out(rv, view, rs);
+}
+
+chat_err chati_h_views_open(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                            ProtobufCMessage *rs)
+{
+    return open_or_push(ctx, s, rq, rs, false);
+}
+
+chat_err chati_h_views_push(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                            ProtobufCMessage *rs)
+{
+    return open_or_push(ctx, s, rq, rs, true);
+}
+
+chat_err chati_h_views_update(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    const Chat__Api__ViewsUpdateRequest *req = (const void *)rq;
+    char *view = NULL;
+    chat_err rv = chat_view_update(ctx, s, req->view_id, req->external_id, req->hash,
+                                   chati_pb_json(req->view), &view);
+    return view_out(rv, view, rs);
+}
+
+chat_err chati_h_views_publish(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                               ProtobufCMessage *rs)
+{
+    const Chat__Api__ViewsPublishRequest *req = (const void *)rq;
+    char *view = NULL;
+    chat_err rv = chat_view_publish(ctx, s, req->user_id, req->hash, chati_pb_json(req->view),
+                                    &view);
+    return view_out(rv, view, rs);
+}
+
+chat_err chati_h_views_submit(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__ViewsSubmitRequest *req = (const void *)rq;
+    return chat_view_submit(ctx, s, req->view_id, chati_pb_json(req->values));
+}
+
+chat_err chati_h_views_close(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                             ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__ViewsCloseRequest *req = (const void *)rq;
+    return chat_view_close(ctx, s, req->view_id);
+}

@@ -29,6 +29,12 @@ CHATI_HANDLER(chati_h_app_http_lease);   /* internal */
 CHATI_HANDLER(chati_h_app_http_ack);     /* internal */
 CHATI_HANDLER(chati_h_chat_command);
 CHATI_HANDLER(chati_h_blocks_actions);
+CHATI_HANDLER(chati_h_views_open);
+CHATI_HANDLER(chati_h_views_push);
+CHATI_HANDLER(chati_h_views_update);
+CHATI_HANDLER(chati_h_views_publish);
+CHATI_HANDLER(chati_h_views_submit);
+CHATI_HANDLER(chati_h_views_close);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

@@ -159,6 +159,15 @@ static chat_err h_queue_interaction(chat_ctx *ctx, const chat_session *s,
     return chati_auth_peer_local.queue_interaction(ctx, req->bot_id, req->event_id, req->payload);
 }
 
+static chat_err h_view_answer(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    CHATI_UNUSED(rs);
+    const Chat__Internal__ViewAnswerRequest *req = (const void *)rq;
+    return chati_view_answer(ctx, req->ticket, req->answer);
+}
+
 #define NA (CHATI_M_NO_AUTH | CHATI_M_INTERNAL)
 
 const chati_method chati_internal_methods[] = {
@@ -196,6 +205,10 @@ const chati_method chati_internal_methods[] = {
     /* A person's click on an app's message (blocks.actions), for its app. */
     {1014, "internal.queueInteraction", CHATI_SVC_AUTH, NA, D(queue_interaction_request),
      D(empty), h_queue_interaction},
+    /* An app's acknowledgement of a view_submission (the gateway's): the
+     * ticket it was queued with authorises. */
+    {1015, "internal.viewAnswer", CHATI_SVC_AUTH, NA, D(view_answer_request), D(empty),
+     h_view_answer},
 };
 
 const size_t chati_n_internal_methods = CHATI_ARRAY_LEN(chati_internal_methods);

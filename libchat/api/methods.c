@@ -144,6 +144,18 @@ static const chati_method methods[] = {
      D(webhooks_respond_request), D(empty), chati_h_webhooks_respond},
     {62, "blocks.actions", CHATI_SVC_MESSAGE, 0, D(blocks_actions_request), D(empty),
      chati_h_blocks_actions},
+    {63, "views.open", CHATI_SVC_AUTH, 0, D(views_open_request), D(view_response),
+     chati_h_views_open},
+    {64, "views.push", CHATI_SVC_AUTH, 0, D(views_open_request), D(view_response),
+     chati_h_views_push},
+    {65, "views.update", CHATI_SVC_AUTH, 0, D(views_update_request), D(view_response),
+     chati_h_views_update},
+    {66, "views.publish", CHATI_SVC_AUTH, 0, D(views_publish_request), D(view_response),
+     chati_h_views_publish},
+    {67, "views.submit", CHATI_SVC_AUTH, 0, D(views_submit_request), D(empty),
+     chati_h_views_submit},
+    {68, "views.close", CHATI_SVC_AUTH, 0, D(views_close_request), D(empty),
+     chati_h_views_close},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

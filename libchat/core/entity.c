@@ -220,6 +220,25 @@ chat_app_free(chat_app *a)
     chat_free(a);
 }
 
+chat_view *
+chat_view_new(void)
+{
+    return chat_calloc(1, sizeof(chat_view));
+}
+
+void
+chat_view_free(chat_view *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    chat_free(v->trigger);
+    chat_free(v->external_id);
+    chat_free(v->body);
+    chat_free(v->values);
+    chat_free(v);
+}
+
 void
 chat_app_events_free(chat_app_event *evs, size_t n)
 {

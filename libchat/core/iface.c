@@ -44,6 +44,7 @@ typedef struct {
 #define S3 CHAT_STORE_V3
 #define S4 CHAT_STORE_V4
 #define S5 CHAT_STORE_V5
+#define S6 CHAT_STORE_V6
 static const method auth_methods[] = {
     REQ(chat_auth_store_ops, open, S1),
     REQ(chat_auth_store_ops, close, S1),
@@ -62,6 +63,10 @@ static const method auth_methods[] = {
     OPT(chat_auth_store_ops, lease_app_events, S5),
     OPT(chat_auth_store_ops, ack_app_events, S5),
     OPT(chat_auth_store_ops, due_apps, S5),
+    OPT(chat_auth_store_ops, create_view, S6),
+    OPT(chat_auth_store_ops, get_view, S6),
+    OPT(chat_auth_store_ops, update_view, S6),
+    OPT(chat_auth_store_ops, drop_views, S6),
 };
 METHODS_COVER(chat_auth_store_ops, auth_methods);
 
@@ -173,7 +178,7 @@ METHODS_COVER(chat_discovery_ops, discovery_methods);
 
 #define DESC(name, newest, list) {name, newest, list, CHATI_ARRAY_LEN(list)}
 static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
-    [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V5, auth_methods),
+    [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V6, auth_methods),
     [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V5, user_methods),
     [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V5, channel_methods),
     [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V5, message_methods),

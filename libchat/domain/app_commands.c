@@ -45,28 +45,24 @@ static chat_err response_ticket(chat_ctx *ctx, const char *app_id, const char *b
  * in channel (about message_ts, or NULL). */
 static chat_err answer_to(chat_ctx *ctx, const char *app_id, const char *bot_user,
                           const char *bot_id, const char *channel, const chat_session *s,
-                          const char *message_ts, char response_url[1024], char trigger[40])
+                          const char *message_ts, char response_url[1024],
+                          char trigger[CHATI_TRIGGER_SIZE])
 {
     char ticket[512];
-    uint8_t rnd[8];
     chat_err rv = response_ticket(ctx, app_id, bot_user, bot_id, channel, s, message_ts, ticket,
                                   sizeof ticket);
     if (rv == CHAT_OK)
-        rv = chati_random(rnd, sizeof rnd);
+        rv = chati_app_trigger(ctx, app_id, s->user_id, NULL, trigger);
     if (rv != CHAT_OK)
         return rv;
-    char hex[17];
-    chati_hex_encode(rnd, sizeof rnd, hex);
-    snprintf(trigger, 40, "%lld.%s", (long long)chati_now_ms(), hex);
     const char *pub = chat_config_get(ctx->cfg, "gateway.public_url");
     snprintf(response_url, 1024, "%s/hooks/respond/%s", pub && *pub ? pub : "http://127.0.0.1:8080",
              ticket);
     return CHAT_OK;
 }
 
-/* Queues one command or interaction (data: its JSON) for an app. */
-static chat_err queue_one(chat_ctx *ctx, const char *app_id, const char *event_id, int kind,
-                          char *data)
+chat_err chati_app_queue(chat_ctx *ctx, const char *app_id, const char *event_id, int kind,
+                         const char *data)
 {
     chat_app_event e;
     memset(&e, 0, sizeof e);
@@ -74,7 +70,7 @@ static chat_err queue_one(chat_ctx *ctx, const char *app_id, const char *event_i
     chati_copy_fixed(e.event_id, sizeof e.event_id, event_id);
     e.kind = kind;
     e.created_ms = chati_now_ms();
-    e.data = data;
+    e.data = (char *)data;
     e.len = strlen(data);
     return ctx->auth->queue_app_events(ctx->auth_impl, &e, 1);
 }
@@ -149,7 +145,7 @@ chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *chan
         rv = app_of_command(ctx, s->team_id, command, &a, &url);
     if (rv == CHAT_OK)
         rv = chati_user_get(ctx, s->user_id, &u);
-    char response_url[1024], trigger[40];
+    char response_url[1024], trigger[CHATI_TRIGGER_SIZE];
     if (rv == CHAT_OK)
         rv = answer_to(ctx, a->id, a->bot_user_id, a->bot_id, c->id, s, NULL, response_url,
                        trigger);
@@ -178,8 +174,8 @@ chat_err chat_app_command(chat_ctx *ctx, const chat_session *s, const char *chan
     }
     if (rv == CHAT_OK) {
         char event_id[CHAT_APP_EVENT_ID_SIZE];
-        snprintf(event_id, sizeof event_id, "Cmd%s", trigger);
-        rv = queue_one(ctx, a->id, event_id, CHAT_APP_EVENT_COMMAND, data);
+        snprintf(event_id, sizeof event_id, "Cmd%.40s", trigger);
+        rv = chati_app_queue(ctx, a->id, event_id, CHAT_APP_EVENT_COMMAND, data);
     }
     free(data); /* jansson's allocator */
     json_decref(p);
@@ -333,7 +329,7 @@ chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *chann
         rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the message has no action %.60s", action_id);
     if (rv == CHAT_OK)
         rv = chati_user_get(ctx, s->user_id, &u);
-    char response_url[1024], trigger[40], action_ts[CHAT_TS_SIZE];
+    char response_url[1024], trigger[CHATI_TRIGGER_SIZE], action_ts[CHAT_TS_SIZE];
     if (rv == CHAT_OK)
         rv = answer_to(ctx, m->bot_id, m->user, m->bot_id, c->id, s, nts, response_url, trigger);
     char *data = NULL;
@@ -374,7 +370,7 @@ chat_err chat_app_action(chat_ctx *ctx, const chat_session *s, const char *chann
     }
     if (rv == CHAT_OK) {
         char event_id[CHAT_APP_EVENT_ID_SIZE];
-        snprintf(event_id, sizeof event_id, "Act%s", trigger);
+        snprintf(event_id, sizeof event_id, "Act%.40s", trigger);
         rv = chati_queue_interaction(ctx, m->bot_id, event_id, data);
     }
     free(data); /* jansson's allocator */
@@ -413,7 +409,7 @@ chat_err chati_app_queue_interaction(chat_ctx *ctx, const char *bot_id, const ch
             rv = chati_fail(CHAT_ERR_NOMEM, "interaction");
     }
     if (rv == CHAT_OK)
-        rv = queue_one(ctx, a->id, event_id, CHAT_APP_EVENT_INTERACTION, data);
+        rv = chati_app_queue(ctx, a->id, event_id, CHAT_APP_EVENT_INTERACTION, data);
     free(data); /* jansson's allocator */
     json_decref(p);
     json_decref(m);

@@ -128,6 +128,21 @@ chat_err chati_app_respond(chat_ctx *ctx, const char *ticket, const char *text,
 /* (app_commands.c, the auth service: chati_auth_peer's queue_interaction) */
 chat_err chati_app_queue_interaction(chat_ctx *ctx, const char *bot_id, const char *event_id,
                                      const char *payload);
+/* (app_commands.c) Queues one command or interaction (data: its JSON) for
+ * an app (the auth service). */
+chat_err chati_app_queue(chat_ctx *ctx, const char *app_id, const char *event_id, int kind,
+                         const char *data);
+/* (app_views.c) Whether ctx's auth store keeps views. A trigger_id for what
+ * user did (in view_id, or NULL) that app_id may open a view with for 30 s. */
+bool chati_views_kept(const chat_ctx *ctx);
+#define CHATI_TRIGGER_SIZE 128
+chat_err chati_app_trigger(chat_ctx *ctx, const char *app_id, const char *user_id,
+                           const char *view_id, char out[CHATI_TRIGGER_SIZE]);
+/* (app_views.c) The app's acknowledgement of a view_submission (answer: its
+ * body, JSON or empty), through the ticket the submission was queued with:
+ * closes the view, or does its response_action (clear, update, push,
+ * errors). invalid_auth for a ticket not made here. */
+chat_err chati_view_answer(chat_ctx *ctx, const char *ticket, const char *answer);
 /* (app.c) A ticket for an app's Socket Mode URL: an app token of kind
  * "link" that verifies for an hour (an app-level session only). */
 chat_err chati_app_link_ticket(chat_ctx *ctx, const chat_session *s, char **ticket);

@@ -160,6 +160,20 @@ void gw_app_answer(gw *g, const char *ticket, const char *body, size_t len)
     gw_args_free(&args);
 }
 
+void gw_app_view_answer(gw *g, const char *ticket, const char *body, size_t len)
+{
+    static const chati_method *view_answer;
+    if (view_answer == NULL)
+        view_answer = chati_method_by_name("internal.viewAnswer");
+    gw_args args = GW_ARGS_INIT;
+    chati_buf out = {0};
+    if (gw_args_add(&args, "ticket", ticket, strlen(ticket)) == CHAT_OK &&
+        gw_args_add(&args, "answer", body, len) == CHAT_OK)
+        (void)gw_call_json(g, view_answer, NULL, &args, &out);
+    chati_buf_free(&out);
+    gw_args_free(&args);
+}
+
 /* A slash command as Slack sends it over HTTP: its fields as a form, to the
  * command's URL (else the app's request URL); a body in the 2xx answer is
  * the app's reply. An interaction: payload=<JSON> to the interactivity URL. */
@@ -199,9 +213,12 @@ static long post_command(gw_app_http *s, CURL *c, const Chat__Internal__AppHttpD
     if (body->data && body->len > 0)
         status = post(c, url, d->signing_secret, FORM_TYPE, body->data, body->len,
                       e->attempts > 0 ? e->attempts - 1 : 0, ans);
+    const char *view = json_string_value(json_object_get(w, "answer"));
     if (status >= 200 && status <= 299 && ans->len > 0 && ticket &&
         e->kind == CHAT_APP_EVENT_COMMAND)
         gw_app_answer(s->g, ticket + strlen("/hooks/respond/"), ans->data, ans->len);
+    else if (status >= 200 && status <= 299 && view)
+        gw_app_view_answer(s->g, view, ans->data, ans->len);
     json_decref(w);
     return status;
 }

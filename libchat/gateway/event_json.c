@@ -95,6 +95,18 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_target_user(ev));
         break;
     }
+    case CHAT_EVENT_VIEW_CHANGED: {
+        /* Only for the sessions of the person whose screen it is on: the
+         * change's own JSON object, then the event's fields. */
+        const char *d = chat_event_data(ev);
+        size_t n = strlen(d);
+        if (n < 2 || d[0] != '{' || d[n - 1] != '}')
+            return false;
+        chati_buf_append(b, d, n - 1);
+        *scope = GW_SCOPE_USER;
+        chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_target_user(ev));
+        break;
+    }
     case CHAT_EVENT_MESSAGE_CHANGED:
     case CHAT_EVENT_MESSAGE_DELETED: {
         if (m == NULL)
@@ -241,7 +253,7 @@ bool gw_app_event_json(const chat_event *ev, bool mention, chati_buf *b)
     static const char seq[] = ",\"seq\":0}";
     static const char message[] = "{\"type\":\"message\"";
     if (chat_event_type_of(ev) == CHAT_EVENT_MESSAGE_EPHEMERAL ||
-        !gw_event_json(ev, 0, b, &scope, scope_id) || b->len < sizeof seq ||
+        chat_event_type_of(ev) == CHAT_EVENT_VIEW_CHANGED || !gw_event_json(ev, 0, b, &scope, scope_id) || b->len < sizeof seq ||
         memcmp(b->data + b->len - (sizeof seq - 1), seq, sizeof seq - 1) != 0)
         return false;
     b->len -= sizeof seq - 1;

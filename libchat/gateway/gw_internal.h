@@ -67,6 +67,9 @@ void gw_app_http_stop(gw_app_http *s);
 /* An app's answer to a slash command (body: JSON fields, or plain text),
  * posted through the ticket of the command's response_url. */
 void gw_app_answer(gw *g, const char *ticket, const char *body, size_t len);
+/* An app's acknowledgement of a view submission (body: its JSON, or empty),
+ * for the view, through the ticket it was queued with. */
+void gw_app_view_answer(gw *g, const char *ticket, const char *body, size_t len);
 
 /* ---- a verified caller (auth.c) ---- */
 /* Verifies a token through the auth service. On success *out is a session to

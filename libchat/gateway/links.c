@@ -42,11 +42,14 @@ typedef struct link {
     bool registered, unlinked;  /* under l->mu */
     int64_t opened_ms, verified_ms;
     bool refresh_sent;          /* poller thread */
-    /* The slash commands sent: an ack's payload answers through the ticket
-     * of its response_url (under l->mu). */
+    /* The slash commands and view submissions sent: an ack answers through
+     * the ticket of a command's response_url (its payload, when it has
+     * one) or of a submission's view (always: a bare ack closes the view)
+     * (under l->mu). */
     struct {
         int64_t seq;
         char *ticket;
+        bool view;
     } cmds[MAX_COMMANDS];
     size_t next_cmd;
     struct link *next, *prev;
@@ -192,11 +195,10 @@ static void envelope_head(chati_buf *out, const gw_links *l, const Chat__Interna
                      e->attempts > 0 ? e->attempts - 1 : 0, e->attempts > 1 ? "timeout" : "");
 }
 
-/* Remembers a command's response ticket for an ack that answers it. */
-static void remember_command(gw_links *l, link *k, int64_t seq, const char *response_url)
+/* Remembers the ticket an ack of envelope seq answers through. */
+static void remember_answer(gw_links *l, link *k, int64_t seq, const char *t, bool view)
 {
-    const char *t = strstr(response_url, "/hooks/respond/");
-    char *ticket = t ? chat_strdup(t + strlen("/hooks/respond/")) : NULL;
+    char *ticket = t ? chat_strdup(t) : NULL;
     if (ticket == NULL)
         return;
     pthread_mutex_lock(&l->mu);
@@ -204,6 +206,7 @@ static void remember_command(gw_links *l, link *k, int64_t seq, const char *resp
     chat_free(k->cmds[i].ticket);
     k->cmds[i].seq = seq;
     k->cmds[i].ticket = ticket;
+    k->cmds[i].view = view;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -217,10 +220,15 @@ static bool command_envelope(gw_links *l, link *k, const Chat__Internal__AppEven
     json_t *p = json_object_get(w, "payload");
     char *payload = json_is_object(p) ? json_dumps(p, JSON_COMPACT) : NULL;
     const char *url = json_string_value(json_object_get(p, "response_url"));
-    if (payload && url && command)
-        remember_command(l, k, e->seq, url);
+    const char *respond = url ? strstr(url, "/hooks/respond/") : NULL;
+    const char *view = json_string_value(json_object_get(w, "answer"));
+    if (payload && respond && command)
+        remember_answer(l, k, e->seq, respond + strlen("/hooks/respond/"), false);
+    if (payload && view)
+        remember_answer(l, k, e->seq, view, true);
     if (payload) {
-        envelope_head(out, l, e, command ? "slash_commands" : "interactive", command);
+        envelope_head(out, l, e, command ? "slash_commands" : "interactive",
+                      command || view != NULL);
         chati_buf_puts(out, payload);
         chati_buf_puts(out, "}");
     }
@@ -345,7 +353,8 @@ typedef struct ack_job {
 } ack_job;
 
 /* An ack's payload answers the slash command it acknowledges, as a POST
- * to its response_url would (ephemeral unless response_type says). */
+ * to its response_url would (ephemeral unless response_type says); any ack
+ * of a view submission answers it (a bare one closes the view). */
 static void answer_command(link *k, int64_t seq, const char *text)
 {
     json_t *msg = json_loads(text, 0, NULL);
@@ -354,12 +363,19 @@ static void answer_command(link *k, int64_t seq, const char *text)
                                                                : NULL;
     json_decref(msg);
     char *ticket = NULL;
+    bool view = false;
     pthread_mutex_lock(&k->l->mu);
-    for (size_t i = 0; body && i < MAX_COMMANDS; i++)
-        if (k->cmds[i].ticket && k->cmds[i].seq == seq)
+    for (size_t i = 0; i < MAX_COMMANDS; i++)
+        if (k->cmds[i].ticket && k->cmds[i].seq == seq && (body || k->cmds[i].view)) {
             ticket = chat_strdup(k->cmds[i].ticket);
+            view = k->cmds[i].view;
+            chat_free(k->cmds[i].ticket); /* answered once */
+            k->cmds[i].ticket = NULL;
+        }
     pthread_mutex_unlock(&k->l->mu);
-    if (ticket)
+    if (ticket && view)
+        gw_app_view_answer(k->l->g, ticket, body ? body : "", body ? strlen(body) : 0);
+    else if (ticket)
         gw_app_answer(k->l->g, ticket, body, strlen(body));
     chat_free(ticket);
     free(body); /* jansson's allocator */

@@ -31,6 +31,7 @@ static const char *const topics[CHAT_EVENT_TYPE_MAX + 1] = {
     [CHAT_EVENT_FILE_DELETED] = "file.deleted",
     [CHAT_EVENT_USER_JOINED] = "user.joined",
     [CHAT_EVENT_MESSAGE_EPHEMERAL] = "message.ephemeral",
+    [CHAT_EVENT_VIEW_CHANGED] = "view.changed",
 };
 
 static bool
@@ -105,6 +106,7 @@ chati_event_free(chat_event *ev)
         return;
     }
     chat_free(ev->reaction);
+    chat_free(ev->data);
     chat_message_free(ev->message);
     chat_message_free(ev->previous);
     chat_channel_free(ev->channel);
@@ -298,6 +300,7 @@ chati_event_encode(const chat_event *ev, void **data, size_t *len)
     pe.target_user = pstr(ev->target_user);
     pe.item_ts = pstr(ev->item_ts);
     pe.reaction = pstr(ev->reaction);
+    pe.data = pstr(ev->data);
     pe.file_id = pstr(ev->file_id);
     pe.presence = (uint32_t)ev->presence;
     pe.channel_type = (uint32_t)ev->channel_type;
@@ -625,6 +628,7 @@ chati_event_decode(const void *data, size_t len, chat_event **out)
     TRY(dec_fixed(ev->target_user, sizeof(ev->target_user), pe->target_user, "target_user"));
     TRY(dec_fixed(ev->item_ts, sizeof(ev->item_ts), pe->item_ts, "item_ts"));
     TRY(dec_str(&ev->reaction, pe->reaction, "reaction"));
+    TRY(dec_str(&ev->data, pe->data, "data"));
     TRY(dec_fixed(ev->file_id, sizeof(ev->file_id), pe->file_id, "file_id"));
     if (pe->message != NULL) {
         TRY(message_from_pb(pe->message, &ev->message));
@@ -698,6 +702,12 @@ const char *
 chat_event_item_ts(const chat_event *ev)
 {
     return ev != NULL ? ev->item_ts : empty;
+}
+
+const char *
+chat_event_data(const chat_event *ev)
+{
+    return ev != NULL && ev->data != NULL ? ev->data : empty;
 }
 
 const char *

@@ -24,6 +24,7 @@ struct chat_event {
     char target_user[CHAT_ID_SIZE];     /* member joined/left, user changed */
     char item_ts[CHAT_TS_SIZE];         /* reactions, marks */
     char *reaction;                     /* owned (chat_malloc); NULL when none */
+    char *data;                         /* view.changed: JSON, owned; NULL when none */
     char file_id[CHAT_ID_SIZE];
     chat_presence presence;
     chat_message *message;              /* owned payloads; NULL when none */

@@ -50,7 +50,7 @@ static void setup(void)
     const char *url = contract_begin("auth");
     ops = chati_backend_find(CHATI_IFACE_AUTH, url);
     ck_assert_msg(ops != NULL, "no auth store for %s", url);
-    ck_assert_uint_eq(ops->version, CHAT_STORE_V5); /* with apps and their events */
+    ck_assert_uint_eq(ops->version, CHAT_STORE_V6); /* with apps, their events, views */
     impl = open_store();
 }
 
@@ -571,6 +571,116 @@ static void *opener(void *arg)
     return (void *)(intptr_t)rv;
 }
 
+/* A view: stored as given, found by id or external id; a trigger and an
+ * external id are each used once per app; an update may require the hash
+ * it saw; a closed view gives up its external id. */
+static chat_view make_view(const char *app, const char *user, const char *trigger,
+                           const char *external_id, const char *body)
+{
+    chat_view v;
+    memset(&v, 0, sizeof v);
+    new_id('V', v.id);
+    new_id('T', v.team_id);
+    memcpy(v.app_id, app, CHAT_ID_SIZE);
+    memcpy(v.user_id, user, CHAT_ID_SIZE);
+    memcpy(v.root_id, v.id, CHAT_ID_SIZE);
+    strcpy(v.hash, "1.aa");
+    v.trigger = (char *)trigger;
+    v.external_id = (char *)external_id;
+    v.body = (char *)body;
+    v.depth = 1;
+    v.updated_ms = 1700000000000;
+    v.open = true;
+    return v;
+}
+
+START_TEST(views)
+{
+    ck_assert_ptr_nonnull(ops->create_view); /* both backends in the tree keep them */
+    char app[CHAT_ID_SIZE], other[CHAT_ID_SIZE], user[CHAT_ID_SIZE];
+    new_id('A', app);
+    new_id('A', other);
+    new_id('U', user);
+    chat_view a = make_view(app, user, "1.t1", "ext-1", "{\"type\":\"modal\"}");
+    ck_assert_chat_ok(ops->create_view(impl, &a));
+    chat_view *got = NULL;
+    ck_assert_chat_ok(ops->get_view(impl, a.id, NULL, NULL, &got));
+    ck_assert_str_eq(got->id, a.id);
+    ck_assert_str_eq(got->team_id, a.team_id);
+    ck_assert_str_eq(got->app_id, app);
+    ck_assert_str_eq(got->user_id, user);
+    ck_assert_str_eq(got->root_id, a.id);
+    ck_assert_str_eq(got->previous_id, "");
+    ck_assert_str_eq(got->hash, "1.aa");
+    ck_assert_str_eq(got->trigger, "1.t1");
+    ck_assert_str_eq(got->external_id, "ext-1");
+    ck_assert_str_eq(got->body, "{\"type\":\"modal\"}");
+    ck_assert_ptr_null(got->values);
+    ck_assert_int_eq(got->depth, 1);
+    ck_assert_int_eq(got->updated_ms, 1700000000000);
+    ck_assert(got->open);
+    chat_view_free(got);
+    got = NULL;
+    ck_assert_chat_ok(ops->get_view(impl, NULL, app, "ext-1", &got));
+    ck_assert_str_eq(got->id, a.id);
+    chat_view_free(got);
+    got = NULL;
+    ck_assert_int_eq(ops->get_view(impl, NULL, other, "ext-1", &got), CHAT_ERR_NOT_FOUND);
+    char missing[CHAT_ID_SIZE];
+    new_id('V', missing);
+    ck_assert_int_eq(ops->get_view(impl, missing, NULL, NULL, &got), CHAT_ERR_NOT_FOUND);
+
+    /* a trigger once per app, an external id once per app; another app's are its own */
+    chat_view b = make_view(app, user, "1.t1", NULL, "{}");
+    ck_assert_int_eq(ops->create_view(impl, &b), CHAT_ERR_DUPLICATE);
+    b = make_view(app, user, "1.t2", "ext-1", "{}");
+    ck_assert_int_eq(ops->create_view(impl, &b), CHAT_ERR_DUPLICATE);
+    b = make_view(other, user, "1.t1", "ext-1", "{}");
+    ck_assert_chat_ok(ops->create_view(impl, &b));
+    chat_view c = make_view(app, user, NULL, NULL, "{}"); /* no trigger, no external id: twice */
+    ck_assert_chat_ok(ops->create_view(impl, &c));
+    c = make_view(app, user, NULL, NULL, "{}");
+    ck_assert_chat_ok(ops->create_view(impl, &c));
+
+    /* an update with the hash seen, or none; another hash conflicts */
+    a.body = "{\"type\":\"modal\",\"n\":2}";
+    a.values = "{\"b\":{}}";
+    strcpy(a.hash, "2.bb");
+    a.updated_ms += 5;
+    ck_assert_chat_ok(ops->update_view(impl, &a, "1.aa"));
+    strcpy(a.hash, "3.cc");
+    ck_assert_int_eq(ops->update_view(impl, &a, "1.aa"), CHAT_ERR_HASH_CONFLICT);
+    chat_view gone = make_view(app, user, NULL, NULL, "{}");
+    ck_assert_int_eq(ops->update_view(impl, &gone, NULL), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(ops->get_view(impl, a.id, NULL, NULL, &got));
+    ck_assert_str_eq(got->hash, "2.bb");
+    ck_assert_str_eq(got->body, "{\"type\":\"modal\",\"n\":2}");
+    ck_assert_str_eq(got->values, "{\"b\":{}}");
+    ck_assert_int_eq(got->updated_ms, 1700000000005);
+    ck_assert_str_eq(got->trigger, "1.t1"); /* kept: the trigger stays used */
+    chat_view_free(got);
+    got = NULL;
+
+    /* closed, its external id is free again */
+    a.open = false;
+    a.external_id = NULL;
+    ck_assert_chat_ok(ops->update_view(impl, &a, NULL));
+    b = make_view(app, user, "1.t3", "ext-1", "{}");
+    ck_assert_chat_ok(ops->create_view(impl, &b));
+    ck_assert_chat_ok(ops->get_view(impl, a.id, NULL, NULL, &got));
+    ck_assert(!got->open);
+    ck_assert_ptr_null(got->external_id);
+    chat_view_free(got);
+    got = NULL;
+
+    /* dropped by age */
+    ck_assert_chat_ok(ops->drop_views(impl, 1700000000001));
+    ck_assert_int_eq(ops->get_view(impl, b.id, NULL, NULL, &got), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(ops->get_view(impl, a.id, NULL, NULL, &got));
+    chat_view_free(got);
+}
+END_TEST
+
 START_TEST(concurrent_first_open)
 {
     const char *dir = contract_tmpdir();
@@ -613,6 +723,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, concurrent_first_open);
     tcase_add_test(tc, apps);
     tcase_add_test(tc, app_events);
+    tcase_add_test(tc, views);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

@@ -139,6 +139,7 @@ full_event(chat_event_type type)
     strcpy(ev->target_user, "U0000000002");
     strcpy(ev->item_ts, "1732600000.000100");
     ev->reaction = chat_strdup("thumbsup");
+    ev->data = chat_strdup("{\"type\":\"view_opened\",\"view\":{\"id\":\"V1\"}}");
     strcpy(ev->file_id, "F0000000001");
     ev->presence = CHAT_PRESENCE_AWAY;
     ev->message = full_message();
@@ -254,6 +255,7 @@ assert_event_eq(const chat_event *a, const chat_event *b)
     ck_assert_str_eq(chat_event_target_user(a), chat_event_target_user(b));
     ck_assert_str_eq(chat_event_item_ts(a), chat_event_item_ts(b));
     ck_assert_str_eq(chat_event_reaction(a), chat_event_reaction(b));
+    ck_assert_str_eq(chat_event_data(a), chat_event_data(b));
     ck_assert_str_eq(chat_event_file_id(a), chat_event_file_id(b));
     ck_assert_int_eq(chat_event_presence(a), chat_event_presence(b));
     ck_assert_int_eq(chat_event_message(a) != NULL, chat_event_message(b) != NULL);
@@ -324,7 +326,7 @@ START_TEST(topics)
         "reaction.removed", "channel.created", "channel.renamed", "channel.archived",
         "channel.unarchived", "channel.topic", "channel.purpose", "channel.member_joined",
         "channel.member_left", "presence.changed", "user.typing", "user.changed",
-        "channel.marked", "file.deleted", "user.joined", "message.ephemeral",
+        "channel.marked", "file.deleted", "user.joined", "message.ephemeral", "view.changed",
     };
 
     ck_assert_uint_eq(CHATI_ARRAY_LEN(want), CHAT_EVENT_TYPE_MAX + 1);
@@ -449,6 +451,7 @@ START_TEST(roundtrip_every_type)
         ck_assert_int_eq(chat_channel_type_of(chat_event_channel(out)), CHAT_CHANNEL_MPIM);
         ck_assert_str_eq(chat_user_tz(chat_event_user(out)), "Europe/Paris");
         ck_assert_str_eq(chat_event_reaction(out), "thumbsup");
+        ck_assert_str_eq(chat_event_data(out), "{\"type\":\"view_opened\",\"view\":{\"id\":\"V1\"}}");
         ck_assert_int_eq(chat_event_presence(out), CHAT_PRESENCE_AWAY);
         chati_event_free(out);
         chati_event_free(ev);
@@ -466,6 +469,8 @@ START_TEST(roundtrip_sparse)
     out = roundtrip(ev);
     assert_event_eq(ev, out);
     ck_assert_ptr_null(out->reaction);
+    ck_assert_ptr_null(out->data);
+    ck_assert_str_eq(chat_event_data(out), "");
     ck_assert_ptr_null(out->message);
     ck_assert_ptr_null(out->channel);
     ck_assert_ptr_null(out->user);

@@ -20,7 +20,8 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than CHAT_STORE_V5, or whose required methods
+ *   whose version is 0 or newer than its store's latest (V6 for the auth
+ *   store, V5 for the others), or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -43,6 +44,7 @@ extern "C" {
 #define CHAT_STORE_V3 3u
 #define CHAT_STORE_V4 4u
 #define CHAT_STORE_V5 5u
+#define CHAT_STORE_V6 6u
 
 /* ---------------------------------------------------------------- auth --- */
 
@@ -101,6 +103,23 @@ typedef struct chat_auth_store_ops {
      * their lease ran out), in any order; *ids freed with chat_free. */
     chat_err (*due_apps)(void *impl, int64_t now_ms, size_t max, char (**ids)[CHAT_ID_SIZE],
                          size_t *n);
+
+    /* Optional (V6), all four or none: the views apps show people
+     * (chat_view). When NULL, views.* answer not_supported.
+     * Inserts a view; duplicate when its id exists, or another view of its
+     * app has its trigger or its external_id. */
+    chat_err (*create_view)(void *impl, const chat_view *v);
+    /* By id ("V..."), or when id is NULL by app_id's external_id;
+     * not_found when absent. */
+    chat_err (*get_view)(void *impl, const char *id, const char *app_id,
+                         const char *external_id, chat_view **out);
+    /* Sets v->id's hash, body, values, open, updated_ms and external_id
+     * (a closed view gives its external_id up), when its hash
+     * is if_hash (any hash when if_hash is NULL): hash_conflict when not,
+     * not_found when there is no such view. */
+    chat_err (*update_view)(void *impl, const chat_view *v, const char *if_hash);
+    /* Drops the views not updated since before_ms. */
+    chat_err (*drop_views)(void *impl, int64_t before_ms);
 } chat_auth_store_ops;
 
 /* ---------------------------------------------------------------- user --- */

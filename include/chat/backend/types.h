@@ -108,6 +108,27 @@ struct chat_app {
 };
 CHAT_API chat_app *chat_app_new(void);
 
+/* A view an app shows a person (views.open, push, update, publish): a
+ * modal on their screen, in a stack of up to three, or their App Home. */
+typedef struct chat_view {
+    char id[CHAT_ID_SIZE];          /* "V..." */
+    char team_id[CHAT_ID_SIZE];
+    char app_id[CHAT_ID_SIZE];
+    char user_id[CHAT_ID_SIZE];     /* whose screen it is on */
+    char root_id[CHAT_ID_SIZE];     /* the bottom view of its stack (its own id for a root) */
+    char previous_id[CHAT_ID_SIZE]; /* the view under it; "" for a root */
+    char hash[CHAT_ID_SIZE];        /* new with every change (views.update's hash) */
+    char *trigger;                  /* the trigger_id that opened it: used once; NULL when none */
+    char *external_id;              /* the app's own id for it, one per app; NULL when none */
+    char *body;                     /* the view as the app gave it, block ids added: JSON */
+    char *values;                   /* what the person entered (state.values): JSON; NULL */
+    int depth;                      /* 1 for a root, 2 and 3 for views pushed on it */
+    int64_t updated_ms;             /* unix milliseconds */
+    bool open;                      /* on screen: a closed view takes no submission */
+} chat_view;
+CHAT_API chat_view *chat_view_new(void);
+CHAT_API void chat_view_free(chat_view *v);
+
 /* An event waiting for an app (chat_auth_store_ops' app-event queue): the
  * Events API and Socket Mode deliver it until the app acknowledges it. */
 #define CHAT_APP_EVENT_ID_SIZE 48

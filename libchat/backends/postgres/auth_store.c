@@ -52,6 +52,26 @@ static const chati_pg_migration auth_migrations[] = {
         "CREATE UNIQUE INDEX app_events_once ON app_events (app_id, event_id, kind);"
         "CREATE INDEX app_events_due ON app_events (app_id, done, seq);"
         "CREATE INDEX app_events_waiting ON app_events (done, lease_until, app_id)"},
+    /* NULL triggers and external ids are distinct from each other. */
+    {4, "CREATE TABLE views ("
+        "  id          TEXT PRIMARY KEY,"
+        "  team_id     TEXT NOT NULL,"
+        "  app_id      TEXT NOT NULL,"
+        "  user_id     TEXT NOT NULL,"
+        "  root_id     TEXT NOT NULL,"
+        "  previous_id TEXT NOT NULL,"
+        "  hash        TEXT NOT NULL,"
+        "  trigger_id  TEXT,"
+        "  external_id TEXT,"
+        "  body        TEXT NOT NULL,"
+        "  vals        TEXT,"
+        "  depth       INTEGER NOT NULL,"
+        "  updated     BIGINT NOT NULL," /* unix ms */
+        "  open        BOOLEAN NOT NULL"
+        ");"
+        "CREATE UNIQUE INDEX views_trigger ON views (app_id, trigger_id);"
+        "CREATE UNIQUE INDEX views_external ON views (app_id, external_id);"
+        "CREATE INDEX views_updated ON views (updated)"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -127,6 +147,29 @@ static const chati_pg_stmt st_ev_ack = {
 static const chati_pg_stmt st_ev_due_apps = {
     "auth_ev_due_apps",
     "SELECT DISTINCT app_id FROM app_events WHERE NOT done AND lease_until <= $1 LIMIT $2", 2};
+
+#define VIEW_COLS                                                                        \
+    "id, team_id, app_id, user_id, root_id, previous_id, hash, trigger_id, external_id," \
+    " body, vals, depth, updated, open"
+static const chati_pg_stmt st_view_insert = {
+    "auth_view_insert",
+    "INSERT INTO views (" VIEW_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+    " $12, $13, $14) ON CONFLICT DO NOTHING",
+    14};
+static const chati_pg_stmt st_view_by_id = {
+    "auth_view_by_id", "SELECT " VIEW_COLS " FROM views WHERE id = $1", 1};
+static const chati_pg_stmt st_view_by_external = {
+    "auth_view_by_external",
+    "SELECT " VIEW_COLS " FROM views WHERE app_id = $1 AND external_id = $2", 2};
+static const chati_pg_stmt st_view_update = {
+    "auth_view_update",
+    "UPDATE views SET hash = $2, body = $3, vals = $4, open = $5, updated = $6,"
+    " external_id = $7 WHERE id = $1 AND ($8::text IS NULL OR hash = $8)",
+    8};
+static const chati_pg_stmt st_view_exists = {
+    "auth_view_exists", "SELECT 1 FROM views WHERE id = $1", 1};
+static const chati_pg_stmt st_view_drop = {
+    "auth_view_drop", "DELETE FROM views WHERE updated < $1", 1};
 
 static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
 {
@@ -677,8 +720,156 @@ static chat_err auth_due_apps(void *impl, int64_t now_ms, size_t max,
     return CHAT_OK;
 }
 
+/* ---- views ---- */
+
+static const char *or_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static chat_err view_insert_fn(chati_pg_conn *conn, void *arg)
+{
+    const chat_view *v = arg;
+    char b[2][24];
+    const char *p[14] = {v->id,         v->team_id,      v->app_id,
+                         v->user_id,    v->root_id,      v->previous_id,
+                         v->hash,       or_null(v->trigger), or_null(v->external_id),
+                         v->body,       or_null(v->values), chati_pg_i64(b[0], v->depth),
+                         chati_pg_i64(b[1], v->updated_ms), chati_pg_bool_param(v->open)};
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_view_insert, p, &r, "inserting a view");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = chati_pg_changes(r);
+    PQclear(r);
+    return n > 0 ? CHAT_OK
+                 : chati_fail(CHAT_ERR_DUPLICATE, "view %s, its trigger or external id exists",
+                              v->id);
+}
+
+static chat_err auth_create_view(void *impl, const chat_view *v)
+{
+    if (v == NULL || bad_id(v->id) || bad_id(v->team_id) || bad_id(v->app_id) ||
+        bad_id(v->user_id) || bad_id(v->root_id) || v->hash[0] == '\0' || v->body == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a view needs ids, a hash and a body");
+    return chati_pg_write(impl, view_insert_fn, (void *)v);
+}
+
+typedef struct view_args {
+    const char *p[2];
+    chat_view *v;
+} view_args;
+
+static chat_err view_get_fn(chati_pg_conn *conn, void *arg)
+{
+    view_args *a = arg;
+    chat_view_free(a->v); /* what an earlier attempt read */
+    a->v = NULL;
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, a->p[1] ? &st_view_by_external : &st_view_by_id, a->p,
+                                &r, "reading a view");
+    if (rv != CHAT_OK)
+        return rv;
+    if (PQntuples(r) > 0) {
+        chat_view *v = chat_view_new();
+        if (v == NULL) {
+            PQclear(r);
+            return chati_fail(CHAT_ERR_NOMEM, "view");
+        }
+        char *fixed[] = {v->id, v->team_id, v->app_id, v->user_id, v->root_id, v->previous_id,
+                         v->hash};
+        for (int i = 0; i < (int)CHATI_ARRAY_LEN(fixed); i++)
+            chati_pg_fixed(r, 0, i, fixed[i], CHAT_ID_SIZE);
+        char **text[] = {&v->trigger, &v->external_id, &v->body, &v->values};
+        bool nomem = false;
+        for (int i = 0; i < (int)CHATI_ARRAY_LEN(text); i++)
+            nomem |= !PQgetisnull(r, 0, 7 + i) && (*text[i] = chati_pg_str(r, 0, 7 + i)) == NULL;
+        v->depth = (int)chati_pg_int(r, 0, 11);
+        v->updated_ms = chati_pg_int(r, 0, 12);
+        v->open = chati_pg_bool(r, 0, 13);
+        if (nomem || v->body == NULL) {
+            chat_view_free(v);
+            rv = chati_fail(CHAT_ERR_NOMEM, "view");
+        } else {
+            a->v = v;
+        }
+    }
+    PQclear(r);
+    return rv;
+}
+
+static chat_err auth_get_view(void *impl, const char *id, const char *app_id,
+                              const char *external_id, chat_view **out)
+{
+    if (out == NULL || (id ? bad_id(id) : bad_id(app_id) || !external_id || !*external_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a view id, or an app and external id");
+    view_args a = {{id ? id : app_id, id ? NULL : external_id}, NULL};
+    chat_err rv = chati_pg_read(impl, false, view_get_fn, &a);
+    if (rv == CHAT_OK && a.v == NULL)
+        rv = chati_fail(CHAT_ERR_NOT_FOUND, "no view %.40s", id ? id : external_id);
+    if (rv == CHAT_OK)
+        *out = a.v;
+    else
+        chat_view_free(a.v);
+    return rv;
+}
+
+typedef struct view_update_args {
+    const chat_view *v;
+    const char *if_hash;
+} view_update_args;
+
+static chat_err view_update_fn(chati_pg_conn *conn, void *arg)
+{
+    view_update_args *a = arg;
+    const chat_view *v = a->v;
+    char b[24];
+    const char *p[8] = {v->id,
+                        v->hash,
+                        v->body,
+                        or_null(v->values),
+                        chati_pg_bool_param(v->open),
+                        chati_pg_i64(b, v->updated_ms),
+                        or_null(v->external_id),
+                        or_null(a->if_hash)};
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_view_update, p, &r, "updating a view");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = chati_pg_changes(r);
+    PQclear(r);
+    if (n > 0)
+        return CHAT_OK;
+    if ((rv = chati_pg_exec(conn, &st_view_exists, p, &r, "reading a view")) != CHAT_OK)
+        return rv;
+    n = PQntuples(r);
+    PQclear(r);
+    return n > 0 ? chati_fail(CHAT_ERR_HASH_CONFLICT, "the view changed")
+                 : chati_fail(CHAT_ERR_NOT_FOUND, "no view %.40s", v->id);
+}
+
+static chat_err auth_update_view(void *impl, const chat_view *v, const char *if_hash)
+{
+    if (v == NULL || bad_id(v->id) || v->hash[0] == '\0' || v->body == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a view needs an id, a hash and a body");
+    view_update_args a = {v, if_hash};
+    return chati_pg_write(impl, view_update_fn, &a);
+}
+
+static chat_err view_drop_fn(chati_pg_conn *conn, void *arg)
+{
+    char b[24];
+    const char *p[1] = {chati_pg_i64(b, *(const int64_t *)arg)};
+    return chati_pg_exec(conn, &st_view_drop, p, NULL, "dropping views");
+}
+
+static chat_err auth_drop_views(void *impl, int64_t before_ms)
+{
+    return chati_pg_write(impl, view_drop_fn, &before_ms);
+}
+
 const chat_auth_store_ops chati_pg_auth_ops = {
-    .version = CHAT_STORE_V5,
+    .version = CHAT_STORE_V6,
     .scheme = "postgresql",
     .open = auth_open,
     .close = auth_close,
@@ -697,4 +888,8 @@ const chat_auth_store_ops chati_pg_auth_ops = {
     .lease_app_events = auth_lease_app_events,
     .ack_app_events = auth_ack_app_events,
     .due_apps = auth_due_apps,
+    .create_view = auth_create_view,
+    .get_view = auth_get_view,
+    .update_view = auth_update_view,
+    .drop_views = auth_drop_views,
 };

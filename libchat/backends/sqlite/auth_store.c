@@ -55,6 +55,26 @@ static const chati_migration auth_migrations[] = {
         "CREATE UNIQUE INDEX app_events_once ON app_events (app_id, event_id, kind);"
         "CREATE INDEX app_events_due ON app_events (app_id, done, seq);"
         "CREATE INDEX app_events_waiting ON app_events (done, lease_until, app_id);"},
+    /* NULL triggers and external ids are distinct from each other. */
+    {4, "CREATE TABLE views ("
+        "  id          TEXT PRIMARY KEY,"
+        "  team_id     TEXT NOT NULL,"
+        "  app_id      TEXT NOT NULL,"
+        "  user_id     TEXT NOT NULL,"
+        "  root_id     TEXT NOT NULL,"
+        "  previous_id TEXT NOT NULL,"
+        "  hash        TEXT NOT NULL,"
+        "  trigger_id  TEXT,"
+        "  external_id TEXT,"
+        "  body        TEXT NOT NULL,"
+        "  vals        TEXT,"
+        "  depth       INTEGER NOT NULL,"
+        "  updated     INTEGER NOT NULL," /* unix ms */
+        "  open        INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE UNIQUE INDEX views_trigger ON views (app_id, trigger_id);"
+        "CREATE UNIQUE INDEX views_external ON views (app_id, external_id);"
+        "CREATE INDEX views_updated ON views (updated);"},
 };
 
 #define CRED_COLS "user_id, team_id, email, pwhash, token_gen, active, is_admin"
@@ -620,8 +640,143 @@ static chat_err auth_due_apps(void *impl, int64_t now_ms, size_t max,
     return CHAT_OK;
 }
 
+/* --------------------------------------------------------------- views --- */
+
+#define VIEW_COLS                                                                        \
+    "id, team_id, app_id, user_id, root_id, previous_id, hash, trigger_id, external_id," \
+    " body, vals, depth, updated, open"
+
+static chat_err auth_create_view(void *impl, const chat_view *v)
+{
+    chati_db *d = impl;
+    if (v == NULL || bad_id(v->id) || bad_id(v->team_id) || bad_id(v->app_id) ||
+        bad_id(v->user_id) || bad_id(v->root_id) || v->hash[0] == '\0' || v->body == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a view needs ids, a hash and a body");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "INSERT INTO views (" VIEW_COLS ") VALUES (?1, ?2, ?3,"
+                                        " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    if (st != NULL) {
+        const char *text[] = {v->id,      v->team_id,     v->app_id,      v->user_id,
+                              v->root_id, v->previous_id, v->hash,        v->trigger,
+                              v->external_id, v->body,    v->values};
+        for (int i = 0; i < (int)CHATI_ARRAY_LEN(text); i++)
+            chati_db_bind_str(st, i + 1, text[i], i >= 7);
+        sqlite3_bind_int(st, 12, v->depth);
+        sqlite3_bind_int64(st, 13, v->updated_ms);
+        sqlite3_bind_int(st, 14, v->open);
+        rv = chati_db_step_done(d, st, "inserting a view");
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err read_view(sqlite3_stmt *st, chat_view **out)
+{
+    chat_view *v = chat_view_new();
+    if (v == NULL)
+        return chati_fail(CHAT_ERR_NOMEM, "view");
+    char *fixed[] = {v->id, v->team_id, v->app_id, v->user_id, v->root_id, v->previous_id,
+                     v->hash};
+    for (int i = 0; i < (int)CHATI_ARRAY_LEN(fixed); i++)
+        chati_db_col_fixed(st, i, fixed[i], CHAT_ID_SIZE);
+    char **text[] = {&v->trigger, &v->external_id, &v->body, &v->values};
+    bool nomem = false;
+    for (int i = 0; i < (int)CHATI_ARRAY_LEN(text); i++)
+        if (sqlite3_column_type(st, 7 + i) != SQLITE_NULL)
+            nomem |= (*text[i] = chati_db_col_str(st, 7 + i)) == NULL;
+    v->depth = sqlite3_column_int(st, 11);
+    v->updated_ms = sqlite3_column_int64(st, 12);
+    v->open = sqlite3_column_int(st, 13) != 0;
+    if (nomem || v->body == NULL) {
+        chat_view_free(v);
+        return chati_fail(CHAT_ERR_NOMEM, "view");
+    }
+    *out = v;
+    return CHAT_OK;
+}
+
+static chat_err auth_get_view(void *impl, const char *id, const char *app_id,
+                              const char *external_id, chat_view **out)
+{
+    chati_db *d = impl;
+    if (out == NULL || (id ? bad_id(id) : bad_id(app_id) || !external_id || !*external_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a view id, or an app and external id");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(
+        d, id ? "SELECT " VIEW_COLS " FROM views WHERE id = ?1"
+              : "SELECT " VIEW_COLS " FROM views WHERE app_id = ?1 AND external_id = ?2");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, id ? id : app_id, false);
+        if (id == NULL)
+            chati_db_bind_str(st, 2, external_id, false);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            rv = read_view(st, out);
+        else if (rc == SQLITE_DONE)
+            rv = chati_fail(CHAT_ERR_NOT_FOUND, "no view %.40s", id ? id : external_id);
+        else
+            rv = chati_db_err(d, rc, "reading a view");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err auth_update_view(void *impl, const chat_view *v, const char *if_hash)
+{
+    chati_db *d = impl;
+    if (v == NULL || bad_id(v->id) || v->hash[0] == '\0' || v->body == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a view needs an id, a hash and a body");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "UPDATE views SET hash = ?2, body = ?3, vals = ?4,"
+                                        " open = ?5, updated = ?6, external_id = ?7"
+                                        " WHERE id = ?1 AND (?8 IS NULL OR hash = ?8)");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, v->id, false);
+        chati_db_bind_str(st, 2, v->hash, false);
+        chati_db_bind_str(st, 3, v->body, false);
+        chati_db_bind_str(st, 4, v->values, true);
+        sqlite3_bind_int(st, 5, v->open);
+        sqlite3_bind_int64(st, 6, v->updated_ms);
+        chati_db_bind_str(st, 7, v->external_id, true);
+        chati_db_bind_str(st, 8, if_hash, true);
+        rv = chati_db_step_done(d, st, "updating a view");
+    }
+    if (rv == CHAT_OK && sqlite3_changes(d->db) == 0) {
+        st = chati_db_stmt(d, "SELECT 1 FROM views WHERE id = ?1");
+        rv = CHAT_ERR_STORAGE;
+        if (st != NULL) {
+            chati_db_bind_str(st, 1, v->id, false);
+            int rc = sqlite3_step(st);
+            rv = rc == SQLITE_ROW    ? chati_fail(CHAT_ERR_HASH_CONFLICT, "the view changed")
+                 : rc == SQLITE_DONE ? chati_fail(CHAT_ERR_NOT_FOUND, "no view %.40s", v->id)
+                                     : chati_db_err(d, rc, "reading a view");
+            sqlite3_reset(st);
+        }
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err auth_drop_views(void *impl, int64_t before_ms)
+{
+    chati_db *d = impl;
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM views WHERE updated < ?1");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, before_ms);
+        rv = chati_db_step_done(d, st, "dropping views");
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
 const chat_auth_store_ops chati_sqlite_auth_ops = {
-    .version = CHAT_STORE_V5,
+    .version = CHAT_STORE_V6,
     .scheme = "sqlite",
     .open = auth_open,
     .close = auth_close,
@@ -640,4 +795,8 @@ const chat_auth_store_ops chati_sqlite_auth_ops = {
     .lease_app_events = auth_lease_app_events,
     .ack_app_events = auth_ack_app_events,
     .due_apps = auth_due_apps,
+    .create_view = auth_create_view,
+    .get_view = auth_get_view,
+    .update_view = auth_update_view,
+    .drop_views = auth_drop_views,
 };
