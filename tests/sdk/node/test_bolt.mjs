@@ -1,7 +1,10 @@
 // Slack's Bolt for JavaScript (@slack/bolt, from npm), unchanged, as an app
 // over the Events API: chatd POSTs its events, signed, to Bolt's own HTTP
-// receiver, whose handlers answer through the Web API. Only slackApiUrl is
-// pointed at chatd.
+// receiver, whose handlers answer through the Web API: a message, an
+// app_mention, a slash command, one that opens a modal and the modal's
+// submission, a button click. Only slackApiUrl is pointed at chatd. (The
+// person's side reads the event stream with Node's WebSocket: node runs
+// with --experimental-websocket, which Node 22 no longer needs.)
 //
 // Run: CHATD=/path/to/chatd NODE_PATH=~/.cache/libchat/sdk-node/current/node_modules \
 //        node --test tests/sdk/node/test_bolt.mjs
@@ -61,7 +64,8 @@ before(async () => {
       display_information: { name: 'Bolt Bot' },
       features: {
         bot_user: { display_name: 'boltbot' },
-        slash_commands: [{ command: '/ship', url: `http://127.0.0.1:${port}/slack/events` }],
+        slash_commands: [{ command: '/ship', url: `http://127.0.0.1:${port}/slack/events` },
+          { command: '/ask', url: `http://127.0.0.1:${port}/slack/events` }],
       },
       oauth_config: { scopes: { bot: ['chat:write', 'channels:join', 'channels:history',
         'app_mentions:read', 'commands'] } },
@@ -94,6 +98,30 @@ before(async () => {
   app.command('/ship', async ({ command, ack, respond }) => {
     await ack();
     await respond({ response_type: 'in_channel', text: `shipped ${command.text}` });
+  });
+  app.command('/ask', async ({ ack, body, client }) => {
+    await ack();
+    await client.views.open({
+      trigger_id: body.trigger_id,
+      view: {
+        type: 'modal',
+        callback_id: 'ask_view',
+        private_metadata: body.channel_id,
+        title: { type: 'plain_text', text: 'Ask' },
+        submit: { type: 'plain_text', text: 'Send' },
+        blocks: [{ type: 'input', block_id: 'q', label: { type: 'plain_text', text: 'Question' },
+          element: { type: 'plain_text_input', action_id: 'text' } }],
+      },
+    });
+  });
+  app.view('ask_view', async ({ ack, view, client }) => {
+    const q = view.state.values.q.text.value;
+    if (q === 'bad') {
+      await ack({ response_action: 'errors', errors: { q: 'too vague' } });
+      return;
+    }
+    await ack();
+    await client.chat.postMessage({ channel: view.private_metadata, text: `asked: ${q}` });
   });
   await app.start(port);
 });
@@ -157,4 +185,36 @@ test('a Bolt app hears a button click and replaces the message', { timeout: TEST
     const h = await call(alice.token, 'conversations.history', { channel });
     return h.messages.find((m) => m.ts === posted.ts && m.text === 'approved v4');
   });
+});
+
+test('a Bolt app opens a modal from a slash command and hears its submission', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.equal(typeof WebSocket, 'function', 'run node with --experimental-websocket');
+  const channel = (await call(alice.token, 'conversations.create', { name: unique('boltmodal') })).channel.id;
+  await call(made.bot_token, 'conversations.join', { channel });
+  const rtm = new WebSocket((await call(alice.token, 'rtm.connect', {})).url);
+  const events = [];
+  rtm.onmessage = (m) => events.push(JSON.parse(m.data));
+  const next = (type) => waitFor(type, () => {
+    const i = events.findIndex((e) => e.type === type);
+    return i >= 0 ? events.splice(i, 1)[0] : null;
+  });
+  try {
+    await next('hello');
+    await call(alice.token, 'chat.command', { channel, command: '/ask', text: '' });
+    const { view } = await next('view_opened');
+    assert.equal(view.callback_id, 'ask_view');
+    assert.equal(view.app_id, made.app_id);
+    const values = (text) => ({ q: { text: { type: 'plain_text_input', value: text } } });
+    await call(alice.token, 'views.submit', { view_id: view.id, values: values('bad') });
+    assert.deepEqual((await next('view_errors')).errors, { q: 'too vague' });
+    await call(alice.token, 'views.submit', { view_id: view.id, values: values('why') });
+    assert.equal((await next('view_closed')).view.id, view.id);
+  } finally {
+    rtm.close();
+  }
+  const asked = await waitFor('the submission\'s message', async () => {
+    const h = await call(alice.token, 'conversations.history', { channel });
+    return h.messages.find((m) => m.text === 'asked: why');
+  });
+  assert.equal(asked.bot_id, made.bot_id);
 });

@@ -1,6 +1,7 @@
 """Slack's Bolt for Python (slack_bolt, from PyPI), unchanged, as an app over
 Socket Mode: it opens its connection with apps.connections.open, hears a
-message and an app_mention, and answers through the Web API. Only the
+message, an app_mention, a slash command that opens a modal, the modal's
+submission and a button click, and answers through the Web API. Only the
 WebClient's base_url is pointed at chatd.
 
 Run: CHATD=/path/to/chatd ~/.cache/libchat/venv/bin/python -m pytest -q \
@@ -56,7 +57,7 @@ def test_bolt_app_over_socket_mode(server):
         "token": alice["token"],
         "manifest": '{"display_information":{"name":"Py Bolt"},'
                     '"features":{"bot_user":{"display_name":"pybolt"},'
-                    '"slash_commands":[{"command":"/deploy"}]},'
+                    '"slash_commands":[{"command":"/deploy"},{"command":"/ask"}]},'
                     '"oauth_config":{"scopes":{"bot":["chat:write","channels:join",'
                     '"channels:history","app_mentions:read","commands"]}},'
                     '"settings":{"socket_mode_enabled":true,"event_subscriptions":'
@@ -83,6 +84,26 @@ def test_bolt_app_over_socket_mode(server):
     def approve(ack, respond, body, action):
         ack()
         respond(replace_original=True, text=f"approved {action['value']} by <@{body['user']['id']}>")
+
+    @app.command("/ask")
+    def ask(ack, body, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view={
+            "type": "modal", "callback_id": "ask_view", "private_metadata": body["channel_id"],
+            "title": {"type": "plain_text", "text": "Ask"},
+            "submit": {"type": "plain_text", "text": "Send"},
+            "blocks": [{"type": "input", "block_id": "q",
+                        "label": {"type": "plain_text", "text": "Question"},
+                        "element": {"type": "plain_text_input", "action_id": "text"}}]})
+
+    @app.view("ask_view")
+    def ask_submitted(ack, view, client):
+        q = view["state"]["values"]["q"]["text"]["value"]
+        if q == "bad":
+            ack(response_action="errors", errors={"q": "too vague"})
+            return
+        ack()
+        client.chat_postMessage(channel=view["private_metadata"], text=f"asked: {q}")
 
     channel = call(server, alice["token"], "conversations.create",
                    name=unique("pybolt"))["channel"]["id"]
@@ -142,5 +163,33 @@ def test_bolt_app_over_socket_mode(server):
                              channel=channel)["messages"]
              if m["ts"] == posted["ts"] and
              m["text"] == f"approved v2 by <@{alice['user_id']}>"), None))
+
+        # a slash command that opens a modal; its submission reaches
+        # Bolt's view handler, whose ack shows errors, then closes it
+        rtm = websocket.create_connection(
+            call(server, alice["token"], "rtm.connect")["url"], timeout=WAIT)
+        try:
+            def next_view(kind):
+                while True:
+                    e = json.loads(rtm.recv())
+                    if e.get("type") == kind:
+                        return e
+            assert json.loads(rtm.recv())["type"] == "hello"
+            call(server, alice["token"], "chat.command", channel=channel, command="/ask",
+                 text="")
+            view = next_view("view_opened")["view"]
+            assert view["callback_id"] == "ask_view" and view["app_id"] == made["app_id"], view
+            values = lambda text: json.dumps({"q": {"text": {"type": "plain_text_input",
+                                                             "value": text}}})
+            call(server, alice["token"], "views.submit", view_id=view["id"], values=values("bad"))
+            assert next_view("view_errors")["errors"] == {"q": "too vague"}
+            call(server, alice["token"], "views.submit", view_id=view["id"], values=values("why"))
+            assert next_view("view_closed")["view"]["id"] == view["id"]
+        finally:
+            rtm.close()
+        wait_for("the submission's message", lambda: next(
+            (m for m in call(server, alice["token"], "conversations.history",
+                             channel=channel)["messages"]
+             if m["text"] == "asked: why" and m.get("bot_id") == made["bot_id"]), None))
     finally:
         handler.close()
