@@ -28,6 +28,7 @@ import { searchMethods } from './js/search.js';
 import { presenceMethods } from './js/presence.js';
 import { eventMethods } from './js/events.js';
 import { channelActionMethods } from './js/channel-actions.js';
+import { appViewMethods } from './js/app-views.js';
 import { onBlockAction } from './js/blocks.js';
 
 class App {
@@ -103,7 +104,8 @@ mixin(App,
   themeMethods, toastMethods, authMethods, sessionMethods, shellMethods,
   sidebarMethods, routerMethods, channelViewMethods, historyMethods, messageFlowMethods,
   editingMethods, reactionMethods, fileMethods, panelMethods, threadMethods,
-  memberMethods, searchMethods, presenceMethods, eventMethods, channelActionMethods);
+  memberMethods, searchMethods, presenceMethods, eventMethods, channelActionMethods,
+  appViewMethods);
 
 const app = new App();
 app.boot();

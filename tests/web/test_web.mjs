@@ -763,6 +763,92 @@ test('web client', { timeout: 480000 }, async (t) => {
     }
   });
 
+  await step(t, 'an app\'s modal: opened by a slash command, its errors, submitted, closed', async () => {
+    // The app: /survey opens a modal; a submission of "bad" gets errors, any
+    // other closes it and thanks in the channel; closing it is heard.
+    const heard = [];
+    let bot = null;
+    const app = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', async () => {
+        const f = new URLSearchParams(body);
+        if (f.get('command') === '/survey') {
+          heard.push('/survey');
+          res.writeHead(200);
+          res.end();
+          await chatd.api(bot, 'views.open', {
+            trigger_id: f.get('trigger_id'),
+            view: {
+              type: 'modal', callback_id: 'survey', private_metadata: f.get('channel_id'), notify_on_close: true,
+              title: { type: 'plain_text', text: 'Survey' },
+              submit: { type: 'plain_text', text: 'Send' },
+              blocks: [
+                { type: 'section', text: { type: 'mrkdwn', text: '*How was it?*' } },
+                { type: 'input', block_id: 'q', label: { type: 'plain_text', text: 'Your answer' },
+                  element: { type: 'plain_text_input', action_id: 'a' } },
+              ],
+            },
+          }).catch((e) => heard.push(`views.open failed: ${e}`));
+          return;
+        }
+        const p = JSON.parse(f.get('payload') || '{}');
+        heard.push(p.type);
+        if (p.type !== 'view_submission') {
+          res.writeHead(200);
+          res.end();
+          return;
+        }
+        const answer = p.view.state.values.q.a.value;
+        if (answer === 'bad') {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ response_action: 'errors', errors: { q: 'Say more' } }));
+          return;
+        }
+        res.writeHead(200);
+        res.end();
+        chatd.api(bot, 'chat.postMessage', { channel: p.view.private_metadata, text: `Thanks: ${answer}` }).catch(() => {});
+      });
+    });
+    await new Promise((r) => app.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${app.address().port}/slack`;
+      const made = await chatd.api(ada.token, 'apps.manifest.create', {
+        manifest: {
+          display_information: { name: 'Surveyor' },
+          features: { slash_commands: [{ command: '/survey', url }] },
+          oauth_config: { scopes: { bot: ['commands', 'chat:write', 'channels:join'] } },
+          settings: { interactivity: { is_enabled: true, request_url: url } },
+        },
+      });
+      bot = made.bot_token;
+      await chatd.api(bot, 'conversations.join', { channel: general });
+      await send(ada, '/survey');
+      const dialog = ada.page.getByRole('dialog', { name: 'Survey' });
+      await dialog.waitFor();
+      assert.ok(await dialog.getByText('How was it?').isVisible());
+      const field = dialog.getByLabel('Your answer');
+      await field.fill('bad');
+      await dialog.getByRole('button', { name: 'Send' }).click();
+      await dialog.getByText('Say more').waitFor(); // the app's error, under the field
+      await shot(ada.page, '08-app-modal-errors');
+      await field.fill('great');
+      await dialog.getByRole('button', { name: 'Send' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await msgText(bob, 'Thanks: great').waitFor();
+      // Escape closes it, and the app, which asked, hears so.
+      await send(ada, '/survey');
+      await dialog.waitFor();
+      await ada.page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      const deadline = Date.now() + 10000;
+      while (!heard.includes('view_closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(heard, ['/survey', 'view_submission', 'view_submission', '/survey', 'view_closed']);
+    } finally {
+      app.close();
+    }
+  });
+
   await step(t, 'search finds a message and jumps to it', async () => {
     const word = `zebra${uniq}`;
     await chatd.api(bob.token, 'chat.postMessage', { channel: general, text: `The ${word} report is ready` });

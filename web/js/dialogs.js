@@ -6,7 +6,8 @@ import { h } from './dom.js';
 
 let seq = 0;
 
-export function modal({ title, body, actions = [], onSubmit = null, className = '' }) {
+// onClose runs once, however the dialog closes (a button, Escape, close()).
+export function modal({ title, body, actions = [], onSubmit = null, onClose = null, className = '' }) {
   const id = `dlg-${++seq}`;
   const returnTo = document.activeElement;
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
@@ -33,6 +34,7 @@ export function modal({ title, body, actions = [], onSubmit = null, className = 
     closed = true;
     if (dialog.open) dialog.close(value);
     dialog.remove();
+    if (onClose) onClose(value);
     if (returnTo && returnTo.isConnected) returnTo.focus();
   }
   form.addEventListener('submit', async (e) => {

@@ -75,6 +75,12 @@ export const eventMethods = {
           if (this.panel && this.panel.view) this.panel.view.render();
         }
         break;
+      case 'view_opened':
+      case 'view_updated':
+      case 'view_errors':
+      case 'view_closed':
+        this.onViewEvent(ev);
+        break;
       case 'file_deleted':
         if (ev.file_id) {
           this.store.files.set(ev.file_id, { id: ev.file_id, deleted: true, mode: 'tombstone' });
