@@ -35,18 +35,27 @@ export function freePort() {
 
 export class Chatd {
   // extraArgs: more chatd arguments ("--set", "key=value", ...)
+  // With CHAT_SDK_BASE set (tests/sdk/distributed.py), the servers already
+  // run there: start() waits for them, stop() leaves them to their starter.
   constructor(extraArgs = []) {
     this.extraArgs = extraArgs;
+    this.external = process.env.CHAT_SDK_BASE || null;
+    this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'libchat-sdk-node-'));
+    this.logPath = process.env.CHAT_SDK_LOG || path.join(this.dataDir, 'chatd.log');
+    this.proc = null;
+    this.exited = null; // {code, signal} once the process is gone
+    if (this.external) return;
     this.exe = process.env.CHATD;
     if (!this.exe) throw new Error('CHATD is not set: run through ctest, or set CHATD=/path/to/chatd');
     fs.accessSync(this.exe, fs.constants.X_OK);
-    this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'libchat-sdk-node-'));
-    this.logPath = path.join(this.dataDir, 'chatd.log');
-    this.proc = null;
-    this.exited = null; // {code, signal} once the process is gone
   }
 
   async start() {
+    if (this.external) {
+      this.base = this.external;
+      if (await this.waitReady()) return this;
+      throw new Error(`nothing healthy at CHAT_SDK_BASE=${this.base}`);
+    }
     let last = '';
     for (let attempt = 0; attempt < 5; attempt++) { // the port may be taken in between
       const port = await freePort();
@@ -108,6 +117,7 @@ export class Chatd {
 
   // [was it still running, exit code or null when it had to be killed]
   async stop() {
+    if (this.external) return [await this.waitReady(), 0]; // its starter checks how it exits
     if (this.proc === null) return [false, null];
     const alive = this.exited === null;
     const code = await this.terminate();

@@ -1,6 +1,8 @@
 """chatd for the SDK tests: one process on a free loopback port with its
 own data directory (CHATD names the executable; ctest sets it), people signed
-up with plain urllib, stopped at the end (it must exit 0 on SIGTERM)."""
+up with plain urllib, stopped at the end (it must exit 0 on SIGTERM). With
+CHAT_SDK_BASE set (tests/sdk/distributed.py), the servers already run there:
+start() waits for them and stop() leaves them to whoever started them."""
 import itertools
 import json
 import os
@@ -55,17 +57,27 @@ class Chatd:
 
     def __init__(self, extra_args=()):
         self.extra_args = list(extra_args)
+        self.external = os.environ.get("CHAT_SDK_BASE")
+        self.data_dir = tempfile.mkdtemp(prefix="libchat-sdk-python-")
+        self.log_path = os.environ.get("CHAT_SDK_LOG") or os.path.join(self.data_dir, "chatd.log")
+        self.proc = None
+        self.base = self.external
+        if self.external:
+            return
         self.exe = os.environ.get("CHATD")
         if not self.exe:
             pytest.fail("CHATD is not set: run through ctest, or set CHATD=/path/to/chatd")
         if not os.access(self.exe, os.X_OK):
             pytest.fail(f"CHATD={self.exe} is not an executable")
-        self.data_dir = tempfile.mkdtemp(prefix="libchat-sdk-python-")
-        self.log_path = os.path.join(self.data_dir, "chatd.log")
-        self.proc = None
-        self.base = None
 
     def start(self):
+        if self.external:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not self._healthy():
+                if time.monotonic() > deadline:
+                    pytest.fail(f"nothing healthy at CHAT_SDK_BASE={self.base}")
+                time.sleep(0.1)
+            return self
         last = ""
         for _ in range(5):  # another process may take the port in between
             port = free_port()
@@ -86,6 +98,13 @@ class Chatd:
                 self._terminate()
                 break
         pytest.fail(f"chatd did not become ready on {self.base}:\n{last}")
+
+    def _healthy(self):
+        try:
+            with urllib.request.urlopen(self.base + "/health", timeout=2) as r:
+                return r.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -112,6 +131,8 @@ class Chatd:
 
     def stop(self):
         """(was it still running, exit code or None when it had to be killed)."""
+        if self.external:
+            return self._healthy(), 0  # its starter checks how it exits
         if self.proc is None:
             return False, None
         alive = self.proc.poll() is None
