@@ -41,6 +41,7 @@ enum {
     SUB_CHANNEL_UNARCHIVE,
     SUB_TEAM_JOIN,
     SUB_USER_CHANGE,
+    SUB_FILE_SHARED,
     SUB__COUNT
 };
 
@@ -62,6 +63,7 @@ static const struct {
     [SUB_CHANNEL_UNARCHIVE] = {"channel_unarchive", "channels:read"},
     [SUB_TEAM_JOIN] = {"team_join", "users:read"},
     [SUB_USER_CHANGE] = {"user_change", "users:read"},
+    [SUB_FILE_SHARED] = {"file_shared", "files:read"},
 };
 
 typedef struct app_sub {
@@ -392,8 +394,9 @@ static chat_err add_row(queue_rows *q, const app_sub *a, const chat_event *ev, i
     return CHAT_OK;
 }
 
-/* The rows one event makes: one per app that hears it, and an app_mention
- * for each app whose bot a new message names. */
+/* The rows one event makes: one per app that hears it, an app_mention for
+ * each app whose bot a new message names, and a file_shared for each file
+ * of a new message. */
 static chat_err route(chati_app_events *ae, const batch_view *bv, const chat_broker_msg *msg,
                       queue_rows *q)
 {
@@ -412,7 +415,12 @@ static chat_err route(chati_app_events *ae, const batch_view *bv, const chat_bro
         bool hears = sub >= 0 && (a->events & (1u << sub));
         bool mention = new_message && (a->events & (1u << SUB_APP_MENTION)) &&
                        mentions(ev->message, a->bot.user_id);
-        if (!hears && !mention)
+        size_t files = new_message && (a->events & (1u << SUB_FILE_SHARED))
+                           ? ev->message->n_files
+                           : 0;
+        if (files > CHAT_APP_EVENT_FILE_SHARED_MAX)
+            files = CHAT_APP_EVENT_FILE_SHARED_MAX;
+        if (!hears && !mention && files == 0)
             continue;
         bool member = true;
         /* The bot hears of its own leaving although no longer a member. */
@@ -424,6 +432,8 @@ static chat_err route(chati_app_events *ae, const batch_view *bv, const chat_bro
             rv = add_row(q, a, ev, CHAT_APP_EVENT_AS_IS, msg);
         if (rv == CHAT_OK && mention)
             rv = add_row(q, a, ev, CHAT_APP_EVENT_MENTION, msg);
+        for (size_t f = 0; rv == CHAT_OK && f < files; f++)
+            rv = add_row(q, a, ev, CHAT_APP_EVENT_FILE_SHARED + (int)f, msg);
     }
     return rv;
 }

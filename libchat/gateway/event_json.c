@@ -284,7 +284,28 @@ bool gw_app_payload_json(const void *data, size_t len, int kind, const char *tea
         return false;
     chati_buf inner = {0};
     bool mention = kind == CHAT_APP_EVENT_MENTION;
-    bool ok = gw_app_event_json(ev, mention, &inner);
+    int file = kind - CHAT_APP_EVENT_FILE_SHARED;
+    bool ok;
+    char suffix[8] = "";
+    if (file >= 0 && file < CHAT_APP_EVENT_FILE_SHARED_MAX) {
+        /* Slack's file_shared: one event per file, naming it only. */
+        const chat_message *m = chat_event_message(ev);
+        ok = m && (size_t)file < m->n_files;
+        if (ok) {
+            char ts[CHAT_TS_SIZE];
+            chati_ts_format(chat_event_time_us(ev), ts);
+            chati_buf_printf(&inner,
+                             "{\"type\":\"file_shared\",\"channel_id\":\"%s\",\"file_id\":\"%s\","
+                             "\"user_id\":\"%s\",\"file\":{\"id\":\"%s\"},\"event_ts\":\"%s\"}",
+                             m->channel, m->files[file], m->user, m->files[file], ts);
+            snprintf(suffix, sizeof suffix, "F%d", file);
+            ok = inner.data != NULL;
+        }
+    } else {
+        ok = gw_app_event_json(ev, mention, &inner);
+        if (mention)
+            memcpy(suffix, "M", 2);
+    }
     if (ok) {
         out->len = 0;
         chati_buf_printf(out, "{\"token\":\"\",\"team_id\":\"%s\",\"api_app_id\":\"%s\","
@@ -297,7 +318,7 @@ bool gw_app_payload_json(const void *data, size_t len, int kind, const char *tea
                          "%lld,\"authorizations\":[{\"enterprise_id\":null,\"team_id\":\"%s\","
                          "\"user_id\":\"%s\",\"is_bot\":true,\"is_enterprise_install\":false}],"
                          "\"is_ext_shared_channel\":false}",
-                         ev->id[0] == 'E' ? ev->id + 1 : ev->id, mention ? "M" : "",
+                         ev->id[0] == 'E' ? ev->id + 1 : ev->id, suffix,
                          (long long)(ev->time_us / 1000000), team_id, bot_user_id);
         ok = out->data != NULL;
     }

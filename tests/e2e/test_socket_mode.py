@@ -379,3 +379,27 @@ def test_button_clicks(server, alice, bob, links, rtms):
     plain = bob.post(c, "no buttons here")
     bob.fail("blocks.actions", "invalid_arguments", channel=c, ts=plain["ts"],
              action_id="approve")
+
+
+def test_file_shared(server, alice, links):
+    from test_files import v2_upload
+    j, bot, app = make_app(server, alice, events=["file_shared"],
+                           scopes=["channels:join", "files:read"])
+    _, deaf_bot, deaf = make_app(server, alice, events=["file_shared"],
+                                 scopes=["channels:join"])
+    c = alice.ok("conversations.create", name=unique("files"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    deaf_bot.ok("conversations.join", channel=c)
+    link, deaf_link = links(app), links(deaf)
+    # a file shared where the bot is: file_shared, naming it
+    first = v2_upload(alice, b"one", "one.txt", channel_id=c)
+    env = link.event(lambda e: e.get("type") == "file_shared", what="file_shared")
+    e = env["payload"]["event"]
+    assert (e["file_id"], e["file"], e["user_id"], e["channel_id"]) == (
+        first["id"], {"id": first["id"]}, alice.user_id, c), e
+    assert e["event_ts"] and env["payload"]["event_id"].startswith("Ev"), env
+    # where the bot is not, or without files:read, nothing
+    other = alice.ok("conversations.create", name=unique("files"))["channel"]["id"]
+    v2_upload(alice, b"two", "two.txt", channel_id=other)
+    link.quiet(lambda e: e.get("type") == "file_shared", 3)
+    deaf_link.quiet(lambda e: e.get("type") == "file_shared", 1)

@@ -136,7 +136,11 @@ enum {
     CHAT_APP_EVENT_AS_IS = 0,   /* the event as it happened */
     CHAT_APP_EVENT_MENTION = 1, /* a new message that names the app's bot: app_mention */
     CHAT_APP_EVENT_COMMAND = 2, /* a slash command: data is JSON {"url", "payload"} */
-    CHAT_APP_EVENT_INTERACTION = 3 /* block_actions and the like: data as a command's */
+    CHAT_APP_EVENT_INTERACTION = 3, /* block_actions and the like: data as a command's */
+    /* FILE_SHARED + i: a new message's file i (of its first 16) was shared
+     * (file_shared); data is the message's event */
+    CHAT_APP_EVENT_FILE_SHARED = 16,
+    CHAT_APP_EVENT_FILE_SHARED_MAX = 16
 };
 typedef struct chat_app_event {
     char app_id[CHAT_ID_SIZE];
