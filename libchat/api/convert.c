@@ -1,4 +1,5 @@
 /* Entities to API messages: the Slack shape of users, channels and messages. */
+#include <stdio.h>
 #include <string.h>
 
 #include "api/convert.h"
@@ -61,7 +62,73 @@ static void *fail_free(ProtobufCMessage *m)
     return NULL;
 }
 
-Chat__Api__Profile *chati_api_profile(const chat_user *u)
+/* Up to two initials of name (its first word's first character and its
+ * last word's), upper-cased where ASCII, as the web client draws them. */
+static void initials_of(const char *name, char out[16])
+{
+    size_t n = 0;
+    const char *words[2] = {NULL, NULL};
+    for (const char *p = name ? name : ""; *p; p++)
+        if (*p != ' ' && (p == name || p[-1] == ' ')) {
+            if (words[0] == NULL)
+                words[0] = p;
+            else
+                words[1] = p;
+        }
+    for (int w = 0; w < 2 && words[w]; w++) {
+        const unsigned char *p = (const unsigned char *)words[w];
+        size_t len = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+        for (size_t i = 0; i < len && p[i] && n < 15; i++)
+            out[n++] = (char)(len == 1 && p[i] >= 'a' && p[i] <= 'z' ? p[i] - 32 : p[i]);
+    }
+    if (n == 0)
+        out[n++] = '?';
+    out[n] = '\0';
+}
+
+/* The web client's colours (web/js/dom.js avatarColour): FNV-1a of the id. */
+static const char *avatar_colour(const char *id)
+{
+    static const char *const colours[] = {"c2410c", "0f766e", "1d4ed8", "7c3aed",
+                                          "be185d", "15803d", "b45309", "0369a1",
+                                          "9333ea", "4d7c0f", "b91c1c", "4338ca"};
+    uint32_t x = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        x = (x ^ *p) * 16777619u;
+    return colours[x % CHATI_ARRAY_LEN(colours)];
+}
+
+/* profile.image_*: base/avatars/<size>/<colour>/<initials, %-encoded>.svg */
+static chat_err avatars(Chat__Api__Profile *p, const chat_user *u, const char *base)
+{
+    const char *name = u->display_name && *u->display_name ? u->display_name
+                       : u->real_name && *u->real_name     ? u->real_name
+                                                           : u->name;
+    char ini[16], enc[64], hash[13];
+    initials_of(name, ini);
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)ini; *c; c++)
+        n += (size_t)snprintf(enc + n, sizeof enc - n,
+                              (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ? "%c" : "%%%02X",
+                              *c);
+    const char *colour = avatar_colour(u->id);
+    uint32_t h = 2166136261u; /* the hash changes when the picture does */
+    for (const unsigned char *c = (const unsigned char *)ini; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    snprintf(hash, sizeof hash, "%s%06x", colour, (unsigned)(h & 0xffffff));
+    static const int sizes[] = {24, 32, 48, 72, 192, 512};
+    char **fields[] = {&p->image_24, &p->image_32, &p->image_48,
+                       &p->image_72, &p->image_192, &p->image_512};
+    for (size_t i = 0; i < CHATI_ARRAY_LEN(sizes); i++) {
+        char url[1024];
+        snprintf(url, sizeof url, "%s/avatars/%d/%s/%s.svg", base, sizes[i], colour, enc);
+        if (chati_pb_str(fields[i], url))
+            return CHAT_ERR_NOMEM;
+    }
+    return chati_pb_str(&p->avatar_hash, hash);
+}
+
+Chat__Api__Profile *chati_api_profile(const chat_user *u, const char *base)
 {
     Chat__Api__Profile *p = NEW(Chat__Api__Profile, chat__api__profile__descriptor);
     if (p == NULL)
@@ -72,12 +139,13 @@ Chat__Api__Profile *chati_api_profile(const chat_user *u)
         chati_pb_str(&p->status_emoji, u->status_emoji) || chati_pb_str(&p->email, u->email) ||
         chati_pb_str(&p->real_name_normalized, u->real_name) ||
         chati_pb_str(&p->display_name_normalized, display) || chati_pb_str(&p->team, u->team_id) ||
-        chati_pb_str(&p->bot_id, u->bot_id) || chati_pb_str(&p->api_app_id, u->app_id))
+        chati_pb_str(&p->bot_id, u->bot_id) || chati_pb_str(&p->api_app_id, u->app_id) ||
+        (base && avatars(p, u, base) != CHAT_OK))
         return fail_free(&p->base);
     return p;
 }
 
-Chat__Api__User *chati_api_user(const chat_user *u)
+Chat__Api__User *chati_api_user(const chat_user *u, const char *base)
 {
     Chat__Api__User *r = NEW(Chat__Api__User, chat__api__user__descriptor);
     if (r == NULL)
@@ -88,7 +156,7 @@ Chat__Api__User *chati_api_user(const chat_user *u)
     r->updated = u->updated;
     if (chati_pb_str(&r->id, u->id) || chati_pb_str(&r->team_id, u->team_id) ||
         chati_pb_str(&r->name, u->name) || chati_pb_str(&r->real_name, u->real_name) ||
-        chati_pb_str(&r->tz, u->tz) || (r->profile = chati_api_profile(u)) == NULL)
+        chati_pb_str(&r->tz, u->tz) || (r->profile = chati_api_profile(u, base)) == NULL)
         return fail_free(&r->base);
     return r;
 }

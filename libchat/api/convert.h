@@ -19,8 +19,10 @@ chat_err chati_pb_set_json(Chat__Api__Json **out, const char *text);
 /* Copies n strings into a repeated string field. */
 chat_err chati_pb_strs(char ***field, size_t *n_field, const char *const *v, size_t n);
 
-Chat__Api__User *chati_api_user(const chat_user *u);
-Chat__Api__Profile *chati_api_profile(const chat_user *u);
+/* base: the public URL avatars are served from (profile.image_*), or NULL
+ * for none. */
+Chat__Api__User *chati_api_user(const chat_user *u, const char *base);
+Chat__Api__Profile *chati_api_profile(const chat_user *u, const char *base);
 /* self: the caller, to name the other person of an IM. */
 Chat__Api__Channel *chati_api_channel(const chat_channel *c, const char *self);
 Chat__Api__Message *chati_api_message(const chat_message *m, bool with_channel);

@@ -34,7 +34,7 @@ static chat_err token_response(chat_ctx *ctx, const char *token, chat_user *u,
                           chati_pb_str(&resp->user_id, s->user_id) ||
                           chati_pb_str(&resp->team_id, s->team_id)))
         rv = CHAT_ERR_NOMEM;
-    if (rv == CHAT_OK && u && (resp->user = chati_api_user(u)) == NULL)
+    if (rv == CHAT_OK && u && (resp->user = chati_api_user(u, chati_public_url(ctx))) == NULL)
         rv = CHAT_ERR_NOMEM;
     chat_session_free(s);
     return rv;
@@ -153,7 +153,7 @@ chat_err chati_h_users_info(chat_ctx *ctx, const chat_session *s, const Protobuf
     Chat__Api__UserResponse *resp = (void *)rs;
     chat_user *u = NULL;
     chat_err rv = chat_user_info(ctx, s, req->user, &u);
-    if (rv == CHAT_OK && (resp->user = chati_api_user(u)) == NULL)
+    if (rv == CHAT_OK && (resp->user = chati_api_user(u, chati_public_url(ctx))) == NULL)
         rv = CHAT_ERR_NOMEM;
     chat_user_free(u);
     return rv;
@@ -166,7 +166,7 @@ chat_err chati_h_users_lookup_by_email(chat_ctx *ctx, const chat_session *s,
     Chat__Api__UserResponse *resp = (void *)rs;
     chat_user *u = NULL;
     chat_err rv = chat_user_lookup_by_email(ctx, s, req->email, &u);
-    if (rv == CHAT_OK && (resp->user = chati_api_user(u)) == NULL)
+    if (rv == CHAT_OK && (resp->user = chati_api_user(u, chati_public_url(ctx))) == NULL)
         rv = CHAT_ERR_NOMEM;
     chat_user_free(u);
     return rv;
@@ -180,11 +180,12 @@ chat_err chati_h_users_list(chat_ctx *ctx, const chat_session *s, const Protobuf
     chat_list *l = NULL;
     chat_err rv = chat_user_list(ctx, s, req->cursor, req->limit, &l);
     size_t k = chat_list_count(l);
+    const char *base = chati_public_url(ctx);
     if (rv == CHAT_OK && k &&
         (resp->members = chat_calloc(k, sizeof *resp->members)) == NULL)
         rv = CHAT_ERR_NOMEM;
     for (size_t i = 0; rv == CHAT_OK && i < k; i++) {
-        if ((resp->members[i] = chati_api_user(chat_list_user(l, i))) == NULL)
+        if ((resp->members[i] = chati_api_user(chat_list_user(l, i), base)) == NULL)
             rv = CHAT_ERR_NOMEM;
         else
             resp->n_members = i + 1;
@@ -202,7 +203,7 @@ chat_err chati_h_users_profile_get(chat_ctx *ctx, const chat_session *s,
     Chat__Api__ProfileResponse *resp = (void *)rs;
     chat_user *u = NULL;
     chat_err rv = chat_user_info(ctx, s, *req->user ? req->user : s->user_id, &u);
-    if (rv == CHAT_OK && (resp->profile = chati_api_profile(u)) == NULL)
+    if (rv == CHAT_OK && (resp->profile = chati_api_profile(u, chati_public_url(ctx))) == NULL)
         rv = CHAT_ERR_NOMEM;
     chat_user_free(u);
     return rv;
@@ -239,7 +240,7 @@ chat_err chati_h_users_profile_set(chat_ctx *ctx, const chat_session *s,
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "profile or name/value is required");
     chat_user *u = NULL;
     chat_err rv = chat_user_profile_set(ctx, s, keys, vals, n, &u);
-    if (rv == CHAT_OK && (resp->profile = chati_api_profile(u)) == NULL)
+    if (rv == CHAT_OK && (resp->profile = chati_api_profile(u, chati_public_url(ctx))) == NULL)
         rv = CHAT_ERR_NOMEM;
     chat_user_free(u);
     return rv;

@@ -210,7 +210,7 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         chati_buf_puts(b, "{\"type\":\"user_change\"");
         const chat_user *u = chat_event_user(ev);
         if (u)
-            put_pb(b, "user", (ProtobufCMessage *)chati_api_user(u));
+            put_pb(b, "user", (ProtobufCMessage *)chati_api_user(u, NULL));
         *scope = GW_SCOPE_TEAM;
         chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
         break;
@@ -227,7 +227,7 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         const chat_user *u = chat_event_user(ev);
         if (u == NULL)
             return false;
-        put_pb(b, "user", (ProtobufCMessage *)chati_api_user(u));
+        put_pb(b, "user", (ProtobufCMessage *)chati_api_user(u, NULL));
         *scope = GW_SCOPE_TEAM;
         chati_copy_fixed(scope_id, CHAT_ID_SIZE, chat_event_team_id(ev));
         break;

@@ -4,7 +4,7 @@
 set(GW_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(GW_SOURCES pbjson.c pbjson_out.c api.c auth.c event_json.c hooks.c http.c hub.c ratelimit.c workers.c
   multipart.c files.c http_parse.c ws_codec.c ws_io.c links.c
-  app_http.c)
+  app_http.c avatars.c)
 list(APPEND GW_SOURCES net.c net_tls.c httpd.c)
 list(TRANSFORM GW_SOURCES PREPEND ${GW_DIR}/)
 

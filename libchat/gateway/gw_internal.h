@@ -88,7 +88,7 @@ struct chat_gateway {
     chati_announcer *announcer; /* "gateway" in discovery (remote gateways) */
     chat_ctx *events;
     struct httpd *httpd;
-    gw_route routes[10];        /* what httpd serves, first match first */
+    gw_route routes[12];        /* what httpd serves, first match first */
     size_t n_routes;
     nng_url *url;               /* the listening address, parsed */
     char *listen_host;
@@ -117,6 +117,8 @@ chat_err gw_result_json(chat_err rv, const ProtobufCMessage *resp, chati_buf *ou
  * the method's result. Shared by HTTP and the WebSocket's RPC-style messages. */
 chat_err gw_call_json(gw *g, const chati_method *m, const chat_session *s, const gw_args *args,
                       chati_buf *out);
+/* GET /avatars/<size>/<colour>/<initials>.svg (avatars.c). */
+void gw_avatar_serve(gw *g, gw_req *r);
 /* POST /hooks/<id>: an incoming webhook (hooks.c). */
 void gw_hook_serve(gw *g, gw_req *r);
 /* Answers r with body (freed) and at most one extra header. */

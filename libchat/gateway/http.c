@@ -240,6 +240,7 @@ static chat_err gw_setup(gw *g)
     add_route(g, "/upload", true, "POST", max_file + 1, gw_upload_serve);
     add_route(g, "/files", true, "GET", 0, gw_download_serve);
     add_route(g, "/hooks", true, "POST", g->cfg.max_body + 4096, gw_hook_serve);
+    add_route(g, "/avatars", true, "GET", 0, gw_avatar_serve);
     add_socket(g, "/rtm", false, rtm_upgrade);
     add_socket(g, "/link", true, link_upgrade); /* Socket Mode: "/link/?ticket=" */
     /* The web client: everything no longer route took. */

@@ -371,6 +371,27 @@ def test_user_objects_always_carry_slacks_profile_fields(server, alice, bob):
             assert isinstance(p[key], str), (key, p)
 
 
+def test_profiles_have_pictures(server, alice):
+    """profile.image_*: the person's initials on their colour, served by the
+    gateway as SVG for good; nothing else passes for a picture."""
+    alice.ok("users.profile.set", name="display_name", value="Élodie Ward")
+    p = alice.ok("users.info", user=alice.user_id)["user"]["profile"]
+    assert len(p["avatar_hash"]) == 12, p
+    for size in (24, 32, 48, 72, 192, 512):
+        assert p[f"image_{size}"].startswith(f"{server.base}/avatars/{size}/"), p
+    assert p["image_72"].endswith("/%C3%89W.svg"), p
+    assert alice.ok("users.profile.get")["profile"]["image_48"] == p["image_48"]
+    r = http_request(p["image_72"])
+    assert r.status == 200 and r.headers["Content-Type"] == "image/svg+xml", r
+    assert "immutable" in r.headers["Cache-Control"], r.headers
+    assert ">ÉW</text>" in r.raw.decode() and 'width="72"' in r.raw.decode(), r.raw
+    base = p["image_72"].rsplit("/", 3)[0]
+    for bad in ("/50/c2410c/AB.svg", "/72/C2410C/AB.svg", "/72/c2410c/ABC.svg",
+                "/72/c2410c/%3Cs%3E.svg", "/72/c2410c/AB.png", "/72/c2410c/.svg",
+                "/72/zz410c/AB.svg", "/72/c2410c/A%FF.svg", "/72/c2410c/AB.svg?x=1"):
+        assert http_request(base + bad).status == 404, bad
+
+
 # --------------------------------------------------------- apps, bots ---
 
 MANIFEST = {
