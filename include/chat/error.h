@@ -113,7 +113,10 @@ extern "C" {
     X(CHAT_ERR_DUPLICATE_EXTERNAL_ID, "duplicate_external_id", "the app has a view with this external_id") \
     X(CHAT_ERR_HASH_CONFLICT, "hash_conflict", "the view changed since the hash given") \
     X(CHAT_ERR_PUSH_LIMIT_REACHED, "push_limit_reached", "a stack holds three views at most") \
-    X(CHAT_ERR_VIEW_TOO_LARGE, "view_too_large", "the view is over 250 KB")
+    X(CHAT_ERR_VIEW_TOO_LARGE, "view_too_large", "the view is over 250 KB")             \
+    X(CHAT_ERR_ALREADY_PINNED, "already_pinned", "the message is pinned already")      \
+    X(CHAT_ERR_NO_PIN, "no_pin", "the message is not pinned")                           \
+    X(CHAT_ERR_TOO_MANY_PINS, "too_many_pins", "the channel has 1000 pins")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -104,6 +104,9 @@ static const method channel_methods[] = {
     REQ(chat_channel_store_ops, is_member, S1),
     REQ(chat_channel_store_ops, list_members, S1),
     OPT(chat_channel_store_ops, touch_activity, S1),
+    OPT(chat_channel_store_ops, add_pin, S6),
+    OPT(chat_channel_store_ops, remove_pin, S6),
+    OPT(chat_channel_store_ops, list_pins, S6),
 };
 METHODS_COVER(chat_channel_store_ops, channel_methods);
 
@@ -180,7 +183,7 @@ METHODS_COVER(chat_discovery_ops, discovery_methods);
 static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
     [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V6, auth_methods),
     [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V5, user_methods),
-    [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V5, channel_methods),
+    [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V6, channel_methods),
     [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V5, message_methods),
     [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V2, broker_methods),
     [CHATI_IFACE_BLOB] = DESC("blob store", CHAT_BLOB_V1, blob_methods),

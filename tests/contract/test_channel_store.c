@@ -25,7 +25,7 @@ static void setup(void)
     const char *url = contract_begin("channel");
     ops = chati_backend_find(CHATI_IFACE_CHANNEL, url);
     ck_assert_msg(ops != NULL, "no channel store for %s", url);
-    ck_assert_uint_eq(ops->version, CHAT_STORE_V1);
+    ck_assert_uint_eq(ops->version, CHAT_STORE_V6); /* with pins */
     ck_assert_chat_ok(ops->open(url, contract_cfg(), &impl));
 }
 
@@ -692,6 +692,60 @@ static void *add_loop(void *arg)
     return NULL;
 }
 
+/* Pins: once each, at most max, newest first, removed once. */
+START_TEST(pins)
+{
+    ck_assert_ptr_nonnull(ops->add_pin); /* both backends in the tree keep them */
+    char team[CHAT_ID_SIZE], u[CHAT_ID_SIZE];
+    new_id('T', team);
+    new_id('U', u);
+    test_chan t, other;
+    init_chan(&t, team, CHAT_CHANNEL_PUBLIC, NULL);
+    init_chan(&other, team, CHAT_CHANNEL_PUBLIC, NULL);
+    create(&t, (const char (*)[CHAT_ID_SIZE])&u, 1);
+    create(&other, (const char (*)[CHAT_ID_SIZE])&u, 1);
+    chat_pin p;
+    memset(&p, 0, sizeof p);
+    memcpy(p.channel, t.c.id, CHAT_ID_SIZE);
+    memcpy(p.user, u, CHAT_ID_SIZE);
+    const char *ts[] = {"1732600000.000100", "1732600001.000200", "1732600002.000300"};
+    for (int i = 0; i < 2; i++) {
+        strcpy(p.ts, ts[i]);
+        p.created = 1732600100 + i;
+        ck_assert_chat_ok(ops->add_pin(impl, &p, 2));
+    }
+    ck_assert_int_eq(ops->add_pin(impl, &p, 5), CHAT_ERR_DUPLICATE);
+    strcpy(p.ts, ts[2]);
+    ck_assert_int_eq(ops->add_pin(impl, &p, 2), CHAT_ERR_TOO_MANY_PINS);
+    memcpy(p.channel, other.c.id, CHAT_ID_SIZE); /* another channel's are its own */
+    ck_assert_chat_ok(ops->add_pin(impl, &p, 2));
+
+    chat_pin *got = NULL;
+    size_t n = 0;
+    ck_assert_chat_ok(ops->list_pins(impl, t.c.id, &got, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[0].ts, ts[1]); /* newest first */
+    ck_assert_str_eq(got[0].user, u);
+    ck_assert_str_eq(got[0].channel, t.c.id);
+    ck_assert_int_eq(got[0].created, 1732600101);
+    ck_assert_str_eq(got[1].ts, ts[0]);
+    chat_free(got);
+
+    ck_assert_chat_ok(ops->remove_pin(impl, t.c.id, ts[0]));
+    ck_assert_int_eq(ops->remove_pin(impl, t.c.id, ts[0]), CHAT_ERR_NOT_FOUND);
+    ck_assert_int_eq(ops->remove_pin(impl, t.c.id, ts[2]), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(ops->list_pins(impl, t.c.id, &got, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(got[0].ts, ts[1]);
+    chat_free(got);
+    char none[CHAT_ID_SIZE];
+    new_id('C', none);
+    ck_assert_chat_ok(ops->list_pins(impl, none, &got, &n));
+    ck_assert_uint_eq(n, 0);
+    chat_free(got);
+}
+END_TEST
+
 START_TEST(concurrent_add_members)
 {
     char team[CHAT_ID_SIZE];
@@ -747,6 +801,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, list_members_pages);
     tcase_add_test(tc, touch_activity);
     tcase_add_test(tc, concurrent_add_members);
+    tcase_add_test(tc, pins);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

@@ -21,7 +21,7 @@
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
  *   whose version is 0 or newer than its store's latest (V6 for the auth
- *   store, V5 for the others), or whose required methods
+ *   and channel stores, V5 for the others), or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -232,6 +232,16 @@ typedef struct chat_channel_store_ops {
      * Raises last_activity of each (channel, ts) pair to ts if newer. */
     chat_err (*touch_activity)(void *impl, const char (*channels)[CHAT_ID_SIZE],
                                const char (*ts)[CHAT_TS_SIZE], size_t n);
+
+    /* Optional (V6), all three or none: pins. When NULL, pins.* answer
+     * not_supported.
+     * Pins p->ts to p->channel, as p->user did at p->created; duplicate when
+     * it is pinned already, too_many_pins when the channel has max pins. */
+    chat_err (*add_pin)(void *impl, const chat_pin *p, size_t max);
+    /* not_found when ts is not pinned to the channel. */
+    chat_err (*remove_pin)(void *impl, const char *channel_id, const char *ts);
+    /* The channel's pins, newest first: *out (chat_free) gets *n. */
+    chat_err (*list_pins)(void *impl, const char *channel_id, chat_pin **out, size_t *n);
 } chat_channel_store_ops;
 
 /* ------------------------------------------------------------- message --- */

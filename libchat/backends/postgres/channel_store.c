@@ -54,6 +54,13 @@ static const chati_pg_migration channel_migrations[] = {
      ");"
      "CREATE INDEX members_by_user ON members (user_id, channel_id);"
      "CREATE UNIQUE INDEX members_by_join ON members (channel_id, joined);"},
+    {2, "CREATE TABLE pins ("
+        "  channel_id TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,"
+        "  ts         TEXT NOT NULL,"
+        "  user_id    TEXT NOT NULL,"
+        "  created    BIGINT NOT NULL,"
+        "  PRIMARY KEY (channel_id, ts)"
+        ")"},
 };
 
 #define CH_COLS_AFTER_ID                                                                   \
@@ -743,8 +750,120 @@ static chat_err cs_touch_activity(void *impl, const char (*channels)[CHAT_ID_SIZ
     return rv;
 }
 
+/* ---- pins ---- */
+
+/* The channel's row is locked first: pins of one channel are counted and
+ * added one writer at a time. */
+STMT(st_pin_lock, "pin_lock",
+     "SELECT (SELECT count(*) FROM pins WHERE channel_id = $1) FROM channels"
+     " WHERE id = $1 FOR UPDATE",
+     1);
+STMT(st_pin_add, "pin_add",
+     "INSERT INTO pins (channel_id, ts, user_id, created) VALUES ($1, $2, $3, $4)", 4);
+STMT(st_pin_remove, "pin_remove", "DELETE FROM pins WHERE channel_id = $1 AND ts = $2", 2);
+STMT(st_pin_list, "pin_list",
+     "SELECT ts, user_id, created FROM pins WHERE channel_id = $1"
+     " ORDER BY created DESC, ts DESC",
+     1);
+
+typedef struct pin_args {
+    const chat_pin *p;
+    size_t max;
+} pin_args;
+
+static chat_err pin_add_fn(chati_pg_conn *conn, void *arg)
+{
+    pin_args *a = arg;
+    PGresult *r = NULL;
+    const char *id[1] = {a->p->channel};
+    chat_err rv = chati_pg_exec(conn, &st_pin_lock, id, &r, "counting pins");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = PQntuples(r) > 0 ? chati_pg_int(r, 0, 0) : -1;
+    PQclear(r);
+    if (n < 0)
+        return chati_fail(CHAT_ERR_CHANNEL_NOT_FOUND, "no channel %.30s", a->p->channel);
+    if ((size_t)n >= a->max)
+        return chati_fail(CHAT_ERR_TOO_MANY_PINS, "%zu pins", a->max);
+    char b[24];
+    const char *p[4] = {a->p->channel, a->p->ts, a->p->user, chati_pg_i64(b, a->p->created)};
+    return chati_pg_exec(conn, &st_pin_add, p, NULL, "pinning");
+}
+
+static chat_err cs_add_pin(void *impl, const chat_pin *p, size_t max)
+{
+    if (p == NULL || bad_id(p->channel) || bad_id(p->user) || p->ts[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a pin needs a channel, a ts and a user");
+    pin_args a = {p, max};
+    return chati_pg_write(impl, pin_add_fn, &a);
+}
+
+static chat_err pin_remove_fn(chati_pg_conn *conn, void *arg)
+{
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_pin_remove, arg, &r, "unpinning");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = chati_pg_changes(r);
+    PQclear(r);
+    return n > 0 ? CHAT_OK : chati_fail(CHAT_ERR_NOT_FOUND, "not pinned");
+}
+
+static chat_err cs_remove_pin(void *impl, const char *channel_id, const char *ts)
+{
+    if (bad_id(channel_id) || ts == NULL || *ts == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel and a ts");
+    const char *p[2] = {channel_id, ts};
+    return chati_pg_write(impl, pin_remove_fn, (void *)p);
+}
+
+typedef struct pins_args {
+    const char *channel;
+    chat_pin *pins;
+    size_t n;
+} pins_args;
+
+static chat_err pin_list_fn(chati_pg_conn *conn, void *arg)
+{
+    pins_args *a = arg;
+    chat_free(a->pins); /* what an earlier attempt read */
+    a->pins = NULL;
+    a->n = 0;
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_pin_list, &a->channel, &r, "listing pins");
+    if (rv != CHAT_OK)
+        return rv;
+    int rows = PQntuples(r);
+    if (rows > 0 && (a->pins = chat_calloc((size_t)rows, sizeof *a->pins)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "pins");
+    for (int i = 0; rv == CHAT_OK && i < rows; i++) {
+        chat_pin *p = &a->pins[a->n++];
+        chati_copy_fixed(p->channel, sizeof p->channel, a->channel);
+        chati_pg_fixed(r, i, 0, p->ts, sizeof p->ts);
+        chati_pg_fixed(r, i, 1, p->user, sizeof p->user);
+        p->created = chati_pg_int(r, i, 2);
+    }
+    PQclear(r);
+    return rv;
+}
+
+static chat_err cs_list_pins(void *impl, const char *channel_id, chat_pin **out, size_t *n)
+{
+    if (bad_id(channel_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel");
+    pins_args a = {channel_id, NULL, 0};
+    chat_err rv = chati_pg_read(impl, false, pin_list_fn, &a);
+    if (rv != CHAT_OK) {
+        chat_free(a.pins);
+        return rv;
+    }
+    *out = a.pins;
+    *n = a.n;
+    return CHAT_OK;
+}
+
 const chat_channel_store_ops chati_pg_channel_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V6,
     .scheme = "postgresql",
     .open = cs_open,
     .close = cs_close,
@@ -760,4 +879,7 @@ const chat_channel_store_ops chati_pg_channel_ops = {
     .is_member = cs_is_member,
     .list_members = cs_list_members,
     .touch_activity = cs_touch_activity,
+    .add_pin = cs_add_pin,
+    .remove_pin = cs_remove_pin,
+    .list_pins = cs_list_pins,
 };

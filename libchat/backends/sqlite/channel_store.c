@@ -53,6 +53,13 @@ static const chati_migration channel_migrations[] = {
      ") WITHOUT ROWID;"
      "CREATE INDEX members_by_user ON members (user_id, channel_id);"
      "CREATE UNIQUE INDEX members_by_join ON members (channel_id, joined);"},
+    {2, "CREATE TABLE pins ("
+        "  channel_id TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,"
+        "  ts         TEXT NOT NULL,"
+        "  user_id    TEXT NOT NULL,"
+        "  created    INTEGER NOT NULL,"
+        "  PRIMARY KEY (channel_id, ts)"
+        ") WITHOUT ROWID;"},
 };
 
 #define CH_COLS_AFTER_ID                                                                   \
@@ -705,8 +712,113 @@ static chat_err cs_touch_activity(void *impl, const char (*channels)[CHAT_ID_SIZ
     return rv;
 }
 
+/* ---------------------------------------------------------------- pins --- */
+
+static chat_err cs_add_pin(void *impl, const chat_pin *p, size_t max)
+{
+    chati_db *d = impl;
+    if (p == NULL || bad_id(p->channel) || bad_id(p->user) || p->ts[0] == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a pin needs a channel, a ts and a user");
+    chat_err rv = chati_db_begin(d);
+    if (rv != CHAT_OK)
+        return rv;
+    sqlite3_stmt *st = chati_db_stmt(d, "SELECT count(*) FROM pins WHERE channel_id = ?1");
+    rv = CHAT_ERR_STORAGE;
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, p->channel, false);
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_reset(st);
+        rv = n < 0                 ? chati_db_err(d, rc, "counting pins")
+             : (size_t)n >= max    ? chati_fail(CHAT_ERR_TOO_MANY_PINS, "%zu pins", max)
+                                   : CHAT_OK;
+    }
+    st = rv == CHAT_OK ? chati_db_stmt(d, "INSERT INTO pins (channel_id, ts, user_id, created)"
+                                          " VALUES (?1, ?2, ?3, ?4)")
+                       : NULL;
+    if (rv == CHAT_OK && st == NULL)
+        rv = CHAT_ERR_STORAGE;
+    if (rv == CHAT_OK) {
+        chati_db_bind_str(st, 1, p->channel, false);
+        chati_db_bind_str(st, 2, p->ts, false);
+        chati_db_bind_str(st, 3, p->user, false);
+        sqlite3_bind_int64(st, 4, p->created);
+        rv = chati_db_step_done(d, st, "pinning");
+    }
+    if (rv != CHAT_OK) {
+        chati_db_rollback(d);
+        return rv;
+    }
+    return chati_db_commit(d);
+}
+
+static chat_err cs_remove_pin(void *impl, const char *channel_id, const char *ts)
+{
+    chati_db *d = impl;
+    if (bad_id(channel_id) || ts == NULL || *ts == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel and a ts");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM pins WHERE channel_id = ?1 AND ts = ?2");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, channel_id, false);
+        chati_db_bind_str(st, 2, ts, false);
+        rv = chati_db_step_done(d, st, "unpinning");
+        if (rv == CHAT_OK && sqlite3_changes(d->db) == 0)
+            rv = chati_fail(CHAT_ERR_NOT_FOUND, "%.30s is not pinned", ts);
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err cs_list_pins(void *impl, const char *channel_id, chat_pin **out, size_t *n)
+{
+    chati_db *d = impl;
+    if (bad_id(channel_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel");
+    *out = NULL;
+    *n = 0;
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "SELECT ts, user_id, created FROM pins"
+                                        " WHERE channel_id = ?1 ORDER BY created DESC, ts DESC");
+    size_t cap = 0;
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, channel_id, false);
+        int rc;
+        rv = CHAT_OK;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 16;
+                chat_pin *grown = chat_realloc(*out, cap * sizeof *grown);
+                if (grown == NULL) {
+                    rv = chati_fail(CHAT_ERR_NOMEM, "pins");
+                    break;
+                }
+                *out = grown;
+            }
+            chat_pin *p = &(*out)[(*n)++];
+            memset(p, 0, sizeof *p);
+            chati_copy_fixed(p->channel, sizeof p->channel, channel_id);
+            chati_db_col_fixed(st, 0, p->ts, sizeof p->ts);
+            chati_db_col_fixed(st, 1, p->user, sizeof p->user);
+            p->created = sqlite3_column_int64(st, 2);
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(d, rc, "listing pins");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(d);
+    if (rv != CHAT_OK) {
+        chat_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
 const chat_channel_store_ops chati_sqlite_channel_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V6,
     .scheme = "sqlite",
     .open = cs_open,
     .close = cs_close,
@@ -722,4 +834,7 @@ const chat_channel_store_ops chati_sqlite_channel_ops = {
     .is_member = cs_is_member,
     .list_members = cs_list_members,
     .touch_activity = cs_touch_activity,
+    .add_pin = cs_add_pin,
+    .remove_pin = cs_remove_pin,
+    .list_pins = cs_list_pins,
 };
