@@ -116,7 +116,10 @@ extern "C" {
     X(CHAT_ERR_VIEW_TOO_LARGE, "view_too_large", "the view is over 250 KB")             \
     X(CHAT_ERR_ALREADY_PINNED, "already_pinned", "the message is pinned already")      \
     X(CHAT_ERR_NO_PIN, "no_pin", "the message is not pinned")                           \
-    X(CHAT_ERR_TOO_MANY_PINS, "too_many_pins", "the channel has 1000 pins")
+    X(CHAT_ERR_TOO_MANY_PINS, "too_many_pins", "the channel has 1000 pins")            \
+    X(CHAT_ERR_NOT_PINNABLE, "not_pinnable", "this message cannot be pinned")          \
+    X(CHAT_ERR_NO_ITEM_SPECIFIED, "no_item_specified", "timestamp is required")        \
+    X(CHAT_ERR_BAD_TIMESTAMP, "bad_timestamp", "not a message timestamp")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -45,9 +45,11 @@ typedef enum chat_event_type {
     CHAT_EVENT_FILE_DELETED = 18,     /* file.deleted       file_id */
     CHAT_EVENT_USER_JOINED = 19,      /* user.joined        user (a new member of the team) */
     CHAT_EVENT_MESSAGE_EPHEMERAL = 20,/* message.ephemeral  message, target_user (its reader) */
-    CHAT_EVENT_VIEW_CHANGED = 21      /* view.changed       data, target_user (whose screen) */
+    CHAT_EVENT_VIEW_CHANGED = 21,     /* view.changed       data, target_user (whose screen) */
+    CHAT_EVENT_PIN_ADDED = 22,        /* pin.added          item_ts, message, user (who pinned) */
+    CHAT_EVENT_PIN_REMOVED = 23       /* pin.removed        item_ts, message, user */
 } chat_event_type;
-#define CHAT_EVENT_TYPE_MAX 21
+#define CHAT_EVENT_TYPE_MAX 23
 
 /* Topic name of a type ("message.created"), NULL for an unknown type. */
 CHAT_API const char *chat_event_topic(chat_event_type type);

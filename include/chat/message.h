@@ -155,6 +155,21 @@ CHAT_API chat_err chat_reaction_remove(chat_ctx *ctx, const chat_session *s,
                                        const char *channel_id, const char *ts,
                                        const char *name);
 
+/* Pins (pins.*): a member of the channel pins or unpins one of its messages
+ * (ts); members and apps hear pin_added / pin_removed. Errors:
+ * already_pinned, no_pin, not_in_channel, message_not_found, bad_timestamp,
+ * no_item_specified, not_pinnable (join and leave messages), too_many_pins
+ * (1000 in a channel), not_supported (the channel store keeps no pins). */
+CHAT_API chat_err chat_pin_add(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                               const char *ts);
+CHAT_API chat_err chat_pin_remove(chat_ctx *ctx, const chat_session *s,
+                                  const char *channel_id, const char *ts);
+/* The channel's pinned messages, the newest pin first: (*pins)[i] says who
+ * pinned (*messages)[i] and when. Free all with chat_pins_free. */
+CHAT_API chat_err chat_pin_list(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                chat_pin **pins, chat_message ***messages, size_t *n);
+CHAT_API void chat_pins_free(chat_pin *pins, chat_message **messages, size_t n);
+
 /* conversations.history: top-level messages (and broadcast replies) newest
  * first, between oldest and latest (NULL: unbounded), bounds included when
  * inclusive. has_more and the next cursor are on the list. CHAT_LIST_MESSAGES. */

@@ -37,6 +37,14 @@ typedef struct chat_list chat_list;
 /* Longest id ("U" + 20 characters) plus its NUL. */
 #define CHAT_ID_SIZE 24
 
+/* A message pinned to its channel (pins.*: chat/message.h), plain data. */
+typedef struct chat_pin {
+    char channel[CHAT_ID_SIZE];
+    char ts[CHAT_TS_SIZE];          /* the message */
+    char user[CHAT_ID_SIZE];        /* who pinned it */
+    int64_t created;                /* unix seconds */
+} chat_pin;
+
 /* Limits enforced at every entry point; each has its own error code. */
 #define CHAT_MAX_TEXT_CHARS 40000   /* msg_too_long: Slack's limit, in characters */
 #define CHAT_MAX_NAME_CHARS 80      /* invalid_name_maxlength: channel names */

@@ -116,6 +116,51 @@ chat_err chati_h_reactions_add(chat_ctx *ctx, const chat_session *s, const Proto
     return chat_reaction_add(ctx, s, req->channel, req->timestamp, req->name);
 }
 
+chat_err chati_h_pins_add(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                          ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__PinsRequest *req = (const void *)rq;
+    return chat_pin_add(ctx, s, req->channel, req->timestamp);
+}
+
+chat_err chati_h_pins_remove(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                             ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__PinsRequest *req = (const void *)rq;
+    return chat_pin_remove(ctx, s, req->channel, req->timestamp);
+}
+
+chat_err chati_h_pins_list(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                           ProtobufCMessage *rs)
+{
+    const Chat__Api__PinsRequest *req = (const void *)rq;
+    Chat__Api__PinsListResponse *resp = (void *)rs;
+    chat_pin *pins = NULL;
+    chat_message **ms = NULL;
+    size_t n = 0;
+    chat_err rv = chat_pin_list(ctx, s, req->channel, &pins, &ms, &n);
+    if (rv == CHAT_OK && n && (resp->items = chat_calloc(n, sizeof *resp->items)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        Chat__Api__PinItem *it =
+            (Chat__Api__PinItem *)chati_pb_new(&chat__api__pin_item__descriptor);
+        if (it == NULL) {
+            rv = CHAT_ERR_NOMEM;
+            break;
+        }
+        resp->items[resp->n_items++] = it;
+        it->created = pins[i].created;
+        if (chati_pb_str(&it->type, "message") || chati_pb_str(&it->created_by, pins[i].user) ||
+            chati_pb_str(&it->channel, pins[i].channel) ||
+            (it->message = chati_api_message(ms[i], true)) == NULL)
+            rv = CHAT_ERR_NOMEM;
+    }
+    chat_pins_free(pins, ms, n);
+    return rv;
+}
+
 chat_err chati_h_reactions_remove(chat_ctx *ctx, const chat_session *s,
                                   const ProtobufCMessage *rq, ProtobufCMessage *rs)
 {

@@ -35,6 +35,9 @@ CHATI_HANDLER(chati_h_views_update);
 CHATI_HANDLER(chati_h_views_publish);
 CHATI_HANDLER(chati_h_views_submit);
 CHATI_HANDLER(chati_h_views_close);
+CHATI_HANDLER(chati_h_pins_add);
+CHATI_HANDLER(chati_h_pins_remove);
+CHATI_HANDLER(chati_h_pins_list);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

@@ -168,6 +168,46 @@ static chat_err h_view_answer(chat_ctx *ctx, const chat_session *s, const Protob
     return chati_view_answer(ctx, req->ticket, req->answer);
 }
 
+static chat_err h_pin(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                      ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    CHATI_UNUSED(rs);
+    const Chat__Internal__PinRequest *req = (const void *)rq;
+    chat_session who;
+    memset(&who, 0, sizeof who);
+    if (!chati_copy_fixed(who.user_id, sizeof who.user_id, req->user))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a user");
+    return chati_channel_peer_local.pin(ctx, &who, req->channel, req->ts, req->on);
+}
+
+static chat_err h_pins(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                       ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(s);
+    const Chat__Internal__PinsRequest *req = (const void *)rq;
+    Chat__Internal__PinsResponse *resp = (void *)rs;
+    chat_pin *got = NULL;
+    size_t n = 0;
+    chat_err rv = chati_channel_peer_local.pins(ctx, req->channel, &got, &n);
+    if (rv == CHAT_OK && n &&
+        (resp->pins = chat_calloc(n, sizeof *resp->pins)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        Chat__Internal__Pin *p = (Chat__Internal__Pin *)chati_pb_new(&chat__internal__pin__descriptor);
+        if (p == NULL || chati_pb_str(&p->ts, got[i].ts) || chati_pb_str(&p->user, got[i].user)) {
+            if (p)
+                protobuf_c_message_free_unpacked(&p->base, NULL);
+            rv = CHAT_ERR_NOMEM;
+            break;
+        }
+        p->created = got[i].created;
+        resp->pins[resp->n_pins++] = p;
+    }
+    chat_free(got);
+    return rv;
+}
+
 #define NA (CHATI_M_NO_AUTH | CHATI_M_INTERNAL)
 
 const chati_method chati_internal_methods[] = {
@@ -209,6 +249,10 @@ const chati_method chati_internal_methods[] = {
      * ticket it was queued with authorises. */
     {1015, "internal.viewAnswer", CHATI_SVC_AUTH, NA, D(view_answer_request), D(empty),
      h_view_answer},
+    /* The channel peer's pins, for the message service's pins.*. */
+    {1016, "internal.pin", CHATI_SVC_CHANNEL, NA, D(pin_request), D(empty), h_pin},
+    {1017, "internal.pins", CHATI_SVC_CHANNEL, NA | CHATI_M_SAFE, D(pins_request),
+     D(pins_response), h_pins},
 };
 
 const size_t chati_n_internal_methods = CHATI_ARRAY_LEN(chati_internal_methods);

@@ -156,6 +156,12 @@ static const chati_method methods[] = {
      chati_h_views_submit},
     {68, "views.close", CHATI_SVC_AUTH, 0, D(views_close_request), D(empty),
      chati_h_views_close},
+    {69, "pins.add", CHATI_SVC_MESSAGE, 0, D(pins_request), D(empty), chati_h_pins_add,
+     CHAT_ERR_ALREADY_PINNED},
+    {70, "pins.remove", CHATI_SVC_MESSAGE, 0, D(pins_request), D(empty), chati_h_pins_remove,
+     CHAT_ERR_NO_PIN},
+    {71, "pins.list", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(pins_request), D(pins_list_response),
+     chati_h_pins_list},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

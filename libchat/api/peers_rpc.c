@@ -111,6 +111,52 @@ static chat_err join_general(chat_ctx *ctx, const char *team_id, const char *use
     return rv;
 }
 
+static chat_err pin(chat_ctx *ctx, const chat_session *s, const char *channel_id, const char *ts,
+                    bool on)
+{
+    Chat__Internal__PinRequest req = CHAT__INTERNAL__PIN_REQUEST__INIT;
+    req.channel = (char *)channel_id;
+    req.ts = (char *)ts;
+    req.user = (char *)s->user_id;
+    req.on = on;
+    ProtobufCMessage *resp = NULL;
+    chat_err rv = call(ctx, "internal.pin", NULL, &req.base, &resp);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return rv;
+}
+
+static chat_err pins(chat_ctx *ctx, const char *channel_id, chat_pin **out, size_t *n)
+{
+    Chat__Internal__PinsRequest req = CHAT__INTERNAL__PINS_REQUEST__INIT;
+    req.channel = (char *)channel_id;
+    ProtobufCMessage *resp = NULL;
+    chat_err rv = call(ctx, "internal.pins", NULL, &req.base, &resp);
+    if (rv != CHAT_OK)
+        return rv;
+    const Chat__Internal__PinsResponse *r = (const void *)resp;
+    *out = r->n_pins ? chat_calloc(r->n_pins, sizeof **out) : NULL;
+    *n = 0;
+    if (r->n_pins && *out == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "pins");
+    for (size_t i = 0; rv == CHAT_OK && i < r->n_pins; i++) {
+        chat_pin *p = &(*out)[i];
+        if (!chati_copy_fixed(p->channel, sizeof p->channel, channel_id) ||
+            !chati_copy_fixed(p->ts, sizeof p->ts, r->pins[i]->ts) ||
+            !chati_copy_fixed(p->user, sizeof p->user, r->pins[i]->user))
+            rv = chati_fail(CHAT_ERR_INTERNAL, "a pin from the channel service");
+        p->created = r->pins[i]->created;
+        *n = i + 1;
+    }
+    if (rv != CHAT_OK) {
+        chat_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return rv;
+}
+
 /* ----------------------------------------------------------------- user --- */
 
 static chat_err user_get(chat_ctx *ctx, const char *user_id, chat_user **out)
@@ -227,7 +273,7 @@ static chat_err queue_interaction(chat_ctx *ctx, const char *bot_id, const char 
 }
 
 static const chati_channel_peer channel_peer = {channel_visible, readable_channels,
-                                                join_general};
+                                                join_general, pin, pins};
 static const chati_user_peer user_peer = {user_get, read_state, set_read_marker,
                                           create_profile, delete_profile, create_bot};
 static const chati_auth_peer auth_peer = {set_active, queue_interaction};

@@ -42,6 +42,8 @@ enum {
     SUB_TEAM_JOIN,
     SUB_USER_CHANGE,
     SUB_FILE_SHARED,
+    SUB_PIN_ADDED,
+    SUB_PIN_REMOVED,
     SUB__COUNT
 };
 
@@ -64,6 +66,8 @@ static const struct {
     [SUB_TEAM_JOIN] = {"team_join", "users:read"},
     [SUB_USER_CHANGE] = {"user_change", "users:read"},
     [SUB_FILE_SHARED] = {"file_shared", "files:read"},
+    [SUB_PIN_ADDED] = {"pin_added", "pins:read"},
+    [SUB_PIN_REMOVED] = {"pin_removed", "pins:read"},
 };
 
 typedef struct app_sub {
@@ -342,6 +346,10 @@ static int sub_of(const chat_event *ev, bool *in_channel)
         return SUB_MEMBER_JOINED;
     case CHAT_EVENT_MEMBER_LEFT:
         return SUB_MEMBER_LEFT;
+    case CHAT_EVENT_PIN_ADDED:
+        return SUB_PIN_ADDED;
+    case CHAT_EVENT_PIN_REMOVED:
+        return SUB_PIN_REMOVED;
     default:
         break;
     }

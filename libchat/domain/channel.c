@@ -696,6 +696,41 @@ chat_err chat_channel_mark(chat_ctx *ctx, const chat_session *s, const char *cha
     return rv;
 }
 
+static bool pins_kept(const chat_ctx *ctx)
+{
+    return CHATI_HAS(ctx->channels, add_pin, CHAT_STORE_V6) && ctx->channels->remove_pin &&
+           ctx->channels->list_pins;
+}
+
+static chat_err pin_local(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                          const char *ts, bool on)
+{
+    CHATI_REQUIRE(ctx, channels, "channel");
+    if (!pins_kept(ctx))
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "this channel store keeps no pins");
+    if (!on) {
+        chat_err rv = ctx->channels->remove_pin(ctx->channels_impl, channel_id, ts);
+        return chati_not_found(rv) ? chati_fail(CHAT_ERR_NO_PIN, "%.30s is not pinned", ts) : rv;
+    }
+    chat_pin p;
+    memset(&p, 0, sizeof p);
+    if (!chati_copy_fixed(p.channel, sizeof p.channel, channel_id) ||
+        !chati_copy_fixed(p.ts, sizeof p.ts, ts) ||
+        !chati_copy_fixed(p.user, sizeof p.user, s->user_id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel, a ts and a user");
+    p.created = chati_now_ms() / 1000;
+    chat_err rv = ctx->channels->add_pin(ctx->channels_impl, &p, CHATI_MAX_PINS);
+    return rv == CHAT_ERR_DUPLICATE ? chati_fail(CHAT_ERR_ALREADY_PINNED, "pinned already") : rv;
+}
+
+static chat_err pins_local(chat_ctx *ctx, const char *channel_id, chat_pin **out, size_t *n)
+{
+    CHATI_REQUIRE(ctx, channels, "channel");
+    if (!pins_kept(ctx))
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "this channel store keeps no pins");
+    return ctx->channels->list_pins(ctx->channels_impl, channel_id, out, n);
+}
+
 const chati_channel_peer chati_channel_peer_local = {channel_visible_local,
                                                      readable_channels_local,
-                                                     join_general_local};
+                                                     join_general_local, pin_local, pins_local};

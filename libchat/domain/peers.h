@@ -43,7 +43,14 @@ typedef struct chati_channel_peer {
                          size_t *n);
     /* Adds a user to the team's #general, creating it on first use. */
     chat_err (*join_general)(chat_ctx *ctx, const char *team_id, const char *user_id);
+    /* Pins (on) or unpins ts in channel_id as s's user (the caller checked
+     * the message and the membership): already_pinned, no_pin. */
+    chat_err (*pin)(chat_ctx *ctx, const chat_session *s, const char *channel_id, const char *ts,
+                    bool on);
+    /* The channel's pins, newest first (*out freed with chat_free). */
+    chat_err (*pins)(chat_ctx *ctx, const char *channel_id, chat_pin **out, size_t *n);
 } chati_channel_peer;
+#define CHATI_MAX_PINS 1000 /* per channel */
 
 typedef struct chati_user_peer {
     /* A user by id (any team: callers check the team). */

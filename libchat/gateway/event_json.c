@@ -142,6 +142,24 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         put_str(b, "ts", chat_event_item_ts(ev));
         chati_buf_puts(b, "}");
         break;
+    case CHAT_EVENT_PIN_ADDED:
+    case CHAT_EVENT_PIN_REMOVED: {
+        /* Slack's pin_added / pin_removed: the message in item. */
+        bool added = chat_event_type_of(ev) == CHAT_EVENT_PIN_ADDED;
+        chati_buf_printf(b, "{\"type\":\"%s\"", added ? "pin_added" : "pin_removed");
+        put_str(b, "user", chat_event_user_id(ev));
+        put_str(b, "channel_id", channel);
+        chati_buf_puts(b, ",\"item\":{\"type\":\"message\"");
+        put_str(b, "channel", channel);
+        put_str(b, "created_by", chat_event_user_id(ev));
+        chati_buf_printf(b, ",\"created\":%lld", (long long)(chat_event_time_us(ev) / 1000000));
+        if (m)
+            put_pb(b, "message", (ProtobufCMessage *)chati_api_message(m, true));
+        chati_buf_puts(b, "}");
+        if (m)
+            put_str(b, "item_user", m->user);
+        break;
+    }
     case CHAT_EVENT_CHANNEL_CREATED: {
         const chat_channel *c = chat_event_channel(ev);
         if (c == NULL)

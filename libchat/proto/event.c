@@ -32,6 +32,8 @@ static const char *const topics[CHAT_EVENT_TYPE_MAX + 1] = {
     [CHAT_EVENT_USER_JOINED] = "user.joined",
     [CHAT_EVENT_MESSAGE_EPHEMERAL] = "message.ephemeral",
     [CHAT_EVENT_VIEW_CHANGED] = "view.changed",
+    [CHAT_EVENT_PIN_ADDED] = "pin.added",
+    [CHAT_EVENT_PIN_REMOVED] = "pin.removed",
 };
 
 static bool

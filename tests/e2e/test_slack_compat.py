@@ -537,3 +537,51 @@ def test_files_and_the_event_stream_hold_tokens_to_their_kind(server, alice):
          "oauth_config": {"scopes": {"bot": ["chat:write"]}}}
     _, quiet, _ = make_app(server, alice, m)
     quiet.fail("rtm.connect", "missing_scope")
+
+
+def test_pins(server, alice, bob, rtms):
+    """pins.add/remove/list as Slack's, pin_added/pin_removed for members."""
+    c = alice.ok("conversations.create", name=unique("pins"))["channel"]["id"]
+    first = alice.post(c, "pin me")["ts"]
+    second = alice.post(c, "and me")["ts"]
+    wa = rtms(server, alice)
+    alice.ok("pins.add", channel=c, timestamp=first)
+    e = wa.wait_for(lambda e: e.get("type") == "pin_added", what="pin_added")
+    assert (e["user"], e["channel_id"], e["item"]["type"], e["item"]["created_by"]) == (
+        alice.user_id, c, "message", alice.user_id), e
+    assert e["item"]["message"]["ts"] == first and e["item"]["message"]["text"] == "pin me", e
+    alice.fail("pins.add", "already_pinned", channel=c, timestamp=first)
+    alice.ok("pins.add", channel=c, timestamp=second)
+    items = alice.ok("pins.list", channel=c)["items"]
+    assert [(i["type"], i["message"]["ts"], i["created_by"], i["channel"]) for i in items] == [
+        ("message", second, alice.user_id, c), ("message", first, alice.user_id, c)], items
+    assert all(i["created"] > 0 for i in items), items
+
+    # members only; a message of the channel; Slack's errors
+    bob.fail("pins.add", "not_in_channel", channel=c, timestamp=first)
+    assert len(bob.ok("pins.list", channel=c)["items"]) == 2  # a public channel's are readable
+    alice.fail("pins.add", "message_not_found", channel=c, timestamp="1700000000.000001")
+    alice.fail("pins.add", "bad_timestamp", channel=c, timestamp="yesterday")
+    alice.fail("pins.add", "no_item_specified", channel=c)
+    alice.fail("pins.add", "channel_not_found", channel="CNOSUCH1", timestamp=first)
+
+    alice.ok("pins.remove", channel=c, timestamp=first)
+    e = wa.wait_for(lambda e: e.get("type") == "pin_removed", what="pin_removed")
+    assert e["item"]["message"]["ts"] == first, e
+    alice.fail("pins.remove", "no_pin", channel=c, timestamp=first)
+    assert [i["message"]["ts"] for i in alice.ok("pins.list", channel=c)["items"]] == [second]
+    # a deleted message is no longer listed
+    alice.ok("chat.delete", channel=c, ts=second)
+    assert alice.ok("pins.list", channel=c)["items"] == []
+
+
+def test_bots_pin_with_their_scopes(server, alice):
+    j = alice.ok("apps.manifest.create", via="json", manifest={
+        **MANIFEST, "oauth_config": {"scopes": {"bot": ["chat:write", "channels:join"]}}})
+    bot = server.api(j["bot_token"])
+    c = alice.ok("conversations.create", name=unique("pins"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    ts = bot.post(c, "from the bot")["ts"]
+    r = bot.fail("pins.add", "missing_scope", channel=c, timestamp=ts)
+    assert "pins:write" in r["detail"], r
+    bot.fail("pins.list", "missing_scope", channel=c)

@@ -403,3 +403,17 @@ def test_file_shared(server, alice, links):
     v2_upload(alice, b"two", "two.txt", channel_id=other)
     link.quiet(lambda e: e.get("type") == "file_shared", 3)
     deaf_link.quiet(lambda e: e.get("type") == "file_shared", 1)
+
+
+def test_pin_events(server, alice, links):
+    j, bot, app = make_app(server, alice, events=["pin_added", "pin_removed"],
+                           scopes=["channels:join", "pins:read"])
+    c = alice.ok("conversations.create", name=unique("pins"))["channel"]["id"]
+    bot.ok("conversations.join", channel=c)
+    link = links(app)
+    ts = alice.post(c, "pinned")["ts"]
+    alice.ok("pins.add", channel=c, timestamp=ts)
+    e = link.event(lambda e: e.get("type") == "pin_added", what="pin_added")["payload"]["event"]
+    assert (e["user"], e["channel_id"], e["item"]["message"]["ts"]) == (alice.user_id, c, ts), e
+    alice.ok("pins.remove", channel=c, timestamp=ts)
+    link.event(lambda e: e.get("type") == "pin_removed", what="pin_removed")

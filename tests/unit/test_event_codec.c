@@ -327,6 +327,7 @@ START_TEST(topics)
         "channel.unarchived", "channel.topic", "channel.purpose", "channel.member_joined",
         "channel.member_left", "presence.changed", "user.typing", "user.changed",
         "channel.marked", "file.deleted", "user.joined", "message.ephemeral", "view.changed",
+        "pin.added", "pin.removed",
     };
 
     ck_assert_uint_eq(CHATI_ARRAY_LEN(want), CHAT_EVENT_TYPE_MAX + 1);

@@ -108,14 +108,6 @@ struct chat_app {
 };
 CHAT_API chat_app *chat_app_new(void);
 
-/* A message pinned to its channel (pins.*). */
-typedef struct chat_pin {
-    char channel[CHAT_ID_SIZE];
-    char ts[CHAT_TS_SIZE];          /* the message */
-    char user[CHAT_ID_SIZE];        /* who pinned it */
-    int64_t created;                /* unix seconds */
-} chat_pin;
-
 /* A view an app shows a person (views.open, push, update, publish): a
  * modal on their screen, in a stack of up to three, or their App Home. */
 typedef struct chat_view {
