@@ -265,6 +265,20 @@ static chat_err api_message_rich(const chat_message *m, Chat__Api__Message *r)
     return rv;
 }
 
+/* A topic or purpose notice's new value, from its text (consumers.c). */
+static chat_err notice_value(const chat_message *m, Chat__Api__Message *r)
+{
+    static const char topic[] = "set the channel topic: ", purpose[] = "set the channel purpose: ";
+    if (m->subtype == NULL || m->text == NULL)
+        return CHAT_OK;
+    if (strcmp(m->subtype, "channel_topic") == 0 && strncmp(m->text, topic, sizeof topic - 1) == 0)
+        return chati_pb_str(&r->topic, m->text + sizeof topic - 1);
+    if (strcmp(m->subtype, "channel_purpose") == 0 &&
+        strncmp(m->text, purpose, sizeof purpose - 1) == 0)
+        return chati_pb_str(&r->purpose, m->text + sizeof purpose - 1);
+    return CHAT_OK;
+}
+
 Chat__Api__Message *chati_api_message(const chat_message *m, bool with_channel)
 {
     Chat__Api__Message *r = NEW(Chat__Api__Message, chat__api__message__descriptor);
@@ -286,7 +300,7 @@ Chat__Api__Message *chati_api_message(const chat_message *m, bool with_channel)
         (with_channel && chati_pb_str(&r->channel, m->channel)) ||
         pb_ids(&r->reply_users, &r->n_reply_users, (const char(*)[CHAT_ID_SIZE])m->reply_users,
                m->n_reply_users) ||
-        api_message_rich(m, r))
+        api_message_rich(m, r) || notice_value(m, r))
         return fail_free(&r->base);
     if (m->edited_ts[0]) {
         r->edited = NEW(Chat__Api__Edited, chat__api__edited__descriptor);

@@ -67,6 +67,7 @@ struct chat_ctx {
     chati_outbox *outbox;                   /* relays the message store's outbox */
     chat_broker_consumer *unread_consumer;  /* user service: unread counters */
     chat_broker_consumer *activity_consumer;/* channel service: last activity */
+    chat_broker_consumer *notice_consumer;  /* message service: topic notices */
     struct chati_app_events *app_events;    /* auth service: what apps hear */
 
     /* The services this context does not run, reached through these tables

@@ -84,13 +84,13 @@ static chat_err message_text(chat_message *m, const char *text, bool has_file)
 
 static chat_err post_as(chat_ctx *ctx, const chat_session *s, const chat_session *member,
                         const char *channel_id, const char *text, const chat_post_opts *o,
-                        const char *file_id, chat_message **out);
+                        const char *file_id, const char *subtype, chat_message **out);
 
 chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *channel_id,
                             const char *text, const chat_post_opts *o, const char *file_id,
                             chat_message **out)
 {
-    return post_as(ctx, s, s, channel_id, text, o, file_id, out);
+    return post_as(ctx, s, s, channel_id, text, o, file_id, NULL, out);
 }
 
 chat_err chati_message_post_for(chat_ctx *ctx, const chat_session *s,
@@ -98,13 +98,23 @@ chat_err chati_message_post_for(chat_ctx *ctx, const chat_session *s,
                                 const char *text, const chat_post_opts *o, chat_message **out)
 {
     MESSAGE_COMMON(ctx, s);
-    return post_as(ctx, s, member, channel_id, text, o, NULL, out);
+    return post_as(ctx, s, member, channel_id, text, o, NULL, NULL, out);
 }
 
-/* Posts as s where member (s, or the person s answers) may write. */
+chat_err chati_message_post_notice(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                   const char *subtype, const char *text,
+                                   const char *client_msg_id)
+{
+    MESSAGE_COMMON(ctx, s);
+    chat_post_opts o = {.version = CHAT_POST_OPTS_V1, .client_msg_id = client_msg_id};
+    return post_as(ctx, s, s, channel_id, text, &o, NULL, subtype, NULL);
+}
+
+/* Posts as s where member (s, or the person s answers) may write; subtype:
+ * a notice's (NULL for a message of the poster's own). */
 static chat_err post_as(chat_ctx *ctx, const chat_session *s, const chat_session *member,
                         const char *channel_id, const char *text, const chat_post_opts *o,
-                        const char *file_id, chat_message **out)
+                        const char *file_id, const char *subtype, chat_message **out)
 {
     if (out)
         *out = NULL;
@@ -141,6 +151,8 @@ static chat_err post_as(chat_ctx *ctx, const chat_session *s, const chat_session
             rv = chati_fail(CHAT_ERR_NOMEM, "message");
         m->reply_broadcast = m->thread_ts[0] && (flags & CHAT_POST_REPLY_BROADCAST);
         if ((flags & CHAT_POST_ME_MESSAGE) && (m->subtype = chat_strdup("me_message")) == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "message");
+        if (subtype && (chat_free(m->subtype), m->subtype = chat_strdup(subtype)) == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "message");
         if (client_msg_id && *client_msg_id && m->client_msg_id == NULL)
             rv = chati_fail(CHAT_ERR_NOMEM, "message");

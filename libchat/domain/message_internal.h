@@ -13,6 +13,11 @@ chat_err chati_message_post(chat_ctx *ctx, const chat_session *s, const char *ch
 chat_err chati_message_post_for(chat_ctx *ctx, const chat_session *s,
                                 const chat_session *member, const char *channel_id,
                                 const char *text, const chat_post_opts *o, chat_message **out);
+/* A notice in a channel, from s, with a subtype of Slack's ("channel_topic",
+ * ...); once per client_msg_id (a duplicate is CHAT_OK). */
+chat_err chati_message_post_notice(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                   const char *subtype, const char *text,
+                                   const char *client_msg_id);
 /* An ephemeral message from s to reader, where the reader is (s need not be). */
 chat_err chati_message_post_ephemeral_for(chat_ctx *ctx, const chat_session *s,
                                           const chat_session *reader, const char *channel_id,

@@ -176,14 +176,14 @@ bool gw_event_json(const chat_event *ev, uint64_t seq, chati_buf *b, gw_scope *s
         }
         break;
     }
-    case CHAT_EVENT_CHANNEL_RENAMED:
     case CHAT_EVENT_CHANNEL_TOPIC:
-    case CHAT_EVENT_CHANNEL_PURPOSE: {
-        static const char *const names[] = {[CHAT_EVENT_CHANNEL_RENAMED] = "channel_rename",
-                                            [CHAT_EVENT_CHANNEL_TOPIC] = "channel_topic",
-                                            [CHAT_EVENT_CHANNEL_PURPOSE] = "channel_purpose"};
+    case CHAT_EVENT_CHANNEL_PURPOSE:
+        /* Slack has no such events: the notice the message service posts
+         * (a message, subtype channel_topic or channel_purpose) says it. */
+        return false;
+    case CHAT_EVENT_CHANNEL_RENAMED: {
         const chat_channel *c = chat_event_channel(ev);
-        chati_buf_printf(b, "{\"type\":\"%s\"", names[chat_event_type_of(ev)]);
+        chati_buf_puts(b, "{\"type\":\"channel_rename\"");
         put_str(b, "user", chat_event_user_id(ev));
         if (c)
             put_pb(b, "channel", (ProtobufCMessage *)chati_api_channel(c, NULL));

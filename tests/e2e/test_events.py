@@ -390,12 +390,18 @@ def test_channel_events(server, alice, bob, rtms):
     alice.ok("conversations.rename", channel=c, name=name)
     ev = wb.wait_type("channel_rename")
     assert (ev["user"], ev["channel"]["id"], ev["channel"]["name"]) == (alice.user_id, c, name)
+    # a new topic or purpose is a notice in the channel, as Slack's
     alice.ok("conversations.setTopic", channel=c, topic="new topic")
-    ev = wb.wait_type("channel_topic")
-    assert (ev["channel"]["id"], ev["channel"]["topic"]["value"]) == (c, "new topic"), ev
+    ev = wb.wait_for(lambda e: e.get("subtype") == "channel_topic", what="the topic notice")
+    assert (ev["type"], ev["channel"], ev["user"], ev["topic"], ev["text"]) == (
+        "message", c, alice.user_id, "new topic", "set the channel topic: new topic"), ev
     alice.ok("conversations.setPurpose", channel=c, purpose="new purpose")
-    ev = wb.wait_type("channel_purpose")
-    assert (ev["channel"]["id"], ev["channel"]["purpose"]["value"]) == (c, "new purpose"), ev
+    ev = wb.wait_for(lambda e: e.get("subtype") == "channel_purpose", what="the purpose notice")
+    assert (ev["channel"], ev["purpose"]) == (c, "new purpose"), ev
+    assert not [e for e in wb.seen if e.get("type") in ("channel_topic", "channel_purpose")]
+    notices = [m for m in alice.ok("conversations.history", channel=c)["messages"]
+               if m.get("subtype") in ("channel_topic", "channel_purpose")]
+    assert [m["subtype"] for m in notices] == ["channel_purpose", "channel_topic"], notices
     alice.ok("conversations.archive", channel=c)
     ev = wb.wait_type("channel_archive")
     assert (ev["channel"], ev["user"]) == (c, alice.user_id), ev

@@ -34,8 +34,6 @@ export const eventMethods = {
         break;
       }
       case 'channel_rename':
-      case 'channel_topic':
-      case 'channel_purpose':
         if (ev.channel && this.store.channels.has(ev.channel.id)) {
           const { unread_count: a, unread_count_display: b, mention_count: c2, is_member: d, ...rest } = ev.channel;
           this.store.setChannel(rest);
@@ -108,6 +106,15 @@ export const eventMethods = {
       return;
     }
     if (!ev.channel || !ev.ts) return;
+    // A topic or purpose notice (Slack's way to say it changed) updates the
+    // channel too.
+    const field = { channel_topic: 'topic', channel_purpose: 'purpose' }[ev.subtype];
+    const c = field ? this.store.channels.get(ev.channel) : null;
+    if (c) {
+      c[field] = { value: ev[field] || '', creator: ev.user, last_set: Math.floor(Number(ev.ts)) };
+      this.renderSidebar();
+      if (ev.channel === this.current) this.renderHeader();
+    }
     this.ingest(normalizeMessage(rest, ev.channel), { live: true });
   },
 
