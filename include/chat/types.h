@@ -45,6 +45,20 @@ typedef struct chat_pin {
     int64_t created;                /* unix seconds */
 } chat_pin;
 
+/* A message waiting for its time (chat.scheduleMessage: chat/message.h). */
+typedef struct chat_scheduled {
+    char id[CHAT_ID_SIZE];          /* "Q..." */
+    char team_id[CHAT_ID_SIZE];
+    char channel[CHAT_ID_SIZE];
+    char user[CHAT_ID_SIZE];        /* who scheduled it (a bot's user, for a bot) */
+    int64_t post_at;                /* unix seconds */
+    int64_t created;                /* unix seconds */
+    char *text;                     /* owned (chat_malloc) */
+    char *data;                     /* the post, libchat's own JSON; owned */
+} chat_scheduled;
+/* Frees an array of n scheduled messages (their strings, then the array). */
+CHAT_API void chat_scheduled_free(chat_scheduled *q, size_t n);
+
 /* Limits enforced at every entry point; each has its own error code. */
 #define CHAT_MAX_TEXT_CHARS 40000   /* msg_too_long: Slack's limit, in characters */
 #define CHAT_MAX_NAME_CHARS 80      /* invalid_name_maxlength: channel names */

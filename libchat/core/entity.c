@@ -220,6 +220,16 @@ chat_app_free(chat_app *a)
     chat_free(a);
 }
 
+void
+chat_scheduled_free(chat_scheduled *q, size_t n)
+{
+    for (size_t i = 0; q != NULL && i < n; i++) {
+        chat_free(q[i].text);
+        chat_free(q[i].data);
+    }
+    chat_free(q);
+}
+
 chat_view *
 chat_view_new(void)
 {

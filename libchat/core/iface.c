@@ -133,6 +133,10 @@ static const method message_methods[] = {
     OPT(chat_message_store_ops, file_set_title, S1),
     OPT(chat_message_store_ops, outbox_lease, S2),
     OPT(chat_message_store_ops, import, S3),
+    OPT(chat_message_store_ops, schedule, S6),
+    OPT(chat_message_store_ops, list_scheduled, S6),
+    OPT(chat_message_store_ops, unschedule, S6),
+    OPT(chat_message_store_ops, lease_scheduled, S6),
 };
 METHODS_COVER(chat_message_store_ops, message_methods);
 #undef S1
@@ -184,7 +188,7 @@ static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
     [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V6, auth_methods),
     [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V5, user_methods),
     [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V6, channel_methods),
-    [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V5, message_methods),
+    [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V6, message_methods),
     [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V2, broker_methods),
     [CHATI_IFACE_BLOB] = DESC("blob store", CHAT_BLOB_V1, blob_methods),
     [CHATI_IFACE_PRESENCE] = DESC("presence store", CHAT_PRESENCE_STORE_V1, presence_methods),

@@ -330,6 +330,81 @@ START_TEST(file_set_title)
 }
 END_TEST
 
+/* Scheduled messages: stored as given, listed per user soonest first,
+ * leased when due and not again until the lease runs out, removed once. */
+static chat_scheduled sched(const char *id, const char *user, const char *ch, int64_t post_at)
+{
+    chat_scheduled q;
+    memset(&q, 0, sizeof q);
+    strcpy(q.id, id);
+    strcpy(q.team_id, "T1");
+    strcpy(q.channel, ch);
+    strcpy(q.user, user);
+    q.post_at = post_at;
+    q.created = 1700000000;
+    q.text = (char *)"later";
+    q.data = (char *)"{\"text\":\"later\"}";
+    return q;
+}
+
+START_TEST(scheduled)
+{
+    ck_assert_ptr_nonnull(S->schedule); /* both backends in the tree keep them */
+    chat_scheduled qs[] = {sched("Q1", "U1", "C1", 1700000300), sched("Q2", "U1", "C2", 1700000100),
+                           sched("Q3", "U2", "C1", 1700000200)};
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_chat_ok(S->schedule(impl, &qs[i]));
+    ck_assert_chat_err(S->schedule(impl, &qs[0]), CHAT_ERR_DUPLICATE);
+
+    chat_scheduled *got = NULL;
+    size_t n = 0;
+    ck_assert_chat_ok(S->list_scheduled(impl, "T1", "U1", NULL, 10, &got, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[0].id, "Q2"); /* soonest first */
+    ck_assert_str_eq(got[0].channel, "C2");
+    ck_assert_int_eq(got[0].post_at, 1700000100);
+    ck_assert_int_eq(got[0].created, 1700000000);
+    ck_assert_str_eq(got[0].text, "later");
+    ck_assert_str_eq(got[0].data, "{\"text\":\"later\"}");
+    ck_assert_str_eq(got[1].id, "Q1");
+    chat_scheduled_free(got, n);
+    ck_assert_chat_ok(S->list_scheduled(impl, "T1", "U1", "C1", 10, &got, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(got[0].id, "Q1");
+    chat_scheduled_free(got, n);
+    ck_assert_chat_ok(S->list_scheduled(impl, "T2", "U1", NULL, 10, &got, &n));
+    ck_assert_uint_eq(n, 0);
+    chat_scheduled_free(got, n);
+
+    /* due at 1700000250: Q2 and Q3, soonest first; leased, not again */
+    int64_t now = INT64_C(1700000250000);
+    ck_assert_chat_ok(S->lease_scheduled(impl, now, 5000, 10, &got, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[0].id, "Q2");
+    ck_assert_str_eq(got[1].id, "Q3");
+    ck_assert_str_eq(got[1].user, "U2");
+    chat_scheduled_free(got, n);
+    ck_assert_chat_ok(S->lease_scheduled(impl, now + 1000, 5000, 10, &got, &n));
+    ck_assert_uint_eq(n, 0);
+    chat_scheduled_free(got, n);
+    /* the lease runs out: due again; max holds */
+    ck_assert_chat_ok(S->lease_scheduled(impl, now + 6000, 5000, 1, &got, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(got[0].id, "Q2");
+    chat_scheduled_free(got, n);
+
+    /* removed by its user (or by anyone, as the scheduler does), once */
+    ck_assert_chat_err(S->unschedule(impl, "Q1", "U2"), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(S->unschedule(impl, "Q1", "U1"));
+    ck_assert_chat_err(S->unschedule(impl, "Q1", "U1"), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(S->unschedule(impl, "Q3", NULL));
+    ck_assert_chat_ok(S->list_scheduled(impl, "T1", "U1", NULL, 10, &got, &n));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(got[0].id, "Q2");
+    chat_scheduled_free(got, n);
+}
+END_TEST
+
 /* Registered by message_store_fixture.c, in the suite's order. */
 void ms_add_file_tests(TCase *tc)
 {
@@ -341,4 +416,5 @@ void ms_add_upload_tests(TCase *tc)
 {
     tcase_add_test(tc, file_complete);
     tcase_add_test(tc, file_set_title);
+    tcase_add_test(tc, scheduled);
 }

@@ -75,7 +75,7 @@ START_TEST(version_0_and_newer_versions_are_refused)
     o.version = 99;
     ck_assert_chat_err(chat_message_store_register(&o), CHAT_ERR_NOT_SUPPORTED);
     ck_assert_detail("message store \"foo\": version 99 is newer");
-    o.version = CHAT_STORE_V5 + 1;
+    o.version = CHAT_STORE_V6 + 1;
     ck_assert_chat_err(chat_message_store_register(&o), CHAT_ERR_NOT_SUPPORTED);
     ck_assert_ptr_null(chati_backend_find(CHATI_IFACE_MESSAGE, "foo:"));
     o.version = CHAT_STORE_V1;

@@ -20,8 +20,8 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than its store's latest (V6 for the auth
- *   and channel stores, V5 for the others), or whose required methods
+ *   whose version is 0 or newer than its store's latest (V6 for the auth,
+ *   channel and message stores, V5 for the user store), or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -380,6 +380,23 @@ typedef struct chat_message_store_ops {
      * outbox items: an import is not news (no events, no unread counts).
      * The messages are in history and search when it returns. */
     chat_err (*import)(void *impl, const char *channel, const chat_message *msgs, size_t n);
+
+    /* Optional (V6), all four or none: messages waiting for their time
+     * (chat.scheduleMessage). When NULL, scheduling answers not_supported.
+     * Stores q (strings copied); duplicate when its id exists. */
+    chat_err (*schedule)(void *impl, const chat_scheduled *q);
+    /* Up to max of the messages user scheduled in team_id (channel: NULL
+     * for every channel), soonest first: *out (chat_scheduled_free), *n. */
+    chat_err (*list_scheduled)(void *impl, const char *team_id, const char *user,
+                               const char *channel, size_t max, chat_scheduled **out,
+                               size_t *n);
+    /* Removes id, when user scheduled it (user NULL: whoever did);
+     * not_found otherwise. */
+    chat_err (*unschedule)(void *impl, const char *id, const char *user);
+    /* Leases up to max messages due (post_at <= now_ms / 1000) whose lease
+     * ran out, for lease_ms from now_ms, soonest first: *out, *n. */
+    chat_err (*lease_scheduled)(void *impl, int64_t now_ms, int64_t lease_ms, size_t max,
+                                chat_scheduled **out, size_t *n);
 } chat_message_store_ops;
 
 /* Registers a store under ops->scheme, replacing a table registered earlier

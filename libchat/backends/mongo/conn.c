@@ -263,6 +263,8 @@ static chat_err create_indexes(chati_mongo_conn *c)
         {"staged", "order", "o:1,_id:1", false},
         {"staged", "follows", "dp:1", false},
         {"outbox", "item", "i:1", true},
+        {"scheduled", "due", "pa:1,lu:1", false},
+        {"scheduled", "by_user", "tm:1,u:1,pa:1", false},
     };
     chat_err rv = CHAT_OK;
     for (size_t i = 0; i < CHATI_ARRAY_LEN(ix) && rv == CHAT_OK; i++) {

@@ -910,7 +910,7 @@ static chat_err ms_remove_reaction(void *impl, const char *channel, const char *
 /* ---------------------------------------------------------------- ops --- */
 
 const chat_message_store_ops chati_mongo_message_ops = {
-    .version = CHAT_STORE_V2,
+    .version = CHAT_STORE_V6,
     .scheme = "mongodb",
     .open = ms_open,
     .close = ms_close,
@@ -933,4 +933,8 @@ const chat_message_store_ops chati_mongo_message_ops = {
     .file_complete = chati_mongo_file_complete,
     .file_set_title = chati_mongo_file_set_title,
     .outbox_lease = chati_mongo_outbox_lease,
+    .schedule = chati_mongo_schedule,
+    .list_scheduled = chati_mongo_list_scheduled,
+    .unschedule = chati_mongo_unschedule,
+    .lease_scheduled = chati_mongo_lease_scheduled,
 };

@@ -196,6 +196,15 @@ chat_err chati_mongo_find_page(mongoc_collection_t *coll, const mongoc_read_pref
 chat_err chati_mongo_msg_load(chati_mongo_conn *c, const char *channel, int64_t ts,
                               chati_mongo_msg *out);
 
+/* scheduled.c: the message store's scheduled messages */
+chat_err chati_mongo_schedule(void *impl, const chat_scheduled *q);
+chat_err chati_mongo_list_scheduled(void *impl, const char *team_id, const char *user,
+                                    const char *channel, size_t max, chat_scheduled **out,
+                                    size_t *n);
+chat_err chati_mongo_unschedule(void *impl, const char *id, const char *user);
+chat_err chati_mongo_lease_scheduled(void *impl, int64_t now_ms, int64_t lease_ms, size_t max,
+                                     chat_scheduled **out, size_t *n);
+
 /* message_store.c */
 /* The parent ts of the thread that thread_ts names (itself, or its parent
  * when it is a reply); thread_not_found when neither exists. */

@@ -11,4 +11,5 @@ list(APPEND CHAT_SOURCES
   backends/mongo/lease.c
   backends/mongo/relay.c
   backends/mongo/files.c
+  backends/mongo/scheduled.c
   backends/mongo/message_store.c)

@@ -106,6 +106,21 @@ static const chati_migration migrations[] = {
      "ALTER TABLE messages ADD COLUMN icon_url TEXT;"
      "ALTER TABLE messages ADD COLUMN bot_id TEXT;"
      "ALTER TABLE messages ADD COLUMN msg_flags INTEGER NOT NULL DEFAULT 0;"},
+    /* Messages waiting for their time (message_scheduled.c). */
+    {3,
+     "CREATE TABLE scheduled ("
+     "  id          TEXT PRIMARY KEY,"
+     "  team_id     TEXT NOT NULL,"
+     "  channel     TEXT NOT NULL,"
+     "  user_id     TEXT NOT NULL,"
+     "  post_at     INTEGER NOT NULL," /* unix seconds */
+     "  created     INTEGER NOT NULL,"
+     "  text        TEXT NOT NULL,"
+     "  data        TEXT NOT NULL,"
+     "  lease_until INTEGER NOT NULL DEFAULT 0" /* unix ms */
+     ") WITHOUT ROWID;"
+     "CREATE INDEX scheduled_due ON scheduled (post_at, lease_until);"
+     "CREATE INDEX scheduled_by_user ON scheduled (team_id, user_id, post_at);"},
 };
 
 /* ------------------------------------------------------------ threads --- */
@@ -393,7 +408,7 @@ static chat_err ms_remove(void *impl, const char *channel, const char *ts, chat_
 /* ---------------------------------------------------------------- ops --- */
 
 const chat_message_store_ops chati_sqlite_message_ops = {
-    .version = CHAT_STORE_V3,
+    .version = CHAT_STORE_V6,
     .scheme = "sqlite",
     .open = ms_open,
     .close = ms_close,
@@ -416,4 +431,8 @@ const chat_message_store_ops chati_sqlite_message_ops = {
     .file_complete = chati_sqlite_file_complete,
     .file_set_title = chati_sqlite_file_set_title,
     .import = chati_sqlite_import,
+    .schedule = chati_sqlite_schedule,
+    .list_scheduled = chati_sqlite_list_scheduled,
+    .unschedule = chati_sqlite_unschedule,
+    .lease_scheduled = chati_sqlite_lease_scheduled,
 };

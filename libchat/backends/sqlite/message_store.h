@@ -12,6 +12,7 @@
  *   message_files.c      file metadata and the channels files are shared in
  *   message_outbox.c     outbox rows, and the relay's fetch and ack
  *   message_import.c     import: old messages in bulk, with their own ts
+ *   message_scheduled.c  messages waiting for their time
  *
  * The helpers below are static inline: each is a line or two that every
  * file uses, on statements that chati_db_stmt caches.
@@ -217,6 +218,13 @@ chat_err chati_sqlite_file_delete(void *impl, const char *file_id);
 chat_err chati_sqlite_file_complete(void *impl, const char *file_id, int64_t size,
                                     const char *sha256_hex);
 chat_err chati_sqlite_file_set_title(void *impl, const char *file_id, const char *title);
+chat_err chati_sqlite_schedule(void *impl, const chat_scheduled *q);
+chat_err chati_sqlite_list_scheduled(void *impl, const char *team_id, const char *user,
+                                     const char *channel, size_t max, chat_scheduled **out,
+                                     size_t *n);
+chat_err chati_sqlite_unschedule(void *impl, const char *id, const char *user);
+chat_err chati_sqlite_lease_scheduled(void *impl, int64_t now_ms, int64_t lease_ms, size_t max,
+                                      chat_scheduled **out, size_t *n);
 chat_err chati_sqlite_outbox_fetch(void *impl, int64_t after_seq, size_t max,
                                    chat_outbox_item **items, size_t *n);
 chat_err chati_sqlite_outbox_ack(void *impl, int64_t up_to);

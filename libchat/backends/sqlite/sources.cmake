@@ -15,6 +15,7 @@ list(APPEND CHAT_SOURCES
   backends/sqlite/message_search.c
   backends/sqlite/message_files.c
   backends/sqlite/message_outbox.c
-  backends/sqlite/message_import.c)
+  backends/sqlite/message_import.c
+  backends/sqlite/message_scheduled.c)
 # The SQLite event broker ("sqlite:/path/events.db"): shared by processes on one machine.
 list(APPEND CHAT_SOURCES backends/sqlite/broker.c)
