@@ -119,7 +119,13 @@ extern "C" {
     X(CHAT_ERR_TOO_MANY_PINS, "too_many_pins", "the channel has 1000 pins")            \
     X(CHAT_ERR_NOT_PINNABLE, "not_pinnable", "this message cannot be pinned")          \
     X(CHAT_ERR_NO_ITEM_SPECIFIED, "no_item_specified", "timestamp is required")        \
-    X(CHAT_ERR_BAD_TIMESTAMP, "bad_timestamp", "not a message timestamp")
+    X(CHAT_ERR_BAD_TIMESTAMP, "bad_timestamp", "not a message timestamp")              \
+    X(CHAT_ERR_INVALID_TIME, "invalid_time", "post_at is not a time")                   \
+    X(CHAT_ERR_TIME_IN_PAST, "time_in_past", "post_at is not in the future")            \
+    X(CHAT_ERR_TIME_TOO_FAR, "time_too_far", "post_at is more than 120 days away")      \
+    X(CHAT_ERR_RESTRICTED_TOO_MANY, "restricted_too_many", "too many messages wait already") \
+    X(CHAT_ERR_INVALID_SCHEDULED_MESSAGE_ID, "invalid_scheduled_message_id",            \
+      "no such scheduled message of yours")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

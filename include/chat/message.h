@@ -170,6 +170,26 @@ CHAT_API chat_err chat_pin_list(chat_ctx *ctx, const chat_session *s, const char
                                 chat_pin **pins, chat_message ***messages, size_t *n);
 CHAT_API void chat_pins_free(chat_pin *pins, chat_message **messages, size_t n);
 
+/* Scheduled messages (chat.scheduleMessage): posted at post_at (unix
+ * seconds, up to 120 days ahead) as the caller, who must be in the channel
+ * now and then; text and opts as chat_message_post_opts (no client_msg_id:
+ * the message's id is its own). *out (may be NULL; chat_scheduled_free(q,
+ * 1)) gets it. Errors: time_in_past, time_too_far, invalid_time,
+ * restricted_too_many (100 waiting), no_text, msg_too_long, not_in_channel,
+ * is_archived, not_supported (the message store keeps none). */
+CHAT_API chat_err chat_message_schedule(chat_ctx *ctx, const chat_session *s,
+                                        const char *channel_id, const char *text,
+                                        int64_t post_at, const chat_post_opts *opts,
+                                        chat_scheduled **out);
+/* The caller's waiting messages (in channel_id, or NULL for all), soonest
+ * first: *out (chat_scheduled_free(*out, *n)). */
+CHAT_API chat_err chat_scheduled_list(chat_ctx *ctx, const chat_session *s,
+                                      const char *channel_id, chat_scheduled **out, size_t *n);
+/* Deletes one of the caller's waiting messages in channel_id:
+ * invalid_scheduled_message_id when there is none such. */
+CHAT_API chat_err chat_scheduled_delete(chat_ctx *ctx, const chat_session *s,
+                                        const char *channel_id, const char *id);
+
 /* conversations.history: top-level messages (and broadcast replies) newest
  * first, between oldest and latest (NULL: unbounded), bounds included when
  * inclusive. has_more and the next cursor are on the list. CHAT_LIST_MESSAGES. */

@@ -9,10 +9,7 @@
 #define SEARCH_DEFAULT_COUNT 20
 #define SEARCH_MAX_PAGES 100
 
-/* username and icons are a bot's to choose, with chat:write.customize (Slack
- * ignores them from a person's token); a webhook sets them through its own
- * path. */
-static bool bot_may_customise(const chat_session *s)
+bool chati_bot_may_customise(const chat_session *s)
 {
     return chat_session_token_kind(s) == CHAT_TOKEN_BOT &&
            chat_session_has_scope(s, "chat:write.customize");
@@ -24,19 +21,9 @@ chat_err chati_h_chat_post(chat_ctx *ctx, const chat_session *s, const ProtobufC
     const Chat__Api__ChatPostMessageRequest *req = (const void *)rq;
     Chat__Api__ChatPostMessageResponse *resp = (void *)rs;
     chat_message *m = NULL;
-    bool bot = bot_may_customise(s);
-    chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
-                        .thread_ts = req->thread_ts,
-                        .client_msg_id = req->client_msg_id,
-                        .flags = (req->reply_broadcast ? CHAT_POST_REPLY_BROADCAST : 0) |
-                                 (req->unfurl_links ? CHAT_POST_UNFURL_LINKS : 0) |
-                                 (req->unfurl_media ? CHAT_POST_UNFURL_MEDIA : 0),
-                        .blocks = chati_pb_json(req->blocks),
-                        .attachments = chati_pb_json(req->attachments),
-                        .metadata = chati_pb_json(req->metadata),
-                        .username = bot ? req->username : NULL,
-                        .icon_emoji = bot ? req->icon_emoji : NULL,
-                        .icon_url = bot ? req->icon_url : NULL};
+    bool bot = chati_bot_may_customise(s);
+    chat_post_opts o = CHATI_POST_OPTS(req, bot);
+    o.client_msg_id = req->client_msg_id;
     chat_err rv = chat_message_post_opts(ctx, s, req->channel, req->text, &o, &m);
     if (rv == CHAT_OK &&
         (chati_pb_str(&resp->channel, m->channel) || chati_pb_str(&resp->ts, m->ts) ||
@@ -329,7 +316,7 @@ chat_err chati_h_chat_post_ephemeral(chat_ctx *ctx, const chat_session *s,
 {
     const Chat__Api__ChatPostEphemeralRequest *req = (const void *)rq;
     Chat__Api__ChatPostEphemeralResponse *resp = (void *)rs;
-    bool bot = bot_may_customise(s);
+    bool bot = chati_bot_may_customise(s);
     chat_post_opts o = {.version = CHAT_POST_OPTS_V1,
                         .thread_ts = req->thread_ts,
                         .blocks = chati_pb_json(req->blocks),

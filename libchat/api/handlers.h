@@ -19,6 +19,25 @@ void chati_api_fill_files(chat_ctx *ctx, const chat_session *s,
     chat_err name(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,      \
                   ProtobufCMessage *rs)
 
+/* username and icons are a bot's to choose, with chat:write.customize (Slack
+ * ignores them from a person's token); a webhook sets them through its own
+ * path. */
+bool chati_bot_may_customise(const chat_session *s);
+/* The chat_post_opts of a request with chat.postMessage's fields (req points
+ * to it); custom: username and icons count (chati_bot_may_customise). */
+#define CHATI_POST_OPTS(req, custom)                                                       \
+    ((chat_post_opts){.version = CHAT_POST_OPTS_V1,                                      \
+                      .thread_ts = (req)->thread_ts,                                     \
+                      .flags = ((req)->reply_broadcast ? CHAT_POST_REPLY_BROADCAST : 0) | \
+                               ((req)->unfurl_links ? CHAT_POST_UNFURL_LINKS : 0) |       \
+                               ((req)->unfurl_media ? CHAT_POST_UNFURL_MEDIA : 0),        \
+                      .blocks = chati_pb_json((req)->blocks),                            \
+                      .attachments = chati_pb_json((req)->attachments),                  \
+                      .metadata = chati_pb_json((req)->metadata),                        \
+                      .username = (custom) ? (req)->username : NULL,                     \
+                      .icon_emoji = (custom) ? (req)->icon_emoji : NULL,                 \
+                      .icon_url = (custom) ? (req)->icon_url : NULL})
+
 CHATI_HANDLER(chati_h_api_test);
 CHATI_HANDLER(chati_h_apps_manifest_create);
 CHATI_HANDLER(chati_h_bots_info);
@@ -38,6 +57,9 @@ CHATI_HANDLER(chati_h_views_close);
 CHATI_HANDLER(chati_h_pins_add);
 CHATI_HANDLER(chati_h_pins_remove);
 CHATI_HANDLER(chati_h_pins_list);
+CHATI_HANDLER(chati_h_chat_schedule_message);
+CHATI_HANDLER(chati_h_scheduled_list);
+CHATI_HANDLER(chati_h_delete_scheduled);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

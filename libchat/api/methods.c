@@ -162,6 +162,12 @@ static const chati_method methods[] = {
      CHAT_ERR_NO_PIN},
     {71, "pins.list", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(pins_request), D(pins_list_response),
      chati_h_pins_list},
+    {72, "chat.scheduleMessage", CHATI_SVC_MESSAGE, 0, D(chat_schedule_message_request),
+     D(chat_schedule_message_response), chati_h_chat_schedule_message},
+    {73, "chat.scheduledMessages.list", CHATI_SVC_MESSAGE, CHATI_M_SAFE,
+     D(scheduled_list_request), D(scheduled_list_response), chati_h_scheduled_list},
+    {74, "chat.deleteScheduledMessage", CHATI_SVC_MESSAGE, 0, D(delete_scheduled_request),
+     D(empty), chati_h_delete_scheduled, CHAT_ERR_INVALID_SCHEDULED_MESSAGE_ID},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

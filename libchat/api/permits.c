@@ -20,10 +20,13 @@ typedef struct method_scopes {
 /* Sorted by method for bsearch. */
 static const method_scopes table[] = {
     {"chat.delete", "chat:write"},
+    {"chat.deleteScheduledMessage", "chat:write"},
     {"chat.getPermalink", HISTORY},
     {"chat.meMessage", "chat:write"},
     {"chat.postEphemeral", "chat:write"},
     {"chat.postMessage", "chat:write"},
+    {"chat.scheduleMessage", "chat:write"},
+    {"chat.scheduledMessages.list", "chat:write"},
     {"chat.update", "chat:write"},
     {"conversations.archive", MANAGE},
     {"conversations.create", "channels:manage,groups:write"},

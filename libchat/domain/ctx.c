@@ -186,7 +186,8 @@ static chat_err ctx_setup(chat_ctx *ctx, const chati_peers *remote)
         return rv;
     if ((rv = chati_consumers_start(ctx)) != CHAT_OK ||
         (rv = chati_app_events_start(ctx)) != CHAT_OK ||
-        (rv = chati_presence_start(ctx)) != CHAT_OK)
+        (rv = chati_presence_start(ctx)) != CHAT_OK ||
+        (rv = chati_scheduler_start(ctx)) != CHAT_OK)
         return rv;
     if (ctx->messages && ctx->broker &&
         (rv = chati_outbox_start(ctx->messages, ctx->messages_impl, ctx->broker,
@@ -225,6 +226,7 @@ void chat_close(chat_ctx *ctx)
     if (ctx == NULL)
         return;
     chati_presence_stop(ctx);
+    chati_scheduler_stop(ctx);
     /* The relay stops first: once consumers leave, the broker may acknowledge
      * what they never handled, and those events must stay in the outbox to be
      * published again at the next start. */

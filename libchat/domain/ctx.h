@@ -79,6 +79,12 @@ struct chat_ctx {
     void (*remote_free)(void *remote);
     pthread_mutex_t remote_mu;
 
+    /* Scheduler (scheduled.c): posts scheduled messages when due. */
+    pthread_t scheduler;
+    pthread_mutex_t sched_mu;
+    pthread_cond_t sched_cv;
+    bool sched_stop;
+    bool scheduler_running;
     /* Presence sweeper: reports expired heartbeats as offline. */
     pthread_t sweeper;
     pthread_mutex_t sweep_mu;
@@ -197,6 +203,11 @@ chat_err chati_app_http_lease(chat_ctx *ctx, size_t max_apps, size_t max_events,
 void chati_app_http_free(chati_app_http *d, size_t n);
 chat_err chati_app_http_ack(chat_ctx *ctx, const char *app_id, const int64_t *seqs, size_t n);
 
+/* (scheduled.c) The scheduler thread, where the message store keeps
+ * scheduled messages; and one pass at now_ms (*more: a full batch was due). */
+chat_err chati_scheduler_start(chat_ctx *ctx);
+void chati_scheduler_stop(chat_ctx *ctx);
+void chati_scheduler_tick(chat_ctx *ctx, int64_t now_ms, bool *more);
 /* The presence sweeper thread; and one sweep at now_ms, for tests. */
 chat_err chati_presence_start(chat_ctx *ctx);
 void chati_presence_stop(chat_ctx *ctx);

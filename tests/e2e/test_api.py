@@ -153,10 +153,21 @@ def test_profile_set_and_get(server, alice, bob):
             "status_text": "in a meeting", "status_emoji": ":calendar:",
             "email": alice.email, "real_name_normalized": "Alice",
             "display_name_normalized": "ally", "team": alice.team_id}
-    assert alice.ok("users.profile.get")["profile"] == want
+    pictures = {k: f"{server.base}/avatars/{k[6:]}/" for k in
+                ("image_24", "image_32", "image_48", "image_72", "image_192", "image_512")}
+
+    def without_pictures(p):
+        """p less its pictures, which must be ally's initial at each size."""
+        for k, prefix in pictures.items():
+            url = p.pop(k)
+            assert url.startswith(prefix) and url.endswith("/A.svg"), (k, url)
+        assert len(p.pop("avatar_hash")) == 12, p
+        return p
+    assert without_pictures(alice.ok("users.profile.get")["profile"]) == want
     for via in VIAS:  # someone else reads it too
-        assert bob.ok("users.profile.get", user=alice.user_id, via=via)["profile"] == want
-    assert bob.ok("users.info", user=alice.user_id)["user"]["profile"] == want
+        assert without_pictures(
+            bob.ok("users.profile.get", user=alice.user_id, via=via)["profile"]) == want
+    assert without_pictures(bob.ok("users.info", user=alice.user_id)["user"]["profile"]) == want
     alice.fail("users.profile.set", "invalid_arguments")
 
 

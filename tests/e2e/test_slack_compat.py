@@ -585,3 +585,52 @@ def test_bots_pin_with_their_scopes(server, alice):
     r = bot.fail("pins.add", "missing_scope", channel=c, timestamp=ts)
     assert "pins:write" in r["detail"], r
     bot.fail("pins.list", "missing_scope", channel=c)
+
+
+def test_scheduled_messages(server, alice, bob):
+    """chat.scheduleMessage posts at its time, once, as its author; the list
+    and delete are the author's own."""
+    import time
+    c = alice.ok("conversations.create", name=unique("later"))["channel"]["id"]
+    now = int(time.time())
+    j = alice.ok("chat.scheduleMessage", channel=c, text="see you soon", post_at=now + 2)
+    assert j["channel"] == c and j["post_at"] == now + 2, j
+    qid = j["scheduled_message_id"]
+    assert qid.startswith("Q") and j["message"]["type"] == "delayed_message", j
+    assert j["message"]["text"] == "see you soon" and j["message"]["user"] == alice.user_id, j
+    gone = alice.ok("chat.scheduleMessage", via="json", channel=c, post_at=str(now + 3600),
+                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*later*"}}])
+    listed = alice.ok("chat.scheduledMessages.list")["scheduled_messages"]
+    assert [(m["id"], m["channel_id"], m["post_at"]) for m in listed] == [
+        (qid, c, now + 2), (gone["scheduled_message_id"], c, now + 3600)], listed
+    assert listed[0]["text"] == "see you soon" and listed[0]["date_created"] >= now, listed
+    assert alice.ok("chat.scheduledMessages.list", channel=c, latest=str(now + 10))[
+        "scheduled_messages"][0]["id"] == qid
+    assert bob.ok("chat.scheduledMessages.list")["scheduled_messages"] == []
+    # only its author deletes it, in its channel
+    bob.fail("chat.deleteScheduledMessage", "invalid_scheduled_message_id", channel=c,
+             scheduled_message_id=gone["scheduled_message_id"])
+    other = alice.ok("conversations.create", name=unique("later"))["channel"]["id"]
+    alice.fail("chat.deleteScheduledMessage", "invalid_scheduled_message_id", channel=other,
+               scheduled_message_id=gone["scheduled_message_id"])
+    alice.ok("chat.deleteScheduledMessage", channel=c,
+             scheduled_message_id=gone["scheduled_message_id"])
+    alice.fail("chat.deleteScheduledMessage", "invalid_scheduled_message_id", channel=c,
+               scheduled_message_id=gone["scheduled_message_id"])
+    # Slack's errors
+    alice.fail("chat.scheduleMessage", "time_in_past", channel=c, text="x", post_at=now - 1)
+    alice.fail("chat.scheduleMessage", "time_too_far", channel=c, text="x",
+               post_at=now + 121 * 86400)
+    alice.fail("chat.scheduleMessage", "invalid_time", channel=c, text="x")
+    alice.fail("chat.scheduleMessage", "no_text", channel=c, post_at=now + 60)
+    bob.fail("chat.scheduleMessage", "not_in_channel", channel=c, text="x", post_at=now + 60)
+
+    # at its time, posted once, as its author
+    def posted():
+        return [m for m in alice.ok("conversations.history", channel=c)["messages"]
+                if m["text"] == "see you soon"]
+    wait_until(lambda: posted(), timeout=15, what="the scheduled message")
+    time.sleep(1.5)
+    m = posted()
+    assert len(m) == 1 and m[0]["user"] == alice.user_id, m
+    assert alice.ok("chat.scheduledMessages.list")["scheduled_messages"] == []
