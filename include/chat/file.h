@@ -90,6 +90,13 @@ CHAT_API chat_err chat_file_list(chat_ctx *ctx, const chat_session *s, const cha
                                  const char *user_id, const char *cursor, int limit,
                                  chat_list **out);
 
+/* search.files: files the caller can see whose name or title has every word
+ * of query (ASCII letters in any case), newest first; page (from 1) of count
+ * of them in *out (CHAT_LIST_FILES), and in *total how many matched. Looks
+ * at the newest 2,000 files the caller can see. no_query for an empty one. */
+CHAT_API chat_err chat_file_search(chat_ctx *ctx, const chat_session *s, const char *query,
+                                   int count, int page, chat_list **out, int64_t *total);
+
 /* Deletes a file the caller uploaded (admins: any). */
 CHAT_API chat_err chat_file_delete(chat_ctx *ctx, const chat_session *s, const char *file_id);
 

@@ -556,3 +556,69 @@ void chati_api_fill_files(chat_ctx *ctx, const chat_session *s, Chat__Api__Messa
     }
     chati_clear_errmsg(); /* a file that cannot be shown is not the call's failure */
 }
+
+/* ------------------------------------------------------------- search --- */
+
+#define SEARCH_DEFAULT_COUNT 20
+#define SEARCH_MAX_PAGE_NUMBER 100
+
+static chat_err search_files_fill(chat_ctx *ctx, const chat_session *s,
+                                  const Chat__Api__SearchMessagesRequest *req,
+                                  Chat__Api__SearchFiles **out)
+{
+    int count = req->count > 0 ? req->count : SEARCH_DEFAULT_COUNT;
+    int page = req->page > 0 ? req->page : 1;
+    if (count > CHAT_MAX_PAGE || page > SEARCH_MAX_PAGE_NUMBER || req->count < 0 || req->page < 0)
+        return chati_fail(CHAT_ERR_INVALID_LIMIT, "count or page out of range");
+    chat_list *l = NULL;
+    int64_t total = 0;
+    chat_err rv = chat_file_search(ctx, s, req->query, count, page, &l, &total);
+    if (rv != CHAT_OK)
+        return rv;
+    Chat__Api__SearchFiles *sf = *out =
+        (Chat__Api__SearchFiles *)chati_pb_new(&chat__api__search_files__descriptor);
+    size_t k = chat_list_count(l);
+    if (sf == NULL ||
+        (sf->paging = (Chat__Api__Paging *)chati_pb_new(&chat__api__paging__descriptor)) == NULL ||
+        (k && (sf->matches = chat_calloc(k, sizeof *sf->matches)) == NULL))
+        rv = chati_fail(CHAT_ERR_NOMEM, "response");
+    for (size_t i = 0; rv == CHAT_OK && i < k; i++) {
+        if ((sf->matches[i] = api_file(ctx, chat_list_file(l, i))) == NULL)
+            rv = CHAT_ERR_NOMEM;
+        else
+            sf->n_matches = i + 1;
+    }
+    if (rv == CHAT_OK) {
+        sf->total = total;
+        sf->paging->count = count;
+        sf->paging->page = page;
+        sf->paging->total = total;
+        sf->paging->pages = (int)((total + count - 1) / count);
+    }
+    chat_list_free(l);
+    return rv;
+}
+
+chat_err chati_h_search_files(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    const Chat__Api__SearchMessagesRequest *req = (const void *)rq;
+    Chat__Api__SearchFilesResponse *resp = (void *)rs;
+    chat_err rv = search_files_fill(ctx, s, req, &resp->files);
+    if (rv == CHAT_OK && chati_pb_str(&resp->query, req->query))
+        rv = CHAT_ERR_NOMEM;
+    return rv;
+}
+
+chat_err chati_h_search_all(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                            ProtobufCMessage *rs)
+{
+    const Chat__Api__SearchMessagesRequest *req = (const void *)rq;
+    Chat__Api__SearchAllResponse *resp = (void *)rs;
+    chat_err rv = chati_search_messages_fill(ctx, s, req, &resp->messages, NULL);
+    if (rv == CHAT_OK)
+        rv = search_files_fill(ctx, s, req, &resp->files);
+    if (rv == CHAT_OK && chati_pb_str(&resp->query, req->query))
+        rv = CHAT_ERR_NOMEM;
+    return rv;
+}

@@ -233,11 +233,11 @@ static Chat__Api__SearchMatch *search_match(chat_ctx *ctx, const chat_session *s
     return x;
 }
 
-chat_err chati_h_search_messages(chat_ctx *ctx, const chat_session *s,
-                                 const ProtobufCMessage *rq, ProtobufCMessage *rs)
+chat_err chati_search_messages_fill(chat_ctx *ctx, const chat_session *s,
+                                    const Chat__Api__SearchMessagesRequest *req,
+                                    Chat__Api__SearchMessages **out,
+                                    Chat__Api__ResponseMetadata **meta)
 {
-    const Chat__Api__SearchMessagesRequest *req = (const void *)rq;
-    Chat__Api__SearchMessagesResponse *resp = (void *)rs;
     int count = req->count > 0 ? req->count : SEARCH_DEFAULT_COUNT;
     int page = req->page > 0 ? req->page : 1;
     if (count > CHAT_MAX_PAGE || page > SEARCH_MAX_PAGES)
@@ -269,9 +269,9 @@ chat_err chati_h_search_messages(chat_ctx *ctx, const chat_session *s,
     }
     Chat__Api__SearchMessages *sm =
         (Chat__Api__SearchMessages *)chati_pb_new(&chat__api__search_messages__descriptor);
-    resp->messages = sm;
+    *out = sm;
     size_t k = chat_list_count(l);
-    if (sm == NULL || chati_pb_str(&resp->query, req->query) ||
+    if (sm == NULL ||
         (sm->paging = (Chat__Api__Paging *)chati_pb_new(&chat__api__paging__descriptor)) == NULL ||
         (k && (sm->matches = chat_calloc(k, sizeof *sm->matches)) == NULL))
         rv = CHAT_ERR_NOMEM;
@@ -289,10 +289,22 @@ chat_err chati_h_search_messages(chat_ctx *ctx, const chat_session *s,
         sm->paging->page = page;
         sm->paging->total = sm->total;
         sm->paging->pages = more ? page + 1 : page;
-        if ((resp->response_metadata = chati_api_metadata(l)) == NULL)
+        if (meta && (*meta = chati_api_metadata(l)) == NULL)
             rv = CHAT_ERR_NOMEM;
     }
     chat_list_free(l);
+    return rv;
+}
+
+chat_err chati_h_search_messages(chat_ctx *ctx, const chat_session *s,
+                                 const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    const Chat__Api__SearchMessagesRequest *req = (const void *)rq;
+    Chat__Api__SearchMessagesResponse *resp = (void *)rs;
+    chat_err rv = chati_search_messages_fill(ctx, s, req, &resp->messages,
+                                             &resp->response_metadata);
+    if (rv == CHAT_OK && chati_pb_str(&resp->query, req->query))
+        rv = CHAT_ERR_NOMEM;
     return rv;
 }
 

@@ -38,6 +38,13 @@ bool chati_bot_may_customise(const chat_session *s);
                       .icon_emoji = (custom) ? (req)->icon_emoji : NULL,                 \
                       .icon_url = (custom) ? (req)->icon_url : NULL})
 
+/* search.messages' and search.files' results for req (search.all has both);
+ * meta (may be NULL) gets the messages' cursor. */
+chat_err chati_search_messages_fill(chat_ctx *ctx, const chat_session *s,
+                                    const Chat__Api__SearchMessagesRequest *req,
+                                    Chat__Api__SearchMessages **out,
+                                    Chat__Api__ResponseMetadata **meta);
+
 CHATI_HANDLER(chati_h_api_test);
 CHATI_HANDLER(chati_h_apps_manifest_create);
 CHATI_HANDLER(chati_h_bots_info);
@@ -60,6 +67,8 @@ CHATI_HANDLER(chati_h_pins_list);
 CHATI_HANDLER(chati_h_chat_schedule_message);
 CHATI_HANDLER(chati_h_scheduled_list);
 CHATI_HANDLER(chati_h_delete_scheduled);
+CHATI_HANDLER(chati_h_search_files);
+CHATI_HANDLER(chati_h_search_all);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

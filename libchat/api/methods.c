@@ -168,6 +168,10 @@ static const chati_method methods[] = {
      D(scheduled_list_request), D(scheduled_list_response), chati_h_scheduled_list},
     {74, "chat.deleteScheduledMessage", CHATI_SVC_MESSAGE, 0, D(delete_scheduled_request),
      D(empty), chati_h_delete_scheduled, CHAT_ERR_INVALID_SCHEDULED_MESSAGE_ID},
+    {75, "search.files", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(search_messages_request),
+     D(search_files_response), chati_h_search_files},
+    {76, "search.all", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(search_messages_request),
+     D(search_all_response), chati_h_search_all},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

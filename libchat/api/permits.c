@@ -60,6 +60,8 @@ static const method_scopes table[] = {
     {"reactions.add", "reactions:write"},
     {"reactions.get", "reactions:read"},
     {"reactions.remove", "reactions:write"},
+    {"search.all", "search:read"},
+    {"search.files", "search:read"},
     {"search.messages", "search:read"},
     {"team.info", "team:read"},
     {"users.conversations", READ},

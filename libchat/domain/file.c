@@ -382,3 +382,80 @@ chat_err chat_file_delete(chat_ctx *ctx, const chat_session *s, const char *file
     chat_file_free(f);
     return rv;
 }
+
+/* ------------------------------------------------------------- search --- */
+
+#define SEARCH_SCAN 2000 /* files looked at, newest first */
+#define SEARCH_PAGE 200
+
+/* Whether every word of query is in the file's name or title (ASCII letters
+ * in any case). */
+static bool file_matches(const chat_file *f, const char *query)
+{
+    char word[256];
+    for (const char *p = query; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word ? n : sizeof word - 1), p);
+        p += n;
+        if (!(f->name && strcasestr(f->name, word)) && !(f->title && strcasestr(f->title, word)))
+            return false;
+    }
+    return true;
+}
+
+chat_err chat_file_search(chat_ctx *ctx, const chat_session *s, const char *query, int count,
+                          int page, chat_list **out, int64_t *total)
+{
+    chati_clear_errmsg();
+    if (out == NULL || total == NULL || count <= 0 || page <= 0)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out, total, count and page");
+    *out = NULL;
+    *total = 0;
+    if (query == NULL || strspn(query, " ") == strlen(query))
+        return chati_fail(CHAT_ERR_NO_QUERY, "the query is empty");
+    chat_err rv = chati_check_text(query, 1000, CHAT_ERR_INVALID_ARGUMENTS, "query");
+    chat_list *found = rv == CHAT_OK ? chat_list_new(CHAT_LIST_FILES) : NULL;
+    if (rv == CHAT_OK && found == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "files");
+    int64_t first = (int64_t)(page - 1) * count, matched = 0;
+    char *cursor = NULL;
+    for (int scanned = 0; rv == CHAT_OK && scanned < SEARCH_SCAN; scanned += SEARCH_PAGE) {
+        chat_list *l = NULL;
+        rv = chat_file_list(ctx, s, NULL, NULL, cursor, SEARCH_PAGE, &l);
+        chat_free(cursor);
+        cursor = NULL;
+        /* A match on the page is taken out of l (the rest move up). */
+        for (size_t i = 0; rv == CHAT_OK && i < chat_list_count(l);) {
+            if (!file_matches(chat_list_file(l, i), query)) {
+                i++;
+                continue;
+            }
+            if (matched >= first && matched < first + count) {
+                chat_file *f = chat_list_take(l, i);
+                if ((rv = chat_list_push(found, f)) != CHAT_OK)
+                    chat_file_free(f);
+            } else {
+                i++;
+            }
+            matched++;
+        }
+        const char *next = rv == CHAT_OK ? chat_list_next_cursor(l) : NULL;
+        if (next && *next && (cursor = chat_strdup(next)) == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "cursor");
+        chat_list_free(l);
+        if (cursor == NULL)
+            break;
+    }
+    chat_free(cursor);
+    if (rv != CHAT_OK) {
+        chat_list_free(found);
+        return rv;
+    }
+    *out = found;
+    *total = matched;
+    return CHAT_OK;
+}

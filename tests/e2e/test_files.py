@@ -497,3 +497,27 @@ def test_active_content_is_an_attachment(server, alice):
     assert r.status == 200 and r.raw == page
     assert r.headers["Content-Disposition"].startswith("attachment;")
     assert "sandbox" in r.headers["Content-Security-Policy"]
+
+
+def test_search_files_and_all(server, alice, bob):
+    """search.files finds the files a caller can see by name or title;
+    search.all answers messages and files together."""
+    chan = channel(alice, private=True)
+    word = unique("quarterly")
+    mine = v2_upload(alice, b"q3", f"{word}-report.pdf", channel_id=chan)
+    v2_upload(alice, b"x", "holiday.png", channel_id=chan)
+    titled = v2_upload(alice, b"t", "t.txt", channel_id=chan, title=f"Budget {word.upper()}")
+    alice.post(chan, f"the {word} numbers are in")
+    j = alice.ok("search.files", query=word)
+    assert j["query"] == word and j["files"]["total"] == 2, j
+    assert [f["id"] for f in j["files"]["matches"]] == [titled["id"], mine["id"]], j
+    assert j["files"]["paging"] == {"count": 20, "total": 2, "page": 1, "pages": 1}, j
+    assert alice.ok("search.files", query=f"{word} report")["files"]["total"] == 1
+    page2 = alice.ok("search.files", query=word, count=1, page=2)["files"]
+    assert [f["id"] for f in page2["matches"]] == [mine["id"]] and page2["paging"]["pages"] == 2
+    # bob is not in the private channel: nothing
+    assert bob.ok("search.files", query=word)["files"]["total"] == 0
+    alice.fail("search.files", "no_query", query="  ")
+    both = alice.ok("search.all", query=word)
+    assert both["files"]["total"] == 2, both
+    assert [m["text"] for m in both["messages"]["matches"]] == [f"the {word} numbers are in"]
