@@ -125,7 +125,9 @@ extern "C" {
     X(CHAT_ERR_TIME_TOO_FAR, "time_too_far", "post_at is more than 120 days away")      \
     X(CHAT_ERR_RESTRICTED_TOO_MANY, "restricted_too_many", "too many messages wait already") \
     X(CHAT_ERR_INVALID_SCHEDULED_MESSAGE_ID, "invalid_scheduled_message_id",            \
-      "no such scheduled message of yours")
+      "no such scheduled message of yours")                                             \
+    X(CHAT_ERR_TOO_MANY_BOOKMARKS, "too_many_bookmarks", "the channel has 100 bookmarks") \
+    X(CHAT_ERR_INVALID_BOOKMARK_ID, "invalid_bookmark_id", "no such bookmark in the channel")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -45,6 +45,20 @@ typedef struct chat_pin {
     int64_t created;                /* unix seconds */
 } chat_pin;
 
+/* A link bookmarked in a channel's header (bookmarks.*: chat/channel.h). */
+typedef struct chat_bookmark {
+    char id[CHAT_ID_SIZE];          /* "Bk..." */
+    char channel[CHAT_ID_SIZE];
+    char *title;                    /* owned (chat_malloc), as the strings below */
+    char *link;
+    char *emoji;                    /* ":rocket:" or NULL */
+    char updated_by[CHAT_ID_SIZE];
+    int64_t created;                /* unix seconds */
+    int64_t updated;
+} chat_bookmark;
+/* Frees an array of n bookmarks (their strings, then the array). */
+CHAT_API void chat_bookmarks_free(chat_bookmark *b, size_t n);
+
 /* A message waiting for its time (chat.scheduleMessage: chat/message.h). */
 typedef struct chat_scheduled {
     char id[CHAT_ID_SIZE];          /* "Q..." */

@@ -221,6 +221,17 @@ chat_app_free(chat_app *a)
 }
 
 void
+chat_bookmarks_free(chat_bookmark *b, size_t n)
+{
+    for (size_t i = 0; b != NULL && i < n; i++) {
+        chat_free(b[i].title);
+        chat_free(b[i].link);
+        chat_free(b[i].emoji);
+    }
+    chat_free(b);
+}
+
+void
 chat_scheduled_free(chat_scheduled *q, size_t n)
 {
     for (size_t i = 0; q != NULL && i < n; i++) {

@@ -107,6 +107,9 @@ static const method channel_methods[] = {
     OPT(chat_channel_store_ops, add_pin, S6),
     OPT(chat_channel_store_ops, remove_pin, S6),
     OPT(chat_channel_store_ops, list_pins, S6),
+    OPT(chat_channel_store_ops, put_bookmark, S6),
+    OPT(chat_channel_store_ops, remove_bookmark, S6),
+    OPT(chat_channel_store_ops, list_bookmarks, S6),
 };
 METHODS_COVER(chat_channel_store_ops, channel_methods);
 

@@ -746,6 +746,79 @@ START_TEST(pins)
 }
 END_TEST
 
+/* Bookmarks: added, edited in place, at most max, oldest first, removed
+ * once; an id is its channel's. */
+static chat_bookmark make_bookmark(const char *id, const char *channel, const char *title,
+                                   int64_t at)
+{
+    chat_bookmark b;
+    memset(&b, 0, sizeof b);
+    strcpy(b.id, id);
+    memcpy(b.channel, channel, CHAT_ID_SIZE);
+    b.title = (char *)title;
+    b.link = (char *)"https://example.com/doc";
+    strcpy(b.updated_by, "U1");
+    b.created = b.updated = at;
+    return b;
+}
+
+START_TEST(bookmarks)
+{
+    ck_assert_ptr_nonnull(ops->put_bookmark); /* both backends in the tree keep them */
+    char team[CHAT_ID_SIZE], u[CHAT_ID_SIZE], b1[CHAT_ID_SIZE], b2[CHAT_ID_SIZE], b3[CHAT_ID_SIZE];
+    new_id('T', team);
+    new_id('U', u);
+    new_id('B', b1);
+    new_id('B', b2);
+    new_id('B', b3);
+    test_chan t, other;
+    init_chan(&t, team, CHAT_CHANNEL_PUBLIC, NULL);
+    init_chan(&other, team, CHAT_CHANNEL_PUBLIC, NULL);
+    create(&t, (const char (*)[CHAT_ID_SIZE])&u, 1);
+    create(&other, (const char (*)[CHAT_ID_SIZE])&u, 1);
+    chat_bookmark b = make_bookmark(b1, t.c.id, "Design doc", 1700000100);
+    b.emoji = (char *)":memo:";
+    ck_assert_chat_ok(ops->put_bookmark(impl, &b, 2));
+    b = make_bookmark(b2, t.c.id, "Runbook", 1700000200);
+    ck_assert_chat_ok(ops->put_bookmark(impl, &b, 2));
+    b = make_bookmark(b3, t.c.id, "Third", 1700000300);
+    ck_assert_chat_err(ops->put_bookmark(impl, &b, 2), CHAT_ERR_TOO_MANY_BOOKMARKS);
+    /* an edit is no new one: the limit does not apply */
+    b = make_bookmark(b1, t.c.id, "Design doc v2", 1700000100);
+    b.updated = 1700000400;
+    strcpy(b.updated_by, "U2");
+    ck_assert_chat_ok(ops->put_bookmark(impl, &b, 2));
+    /* an id is its channel's */
+    b = make_bookmark(b1, other.c.id, "Not here", 1700000500);
+    ck_assert_chat_err(ops->put_bookmark(impl, &b, 5), CHAT_ERR_NOT_FOUND);
+
+    chat_bookmark *got = NULL;
+    size_t n = 0;
+    ck_assert_chat_ok(ops->list_bookmarks(impl, t.c.id, &got, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[0].id, b1); /* oldest first */
+    ck_assert_str_eq(got[0].title, "Design doc v2");
+    ck_assert_str_eq(got[0].link, "https://example.com/doc");
+    ck_assert_ptr_null(got[0].emoji); /* the edit gave none */
+    ck_assert_str_eq(got[0].updated_by, "U2");
+    ck_assert_int_eq(got[0].created, 1700000100);
+    ck_assert_int_eq(got[0].updated, 1700000400);
+    ck_assert_str_eq(got[0].channel, t.c.id);
+    ck_assert_str_eq(got[1].id, b2);
+    chat_bookmarks_free(got, n);
+    ck_assert_chat_ok(ops->list_bookmarks(impl, other.c.id, &got, &n));
+    ck_assert_uint_eq(n, 0);
+    chat_bookmarks_free(got, n);
+
+    ck_assert_chat_err(ops->remove_bookmark(impl, other.c.id, b1), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(ops->remove_bookmark(impl, t.c.id, b1));
+    ck_assert_chat_err(ops->remove_bookmark(impl, t.c.id, b1), CHAT_ERR_NOT_FOUND);
+    ck_assert_chat_ok(ops->list_bookmarks(impl, t.c.id, &got, &n));
+    ck_assert_uint_eq(n, 1);
+    chat_bookmarks_free(got, n);
+}
+END_TEST
+
 START_TEST(concurrent_add_members)
 {
     char team[CHAT_ID_SIZE];
@@ -802,6 +875,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, touch_activity);
     tcase_add_test(tc, concurrent_add_members);
     tcase_add_test(tc, pins);
+    tcase_add_test(tc, bookmarks);
     suite_add_tcase(s, tc);
     return chat_test_run(s);
 }

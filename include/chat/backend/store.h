@@ -242,6 +242,18 @@ typedef struct chat_channel_store_ops {
     chat_err (*remove_pin)(void *impl, const char *channel_id, const char *ts);
     /* The channel's pins, newest first: *out (chat_free) gets *n. */
     chat_err (*list_pins)(void *impl, const char *channel_id, chat_pin **out, size_t *n);
+
+    /* Optional (V6), all three or none: bookmarks. When NULL, bookmarks.*
+     * answer not_supported.
+     * Inserts b, or (b->id exists) sets its title, link, emoji, updated_by
+     * and updated; too_many_bookmarks when a new one would make the
+     * channel's more than max; not_found when b->id is in another channel. */
+    chat_err (*put_bookmark)(void *impl, const chat_bookmark *b, size_t max);
+    /* not_found when the channel has no such bookmark. */
+    chat_err (*remove_bookmark)(void *impl, const char *channel_id, const char *id);
+    /* The channel's bookmarks, oldest first: *out (chat_bookmarks_free), *n. */
+    chat_err (*list_bookmarks)(void *impl, const char *channel_id, chat_bookmark **out,
+                               size_t *n);
 } chat_channel_store_ops;
 
 /* ------------------------------------------------------------- message --- */

@@ -61,6 +61,17 @@ static const chati_pg_migration channel_migrations[] = {
         "  created    BIGINT NOT NULL,"
         "  PRIMARY KEY (channel_id, ts)"
         ")"},
+    {3, "CREATE TABLE bookmarks ("
+        "  id         TEXT PRIMARY KEY,"
+        "  channel_id TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,"
+        "  title      TEXT NOT NULL,"
+        "  link       TEXT NOT NULL,"
+        "  emoji      TEXT,"
+        "  updated_by TEXT NOT NULL,"
+        "  created    BIGINT NOT NULL,"
+        "  updated    BIGINT NOT NULL"
+        ");"
+        "CREATE INDEX bookmarks_by_channel ON bookmarks (channel_id, created, id)"},
 };
 
 #define CH_COLS_AFTER_ID                                                                   \
@@ -862,6 +873,138 @@ static chat_err cs_list_pins(void *impl, const char *channel_id, chat_pin **out,
     return CHAT_OK;
 }
 
+/* ---- bookmarks ---- */
+
+STMT(st_bm_edit, "bm_edit",
+     "UPDATE bookmarks SET title = $3, link = $4, emoji = $5, updated_by = $6, updated = $7"
+     " WHERE id = $1 AND channel_id = $2",
+     7);
+STMT(st_bm_add, "bm_add",
+     "INSERT INTO bookmarks (id, channel_id, title, link, emoji, updated_by, created, updated)"
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+     8);
+STMT(st_bm_remove, "bm_remove", "DELETE FROM bookmarks WHERE id = $1 AND channel_id = $2", 2);
+STMT(st_bm_list, "bm_list",
+     "SELECT id, title, link, emoji, updated_by, created, updated FROM bookmarks"
+     " WHERE channel_id = $1 ORDER BY created, id",
+     1);
+
+typedef struct bm_args {
+    const chat_bookmark *b;
+    size_t max;
+} bm_args;
+
+static chat_err bm_put_fn(chati_pg_conn *conn, void *arg)
+{
+    bm_args *a = arg;
+    const chat_bookmark *b = a->b;
+    char cr[24], up[24];
+    const char *p[8] = {b->id,         b->channel, b->title,         b->link,
+                        b->emoji && *b->emoji ? b->emoji : NULL,
+                        b->updated_by, chati_pg_i64(cr, b->created), chati_pg_i64(up, b->updated)};
+    const char *ep[7] = {p[0], p[1], p[2], p[3], p[4], p[5], p[7]};
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_bm_edit, ep, &r, "editing a bookmark");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t edited = chati_pg_changes(r);
+    PQclear(r);
+    if (edited > 0)
+        return CHAT_OK;
+    const char *id[1] = {b->channel};
+    if ((rv = chati_pg_exec(conn, &st_pin_lock, id, NULL, "locking the channel")) != CHAT_OK)
+        return rv;
+    STMT(st_count, "bm_count", "SELECT count(*) FROM bookmarks WHERE channel_id = $1", 1);
+    if ((rv = chati_pg_exec(conn, &st_count, id, &r, "counting bookmarks")) != CHAT_OK)
+        return rv;
+    int64_t n = PQntuples(r) > 0 ? chati_pg_int(r, 0, 0) : 0;
+    PQclear(r);
+    if ((size_t)n >= a->max)
+        return chati_fail(CHAT_ERR_TOO_MANY_BOOKMARKS, "%zu bookmarks", a->max);
+    rv = chati_pg_exec(conn, &st_bm_add, p, NULL, "adding a bookmark");
+    return rv == CHAT_ERR_DUPLICATE ? chati_fail(CHAT_ERR_NOT_FOUND, "no bookmark here") : rv;
+}
+
+static chat_err cs_put_bookmark(void *impl, const chat_bookmark *b, size_t max)
+{
+    if (b == NULL || bad_id(b->id) || bad_id(b->channel) || bad_id(b->updated_by) ||
+        b->title == NULL || b->link == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a bookmark needs ids, a title and a link");
+    bm_args a = {b, max};
+    return chati_pg_write(impl, bm_put_fn, &a);
+}
+
+static chat_err bm_remove_fn(chati_pg_conn *conn, void *arg)
+{
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_bm_remove, arg, &r, "removing a bookmark");
+    if (rv != CHAT_OK)
+        return rv;
+    int64_t n = chati_pg_changes(r);
+    PQclear(r);
+    return n > 0 ? CHAT_OK : chati_fail(CHAT_ERR_NOT_FOUND, "no bookmark here");
+}
+
+static chat_err cs_remove_bookmark(void *impl, const char *channel_id, const char *id)
+{
+    if (bad_id(channel_id) || bad_id(id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel and an id");
+    const char *p[2] = {id, channel_id};
+    return chati_pg_write(impl, bm_remove_fn, (void *)p);
+}
+
+typedef struct bms_args {
+    const char *channel;
+    chat_bookmark *bms;
+    size_t n;
+} bms_args;
+
+static chat_err bm_list_fn(chati_pg_conn *conn, void *arg)
+{
+    bms_args *a = arg;
+    chat_bookmarks_free(a->bms, a->n); /* what an earlier attempt read */
+    a->bms = NULL;
+    a->n = 0;
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_bm_list, &a->channel, &r, "listing bookmarks");
+    if (rv != CHAT_OK)
+        return rv;
+    int rows = PQntuples(r);
+    if (rows > 0 && (a->bms = chat_calloc((size_t)rows, sizeof *a->bms)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "bookmarks");
+    for (int i = 0; rv == CHAT_OK && i < rows; i++) {
+        chat_bookmark *b = &a->bms[a->n++];
+        chati_copy_fixed(b->channel, sizeof b->channel, a->channel);
+        chati_pg_fixed(r, i, 0, b->id, sizeof b->id);
+        b->title = chati_pg_str(r, i, 1);
+        b->link = chati_pg_str(r, i, 2);
+        b->emoji = chati_pg_str(r, i, 3);
+        chati_pg_fixed(r, i, 4, b->updated_by, sizeof b->updated_by);
+        b->created = chati_pg_int(r, i, 5);
+        b->updated = chati_pg_int(r, i, 6);
+        if (b->title == NULL || b->link == NULL)
+            rv = chati_fail(CHAT_ERR_NOMEM, "bookmarks");
+    }
+    PQclear(r);
+    return rv;
+}
+
+static chat_err cs_list_bookmarks(void *impl, const char *channel_id, chat_bookmark **out,
+                                  size_t *n)
+{
+    if (bad_id(channel_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel");
+    bms_args a = {channel_id, NULL, 0};
+    chat_err rv = chati_pg_read(impl, false, bm_list_fn, &a);
+    if (rv != CHAT_OK) {
+        chat_bookmarks_free(a.bms, a.n);
+        return rv;
+    }
+    *out = a.bms;
+    *n = a.n;
+    return CHAT_OK;
+}
+
 const chat_channel_store_ops chati_pg_channel_ops = {
     .version = CHAT_STORE_V6,
     .scheme = "postgresql",
@@ -882,4 +1025,7 @@ const chat_channel_store_ops chati_pg_channel_ops = {
     .add_pin = cs_add_pin,
     .remove_pin = cs_remove_pin,
     .list_pins = cs_list_pins,
+    .put_bookmark = cs_put_bookmark,
+    .remove_bookmark = cs_remove_bookmark,
+    .list_bookmarks = cs_list_bookmarks,
 };

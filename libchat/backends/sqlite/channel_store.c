@@ -60,6 +60,17 @@ static const chati_migration channel_migrations[] = {
         "  created    INTEGER NOT NULL,"
         "  PRIMARY KEY (channel_id, ts)"
         ") WITHOUT ROWID;"},
+    {3, "CREATE TABLE bookmarks ("
+        "  id         TEXT PRIMARY KEY,"
+        "  channel_id TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,"
+        "  title      TEXT NOT NULL,"
+        "  link       TEXT NOT NULL,"
+        "  emoji      TEXT,"
+        "  updated_by TEXT NOT NULL,"
+        "  created    INTEGER NOT NULL,"
+        "  updated    INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX bookmarks_by_channel ON bookmarks (channel_id, created, id);"},
 };
 
 #define CH_COLS_AFTER_ID                                                                   \
@@ -817,6 +828,146 @@ static chat_err cs_list_pins(void *impl, const char *channel_id, chat_pin **out,
     return rv;
 }
 
+/* ----------------------------------------------------------- bookmarks --- */
+
+static chat_err cs_put_bookmark(void *impl, const chat_bookmark *b, size_t max)
+{
+    chati_db *d = impl;
+    if (b == NULL || bad_id(b->id) || bad_id(b->channel) || bad_id(b->updated_by) ||
+        b->title == NULL || b->link == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a bookmark needs ids, a title and a link");
+    chat_err rv = chati_db_begin(d);
+    if (rv != CHAT_OK)
+        return rv;
+    /* An edit: the row of that id, in that channel. */
+    sqlite3_stmt *st = chati_db_stmt(d, "UPDATE bookmarks SET title = ?3, link = ?4, emoji = ?5,"
+                                        " updated_by = ?6, updated = ?7"
+                                        " WHERE id = ?1 AND channel_id = ?2");
+    rv = CHAT_ERR_STORAGE;
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, b->id, false);
+        chati_db_bind_str(st, 2, b->channel, false);
+        chati_db_bind_str(st, 3, b->title, false);
+        chati_db_bind_str(st, 4, b->link, false);
+        chati_db_bind_str(st, 5, b->emoji, true);
+        chati_db_bind_str(st, 6, b->updated_by, false);
+        sqlite3_bind_int64(st, 7, b->updated);
+        rv = chati_db_step_done(d, st, "editing a bookmark");
+    }
+    bool edited = rv == CHAT_OK && sqlite3_changes(d->db) > 0;
+    if (rv == CHAT_OK && !edited) {
+        st = chati_db_stmt(d, "SELECT count(*) FROM bookmarks WHERE channel_id = ?1");
+        rv = CHAT_ERR_STORAGE;
+        if (st != NULL) {
+            chati_db_bind_str(st, 1, b->channel, false);
+            int rc = sqlite3_step(st);
+            int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+            sqlite3_reset(st);
+            rv = n < 0 ? chati_db_err(d, rc, "counting bookmarks")
+                 : (size_t)n >= max ? chati_fail(CHAT_ERR_TOO_MANY_BOOKMARKS, "%zu bookmarks", max)
+                                    : CHAT_OK;
+        }
+    }
+    if (rv == CHAT_OK && !edited) {
+        st = chati_db_stmt(d, "INSERT INTO bookmarks (id, channel_id, title, link, emoji,"
+                              " updated_by, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                              " ?7, ?8)");
+        rv = CHAT_ERR_STORAGE;
+        if (st != NULL) {
+            chati_db_bind_str(st, 1, b->id, false);
+            chati_db_bind_str(st, 2, b->channel, false);
+            chati_db_bind_str(st, 3, b->title, false);
+            chati_db_bind_str(st, 4, b->link, false);
+            chati_db_bind_str(st, 5, b->emoji, true);
+            chati_db_bind_str(st, 6, b->updated_by, false);
+            sqlite3_bind_int64(st, 7, b->created);
+            sqlite3_bind_int64(st, 8, b->updated);
+            rv = chati_db_step_done(d, st, "adding a bookmark");
+            if (rv == CHAT_ERR_DUPLICATE) /* the id is another channel's */
+                rv = chati_fail(CHAT_ERR_NOT_FOUND, "no bookmark %.30s here", b->id);
+        }
+    }
+    if (rv != CHAT_OK) {
+        chati_db_rollback(d);
+        return rv;
+    }
+    return chati_db_commit(d);
+}
+
+static chat_err cs_remove_bookmark(void *impl, const char *channel_id, const char *id)
+{
+    chati_db *d = impl;
+    if (bad_id(channel_id) || bad_id(id))
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel and an id");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM bookmarks WHERE id = ?1 AND channel_id = ?2");
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, id, false);
+        chati_db_bind_str(st, 2, channel_id, false);
+        rv = chati_db_step_done(d, st, "removing a bookmark");
+        if (rv == CHAT_OK && sqlite3_changes(d->db) == 0)
+            rv = chati_fail(CHAT_ERR_NOT_FOUND, "no bookmark %.30s here", id);
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err cs_list_bookmarks(void *impl, const char *channel_id, chat_bookmark **out,
+                                  size_t *n)
+{
+    chati_db *d = impl;
+    if (bad_id(channel_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a channel");
+    *out = NULL;
+    *n = 0;
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(d, "SELECT id, title, link, emoji, updated_by, created,"
+                                        " updated FROM bookmarks WHERE channel_id = ?1"
+                                        " ORDER BY created, id");
+    size_t cap = 0;
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, channel_id, false);
+        int rc;
+        rv = CHAT_OK;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                chat_bookmark *grown = chat_realloc(*out, cap * sizeof *grown);
+                if (grown == NULL) {
+                    rv = chati_fail(CHAT_ERR_NOMEM, "bookmarks");
+                    break;
+                }
+                *out = grown;
+            }
+            chat_bookmark *b = &(*out)[(*n)++];
+            memset(b, 0, sizeof *b);
+            chati_copy_fixed(b->channel, sizeof b->channel, channel_id);
+            chati_db_col_fixed(st, 0, b->id, sizeof b->id);
+            b->title = chati_db_col_str(st, 1);
+            b->link = chati_db_col_str(st, 2);
+            if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+                b->emoji = chati_db_col_str(st, 3);
+            chati_db_col_fixed(st, 4, b->updated_by, sizeof b->updated_by);
+            b->created = sqlite3_column_int64(st, 5);
+            b->updated = sqlite3_column_int64(st, 6);
+            if (b->title == NULL || b->link == NULL)
+                rv = chati_fail(CHAT_ERR_NOMEM, "bookmarks");
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(d, rc, "listing bookmarks");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(d);
+    if (rv != CHAT_OK) {
+        chat_bookmarks_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
 const chat_channel_store_ops chati_sqlite_channel_ops = {
     .version = CHAT_STORE_V6,
     .scheme = "sqlite",
@@ -837,4 +988,7 @@ const chat_channel_store_ops chati_sqlite_channel_ops = {
     .add_pin = cs_add_pin,
     .remove_pin = cs_remove_pin,
     .list_pins = cs_list_pins,
+    .put_bookmark = cs_put_bookmark,
+    .remove_bookmark = cs_remove_bookmark,
+    .list_bookmarks = cs_list_bookmarks,
 };
