@@ -112,6 +112,24 @@ CHAT_API chat_err chat_channel_open_dm(chat_ctx *ctx, const chat_session *s,
 CHAT_API chat_err chat_channel_mark(chat_ctx *ctx, const chat_session *s,
                                     const char *channel_id, const char *ts);
 
+/* Bookmarks (bookmarks.*): links the channel's members keep in its header
+ * (type "link", an http(s) URL, a title, an optional ":emoji:"), up to 100
+ * a channel, oldest first. Members add, edit (what is given changes: NULL or
+ * "" keeps a part; emoji "" removes it) and remove them; whoever can see
+ * the channel lists them. *out (may be NULL; chat_bookmarks_free(b, 1)).
+ * Errors: not_in_channel, is_archived, invalid_bookmark_type, invalid_link,
+ * invalid_bookmark_id, too_many_bookmarks, not_supported. */
+CHAT_API chat_err chat_bookmark_add(chat_ctx *ctx, const chat_session *s, const char *channel_id,
+                                    const char *title, const char *type, const char *link,
+                                    const char *emoji, chat_bookmark **out);
+CHAT_API chat_err chat_bookmark_edit(chat_ctx *ctx, const chat_session *s,
+                                     const char *channel_id, const char *id, const char *title,
+                                     const char *link, const char *emoji, chat_bookmark **out);
+CHAT_API chat_err chat_bookmark_remove(chat_ctx *ctx, const chat_session *s,
+                                       const char *channel_id, const char *id);
+CHAT_API chat_err chat_bookmark_list(chat_ctx *ctx, const chat_session *s,
+                                     const char *channel_id, chat_bookmark **out, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -127,7 +127,9 @@ extern "C" {
     X(CHAT_ERR_INVALID_SCHEDULED_MESSAGE_ID, "invalid_scheduled_message_id",            \
       "no such scheduled message of yours")                                             \
     X(CHAT_ERR_TOO_MANY_BOOKMARKS, "too_many_bookmarks", "the channel has 100 bookmarks") \
-    X(CHAT_ERR_INVALID_BOOKMARK_ID, "invalid_bookmark_id", "no such bookmark in the channel")
+    X(CHAT_ERR_INVALID_BOOKMARK_ID, "invalid_bookmark_id", "no such bookmark in the channel") \
+    X(CHAT_ERR_INVALID_BOOKMARK_TYPE, "invalid_bookmark_type", "bookmarks are links")   \
+    X(CHAT_ERR_INVALID_LINK, "invalid_link", "not an http(s) link")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

@@ -210,3 +210,82 @@ chat_err chati_h_rtm_typing(chat_ctx *ctx, const chat_session *s, const Protobuf
     CHATI_UNUSED(rs);
     return chat_typing(ctx, s, ((const Chat__Api__ChannelRequest *)(const void *)rq)->channel);
 }
+
+/* ------------------------------------------------------------ bookmarks --- */
+
+static Chat__Api__Bookmark *api_bookmark(const chat_session *s, const chat_bookmark *b)
+{
+    Chat__Api__Bookmark *r = (Chat__Api__Bookmark *)chati_pb_new(&chat__api__bookmark__descriptor);
+    if (r == NULL)
+        return NULL;
+    r->date_created = b->created;
+    r->date_updated = b->updated;
+    if (chati_pb_str(&r->id, b->id) || chati_pb_str(&r->channel_id, b->channel) ||
+        chati_pb_str(&r->title, b->title) || chati_pb_str(&r->link, b->link) ||
+        chati_pb_str(&r->emoji, b->emoji) || chati_pb_str(&r->type, "link") ||
+        chati_pb_str(&r->rank, "") || chati_pb_str(&r->last_updated_by_user_id, b->updated_by) ||
+        chati_pb_str(&r->last_updated_by_team_id, chat_session_team_id(s))) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return NULL;
+    }
+    return r;
+}
+
+static chat_err bookmark_out(chat_err rv, const chat_session *s, chat_bookmark *b,
+                             ProtobufCMessage *rs)
+{
+    Chat__Api__BookmarkResponse *resp = (void *)rs;
+    if (rv == CHAT_OK && (resp->bookmark = api_bookmark(s, b)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    chat_bookmarks_free(b, b ? 1 : 0);
+    return rv;
+}
+
+chat_err chati_h_bookmarks_add(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                               ProtobufCMessage *rs)
+{
+    const Chat__Api__BookmarksAddRequest *req = (const void *)rq;
+    chat_bookmark *b = NULL;
+    chat_err rv = chat_bookmark_add(ctx, s, req->channel_id, req->title, req->type, req->link,
+                                    req->emoji, &b);
+    return bookmark_out(rv, s, b, rs);
+}
+
+chat_err chati_h_bookmarks_edit(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                                ProtobufCMessage *rs)
+{
+    const Chat__Api__BookmarksEditRequest *req = (const void *)rq;
+    chat_bookmark *b = NULL;
+    /* An empty emoji keeps it (a form field left out arrives as ""). */
+    chat_err rv = chat_bookmark_edit(ctx, s, req->channel_id, req->bookmark_id, req->title,
+                                     req->link, *req->emoji ? req->emoji : NULL, &b);
+    return bookmark_out(rv, s, b, rs);
+}
+
+chat_err chati_h_bookmarks_remove(chat_ctx *ctx, const chat_session *s,
+                                  const ProtobufCMessage *rq, ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__BookmarksRemoveRequest *req = (const void *)rq;
+    return chat_bookmark_remove(ctx, s, req->channel_id, req->bookmark_id);
+}
+
+chat_err chati_h_bookmarks_list(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                                ProtobufCMessage *rs)
+{
+    const Chat__Api__BookmarksListRequest *req = (const void *)rq;
+    Chat__Api__BookmarksListResponse *resp = (void *)rs;
+    chat_bookmark *bs = NULL;
+    size_t n = 0;
+    chat_err rv = chat_bookmark_list(ctx, s, req->channel_id, &bs, &n);
+    if (rv == CHAT_OK && n && (resp->bookmarks = chat_calloc(n, sizeof *resp->bookmarks)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    for (size_t i = 0; rv == CHAT_OK && i < n; i++) {
+        if ((resp->bookmarks[i] = api_bookmark(s, &bs[i])) == NULL)
+            rv = CHAT_ERR_NOMEM;
+        else
+            resp->n_bookmarks = i + 1;
+    }
+    chat_bookmarks_free(bs, n);
+    return rv;
+}

@@ -69,6 +69,10 @@ CHATI_HANDLER(chati_h_scheduled_list);
 CHATI_HANDLER(chati_h_delete_scheduled);
 CHATI_HANDLER(chati_h_search_files);
 CHATI_HANDLER(chati_h_search_all);
+CHATI_HANDLER(chati_h_bookmarks_add);
+CHATI_HANDLER(chati_h_bookmarks_edit);
+CHATI_HANDLER(chati_h_bookmarks_remove);
+CHATI_HANDLER(chati_h_bookmarks_list);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

@@ -172,6 +172,14 @@ static const chati_method methods[] = {
      D(search_files_response), chati_h_search_files},
     {76, "search.all", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(search_messages_request),
      D(search_all_response), chati_h_search_all},
+    {77, "bookmarks.add", CHATI_SVC_CHANNEL, 0, D(bookmarks_add_request), D(bookmark_response),
+     chati_h_bookmarks_add},
+    {78, "bookmarks.edit", CHATI_SVC_CHANNEL, 0, D(bookmarks_edit_request),
+     D(bookmark_response), chati_h_bookmarks_edit},
+    {79, "bookmarks.remove", CHATI_SVC_CHANNEL, 0, D(bookmarks_remove_request), D(empty),
+     chati_h_bookmarks_remove, CHAT_ERR_INVALID_BOOKMARK_ID},
+    {80, "bookmarks.list", CHATI_SVC_CHANNEL, CHATI_M_SAFE, D(bookmarks_list_request),
+     D(bookmarks_list_response), chati_h_bookmarks_list},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -19,6 +19,10 @@ typedef struct method_scopes {
 
 /* Sorted by method for bsearch. */
 static const method_scopes table[] = {
+    {"bookmarks.add", "bookmarks:write"},
+    {"bookmarks.edit", "bookmarks:write"},
+    {"bookmarks.list", "bookmarks:read"},
+    {"bookmarks.remove", "bookmarks:write"},
     {"chat.delete", "chat:write"},
     {"chat.deleteScheduledMessage", "chat:write"},
     {"chat.getPermalink", HISTORY},

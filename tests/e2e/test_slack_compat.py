@@ -634,3 +634,36 @@ def test_scheduled_messages(server, alice, bob):
     m = posted()
     assert len(m) == 1 and m[0]["user"] == alice.user_id, m
     assert alice.ok("chat.scheduledMessages.list")["scheduled_messages"] == []
+
+
+def test_bookmarks(server, alice, bob):
+    """bookmarks.add/edit/remove/list as Slack's: members change them,
+    whoever sees the channel lists them."""
+    c = alice.ok("conversations.create", name=unique("bm"))["channel"]["id"]
+    b = alice.ok("bookmarks.add", channel_id=c, title="Design doc", type="link",
+                 link="https://example.com/design", emoji=":memo:")["bookmark"]
+    assert b["id"].startswith("Bk") and (b["channel_id"], b["title"], b["link"], b["emoji"],
+                                         b["type"]) == (c, "Design doc",
+                                                        "https://example.com/design", ":memo:",
+                                                        "link"), b
+    assert b["last_updated_by_user_id"] == alice.user_id and b["date_created"] > 0, b
+    second = alice.ok("bookmarks.add", channel_id=c, title="Runbook", type="link",
+                      link="https://example.com/run")["bookmark"]
+    e = alice.ok("bookmarks.edit", channel_id=c, bookmark_id=b["id"],
+                 title="Design doc v2")["bookmark"]
+    assert (e["id"], e["title"], e["link"], e["emoji"]) == (
+        b["id"], "Design doc v2", "https://example.com/design", ":memo:"), e
+    listed = bob.ok("bookmarks.list", channel_id=c)["bookmarks"]  # public: bob sees them
+    assert [x["id"] for x in listed] == [b["id"], second["id"]], listed
+    bob.fail("bookmarks.add", "not_in_channel", channel_id=c, title="x", type="link",
+             link="https://example.com")
+    alice.fail("bookmarks.add", "invalid_link", channel_id=c, title="x", type="link",
+               link="javascript:alert(1)")
+    alice.fail("bookmarks.add", "invalid_bookmark_type", channel_id=c, title="x",
+               type="folder", link="https://example.com")
+    alice.fail("bookmarks.edit", "invalid_bookmark_id", channel_id=c, bookmark_id="BkNOSUCH",
+               title="x")
+    alice.ok("bookmarks.remove", channel_id=c, bookmark_id=b["id"])
+    alice.fail("bookmarks.remove", "invalid_bookmark_id", channel_id=c, bookmark_id=b["id"])
+    assert [x["id"] for x in alice.ok("bookmarks.list", channel_id=c)["bookmarks"]] == [
+        second["id"]]
