@@ -45,6 +45,23 @@ typedef struct chat_pin {
     int64_t created;                /* unix seconds */
 } chat_pin;
 
+/* A user group (usergroups.*: chat/user.h): people mentioned together. */
+typedef struct chat_usergroup {
+    char id[CHAT_ID_SIZE];          /* "S..." */
+    char team_id[CHAT_ID_SIZE];
+    char *name;                     /* owned (chat_malloc), as the strings below */
+    char *handle;                   /* what @mentions it */
+    char *description;              /* NULL when none */
+    char *users;                    /* member ids, comma-separated; "" for none */
+    char *channels;                 /* default channels, comma-separated; "" */
+    char created_by[CHAT_ID_SIZE];
+    char updated_by[CHAT_ID_SIZE];
+    int64_t created, updated;       /* unix seconds */
+    int64_t disabled;               /* when it was disabled; 0 while enabled */
+} chat_usergroup;
+/* Frees an array of n groups (their strings, then the array). */
+CHAT_API void chat_usergroups_free(chat_usergroup *g, size_t n);
+
 /* A link bookmarked in a channel's header (bookmarks.*: chat/channel.h). */
 typedef struct chat_bookmark {
     char id[CHAT_ID_SIZE];          /* "Bk..." */

@@ -221,6 +221,19 @@ chat_app_free(chat_app *a)
 }
 
 void
+chat_usergroups_free(chat_usergroup *g, size_t n)
+{
+    for (size_t i = 0; g != NULL && i < n; i++) {
+        chat_free(g[i].name);
+        chat_free(g[i].handle);
+        chat_free(g[i].description);
+        chat_free(g[i].users);
+        chat_free(g[i].channels);
+    }
+    chat_free(g);
+}
+
+void
 chat_bookmarks_free(chat_bookmark *b, size_t n)
 {
     for (size_t i = 0; b != NULL && i < n; i++) {

@@ -86,6 +86,8 @@ static const method user_methods[] = {
     OPT(chat_user_store_ops, apply_activity, S1),
     OPT(chat_user_store_ops, counts, S1),
     REQ(chat_user_store_ops, delete_user, S1),
+    OPT(chat_user_store_ops, put_usergroup, S6),
+    OPT(chat_user_store_ops, list_usergroups, S6),
 };
 METHODS_COVER(chat_user_store_ops, user_methods);
 
@@ -189,7 +191,7 @@ METHODS_COVER(chat_discovery_ops, discovery_methods);
 #define DESC(name, newest, list) {name, newest, list, CHATI_ARRAY_LEN(list)}
 static const iface_desc ifaces[CHATI_IFACE__COUNT] = {
     [CHATI_IFACE_AUTH] = DESC("auth store", CHAT_STORE_V6, auth_methods),
-    [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V5, user_methods),
+    [CHATI_IFACE_USER] = DESC("user store", CHAT_STORE_V6, user_methods),
     [CHATI_IFACE_CHANNEL] = DESC("channel store", CHAT_STORE_V6, channel_methods),
     [CHATI_IFACE_MESSAGE] = DESC("message store", CHAT_STORE_V6, message_methods),
     [CHATI_IFACE_BROKER] = DESC("broker", CHAT_BROKER_V2, broker_methods),

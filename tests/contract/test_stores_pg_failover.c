@@ -359,14 +359,14 @@ START_TEST(concurrent_open_migrates_once)
     race_opens(primary_url);
     ck_assert_str_eq(psql(primary_port, "SELECT string_agg(component || '=' || version, ','"
                                         " ORDER BY component) FROM public.schema_version"),
-                     "auth=4,channel=3,user=2");
+                     "auth=4,channel=3,user=3");
     /* A schema that does not exist yet (created by the first opener). */
     char url[600];
     snprintf(url, sizeof url, "%s?schema=Fresh%%20One&pool_size=2", primary_url);
     race_opens(url);
     ck_assert_str_eq(psql(primary_port, "SELECT string_agg(component || '=' || version, ','"
                                         " ORDER BY component) FROM \\\"Fresh One\\\".schema_version"),
-                     "auth=4,channel=3,user=2");
+                     "auth=4,channel=3,user=3");
 }
 END_TEST
 

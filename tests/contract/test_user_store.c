@@ -23,7 +23,7 @@ static void setup(void)
     const char *url = contract_begin("user");
     ops = chati_backend_find(CHATI_IFACE_USER, url);
     ck_assert_msg(ops != NULL, "no user store for %s", url);
-    ck_assert_uint_eq(ops->version, CHAT_STORE_V1);
+    ck_assert_uint_eq(ops->version, CHAT_STORE_V6); /* with user groups */
     ck_assert_chat_ok(ops->open(url, contract_cfg(), &impl));
 }
 
@@ -134,6 +134,72 @@ static void expect_counts(const char *user, const char *channel, int64_t unread,
 }
 
 /* ---- teams ---- */
+
+/* User groups: written whole, replaced by id, by name; a name and a handle
+ * once per team. */
+static chat_usergroup make_group(const char *id, const char *team, const char *name,
+                                 const char *handle)
+{
+    chat_usergroup g;
+    memset(&g, 0, sizeof g);
+    strcpy(g.id, id);
+    strcpy(g.team_id, team);
+    g.name = (char *)name;
+    g.handle = (char *)handle;
+    g.users = (char *)"U1,U2";
+    g.channels = (char *)"";
+    strcpy(g.created_by, "U1");
+    strcpy(g.updated_by, "U1");
+    g.created = g.updated = 1700000000;
+    return g;
+}
+
+START_TEST(usergroups)
+{
+    ck_assert_ptr_nonnull(ops->put_usergroup); /* both backends in the tree keep them */
+    char team[CHAT_ID_SIZE], other[CHAT_ID_SIZE], s1[CHAT_ID_SIZE], s2[CHAT_ID_SIZE];
+    new_id('T', team);
+    new_id('T', other);
+    new_id('S', s1);
+    new_id('S', s2);
+    chat_usergroup g = make_group(s1, team, "Oncall", "oncall");
+    g.description = (char *)"who is up tonight";
+    ck_assert_chat_ok(ops->put_usergroup(impl, &g));
+    chat_usergroup h = make_group(s2, team, "Design", "design");
+    ck_assert_chat_ok(ops->put_usergroup(impl, &h));
+    chat_usergroup clash = make_group("SCLASH1", team, "Oncall", "other");
+    ck_assert_chat_err(ops->put_usergroup(impl, &clash), CHAT_ERR_DUPLICATE);
+    clash = make_group("SCLASH2", team, "Other", "design");
+    ck_assert_chat_err(ops->put_usergroup(impl, &clash), CHAT_ERR_DUPLICATE);
+    clash = make_group("SCLASH3", other, "Oncall", "oncall"); /* another team's own */
+    ck_assert_chat_ok(ops->put_usergroup(impl, &clash));
+    /* replaced by id; created stays */
+    g.users = (char *)"U3";
+    g.updated = 1700000100;
+    g.disabled = 1700000100;
+    g.created = 1;
+    strcpy(g.updated_by, "U3");
+    ck_assert_chat_ok(ops->put_usergroup(impl, &g));
+
+    chat_usergroup *got = NULL;
+    size_t n = 0;
+    ck_assert_chat_ok(ops->list_usergroups(impl, team, &got, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(got[0].name, "Design"); /* by name */
+    ck_assert_ptr_null(got[0].description);
+    ck_assert_str_eq(got[1].id, s1);
+    ck_assert_str_eq(got[1].handle, "oncall");
+    ck_assert_str_eq(got[1].description, "who is up tonight");
+    ck_assert_str_eq(got[1].users, "U3");
+    ck_assert_str_eq(got[1].channels, "");
+    ck_assert_str_eq(got[1].created_by, "U1");
+    ck_assert_str_eq(got[1].updated_by, "U3");
+    ck_assert_int_eq(got[1].created, 1700000000);
+    ck_assert_int_eq(got[1].updated, 1700000100);
+    ck_assert_int_eq(got[1].disabled, 1700000100);
+    chat_usergroups_free(got, n);
+}
+END_TEST
 
 START_TEST(teams)
 {
@@ -715,6 +781,7 @@ int main(int argc, char **argv)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, teams);
+    tcase_add_test(tc, usergroups);
     tcase_add_test(tc, user_round_trip);
     tcase_add_test(tc, user_uniqueness);
     tcase_add_test(tc, user_update);

@@ -20,8 +20,7 @@
  *   implementation must pass.
  * - Methods are required unless their comment begins "Optional:", which says
  *   what libchat does when the pointer is NULL. Registration refuses a table
- *   whose version is 0 or newer than its store's latest (V6 for the auth,
- *   channel and message stores, V5 for the user store), or whose required methods
+ *   whose version is 0 or newer than CHAT_STORE_V6, or whose required methods
  *   are NULL; later versions only append methods (chat/backend/types.h), so
  *   V1 tables are still accepted.
  */
@@ -184,6 +183,15 @@ typedef struct chat_user_store_ops {
                        int64_t *unread, int64_t *mentions);
     /* Deletes a user (undoing a sign-up that failed half-way). user_not_found. */
     chat_err (*delete_user)(void *impl, const char *user_id);
+
+    /* Optional (V6), both or neither: user groups. When NULL, usergroups.*
+     * answer not_supported.
+     * Inserts g, or replaces every field of the group with g->id; duplicate
+     * when another group of its team has its name or its handle. */
+    chat_err (*put_usergroup)(void *impl, const chat_usergroup *g);
+    /* The team's groups by name: *out (chat_usergroups_free), *n. */
+    chat_err (*list_usergroups)(void *impl, const char *team_id, chat_usergroup **out,
+                                size_t *n);
 } chat_user_store_ops;
 
 /* ------------------------------------------------------------- channel --- */

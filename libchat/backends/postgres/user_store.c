@@ -79,6 +79,22 @@ static const chati_pg_migration user_migrations[] = {
     /* An app's bot user: its bot and app ids (NULL for people). */
     {2, "ALTER TABLE users ADD COLUMN bot_id TEXT;"
         "ALTER TABLE users ADD COLUMN app_id TEXT;"},
+    {3, "CREATE TABLE usergroups ("
+        "  id          TEXT PRIMARY KEY,"
+        "  team_id     TEXT NOT NULL,"
+        "  name        TEXT NOT NULL,"
+        "  handle      TEXT NOT NULL,"
+        "  description TEXT,"
+        "  users       TEXT NOT NULL,"
+        "  channels    TEXT NOT NULL,"
+        "  created_by  TEXT NOT NULL,"
+        "  updated_by  TEXT NOT NULL,"
+        "  created     BIGINT NOT NULL,"
+        "  updated     BIGINT NOT NULL,"
+        "  disabled    BIGINT NOT NULL"
+        ");"
+        "CREATE UNIQUE INDEX usergroups_name ON usergroups (team_id, name);"
+        "CREATE UNIQUE INDEX usergroups_handle ON usergroups (team_id, handle)"},
 };
 
 /* Applied event ids are kept this long (as in the SQLite store). */
@@ -690,8 +706,96 @@ static chat_err us_counts(void *impl, const char *user_id, const char *channel,
     return CHAT_OK;
 }
 
+/* ---- usergroups ---- */
+
+#define UG_COLS                                                                           \
+    "id, team_id, name, handle, description, users, channels, created_by, updated_by,"   \
+    " created, updated, disabled"
+STMT(st_ug_put, "user_ug_put",
+     "INSERT INTO usergroups (" UG_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+     " $11, $12) ON CONFLICT (id) DO UPDATE SET name = $3, handle = $4, description = $5,"
+     " users = $6, channels = $7, updated_by = $9, updated = $11, disabled = $12",
+     12);
+STMT(st_ug_list, "user_ug_list",
+     "SELECT " UG_COLS " FROM usergroups WHERE team_id = $1 ORDER BY name", 1);
+
+static chat_err ug_put_fn(chati_pg_conn *conn, void *arg)
+{
+    const chat_usergroup *g = arg;
+    char b[3][24];
+    const char *p[12] = {g->id,         g->team_id,
+                         g->name,       g->handle,
+                         g->description && *g->description ? g->description : NULL,
+                         g->users,      g->channels,
+                         g->created_by, g->updated_by,
+                         chati_pg_i64(b[0], g->created), chati_pg_i64(b[1], g->updated),
+                         chati_pg_i64(b[2], g->disabled)};
+    return chati_pg_exec(conn, &st_ug_put, p, NULL, "writing a user group");
+}
+
+static chat_err us_put_usergroup(void *impl, const chat_usergroup *g)
+{
+    if (g == NULL || bad_id(g->id) || bad_id(g->team_id) || g->name == NULL ||
+        g->handle == NULL || g->users == NULL || g->channels == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a group needs ids, a name and a handle");
+    return chati_pg_write(((user_store *)impl)->db, ug_put_fn, (void *)g);
+}
+
+typedef struct ug_args {
+    const char *team;
+    chat_usergroup *gs;
+    size_t n;
+} ug_args;
+
+static chat_err ug_list_fn(chati_pg_conn *conn, void *arg)
+{
+    ug_args *a = arg;
+    chat_usergroups_free(a->gs, a->n); /* what an earlier attempt read */
+    a->gs = NULL;
+    a->n = 0;
+    PGresult *r = NULL;
+    chat_err rv = chati_pg_exec(conn, &st_ug_list, &a->team, &r, "listing user groups");
+    if (rv != CHAT_OK)
+        return rv;
+    int rows = PQntuples(r);
+    if (rows > 0 && (a->gs = chat_calloc((size_t)rows, sizeof *a->gs)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "user groups");
+    for (int i = 0; rv == CHAT_OK && i < rows; i++) {
+        chat_usergroup *g = &a->gs[a->n++];
+        chati_pg_fixed(r, i, 0, g->id, sizeof g->id);
+        chati_pg_fixed(r, i, 1, g->team_id, sizeof g->team_id);
+        char **text[] = {&g->name, &g->handle, &g->description, &g->users, &g->channels};
+        for (int k = 0; k < 5; k++)
+            if (!PQgetisnull(r, i, 2 + k) && (*text[k] = chati_pg_str(r, i, 2 + k)) == NULL)
+                rv = chati_fail(CHAT_ERR_NOMEM, "user groups");
+        chati_pg_fixed(r, i, 7, g->created_by, sizeof g->created_by);
+        chati_pg_fixed(r, i, 8, g->updated_by, sizeof g->updated_by);
+        g->created = chati_pg_int(r, i, 9);
+        g->updated = chati_pg_int(r, i, 10);
+        g->disabled = chati_pg_int(r, i, 11);
+    }
+    PQclear(r);
+    return rv;
+}
+
+static chat_err us_list_usergroups(void *impl, const char *team_id, chat_usergroup **out,
+                                   size_t *n)
+{
+    if (bad_id(team_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a team");
+    ug_args a = {team_id, NULL, 0};
+    chat_err rv = chati_pg_read(((user_store *)impl)->db, false, ug_list_fn, &a);
+    if (rv != CHAT_OK) {
+        chat_usergroups_free(a.gs, a.n);
+        return rv;
+    }
+    *out = a.gs;
+    *n = a.n;
+    return CHAT_OK;
+}
+
 const chat_user_store_ops chati_pg_user_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V6,
     .scheme = "postgresql",
     .open = us_open,
     .close = us_close,
@@ -708,4 +812,6 @@ const chat_user_store_ops chati_pg_user_ops = {
     .apply_activity = us_apply_activity,
     .counts = us_counts,
     .delete_user = us_delete_user,
+    .put_usergroup = us_put_usergroup,
+    .list_usergroups = us_list_usergroups,
 };

@@ -83,6 +83,22 @@ static const chati_migration user_migrations[] = {
     /* An app's bot user: its bot and app ids (NULL for people). */
     {2, "ALTER TABLE users ADD COLUMN bot_id TEXT;"
         "ALTER TABLE users ADD COLUMN app_id TEXT;"},
+    {3, "CREATE TABLE usergroups ("
+        "  id          TEXT PRIMARY KEY,"
+        "  team_id     TEXT NOT NULL,"
+        "  name        TEXT NOT NULL,"
+        "  handle      TEXT NOT NULL,"
+        "  description TEXT,"
+        "  users       TEXT NOT NULL,"
+        "  channels    TEXT NOT NULL,"
+        "  created_by  TEXT NOT NULL,"
+        "  updated_by  TEXT NOT NULL,"
+        "  created     INTEGER NOT NULL,"
+        "  updated     INTEGER NOT NULL,"
+        "  disabled    INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE UNIQUE INDEX usergroups_name ON usergroups (team_id, name);"
+        "CREATE UNIQUE INDEX usergroups_handle ON usergroups (team_id, handle);"},
 };
 
 /* Applied event ids are kept this long; a redelivery older than that is
@@ -780,8 +796,96 @@ static chat_err us_delete_user(void *impl, const char *user_id)
     return rv;
 }
 
+/* ---------------------------------------------------------- usergroups --- */
+
+#define UG_COLS                                                                           \
+    "id, team_id, name, handle, description, users, channels, created_by, updated_by,"   \
+    " created, updated, disabled"
+
+static chat_err us_put_usergroup(void *impl, const chat_usergroup *g)
+{
+    chati_db *d = ((user_store *)impl)->db;
+    if (g == NULL || bad_id(g->id) || bad_id(g->team_id) || g->name == NULL ||
+        g->handle == NULL || g->users == NULL || g->channels == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a group needs ids, a name and a handle");
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st = chati_db_stmt(
+        d, "INSERT INTO usergroups (" UG_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+           " ?10, ?11, ?12) ON CONFLICT (id) DO UPDATE SET name = ?3, handle = ?4,"
+           " description = ?5, users = ?6, channels = ?7, updated_by = ?9, updated = ?11,"
+           " disabled = ?12");
+    if (st != NULL) {
+        const char *text[] = {g->id,    g->team_id,  g->name,       g->handle,    g->description,
+                              g->users, g->channels, g->created_by, g->updated_by};
+        for (int i = 0; i < (int)CHATI_ARRAY_LEN(text); i++)
+            chati_db_bind_str(st, i + 1, text[i], i == 4);
+        sqlite3_bind_int64(st, 10, g->created);
+        sqlite3_bind_int64(st, 11, g->updated);
+        sqlite3_bind_int64(st, 12, g->disabled);
+        rv = chati_db_step_done(d, st, "writing a user group");
+    }
+    chati_db_unlock(d);
+    return rv;
+}
+
+static chat_err us_list_usergroups(void *impl, const char *team_id, chat_usergroup **out,
+                                   size_t *n)
+{
+    chati_db *d = ((user_store *)impl)->db;
+    if (bad_id(team_id) || out == NULL || n == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "a team");
+    *out = NULL;
+    *n = 0;
+    chati_db_lock(d);
+    chat_err rv = CHAT_ERR_STORAGE;
+    sqlite3_stmt *st =
+        chati_db_stmt(d, "SELECT " UG_COLS " FROM usergroups WHERE team_id = ?1 ORDER BY name");
+    size_t cap = 0;
+    if (st != NULL) {
+        chati_db_bind_str(st, 1, team_id, false);
+        int rc;
+        rv = CHAT_OK;
+        while (rv == CHAT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                chat_usergroup *grown = chat_realloc(*out, cap * sizeof *grown);
+                if (grown == NULL) {
+                    rv = chati_fail(CHAT_ERR_NOMEM, "user groups");
+                    break;
+                }
+                *out = grown;
+            }
+            chat_usergroup *g = &(*out)[(*n)++];
+            memset(g, 0, sizeof *g);
+            chati_db_col_fixed(st, 0, g->id, sizeof g->id);
+            chati_db_col_fixed(st, 1, g->team_id, sizeof g->team_id);
+            char **text[] = {&g->name, &g->handle, &g->description, &g->users, &g->channels};
+            for (int k = 0; k < 5; k++)
+                if (sqlite3_column_type(st, 2 + k) != SQLITE_NULL &&
+                    (*text[k] = chati_db_col_str(st, 2 + k)) == NULL)
+                    rv = chati_fail(CHAT_ERR_NOMEM, "user groups");
+            chati_db_col_fixed(st, 7, g->created_by, sizeof g->created_by);
+            chati_db_col_fixed(st, 8, g->updated_by, sizeof g->updated_by);
+            g->created = sqlite3_column_int64(st, 9);
+            g->updated = sqlite3_column_int64(st, 10);
+            g->disabled = sqlite3_column_int64(st, 11);
+        }
+        if (rv == CHAT_OK && rc != SQLITE_DONE)
+            rv = chati_db_err(d, rc, "listing user groups");
+        sqlite3_reset(st);
+    }
+    chati_db_unlock(d);
+    if (rv != CHAT_OK) {
+        chat_usergroups_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
 const chat_user_store_ops chati_sqlite_user_ops = {
-    .version = CHAT_STORE_V1,
+    .version = CHAT_STORE_V6,
     .scheme = "sqlite",
     .open = us_open,
     .close = us_close,
@@ -798,4 +902,6 @@ const chat_user_store_ops chati_sqlite_user_ops = {
     .apply_activity = us_apply_activity,
     .counts = us_counts,
     .delete_user = us_delete_user,
+    .put_usergroup = us_put_usergroup,
+    .list_usergroups = us_list_usergroups,
 };
