@@ -129,7 +129,13 @@ extern "C" {
     X(CHAT_ERR_TOO_MANY_BOOKMARKS, "too_many_bookmarks", "the channel has 100 bookmarks") \
     X(CHAT_ERR_INVALID_BOOKMARK_ID, "invalid_bookmark_id", "no such bookmark in the channel") \
     X(CHAT_ERR_INVALID_BOOKMARK_TYPE, "invalid_bookmark_type", "bookmarks are links")   \
-    X(CHAT_ERR_INVALID_LINK, "invalid_link", "not an http(s) link")
+    X(CHAT_ERR_INVALID_LINK, "invalid_link", "not an http(s) link")                    \
+    X(CHAT_ERR_NAME_ALREADY_EXISTS, "name_already_exists", "a group has this name")    \
+    X(CHAT_ERR_HANDLE_ALREADY_EXISTS, "handle_already_exists", "a group has this handle") \
+    X(CHAT_ERR_NO_SUCH_SUBTEAM, "no_such_subteam", "no such user group")               \
+    X(CHAT_ERR_ALREADY_ENABLED, "already_enabled", "the group is enabled")             \
+    X(CHAT_ERR_ALREADY_DISABLED, "already_disabled", "the group is disabled")          \
+    X(CHAT_ERR_INVALID_USERS, "invalid_users", "a user is not of the workspace")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(code, name, text) code,

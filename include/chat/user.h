@@ -62,6 +62,32 @@ CHAT_API chat_err chat_user_profile_set(chat_ctx *ctx, const chat_session *s,
 CHAT_API chat_err chat_user_deactivate(chat_ctx *ctx, const chat_session *s,
                                        const char *user_id);
 
+/* User groups (usergroups.*): people of the workspace mentioned together
+ * by a handle ("@oncall"). Anyone in it (a bot with usergroups:write)
+ * creates and changes them; *out (may be NULL; chat_usergroups_free(g, 1))
+ * gets the group after the change. handle: made from the name when NULL or
+ * "". channels and users: comma-separated ids. Update changes what is
+ * given (NULL keeps; description "" removes it). Errors:
+ * name_already_exists, handle_already_exists, no_such_subteam,
+ * already_enabled, already_disabled, invalid_users, not_supported. */
+CHAT_API chat_err chat_usergroup_create(chat_ctx *ctx, const chat_session *s, const char *name,
+                                        const char *handle, const char *description,
+                                        const char *channels, chat_usergroup **out);
+CHAT_API chat_err chat_usergroup_update(chat_ctx *ctx, const chat_session *s, const char *id,
+                                        const char *name, const char *handle,
+                                        const char *description, const char *channels,
+                                        chat_usergroup **out);
+CHAT_API chat_err chat_usergroup_set_enabled(chat_ctx *ctx, const chat_session *s,
+                                             const char *id, bool enabled,
+                                             chat_usergroup **out);
+/* Replaces the members (one at least, 1000 at most). */
+CHAT_API chat_err chat_usergroup_set_users(chat_ctx *ctx, const chat_session *s,
+                                           const char *id, const char *users,
+                                           chat_usergroup **out);
+/* The workspace's groups by name (the disabled ones too when asked). */
+CHAT_API chat_err chat_usergroup_list(chat_ctx *ctx, const chat_session *s,
+                                      bool include_disabled, chat_usergroup **out, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

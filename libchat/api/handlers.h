@@ -73,6 +73,13 @@ CHATI_HANDLER(chati_h_bookmarks_add);
 CHATI_HANDLER(chati_h_bookmarks_edit);
 CHATI_HANDLER(chati_h_bookmarks_remove);
 CHATI_HANDLER(chati_h_bookmarks_list);
+CHATI_HANDLER(chati_h_usergroups_create);
+CHATI_HANDLER(chati_h_usergroups_update);
+CHATI_HANDLER(chati_h_usergroups_disable);
+CHATI_HANDLER(chati_h_usergroups_enable);
+CHATI_HANDLER(chati_h_usergroups_list);
+CHATI_HANDLER(chati_h_usergroups_users_list);
+CHATI_HANDLER(chati_h_usergroups_users_update);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

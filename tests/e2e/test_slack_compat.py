@@ -667,3 +667,40 @@ def test_bookmarks(server, alice, bob):
     alice.fail("bookmarks.remove", "invalid_bookmark_id", channel_id=c, bookmark_id=b["id"])
     assert [x["id"] for x in alice.ok("bookmarks.list", channel_id=c)["bookmarks"]] == [
         second["id"]]
+
+
+def test_usergroups(server, alice, bob):
+    """usergroups.* as Slack's: created with a handle, members set, listed,
+    disabled and enabled; names and handles once per workspace."""
+    c = alice.ok("conversations.create", name=unique("ug"))["channel"]["id"]
+    name = unique("Oncall Team")
+    g = alice.ok("usergroups.create", name=name, description="who is up",
+                 channels=c)["usergroup"]
+    assert g["id"].startswith("S") and g["is_usergroup"] and g["name"] == name, g
+    assert g["handle"] == name.lower().replace(" ", "-"), g  # made from the name
+    assert g["prefs"]["channels"] == [c] and g["created_by"] == alice.user_id, g
+    assert g["date_delete"] == 0 and g["description"] == "who is up", g
+    alice.fail("usergroups.create", "name_already_exists", name=name, handle=unique("other"))
+    alice.fail("usergroups.create", "handle_already_exists", name=unique("x"),
+               handle=g["handle"])
+    alice.fail("usergroups.create", "invalid_arguments", name="x", handle="Not Valid!")
+    u = alice.ok("usergroups.users.update", usergroup=g["id"],
+                 users=f"{alice.user_id},{bob.user_id},{alice.user_id}",
+                 include_count=True)["usergroup"]
+    assert u["users"] == [alice.user_id, bob.user_id] and u["user_count"] == 2, u
+    alice.fail("usergroups.users.update", "invalid_users", usergroup=g["id"], users="UNOSUCH1")
+    assert bob.ok("usergroups.users.list", usergroup=g["id"])["users"] == [
+        alice.user_id, bob.user_id]
+    e = bob.ok("usergroups.update", usergroup=g["id"], description="nights")["usergroup"]
+    assert (e["name"], e["description"], e["updated_by"]) == (name, "nights", bob.user_id), e
+    listed = [x for x in bob.ok("usergroups.list", include_users=True)["usergroups"]
+              if x["id"] == g["id"]]
+    assert listed and listed[0]["users"] == [alice.user_id, bob.user_id], listed
+    d = alice.ok("usergroups.disable", usergroup=g["id"])["usergroup"]
+    assert d["date_delete"] > 0, d
+    alice.fail("usergroups.disable", "already_disabled", usergroup=g["id"])
+    assert g["id"] not in [x["id"] for x in alice.ok("usergroups.list")["usergroups"]]
+    assert g["id"] in [x["id"] for x in alice.ok("usergroups.list", include_disabled=True)[
+        "usergroups"]]
+    alice.ok("usergroups.enable", usergroup=g["id"])
+    alice.fail("usergroups.update", "no_such_subteam", usergroup="SNOSUCH1", name="x")
