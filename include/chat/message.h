@@ -190,6 +190,12 @@ CHAT_API chat_err chat_scheduled_list(chat_ctx *ctx, const chat_session *s,
 CHAT_API chat_err chat_scheduled_delete(chat_ctx *ctx, const chat_session *s,
                                         const char *channel_id, const char *id);
 
+/* reactions.list: the messages user_id (NULL: the caller) reacted to, of
+ * the channels the caller may read, newest first; cursor paging as search.
+ * CHAT_LIST_MESSAGES. user_not_found for someone of another workspace. */
+CHAT_API chat_err chat_reaction_list(chat_ctx *ctx, const chat_session *s, const char *user_id,
+                                     const char *cursor, int limit, chat_list **out);
+
 /* conversations.history: top-level messages (and broadcast replies) newest
  * first, between oldest and latest (NULL: unbounded), bounds included when
  * inclusive. has_more and the next cursor are on the list. CHAT_LIST_MESSAGES. */

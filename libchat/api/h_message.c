@@ -340,3 +340,33 @@ chat_err chati_h_chat_post_ephemeral(chat_ctx *ctx, const chat_session *s,
     chat_err rv = chat_message_post_ephemeral(ctx, s, req->channel, req->user, req->text, &o, ts);
     return rv == CHAT_OK ? chati_pb_str(&resp->message_ts, ts) : rv;
 }
+
+chat_err chati_h_reactions_list(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                                ProtobufCMessage *rs)
+{
+    const Chat__Api__ReactionsListRequest *req = (const void *)rq;
+    Chat__Api__ReactionsListResponse *resp = (void *)rs;
+    int limit = req->limit > 0 ? req->limit : req->count;
+    chat_list *l = NULL;
+    chat_err rv = chat_reaction_list(ctx, s, req->user, req->cursor, limit, &l);
+    size_t k = chat_list_count(l);
+    if (rv == CHAT_OK && k && (resp->items = chat_calloc(k, sizeof *resp->items)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    for (size_t i = 0; rv == CHAT_OK && i < k; i++) {
+        const chat_message *m = chat_list_message(l, i);
+        Chat__Api__ReactionsGetResponse *it = (Chat__Api__ReactionsGetResponse *)chati_pb_new(
+            &chat__api__reactions_get_response__descriptor);
+        if (it == NULL) {
+            rv = CHAT_ERR_NOMEM;
+            break;
+        }
+        resp->items[resp->n_items++] = it;
+        if (chati_pb_str(&it->type, "message") || chati_pb_str(&it->channel, m->channel) ||
+            (it->message = chati_api_message(m, false)) == NULL)
+            rv = CHAT_ERR_NOMEM;
+    }
+    if (rv == CHAT_OK && (resp->response_metadata = chati_api_metadata(l)) == NULL)
+        rv = CHAT_ERR_NOMEM;
+    chat_list_free(l);
+    return rv;
+}

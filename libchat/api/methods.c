@@ -194,6 +194,8 @@ static const chati_method methods[] = {
      D(usergroups_users_list_response), chati_h_usergroups_users_list},
     {87, "usergroups.users.update", CHATI_SVC_USER, 0, D(usergroups_users_update_request),
      D(usergroup_response), chati_h_usergroups_users_update},
+    {88, "reactions.list", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(reactions_list_request),
+     D(reactions_list_response), chati_h_reactions_list},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -63,6 +63,7 @@ static const method_scopes table[] = {
     {"pins.remove", "pins:write"},
     {"reactions.add", "reactions:write"},
     {"reactions.get", "reactions:read"},
+    {"reactions.list", "reactions:read"},
     {"reactions.remove", "reactions:write"},
     {"search.all", "search:read"},
     {"search.files", "search:read"},

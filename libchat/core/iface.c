@@ -142,6 +142,7 @@ static const method message_methods[] = {
     OPT(chat_message_store_ops, list_scheduled, S6),
     OPT(chat_message_store_ops, unschedule, S6),
     OPT(chat_message_store_ops, lease_scheduled, S6),
+    OPT(chat_message_store_ops, reacted, S6),
 };
 METHODS_COVER(chat_message_store_ops, message_methods);
 #undef S1

@@ -554,6 +554,38 @@ chat_err chat_message_replies(chat_ctx *ctx, const chat_session *s, const char *
     return rv;
 }
 
+chat_err chat_reaction_list(chat_ctx *ctx, const chat_session *s, const char *user_id,
+                            const char *cursor, int limit, chat_list **out)
+{
+    MESSAGE_COMMON(ctx, s);
+    if (out == NULL)
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "out is required");
+    *out = NULL;
+    if (!CHATI_HAS(ctx->messages, reacted, CHAT_STORE_V6))
+        return chati_fail(CHAT_ERR_NOT_SUPPORTED, "the message store cannot list reactions");
+    const char *user = user_id && *user_id ? user_id : s->user_id;
+    chat_err rv = chati_page_limit(limit, &limit);
+    /* Someone of the caller's workspace. */
+    chat_user *u = NULL;
+    if (rv == CHAT_OK && strcmp(user, s->user_id) != 0) {
+        rv = chati_id_valid(user, 'U') || chati_id_valid(user, 'W') ? chati_user_get(ctx, user, &u)
+                                                                    : CHAT_ERR_NOT_FOUND;
+        if (chati_not_found(rv) || (rv == CHAT_OK && strcmp(u->team_id, s->team_id) != 0))
+            rv = chati_fail(CHAT_ERR_USER_NOT_FOUND, "no user %.30s here", user);
+        chat_user_free(u);
+    }
+    /* Of the channels the caller may read. */
+    char(*ids)[CHAT_ID_SIZE] = NULL;
+    size_t n = 0;
+    if (rv == CHAT_OK)
+        rv = chati_readable_channels(ctx, s, &ids, &n);
+    if (rv == CHAT_OK)
+        rv = ctx->messages->reacted(ctx->messages_impl, user, (const char(*)[CHAT_ID_SIZE])ids,
+                                    n, cursor && *cursor ? cursor : NULL, limit, out);
+    chat_free(ids);
+    return rv;
+}
+
 chat_err chat_message_search(chat_ctx *ctx, const chat_session *s, const char *query,
                              const char *cursor, int limit, chat_list **out)
 {

@@ -642,6 +642,52 @@ START_TEST(search_channels_and_paging)
 }
 END_TEST
 
+/* reacted: what one person reacted to in the channels given, newest first,
+ * paged; a reaction taken back no longer counts. */
+START_TEST(reacted)
+{
+    ck_assert_ptr_nonnull(S->reacted); /* both backends in the tree keep it */
+    char a[3][CHAT_TS_SIZE], b[CHAT_TS_SIZE], other[CHAT_TS_SIZE];
+    for (int i = 0; i < 3; i++)
+        post_at("C1", "U1", "liked", NULL, BASE_US + i * INT64_C(1000000), a[i]);
+    post_at("C2", "U1", "liked too", NULL, BASE_US + INT64_C(1500000), b);
+    post_at("C3", "U1", "elsewhere", NULL, BASE_US, other);
+    for (int i = 0; i < 3; i++)
+        ck_assert_chat_ok(S->add_reaction(impl, "C1", a[i], "thumbsup", "U9", NULL, NULL));
+    ck_assert_chat_ok(S->add_reaction(impl, "C1", a[0], "smile", "U9", NULL, NULL));
+    ck_assert_chat_ok(S->add_reaction(impl, "C2", b, "heart", "U9", NULL, NULL));
+    ck_assert_chat_ok(S->add_reaction(impl, "C3", other, "heart", "U9", NULL, NULL));
+    ck_assert_chat_ok(S->add_reaction(impl, "C1", a[1], "eyes", "U8", NULL, NULL));
+    ck_assert_chat_ok(S->remove_reaction(impl, "C1", a[2], "thumbsup", "U9", NULL, NULL));
+
+    const char *want[] = {b, a[1], a[0]}; /* C3 is not asked about; a[2] taken back */
+    chat_list *l = NULL;
+    char *cur = NULL;
+    size_t k = 0;
+    for (int page = 0; page < 2; page++) {
+        ck_assert_chat_ok(S->reacted(impl, "U9", C12, 2, cur, 2, &l));
+        chat_free(cur);
+        cur = NULL;
+        for (size_t i = 0; i < chat_list_count(l); i++, k++) {
+            ck_assert_str_eq(chat_list_message(l, i)->ts, want[k]);
+            ck_assert_uint_ge(chat_message_reaction_count(chat_list_message(l, i)), 1);
+        }
+        if (page == 0)
+            cur = chat_strdup(chat_list_next_cursor(l));
+        else
+            ck_assert(!chat_list_has_more(l));
+        chat_list_free(l);
+    }
+    ck_assert_uint_eq(k, 3);
+    ck_assert_chat_ok(S->reacted(impl, "U7", C12, 2, NULL, 10, &l));
+    ck_assert_uint_eq(chat_list_count(l), 0);
+    chat_list_free(l);
+    ck_assert_chat_ok(S->reacted(impl, "U9", C12, 0, NULL, 10, &l));
+    ck_assert_uint_eq(chat_list_count(l), 0);
+    chat_list_free(l);
+}
+END_TEST
+
 START_TEST(update_and_remove)
 {
     char ts[CHAT_TS_SIZE], missing[CHAT_TS_SIZE];
@@ -840,6 +886,7 @@ void ms_add_message_tests(TCase *tc)
     tcase_add_test(tc, search_cjk);
     tcase_add_test(tc, search_injection);
     tcase_add_test(tc, search_channels_and_paging);
+    tcase_add_test(tc, reacted);
     tcase_add_test(tc, update_and_remove);
     tcase_add_test(tc, full_message_roundtrip);
     tcase_add_test(tc, rich_parts_roundtrip);

@@ -704,3 +704,27 @@ def test_usergroups(server, alice, bob):
         "usergroups"]]
     alice.ok("usergroups.enable", usergroup=g["id"])
     alice.fail("usergroups.update", "no_such_subteam", usergroup="SNOSUCH1", name="x")
+
+
+def test_reactions_list(server, alice, bob):
+    """reactions.list: what a person reacted to, newest first, of the
+    channels the caller may read, with a cursor."""
+    c = alice.ok("conversations.create", name=unique("rx"))["channel"]["id"]
+    secret = alice.ok("conversations.create", name=unique("rx"), is_private=True)["channel"]["id"]
+    ts = [alice.post(c, f"react {i}")["ts"] for i in range(3)]
+    hidden = alice.post(secret, "only alice")["ts"]
+    for t in ts:
+        alice.ok("reactions.add", channel=c, timestamp=t, name="thumbsup")
+    alice.ok("reactions.add", channel=secret, timestamp=hidden, name="eyes")
+    alice.ok("reactions.remove", channel=c, timestamp=ts[1], name="thumbsup")
+    j = alice.ok("reactions.list", limit=1)
+    assert [(i["type"], i["channel"], i["message"]["ts"]) for i in j["items"]] == [
+        ("message", secret, hidden)], j
+    rest = alice.ok("reactions.list", cursor=j["response_metadata"]["next_cursor"])["items"]
+    assert [i["message"]["ts"] for i in rest] == [ts[2], ts[0]], rest
+    assert rest[0]["message"]["reactions"][0]["name"] == "thumbsup", rest
+    # bob asks about alice: the private channel's stays out
+    assert [i["message"]["ts"] for i in bob.ok("reactions.list", user=alice.user_id)[
+        "items"]] == [ts[2], ts[0]]
+    assert bob.ok("reactions.list")["items"] == []
+    bob.fail("reactions.list", "user_not_found", user="UNOSUCH1")

@@ -417,6 +417,12 @@ typedef struct chat_message_store_ops {
      * ran out, for lease_ms from now_ms, soonest first: *out, *n. */
     chat_err (*lease_scheduled)(void *impl, int64_t now_ms, int64_t lease_ms, size_t max,
                                 chat_scheduled **out, size_t *n);
+
+    /* Optional (V6): when NULL, reactions.list answers not_supported.
+     * The messages of channels that user reacted to, newest first (by ts,
+     * then channel), with search's paging. CHAT_LIST_MESSAGES. */
+    chat_err (*reacted)(void *impl, const char *user, const char (*channels)[CHAT_ID_SIZE],
+                        size_t n_channels, const char *cursor, int limit, chat_list **out);
 } chat_message_store_ops;
 
 /* Registers a store under ops->scheme, replacing a table registered earlier

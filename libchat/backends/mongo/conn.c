@@ -259,6 +259,8 @@ static chat_err create_indexes(chati_mongo_conn *c)
         {"messages", "chain", "q:1", true},
         /* Anchored prefix regexes ("^word") on a multikey index. */
         {"messages", "search_words", "c:1,w:1", false},
+        /* reactions.list: a person's reactions (multikey over r[].u). */
+        {"messages", "reacted", "r.u:1,ts:-1", false},
         {"files", "team_created", "tm:1,cr:1,o:1", false},
         {"staged", "order", "o:1,_id:1", false},
         {"staged", "follows", "dp:1", false},

@@ -216,3 +216,79 @@ done:
     return rv;
 }
 
+
+/* ------------------------------------------------------------ reacted --- */
+
+chat_err chati_mongo_reacted(void *impl, const char *user, const char (*channels)[CHAT_ID_SIZE],
+                             size_t n_channels, const char *cursor, int limit, chat_list **out)
+{
+    chati_mongo *s = impl;
+    int64_t after_ts = 0;
+    char after_ch[CHAT_ID_SIZE] = "";
+    bool has_cursor = false;
+    if (out == NULL || user == NULL || *user == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "reacted: a user and an output");
+    chat_err rv = chati_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = chati_page_ts_id_cursor_in(cursor, 'r', &has_cursor, &after_ts, after_ch);
+    chat_list *l = NULL;
+    if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_MESSAGES)) == NULL)
+        rv = chati_fail(CHAT_ERR_NOMEM, "message store");
+    if (rv != CHAT_OK || channels == NULL || n_channels == 0) {
+        if (rv == CHAT_OK)
+            *out = l;
+        return rv;
+    }
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, in, arr, sort;
+    BSON_APPEND_UTF8(&filter, "r.u", user);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "c", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+    for (size_t i = 0; i < n_channels; i++) {
+        char idx[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+        bson_append_utf8(&arr, k, -1, channels[i], -1);
+    }
+    bson_append_array_end(&in, &arr);
+    bson_append_document_end(&filter, &in);
+    if (has_cursor) {
+        /* Newest first across channels: (ts, channel) is unique. */
+        bson_t or, alt, sub;
+        BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "ts", &sub);
+        BSON_APPEND_INT64(&sub, "$lt", after_ts);
+        bson_append_document_end(&alt, &sub);
+        bson_append_document_end(&or, &alt);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+        BSON_APPEND_INT64(&alt, "ts", after_ts);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "c", &sub);
+        BSON_APPEND_UTF8(&sub, "$lt", after_ch);
+        bson_append_document_end(&alt, &sub);
+        bson_append_document_end(&or, &alt);
+        bson_append_array_end(&filter, &or);
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "ts", -1);
+    BSON_APPEND_INT32(&sort, "c", -1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_INT64(&opts, "limit", limit + 1);
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    int64_t last = 0;
+    bool more = false;
+    rv = chati_mongo_find_page(c.msgs, chati_mongo_reads_any(s, NULL, 0, channels, n_channels),
+                               &filter, &opts, limit, l, &last, &more, "listing reactions");
+    chati_mongo_conn_put(&c);
+    if (rv == CHAT_OK && more) {
+        size_t n = chat_list_count(l);
+        rv = chati_page_ts_id_cursor_out('r', last, chat_list_message(l, n - 1)->channel, l);
+    }
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+    return rv;
+}

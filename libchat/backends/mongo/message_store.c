@@ -937,4 +937,5 @@ const chat_message_store_ops chati_mongo_message_ops = {
     .list_scheduled = chati_mongo_list_scheduled,
     .unschedule = chati_mongo_unschedule,
     .lease_scheduled = chati_mongo_lease_scheduled,
+    .reacted = chati_mongo_reacted,
 };

@@ -196,6 +196,9 @@ chat_err chati_mongo_find_page(mongoc_collection_t *coll, const mongoc_read_pref
 chat_err chati_mongo_msg_load(chati_mongo_conn *c, const char *channel, int64_t ts,
                               chati_mongo_msg *out);
 
+/* message_lists.c: reactions.list's messages */
+chat_err chati_mongo_reacted(void *impl, const char *user, const char (*channels)[CHAT_ID_SIZE],
+                             size_t n_channels, const char *cursor, int limit, chat_list **out);
 /* scheduled.c: the message store's scheduled messages */
 chat_err chati_mongo_schedule(void *impl, const chat_scheduled *q);
 chat_err chati_mongo_list_scheduled(void *impl, const char *team_id, const char *user,

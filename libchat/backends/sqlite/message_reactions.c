@@ -79,3 +79,62 @@ chat_err chati_sqlite_remove_reaction(void *impl, const char *channel, const cha
 {
     return react(impl, channel, ts, name, user, false, outbox, outbox_arg);
 }
+
+chat_err chati_sqlite_reacted(void *impl, const char *user, const char (*channels)[CHAT_ID_SIZE],
+                              size_t n_channels, const char *cursor, int limit, chat_list **out)
+{
+    chati_sqlite_msgs *s = impl;
+    int64_t after_ts = INT64_MAX;
+    char after_ch[CHAT_ID_SIZE] = "";
+    bool has_cursor = false, more = false;
+    chati_buf chans = {0};
+    chati_sqlite_page p = {0};
+    chat_list *l = NULL;
+    sqlite3_stmt *st;
+    if (out == NULL || user == NULL || *user == '\0')
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "reacted: a user and an output");
+    chat_err rv = chati_page_limit(limit, &limit);
+    if (rv == CHAT_OK)
+        rv = chati_page_ts_id_cursor_in(cursor, 'r', &has_cursor, &after_ts, after_ch);
+    if (rv == CHAT_OK)
+        rv = chati_sqlite_json_ids(channels, channels != NULL ? n_channels : 0, &chans);
+    if (rv == CHAT_OK && (channels == NULL || n_channels == 0)) {
+        rv = chati_sqlite_page_to_list(&p, out);
+        chati_buf_free(&chans);
+        return rv;
+    }
+    if (rv == CHAT_OK) {
+        chati_db_lock(s->db);
+        rv = prep(s,
+                  "SELECT " CHATI_SQLITE_MSG_COLS " FROM messages WHERE id IN "
+                  "(SELECT msg FROM reactions WHERE user = ?1) "
+                  "AND channel IN (SELECT value FROM json_each(?2)) "
+                  "AND (ts < ?3 OR (ts = ?3 AND channel < ?4)) "
+                  "ORDER BY ts DESC, channel DESC LIMIT ?5",
+                  &st);
+        if (rv == CHAT_OK) {
+            bind_text(st, 1, user);
+            sqlite3_bind_text(st, 2, chans.data, (int)chans.len, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, after_ts);
+            bind_text(st, 4, after_ch);
+            sqlite3_bind_int(st, 5, limit + 1);
+            rv = chati_sqlite_page_read(s, st, limit, &p, &more);
+        }
+        if (rv == CHAT_OK)
+            rv = chati_sqlite_page_attach(s, &p);
+        chati_db_unlock(s->db);
+    }
+    int64_t last = rv == CHAT_OK && more ? p.e[p.n - 1].ts : 0;
+    if (rv == CHAT_OK)
+        rv = chati_sqlite_page_to_list(&p, &l);
+    if (rv == CHAT_OK && more)
+        rv = chati_page_ts_id_cursor_out('r', last,
+                                         chat_list_message(l, chat_list_count(l) - 1)->channel, l);
+    if (rv == CHAT_OK)
+        *out = l;
+    else
+        chat_list_free(l);
+    chati_sqlite_page_free(&p);
+    chati_buf_free(&chans);
+    return rv;
+}

@@ -121,6 +121,8 @@ static const chati_migration migrations[] = {
      ") WITHOUT ROWID;"
      "CREATE INDEX scheduled_due ON scheduled (post_at, lease_until);"
      "CREATE INDEX scheduled_by_user ON scheduled (team_id, user_id, post_at);"},
+    /* reactions.list: what a person reacted to. */
+    {4, "CREATE INDEX reactions_by_user ON reactions (user, msg);"},
 };
 
 /* ------------------------------------------------------------ threads --- */
@@ -435,4 +437,5 @@ const chat_message_store_ops chati_sqlite_message_ops = {
     .list_scheduled = chati_sqlite_list_scheduled,
     .unschedule = chati_sqlite_unschedule,
     .lease_scheduled = chati_sqlite_lease_scheduled,
+    .reacted = chati_sqlite_reacted,
 };

@@ -218,6 +218,8 @@ chat_err chati_sqlite_file_delete(void *impl, const char *file_id);
 chat_err chati_sqlite_file_complete(void *impl, const char *file_id, int64_t size,
                                     const char *sha256_hex);
 chat_err chati_sqlite_file_set_title(void *impl, const char *file_id, const char *title);
+chat_err chati_sqlite_reacted(void *impl, const char *user, const char (*channels)[CHAT_ID_SIZE],
+                              size_t n_channels, const char *cursor, int limit, chat_list **out);
 chat_err chati_sqlite_schedule(void *impl, const chat_scheduled *q);
 chat_err chati_sqlite_list_scheduled(void *impl, const char *team_id, const char *user,
                                      const char *channel, size_t max, chat_scheduled **out,
