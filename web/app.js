@@ -57,7 +57,11 @@ class App {
     };
     this.api.onAuthLost = () => this.endSession('Your session has ended. Please sign in again.');
     // A button of an app's message: the app hears the click (blocks.actions).
-    onBlockAction(({ action_id: actionId, block_id: blockId, message, element }) => {
+    onBlockAction(({ action_id: actionId, block_id: blockId, message, view, element }) => {
+      if (view) {
+        this.viewAction(view, { actionId, blockId, element });
+        return;
+      }
       if (!message || !message.channel || !message.ts) return;
       element.disabled = true;
       this.api.call('blocks.actions', { channel: message.channel, ts: message.ts, block_id: blockId, action_id: actionId })

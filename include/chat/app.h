@@ -105,6 +105,13 @@ CHAT_API chat_err chat_view_publish(chat_ctx *ctx, const chat_session *s, const 
  * updates it or pushes another. not_found for a view not theirs or closed. */
 CHAT_API chat_err chat_view_submit(chat_ctx *ctx, const chat_session *s, const char *view_id,
                                    const char *values);
+/* A click on a button of the person's open modal (action_id; block_id when
+ * given): the app hears a block_actions interaction whose container is
+ * the view, with what the form holds (values, as for submit, but
+ * incomplete) and a trigger_id that may push a view on it. */
+CHAT_API chat_err chat_view_action(chat_ctx *ctx, const chat_session *s, const char *view_id,
+                                   const char *block_id, const char *action_id,
+                                   const char *value, const char *values);
 /* The person closes their modal (and the views under it when the view
  * says clear_on_close); the app hears view_closed when it asked
  * (notify_on_close). */

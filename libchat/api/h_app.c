@@ -255,3 +255,12 @@ chat_err chati_h_views_close(chat_ctx *ctx, const chat_session *s, const Protobu
     const Chat__Api__ViewsCloseRequest *req = (const void *)rq;
     return chat_view_close(ctx, s, req->view_id);
 }
+
+chat_err chati_h_views_action(chat_ctx *ctx, const chat_session *s, const ProtobufCMessage *rq,
+                              ProtobufCMessage *rs)
+{
+    CHATI_UNUSED(rs);
+    const Chat__Api__ViewsActionRequest *req = (const void *)rq;
+    return chat_view_action(ctx, s, req->view_id, req->block_id, req->action_id, req->value,
+                            chati_pb_json(req->values));
+}

@@ -81,6 +81,7 @@ CHATI_HANDLER(chati_h_usergroups_list);
 CHATI_HANDLER(chati_h_usergroups_users_list);
 CHATI_HANDLER(chati_h_usergroups_users_update);
 CHATI_HANDLER(chati_h_reactions_list);
+CHATI_HANDLER(chati_h_views_action);
 CHATI_HANDLER(chati_h_webhooks_respond); /* internal */
 CHATI_HANDLER(chati_h_chat_me_message);
 CHATI_HANDLER(chati_h_chat_post_ephemeral);

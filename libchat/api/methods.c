@@ -196,6 +196,9 @@ static const chati_method methods[] = {
      D(usergroup_response), chati_h_usergroups_users_update},
     {88, "reactions.list", CHATI_SVC_MESSAGE, CHATI_M_SAFE, D(reactions_list_request),
      D(reactions_list_response), chati_h_reactions_list},
+    /* A click in a person's modal (libchat's clients): blocks.actions' for views. */
+    {89, "views.action", CHATI_SVC_AUTH, 0, D(views_action_request), D(empty),
+     chati_h_views_action},
 };
 
 static const char *const service_names[CHATI_SVC__COUNT] = {"auth", "user", "channel",

@@ -709,8 +709,9 @@ static chat_err input_value(const json_t *el, const json_t *given, json_t **out)
     return CHAT_OK;
 }
 
-/* state.values for body's inputs from what the person sent. */
-static chat_err check_values(const json_t *body, const char *values, json_t **out)
+/* state.values for body's inputs from what the person sent; partial: an
+ * empty required input is no error (a click while the form is half done). */
+static chat_err check_values(const json_t *body, const char *values, bool partial, json_t **out)
 {
     *out = NULL;
     if (values && strlen(values) > VALUES_MAX_BYTES)
@@ -735,7 +736,8 @@ static chat_err check_values(const json_t *body, const char *values, json_t **ou
         const char *aid = str_of(el, "action_id");
         json_t *v = NULL;
         rv = input_value(el, json_object_get(json_object_get(given, bid), aid), &v);
-        if (rv == CHAT_OK && v == NULL && !json_is_true(json_object_get(b, "optional")))
+        if (rv == CHAT_OK && v == NULL && !partial &&
+            !json_is_true(json_object_get(b, "optional")))
             rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "%.60s is required",
                             str_of(json_object_get(b, "label"), "text"));
         if (rv == CHAT_OK && v)
@@ -827,7 +829,7 @@ chat_err chat_view_submit(chat_ctx *ctx, const chat_session *s, const char *view
         rv = chati_fail(CHAT_ERR_NOT_FOUND, "the view is not open");
     json_t *state = NULL, *p = json_object();
     if (rv == CHAT_OK)
-        rv = check_values(body, values, &state);
+        rv = check_values(body, values, false, &state);
     if (rv == CHAT_OK) {
         char *text = dump(state);
         chat_free(v->values);
@@ -848,6 +850,88 @@ chat_err chat_view_submit(chat_ctx *ctx, const chat_session *s, const char *view
         json_object_set_new(p, "view", view_json(v));
         json_object_set_new(p, "response_urls", json_array());
         rv = queue_for_app(ctx, v, p, true);
+    }
+    json_decref(p);
+    json_decref(state);
+    json_decref(body);
+    chat_view_free(v);
+    return rv;
+}
+
+/* The element of body's blocks (an actions block's, or a section's
+ * accessory) with action_id (in block_id, when given); *in_block its block. */
+static const json_t *view_element(const json_t *body, const char *block_id,
+                                  const char *action_id, const char **in_block)
+{
+    size_t i, j;
+    const json_t *b, *e;
+    json_array_foreach(json_object_get(body, "blocks"), i, b)
+    {
+        const char *bid = str_of(b, "block_id");
+        if (block_id && *block_id && (bid == NULL || strcmp(bid, block_id) != 0))
+            continue;
+        const json_t *acc = json_object_get(b, "accessory");
+        if (str_of(acc, "action_id") && strcmp(str_of(acc, "action_id"), action_id) == 0) {
+            *in_block = bid;
+            return acc;
+        }
+        json_array_foreach(json_object_get(b, "elements"), j, e) if (
+            str_of(e, "action_id") && strcmp(str_of(e, "action_id"), action_id) == 0)
+        {
+            *in_block = bid;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+chat_err chat_view_action(chat_ctx *ctx, const chat_session *s, const char *view_id,
+                          const char *block_id, const char *action_id, const char *value,
+                          const char *values)
+{
+    chati_clear_errmsg();
+    chat_view *v = NULL;
+    chat_err rv = own_view(ctx, s, view_id, &v);
+    json_t *body = rv == CHAT_OK ? json_loads(v->body, 0, NULL) : NULL;
+    if (rv == CHAT_OK && !v->open)
+        rv = chati_fail(CHAT_ERR_NOT_FOUND, "the view is not open");
+    if (rv == CHAT_OK && (action_id == NULL || *action_id == '\0' || strlen(action_id) > 255))
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "action_id is required");
+    const json_t *el = NULL;
+    const char *in_block = NULL;
+    if (rv == CHAT_OK && (el = view_element(body, block_id, action_id, &in_block)) == NULL)
+        rv = chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the view has no action %.60s", action_id);
+    json_t *state = NULL, *p = json_object();
+    if (rv == CHAT_OK)
+        rv = check_values(body, values, true, &state);
+    if (rv == CHAT_OK) {
+        char *text = dump(state);
+        chat_free(v->values); /* what the app sees of the form, as it stands */
+        v->values = text;
+        rv = text ? CHAT_OK : chati_fail(CHAT_ERR_NOMEM, "values");
+    }
+    char trigger[CHATI_TRIGGER_SIZE], action_ts[CHAT_TS_SIZE];
+    if (rv == CHAT_OK)
+        rv = chati_app_trigger(ctx, v->app_id, s->user_id, v->id, trigger);
+    if (rv == CHAT_OK)
+        rv = p ? who(ctx, s, p) : chati_fail(CHAT_ERR_NOMEM, "action");
+    if (rv == CHAT_OK) {
+        /* Slack's block_actions from a view: its trigger_id may push on it. */
+        chati_ts_format(chati_now_us(), action_ts);
+        json_t *action = json_deep_copy(el);
+        if (action) {
+            json_object_set_new(action, "block_id", json_string(in_block ? in_block : ""));
+            json_object_set_new(action, "action_ts", json_string(action_ts));
+            if (value && *value && json_object_get(action, "value") == NULL)
+                json_object_set_new(action, "value", json_string(value));
+        }
+        json_object_set_new(p, "type", json_string("block_actions"));
+        json_object_set_new(p, "container",
+                            json_pack("{s:s, s:s}", "type", "view", "view_id", v->id));
+        json_object_set_new(p, "trigger_id", json_string(trigger));
+        json_object_set_new(p, "view", view_json(v));
+        json_object_set_new(p, "actions", action ? json_pack("[o]", action) : json_array());
+        rv = queue_for_app(ctx, v, p, false);
     }
     json_decref(p);
     json_decref(state);

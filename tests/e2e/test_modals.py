@@ -182,3 +182,33 @@ def test_update_publish_and_close(server, alice, bob, links, rtms):
              hash=h1["hash"], view=home)
     bot.fail("views.publish", "invalid_arguments", via="json", user_id=alice.user_id, view=VIEW)
     bot.fail("views.publish", "user_not_found", via="json", user_id="UNOSUCH1", view=home)
+
+
+def test_a_click_in_a_modal_reaches_the_app_and_may_push(server, alice, bob, links, rtms):
+    j, bot, app = make_app(server, alice, events=[], commands=["/ask3"])
+    link = links(app)
+    c = alice.ok("conversations.create", name=unique("modal"))["channel"]["id"]
+    wa = rtms(server, alice)
+    view = {**VIEW, "blocks": VIEW["blocks"] + [
+        {"type": "actions", "block_id": "more", "elements": [
+            {"type": "button", "action_id": "details", "value": "v1",
+             "text": {"type": "plain_text", "text": "Details"}}]}]}
+    _, v = open_modal(server, alice, link, bot, c, view, "/ask3")
+    values = {"q": {"text": {"type": "plain_text_input", "value": "half done"}}}
+    bob.fail("views.action", "not_found", via="json", view_id=v["id"], action_id="details")
+    alice.fail("views.action", "invalid_arguments", via="json", view_id=v["id"],
+               action_id="nosuch")
+    alice.ok("views.action", via="json", view_id=v["id"], action_id="details", values=values)
+    env = envelope_of(link, "interactive")
+    p = env["payload"]
+    assert p["type"] == "block_actions" and p["container"] == {"type": "view",
+                                                               "view_id": v["id"]}, p
+    assert p["actions"][0]["action_id"] == "details" and p["actions"][0]["block_id"] == "more"
+    assert p["view"]["state"]["values"]["q"]["text"]["value"] == "half done", p
+    link.ack(env)
+    # its trigger_id pushes a view on the modal
+    pushed = bot.ok("views.push", via="json", trigger_id=p["trigger_id"], view={
+        "type": "modal", "title": {"type": "plain_text", "text": "Details"},
+        "blocks": []})["view"]
+    assert pushed["previous_view_id"] == v["id"] and pushed["root_view_id"] == v["id"], pushed
+    assert view_event(wa, "view_opened", pushed["id"])

@@ -787,6 +787,7 @@ test('web client', { timeout: 480000 }, async (t) => {
                 { type: 'section', text: { type: 'mrkdwn', text: '*How was it?*' } },
                 { type: 'input', block_id: 'q', label: { type: 'plain_text', text: 'Your answer' },
                   element: { type: 'plain_text_input', action_id: 'a' } },
+                { type: 'actions', elements: [{ type: 'button', action_id: 'help', text: { type: 'plain_text', text: 'Help' } }] },
               ],
             },
           }).catch((e) => heard.push(`views.open failed: ${e}`));
@@ -794,6 +795,16 @@ test('web client', { timeout: 480000 }, async (t) => {
         }
         const p = JSON.parse(f.get('payload') || '{}');
         heard.push(p.type);
+        if (p.type === 'block_actions') { // Help: a view pushed on the survey
+          res.writeHead(200);
+          res.end();
+          await chatd.api(bot, 'views.push', {
+            trigger_id: p.trigger_id,
+            view: { type: 'modal', title: { type: 'plain_text', text: 'Help' }, blocks: [
+              { type: 'section', text: { type: 'plain_text', text: `So far: ${p.view.state.values.q?.a?.value ?? ''}` } }] },
+          }).catch((e) => heard.push(`views.push failed: ${e}`));
+          return;
+        }
         if (p.type !== 'view_submission') {
           res.writeHead(200);
           res.end();
@@ -828,6 +839,14 @@ test('web client', { timeout: 480000 }, async (t) => {
       await dialog.waitFor();
       assert.ok(await dialog.getByText('How was it?').isVisible());
       const field = dialog.getByLabel('Your answer');
+      // A button in the modal: the app pushes a view on it, with what the form holds.
+      await field.fill('draft');
+      await dialog.getByRole('button', { name: 'Help' }).click();
+      const help = ada.page.getByRole('dialog', { name: 'Help' });
+      await help.getByText('So far: draft').waitFor();
+      await ada.page.keyboard.press('Escape');
+      await help.waitFor({ state: 'detached' });
+      assert.ok(await dialog.isVisible(), 'the survey stays under it');
       await field.fill('bad');
       await dialog.getByRole('button', { name: 'Send' }).click();
       await dialog.getByText('Say more').waitFor(); // the app's error, under the field
@@ -843,7 +862,7 @@ test('web client', { timeout: 480000 }, async (t) => {
       await dialog.waitFor({ state: 'detached' });
       const deadline = Date.now() + 10000;
       while (!heard.includes('view_closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(heard, ['/survey', 'view_submission', 'view_submission', '/survey', 'view_closed']);
+      assert.deepEqual(heard, ['/survey', 'block_actions', 'view_submission', 'view_submission', '/survey', 'view_closed']);
     } finally {
       app.close();
     }

@@ -48,6 +48,16 @@ function inputControl(b, id) {
 }
 
 export const appViewMethods = {
+  // A button in an app's modal: the app hears it with what the form holds.
+  viewAction(viewId, { actionId, blockId, element }) {
+    const shown = this.appViews && this.appViews.get(viewId);
+    if (!shown) return;
+    element.disabled = true;
+    this.api.call('views.action', { view_id: viewId, action_id: actionId, block_id: blockId, values: shown.values() })
+      .catch((e) => shown.showError(e.detail || e.code || String(e)))
+      .finally(() => { element.disabled = false; });
+  },
+
   onViewEvent(ev) {
     const v = ev.view;
     if (!isObj(v) || typeof v.id !== 'string' || v.type !== 'modal') return;
@@ -82,7 +92,7 @@ export const appViewMethods = {
     const draw = (v) => {
       body.replaceChildren();
       inputs = [];
-      const ctx = blockContext(mrkdwn);
+      const ctx = blockContext(mrkdwn, { view: v.id });
       const blocks = (Array.isArray(v.blocks) ? v.blocks : []).slice(0, LIMITS.blocks);
       blocks.forEach((b, i) => {
         if (!isObj(b)) return;
@@ -104,6 +114,15 @@ export const appViewMethods = {
       });
     };
     draw(view);
+    // What the form holds now, as Slack's state.values.
+    const readValues = () => {
+      const values = {};
+      for (const i of inputs) {
+        const v = i.read();
+        if (v) values[i.block] = { [i.action]: v };
+      }
+      return values;
+    };
 
     const actions = [{ label: text(view.close, 24) || 'Cancel', onClick: (d) => d.close() }];
     if (isObj(view.submit)) actions.push({ label: text(view.submit, 24) || 'Submit', submit: true, primary: true });
@@ -119,12 +138,8 @@ export const appViewMethods = {
       },
       onSubmit: async (d) => {
         d.showError('');
-        const values = {};
-        for (const i of inputs) {
-          i.error.hidden = true;
-          const v = i.read();
-          if (v) values[i.block] = { [i.action]: v };
-        }
+        const values = readValues();
+        for (const i of inputs) i.error.hidden = true;
         try {
           await this.api.call('views.submit', { view_id: current.id, values });
         } catch (e) {
@@ -165,6 +180,8 @@ export const appViewMethods = {
         }
         if (!shown) m.showError('The app could not take this.');
       },
+      values: readValues,
+      showError: (text) => m.showError(text),
       closedElsewhere: () => {
         settle();
         closedHere = false;

@@ -35,15 +35,16 @@ const BAR_COLOURS = { good: '#2eb67d', warning: '#ecb22e', danger: '#e01e5a' };
 let actionHandler = null;
 
 // The one hook for interactive elements: fn({ type, action_id, block_id,
-// value, message, element }) runs when a button without a url is clicked.
+// value, message, view, element }) runs when a button without a url is
+// clicked (in a message: message is set; in an app's modal: view is).
 export function onBlockAction(fn) {
   actionHandler = typeof fn === 'function' ? fn : null;
 }
 
 // What one message's rendering shares: how to draw mrkdwn, the message (for
 // the action hook), and what is left of its budget.
-export function blockContext(mrkdwn, { message = null, onImageLoad = null } = {}) {
-  return { mrkdwn, message, onImageLoad, nodes: LIMITS.nodes, chars: LIMITS.chars };
+export function blockContext(mrkdwn, { message = null, view = null, onImageLoad = null } = {}) {
+  return { mrkdwn, message, view, onImageLoad, nodes: LIMITS.nodes, chars: LIMITS.chars };
 }
 
 function spend(ctx) {
@@ -136,7 +137,9 @@ function button(e, blockId, ctx) {
   }, emojify(label));
   el.addEventListener('click', () => {
     if (actionHandler) {
-      actionHandler({ type: 'button', action_id: actionId, block_id: blockId || '', value, message: ctx.message, element: el });
+      actionHandler({
+        type: 'button', action_id: actionId, block_id: blockId || '', value, message: ctx.message, view: ctx.view, element: el,
+      });
     }
   });
   return el;
