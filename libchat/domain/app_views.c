@@ -76,8 +76,10 @@ static chat_err trigger_check(chat_ctx *ctx, const char *trigger, const chat_ses
     bool ok = false;
     const char *apps[] = {s->app_id, s->bot_id};
     for (int i = 0; i < 2 && !ok && apps[i][0]; i++) {
-        char msg[160], want[CHATI_MAC_B64_LEN + 1];
+        char msg[4 * (CHATI_MAC_B64_LEN + 1) + CHAT_ID_SIZE + 1], want[CHATI_MAC_B64_LEN + 1];
         int len = snprintf(msg, sizeof msg, "%s.%s.%s.%s|%s", f[0], f[1], f[2], f[3], apps[i]);
+        if (len < 0 || len >= (int)sizeof msg)
+            return chati_fail(CHAT_ERR_INVALID_TRIGGER_ID, "not a trigger_id");
         chat_err rv = chati_ctx_mac(ctx, "trigger", msg, (size_t)len, want);
         if (rv != CHAT_OK)
             return rv;
@@ -289,7 +291,10 @@ static char *dump(json_t *o)
 static void view_event(chat_ctx *ctx, const chat_view *v, const char *what, json_t *more)
 {
     chat_event *ev = chati_event_new(CHAT_EVENT_VIEW_CHANGED);
-    json_t *o = json_pack("{s:s, s:o*}", "type", what, "view", view_json(v));
+    json_t *view = view_json(v);
+    if (view) /* the app's own, not the person's to read */
+        json_object_del(view, "private_metadata");
+    json_t *o = json_pack("{s:s, s:o*}", "type", what, "view", view);
     if (o && more)
         json_object_update(o, more);
     if (ev && o && (ev->data = dump(o)) != NULL) {
@@ -414,7 +419,10 @@ static chat_err open_or_push(chat_ctx *ctx, const chat_session *s, const char *t
         /* On the view the trigger came from, while it is open. */
         rv = from[0] ? ctx->auth->get_view(ctx->auth_impl, from, NULL, NULL, &under)
                      : CHAT_ERR_NOT_FOUND;
-        if (chati_not_found(rv) || (rv == CHAT_OK && !under->open))
+        json_t *ub = rv == CHAT_OK ? json_loads(under->body, 0, NULL) : NULL;
+        bool modal = ub && str_of(ub, "type") && strcmp(str_of(ub, "type"), "modal") == 0;
+        json_decref(ub);
+        if (chati_not_found(rv) || (rv == CHAT_OK && (!under->open || !modal)))
             rv = chati_fail(CHAT_ERR_NOT_FOUND, "no modal to push onto");
     }
     if (rv == CHAT_OK)
@@ -581,8 +589,15 @@ chat_err chat_view_publish(chat_ctx *ctx, const chat_session *s, const char *use
             }
             if (rv == CHAT_OK)
                 rv = ctx->auth->create_view(ctx->auth_impl, v);
-            if (rv == CHAT_ERR_DUPLICATE)
-                rv = chati_fail(CHAT_ERR_HASH_CONFLICT, "published at the same time");
+            if (rv == CHAT_ERR_DUPLICATE) {
+                chat_view *same = NULL;
+                rv = ext && ctx->auth->get_view(ctx->auth_impl, NULL, s->app_id, ext, &same) ==
+                                CHAT_OK
+                         ? chati_fail(CHAT_ERR_DUPLICATE_EXTERNAL_ID, "external_id %.40s is in use",
+                                      ext)
+                         : chati_fail(CHAT_ERR_HASH_CONFLICT, "published at the same time");
+                chat_view_free(same);
+            }
         }
     }
     if (rv == CHAT_OK)
@@ -1020,6 +1035,12 @@ chat_err chati_view_answer(chat_ctx *ctx, const char *ticket, const char *answer
     if ((rv = ctx->auth->get_view(ctx->auth_impl, f[0], NULL, NULL, &v)) != CHAT_OK)
         return rv;
     json_t *a = answer && *answer ? json_loads(answer, 0, NULL) : NULL;
+    if (answer && answer[strspn(answer, " \t\r\n")] != '\0' && !json_is_object(a)) {
+        /* Not an answer Slack knows (or cut short): the view stays open. */
+        json_decref(a);
+        chat_view_free(v);
+        return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "the app's answer is not a JSON object");
+    }
     json_t *body = json_loads(v->body, 0, NULL);
     const char *action = str_of(a, "response_action");
     if (!v->open) {

@@ -58,6 +58,12 @@ static chat_err set_pin(chat_ctx *ctx, const chat_session *s, const char *channe
     chat_message *m = NULL;
     char norm[CHAT_TS_SIZE];
     chat_err rv = member_message(ctx, s, channel_id, ts, &c, &m, norm);
+    /* A pin of a message deleted since can still be taken down. */
+    if (rv == CHAT_ERR_MESSAGE_NOT_FOUND && !on && c) {
+        rv = ctx->peers.channel->pin(ctx, s, c->id, norm, false);
+        chat_channel_free(c);
+        return rv;
+    }
     if (rv == CHAT_OK && m->subtype && (strcmp(m->subtype, "channel_join") == 0 ||
                                         strcmp(m->subtype, "channel_leave") == 0))
         rv = chati_fail(CHAT_ERR_NOT_PINNABLE, "join and leave messages stay unpinned");

@@ -204,7 +204,15 @@ static chat_err post_one(chat_ctx *ctx, const chat_scheduled *q)
                         .username = str_of(j, "username"),
                         .icon_emoji = str_of(j, "icon_emoji"),
                         .icon_url = str_of(j, "icon_url")};
-    chat_err rv = chati_message_post(ctx, &s, q->channel, str_of(j, "text"), &o, NULL, NULL);
+    /* A person (or bot) deactivated since posts nothing. */
+    chat_user *u = NULL;
+    chat_err rv = chati_user_get(ctx, s.user_id, &u);
+    bool gone = chati_not_found(rv) || (rv == CHAT_OK && u->deleted);
+    chat_user_free(u);
+    if (rv == CHAT_OK && !gone)
+        rv = chati_message_post(ctx, &s, q->channel, str_of(j, "text"), &o, NULL, NULL);
+    else if (gone)
+        rv = CHAT_OK;
     json_decref(j);
     /* Gone since (left the channel, archived, ...): dropped, as Slack's. */
     if (rv != CHAT_ERR_NOMEM && rv != CHAT_ERR_STORAGE && rv != CHAT_ERR_TIMEOUT &&

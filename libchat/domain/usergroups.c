@@ -3,6 +3,7 @@
  * a team has a few, so each change reads the team's groups and writes one. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "domain/ctx.h"
 
@@ -112,9 +113,10 @@ static chat_err put(chat_ctx *ctx, const chat_usergroup *g, const chat_usergroup
     for (size_t i = 0; i < n; i++) {
         if (strcmp(all[i].id, g->id) == 0)
             continue;
-        if (strcmp(all[i].name, g->name) == 0)
+        /* As Slack's: "Oncall" and "oncall" are one name. */
+        if (strcasecmp(all[i].name, g->name) == 0)
             return chati_fail(CHAT_ERR_NAME_ALREADY_EXISTS, "a group is named %.60s", g->name);
-        if (strcmp(all[i].handle, g->handle) == 0)
+        if (strcasecmp(all[i].handle, g->handle) == 0)
             return chati_fail(CHAT_ERR_HANDLE_ALREADY_EXISTS, "a group has @%.60s", g->handle);
     }
     chat_err rv = ctx->users->put_usergroup(ctx->users_impl, g);
@@ -172,6 +174,13 @@ chat_err chat_usergroup_create(chat_ctx *ctx, const chat_session *s, const char 
     char made[MAX_HANDLE + 1];
     if (rv == CHAT_OK && (handle == NULL || *handle == '\0')) {
         handle_of(name, made);
+        if (made[0] == '\0') { /* a name of no ASCII letter or digit: "group-" and randomness */
+            char id[CHAT_ID_SIZE];
+            if ((rv = chati_id_new('S', id)) == CHAT_OK) {
+                chati_ascii_lower(id);
+                snprintf(made, sizeof made, "group-%.8s", id + 1);
+            }
+        }
         handle = made;
     }
     if (rv == CHAT_OK)

@@ -365,11 +365,10 @@ static void answer_command(link *k, int64_t seq, const char *text)
     char *ticket = NULL;
     bool view = false;
     pthread_mutex_lock(&k->l->mu);
-    for (size_t i = 0; i < MAX_COMMANDS; i++)
+    for (size_t i = 0; i < MAX_COMMANDS && ticket == NULL; i++)
         if (k->cmds[i].ticket && k->cmds[i].seq == seq && (body || k->cmds[i].view)) {
-            ticket = chat_strdup(k->cmds[i].ticket);
+            ticket = k->cmds[i].ticket; /* answered once */
             view = k->cmds[i].view;
-            chat_free(k->cmds[i].ticket); /* answered once */
             k->cmds[i].ticket = NULL;
         }
     pthread_mutex_unlock(&k->l->mu);

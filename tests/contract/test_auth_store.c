@@ -673,8 +673,13 @@ START_TEST(views)
     chat_view_free(got);
     got = NULL;
 
-    /* dropped by age */
+    /* dropped by age, but for an open App Home view (no trigger, no previous) */
+    chat_view home = make_view(app, user, NULL, NULL, "{\"type\":\"home\"}");
+    ck_assert_chat_ok(ops->create_view(impl, &home));
     ck_assert_chat_ok(ops->drop_views(impl, 1700000000001));
+    ck_assert_chat_ok(ops->get_view(impl, home.id, NULL, NULL, &got));
+    chat_view_free(got);
+    got = NULL;
     ck_assert_int_eq(ops->get_view(impl, b.id, NULL, NULL, &got), CHAT_ERR_NOT_FOUND);
     ck_assert_chat_ok(ops->get_view(impl, a.id, NULL, NULL, &got));
     chat_view_free(got);

@@ -77,6 +77,8 @@ def test_a_command_opens_a_modal_and_the_app_hears_its_submission(server, alice,
                    view=VIEW)
     bot.fail("views.open", "invalid_trigger_id", via="json", trigger_id="123.456.abc",
              view=VIEW)
+    bot.fail("views.open", "invalid_trigger_id", via="json",  # the longest fields it parses
+             trigger_id=".".join(["A" * 43] * 5), view=VIEW)
     alice.fail("views.open", "not_allowed_token_type", via="json", trigger_id=trigger,
                view=VIEW)
     for bad in ({"type": "modal", "blocks": []},  # no title

@@ -570,9 +570,11 @@ def test_pins(server, alice, bob, rtms):
     assert e["item"]["message"]["ts"] == first, e
     alice.fail("pins.remove", "no_pin", channel=c, timestamp=first)
     assert [i["message"]["ts"] for i in alice.ok("pins.list", channel=c)["items"]] == [second]
-    # a deleted message is no longer listed
+    # a deleted message is no longer listed, and its pin can still be taken down
     alice.ok("chat.delete", channel=c, ts=second)
     assert alice.ok("pins.list", channel=c)["items"] == []
+    alice.ok("pins.remove", channel=c, timestamp=second)
+    alice.fail("pins.remove", "no_pin", channel=c, timestamp=second)
 
 
 def test_bots_pin_with_their_scopes(server, alice):
@@ -684,6 +686,10 @@ def test_usergroups(server, alice, bob):
     alice.fail("usergroups.create", "handle_already_exists", name=unique("x"),
                handle=g["handle"])
     alice.fail("usergroups.create", "invalid_arguments", name="x", handle="Not Valid!")
+    alice.fail("usergroups.create", "name_already_exists", name=name.upper(),
+               handle=unique("other"))  # names are one whatever their case
+    jp = alice.ok("usergroups.create", name="当番表")["usergroup"]
+    assert jp["handle"].startswith("group-"), jp  # no ASCII to make a handle of
     u = alice.ok("usergroups.users.update", usergroup=g["id"],
                  users=f"{alice.user_id},{bob.user_id},{alice.user_id}",
                  include_count=True)["usergroup"]

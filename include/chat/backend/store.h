@@ -117,7 +117,8 @@ typedef struct chat_auth_store_ops {
      * is if_hash (any hash when if_hash is NULL): hash_conflict when not,
      * not_found when there is no such view. */
     chat_err (*update_view)(void *impl, const chat_view *v, const char *if_hash);
-    /* Drops the views not updated since before_ms. */
+    /* Drops the views not updated since before_ms, but for open App Home
+     * views (open, no trigger, no previous view): those stay till replaced. */
     chat_err (*drop_views)(void *impl, int64_t before_ms);
 } chat_auth_store_ops;
 

@@ -169,7 +169,10 @@ static const chati_pg_stmt st_view_update = {
 static const chati_pg_stmt st_view_exists = {
     "auth_view_exists", "SELECT 1 FROM views WHERE id = $1", 1};
 static const chati_pg_stmt st_view_drop = {
-    "auth_view_drop", "DELETE FROM views WHERE updated < $1", 1};
+    "auth_view_drop",
+    "DELETE FROM views WHERE updated < $1 AND NOT"
+    " (open AND trigger_id IS NULL AND previous_id = '')",
+    1};
 
 static chat_err auth_open(const char *url, const chat_config *cfg, void **impl)
 {

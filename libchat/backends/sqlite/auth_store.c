@@ -766,7 +766,8 @@ static chat_err auth_drop_views(void *impl, int64_t before_ms)
     chati_db *d = impl;
     chati_db_lock(d);
     chat_err rv = CHAT_ERR_STORAGE;
-    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM views WHERE updated < ?1");
+    sqlite3_stmt *st = chati_db_stmt(d, "DELETE FROM views WHERE updated < ?1 AND NOT"
+                                        " (open = 1 AND trigger_id IS NULL AND previous_id = '')");
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, before_ms);
         rv = chati_db_step_done(d, st, "dropping views");
