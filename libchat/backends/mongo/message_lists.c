@@ -125,6 +125,61 @@ chat_err chati_mongo_replies(void *impl, const char *channel, const char *thread
     return rv;
 }
 
+/* Newest first across channels, by (ts, channel), which is unique: filter
+ * gains "c in channels" and, after a cursor, "(ts, c) below it"; one page
+ * of what it finds goes into l, with a cursor of kind when there is more. */
+static chat_err across_channels(chati_mongo *s, bson_t *filter,
+                                const char (*channels)[CHAT_ID_SIZE], size_t n_channels,
+                                bool has_cursor, int64_t after_ts, const char *after_ch,
+                                int limit, char kind, chat_list *l, const char *what)
+{
+    bson_t in, arr, or, alt, sub, sort, opts = BSON_INITIALIZER;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "c", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+    for (size_t i = 0; i < n_channels; i++) {
+        char idx[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+        bson_append_utf8(&arr, k, -1, channels[i], -1);
+    }
+    bson_append_array_end(&in, &arr);
+    bson_append_document_end(filter, &in);
+    if (has_cursor) {
+        BSON_APPEND_ARRAY_BEGIN(filter, "$or", &or);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "ts", &sub);
+        BSON_APPEND_INT64(&sub, "$lt", after_ts);
+        bson_append_document_end(&alt, &sub);
+        bson_append_document_end(&or, &alt);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+        BSON_APPEND_INT64(&alt, "ts", after_ts);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "c", &sub);
+        BSON_APPEND_UTF8(&sub, "$lt", after_ch);
+        bson_append_document_end(&alt, &sub);
+        bson_append_document_end(&or, &alt);
+        bson_append_array_end(filter, &or);
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "ts", -1);
+    BSON_APPEND_INT32(&sort, "c", -1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_INT64(&opts, "limit", limit + 1);
+    chati_mongo_conn c;
+    chati_mongo_conn_get(s, &c);
+    int64_t last = 0;
+    bool more = false;
+    chat_err rv = chati_mongo_find_page(c.msgs,
+                                        chati_mongo_reads_any(s, NULL, 0, channels, n_channels),
+                                        filter, &opts, limit, l, &last, &more, what);
+    chati_mongo_conn_put(&c);
+    bson_destroy(&opts);
+    if (rv == CHAT_OK && more) {
+        size_t n = chat_list_count(l);
+        rv = chati_page_ts_id_cursor_out(kind, last, chat_list_message(l, n - 1)->channel, l);
+    }
+    return rv;
+}
+
 /* -------------------------------------------------------------- search --- */
 
 chat_err chati_mongo_search(void *impl, const char *query, const char (*channels)[CHAT_ID_SIZE],
@@ -137,9 +192,10 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     size_t n_cond = 0;
     if (out == NULL)
         return chati_fail(CHAT_ERR_INVALID_ARGUMENTS, "search: no output");
-    bson_t filter = BSON_INITIALIZER, and, opts = BSON_INITIALIZER;
+    bson_t filter = BSON_INITIALIZER, and;
     BSON_APPEND_ARRAY_BEGIN(&filter, "$and", &and);
     chat_err rv = chati_mongo_query(query, &and, &n_cond, &any);
+    bson_append_array_end(&filter, &and);
     if (rv == CHAT_OK && !any)
         rv = chati_fail(CHAT_ERR_NO_QUERY, "empty search query");
     if (rv == CHAT_OK)
@@ -150,72 +206,16 @@ chat_err chati_mongo_search(void *impl, const char *query, const char (*channels
     if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_MESSAGES)) == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "message store");
     /* No channels, or a query of nothing but punctuation: no results. */
-    if (rv != CHAT_OK || channels == NULL || n_channels == 0 || n_cond == 0) {
-        bson_append_array_end(&filter, &and);
-        goto done;
-    }
-    if (has_cursor) {
-        /* Newest first across channels: (ts, channel) is unique. */
-        bson_t cond, or, alt, sub;
-        char idx[16];
-        const char *k;
-        bson_uint32_to_string((uint32_t)n_cond, &k, idx, sizeof idx);
-        BSON_APPEND_DOCUMENT_BEGIN(&and, k, &cond);
-        BSON_APPEND_ARRAY_BEGIN(&cond, "$or", &or);
-        BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
-        BSON_APPEND_DOCUMENT_BEGIN(&alt, "ts", &sub);
-        BSON_APPEND_INT64(&sub, "$lt", after_ts);
-        bson_append_document_end(&alt, &sub);
-        bson_append_document_end(&or, &alt);
-        BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
-        BSON_APPEND_INT64(&alt, "ts", after_ts);
-        BSON_APPEND_DOCUMENT_BEGIN(&alt, "c", &sub);
-        BSON_APPEND_UTF8(&sub, "$lt", after_ch);
-        bson_append_document_end(&alt, &sub);
-        bson_append_document_end(&or, &alt);
-        bson_append_array_end(&cond, &or);
-        bson_append_document_end(&and, &cond);
-    }
-    bson_append_array_end(&filter, &and);
-    {
-        bson_t in, arr, sort;
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "c", &in);
-        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-        for (size_t i = 0; i < n_channels; i++) {
-            char idx[16];
-            const char *k;
-            bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
-            bson_append_utf8(&arr, k, -1, channels[i], -1);
-        }
-        bson_append_array_end(&in, &arr);
-        bson_append_document_end(&filter, &in);
-        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-        BSON_APPEND_INT32(&sort, "ts", -1);
-        BSON_APPEND_INT32(&sort, "c", -1);
-        bson_append_document_end(&opts, &sort);
-        BSON_APPEND_INT64(&opts, "limit", limit + 1);
-    }
-    chati_mongo_conn c;
-    chati_mongo_conn_get(s, &c);
-    int64_t last = 0;
-    bool more = false;
-    rv = chati_mongo_find_page(c.msgs, chati_mongo_reads_any(s, NULL, 0, channels, n_channels),
-                               &filter, &opts, limit, l, &last, &more, "searching");
-    chati_mongo_conn_put(&c);
-    if (rv == CHAT_OK && more) {
-        size_t n = chat_list_count(l);
-        rv = chati_page_ts_id_cursor_out('s', last, chat_list_message(l, n - 1)->channel, l);
-    }
-done:
+    if (rv == CHAT_OK && channels != NULL && n_channels > 0 && n_cond > 0)
+        rv = across_channels(s, &filter, channels, n_channels, has_cursor, after_ts, after_ch,
+                             limit, 's', l, "searching");
     bson_destroy(&filter);
-    bson_destroy(&opts);
     if (rv == CHAT_OK)
         *out = l;
     else
         chat_list_free(l);
     return rv;
 }
-
 
 /* ------------------------------------------------------------ reacted --- */
 
@@ -234,58 +234,12 @@ chat_err chati_mongo_reacted(void *impl, const char *user, const char (*channels
     chat_list *l = NULL;
     if (rv == CHAT_OK && (l = chat_list_new(CHAT_LIST_MESSAGES)) == NULL)
         rv = chati_fail(CHAT_ERR_NOMEM, "message store");
-    if (rv != CHAT_OK || channels == NULL || n_channels == 0) {
-        if (rv == CHAT_OK)
-            *out = l;
-        return rv;
-    }
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, in, arr, sort;
+    bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "r.u", user);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "c", &in);
-    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-    for (size_t i = 0; i < n_channels; i++) {
-        char idx[16];
-        const char *k;
-        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
-        bson_append_utf8(&arr, k, -1, channels[i], -1);
-    }
-    bson_append_array_end(&in, &arr);
-    bson_append_document_end(&filter, &in);
-    if (has_cursor) {
-        /* Newest first across channels: (ts, channel) is unique. */
-        bson_t or, alt, sub;
-        BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
-        BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
-        BSON_APPEND_DOCUMENT_BEGIN(&alt, "ts", &sub);
-        BSON_APPEND_INT64(&sub, "$lt", after_ts);
-        bson_append_document_end(&alt, &sub);
-        bson_append_document_end(&or, &alt);
-        BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
-        BSON_APPEND_INT64(&alt, "ts", after_ts);
-        BSON_APPEND_DOCUMENT_BEGIN(&alt, "c", &sub);
-        BSON_APPEND_UTF8(&sub, "$lt", after_ch);
-        bson_append_document_end(&alt, &sub);
-        bson_append_document_end(&or, &alt);
-        bson_append_array_end(&filter, &or);
-    }
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "ts", -1);
-    BSON_APPEND_INT32(&sort, "c", -1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "limit", limit + 1);
-    chati_mongo_conn c;
-    chati_mongo_conn_get(s, &c);
-    int64_t last = 0;
-    bool more = false;
-    rv = chati_mongo_find_page(c.msgs, chati_mongo_reads_any(s, NULL, 0, channels, n_channels),
-                               &filter, &opts, limit, l, &last, &more, "listing reactions");
-    chati_mongo_conn_put(&c);
-    if (rv == CHAT_OK && more) {
-        size_t n = chat_list_count(l);
-        rv = chati_page_ts_id_cursor_out('r', last, chat_list_message(l, n - 1)->channel, l);
-    }
+    if (rv == CHAT_OK && channels != NULL && n_channels > 0)
+        rv = across_channels(s, &filter, channels, n_channels, has_cursor, after_ts, after_ch,
+                             limit, 'r', l, "listing reactions");
     bson_destroy(&filter);
-    bson_destroy(&opts);
     if (rv == CHAT_OK)
         *out = l;
     else
